@@ -1,0 +1,266 @@
+/*
+ * alloc.c: the mem_* entry points.  Validates what comes in (sizes, and the
+ * header of every pointer handed back), picks the path (heap or large),
+ * takes the heap lock for the _ts variants, keeps glibc's semantics (errno,
+ * realloc(p, 0), malloc(0)) and counts what happened.
+ *
+ * Counting rule: a realloc is one free plus one allocation, whether or not
+ * the block moved, so num_allocations - num_frees is always the number of
+ * live blocks and current_usage = total_allocated - total_freed.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#include "allocator.h"
+
+/* ---- pointer validation ------------------------------------------------- */
+
+// Called when a header's check word fails: work out, slowly but without
+// touching memory outside our regions, whether p was a block start that has
+// been freed (its header now holds free-list links) or never one at all.
+static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *func)
+{
+    la_block_t *b = blk_from_payload(p);
+    la_region_t *r = heap_region_of(b);
+    if (r == NULL)
+        la_fatal(func, "invalid pointer %p (not allocated by liballocator)", p);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & ~LA_FLAG_MASK;
+    if ((head & LA_FREE) && size >= MIN_BLOCK_SIZE &&
+        size <= (size_t)((char *)region_fence(r) - (char *)b) &&
+        *(size_t *)((char *)b + size - sizeof(size_t)) == size)
+        la_fatal(func, "double free of %p (block of %zu bytes)", p, size - LA_HEADER_BYTES);
+    la_fatal(func, "invalid pointer %p (inside the heap, but no live block starts here: "
+                   "a pointer into a block, or a header overwritten)", p);
+}
+
+// The header of every pointer passed in is checked before anything is
+// written: misuse is reported with the function and address, then abort.
+static la_block_t *validate(const void *p, const char *func)
+{
+    if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
+        la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
+                 ALIGNMENT);
+    la_block_t *b = blk_from_payload(p);
+    if (LA_UNLIKELY(!blk_check_ok(b)))
+        report_bad_header(p, func);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & ~LA_FLAG_MASK;
+    unsigned heap_index = blk_heap_index(b);
+    if (LA_UNLIKELY(heap_index == LA_HEAP_FREED))
+        la_fatal(func, "double free of %p (its block was already freed and merged)", p);
+    if (LA_UNLIKELY(head & LA_FREE))
+        la_fatal(func, "corrupted header at %p (a live header marked free)", p);
+    if (head & LA_MMAPPED) {
+        if (LA_UNLIKELY(size < LA_HEADER_BYTES || large_of(b)->map_bytes < size))
+            la_fatal(func, "corrupted header at %p (large block of %zu bytes)", p, size);
+        return b;
+    }
+    if (LA_UNLIKELY(heap_index >= la.num_heaps || size < MIN_BLOCK_SIZE || size > LA_HEAP_BLOCK_MAX))
+        la_fatal(func, "corrupted header at %p (size %zu, heap %u)", p, size, heap_index);
+    // The boundary tag of the right neighbour must agree that we are live.
+    if (LA_UNLIKELY(la_load_relaxed(&blk_next(b)->head) & LA_PREV_FREE))
+        la_fatal(func, "corrupted header at %p (the next block says this one is free)", p);
+    return b;
+}
+
+static size_t block_usable(la_block_t *b) { return blk_usable(b); }
+
+static size_t block_req(la_block_t *b) { return blk_is_mmapped(b) ? large_req(b) : blk_req(b); }
+
+/* ---- the paths ---------------------------------------------------------- */
+
+// The heap a thread allocates from.  One heap until per-thread caches and
+// several heaps arrive.
+static la_heap_t *heap_for_thread(void) { return &la.heaps[0]; }
+
+static void *fail_nomem(void)
+{
+    errno = ENOMEM;
+    return NULL;
+}
+
+static void *malloc_impl(size_t req, bool ts, bool zero)
+{
+    la_ensure_init();
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return fail_nomem();
+    if (req >= MMAP_THRESHOLD) {
+        la_block_t *b = large_alloc(req, ALIGNMENT);
+        if (b == NULL)
+            return fail_nomem();
+        stats_usage_add(req);
+        return blk_payload(b); // a fresh mapping is already zero
+    }
+    la_heap_t *h = ts ? heap_for_thread() : &la.heaps[0];
+    size_t dirty = 0;
+    if (ts)
+        lock_acquire(&h->lock);
+    la_block_t *b = heap_alloc(h, blk_size_for(req), zero ? &dirty : NULL);
+    if (b != NULL) {
+        blk_set_req(b, req);
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
+    }
+    if (ts)
+        lock_release(&h->lock);
+    if (b == NULL)
+        return fail_nomem();
+    stats_usage_add(req);
+    void *p = blk_payload(b);
+    if (zero)
+        memset(p, 0, LA_MIN(dirty, req));
+    return p;
+}
+
+static void free_block(la_block_t *b, bool ts)
+{
+    if (blk_is_mmapped(b)) {
+        size_t req = large_req(b);
+        large_free(b);
+        stats_usage_sub(req);
+        return;
+    }
+    la_heap_t *h = &la.heaps[blk_heap_index(b)];
+    size_t req = blk_req(b);
+    if (ts)
+        lock_acquire(&h->lock);
+    h->counters.nfree++;
+    h->counters.free_bytes += req;
+    heap_free(h, b);
+    if (ts)
+        lock_release(&h->lock);
+    stats_usage_sub(req);
+}
+
+static void free_impl(void *p, bool ts, const char *func)
+{
+    if (p == NULL)
+        return;
+    free_block(validate(p, func), ts);
+}
+
+static void *calloc_impl(size_t nmemb, size_t size, bool ts)
+{
+    size_t req;
+    if (__builtin_mul_overflow(nmemb, size, &req))
+        return fail_nomem();
+    return malloc_impl(req, ts, true);
+}
+
+// Resizes without moving when the block's neighbourhood allows.
+static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
+{
+    size_t old_req = block_req(b);
+    if (blk_is_mmapped(b)) {
+        if (req < MMAP_THRESHOLD)
+            return NULL; // small again: move it into a heap
+        la_block_t *nb = large_realloc(b, req);
+        if (nb != NULL) {
+            stats_usage_sub(old_req);
+            stats_usage_add(req);
+        }
+        return nb;
+    }
+    if (req >= MMAP_THRESHOLD)
+        return NULL; // large now: move it into its own mapping
+    la_heap_t *h = &la.heaps[blk_heap_index(b)];
+    if (ts)
+        lock_acquire(&h->lock);
+    bool ok = heap_resize_in_place(h, b, blk_size_for(req));
+    if (ok) {
+        blk_set_req(b, req);
+        h->counters.nfree++;
+        h->counters.free_bytes += old_req;
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
+    }
+    if (ts)
+        lock_release(&h->lock);
+    if (!ok)
+        return NULL;
+    stats_usage_sub(old_req);
+    stats_usage_add(req);
+    return b;
+}
+
+static void *realloc_impl(void *p, size_t req, bool ts)
+{
+    if (p == NULL)
+        return malloc_impl(req, ts, false);
+    la_block_t *b = validate(p, "realloc");
+    if (req == 0) { // glibc: free and return NULL
+        free_block(b, ts);
+        return NULL;
+    }
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return fail_nomem(); // the old block stays intact
+    la_block_t *nb = resize_in_place(b, req, ts);
+    if (nb != NULL)
+        return blk_payload(nb);
+    void *q = malloc_impl(req, ts, false);
+    if (q == NULL)
+        return NULL; // errno is ENOMEM; the old block stays intact
+    memcpy(q, p, LA_MIN(block_usable(b), req));
+    free_block(b, ts);
+    return q;
+}
+
+static void *aligned_impl(size_t align, size_t req, bool ts)
+{
+    la_ensure_init();
+    if (!LA_IS_POW2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align <= ALIGNMENT)
+        return malloc_impl(req, ts, false);
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
+        return fail_nomem();
+    size_t need = blk_size_for(req);
+    if (req >= MMAP_THRESHOLD || need + align + MIN_BLOCK_SIZE >= MMAP_THRESHOLD) {
+        la_block_t *b = large_alloc(req, align);
+        if (b == NULL)
+            return fail_nomem();
+        stats_usage_add(req);
+        return blk_payload(b);
+    }
+    la_heap_t *h = ts ? heap_for_thread() : &la.heaps[0];
+    if (ts)
+        lock_acquire(&h->lock);
+    la_block_t *b = heap_alloc_aligned(h, need, align);
+    if (b != NULL) {
+        blk_set_req(b, req);
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
+    }
+    if (ts)
+        lock_release(&h->lock);
+    if (b == NULL)
+        return fail_nomem();
+    stats_usage_add(req);
+    return blk_payload(b);
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+void *mem_malloc(size_t size) { return malloc_impl(size, false, false); }
+void mem_free(void *ptr) { free_impl(ptr, false, "free"); }
+void *mem_calloc(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, false); }
+void *mem_realloc(void *ptr, size_t size) { return realloc_impl(ptr, size, false); }
+
+void *mem_malloc_ts(size_t size) { return malloc_impl(size, true, false); }
+void mem_free_ts(void *ptr) { free_impl(ptr, true, "free"); }
+void *mem_calloc_ts(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, true); }
+void *mem_realloc_ts(void *ptr, size_t size) { return realloc_impl(ptr, size, true); }
+
+void *mem_aligned_alloc(size_t alignment, size_t size) { return aligned_impl(alignment, size, true); }
+
+size_t mem_usable_size(const void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    return block_usable(validate(ptr, "malloc_usable_size"));
+}

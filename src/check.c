@@ -1,0 +1,148 @@
+/*
+ * check.c: the heap walker behind mem_check_heap().  It walks every region
+ * block by block, then every free list, and cross-checks the two: sizes in
+ * bounds, boundary tags that agree, no adjacent free blocks, live headers
+ * with a valid check word, lists doubly linked and in the right class, the
+ * bitmap matching the lists.  The first problem is reported on stderr.
+ * Callers hold the heap's lock; it reads only, so gdb may call it too.
+ */
+#include "internal.h"
+
+static int fail(const la_heap_t *h, const void *at, const char *what)
+{
+    log_printf("liballocator: heap check: heap %u: %s at %p\n", h->index, what, at);
+    return 1;
+}
+
+static bool in_regions(la_heap_t *h, const void *p)
+{
+    for (la_region_t *r = h->regions; r != NULL; r = r->next)
+        if ((const char *)p >= (const char *)region_first(r) &&
+            (const char *)p < (const char *)region_fence(r))
+            return true;
+    return false;
+}
+
+// Walks the blocks of one region; adds its free blocks to *free_count.
+static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
+{
+    if (r->heap != h)
+        return fail(h, r, "region owned by another heap");
+    char *fence = (char *)region_fence(r);
+    la_block_t *b = region_first(r);
+    bool prev_free = false;
+    while ((char *)b < fence) {
+        size_t size = blk_size(b);
+        if (size < MIN_BLOCK_SIZE || (char *)b + size > fence)
+            return fail(h, b, "block size out of bounds");
+        if (blk_prev_is_free(b) != prev_free)
+            return fail(h, b, "PREV_FREE disagrees with the left neighbour");
+        if (blk_is_mmapped(b))
+            return fail(h, b, "MMAPPED flag inside a heap region");
+        if (blk_is_free(b)) {
+            if (prev_free)
+                return fail(h, b, "two adjacent free blocks");
+            if (*blk_footer(b) != size)
+                return fail(h, b, "free block footer differs from its size");
+            (*free_count)++;
+        } else {
+            if (!blk_check_ok(b) || blk_heap_index(b) != h->index)
+                return fail(h, b, "live block header fails its check word");
+            if (size > LA_HEAP_BLOCK_MAX)
+                return fail(h, b, "live block larger than any heap block");
+            if (blk_req(b) > blk_usable(b))
+                return fail(h, b, "requested size exceeds the usable size");
+        }
+        prev_free = blk_is_free(b);
+        b = blk_next(b);
+    }
+    if ((char *)b != fence)
+        return fail(h, b, "blocks overrun the region's fence");
+    if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free)
+        return fail(h, b, "fence header damaged");
+    if (r->fresh > r->end)
+        return fail(h, r, "zero-tracking mark beyond the region");
+    return 0;
+}
+
+static int check_lists(la_heap_t *h, size_t free_count)
+{
+    size_t listed = 0;
+    for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
+        if ((h->bins[c] != NULL) != ((h->bitmap >> c) & 1u))
+            return fail(h, &h->bins[c], "class bitmap disagrees with its list");
+        la_free_t *prev = NULL;
+        for (la_free_t *f = h->bins[c]; f != NULL; prev = f, f = f->next) {
+            la_block_t *b = (la_block_t *)f;
+            if (++listed > free_count)
+                return fail(h, f, "more listed blocks than free blocks (cycle or stray entry)");
+            if (!in_regions(h, f))
+                return fail(h, f, "free list entry outside the heap's regions");
+            if (!blk_is_free(b))
+                return fail(h, f, "free list entry not marked free");
+            if (bins_class(blk_size(b)) != c)
+                return fail(h, f, "free block on the wrong class list");
+            if (f->prev != prev)
+                return fail(h, f, "free list back link broken");
+        }
+    }
+    if (listed != free_count)
+        return fail(h, h, "free blocks missing from the free lists");
+    return 0;
+}
+
+int check_heap(la_heap_t *h)
+{
+    size_t free_count = 0;
+    size_t bytes = 0;
+    for (la_region_t *r = h->regions; r != NULL; r = r->next) {
+        if (check_region(h, r, &free_count) != 0)
+            return 1;
+        bytes += r->bytes;
+    }
+    if (bytes != h->region_bytes)
+        return fail(h, h, "region byte count differs from the regions");
+    return check_lists(h, free_count);
+}
+
+static int check_large(void)
+{
+    size_t bytes = 0;
+    for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
+        la_block_t *b = (la_block_t *)(l + 1);
+        if (!blk_is_mmapped(b) || !blk_check_ok(b) || l->map_bytes < blk_size(b) ||
+            l->req_bytes > blk_usable(b)) {
+            log_printf("liballocator: heap check: large block header damaged at %p\n", b);
+            return 1;
+        }
+        if (l->next != NULL && l->next->prev != l) {
+            log_printf("liballocator: heap check: large list back link broken at %p\n", l);
+            return 1;
+        }
+        bytes += l->map_bytes;
+    }
+    if (bytes != la.large_bytes) {
+        log_printf("liballocator: heap check: large byte count %zu, blocks hold %zu\n",
+                   la.large_bytes, bytes);
+        return 1;
+    }
+    return 0;
+}
+
+int mem_check_heap(void)
+{
+    la_ensure_init();
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        lock_acquire(&h->lock);
+        int bad = check_heap(h);
+        lock_release(&h->lock);
+        if (bad)
+            return 1;
+    }
+    lock_acquire(&la.large_lock);
+    int bad = check_large();
+    lock_release(&la.large_lock);
+    return bad;
+}

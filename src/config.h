@@ -1,0 +1,80 @@
+/*
+ * config.h: every tunable and magic number of liballocator, with its unit and
+ * the reason for its value.  The seed's names (MIN_BLOCK_SIZE, ALIGNMENT,
+ * NUM_SIZE_CLASSES, MMAP_THRESHOLD, BRK_INCREMENT) are kept.  Nothing here
+ * depends on anything else; include it first.
+ */
+#ifndef LA_CONFIG_H
+#define LA_CONFIG_H
+
+#include <stdint.h> // PTRDIFF_MAX, SIZE_MAX
+
+/* ---- build-time switches (set by CMake) --------------------------------- */
+
+// 0 = release; 1 = API misuse checks that cost more than a few instructions;
+// 2 = internal asserts; 3 = expensive checks (heap walks).  Used as
+// `if (LA_DEBUG >= n)` so every level compiles in every build.
+#ifndef LA_DEBUG
+#define LA_DEBUG 0
+#endif
+
+/* ---- block geometry ----------------------------------------------------- */
+
+// Every pointer handed out is a multiple of this; glibc's guarantee on
+// x86_64 (2 * sizeof(size_t)), and what SSE code assumes.  Bytes.
+#define ALIGNMENT 16
+
+// Block header on a live block: the size word and the info word.  Bytes.
+#define LA_HEADER_BYTES 16
+
+// Smallest block: header plus the two free-list links; also the smallest
+// remainder worth splitting off.  A free block's footer shares the last word.
+#define MIN_BLOCK_SIZE 32
+
+/* ---- size classes ------------------------------------------------------- */
+
+// Segregated free lists: block sizes <=32, <=64, ... <=8192, >8192 bytes.
+#define NUM_SIZE_CLASSES 10
+// log2 of the first class's limit (32 bytes).
+#define LA_CLASS0_SHIFT 5
+// Free blocks scanned in one class list before moving to a larger class.
+// Bounds malloc's worst case when a class is full of blocks just too small.
+#define LA_FIRST_FIT_SCAN_MAX 32
+
+/* ---- memory from the kernel --------------------------------------------- */
+
+// Requests of this many bytes or more get their own mapping.  Bytes.
+#define MMAP_THRESHOLD (128 * 1024)
+
+// The brk heap grows in steps of this size; a request larger than one step
+// grows it by the request rounded up to steps.  Bytes.
+#define BRK_INCREMENT (64 * 1024)
+
+// Mapped heap regions (brk fallback and the extra heaps) are at least this
+// big: large enough that a region call is rare, small enough that an idle
+// heap costs little.  Untouched pages are not resident.  Bytes.
+#define LA_REGION_BYTES (1024 * 1024)
+
+// Largest live block a heap hands out: below MMAP_THRESHOLD plus a tail too
+// small to split off.  A bigger size in a live heap header is corruption.
+#define LA_HEAP_BLOCK_MAX (MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE)
+
+// Largest request the allocator will try to serve.  Beyond this, size
+// arithmetic could overflow, so the answer is ENOMEM.  PTRDIFF_MAX as glibc.
+#define LA_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * MMAP_THRESHOLD)
+
+// Largest alignment that aligned_alloc & co accept before ENOMEM.
+#define LA_MAX_ALIGNMENT ((size_t)1 << 30)
+
+/* ---- heaps and threads -------------------------------------------------- */
+
+// Upper bound on heaps (the brk heap plus mapped ones).  The heap index is
+// kept in one byte of each block header.
+#define LA_MAX_HEAPS 64
+
+/* ---- output ------------------------------------------------------------- */
+
+// Size of the stack buffer the diagnostic formatter writes into.  Bytes.
+#define LA_LOG_BUFFER_BYTES 512
+
+#endif /* LA_CONFIG_H */

@@ -1,0 +1,322 @@
+/*
+ * heap.c: the heap object and the process state.  A heap carves blocks from
+ * its regions: the brk heap (heap 0) grows its brk region in BRK_INCREMENT
+ * steps and falls back to mapped regions when sbrk fails or someone else
+ * moved the break; other heaps only map regions.  Every function here
+ * except la_init_slow expects the caller to hold the heap's lock (or to be
+ * the single thread of the mem_* calls).
+ *
+ * Zero tracking for calloc: in the newest region of a heap, every byte in
+ * [fresh, end - LA_TAIL_GUARD) is still as the kernel gave it (zero).
+ * Writes of block headers and hand-outs push `fresh` up; older regions
+ * give up the knowledge (fresh = end) when a newer one arrives.
+ */
+#include "internal.h"
+
+la_state_t la;
+
+_Static_assert(sizeof(la_region_t) % ALIGNMENT == 0, "blocks start aligned after a region");
+_Static_assert(sizeof(la_large_t) % ALIGNMENT == 0, "large payloads stay aligned");
+_Static_assert(sizeof(la_free_t) <= MIN_BLOCK_SIZE - sizeof(size_t), "links and footer fit");
+
+// A region's bytes that are not blocks: its header and the fence.
+#define LA_REGION_OVERHEAD (sizeof(la_region_t) + LA_HEADER_BYTES)
+// The end of a region that may be written without passing `fresh`: the
+// fence and the footer of the last block.
+#define LA_TAIL_GUARD (LA_HEADER_BYTES + sizeof(size_t))
+
+/* ---- initialisation ----------------------------------------------------- */
+
+static void heap_setup(la_heap_t *h, unsigned index, bool is_brk)
+{
+    h->index = index;
+    h->is_brk = is_brk;
+}
+
+void la_init_slow(void)
+{
+    lock_acquire(&la.init_lock);
+    if (!la.ready) {
+        la.page_bytes = os_page_bytes();
+        la.secret = os_random32();
+        options_read(&la.options);
+        heap_setup(&la.heaps[0], 0, true);
+        la.num_heaps = 1;
+        __atomic_store_n(&la.ready, 1, __ATOMIC_RELEASE);
+    }
+    lock_release(&la.init_lock);
+}
+
+la_heap_t *heap_get(unsigned index)
+{
+    la_assert(index < la.num_heaps);
+    return &la.heaps[index];
+}
+
+/* ---- regions ------------------------------------------------------------ */
+
+static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
+{
+    la_block_t *fence = region_fence(r);
+    fence->head = 0 | prev_free;
+    fence->info = (uint64_t)blk_check_word(fence, h->index) << 32;
+}
+
+void heap_note_written(la_heap_t *h, char *upto)
+{
+    la_region_t *r = h->regions;
+    if (r != NULL && upto > r->fresh && upto <= r->end && upto > (char *)r)
+        r->fresh = upto;
+}
+
+// Turns `bytes` at `start` into a region whose blocks are one free block.
+static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t kind)
+{
+    la_region_t *r = start;
+    if (h->regions != NULL)
+        h->regions->fresh = h->regions->end; // only the newest region tracks zeros
+    r->next = h->regions;
+    r->heap = h;
+    r->end = (char *)start + bytes;
+    r->bytes = bytes;
+    r->fresh = (char *)region_first(r);
+    r->kind = kind;
+    h->regions = r;
+    h->region_bytes += bytes;
+    if (kind == LA_REGION_BRK)
+        h->brk_region = r;
+    write_fence(h, r, 0);
+    la_block_t *first = region_first(r);
+    blk_make_free(h, first, (size_t)((char *)region_fence(r) - (char *)first));
+}
+
+// Extends the brk region by `inc` bytes that sbrk returned right at its end:
+// the old fence becomes the header of the new span, merged with a free
+// last block.  Growth is not a user free, so no coalesce is counted.
+static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
+{
+    char *old_end = r->end;
+    la_block_t *span = region_fence(r);
+    size_t span_bytes = inc;
+    bool prev_free = blk_prev_is_free(span);
+    r->end = old_end + inc;
+    r->bytes += inc;
+    h->region_bytes += inc;
+    write_fence(h, r, 0);
+    if (r == h->regions) // the old fence and footer are written bytes now
+        heap_note_written(h, old_end + sizeof(size_t));
+    else
+        r->fresh = r->end;
+    if (prev_free) {
+        la_block_t *last = blk_prev(span);
+        bins_remove(h, last);
+        span_bytes += blk_size(last);
+        span = last;
+    }
+    blk_make_free(h, span, span_bytes);
+}
+
+typedef enum { GROW_FAILED, GROW_IN_PLACE, GROW_NEW_REGION } grow_t;
+
+static grow_t grow_brk(la_heap_t *h, size_t need)
+{
+    la_region_t *r = h->brk_region;
+    size_t inc = LA_ALIGN_UP(need + LA_REGION_OVERHEAD + ALIGNMENT, BRK_INCREMENT);
+    char *old = os_sbrk(inc);
+    if (old == NULL) {
+        h->brk_failed = true; // exhausted or forbidden: map from now on
+        return GROW_FAILED;
+    }
+    if (r != NULL && old == r->end) {
+        region_extend(h, r, inc);
+        return GROW_IN_PLACE;
+    }
+    // First growth, or another library moved the break: the memory between
+    // our region and `old` is not ours, so start a new region at `old`.
+    char *start = (char *)LA_ALIGN_UP((uintptr_t)old, ALIGNMENT);
+    size_t bytes = (size_t)(old + inc - start) & ~(size_t)(ALIGNMENT - 1);
+    region_add(h, start, bytes, LA_REGION_BRK);
+    return GROW_NEW_REGION;
+}
+
+static grow_t grow_mapped(la_heap_t *h, size_t need)
+{
+    size_t bytes = LA_ALIGN_UP(need + LA_REGION_OVERHEAD, la.page_bytes);
+    if (bytes < LA_REGION_BYTES)
+        bytes = LA_REGION_BYTES;
+    void *p = os_map(bytes);
+    if (p == NULL)
+        return GROW_FAILED;
+    region_add(h, p, bytes, LA_REGION_MAPPED);
+    return GROW_NEW_REGION;
+}
+
+// Adds at least `need` bytes of free block to the heap.
+static grow_t heap_grow(la_heap_t *h, size_t need)
+{
+    if (h->is_brk && !h->brk_failed) {
+        grow_t g = grow_brk(h, need);
+        if (g != GROW_FAILED)
+            return g;
+    }
+    return grow_mapped(h, need);
+}
+
+/* ---- allocation --------------------------------------------------------- */
+
+// Payload bytes of b, counted from its start, that may not be zero.
+static size_t dirty_payload(la_heap_t *h, la_block_t *b)
+{
+    la_region_t *r = h->regions;
+    size_t usable = blk_usable(b);
+    char *payload = blk_payload(b);
+    if ((char *)b < (char *)r || (char *)b >= r->end ||
+        (char *)b + blk_size(b) > r->end - LA_TAIL_GUARD || r->fresh >= payload + usable)
+        return usable;
+    return r->fresh > payload ? (size_t)(r->fresh - payload) : 0;
+}
+
+// Marks a block taken off a free list as live and gives back its tail.
+static void take_block(la_heap_t *h, la_block_t *b, size_t need)
+{
+    size_t size = blk_size(b);
+    blk_set_live(b, size, 0, h->index); // a free block's left neighbour is live
+    if (size - need >= MIN_BLOCK_SIZE)
+        blk_split(h, b, need);
+    else
+        blk_mark_used(b);
+    heap_note_written(h, (char *)b + blk_size(b));
+}
+
+la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
+{
+    la_block_t *b = bins_find(h, need);
+    if (LA_UNLIKELY(b == NULL)) {
+        if (heap_grow(h, need) == GROW_FAILED)
+            return NULL;
+        b = bins_find(h, need);
+        la_assert(b != NULL);
+    }
+    if (dirty_bytes != NULL)
+        *dirty_bytes = dirty_payload(h, b);
+    take_block(h, b, need);
+    return b;
+}
+
+la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align)
+{
+    // Room to move the start to an aligned payload with a leading free
+    // block of at least MIN_BLOCK_SIZE before it.
+    la_block_t *b = heap_alloc(h, need + align + MIN_BLOCK_SIZE, NULL);
+    if (b == NULL)
+        return NULL;
+    uintptr_t payload = (uintptr_t)blk_payload(b);
+    if (payload % align != 0) {
+        uintptr_t aligned = LA_ALIGN_UP(payload + MIN_BLOCK_SIZE, align);
+        size_t lead = aligned - payload;
+        size_t size = blk_size(b);
+        la_block_t *ab = (la_block_t *)((char *)b + lead);
+        blk_set_live(ab, size - lead, LA_PREV_FREE, h->index);
+        // The leading piece's left neighbour is live: free it as is.
+        b->head = lead;
+        blk_make_free(h, b, lead);
+        h->counters.splits++;
+        b = ab;
+    }
+    if (blk_size(b) - need >= MIN_BLOCK_SIZE)
+        blk_split(h, b, need);
+    return b;
+}
+
+void heap_free(la_heap_t *h, la_block_t *b)
+{
+    b = blk_coalesce(h, b);
+    blk_make_free(h, b, blk_size(b));
+}
+
+/* ---- resizing ----------------------------------------------------------- */
+
+// True when b (with perhaps a free block after it) ends the brk region that
+// sbrk can still extend.
+static bool can_extend_after(la_heap_t *h, la_block_t *b)
+{
+    if (!h->is_brk || h->brk_failed || h->brk_region == NULL)
+        return false;
+    la_block_t *next = blk_next(b);
+    if (blk_is_free(next))
+        next = blk_next(next);
+    return (char *)next == h->brk_region->end - LA_HEADER_BYTES;
+}
+
+bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need)
+{
+    size_t size = blk_size(b);
+    if (need <= size) {
+        if (size - need >= MIN_BLOCK_SIZE)
+            blk_split(h, b, need);
+        return true;
+    }
+    la_block_t *next = blk_next(b);
+    size_t avail = size + (blk_is_free(next) ? blk_size(next) : 0);
+    if (avail < need && can_extend_after(h, b) && grow_brk(h, need - avail) == GROW_IN_PLACE) {
+        next = blk_next(b); // the extension made or grew a free block here
+        avail = size + (blk_is_free(next) ? blk_size(next) : 0);
+    }
+    if (avail < need)
+        return false;
+    if (blk_is_free(next)) {
+        bins_remove(h, next);
+        blk_stamp_freed(next);
+        b->head = avail | (b->head & LA_FLAG_MASK);
+        blk_mark_used(b);
+    }
+    if (avail - need >= MIN_BLOCK_SIZE)
+        blk_split(h, b, need);
+    heap_note_written(h, (char *)b + blk_size(b));
+    return true;
+}
+
+/* ---- lookup for diagnostics ------------------------------------------- */
+
+la_region_t *heap_region_of(const void *p)
+{
+    // Diagnostics only: reads region lists without their locks.  Regions
+    // are only ever prepended, so a racing reader sees a valid prefix.
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++)
+        for (la_region_t *r = la_load_relaxed(&la.heaps[i].regions); r != NULL; r = r->next)
+            if ((const char *)p >= (const char *)region_first(r) &&
+                (const char *)p < (const char *)region_fence(r))
+                return r;
+    return NULL;
+}
+
+/* ---- locks across fork -------------------------------------------------- */
+
+void heap_lock_all(void)
+{
+    lock_acquire(&la.init_lock);
+    lock_acquire(&la.heaps_lock);
+    for (unsigned i = 0; i < LA_MAX_HEAPS; i++)
+        lock_acquire(&la.heaps[i].lock);
+    lock_acquire(&la.large_lock);
+}
+
+void heap_unlock_all(void)
+{
+    lock_release(&la.large_lock);
+    for (unsigned i = LA_MAX_HEAPS; i-- > 0;)
+        lock_release(&la.heaps[i].lock);
+    lock_release(&la.heaps_lock);
+    lock_release(&la.init_lock);
+}
+
+void heap_reinit_locks_after_fork(void)
+{
+    // The child has one thread; nobody else can hold or wait on these.
+    lock_reset(&la.large_lock);
+    for (unsigned i = 0; i < LA_MAX_HEAPS; i++)
+        lock_reset(&la.heaps[i].lock);
+    lock_reset(&la.heaps_lock);
+    lock_reset(&la.init_lock);
+}

@@ -1,0 +1,356 @@
+/*
+ * internal.h: the types every core file shares, the block layout and its
+ * inline accessors, and the cross-file declarations (all hidden).
+ *
+ * Glossary
+ *   block    a header plus payload inside a heap region or its own mapping.
+ *   heap     an object owning free lists, a bitmap and regions; the brk heap
+ *            is heap 0, the others grow in mapped regions.  Each has a lock.
+ *   region   one contiguous span a heap carves blocks from; it starts with a
+ *            la_region_t and ends with a fence (a header of size 0).
+ *   large    a block of MMAP_THRESHOLD bytes or more in its own mapping.
+ *   class    one of NUM_SIZE_CLASSES segregated free lists.
+ *
+ * Block layout (sizes are multiples of 16, payload is 16-aligned):
+ *
+ *   live:  | head: size|flags | info: req(32) check(24) heap(8) | payload...
+ *   free:  | head: size|flags | next | prev | ...          | footer: size |
+ *
+ * The footer of a free block lets its right neighbour find it (PREV_FREE
+ * says it is there).  A live block spends 16 bytes of header and no footer.
+ * The head word of a block is written only by whoever holds its heap's lock
+ * (or the single thread of the mem_* calls); PREV_FREE in it changes when
+ * the left neighbour is freed or reused, so lock-free readers load it with
+ * la_load_relaxed().
+ */
+#ifndef LA_INTERNAL_H
+#define LA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#include "allocator.h"
+
+/* ---- compiler helpers --------------------------------------------------- */
+
+#define LA_HIDDEN __attribute__((visibility("hidden")))
+#define LA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LA_INLINE static inline __attribute__((always_inline))
+#define LA_NOINLINE __attribute__((noinline))
+#define LA_COLD __attribute__((noinline, cold))
+#define LA_NORETURN __attribute__((noreturn))
+#define LA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+#define LA_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define LA_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define LA_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((size_t)(a) - 1))
+#define LA_IS_POW2(x) ((x) != 0 && ((x) & ((x) - 1)) == 0)
+
+#if defined(__x86_64__) || defined(__i386__)
+#define LA_CPU_RELAX() __builtin_ia32_pause()
+#else
+#define LA_CPU_RELAX() ((void)0)
+#endif
+
+#define la_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define la_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+// Internal asserts (LA_DEBUG >= 2).  The failure path allocates nothing and
+// takes no lock.
+#define la_assert(cond)                                                        \
+    do {                                                                       \
+        if (LA_DEBUG >= 2 && LA_UNLIKELY(!(cond)))                             \
+            la_assert_fail(__FILE__, __LINE__, #cond);                         \
+    } while (0)
+
+/* ---- block header ------------------------------------------------------- */
+
+// Flag bits in the low bits of the head word (sizes are multiples of 16).
+#define LA_FREE      ((size_t)1) // the block is on its heap's free list
+#define LA_PREV_FREE ((size_t)2) // the block to the left is free (footer valid)
+#define LA_MMAPPED   ((size_t)4) // the block is its own mapping (large)
+#define LA_FLAG_MASK ((size_t)15)
+
+// The info word of a live block: requested bytes in the low 32 bits (large
+// blocks keep theirs in the large prefix), then 24 bits of an address-keyed
+// check and 8 bits of heap index.
+#define LA_INFO_HEAP_MASK  0xffu
+#define LA_INFO_CHECK_MASK 0xffffff00u
+// Heap index stamped on a header that no longer starts a block (it was
+// merged into a neighbour): a later free of it is a double free.
+#define LA_HEAP_FREED      0xffu
+
+typedef struct la_block {
+    size_t head;
+    uint64_t info;
+} la_block_t;
+
+// A free block seen through its list links.  Its footer is the last word.
+typedef struct la_free {
+    size_t head;
+    struct la_free *next;
+    struct la_free *prev;
+} la_free_t;
+
+LA_INLINE size_t blk_size(const la_block_t *b) { return b->head & ~LA_FLAG_MASK; }
+LA_INLINE size_t blk_size_relaxed(const la_block_t *b)
+{
+    return la_load_relaxed(&b->head) & ~LA_FLAG_MASK;
+}
+LA_INLINE bool blk_is_free(const la_block_t *b) { return (b->head & LA_FREE) != 0; }
+LA_INLINE bool blk_prev_is_free(const la_block_t *b) { return (b->head & LA_PREV_FREE) != 0; }
+LA_INLINE bool blk_is_mmapped(const la_block_t *b) { return (b->head & LA_MMAPPED) != 0; }
+LA_INLINE void *blk_payload(la_block_t *b) { return (char *)b + LA_HEADER_BYTES; }
+LA_INLINE la_block_t *blk_from_payload(const void *p)
+{
+    return (la_block_t *)((char *)p - LA_HEADER_BYTES);
+}
+LA_INLINE la_block_t *blk_next(la_block_t *b) { return (la_block_t *)((char *)b + blk_size(b)); }
+LA_INLINE size_t *blk_footer(la_block_t *b)
+{
+    return (size_t *)((char *)b + blk_size(b) - sizeof(size_t));
+}
+// Only valid when PREV_FREE is set: the left neighbour's footer is its size.
+LA_INLINE la_block_t *blk_prev(la_block_t *b)
+{
+    return (la_block_t *)((char *)b - ((size_t *)b)[-1]);
+}
+LA_INLINE size_t blk_usable(const la_block_t *b) { return blk_size(b) - LA_HEADER_BYTES; }
+LA_INLINE uint32_t blk_req(const la_block_t *b) { return (uint32_t)b->info; }
+LA_INLINE void blk_set_req(la_block_t *b, size_t req)
+{
+    b->info = (b->info & ~(uint64_t)UINT32_MAX) | (uint32_t)req;
+}
+LA_INLINE unsigned blk_heap_index(const la_block_t *b)
+{
+    return (unsigned)(b->info >> 32) & LA_INFO_HEAP_MASK;
+}
+
+// Block size needed to serve `req` payload bytes; the caller has checked
+// req <= LA_MAX_REQUEST so this cannot overflow.
+LA_INLINE size_t blk_size_for(size_t req)
+{
+    size_t s = LA_ALIGN_UP(req + LA_HEADER_BYTES, ALIGNMENT);
+    return s < MIN_BLOCK_SIZE ? MIN_BLOCK_SIZE : s;
+}
+
+/* ---- locks -------------------------------------------------------------- */
+
+// A futex word: 0 free, 1 held, 2 held with waiters.  Zero-initialised is
+// unlocked, so locks in static storage need no constructor.
+typedef struct {
+    int word;
+} la_lock_t;
+
+LA_HIDDEN void lock_acquire_slow(la_lock_t *l);
+LA_HIDDEN void lock_release_slow(la_lock_t *l);
+
+LA_INLINE void lock_acquire(la_lock_t *l)
+{
+    int expected = 0;
+    if (LA_UNLIKELY(!__atomic_compare_exchange_n(&l->word, &expected, 1, false,
+                                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+        lock_acquire_slow(l);
+}
+LA_INLINE void lock_release(la_lock_t *l)
+{
+    if (LA_UNLIKELY(__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2))
+        lock_release_slow(l);
+}
+LA_INLINE bool lock_try(la_lock_t *l)
+{
+    int expected = 0;
+    return __atomic_compare_exchange_n(&l->word, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+LA_INLINE void lock_reset(la_lock_t *l) { l->word = 0; }
+
+/* ---- heaps and regions -------------------------------------------------- */
+
+struct la_heap;
+
+typedef enum { LA_REGION_BRK = 1, LA_REGION_MAPPED = 2 } la_region_kind_t;
+
+// Starts every region; blocks follow it and a fence header ends it.
+typedef struct la_region {
+    struct la_region *next;   // the heap's regions, newest first
+    struct la_heap *heap;
+    char *end;                // one past the fence
+    size_t bytes;             // span from the region header to end
+    char *fresh;              // [fresh, end - tail guard) is still all zero
+    uint32_t kind;            // la_region_kind_t
+    uint32_t reserved;
+} la_region_t;
+
+LA_INLINE la_block_t *region_first(la_region_t *r) { return (la_block_t *)(r + 1); }
+LA_INLINE la_block_t *region_fence(la_region_t *r)
+{
+    return (la_block_t *)(r->end - LA_HEADER_BYTES);
+}
+
+// Counters a heap keeps under its lock.
+typedef struct {
+    size_t alloc_bytes;   // requested bytes handed out
+    size_t free_bytes;    // requested bytes given back
+    size_t nalloc;
+    size_t nfree;
+    size_t splits;
+    size_t coalesces;
+} la_counters_t;
+
+// Cache-line aligned so that heaps used by different threads do not share
+// a line.
+typedef struct la_heap {
+    la_lock_t lock;
+    uint32_t index;                       // position in la.heaps
+    uint32_t bitmap;                      // bit c set iff bins[c] is non-empty
+    bool is_brk;                          // grows with sbrk while it can
+    bool brk_failed;                      // sbrk refused once: map from now on
+    la_free_t *bins[NUM_SIZE_CLASSES];
+    la_region_t *regions;                 // newest first
+    la_region_t *brk_region;              // the region sbrk extends, if any
+    size_t region_bytes;                  // sum of region spans
+    la_counters_t counters;
+} __attribute__((aligned(64))) la_heap_t;
+
+/* ---- large (mapped) blocks ---------------------------------------------- */
+
+// Precedes the header of a large block inside its mapping.
+typedef struct la_large {
+    struct la_large *next, *prev;  // all large blocks, for the walker and gdb
+    size_t map_bytes;              // length of the mapping
+    size_t req_bytes;              // requested bytes (may exceed 32 bits)
+} la_large_t;
+
+LA_INLINE la_large_t *large_of(la_block_t *b) { return (la_large_t *)b - 1; }
+// The mapping starts this many bytes before the large prefix (alignment).
+LA_INLINE char *large_map_start(la_block_t *b)
+{
+    return (char *)b + blk_size(b) - large_of(b)->map_bytes;
+}
+
+/* ---- process state ------------------------------------------------------ */
+
+// Options read once from the environment (options.c).
+typedef struct {
+    int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit
+} la_options_t;
+
+// All process-wide mutable state.  Defined in heap.c.
+typedef struct {
+    int ready;                       // set (release) once la_init finished
+    la_lock_t init_lock;
+    uint32_t secret;                 // keys the header check; random per process
+    size_t page_bytes;
+    la_options_t options;
+
+    la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
+    uint32_t num_heaps;              // heaps[0 .. num_heaps) are set up
+    la_lock_t heaps_lock;            // creating heaps
+
+    la_lock_t large_lock;            // the large-block list and its counters
+    la_large_t *large_list;
+    size_t large_bytes;              // mapped for large blocks now
+    size_t num_mmaps, num_munmaps;
+    la_counters_t large_counters;
+
+    size_t usage;                    // requested bytes live (atomic)
+    size_t peak;                     // highest usage seen (atomic)
+    la_lock_t stats_lock;            // reset_base
+    mem_stats_t reset_base;          // counters at the last mem_reset
+} la_state_t;
+
+LA_HIDDEN extern la_state_t la;
+
+/* ---- os.c: the only file that talks to the kernel ----------------------- */
+
+LA_HIDDEN size_t os_page_bytes(void);
+LA_HIDDEN uint32_t os_random32(void);
+LA_HIDDEN void *os_sbrk(size_t bytes);              // NULL on failure
+LA_HIDDEN void *os_brk_current(void);
+LA_HIDDEN void *os_map(size_t bytes);               // NULL on failure, zeroed
+LA_HIDDEN void os_unmap(void *addr, size_t bytes);
+LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
+LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
+LA_HIDDEN const char *os_getenv(const char *name);
+LA_HIDDEN LA_NORETURN void os_abort(void);
+LA_HIDDEN void os_futex_wait(int *word, int expected);
+LA_HIDDEN void os_futex_wake_one(int *word);
+LA_HIDDEN void os_yield(void);
+LA_HIDDEN int os_getpid(void);
+
+/* ---- log.c: formatted output without stdio ------------------------------ */
+
+LA_HIDDEN size_t log_format(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
+LA_HIDDEN void log_printf(const char *fmt, ...) LA_PRINTF(1, 2);
+// Reports "liballocator: FUNC(): MESSAGE" on stderr and aborts.
+LA_HIDDEN LA_NORETURN void la_fatal(const char *func, const char *fmt, ...) LA_PRINTF(2, 3);
+LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char *cond);
+
+/* ---- bins.c: size classes and free lists -------------------------------- */
+
+LA_HIDDEN unsigned bins_class(size_t block_bytes);
+LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
+LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b);
+LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
+
+/* ---- block.c: split, coalesce, boundary tags ---------------------------- */
+
+LA_HIDDEN void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index);
+LA_HIDDEN void blk_mark_used(la_block_t *b);
+LA_HIDDEN void blk_stamp_freed(la_block_t *b);
+LA_HIDDEN void blk_make_free(la_heap_t *h, la_block_t *b, size_t size);
+LA_HIDDEN void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes);
+LA_HIDDEN la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b);
+LA_HIDDEN uint32_t blk_check_word(const la_block_t *b, unsigned heap_index);
+LA_HIDDEN bool blk_check_ok(const la_block_t *b);
+
+/* ---- heap.c: the heap object -------------------------------------------- */
+
+LA_HIDDEN void la_init_slow(void);
+LA_INLINE void la_ensure_init(void)
+{
+    if (LA_UNLIKELY(!__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE)))
+        la_init_slow();
+}
+LA_HIDDEN la_heap_t *heap_get(unsigned index);
+// A free block of at least block_bytes, made live for heap h (req unset).
+// With dirty_bytes, also tells how many payload bytes from the start may be
+// non-zero (the rest are known zero, for calloc).
+LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
+LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align);
+LA_HIDDEN void heap_free(la_heap_t *h, la_block_t *b);
+LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
+LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);
+// The region holding p, if any (diagnostics: no lock, linear in regions).
+LA_HIDDEN la_region_t *heap_region_of(const void *p);
+LA_HIDDEN void heap_lock_all(void);
+LA_HIDDEN void heap_unlock_all(void);
+LA_HIDDEN void heap_reinit_locks_after_fork(void);
+
+/* ---- large.c: blocks in their own mapping ------------------------------- */
+
+LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align);
+LA_HIDDEN void large_free(la_block_t *b);
+LA_HIDDEN la_block_t *large_realloc(la_block_t *b, size_t req);
+LA_HIDDEN size_t large_req(la_block_t *b);
+
+/* ---- stats.c ------------------------------------------------------------ */
+
+LA_HIDDEN void stats_usage_add(size_t bytes);
+LA_HIDDEN void stats_usage_sub(size_t bytes);
+LA_HIDDEN void stats_print(const mem_stats_t *s);
+
+/* ---- check.c ------------------------------------------------------------ */
+
+LA_HIDDEN int check_heap(la_heap_t *h);
+
+/* ---- options.c ---------------------------------------------------------- */
+
+LA_HIDDEN void options_read(la_options_t *opts);
+
+#endif /* LA_INTERNAL_H */

@@ -1,0 +1,122 @@
+/*
+ * os.c: the only file that talks to the kernel (brk, mmap, munmap, mremap,
+ * futex, write, getrandom) or reads the environment.  Nothing here allocates
+ * or takes a lock; every function may be called during bootstrap, with a
+ * heap lock held, or from a signal-free fatal path.  Failures are returned,
+ * never reported, except the fatal ones.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern char **environ;
+
+size_t os_page_bytes(void)
+{
+    // getauxval neither allocates nor needs libc to be initialised.
+    size_t page = (size_t)getauxval(AT_PAGESZ);
+    return page ? page : 4096;
+}
+
+uint32_t os_random32(void)
+{
+    uint32_t value = 0;
+    // GRND_NONBLOCK: early in boot the pool may not be ready; then fall back
+    // to the 16 random bytes the kernel gives every process (AT_RANDOM).
+    if (syscall(SYS_getrandom, &value, sizeof value, 1 /* GRND_NONBLOCK */) == sizeof value)
+        return value;
+    const unsigned char *auxrand = (const unsigned char *)getauxval(AT_RANDOM);
+    if (auxrand != NULL)
+        memcpy(&value, auxrand + 8, sizeof value);
+    return value ^ (uint32_t)(uintptr_t)&value;
+}
+
+void *os_sbrk(size_t bytes)
+{
+    int saved = errno; // a failed sbrk sets errno; the caller falls back to mmap
+    void *old = sbrk((intptr_t)bytes);
+    errno = saved;
+    return old == (void *)-1 ? NULL : old;
+}
+
+void *os_brk_current(void) { return sbrk(0); }
+
+void *os_map(size_t bytes)
+{
+    int saved = errno;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void os_unmap(void *addr, size_t bytes)
+{
+    int saved = errno; // free() must leave errno alone
+    munmap(addr, bytes);
+    errno = saved;
+}
+
+void *os_remap(void *addr, size_t old_bytes, size_t new_bytes)
+{
+    int saved = errno;
+    void *p = mremap(addr, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void os_write_stderr(const char *buf, size_t len)
+{
+    int saved = errno;
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        buf += n;
+        len -= (size_t)n;
+    }
+    errno = saved;
+}
+
+const char *os_getenv(const char *name)
+{
+    // Scan environ directly: getenv is safe too, but this documents that no
+    // lock or allocation is involved, which matters during bootstrap.
+    if (environ == NULL)
+        return NULL;
+    size_t len = strlen(name);
+    for (char **e = environ; *e != NULL; e++)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            return *e + len + 1;
+    return NULL;
+}
+
+void os_abort(void) { abort(); }
+
+void os_futex_wait(int *word, int expected)
+{
+    int saved = errno;
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    errno = saved;
+}
+
+void os_futex_wake_one(int *word)
+{
+    int saved = errno;
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+}
+
+void os_yield(void) { sched_yield(); }
+
+int os_getpid(void) { return (int)getpid(); }

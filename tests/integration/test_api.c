@@ -1,0 +1,227 @@
+/*
+ * The public mem_* API in a normal process: basic allocation, glibc's edge
+ * cases (NULL, zero size, overflow, errno), calloc, realloc, large mapped
+ * blocks, alignment, and the statistics each of these must move.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "allocator.h"
+#include "../testhelper.h"
+
+static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v)
+            return 0;
+    return 1;
+}
+
+static void test_basic(void)
+{
+    for (size_t n = 1; n <= 4096; n = n * 3 + 1) {
+        unsigned char *p = mem_malloc(n);
+        REQUIRE(p != NULL);
+        CHECK((uintptr_t)p % 16 == 0);
+        CHECK(mem_usable_size(p) >= n);
+        memset(p, 0xab, mem_usable_size(p)); // all of the usable size is writable
+        CHECK(all_bytes(p, n, 0xab));
+        mem_free(p);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_edge_cases(void)
+{
+    // malloc(0) gives a unique pointer that can be freed.
+    void *z1 = mem_malloc(0), *z2 = mem_malloc(0);
+    CHECK(z1 != NULL && z2 != NULL && z1 != z2);
+    mem_free(z1);
+    mem_free(z2);
+    mem_free(NULL); // nothing happens
+    mem_free_ts(NULL);
+
+    errno = 0;
+    CHECK(mem_malloc(SIZE_MAX) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(mem_malloc(SIZE_MAX - 8) == NULL); // rounding would overflow
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(mem_malloc_ts((size_t)PTRDIFF_MAX + 1) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(mem_calloc(SIZE_MAX / 2, 3) == NULL); // product overflows
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(mem_calloc_ts((size_t)1 << 33, (size_t)1 << 33) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+
+    // realloc(NULL, n) is malloc(n); realloc(p, 0) frees and returns NULL.
+    char *r = mem_realloc(NULL, 10);
+    REQUIRE(r != NULL);
+    strcpy(r, "keep me");
+    size_t frees = mem_get_stats().num_frees;
+    CHECK(mem_realloc(r, 0) == NULL);
+    CHECK_EQ(mem_get_stats().num_frees, frees + 1);
+
+    // A failed realloc leaves the old block intact.
+    char *k = mem_malloc(32);
+    REQUIRE(k != NULL);
+    strcpy(k, "still here");
+    errno = 0;
+    CHECK(mem_realloc(k, SIZE_MAX) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    CHECK(strcmp(k, "still here") == 0);
+    mem_free(k);
+
+    // free must not change errno.
+    errno = 1234;
+    void *e = mem_malloc(50);
+    mem_free(e);
+    void *big = mem_malloc(1 << 20);
+    mem_free(big);
+    CHECK_EQ(errno, 1234);
+
+    // Alignment: power of two only.
+    errno = 0;
+    CHECK(mem_aligned_alloc(24, 10) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    for (size_t al = 32; al <= ((size_t)4 << 20); al <<= 1) {
+        void *a = mem_aligned_alloc(al, 100);
+        REQUIRE(a != NULL);
+        CHECK((uintptr_t)a % al == 0);
+        CHECK(mem_usable_size(a) >= 100);
+        memset(a, 1, 100);
+        mem_free(a);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_calloc(void)
+{
+    // Dirty a block, free it, and calloc the same size: it must come back
+    // zeroed even though it is reused memory.
+    unsigned char *d = mem_malloc(1000);
+    REQUIRE(d != NULL);
+    memset(d, 0xff, 1000);
+    mem_free(d);
+    unsigned char *c = mem_calloc(10, 100);
+    REQUIRE(c != NULL);
+    CHECK(all_bytes(c, 1000, 0));
+    mem_free(c);
+    // Fresh heap memory, many sizes.
+    for (size_t n = 1; n < 100000; n = n * 2 + 7) {
+        unsigned char *p = mem_calloc_ts(1, n);
+        REQUIRE(p != NULL);
+        CHECK(all_bytes(p, n, 0));
+        memset(p, 0x5a, n);
+        mem_free_ts(p);
+    }
+    // Large blocks come zeroed straight from the kernel.
+    unsigned char *l = mem_calloc(1, 3 << 20);
+    REQUIRE(l != NULL);
+    CHECK(all_bytes(l, 3 << 20, 0));
+    mem_free(l);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_realloc(void)
+{
+    // Grow a string step by step; contents survive every move.
+    char *s = NULL;
+    size_t len = 0;
+    for (int i = 0; i < 2000; i++) {
+        s = mem_realloc(s, len + 2);
+        REQUIRE(s != NULL);
+        s[len] = (char)('a' + i % 26);
+        s[++len] = '\0';
+    }
+    for (size_t i = 0; i < len; i++)
+        CHECK(s[i] == (char)('a' + i % 26));
+    // Into the large range and back.
+    s = mem_realloc(s, 300000);
+    REQUIRE(s != NULL);
+    CHECK(s[1999] == (char)('a' + 1999 % 26));
+    s = mem_realloc(s, 5000000); // mremap growth
+    REQUIRE(s != NULL);
+    CHECK(s[0] == 'a' && s[1999] == (char)('a' + 1999 % 26));
+    s[4999999] = 'z';
+    s = mem_realloc(s, 100);
+    REQUIRE(s != NULL);
+    CHECK(s[0] == 'a' && s[99] == (char)('a' + 99 % 26));
+    mem_free(s);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_large_blocks(void)
+{
+    mem_stats_t s0 = mem_get_stats();
+    size_t sizes[] = {128 * 1024, 200000, 1 << 20, 10 << 20};
+    void *p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = mem_malloc(sizes[i]);
+        REQUIRE(p[i] != NULL);
+        CHECK((uintptr_t)p[i] % 16 == 0);
+        memset(p[i], i, sizes[i]);
+    }
+    mem_stats_t s1 = mem_get_stats();
+    CHECK_EQ(s1.num_mmaps - s0.num_mmaps, 4);
+    CHECK(s1.mmap_bytes >= s0.mmap_bytes + (128 * 1024 + 200000 + (1 << 20) + (10 << 20)));
+    CHECK_EQ(s1.heap_size, s0.heap_size); // large blocks do not touch the heap
+    // Just under the threshold stays in the heap.
+    void *h = mem_malloc(128 * 1024 - 1);
+    REQUIRE(h != NULL);
+    CHECK_EQ(mem_get_stats().num_mmaps, s1.num_mmaps);
+    mem_free(h);
+    for (int i = 0; i < 4; i++)
+        mem_free(p[i]);
+    mem_stats_t s2 = mem_get_stats();
+    CHECK_EQ(s2.num_munmaps - s1.num_munmaps, 4);
+    CHECK_EQ(s2.mmap_bytes, s0.mmap_bytes);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_stats(void)
+{
+    mem_reset();
+    mem_stats_t s0 = mem_get_stats();
+    CHECK_EQ(s0.num_allocations, 0);
+    CHECK_EQ(s0.total_allocated, 0);
+    size_t live0 = s0.current_usage;
+    void *a = mem_malloc(100), *b = mem_malloc_ts(250), *c = mem_calloc(3, 10);
+    mem_stats_t s1 = mem_get_stats();
+    CHECK_EQ(s1.num_allocations, 3);
+    CHECK_EQ(s1.total_allocated, 380);
+    CHECK_EQ(s1.current_usage, live0 + 380);
+    CHECK(s1.peak_usage >= s1.current_usage);
+    mem_free(b);
+    a = mem_realloc(a, 500); // one free (100) and one allocation (500)
+    mem_stats_t s2 = mem_get_stats();
+    CHECK_EQ(s2.num_frees, 2);
+    CHECK_EQ(s2.num_allocations, 4);
+    CHECK_EQ(s2.total_freed, 350);
+    CHECK_EQ(s2.current_usage, live0 + 530);
+    // a could not grow in place (c is in the way), so it moved: the new
+    // block was live before the old one was freed.
+    CHECK_EQ(s2.peak_usage, live0 + 630);
+    mem_free(a);
+    mem_free(c);
+    mem_stats_t s3 = mem_get_stats();
+    CHECK_EQ(s3.current_usage, live0);
+    CHECK_EQ(s3.total_allocated - s3.total_freed, s3.current_usage - live0);
+    CHECK(s3.heap_size >= 64 * 1024);
+    CHECK(s3.num_heaps >= 1);
+}
+
+int main(void)
+{
+    test_basic();
+    test_edge_cases();
+    test_calloc();
+    test_realloc();
+    test_large_blocks();
+    test_stats();
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_api");
+}

@@ -1,0 +1,135 @@
+/*
+ * Misuse is reported and aborts: each case runs in a forked child whose
+ * stderr is captured.  The child must die of SIGABRT after one line naming
+ * the function, the address and what was wrong; the parent's heap is
+ * untouched and checked at the end.
+ */
+#include <signal.h>
+
+#include "allocator.h"
+#include "../testhelper.h"
+
+static char expect_addr[32];
+
+// Tells the parent (through the captured stderr) which address the report
+// must name, before the misuse happens.
+static void announce(void)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "expect %s\n", expect_addr);
+    (void)!write(2, line, (size_t)n);
+}
+
+static void double_free(void)
+{
+    char *p = mem_malloc(40);
+    char *guard = mem_malloc(40); // keeps p from merging with the wilderness
+    (void)guard;
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    mem_free(p);
+    mem_free(p);
+}
+
+static void double_free_merged(void)
+{
+    char *a = mem_malloc(40), *b = mem_malloc(40), *guard = mem_malloc(40);
+    (void)guard;
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)b);
+    announce();
+    mem_free(a);
+    mem_free(b); // merges into a: b's header is no longer a block start
+    mem_free(b);
+}
+
+static void free_stack_pointer(void)
+{
+    char local[64] __attribute__((aligned(16)));
+    memset(local, 0, sizeof local);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)(local + 32));
+    announce();
+    mem_free(local + 32);
+}
+
+static void free_middle_of_block(void)
+{
+    char *p = mem_malloc(256);
+    memset(p, 0, 256);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)(p + 64));
+    announce();
+    mem_free(p + 64);
+}
+
+static void free_misaligned(void)
+{
+    char *p = mem_malloc(64);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)(p + 3));
+    announce();
+    mem_free(p + 3);
+}
+
+static void realloc_freed(void)
+{
+    char *p = mem_malloc(100);
+    char *guard = mem_malloc(10);
+    (void)guard;
+    mem_free(p);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    (void)!mem_realloc(p, 200);
+}
+
+static void corrupted_header(void)
+{
+    char *p = mem_malloc(100);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    memset(p - 16, 0x41, 16); // an underflow wrote over the header
+    mem_free(p);
+}
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+    const char *func;
+    const char *what;
+} misuse_t;
+
+static const misuse_t cases[] = {
+    {"double free", double_free, "free()", "double free"},
+    {"double free after merge", double_free_merged, "free()", "double free"},
+    {"free of a stack pointer", free_stack_pointer, "free()", "invalid pointer"},
+    {"free of the middle of a block", free_middle_of_block, "free()", "invalid pointer"},
+    {"free of a misaligned pointer", free_misaligned, "free()", "invalid pointer"},
+    {"realloc of a freed block", realloc_freed, "realloc()", "double free"},
+    {"free with a corrupted header", corrupted_header, "free()", ""},
+};
+
+int main(void)
+{
+    char *keep = mem_malloc(1000);
+    memset(keep, 0x77, 1000);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[1024];
+        int status = run_child(cases[i].fn, err, sizeof err);
+        int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+        if (!aborted)
+            fprintf(stderr, "case '%s': child did not abort (status %d)\n", cases[i].name, status);
+        CHECK(aborted);
+        char addr[40] = "";
+        sscanf(err, "expect %39s", addr);
+        const char *report = strstr(err, "liballocator: ");
+        if (report == NULL || strstr(report, cases[i].func) == NULL ||
+            strstr(report, cases[i].what) == NULL || addr[0] == '\0' ||
+            strstr(report, addr) == NULL || strchr(report, '\n') != strrchr(report, '\n')) {
+            fprintf(stderr, "case '%s': unexpected report: %s\n", cases[i].name, err);
+            CHECK(!"report names function, address and problem");
+        }
+    }
+    // Nothing in this process was damaged by the children.
+    for (int i = 0; i < 1000; i++)
+        CHECK(((unsigned char *)keep)[i] == 0x77);
+    mem_free(keep);
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_misuse");
+}

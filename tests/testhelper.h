@@ -1,0 +1,98 @@
+/*
+ * testhelper.h: the one helper every C test includes.  CHECK records a
+ * failure with its line and keeps going; main returns test_report().  Also
+ * a small deterministic PRNG, and run_child() to run a function in a forked
+ * child and collect its exit status and stderr (for abort-on-misuse tests).
+ * Tests print only on failure, plus one summary line.
+ */
+#ifndef TESTHELPER_H
+#define TESTHELPER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int test_failures;
+static int test_checks;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        test_checks++;                                                               \
+        if (!(cond)) {                                                               \
+            test_failures++;                                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                      \
+    do {                                                                                    \
+        unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b);    \
+        test_checks++;                                                                      \
+        if (va_ != vb_) {                                                                   \
+            test_failures++;                                                                \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %llu, %s == %llu\n", __FILE__,   \
+                    __LINE__, #a, va_, #b, vb_);                                            \
+        }                                                                                   \
+    } while (0)
+
+// Stop the test at once (state is too broken to go on).
+#define REQUIRE(cond)                                                                \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                                 \
+        }                                                                            \
+    } while (0)
+
+static inline int test_report(const char *name)
+{
+    if (test_failures != 0) {
+        fprintf(stderr, "%s: %d of %d checks FAILED\n", name, test_failures, test_checks);
+        return 1;
+    }
+    printf("%s: %d checks passed\n", name, test_checks);
+    return 0;
+}
+
+// xorshift64*: deterministic, seedable, good enough for workloads.
+static inline uint64_t rng_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+// Runs fn() in a child with stderr captured into buf.  Returns the raw
+// wait status.  The child's stdout is left alone.
+static inline int run_child(void (*fn)(void), char *buf, size_t cap)
+{
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < cap && (n = read(fds[0], buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+#endif /* TESTHELPER_H */

@@ -58,7 +58,7 @@ static la_block_t *validate(const void *p, const char *func)
             la_fatal(func, "corrupted header at %p (large block of %zu bytes)", p, size);
         return b;
     }
-    if (LA_UNLIKELY(heap_index >= la.num_heaps || size < MIN_BLOCK_SIZE || size > LA_HEAP_BLOCK_MAX))
+    if (LA_UNLIKELY(heap_index >= la.num_heaps || size < MIN_BLOCK_SIZE || size > la.heap_block_max))
         la_fatal(func, "corrupted header at %p (size %zu, heap %u)", p, size, heap_index);
     // The boundary tag of the right neighbour must agree that we are live.
     if (LA_UNLIKELY(la_load_relaxed(&blk_next(b)->head) & LA_PREV_FREE))
@@ -87,7 +87,7 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     la_ensure_init();
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
         return fail_nomem();
-    if (req >= MMAP_THRESHOLD) {
+    if (req >= la_load_relaxed(&la.mmap_threshold)) {
         la_block_t *b = large_alloc(req, ALIGNMENT);
         if (b == NULL)
             return fail_nomem();
@@ -155,7 +155,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
 {
     size_t old_req = block_req(b);
     if (blk_is_mmapped(b)) {
-        if (req < MMAP_THRESHOLD)
+        if (req < la_load_relaxed(&la.mmap_threshold))
             return NULL; // small again: move it into a heap
         la_block_t *nb = large_realloc(b, req);
         if (nb != NULL) {
@@ -164,7 +164,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         }
         return nb;
     }
-    if (req >= MMAP_THRESHOLD)
+    if (req >= la_load_relaxed(&la.mmap_threshold))
         return NULL; // large now: move it into its own mapping
     la_heap_t *h = &la.heaps[blk_heap_index(b)];
     if (ts)
@@ -220,7 +220,8 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return fail_nomem();
     size_t need = blk_size_for(req);
-    if (req >= MMAP_THRESHOLD || need + align + MIN_BLOCK_SIZE >= MMAP_THRESHOLD) {
+    size_t threshold = la_load_relaxed(&la.mmap_threshold);
+    if (req >= threshold || need + align + MIN_BLOCK_SIZE >= threshold) {
         la_block_t *b = large_alloc(req, align);
         if (b == NULL)
             return fail_nomem();
@@ -244,23 +245,52 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
     return blk_payload(b);
 }
 
+/* ---- entry points ----------------------------------------------------- */
+
+void *la_malloc(size_t req) { return malloc_impl(req, true, false); }
+void la_free(void *p) { free_impl(p, true, "free"); }
+void *la_calloc(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, true); }
+void *la_realloc(void *p, size_t req) { return realloc_impl(p, req, true); }
+void *la_aligned(size_t align, size_t req) { return aligned_impl(align, req, true); }
+
+size_t la_usable_size(const void *p, const char *func)
+{
+    if (p == NULL)
+        return 0;
+    return block_usable(validate(p, func));
+}
+
+void la_free_space(size_t *bytes, size_t *blocks)
+{
+    *bytes = 0;
+    *blocks = 0;
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        lock_acquire(&h->lock);
+        for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
+            for (la_free_t *f = h->bins[c]; f != NULL; f = f->next) {
+                *bytes += blk_size((la_block_t *)f);
+                (*blocks)++;
+            }
+        lock_release(&h->lock);
+    }
+}
+
 /* ---- public API --------------------------------------------------------- */
+
+// The _ts functions are the same code as the exported malloc family.
+#define LA_ALIAS(target) __attribute__((alias(#target)))
 
 void *mem_malloc(size_t size) { return malloc_impl(size, false, false); }
 void mem_free(void *ptr) { free_impl(ptr, false, "free"); }
 void *mem_calloc(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, false); }
 void *mem_realloc(void *ptr, size_t size) { return realloc_impl(ptr, size, false); }
 
-void *mem_malloc_ts(size_t size) { return malloc_impl(size, true, false); }
-void mem_free_ts(void *ptr) { free_impl(ptr, true, "free"); }
-void *mem_calloc_ts(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, true); }
-void *mem_realloc_ts(void *ptr, size_t size) { return realloc_impl(ptr, size, true); }
+void *mem_malloc_ts(size_t size) LA_ALIAS(la_malloc);
+void mem_free_ts(void *ptr) LA_ALIAS(la_free);
+void *mem_calloc_ts(size_t nmemb, size_t size) LA_ALIAS(la_calloc);
+void *mem_realloc_ts(void *ptr, size_t size) LA_ALIAS(la_realloc);
+void *mem_aligned_alloc(size_t alignment, size_t size) LA_ALIAS(la_aligned);
 
-void *mem_aligned_alloc(size_t alignment, size_t size) { return aligned_impl(alignment, size, true); }
-
-size_t mem_usable_size(const void *ptr)
-{
-    if (ptr == NULL)
-        return 0;
-    return block_usable(validate(ptr, "malloc_usable_size"));
-}
+size_t mem_usable_size(const void *ptr) { return la_usable_size(ptr, "malloc_usable_size"); }

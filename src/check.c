@@ -48,7 +48,7 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
         } else {
             if (!blk_check_ok(b) || blk_heap_index(b) != h->index)
                 return fail(h, b, "live block header fails its check word");
-            if (size > LA_HEAP_BLOCK_MAX)
+            if (size > la.heap_block_max)
                 return fail(h, b, "live block larger than any heap block");
             if (blk_req(b) > blk_usable(b))
                 return fail(h, b, "requested size exceeds the usable size");

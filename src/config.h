@@ -43,8 +43,11 @@
 
 /* ---- memory from the kernel --------------------------------------------- */
 
-// Requests of this many bytes or more get their own mapping.  Bytes.
+// Requests of this many bytes or more get their own mapping (the default;
+// mallopt(M_MMAP_THRESHOLD) changes it at run time).  Bytes.
 #define MMAP_THRESHOLD (128 * 1024)
+// Highest threshold accepted at run time, glibc's limit on 64-bit.  Bytes.
+#define LA_MMAP_THRESHOLD_MAX (32 * 1024 * 1024)
 
 // The brk heap grows in steps of this size; a request larger than one step
 // grows it by the request rounded up to steps.  Bytes.
@@ -55,13 +58,9 @@
 // heap costs little.  Untouched pages are not resident.  Bytes.
 #define LA_REGION_BYTES (1024 * 1024)
 
-// Largest live block a heap hands out: below MMAP_THRESHOLD plus a tail too
-// small to split off.  A bigger size in a live heap header is corruption.
-#define LA_HEAP_BLOCK_MAX (MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE)
-
 // Largest request the allocator will try to serve.  Beyond this, size
 // arithmetic could overflow, so the answer is ENOMEM.  PTRDIFF_MAX as glibc.
-#define LA_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * MMAP_THRESHOLD)
+#define LA_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * LA_MMAP_THRESHOLD_MAX)
 
 // Largest alignment that aligned_alloc & co accept before ENOMEM.
 #define LA_MAX_ALIGNMENT ((size_t)1 << 30)

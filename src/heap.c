@@ -39,12 +39,30 @@ void la_init_slow(void)
     if (!la.ready) {
         la.page_bytes = os_page_bytes();
         la.secret = os_random32();
+        la.mmap_threshold = MMAP_THRESHOLD;
+        la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;
         options_read(&la.options);
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         __atomic_store_n(&la.ready, 1, __ATOMIC_RELEASE);
     }
     lock_release(&la.init_lock);
+}
+
+bool la_set_mmap_threshold(size_t bytes)
+{
+    if (bytes > LA_MMAP_THRESHOLD_MAX)
+        return false;
+    if (bytes < MIN_BLOCK_SIZE)
+        bytes = MIN_BLOCK_SIZE;
+    // Blocks made under a higher threshold stay valid: the bound on live
+    // heap block sizes only ever grows.  A live heap block is below the
+    // threshold plus a tail too small to split off.
+    size_t bound = bytes + 2 * MIN_BLOCK_SIZE;
+    if (bound > la_load_relaxed(&la.heap_block_max))
+        la_store_relaxed(&la.heap_block_max, bound);
+    la_store_relaxed(&la.mmap_threshold, bytes);
+    return true;
 }
 
 la_heap_t *heap_get(unsigned index)

@@ -247,6 +247,8 @@ typedef struct {
     uint32_t secret;                 // keys the header check; random per process
     size_t page_bytes;
     la_options_t options;
+    size_t mmap_threshold;           // requests this big get their own mapping
+    size_t heap_block_max;           // largest live heap block ever possible
 
     la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
     uint32_t num_heaps;              // heaps[0 .. num_heaps) are set up
@@ -276,6 +278,9 @@ LA_HIDDEN void *os_map(size_t bytes);               // NULL on failure, zeroed
 LA_HIDDEN void os_unmap(void *addr, size_t bytes);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
 LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
+// From now on, write reports to a private duplicate of stderr that
+// survives the program closing fd 2.
+LA_HIDDEN void os_keep_stderr(void);
 LA_HIDDEN const char *os_getenv(const char *name);
 LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
@@ -318,6 +323,8 @@ LA_INLINE void la_ensure_init(void)
         la_init_slow();
 }
 LA_HIDDEN la_heap_t *heap_get(unsigned index);
+// Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX).
+LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
 // A free block of at least block_bytes, made live for heap h (req unset).
 // With dirty_bytes, also tells how many payload bytes from the start may be
 // non-zero (the rest are known zero, for calloc).
@@ -331,6 +338,20 @@ LA_HIDDEN la_region_t *heap_region_of(const void *p);
 LA_HIDDEN void heap_lock_all(void);
 LA_HIDDEN void heap_unlock_all(void);
 LA_HIDDEN void heap_reinit_locks_after_fork(void);
+
+/* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
+
+// Thread-safe versions; preload/ calls these directly (no PLT hop).
+LA_HIDDEN void *la_malloc(size_t req);
+LA_HIDDEN void la_free(void *p);
+LA_HIDDEN void *la_calloc(size_t nmemb, size_t size);
+LA_HIDDEN void *la_realloc(void *p, size_t req);
+// Power-of-two alignment (EINVAL otherwise), any size.
+LA_HIDDEN void *la_aligned(size_t align, size_t req);
+// The usable size; `func` names the caller in misuse reports.
+LA_HIDDEN size_t la_usable_size(const void *p, const char *func);
+// Free bytes held in heap free lists, and their count (for mallinfo).
+LA_HIDDEN void la_free_space(size_t *bytes, size_t *blocks);
 
 /* ---- large.c: blocks in their own mapping ------------------------------- */
 

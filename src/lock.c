@@ -4,7 +4,15 @@
  * Drepper's "Futexes Are Tricky", mutex #3.  A short spin first, because
  * heap critical sections are a few hundred instructions and sleeping costs
  * two syscalls.  No allocation, usable before the allocator is initialised.
+ *
+ * Fork: a child must be able to allocate even if another thread held a heap
+ * lock at the moment of fork.  The prepare handler takes every allocator
+ * lock, so the snapshot the child inherits is consistent; parent and child
+ * release them.  Registered from a constructor, after the allocator may
+ * already be in use, so that pthread_atfork may itself call malloc.
  */
+#include <pthread.h>
+
 #include "internal.h"
 
 // Spins before sleeping; about the length of a short critical section.
@@ -27,3 +35,15 @@ void lock_acquire_slow(la_lock_t *l)
 }
 
 void lock_release_slow(la_lock_t *l) { os_futex_wake_one(&l->word); }
+
+static void fork_prepare(void) { heap_lock_all(); }
+static void fork_parent(void) { heap_unlock_all(); }
+static void fork_child(void) { heap_reinit_locks_after_fork(); }
+
+// Our prepare handler runs last (handlers run in reverse order of
+// registration and this constructor runs before the program's), so other
+// libraries' prepare handlers may still allocate.
+__attribute__((constructor)) static void lock_install_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -20,8 +20,10 @@ void options_read(la_options_t *opts)
     opts->stats = 0;
     if (v == NULL || str_eq(v, "0") || str_eq(v, ""))
         return;
-    if (str_eq(v, "1"))
+    if (str_eq(v, "1")) {
         opts->stats = 1;
+        os_keep_stderr(); // the report at exit must reach the user's stderr
+    }
     else
         log_printf("liballocator: ALLOCATOR_STATS=%s not understood (use 0 or 1); ignored\n", v);
 }

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -73,11 +74,26 @@ void *os_remap(void *addr, size_t old_bytes, size_t new_bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+// Where reports go: stderr, or a private duplicate of it taken at start-up
+// (programs such as coreutils close fd 2 in an atexit handler, before the
+// statistics are printed at exit).
+static int report_fd = STDERR_FILENO;
+
+void os_keep_stderr(void)
+{
+    int saved = errno;
+    // Far above the descriptors programs use, and closed on exec.
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 1000);
+    if (fd >= 0)
+        report_fd = fd;
+    errno = saved;
+}
+
 void os_write_stderr(const char *buf, size_t len)
 {
     int saved = errno;
     while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, buf, len);
+        ssize_t n = write(report_fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

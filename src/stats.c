@@ -119,3 +119,11 @@ void mem_print_stats(void)
     mem_stats_t s = mem_get_stats();
     stats_print(&s);
 }
+
+// ALLOCATOR_STATS: the report at exit.  A destructor runs after the
+// program's atexit handlers; whatever allocates after it still works.
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE) && la.options.stats)
+        mem_print_stats();
+}

@@ -1,0 +1,203 @@
+/*
+ * interpose.c: the glibc malloc family, exported by liballocator.so so that
+ * LD_PRELOAD (or linking -lallocator) replaces malloc in the whole process.
+ * Every function forwards to the core's thread-safe entry points (la_*,
+ * hidden, so no PLT hop) and keeps glibc's documented semantics: errno
+ * values, alignment rules, realloc(p, 0), malloc(0), usable sizes.
+ *
+ * Nothing here looks up "the real malloc": we are the malloc.  The
+ * __libc_* names are exported too, so that the rare caller of glibc's
+ * internal names does not mix two allocators.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define LA_EXPORT __attribute__((visibility("default")))
+
+// Names glibc exports but no public header declares any more.
+LA_EXPORT void cfree(void *ptr);
+LA_EXPORT void *__libc_malloc(size_t size);
+LA_EXPORT void __libc_free(void *ptr);
+LA_EXPORT void *__libc_calloc(size_t nmemb, size_t size);
+LA_EXPORT void *__libc_realloc(void *ptr, size_t size);
+LA_EXPORT void *__libc_memalign(size_t alignment, size_t size);
+LA_EXPORT void *__libc_valloc(size_t size);
+LA_EXPORT void *__libc_pvalloc(size_t size);
+
+/* ---- the core family ---------------------------------------------------- */
+
+LA_EXPORT void *malloc(size_t size) { return la_malloc(size); }
+
+LA_EXPORT void free(void *ptr) { la_free(ptr); }
+
+LA_EXPORT void *calloc(size_t nmemb, size_t size) { return la_calloc(nmemb, size); }
+
+LA_EXPORT void *realloc(void *ptr, size_t size) { return la_realloc(ptr, size); }
+
+LA_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+        errno = ENOMEM; // the old block stays intact
+        return NULL;
+    }
+    return la_realloc(ptr, bytes);
+}
+
+// Old binaries may still call cfree (glibc keeps it for compatibility).
+LA_EXPORT void cfree(void *ptr) { la_free(ptr); }
+
+/* ---- aligned allocation ------------------------------------------------- */
+
+LA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+    // POSIX: the alignment is a power of two multiple of sizeof(void *);
+    // failures are returned, *memptr and errno are left alone.
+    if (!LA_IS_POW2(alignment) || alignment % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = la_aligned(alignment, size);
+    if (p == NULL) {
+        int err = errno;
+        errno = saved;
+        return err;
+    }
+    *memptr = p;
+    return 0;
+}
+
+// C11 (DR 460) and glibc 2.38+: a non-power-of-two alignment is EINVAL.
+LA_EXPORT void *aligned_alloc(size_t alignment, size_t size) { return la_aligned(alignment, size); }
+
+// glibc's memalign rounds an alignment that is not a power of two up to
+// the next one, and treats small alignments as malloc.
+LA_EXPORT void *memalign(size_t alignment, size_t size)
+{
+    if (alignment <= ALIGNMENT)
+        return la_malloc(size);
+    if (!LA_IS_POW2(alignment)) {
+        if (alignment > LA_MAX_ALIGNMENT) {
+            errno = EINVAL;
+            return NULL;
+        }
+        alignment = (size_t)1 << (64 - __builtin_clzl(alignment));
+    }
+    return la_aligned(alignment, size);
+}
+
+static size_t page_bytes(void)
+{
+    la_ensure_init();
+    return la.page_bytes;
+}
+
+LA_EXPORT void *valloc(size_t size) { return la_aligned(page_bytes(), size); }
+
+LA_EXPORT void *pvalloc(size_t size)
+{
+    size_t page = page_bytes();
+    if (size > LA_MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    // Whole pages, and at least one (glibc gives a page for pvalloc(0)).
+    size_t rounded = size == 0 ? page : LA_ALIGN_UP(size, page);
+    return la_aligned(page, rounded);
+}
+
+LA_EXPORT size_t malloc_usable_size(void *ptr) { return la_usable_size(ptr, "malloc_usable_size"); }
+
+/* ---- glibc's internal names --------------------------------------------- */
+
+LA_EXPORT void *__libc_malloc(size_t size) { return la_malloc(size); }
+LA_EXPORT void __libc_free(void *ptr) { la_free(ptr); }
+LA_EXPORT void *__libc_calloc(size_t nmemb, size_t size) { return la_calloc(nmemb, size); }
+LA_EXPORT void *__libc_realloc(void *ptr, size_t size) { return la_realloc(ptr, size); }
+LA_EXPORT void *__libc_memalign(size_t alignment, size_t size) { return memalign(alignment, size); }
+LA_EXPORT void *__libc_valloc(size_t size) { return valloc(size); }
+LA_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc(size); }
+
+/* ---- introspection and tuning ------------------------------------------- */
+
+static size_t clamp_int(size_t v) { return v > (size_t)__INT_MAX__ ? (size_t)__INT_MAX__ : v; }
+
+LA_EXPORT struct mallinfo2 mallinfo2(void)
+{
+    mem_stats_t s = mem_get_stats();
+    size_t free_bytes, free_blocks;
+    la_free_space(&free_bytes, &free_blocks);
+    struct mallinfo2 mi = {0};
+    mi.arena = s.heap_size;               // bytes of heap regions
+    mi.ordblks = free_blocks;             // free blocks in the heaps
+    mi.hblks = s.num_mmaps - s.num_munmaps; // large blocks mapped now
+    mi.hblkhd = s.mmap_bytes;             // their bytes
+    mi.uordblks = s.heap_size - free_bytes; // heap bytes in use (with headers)
+    mi.fordblks = free_bytes;             // heap bytes free
+    return mi;
+}
+
+LA_EXPORT struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo mi = {0};
+    mi.arena = (int)clamp_int(m2.arena);
+    mi.ordblks = (int)clamp_int(m2.ordblks);
+    mi.hblks = (int)clamp_int(m2.hblks);
+    mi.hblkhd = (int)clamp_int(m2.hblkhd);
+    mi.uordblks = (int)clamp_int(m2.uordblks);
+    mi.fordblks = (int)clamp_int(m2.fordblks);
+    return mi;
+}
+
+// Nothing to give back yet: memory return arrives with the memory issue.
+LA_EXPORT int malloc_trim(size_t pad)
+{
+    (void)pad;
+    return 0;
+}
+
+// glibc prints its arenas to stderr; we print our statistics there.
+LA_EXPORT void malloc_stats(void) { mem_print_stats(); }
+
+// The one place that uses stdio: glibc's API hands us a FILE *.  It is
+// called by the program, never from inside the allocator, and holds no
+// allocator lock, so stdio may allocate through us safely.
+LA_EXPORT int malloc_info(int options, FILE *fp)
+{
+    if (options != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    mem_stats_t s = mem_get_stats();
+    size_t free_bytes, free_blocks;
+    la_free_space(&free_bytes, &free_blocks);
+    fprintf(fp,
+            "<malloc version=\"liballocator-1\">\n"
+            "<heaps count=\"%zu\"/>\n"
+            "<total type=\"heap\" size=\"%zu\"/>\n"
+            "<total type=\"free\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<system type=\"current\" size=\"%zu\"/>\n"
+            "<aspace type=\"total\" size=\"%zu\"/>\n"
+            "</malloc>\n",
+            s.num_heaps, s.heap_size, free_blocks, free_bytes, s.num_mmaps - s.num_munmaps,
+            s.mmap_bytes, s.heap_size + s.mmap_bytes, s.heap_size + s.mmap_bytes);
+    return 0;
+}
+
+// Honoured (returns 1): M_MMAP_THRESHOLD.  Every other parameter returns 0
+// and changes nothing; docs/API.md keeps the list.
+LA_EXPORT int mallopt(int param, int value)
+{
+    la_ensure_init();
+    switch (param) {
+    case M_MMAP_THRESHOLD:
+        return value >= 0 && la_set_mmap_threshold((size_t)value) ? 1 : 0;
+    default:
+        return 0;
+    }
+}

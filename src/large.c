@@ -65,8 +65,8 @@ la_block_t *large_alloc(size_t req, size_t align)
     size_t page = la.page_bytes;
     if (align < ALIGNMENT)
         align = ALIGNMENT;
-    // Alignments beyond a page need slack to slide the payload into place.
-    size_t slack = align > page ? align : 0;
+    // Room to slide the payload up to its alignment; trimmed off below.
+    size_t slack = align > ALIGNMENT ? align : 0;
     size_t map_bytes = LA_ALIGN_UP(req + LA_LARGE_PREFIX + slack, page);
     char *map = os_map(map_bytes);
     if (map == NULL)

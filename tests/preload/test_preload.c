@@ -1,0 +1,295 @@
+/*
+ * The exported malloc family, in a program linked against liballocator.so
+ * (so libc's own calls land here too): binding, glibc's semantics for the
+ * aligned family and errno, mallopt and mallinfo2, fork from a
+ * multithreaded process (a deadlock fails through a timeout), allocation
+ * from thread-exit destructors and dlerror, and a foreign sbrk between our
+ * heap growths.  (Allocation after the exit report: tests/preload/exit_*.)
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "allocator.h"
+#include "../testhelper.h"
+
+// Hides a value from the compiler, which would otherwise reject impossible
+// sizes at compile time (we want them at run time).
+static size_t opaque(size_t v)
+{
+    volatile size_t x = v;
+    return x;
+}
+
+static void test_binding(void)
+{
+    size_t before = mem_get_stats().num_allocations;
+    void *p = malloc(123);
+    char *s = strdup("libc's strdup calls malloc too");
+    CHECK_EQ(mem_get_stats().num_allocations, before + 2);
+    CHECK(mem_usable_size(p) >= 123); // the block is one of ours
+    free(s);
+    free(p);
+}
+
+static void test_aligned_family(void)
+{
+    void *p = (void *)0x1234;
+    // posix_memalign: EINVAL for a non-power-of-two or a multiple of less
+    // than sizeof(void *); *memptr untouched; errno untouched.
+    size_t bad[] = {0, 3, 4, 24, 48, (size_t)1 << 63 | 8};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 77;
+        CHECK_EQ(posix_memalign(&p, bad[i], 16), EINVAL);
+        CHECK(p == (void *)0x1234);
+        CHECK_EQ(errno, 77);
+    }
+    CHECK_EQ(posix_memalign(&p, 64, opaque(SIZE_MAX)), ENOMEM);
+    CHECK(p == (void *)0x1234);
+
+    for (size_t al = 8; al <= ((size_t)4 << 20); al <<= 1) {
+        size_t sizes[] = {0, 1, 100, 5000, 200000};
+        for (size_t k = 0; k < 5; k++) {
+            size_t n = sizes[k];
+            void *q = NULL;
+            REQUIRE(posix_memalign(&q, al, n) == 0);
+            CHECK((uintptr_t)q % al == 0);
+            CHECK(malloc_usable_size(q) >= n);
+            memset(q, 0x3c, n);
+            // realloc keeps the contents (alignment beyond 16 is not kept)
+            unsigned char *r = realloc(q, n + 1000);
+            REQUIRE(r != NULL);
+            CHECK(n == 0 || (r[0] == 0x3c && r[n - 1] == 0x3c));
+            free(r);
+            void *a = aligned_alloc(al, n);
+            REQUIRE(a != NULL);
+            CHECK((uintptr_t)a % al == 0);
+            free(a);
+            void *m = memalign(al, n);
+            REQUIRE(m != NULL);
+            CHECK((uintptr_t)m % al == 0);
+            CHECK(malloc_usable_size(m) >= n);
+            free(m);
+        }
+    }
+    errno = 0;
+    CHECK(aligned_alloc(opaque(24), 100) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    // glibc's memalign rounds a bad alignment up to a power of two.
+    void *m = memalign(opaque(24), 100);
+    REQUIRE(m != NULL);
+    CHECK((uintptr_t)m % 32 == 0);
+    free(m);
+
+    long page = sysconf(_SC_PAGESIZE);
+    void *v = valloc(10);
+    REQUIRE(v != NULL);
+    CHECK((uintptr_t)v % (uintptr_t)page == 0);
+    free(v);
+    void *pv = pvalloc(page + 1);
+    REQUIRE(pv != NULL);
+    CHECK((uintptr_t)pv % (uintptr_t)page == 0);
+    CHECK(malloc_usable_size(pv) >= 2 * (size_t)page);
+    free(pv);
+    pv = pvalloc(0);
+    REQUIRE(pv != NULL);
+    CHECK(malloc_usable_size(pv) >= (size_t)page);
+    free(pv);
+}
+
+static void test_errno_and_sizes(void)
+{
+    errno = 0;
+    CHECK(malloc(opaque(SIZE_MAX)) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(calloc(opaque(SIZE_MAX / 4), 8) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    char *volatile keep = malloc(10);
+    REQUIRE(keep != NULL);
+    strcpy(keep, "intact");
+    errno = 0;
+    CHECK(reallocarray(keep, opaque(SIZE_MAX / 2), 4) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    CHECK(strcmp(keep, "intact") == 0); // a failed reallocarray keeps the block
+    char *grown = reallocarray(keep, 10, 10);
+    REQUIRE(grown != NULL);
+    CHECK(strcmp(grown, "intact") == 0);
+    CHECK(realloc(grown, 0) == NULL); // glibc: frees, returns NULL
+
+    errno = 4321;
+    free(malloc(10));
+    free(malloc(1 << 20));
+    free(NULL);
+    CHECK_EQ(errno, 4321);
+
+    CHECK_EQ(malloc_usable_size(NULL), 0);
+    for (size_t n = 0; n < 3000; n += 7) {
+        unsigned char *p = malloc(n);
+        REQUIRE(p != NULL);
+        size_t u = malloc_usable_size(p);
+        CHECK(u >= n);
+        memset(p, 0xee, u); // all of it may be written
+        free(p);
+    }
+}
+
+static void test_mallopt_mallinfo(void)
+{
+    void *big = malloc(300000);
+    struct mallinfo2 mi = mallinfo2();
+    CHECK(mi.arena > 0);
+    CHECK(mi.hblkhd >= 300000);
+    CHECK(mi.uordblks + mi.fordblks == mi.arena);
+    free(big);
+
+    size_t mmaps = mem_get_stats().num_mmaps;
+    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 32 * 1024), 1);
+    void *p = malloc(64 * 1024); // large now
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1);
+    p = malloc(64 * 1024); // back in the heap
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 1 << 30), 0); // beyond glibc's maximum
+    CHECK_EQ(mallopt(M_ARENA_TEST, 8), 0);           // not honoured
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+/* ---- fork from a multithreaded process ---------------------------------- */
+
+static atomic_int stop;
+
+static void *churn(void *arg)
+{
+    uint64_t rng = (uintptr_t)arg;
+    void *slots[64] = {0};
+    while (!atomic_load(&stop)) {
+        int i = (int)(rng_next(&rng) % 64);
+        free(slots[i]);
+        slots[i] = malloc(rng_next(&rng) % 4000);
+    }
+    for (int i = 0; i < 64; i++)
+        free(slots[i]);
+    return NULL;
+}
+
+static void test_fork_with_threads(void)
+{
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        REQUIRE(pthread_create(&t[i], NULL, churn, (void *)(i + 1)) == 0);
+    int bad = 0;
+    for (int k = 0; k < 100; k++) {
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(10); // a deadlocked child dies of SIGALRM instead of hanging
+            void *p[100];
+            for (int i = 0; i < 100; i++)
+                p[i] = malloc((size_t)i * 40);
+            for (int i = 0; i < 100; i++)
+                free(p[i]);
+            _exit(mem_check_heap() == 0 ? 0 : 3);
+        }
+        int status;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            bad++;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ(bad, 0);
+}
+
+/* ---- bootstrap corners -------------------------------------------------- */
+
+static pthread_key_t key;
+static atomic_int destructor_ran;
+
+static void key_destructor(void *value)
+{
+    // Runs while the thread is being torn down.
+    free(value);
+    void *p = malloc(100);
+    memset(p, 1, 100);
+    free(p);
+    atomic_fetch_add(&destructor_ran, 1);
+}
+
+static void *thread_with_key(void *arg)
+{
+    (void)arg;
+    pthread_setspecific(key, malloc(50));
+    return NULL;
+}
+
+static void test_thread_exit_destructors(void)
+{
+    REQUIRE(pthread_key_create(&key, key_destructor) == 0);
+    for (int round = 0; round < 20; round++) {
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++)
+            REQUIRE(pthread_create(&t[i], NULL, thread_with_key, NULL) == 0);
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
+    }
+    CHECK_EQ(atomic_load(&destructor_ran), 80);
+}
+
+static void test_dlerror(void)
+{
+    CHECK(dlopen("/nonexistent/liballocator-test.so", RTLD_NOW) == NULL);
+    const char *err = dlerror(); // dlerror allocates its message
+    CHECK(err != NULL && strstr(err, "nonexistent") != NULL);
+    void *sym = dlsym(RTLD_DEFAULT, "malloc");
+    CHECK(sym == (void *)malloc);
+    CHECK(dlsym(RTLD_DEFAULT, "no_such_symbol_anywhere") == NULL);
+    CHECK(dlerror() != NULL);
+}
+
+/* ---- a foreign sbrk ----------------------------------------------------- */
+
+static void test_foreign_sbrk(void)
+{
+    // Another library moves the break: its memory must never be handed out.
+    char *foreign = sbrk(64 * 1024);
+    REQUIRE(foreign != (void *)-1);
+    memset(foreign, 0x5f, 64 * 1024);
+    char *blocks[4000];
+    for (int i = 0; i < 4000; i++) {
+        blocks[i] = malloc(400); // 1.6 MB: the heap must grow past it
+        REQUIRE(blocks[i] != NULL);
+        CHECK(blocks[i] + 400 <= foreign || blocks[i] >= foreign + 64 * 1024);
+        memset(blocks[i], 0xa0, 400);
+    }
+    for (int i = 0; i < 64 * 1024; i++)
+        if (foreign[i] != 0x5f) {
+            CHECK(!"foreign sbrk memory was overwritten");
+            break;
+        }
+    for (int i = 0; i < 4000; i++)
+        free(blocks[i]);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+int main(void)
+{
+    test_binding();
+    test_aligned_family();
+    test_errno_and_sizes();
+    test_mallopt_mallinfo();
+    test_fork_with_threads();
+    test_thread_exit_destructors();
+    test_dlerror();
+    test_foreign_sbrk();
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_preload");
+}

@@ -27,7 +27,7 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
     if (r == NULL)
         la_fatal(func, "invalid pointer %p (not allocated by liballocator)", p);
     size_t head = la_load_relaxed(&b->head);
-    size_t size = head & ~LA_FLAG_MASK;
+    size_t size = head & LA_SIZE_MASK;
     if ((head & LA_FREE) && size >= MIN_BLOCK_SIZE &&
         size <= (size_t)((char *)region_fence(r) - (char *)b) &&
         *(size_t *)((char *)b + size - sizeof(size_t)) == size)
@@ -44,13 +44,18 @@ static la_block_t *validate(const void *p, const char *func)
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);
     la_block_t *b = blk_from_payload(p);
-    if (LA_UNLIKELY(!blk_check_ok(b)))
+    uint32_t check = blk_check(b), live = la_check_for(p);
+    if (LA_UNLIKELY(check != live)) {
+        if (check == (live ^ LA_CHECK_CACHED))
+            la_fatal(func, "double free of %p (block of %zu bytes, in a thread cache)", p,
+                     blk_usable(b));
+        if (check == (live ^ LA_CHECK_FREED))
+            la_fatal(func, "double free of %p (its block was already freed and merged)", p);
         report_bad_header(p, func);
+    }
     size_t head = la_load_relaxed(&b->head);
-    size_t size = head & ~LA_FLAG_MASK;
-    unsigned heap_index = blk_heap_index(b);
-    if (LA_UNLIKELY(heap_index == LA_HEAP_FREED))
-        la_fatal(func, "double free of %p (its block was already freed and merged)", p);
+    size_t size = head & LA_SIZE_MASK;
+    unsigned heap_index = (unsigned)(head >> LA_HEAD_HEAP_SHIFT);
     if (LA_UNLIKELY(head & LA_FREE))
         la_fatal(func, "corrupted header at %p (a live header marked free)", p);
     if (head & LA_MMAPPED) {

@@ -35,6 +35,8 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
         size_t size = blk_size(b);
         if (size < MIN_BLOCK_SIZE || (char *)b + size > fence)
             return fail(h, b, "block size out of bounds");
+        if (blk_heap_index(b) != h->index)
+            return fail(h, b, "block header names another heap");
         if (blk_prev_is_free(b) != prev_free)
             return fail(h, b, "PREV_FREE disagrees with the left neighbour");
         if (blk_is_mmapped(b))
@@ -46,7 +48,8 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
                 return fail(h, b, "free block footer differs from its size");
             (*free_count)++;
         } else {
-            if (!blk_check_ok(b) || blk_heap_index(b) != h->index)
+            if (blk_check(b) != la_check_for(blk_payload(b)) &&
+                blk_check(b) != (la_check_for(blk_payload(b)) ^ LA_CHECK_CACHED))
                 return fail(h, b, "live block header fails its check word");
             if (size > la.heap_block_max)
                 return fail(h, b, "live block larger than any heap block");
@@ -58,7 +61,7 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
     }
     if ((char *)b != fence)
         return fail(h, b, "blocks overrun the region's fence");
-    if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free)
+    if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free || blk_heap_index(b) != h->index)
         return fail(h, b, "fence header damaged");
     if (r->fresh > r->end)
         return fail(h, r, "zero-tracking mark beyond the region");
@@ -110,7 +113,8 @@ static int check_large(void)
     size_t bytes = 0;
     for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
         la_block_t *b = (la_block_t *)(l + 1);
-        if (!blk_is_mmapped(b) || !blk_check_ok(b) || l->map_bytes < blk_size(b) ||
+        if (!blk_is_mmapped(b) || !blk_check_ok(b) || blk_req(b) != LA_REQ_LARGE ||
+            l->map_bytes < blk_size(b) ||
             l->req_bytes > blk_usable(b)) {
             log_printf("liballocator: heap check: large block header damaged at %p\n", b);
             return 1;

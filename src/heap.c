@@ -76,8 +76,8 @@ la_heap_t *heap_get(unsigned index)
 static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
-    fence->head = 0 | prev_free;
-    fence->info = (uint64_t)blk_check_word(fence, h->index) << 32;
+    fence->head = blk_head(0, prev_free, h->index);
+    fence->info = (uint64_t)la_check_for(blk_payload(fence)) << 32;
 }
 
 void heap_note_written(la_heap_t *h, char *upto)
@@ -236,7 +236,6 @@ la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align)
         la_block_t *ab = (la_block_t *)((char *)b + lead);
         blk_set_live(ab, size - lead, LA_PREV_FREE, h->index);
         // The leading piece's left neighbour is live: free it as is.
-        b->head = lead;
         blk_make_free(h, b, lead);
         h->counters.splits++;
         b = ab;
@@ -284,8 +283,8 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need)
         return false;
     if (blk_is_free(next)) {
         bins_remove(h, next);
-        blk_stamp_freed(next);
-        b->head = avail | (b->head & LA_FLAG_MASK);
+        blk_stamp(next, LA_CHECK_FREED);
+        blk_set_size(b, avail);
         blk_mark_used(b);
     }
     if (avail - need >= MIN_BLOCK_SIZE)

@@ -13,15 +13,19 @@
  *
  * Block layout (sizes are multiples of 16, payload is 16-aligned):
  *
- *   live:  | head: size|flags | info: req(32) check(24) heap(8) | payload...
- *   free:  | head: size|flags | next | prev | ...          | footer: size |
+ *   live:  | head: heap(8) size flags(4) | info: check(32) req(32) | payload...
+ *   free:  | head: heap(8) size flags(4) | next | prev | ...  | footer: size |
  *
  * The footer of a free block lets its right neighbour find it (PREV_FREE
  * says it is there).  A live block spends 16 bytes of header and no footer.
+ * The check is the payload address keyed by a per-process secret; it is
+ * flipped by a constant while the block sits in a thread cache, and by
+ * another once the header stops starting a block, so a second free of
+ * either is told apart from a foreign pointer by one 32-bit compare.
  * The head word of a block is written only by whoever holds its heap's lock
- * (or the single thread of the mem_* calls); PREV_FREE in it changes when
+ * (or the single thread of the mem_* calls): PREV_FREE in it changes when
  * the left neighbour is freed or reused, so lock-free readers load it with
- * la_load_relaxed().
+ * la_load_relaxed().  The info word belongs to whoever owns the live block.
  */
 #ifndef LA_INTERNAL_H
 #define LA_INTERNAL_H
@@ -74,15 +78,19 @@
 #define LA_PREV_FREE ((size_t)2) // the block to the left is free (footer valid)
 #define LA_MMAPPED   ((size_t)4) // the block is its own mapping (large)
 #define LA_FLAG_MASK ((size_t)15)
+// The top byte of the head word is the owning heap's index.
+#define LA_HEAD_HEAP_SHIFT 56
+#define LA_SIZE_MASK (((size_t)1 << LA_HEAD_HEAP_SHIFT) - 1 - LA_FLAG_MASK)
+// Heap index in the head of a large block (it belongs to no heap).
+#define LA_HEAP_NONE 0xffu
 
-// The info word of a live block: requested bytes in the low 32 bits (large
-// blocks keep theirs in the large prefix), then 24 bits of an address-keyed
-// check and 8 bits of heap index.
-#define LA_INFO_HEAP_MASK  0xffu
-#define LA_INFO_CHECK_MASK 0xffffff00u
-// Heap index stamped on a header that no longer starts a block (it was
-// merged into a neighbour): a later free of it is a double free.
-#define LA_HEAP_FREED      0xffu
+// The requested size of a large block lives in its prefix; its info word
+// holds this instead, which no thread-cache bin accepts.
+#define LA_REQ_LARGE UINT32_MAX
+// Check-word variants: the header of a block in a thread cache, and a
+// header that no longer starts a block (merged into a neighbour).
+#define LA_CHECK_CACHED 0x3c3c3c3cu
+#define LA_CHECK_FREED  0xf4eef4eeu
 
 typedef struct la_block {
     size_t head;
@@ -96,14 +104,22 @@ typedef struct la_free {
     struct la_free *prev;
 } la_free_t;
 
-LA_INLINE size_t blk_size(const la_block_t *b) { return b->head & ~LA_FLAG_MASK; }
-LA_INLINE size_t blk_size_relaxed(const la_block_t *b)
+LA_INLINE size_t blk_head(size_t size, size_t flags, unsigned heap_index)
 {
-    return la_load_relaxed(&b->head) & ~LA_FLAG_MASK;
+    return size | flags | (size_t)heap_index << LA_HEAD_HEAP_SHIFT;
+}
+LA_INLINE size_t blk_size(const la_block_t *b) { return b->head & LA_SIZE_MASK; }
+LA_INLINE void blk_set_size(la_block_t *b, size_t size)
+{
+    b->head = (b->head & ~LA_SIZE_MASK) | size;
 }
 LA_INLINE bool blk_is_free(const la_block_t *b) { return (b->head & LA_FREE) != 0; }
 LA_INLINE bool blk_prev_is_free(const la_block_t *b) { return (b->head & LA_PREV_FREE) != 0; }
 LA_INLINE bool blk_is_mmapped(const la_block_t *b) { return (b->head & LA_MMAPPED) != 0; }
+LA_INLINE unsigned blk_heap_index(const la_block_t *b)
+{
+    return (unsigned)(b->head >> LA_HEAD_HEAP_SHIFT);
+}
 LA_INLINE void *blk_payload(la_block_t *b) { return (char *)b + LA_HEADER_BYTES; }
 LA_INLINE la_block_t *blk_from_payload(const void *p)
 {
@@ -125,10 +141,7 @@ LA_INLINE void blk_set_req(la_block_t *b, size_t req)
 {
     b->info = (b->info & ~(uint64_t)UINT32_MAX) | (uint32_t)req;
 }
-LA_INLINE unsigned blk_heap_index(const la_block_t *b)
-{
-    return (unsigned)(b->info >> 32) & LA_INFO_HEAP_MASK;
-}
+LA_INLINE uint32_t blk_check(const la_block_t *b) { return (uint32_t)(b->info >> 32); }
 
 // Block size needed to serve `req` payload bytes; the caller has checked
 // req <= LA_MAX_REQUEST so this cannot overflow.
@@ -268,6 +281,15 @@ typedef struct {
 
 LA_HIDDEN extern la_state_t la;
 
+// The check word of a live block whose payload is at p.
+LA_INLINE uint32_t la_check_for(const void *p) { return (uint32_t)(uintptr_t)p ^ la.secret; }
+LA_INLINE bool blk_check_ok(la_block_t *b) { return blk_check(b) == la_check_for(blk_payload(b)); }
+// Rewrites the check word as live ^ variant (0, LA_CHECK_CACHED, ...).
+LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
+{
+    b->info = (uint64_t)(la_check_for(blk_payload(b)) ^ variant) << 32 | (uint32_t)b->info;
+}
+
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
 
 LA_HIDDEN size_t os_page_bytes(void);
@@ -307,12 +329,9 @@ LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 
 LA_HIDDEN void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index);
 LA_HIDDEN void blk_mark_used(la_block_t *b);
-LA_HIDDEN void blk_stamp_freed(la_block_t *b);
 LA_HIDDEN void blk_make_free(la_heap_t *h, la_block_t *b, size_t size);
 LA_HIDDEN void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes);
 LA_HIDDEN la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b);
-LA_HIDDEN uint32_t blk_check_word(const la_block_t *b, unsigned heap_index);
-LA_HIDDEN bool blk_check_ok(const la_block_t *b);
 
 /* ---- heap.c: the heap object -------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "tcache.h"
 
 #define LA_EXPORT __attribute__((visibility("default")))
 
@@ -30,9 +30,10 @@ LA_EXPORT void *__libc_pvalloc(size_t size);
 
 /* ---- the core family ---------------------------------------------------- */
 
-LA_EXPORT void *malloc(size_t size) { return la_malloc(size); }
+// The two hot entry points inline the thread-cache fast path.
+LA_EXPORT void *malloc(size_t size) { return tcache_malloc(size); }
 
-LA_EXPORT void free(void *ptr) { la_free(ptr); }
+LA_EXPORT void free(void *ptr) { tcache_free(ptr); }
 
 LA_EXPORT void *calloc(size_t nmemb, size_t size) { return la_calloc(nmemb, size); }
 

@@ -4,6 +4,10 @@
  * takes the heap lock for the _ts variants, keeps glibc's semantics (errno,
  * realloc(p, 0), malloc(0)) and counts what happened.
  *
+ * The _ts variants and the exported family go through the thread cache
+ * (tcache.h) first; mem_* without a suffix stay the direct single-threaded
+ * path to heap 0, so their splits and coalesces show in the statistics.
+ *
  * Counting rule: a realloc is one free plus one allocation, whether or not
  * the block moved, so num_allocations - num_frees is always the number of
  * live blocks and current_usage = total_allocated - total_freed.
@@ -11,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "tcache.h"
 
 #include "allocator.h"
 
@@ -38,14 +42,14 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
 
 // The header of every pointer passed in is checked before anything is
 // written: misuse is reported with the function and address, then abort.
-static la_block_t *validate(const void *p, const char *func)
+la_block_t *la_validate(const void *p, const char *func)
 {
     if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);
     la_block_t *b = blk_from_payload(p);
-    uint32_t check = blk_check(b), live = la_check_for(p);
-    if (LA_UNLIKELY(check != live)) {
+    uint32_t check = blk_check(b), live = la_check_live();
+    if (LA_UNLIKELY(!blk_check_ok(b))) {
         if (check == (live ^ LA_CHECK_CACHED))
             la_fatal(func, "double free of %p (block of %zu bytes, in a thread cache)", p,
                      blk_usable(b));
@@ -71,15 +75,12 @@ static la_block_t *validate(const void *p, const char *func)
     return b;
 }
 
-static size_t block_usable(la_block_t *b) { return blk_usable(b); }
-
 static size_t block_req(la_block_t *b) { return blk_is_mmapped(b) ? large_req(b) : blk_req(b); }
 
-/* ---- the paths ---------------------------------------------------------- */
+static void usage_add(size_t bytes) { stats_usage_publish((int64_t)bytes); }
+static void usage_sub(size_t bytes) { stats_usage_publish(-(int64_t)bytes); }
 
-// The heap a thread allocates from.  One heap until per-thread caches and
-// several heaps arrive.
-static la_heap_t *heap_for_thread(void) { return &la.heaps[0]; }
+/* ---- the paths ---------------------------------------------------------- */
 
 static void *fail_nomem(void)
 {
@@ -87,6 +88,8 @@ static void *fail_nomem(void)
     return NULL;
 }
 
+// Heap or large allocation.  ts: take the heap lock and use the calling
+// thread's heap; otherwise the single-threaded mem_* path on heap 0.
 static void *malloc_impl(size_t req, bool ts, bool zero)
 {
     la_ensure_init();
@@ -96,10 +99,10 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
         la_block_t *b = large_alloc(req, ALIGNMENT);
         if (b == NULL)
             return fail_nomem();
-        stats_usage_add(req);
+        usage_add(req);
         return blk_payload(b); // a fresh mapping is already zero
     }
-    la_heap_t *h = ts ? heap_for_thread() : &la.heaps[0];
+    la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
     size_t dirty = 0;
     if (ts)
         lock_acquire(&h->lock);
@@ -113,7 +116,7 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
         lock_release(&h->lock);
     if (b == NULL)
         return fail_nomem();
-    stats_usage_add(req);
+    usage_add(req);
     void *p = blk_payload(b);
     if (zero)
         memset(p, 0, LA_MIN(dirty, req));
@@ -125,7 +128,7 @@ static void free_block(la_block_t *b, bool ts)
     if (blk_is_mmapped(b)) {
         size_t req = large_req(b);
         large_free(b);
-        stats_usage_sub(req);
+        usage_sub(req);
         return;
     }
     la_heap_t *h = &la.heaps[blk_heap_index(b)];
@@ -137,44 +140,35 @@ static void free_block(la_block_t *b, bool ts)
     heap_free(h, b);
     if (ts)
         lock_release(&h->lock);
-    stats_usage_sub(req);
-}
-
-static void free_impl(void *p, bool ts, const char *func)
-{
-    if (p == NULL)
-        return;
-    free_block(validate(p, func), ts);
-}
-
-static void *calloc_impl(size_t nmemb, size_t size, bool ts)
-{
-    size_t req;
-    if (__builtin_mul_overflow(nmemb, size, &req))
-        return fail_nomem();
-    return malloc_impl(req, ts, true);
+    usage_sub(req);
 }
 
 // Resizes without moving when the block's neighbourhood allows.
 static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
 {
     size_t old_req = block_req(b);
+    size_t threshold = la_load_relaxed(&la.mmap_threshold);
     if (blk_is_mmapped(b)) {
-        if (req < la_load_relaxed(&la.mmap_threshold))
+        if (req < threshold)
             return NULL; // small again: move it into a heap
         la_block_t *nb = large_realloc(b, req);
-        if (nb != NULL) {
-            stats_usage_sub(old_req);
-            stats_usage_add(req);
-        }
+        if (nb != NULL)
+            stats_usage_publish((int64_t)req - (int64_t)old_req);
         return nb;
     }
-    if (req >= la_load_relaxed(&la.mmap_threshold))
+    if (req >= threshold)
         return NULL; // large now: move it into its own mapping
+    size_t need = blk_size_for(req), size = blk_size(b);
+    // Fits without a split: only the requested size changes, which the
+    // owner of the block may write without the heap lock.
+    if (ts && need <= size && size - need < MIN_BLOCK_SIZE && tcache_count_resize(old_req, req)) {
+        blk_set_req(b, req);
+        return b;
+    }
     la_heap_t *h = &la.heaps[blk_heap_index(b)];
     if (ts)
         lock_acquire(&h->lock);
-    bool ok = heap_resize_in_place(h, b, blk_size_for(req));
+    bool ok = heap_resize_in_place(h, b, need);
     if (ok) {
         blk_set_req(b, req);
         h->counters.nfree++;
@@ -186,16 +180,15 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         lock_release(&h->lock);
     if (!ok)
         return NULL;
-    stats_usage_sub(old_req);
-    stats_usage_add(req);
+    stats_usage_publish((int64_t)req - (int64_t)old_req);
     return b;
 }
 
 static void *realloc_impl(void *p, size_t req, bool ts)
 {
     if (p == NULL)
-        return malloc_impl(req, ts, false);
-    la_block_t *b = validate(p, "realloc");
+        return ts ? la_malloc(req) : malloc_impl(req, false, false);
+    la_block_t *b = la_validate(p, "realloc");
     if (req == 0) { // glibc: free and return NULL
         free_block(b, ts);
         return NULL;
@@ -205,11 +198,14 @@ static void *realloc_impl(void *p, size_t req, bool ts)
     la_block_t *nb = resize_in_place(b, req, ts);
     if (nb != NULL)
         return blk_payload(nb);
-    void *q = malloc_impl(req, ts, false);
+    void *q = ts ? la_malloc(req) : malloc_impl(req, false, false);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old block stays intact
-    memcpy(q, p, LA_MIN(block_usable(b), req));
-    free_block(b, ts);
+    memcpy(q, p, LA_MIN(blk_usable(b), req));
+    if (ts)
+        la_free(p);
+    else
+        free_block(b, false);
     return q;
 }
 
@@ -221,7 +217,7 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         return NULL;
     }
     if (align <= ALIGNMENT)
-        return malloc_impl(req, ts, false);
+        return ts ? la_malloc(req) : malloc_impl(req, false, false);
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return fail_nomem();
     size_t need = blk_size_for(req);
@@ -230,10 +226,10 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         la_block_t *b = large_alloc(req, align);
         if (b == NULL)
             return fail_nomem();
-        stats_usage_add(req);
+        usage_add(req);
         return blk_payload(b);
     }
-    la_heap_t *h = ts ? heap_for_thread() : &la.heaps[0];
+    la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
     if (ts)
         lock_acquire(&h->lock);
     la_block_t *b = heap_alloc_aligned(h, need, align);
@@ -246,23 +242,40 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         lock_release(&h->lock);
     if (b == NULL)
         return fail_nomem();
-    stats_usage_add(req);
+    usage_add(req);
     return blk_payload(b);
 }
 
-/* ---- entry points ----------------------------------------------------- */
+/* ---- entry points ------------------------------------------------------- */
 
-void *la_malloc(size_t req) { return malloc_impl(req, true, false); }
-void la_free(void *p) { free_impl(p, true, "free"); }
-void *la_calloc(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, true); }
+void *la_alloc_direct(size_t req, bool zero) { return malloc_impl(req, true, zero); }
+void la_free_block(la_block_t *b) { free_block(b, true); }
+
+void *la_malloc(size_t req) { return tcache_malloc(req); }
+void la_free(void *p) { tcache_free(p); }
 void *la_realloc(void *p, size_t req) { return realloc_impl(p, req, true); }
 void *la_aligned(size_t align, size_t req) { return aligned_impl(align, req, true); }
+
+void *la_calloc(size_t nmemb, size_t size)
+{
+    size_t req;
+    if (__builtin_mul_overflow(nmemb, size, &req))
+        return fail_nomem();
+    if (req <= LA_TC_MAX_BYTES) {
+        // Cached blocks are dirty; small ones are cheap to clear.
+        void *p = tcache_malloc(req);
+        if (p != NULL)
+            memset(p, 0, req);
+        return p;
+    }
+    return malloc_impl(req, true, true);
+}
 
 size_t la_usable_size(const void *p, const char *func)
 {
     if (p == NULL)
         return 0;
-    return block_usable(validate(p, func));
+    return blk_usable(la_validate(p, func));
 }
 
 void la_free_space(size_t *bytes, size_t *blocks)
@@ -288,8 +301,21 @@ void la_free_space(size_t *bytes, size_t *blocks)
 #define LA_ALIAS(target) __attribute__((alias(#target)))
 
 void *mem_malloc(size_t size) { return malloc_impl(size, false, false); }
-void mem_free(void *ptr) { free_impl(ptr, false, "free"); }
-void *mem_calloc(size_t nmemb, size_t size) { return calloc_impl(nmemb, size, false); }
+
+void mem_free(void *ptr)
+{
+    if (ptr != NULL)
+        free_block(la_validate(ptr, "free"), false);
+}
+
+void *mem_calloc(size_t nmemb, size_t size)
+{
+    size_t req;
+    if (__builtin_mul_overflow(nmemb, size, &req))
+        return fail_nomem();
+    return malloc_impl(req, false, true);
+}
+
 void *mem_realloc(void *ptr, size_t size) { return realloc_impl(ptr, size, false); }
 
 void *mem_malloc_ts(size_t size) LA_ALIAS(la_malloc);

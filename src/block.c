@@ -4,7 +4,7 @@
  *   - no two free blocks are adjacent (every free merges at once);
  *   - a free block carries FREE, its footer equals its size, it is on the
  *     free list of its class, and its right neighbour carries PREV_FREE;
- *   - a live block's info word holds its address-keyed check.
+ *   - a live block's check field holds its address-keyed check.
  * A header that stops describing a block (merged into a neighbour) is
  * stamped LA_CHECK_FREED so that a second free of it is named a double free.
  * Callers hold the heap's lock.  Zero-knowledge for calloc is kept by
@@ -15,7 +15,8 @@
 void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index)
 {
     b->head = blk_head(size, keep_flags & LA_PREV_FREE, heap_index);
-    b->info = (uint64_t)la_check_for(blk_payload(b)) << 32;
+    b->req = 0;
+    b->check = la_check_live();
 }
 
 static void set_prev_free(la_block_t *b, bool prev_free)

@@ -48,9 +48,11 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
                 return fail(h, b, "free block footer differs from its size");
             (*free_count)++;
         } else {
-            if (blk_check(b) != la_check_for(blk_payload(b)) &&
-                blk_check(b) != (la_check_for(blk_payload(b)) ^ LA_CHECK_CACHED))
+            bool cached = blk_check(b) == (la_check_live() ^ LA_CHECK_CACHED);
+            if (!cached && !blk_check_ok(b))
                 return fail(h, b, "live block header fails its check word");
+            if (!cached && blk_check(b) != la_check_for_req(blk_req(b)))
+                return fail(h, b, "check variant disagrees with the requested size");
             if (size > la.heap_block_max)
                 return fail(h, b, "live block larger than any heap block");
             if (blk_req(b) > blk_usable(b))
@@ -113,7 +115,8 @@ static int check_large(void)
     size_t bytes = 0;
     for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
         la_block_t *b = (la_block_t *)(l + 1);
-        if (!blk_is_mmapped(b) || !blk_check_ok(b) || blk_req(b) != LA_REQ_LARGE ||
+        if (!blk_is_mmapped(b) || blk_check(b) != la_check_for_req(LA_REQ_LARGE) ||
+            blk_req(b) != LA_REQ_LARGE ||
             l->map_bytes < blk_size(b) ||
             l->req_bytes > blk_usable(b)) {
             log_printf("liballocator: heap check: large block header damaged at %p\n", b);

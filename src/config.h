@@ -24,7 +24,7 @@
 // x86_64 (2 * sizeof(size_t)), and what SSE code assumes.  Bytes.
 #define ALIGNMENT 16
 
-// Block header on a live block: the size word and the info word.  Bytes.
+// Block header on a live block: the size word, requested size and check.
 #define LA_HEADER_BYTES 16
 
 // Smallest block: header plus the two free-list links; also the smallest
@@ -70,6 +70,26 @@
 // Upper bound on heaps (the brk heap plus mapped ones).  The heap index is
 // kept in one byte of each block header.
 #define LA_MAX_HEAPS 64
+
+/* ---- thread caches ----------------------------------------------------- */
+
+// Requests up to this size are served from per-thread caches.  Bytes.
+#define LA_TC_MAX_BYTES 1024
+// A bin starts able to hold this many bytes of blocks (its count is this
+// divided by its block size, clamped to the counts below); each time it
+// overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while the whole cache's
+// capacity stays within LA_TC_TOTAL_BYTES.  Bins a thread churns grow;
+// the others stay small.  Bytes.
+#define LA_TC_BIN_BYTES (4 * 1024)
+#define LA_TC_BIN_BYTES_MAX (256 * 1024)
+#define LA_TC_TOTAL_BYTES (2 * 1024 * 1024)
+#define LA_TC_COUNT_MIN 8
+#define LA_TC_COUNT_MAX 512
+// Blocks fetched by a bin's first refill; later refills double it, up to
+// half the bin.  Small, so threads that allocate little hold little.
+#define LA_TC_BATCH_MIN 4
+// Mapped chunk that thread-cache structs are carved from.  Bytes.
+#define LA_META_CHUNK_BYTES (64 * 1024)
 
 /* ---- output ------------------------------------------------------------- */
 

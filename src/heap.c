@@ -38,12 +38,16 @@ void la_init_slow(void)
     lock_acquire(&la.init_lock);
     if (!la.ready) {
         la.page_bytes = os_page_bytes();
-        la.secret = os_random32();
+        // Top and bottom bits set: zeroed or small-integer memory never
+        // passes for a header.
+        la.secret = os_random32() | 0x80000001u;
         la.mmap_threshold = MMAP_THRESHOLD;
         la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;
         options_read(&la.options);
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
+        unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();
+        la.heap_target = LA_MAX(1u, LA_MIN(target, (unsigned)LA_MAX_HEAPS));
         __atomic_store_n(&la.ready, 1, __ATOMIC_RELEASE);
     }
     lock_release(&la.init_lock);
@@ -65,6 +69,19 @@ bool la_set_mmap_threshold(size_t bytes)
     return true;
 }
 
+la_heap_t *heap_ensure(unsigned index)
+{
+    if (index >= __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE)) {
+        lock_acquire(&la.heaps_lock);
+        for (unsigned i = la.num_heaps; i <= index; i++)
+            heap_setup(&la.heaps[i], i, false);
+        if (index >= la.num_heaps)
+            __atomic_store_n(&la.num_heaps, index + 1, __ATOMIC_RELEASE);
+        lock_release(&la.heaps_lock);
+    }
+    return &la.heaps[index];
+}
+
 la_heap_t *heap_get(unsigned index)
 {
     la_assert(index < la.num_heaps);
@@ -77,7 +94,8 @@ static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
     fence->head = blk_head(0, prev_free, h->index);
-    fence->info = (uint64_t)la_check_for(blk_payload(fence)) << 32;
+    fence->req = 0;
+    fence->check = la_check_live();
 }
 
 void heap_note_written(la_heap_t *h, char *upto)
@@ -312,28 +330,22 @@ la_region_t *heap_region_of(const void *p)
 
 void heap_lock_all(void)
 {
-    lock_acquire(&la.init_lock);
     lock_acquire(&la.heaps_lock);
     for (unsigned i = 0; i < LA_MAX_HEAPS; i++)
         lock_acquire(&la.heaps[i].lock);
-    lock_acquire(&la.large_lock);
 }
 
 void heap_unlock_all(void)
 {
-    lock_release(&la.large_lock);
     for (unsigned i = LA_MAX_HEAPS; i-- > 0;)
         lock_release(&la.heaps[i].lock);
     lock_release(&la.heaps_lock);
-    lock_release(&la.init_lock);
 }
 
 void heap_reinit_locks_after_fork(void)
 {
     // The child has one thread; nobody else can hold or wait on these.
-    lock_reset(&la.large_lock);
     for (unsigned i = 0; i < LA_MAX_HEAPS; i++)
         lock_reset(&la.heaps[i].lock);
     lock_reset(&la.heaps_lock);
-    lock_reset(&la.init_lock);
 }

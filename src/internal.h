@@ -13,19 +13,19 @@
  *
  * Block layout (sizes are multiples of 16, payload is 16-aligned):
  *
- *   live:  | head: heap(8) size flags(4) | info: check(32) req(32) | payload...
+ *   live:  | head: heap(8) size flags(4) | req(32) | check(32) | payload...
  *   free:  | head: heap(8) size flags(4) | next | prev | ...  | footer: size |
  *
  * The footer of a free block lets its right neighbour find it (PREV_FREE
  * says it is there).  A live block spends 16 bytes of header and no footer.
- * The check is the payload address keyed by a per-process secret; it is
- * flipped by a constant while the block sits in a thread cache, and by
- * another once the header stops starting a block, so a second free of
- * either is told apart from a foreign pointer by one 32-bit compare.
+ * The check is a per-process random secret; it is flipped by a constant
+ * while the block sits in a thread cache, by another once the header stops
+ * starting a block, and by a third on blocks too big to cache, so a second
+ * free of either is told apart from a foreign pointer by one 32-bit compare.
  * The head word of a block is written only by whoever holds its heap's lock
  * (or the single thread of the mem_* calls): PREV_FREE in it changes when
  * the left neighbour is freed or reused, so lock-free readers load it with
- * la_load_relaxed().  The info word belongs to whoever owns the live block.
+ * la_load_relaxed().  req and check belong to whoever owns the live block.
  */
 #ifndef LA_INTERNAL_H
 #define LA_INTERNAL_H
@@ -84,17 +84,20 @@
 // Heap index in the head of a large block (it belongs to no heap).
 #define LA_HEAP_NONE 0xffu
 
-// The requested size of a large block lives in its prefix; its info word
+// The requested size of a large block lives in its prefix; its req field
 // holds this instead, which no thread-cache bin accepts.
 #define LA_REQ_LARGE UINT32_MAX
-// Check-word variants: the header of a block in a thread cache, and a
-// header that no longer starts a block (merged into a neighbour).
+// Check-word variants (xor'ed into the live value): a block in a thread
+// cache, a header that no longer starts a block (merged into a neighbour),
+// and a live block too big for any cache bin.
 #define LA_CHECK_CACHED 0x3c3c3c3cu
 #define LA_CHECK_FREED  0xf4eef4eeu
+#define LA_CHECK_BIG    0x0000b160u
 
 typedef struct la_block {
     size_t head;
-    uint64_t info;
+    uint32_t req;   // requested bytes (LA_REQ_LARGE for a large block)
+    uint32_t check; // la_check_live(), or a variant of it
 } la_block_t;
 
 // A free block seen through its list links.  Its footer is the last word.
@@ -136,12 +139,8 @@ LA_INLINE la_block_t *blk_prev(la_block_t *b)
     return (la_block_t *)((char *)b - ((size_t *)b)[-1]);
 }
 LA_INLINE size_t blk_usable(const la_block_t *b) { return blk_size(b) - LA_HEADER_BYTES; }
-LA_INLINE uint32_t blk_req(const la_block_t *b) { return (uint32_t)b->info; }
-LA_INLINE void blk_set_req(la_block_t *b, size_t req)
-{
-    b->info = (b->info & ~(uint64_t)UINT32_MAX) | (uint32_t)req;
-}
-LA_INLINE uint32_t blk_check(const la_block_t *b) { return (uint32_t)(b->info >> 32); }
+LA_INLINE uint32_t blk_req(const la_block_t *b) { return b->req; }
+LA_INLINE uint32_t blk_check(const la_block_t *b) { return b->check; }
 
 // Block size needed to serve `req` payload bytes; the caller has checked
 // req <= LA_MAX_REQUEST so this cannot overflow.
@@ -251,7 +250,11 @@ LA_INLINE char *large_map_start(la_block_t *b)
 // Options read once from the environment (options.c).
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit
+    int tcache;         // ALLOCATOR_TCACHE: 1 per-thread caches on, 0 off
+    unsigned heaps;     // ALLOCATOR_HEAPS: heaps threads spread over (0: CPUs)
 } la_options_t;
+
+struct la_tcache;
 
 // All process-wide mutable state.  Defined in heap.c.
 typedef struct {
@@ -265,7 +268,18 @@ typedef struct {
 
     la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
     uint32_t num_heaps;              // heaps[0 .. num_heaps) are set up
+    uint32_t heap_target;            // heaps that threads are spread over
     la_lock_t heaps_lock;            // creating heaps
+
+    la_lock_t tc_lock;               // everything tc_* below
+    int tc_ready;                    // constructor ran: threads may get caches
+    unsigned tc_key;                 // pthread key whose destructor retires a cache
+    struct la_tcache *tc_list;       // live caches
+    struct la_tcache *tc_free;       // structs of retired caches, for reuse
+    char *tc_meta;                   // where the next struct is carved
+    size_t tc_meta_left;
+    size_t tc_created;               // caches made so far (spreads heaps)
+    la_counters_t tc_retired;        // counters of exited threads' caches
 
     la_lock_t large_lock;            // the large-block list and its counters
     la_large_t *large_list;
@@ -273,7 +287,7 @@ typedef struct {
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
 
-    size_t usage;                    // requested bytes live (atomic)
+    int64_t usage;                   // live requested bytes, as published (atomic)
     size_t peak;                     // highest usage seen (atomic)
     la_lock_t stats_lock;            // reset_base
     mem_stats_t reset_base;          // counters at the last mem_reset
@@ -282,12 +296,30 @@ typedef struct {
 LA_HIDDEN extern la_state_t la;
 
 // The check word of a live block whose payload is at p.
-LA_INLINE uint32_t la_check_for(const void *p) { return (uint32_t)(uintptr_t)p ^ la.secret; }
-LA_INLINE bool blk_check_ok(la_block_t *b) { return blk_check(b) == la_check_for(blk_payload(b)); }
+// The check word of a live block: the per-process secret.
+LA_INLINE uint32_t la_check_live(void) { return la.secret; }
+// A live block whose requested size no thread-cache bin takes (heap blocks
+// above LA_TC_MAX_BYTES, large blocks) carries the LA_CHECK_BIG variant, so
+// the fast free path needs only the one compare to know it may cache.
+LA_INLINE uint32_t la_check_for_req(size_t req)
+{
+    return la.secret ^ (req > LA_TC_MAX_BYTES ? LA_CHECK_BIG : 0);
+}
+// True for the header of a live block (cacheable or not).
+LA_INLINE bool blk_check_ok(const la_block_t *b)
+{
+    return b->check == la.secret || b->check == (la.secret ^ LA_CHECK_BIG);
+}
+// Sets the requested size of a live block, and the check variant with it.
+LA_INLINE void blk_set_req(la_block_t *b, size_t req)
+{
+    b->req = (uint32_t)req;
+    b->check = la_check_for_req(req);
+}
 // Rewrites the check word as live ^ variant (0, LA_CHECK_CACHED, ...).
 LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
 {
-    b->info = (uint64_t)(la_check_for(blk_payload(b)) ^ variant) << 32 | (uint32_t)b->info;
+    b->check = la_check_live() ^ variant;
 }
 
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
@@ -308,6 +340,7 @@ LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
 LA_HIDDEN void os_futex_wake_one(int *word);
 LA_HIDDEN void os_yield(void);
+LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
 
 /* ---- log.c: formatted output without stdio ------------------------------ */
@@ -342,6 +375,8 @@ LA_INLINE void la_ensure_init(void)
         la_init_slow();
 }
 LA_HIDDEN la_heap_t *heap_get(unsigned index);
+// Heap `index`, set up first if this is its first use.
+LA_HIDDEN la_heap_t *heap_ensure(unsigned index);
 // Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX).
 LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
 // A free block of at least block_bytes, made live for heap h (req unset).
@@ -360,6 +395,12 @@ LA_HIDDEN void heap_reinit_locks_after_fork(void);
 
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 
+// The thread-safe path past the thread cache: heap (with its lock) or large.
+LA_HIDDEN void *la_alloc_direct(size_t req, bool zero);
+// Frees a validated block outside any thread cache (thread-safe).
+LA_HIDDEN void la_free_block(la_block_t *b);
+// Checks the header of a pointer handed back; reports misuse and aborts.
+LA_HIDDEN la_block_t *la_validate(const void *p, const char *func);
 // Thread-safe versions; preload/ calls these directly (no PLT hop).
 LA_HIDDEN void *la_malloc(size_t req);
 LA_HIDDEN void la_free(void *p);
@@ -381,8 +422,8 @@ LA_HIDDEN size_t large_req(la_block_t *b);
 
 /* ---- stats.c ------------------------------------------------------------ */
 
-LA_HIDDEN void stats_usage_add(size_t bytes);
-LA_HIDDEN void stats_usage_sub(size_t bytes);
+// Adds a (possibly negative) change of live bytes and updates the peak.
+LA_HIDDEN void stats_usage_publish(int64_t delta);
 LA_HIDDEN void stats_print(const mem_stats_t *s);
 
 /* ---- check.c ------------------------------------------------------------ */

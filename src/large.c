@@ -82,7 +82,7 @@ la_block_t *large_alloc(size_t req, size_t align)
         os_unmap(end, (size_t)(map + map_bytes - end));
     la_block_t *b = blk_from_payload(payload);
     b->head = blk_head((size_t)(end - (char *)b), LA_MMAPPED, LA_HEAP_NONE);
-    b->info = (uint64_t)la_check_for(payload) << 32 | LA_REQ_LARGE;
+    blk_set_req(b, LA_REQ_LARGE);
     large_of(b)->map_bytes = (size_t)(end - start);
     large_of(b)->req_bytes = req;
     list_link(b);
@@ -118,7 +118,7 @@ la_block_t *large_realloc(la_block_t *b, size_t req)
         }
         b = (la_block_t *)(moved + offset);
         b->head = blk_head(new_map - offset, LA_MMAPPED, LA_HEAP_NONE);
-        b->info = (uint64_t)la_check_for(blk_payload(b)) << 32 | LA_REQ_LARGE;
+        blk_set_req(b, LA_REQ_LARGE);
         large_of(b)->map_bytes = new_map;
         list_link(b);
     }

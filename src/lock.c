@@ -13,7 +13,7 @@
  */
 #include <pthread.h>
 
-#include "internal.h"
+#include "tcache.h"
 
 // Spins before sleeping; about the length of a short critical section.
 #define LOCK_SPIN_COUNT 100
@@ -36,9 +36,35 @@ void lock_acquire_slow(la_lock_t *l)
 
 void lock_release_slow(la_lock_t *l) { os_futex_wake_one(&l->word); }
 
-static void fork_prepare(void) { heap_lock_all(); }
-static void fork_parent(void) { heap_unlock_all(); }
-static void fork_child(void) { heap_reinit_locks_after_fork(); }
+// Every allocator lock, in the documented order (tcache.c's header).
+static void fork_prepare(void)
+{
+    lock_acquire(&la.init_lock);
+    tcache_lock_all();
+    heap_lock_all();
+    lock_acquire(&la.large_lock);
+    lock_acquire(&la.stats_lock);
+}
+
+static void fork_parent(void)
+{
+    lock_release(&la.stats_lock);
+    lock_release(&la.large_lock);
+    heap_unlock_all();
+    tcache_unlock_all();
+    lock_release(&la.init_lock);
+}
+
+static void fork_child(void)
+{
+    // The child has one thread; nobody else can hold or wait on these.
+    lock_reset(&la.stats_lock);
+    lock_reset(&la.large_lock);
+    heap_reinit_locks_after_fork();
+    lock_reset(&la.tc_lock);
+    lock_reset(&la.init_lock);
+    tcache_after_fork_child();
+}
 
 // Our prepare handler runs last (handlers run in reverse order of
 // registration and this constructor runs before the program's), so other

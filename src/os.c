@@ -135,4 +135,15 @@ void os_futex_wake_one(int *word)
 
 void os_yield(void) { sched_yield(); }
 
+unsigned os_cpu_count(void)
+{
+    cpu_set_t set; // on the stack: sched_getaffinity does not allocate
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return (unsigned)n;
+    }
+    return 1;
+}
+
 int os_getpid(void) { return (int)getpid(); }

@@ -1,25 +1,35 @@
 /*
  * stats.c: the statistics.  Counters live where they are updated (each heap
- * under its lock, large blocks in relaxed atomics); a snapshot sums them,
- * taking each heap's lock in turn.  Live usage and its peak are process-wide
- * atomics.  mem_reset records a baseline that later snapshots subtract, so
- * no counter is ever written by two owners.  Printing goes through log.c.
+ * under its lock, each thread cache by its thread, large blocks in relaxed
+ * atomics); a snapshot sums them.  current_usage is that exact sum.  The
+ * peak follows la.usage, which the direct paths update on every call and
+ * thread caches on each of their slow paths, so it is exact to within one
+ * cache batch per thread; a snapshot also raises it to the exact current
+ * usage.  mem_reset records a baseline that later snapshots subtract, so no
+ * counter is ever written by two owners.  Printing goes through log.c.
  */
-#include "internal.h"
+#include "tcache.h"
 
 #include "allocator.h"
 
-void stats_usage_add(size_t bytes)
+// Raises the peak to `now` if it is higher.
+static void raise_peak(size_t now)
 {
-    size_t now = __atomic_add_fetch(&la.usage, bytes, __ATOMIC_RELAXED);
     size_t peak = la_load_relaxed(&la.peak);
-    while (now > peak &&
-           !__atomic_compare_exchange_n(&la.peak, &peak, now, true, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED)) {
+    while (now > peak && !__atomic_compare_exchange_n(&la.peak, &peak, now, true,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
 }
 
-void stats_usage_sub(size_t bytes) { __atomic_sub_fetch(&la.usage, bytes, __ATOMIC_RELAXED); }
+void stats_usage_publish(int64_t delta)
+{
+    if (delta == 0)
+        return;
+    // Thread caches publish late, so the sum may dip below zero for a while.
+    int64_t now = __atomic_add_fetch(&la.usage, delta, __ATOMIC_RELAXED);
+    if (delta > 0 && now > 0)
+        raise_peak((size_t)now);
+}
 
 static void add_counters(la_counters_t *sum, const la_counters_t *c)
 {
@@ -34,6 +44,7 @@ static void add_counters(la_counters_t *sum, const la_counters_t *c)
 // Sums every counter set of the process (no baseline applied).
 static mem_stats_t raw_snapshot(void)
 {
+    tcache_publish_current(); // exact for a single-threaded caller
     la_counters_t sum = {0};
     size_t heap_bytes = 0;
     unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
@@ -45,6 +56,7 @@ static mem_stats_t raw_snapshot(void)
         lock_release(&h->lock);
     }
     add_counters(&sum, &la.large_counters);
+    tcache_sum_counters(&sum);
     mem_stats_t s = {0};
     s.total_allocated = sum.alloc_bytes;
     s.total_freed = sum.free_bytes;
@@ -54,7 +66,8 @@ static mem_stats_t raw_snapshot(void)
     s.num_coalesces = sum.coalesces;
     s.num_mmaps = la_load_relaxed(&la.num_mmaps);
     s.num_munmaps = la_load_relaxed(&la.num_munmaps);
-    s.current_usage = la_load_relaxed(&la.usage);
+    s.current_usage = sum.alloc_bytes - sum.free_bytes;
+    raise_peak(s.current_usage);
     s.peak_usage = la_load_relaxed(&la.peak);
     s.heap_size = heap_bytes;
     lock_acquire(&la.large_lock);
@@ -90,7 +103,7 @@ void mem_reset(void)
     la.reset_base = s;
     lock_release(&la.stats_lock);
     // The peak restarts from what is live now.
-    __atomic_store_n(&la.peak, la_load_relaxed(&la.usage), __ATOMIC_RELAXED);
+    __atomic_store_n(&la.peak, s.current_usage, __ATOMIC_RELAXED);
 }
 
 void stats_print(const mem_stats_t *s)

@@ -1,0 +1,419 @@
+/*
+ * tcache.c: the slow side of the per-thread caches.  Creates a thread's
+ * cache on its first slow path, refills a bin in one batch carved from the
+ * thread's heap, flushes half a full bin back to the blocks' owning heaps
+ * (one lock per run of blocks from the same heap), and gives everything
+ * back when the thread exits (pthread key destructor) or, in a fork child,
+ * for the threads that did not survive the fork.
+ *
+ * Threads are spread over la.heap_target heaps in creation order; the main
+ * thread's cache uses heap 0, the brk heap.  Cache structs live in mapped
+ * metadata chunks and are reused after their thread exits.
+ *
+ * Lock order (also fork's): init_lock, tc_lock, heaps_lock, each heap,
+ * large_lock, stats_lock.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "tcache.h"
+
+// The placeholders every bin of which is empty and full at once, so both
+// fast paths fall through to the slow path.  Never written.
+static la_tcache_t tcache_empty = {.heap = &la.heaps[0], .kind = LA_TC_EMPTY};
+static la_tcache_t tcache_dead = {.heap = &la.heaps[0], .kind = LA_TC_DEAD};
+
+__thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache_empty;
+
+/* ---- usage publishing --------------------------------------------------- */
+
+// Makes the cache's live-byte balance visible to the peak: called on every
+// slow path, so the peak is exact to within one batch per thread.
+static void publish(la_tcache_t *tc)
+{
+    size_t now = tc->alloc_bytes - tc->free_bytes;
+    stats_usage_publish((int64_t)(now - tc->published));
+    tc->published = now;
+}
+
+/* ---- creation and teardown ---------------------------------------------- */
+
+static la_heap_t *heap_for_cache(size_t nth_cache)
+{
+    unsigned index = (unsigned)(nth_cache % la.heap_target);
+    return heap_ensure(index);
+}
+
+static la_tcache_t *struct_alloc(void)
+{
+    la_tcache_t *tc = la.tc_free;
+    if (tc != NULL) {
+        la.tc_free = tc->next;
+        return tc;
+    }
+    if (la.tc_meta_left < sizeof(la_tcache_t)) {
+        char *chunk = os_map(LA_META_CHUNK_BYTES);
+        if (chunk == NULL)
+            return NULL;
+        la.tc_meta = chunk;
+        la.tc_meta_left = LA_META_CHUNK_BYTES;
+    }
+    tc = (la_tcache_t *)la.tc_meta;
+    size_t step = LA_ALIGN_UP(sizeof(la_tcache_t), 64); // own cache lines
+    la.tc_meta += step;
+    la.tc_meta_left = la.tc_meta_left > step ? la.tc_meta_left - step : 0;
+    return tc;
+}
+
+static size_t bin_block_bytes(la_tcache_t *tc, la_tbin_t *bin)
+{
+    return blk_size_for((size_t)(bin - tc->bins) * ALIGNMENT);
+}
+
+// A bin's capacity for `bytes` of its blocks, in blocks.
+static size_t bin_count_for(size_t bytes, size_t block)
+{
+    return LA_MIN(LA_MAX(bytes / block, (size_t)LA_TC_COUNT_MIN), (size_t)LA_TC_COUNT_MAX);
+}
+
+static void set_capacities(la_tcache_t *tc)
+{
+    for (size_t i = 0; i < LA_TC_BINS; i++) {
+        la_tbin_t *bin = &tc->bins[i];
+        size_t block = bin_block_bytes(tc, bin);
+        // ALLOCATOR_TCACHE=0: caches only bind threads to heaps.
+        size_t cap = la.options.tcache ? bin_count_for(LA_TC_BIN_BYTES, block) : 0;
+        bin->cap = (uint16_t)cap;
+        bin->room = (int32_t)cap;
+        bin->batch = (uint16_t)LA_MIN(cap, (size_t)LA_TC_BATCH_MIN);
+        tc->cap_bytes += cap * block;
+    }
+}
+
+// A full bin: double its capacity if it and the cache may grow.
+static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
+{
+    size_t block = bin_block_bytes(tc, bin);
+    size_t cap = bin->cap;
+    size_t grown = LA_MIN(cap * 2, bin_count_for(LA_TC_BIN_BYTES_MAX, block));
+    if (cap == 0 || grown <= cap || tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
+        return false;
+    bin->cap = (uint16_t)grown;
+    bin->room += (int32_t)(grown - cap);
+    tc->cap_bytes += (grown - cap) * block;
+    return true;
+}
+
+// The calling thread's cache, created now if the process is ready for it.
+static la_tcache_t *tcache_create(void)
+{
+    // Before our constructor ran, the main thread's TLS may not be final
+    // (and no thread-exit key exists): allocate without a cache until then.
+    if (!__atomic_load_n(&la.tc_ready, __ATOMIC_ACQUIRE))
+        return la_tc;
+    lock_acquire(&la.tc_lock);
+    la_tcache_t *tc = struct_alloc();
+    if (tc == NULL) {
+        lock_release(&la.tc_lock);
+        return la_tc;
+    }
+    memset(tc, 0, sizeof *tc);
+    set_capacities(tc);
+    tc->kind = LA_TC_LIVE;
+    tc->secret = la.secret;
+    tc->heap = heap_for_cache(la.tc_created++);
+    tc->next = la.tc_list;
+    if (tc->next != NULL)
+        tc->next->prev = tc;
+    la.tc_list = tc;
+    lock_release(&la.tc_lock);
+    // Published before pthread_setspecific, which may itself allocate (for
+    // keys past the first 32) and must then find a working cache.
+    la_tc = tc;
+    pthread_setspecific(la.tc_key, tc);
+    return tc;
+}
+
+// Returns every cached block of one bin beyond the first `keep` to the
+// heaps that own them.
+static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
+{
+    void **link = &bin->head;
+    for (unsigned i = 0; i < keep && *link != NULL; i++)
+        link = (void **)*link;
+    void *rest = *link;
+    *link = NULL;
+    la_heap_t *locked = NULL;
+    uint32_t released = 0;
+    while (rest != NULL) {
+        void *next = *(void **)rest;
+        la_block_t *b = blk_from_payload(rest);
+        // The heap index never changes; PREV_FREE in the same word may, under
+        // the owner's lock, hence the relaxed load.
+        la_heap_t *h = &la.heaps[la_load_relaxed(&b->head) >> LA_HEAD_HEAP_SHIFT];
+        if (h != locked) {
+            if (locked != NULL)
+                lock_release(&locked->lock);
+            lock_acquire(&h->lock);
+            locked = h;
+        }
+        heap_free(h, b);
+        released++;
+        rest = next;
+    }
+    if (locked != NULL)
+        lock_release(&locked->lock);
+    bin->room += (int32_t)released;
+    tc->flushed += released;
+}
+
+// Makes room in a full bin: grow it, or else give half of it back.
+static void make_room(la_tcache_t *tc, la_tbin_t *bin)
+{
+    if (!grow_bin(tc, bin))
+        flush_bin(tc, bin, bin->cap / 2u);
+}
+
+static void flush_all(la_tcache_t *tc)
+{
+    for (size_t i = 0; i < LA_TC_BINS; i++)
+        if (tc->bins[i].head != NULL)
+            flush_bin(tc, &tc->bins[i], 0);
+}
+
+// A cache's counters.  Every block in a bin entered it by a refill or by a
+// free, and left it by an allocation or a flush, so the frees are what is
+// cached now, plus what left, minus what refills brought.  Relaxed loads:
+// the owner may be running; the result is then a few operations old.
+static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
+{
+    size_t cached = 0;
+    for (size_t i = 0; i < LA_TC_BINS; i++)
+        cached += (size_t)((int32_t)la_load_relaxed(&tc->bins[i].cap) -
+                           la_load_relaxed(&tc->bins[i].room));
+    size_t nalloc = la_load_relaxed(&tc->nalloc), nresize = la_load_relaxed(&tc->nresize);
+    size_t pops = nalloc - nresize;
+    size_t pushes = cached + pops + la_load_relaxed(&tc->flushed) - la_load_relaxed(&tc->refilled);
+    sum->nalloc += nalloc;
+    sum->nfree += pushes + nresize;
+    sum->alloc_bytes += la_load_relaxed(&tc->alloc_bytes);
+    sum->free_bytes += la_load_relaxed(&tc->free_bytes);
+}
+
+// Flushes a cache and folds its counters into the retired ones.  The
+// caller holds la.tc_lock.
+static void retire_locked(la_tcache_t *tc)
+{
+    flush_all(tc);
+    publish(tc);
+    tcache_counters(tc, &la.tc_retired);
+    if (tc->next != NULL)
+        tc->next->prev = tc->prev;
+    if (tc->prev != NULL)
+        tc->prev->next = tc->next;
+    else
+        la.tc_list = tc->next;
+    tc->kind = LA_TC_DEAD;
+    tc->next = la.tc_free;
+    la.tc_free = tc;
+}
+
+// pthread key destructor: the thread is exiting.
+static void tcache_thread_exit(void *arg)
+{
+    la_tcache_t *tc = arg;
+    // From here on this thread's frees and mallocs (other keys' destructors
+    // run after ours) go straight to the heaps; no new cache is made.
+    la_tc = &tcache_dead;
+    lock_acquire(&la.tc_lock);
+    retire_locked(tc);
+    lock_release(&la.tc_lock);
+}
+
+__attribute__((constructor)) static void tcache_init_process(void)
+{
+    la_ensure_init();
+    if (pthread_key_create(&la.tc_key, tcache_thread_exit) == 0)
+        __atomic_store_n(&la.tc_ready, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- refill ------------------------------------------------------------- */
+
+// Carves a batch of blocks for one bin from the thread's heap in a single
+// heap allocation.  Leaves the bin empty only if the heap is out of memory.
+static void refill(la_tcache_t *tc, la_tbin_t *bin)
+{
+    size_t block = bin_block_bytes(tc, bin);
+    if (bin->room <= 0)
+        return;
+    size_t want = LA_MIN((size_t)bin->batch, (size_t)bin->room);
+    if (want == 0)
+        return;
+    la_heap_t *h = tc->heap;
+    lock_acquire(&h->lock);
+    la_block_t *b = heap_alloc(h, block * want, NULL);
+    if (b == NULL && want > 1) {
+        want = 1;
+        b = heap_alloc(h, block, NULL);
+    }
+    if (b != NULL) {
+        size_t total = blk_size(b);
+        // Pushed last to first, so that the lowest address is used first.
+        for (size_t i = want; i-- > 0;) {
+            la_block_t *piece = (la_block_t *)((char *)b + i * block);
+            size_t bytes = i + 1 == want ? total - i * block : block;
+            if (i > 0)
+                piece->head = blk_head(bytes, 0, h->index); // left neighbour live
+            else
+                blk_set_size(piece, bytes);
+            piece->req = 0;
+            piece->check = la_check_live() ^ LA_CHECK_CACHED;
+            void *p = blk_payload(piece);
+            *(void **)p = bin->head;
+            bin->head = p;
+        }
+        h->counters.splits += want - 1;
+        bin->room -= (int32_t)want;
+        tc->refilled += want;
+    }
+    lock_release(&h->lock);
+    // Threads that keep coming back get bigger batches, up to half a bin.
+    size_t next = (size_t)bin->batch * 2;
+    bin->batch = (uint16_t)LA_MIN(next, LA_MAX((size_t)bin->cap / 2, (size_t)1));
+}
+
+/* ---- slow paths --------------------------------------------------------- */
+
+static la_tcache_t *current_cache(void)
+{
+    la_tcache_t *tc = la_tc;
+    if (LA_UNLIKELY(tc->kind == LA_TC_EMPTY))
+        tc = tcache_create();
+    return tc;
+}
+
+void *tcache_malloc_slow(size_t req)
+{
+    la_ensure_init();
+    la_tcache_t *tc = current_cache();
+    if (req <= LA_TC_MAX_BYTES && tc->kind == LA_TC_LIVE) {
+        la_tbin_t *bin = tcache_bin_of(tc, req);
+        if (bin->head == NULL)
+            refill(tc, bin);
+        void *p = bin->head;
+        if (p != NULL) {
+            bin->head = *(void **)p;
+            bin->room++;
+            la_block_t *b = blk_from_payload(p);
+            b->req = (uint32_t)req;
+            b->check ^= LA_CHECK_CACHED;
+            tc->nalloc++;
+            tc->alloc_bytes += req;
+            publish(tc);
+            return p;
+        }
+    }
+    return la_alloc_direct(req, false);
+}
+
+// Caches a validated block whose bin has room.
+static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
+{
+    void *p = blk_payload(b);
+    bin->room--;
+    *(void **)p = bin->head;
+    bin->head = p;
+    b->check ^= LA_CHECK_CACHED;
+    tc->free_bytes += b->req;
+    publish(tc);
+}
+
+void tcache_free_full(void *p)
+{
+    la_tcache_t *tc = la_tc;
+    la_block_t *b = blk_from_payload(p);
+    la_tbin_t *bin = tcache_bin_of(tc, b->req);
+    bin->room = 0; // undo the fast path's decrement below zero
+    if (bin->cap == 0) { // caching is off: straight to the heap
+        la_free_block(la_validate(p, "free"));
+        return;
+    }
+    make_room(tc, bin);
+    push(tc, b, bin);
+}
+
+void tcache_free_slow(void *p)
+{
+    la_block_t *b = la_validate(p, "free");
+    la_tcache_t *tc = current_cache();
+    size_t req = b->req;
+    if (req <= LA_TC_MAX_BYTES && tc->kind == LA_TC_LIVE && tcache_bin_of(tc, req)->cap != 0) {
+        la_tbin_t *bin = tcache_bin_of(tc, req);
+        if (bin->room <= 0)
+            make_room(tc, bin);
+        push(tc, b, bin);
+        return;
+    }
+    la_free_block(b);
+}
+
+/* ---- services for the rest of the allocator ----------------------------- */
+
+la_heap_t *tcache_heap(void) { return la_tc->heap; }
+
+bool tcache_count_resize(size_t old_req, size_t new_req)
+{
+    la_tcache_t *tc = la_tc;
+    if (tc->kind != LA_TC_LIVE)
+        return false;
+    tc->nresize++;
+    tc->free_bytes += old_req;
+    tc->nalloc++;
+    tc->alloc_bytes += new_req;
+    return true;
+}
+
+void tcache_publish_current(void)
+{
+    la_tcache_t *tc = la_tc;
+    if (tc->kind == LA_TC_LIVE)
+        publish(tc);
+}
+
+void tcache_flush_current(void)
+{
+    la_tcache_t *tc = la_tc;
+    if (tc->kind == LA_TC_LIVE) {
+        flush_all(tc);
+        publish(tc);
+    }
+}
+
+void tcache_sum_counters(la_counters_t *sum)
+{
+    lock_acquire(&la.tc_lock);
+    sum->nalloc += la.tc_retired.nalloc;
+    sum->alloc_bytes += la.tc_retired.alloc_bytes;
+    sum->nfree += la.tc_retired.nfree;
+    sum->free_bytes += la.tc_retired.free_bytes;
+    for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
+        tcache_counters(tc, sum);
+    lock_release(&la.tc_lock);
+}
+
+void tcache_lock_all(void) { lock_acquire(&la.tc_lock); }
+void tcache_unlock_all(void) { lock_release(&la.tc_lock); }
+
+void tcache_after_fork_child(void)
+{
+    // Only the forking thread survives: the other threads' caches would
+    // hold their blocks forever, so give those blocks back now.
+    la_tcache_t *self = la_tc;
+    la_tcache_t *tc = la.tc_list;
+    while (tc != NULL) {
+        la_tcache_t *next = tc->next;
+        if (tc != self)
+            retire_locked(tc);
+        tc = next;
+    }
+}

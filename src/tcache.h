@@ -1,0 +1,135 @@
+/*
+ * tcache.h: per-thread caches of free blocks, and the fast paths of malloc
+ * and free that use them (inlined into the exported family and mem_*_ts).
+ *
+ * A cache has one bin per 16 bytes of request up to LA_TC_MAX_BYTES; bin i
+ * holds blocks whose usable size is at least 16*i, linked through their
+ * first payload word.  Blocks are binned by their requested size (held in
+ * the header), which a block always covers.  A cached block is live from
+ * its heap's point of view, with its check word flipped by LA_CHECK_CACHED
+ * so that a second free of it fails the fast check.
+ *
+ * The fast paths take no lock and no atomic operation: the cache belongs to
+ * its thread.  Everything else (a miss, a full bin, a large or suspicious
+ * block, a thread without a cache) goes to one named slow function.
+ * Counters are the owner's plain stores; stats.c sums them with relaxed
+ * loads (a reader may see a count one operation old).  Frees into the cache
+ * are not counted one by one: they are the blocks that entered the bins
+ * other than by refill, which tcache_counters() works out from the bins.
+ */
+#ifndef LA_TCACHE_H
+#define LA_TCACHE_H
+
+#include "internal.h"
+
+#define LA_TC_BINS (LA_TC_MAX_BYTES / ALIGNMENT + 1)
+
+// One bin: 16 bytes, so that the bin of a request is found by rounding the
+// request up to 16 and adding it to the cache's address (no scaling).
+typedef struct {
+    void *head;       // payloads, linked through their first word
+    int32_t room;     // how many more blocks the bin may take; <0 only briefly
+    uint16_t cap;     // most blocks the bin may hold
+    uint16_t batch;   // blocks fetched by the next refill
+} la_tbin_t;
+
+typedef struct la_tcache {
+    la_tbin_t bins[LA_TC_BINS];  // first, at offset 0 (see tcache_bin_of)
+    // la.secret in a live cache, 0 in the placeholders: a block's check must
+    // equal it before the free fast path writes anything, so the shared
+    // placeholders are never written.
+    uint32_t secret;
+    uint32_t kind;               // la_tcache_kind_t
+    // Counters, written only by the owning thread.
+    size_t nalloc, alloc_bytes, free_bytes; // every allocation and free
+    size_t nresize;              // resizes in place (one free, one allocation)
+    size_t refilled, flushed;    // blocks that entered / left the bins in batches
+    size_t cap_bytes;            // sum over bins of cap * block size
+    // Cold fields: the slow path's.
+    la_heap_t *heap;             // where refills come from
+    size_t published;            // alloc_bytes - free_bytes at the last publish
+    struct la_tcache *next, *prev; // every live cache, under la.tc_lock
+} la_tcache_t;
+
+typedef enum {
+    LA_TC_EMPTY = 0, // the shared placeholder before a thread has its cache
+    LA_TC_DEAD,      // the placeholder after the thread's cache was torn down
+    LA_TC_LIVE,
+} la_tcache_kind_t;
+
+// The calling thread's cache: never NULL (initial-exec TLS is set up before
+// the first malloc of any thread), a placeholder until the first slow path.
+LA_HIDDEN extern __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec")));
+
+LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
+LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
+// The block's bin was full: its room counter was just taken below zero.
+LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
+
+_Static_assert(sizeof(la_tbin_t) == ALIGNMENT, "bin i is at byte offset 16 * i");
+
+LA_INLINE size_t tcache_bin(size_t req) { return (req + ALIGNMENT - 1) / ALIGNMENT; }
+// The bin serving `req` bytes: req rounded up to 16 is its byte offset.
+LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
+{
+    return (la_tbin_t *)((char *)tc->bins + ((req + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1)));
+}
+
+LA_INLINE void *tcache_malloc(size_t req)
+{
+    la_tcache_t *tc = la_tc;
+    if (LA_LIKELY(req <= LA_TC_MAX_BYTES)) {
+        la_tbin_t *bin = tcache_bin_of(tc, req);
+        void *p = bin->head;
+        if (LA_LIKELY(p != NULL)) {
+            bin->head = *(void **)p;
+            bin->room++;
+            la_block_t *b = blk_from_payload(p);
+            b->req = (uint32_t)req;
+            b->check ^= LA_CHECK_CACHED;
+            tc->nalloc++;
+            tc->alloc_bytes += req;
+            return p;
+        }
+    }
+    return tcache_malloc_slow(req);
+}
+
+LA_INLINE void tcache_free(void *p)
+{
+    if (LA_UNLIKELY(p == NULL))
+        return;
+    la_tcache_t *tc = la_tc;
+    la_block_t *b = blk_from_payload(p);
+    // A foreign pointer, a double free, a block in a cache, one too big for
+    // any bin (LA_CHECK_BIG), or a thread without a cache yet fails this.
+    if (LA_UNLIKELY(b->check != tc->secret))
+        return tcache_free_slow(p);
+    uint32_t req = b->req;
+    la_tbin_t *bin = tcache_bin_of(tc, req);
+    if (LA_UNLIKELY(--bin->room < 0))
+        return tcache_free_full(p);
+    *(void **)p = bin->head;
+    bin->head = p;
+    b->check ^= LA_CHECK_CACHED;
+    tc->free_bytes += req;
+}
+
+/* ---- tcache.c ----------------------------------------------------------- */
+
+// Publishes the calling thread's live-byte balance (before a snapshot).
+LA_HIDDEN void tcache_publish_current(void);
+// Empties every bin of the calling thread's cache back into the heaps.
+LA_HIDDEN void tcache_flush_current(void);
+// Counters of every cache (live and retired) added into *sum.
+LA_HIDDEN void tcache_sum_counters(la_counters_t *sum);
+// The heap the calling thread allocates from outside its cache.
+LA_HIDDEN la_heap_t *tcache_heap(void);
+// Counts a resize the calling thread made without any lock, if it has a
+// cache to count it in; false otherwise.
+LA_HIDDEN bool tcache_count_resize(size_t old_req, size_t new_req);
+LA_HIDDEN void tcache_lock_all(void);
+LA_HIDDEN void tcache_unlock_all(void);
+LA_HIDDEN void tcache_after_fork_child(void);
+
+#endif /* LA_TCACHE_H */

@@ -261,8 +261,8 @@ void *la_calloc(size_t nmemb, size_t size)
     size_t req;
     if (__builtin_mul_overflow(nmemb, size, &req))
         return fail_nomem();
-    if (req <= LA_TC_MAX_BYTES) {
-        // Cached blocks are dirty; small ones are cheap to clear.
+    if (req <= LA_TC_MEDIUM_MAX_BYTES) {
+        // Cached blocks are dirty, and these are cheap enough to clear.
         void *p = tcache_malloc(req);
         if (p != NULL)
             memset(p, 0, req);

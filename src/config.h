@@ -73,8 +73,15 @@
 
 /* ---- thread caches ----------------------------------------------------- */
 
-// Requests up to this size are served from per-thread caches.  Bytes.
+// Requests up to this size are served from per-thread caches by the fast
+// path, one bin per 16 bytes.  Bytes.
 #define LA_TC_MAX_BYTES 1024
+// Requests above that and up to this size are cached too, by the slow path,
+// in four size classes per doubling (1280, 1536, 1792, 2048, 2560, ...):
+// it spares them the heap lock.  A power of two.  Bytes.
+#define LA_TC_MEDIUM_MAX_BYTES (32 * 1024)
+// Smallest count a medium bin starts with (a few big blocks).
+#define LA_TC_MEDIUM_COUNT_MIN 2
 // A bin starts able to hold this many bytes of blocks (its count is this
 // divided by its block size, clamped to the counts below); each time it
 // overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while the whole cache's
@@ -83,11 +90,15 @@
 #define LA_TC_BIN_BYTES (4 * 1024)
 #define LA_TC_BIN_BYTES_MAX (256 * 1024)
 #define LA_TC_TOTAL_BYTES (2 * 1024 * 1024)
-#define LA_TC_COUNT_MIN 8
+#define LA_TC_COUNT_MIN 8 // small bins
 #define LA_TC_COUNT_MAX 512
 // Blocks fetched by a bin's first refill; later refills double it, up to
 // half the bin.  Small, so threads that allocate little hold little.
 #define LA_TC_BATCH_MIN 4
+// A thread cache publishes its live-byte balance for the peak statistic
+// whenever it touches a heap, or else once the balance moved this much.
+// Bounds how far the reported peak can lag behind the true one.  Bytes.
+#define LA_TC_PUBLISH_BYTES (64 * 1024)
 // Mapped chunk that thread-cache structs are carved from.  Bytes.
 #define LA_META_CHUNK_BYTES (64 * 1024)
 

@@ -27,13 +27,22 @@ __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache
 
 /* ---- usage publishing --------------------------------------------------- */
 
-// Makes the cache's live-byte balance visible to the peak: called on every
-// slow path, so the peak is exact to within one batch per thread.
+// Makes the cache's live-byte balance visible to the peak (one atomic add).
 static void publish(la_tcache_t *tc)
 {
     size_t now = tc->alloc_bytes - tc->free_bytes;
     stats_usage_publish((int64_t)(now - tc->published));
     tc->published = now;
+}
+
+// On slow paths that touch no heap: publish once the balance has moved by
+// LA_TC_PUBLISH_BYTES, so medium-size traffic does not pay an atomic add
+// per call.
+static void publish_lazily(la_tcache_t *tc)
+{
+    size_t moved = tc->alloc_bytes - tc->free_bytes - tc->published;
+    if (moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES) // |moved| > limit
+        publish(tc);
 }
 
 /* ---- creation and teardown ---------------------------------------------- */
@@ -65,15 +74,70 @@ static la_tcache_t *struct_alloc(void)
     return tc;
 }
 
+/* ---- bins --------------------------------------------------------------- */
+
+_Static_assert(LA_IS_POW2(LA_TC_MEDIUM_MAX_BYTES) && LA_IS_POW2(LA_TC_MAX_BYTES),
+               "medium classes are quarters of powers of two");
+#define LOG2_SMALL_MAX ((size_t)__builtin_ctz(LA_TC_MAX_BYTES))
+
+// Bytes served by medium class i: 1280, 1536, 1792, 2048, 2560, ...
+static size_t medium_class_bytes(size_t i)
+{
+    size_t base = (size_t)LA_TC_MAX_BYTES << (i / LA_TC_MEDIUM_PER_DOUBLING);
+    return base + base / LA_TC_MEDIUM_PER_DOUBLING * (i % LA_TC_MEDIUM_PER_DOUBLING + 1);
+}
+
+// The medium bin for a request of (LA_TC_MAX_BYTES, LA_TC_MEDIUM_MAX_BYTES]:
+// the smallest class that holds it.
+static la_tbin_t *medium_bin_up(la_tcache_t *tc, size_t req)
+{
+    size_t log2 = 63 - (size_t)__builtin_clzl(req - 1);
+    size_t base = (size_t)1 << log2, step = base / LA_TC_MEDIUM_PER_DOUBLING;
+    size_t quarter = (req - base + step - 1) / step; // 1..4
+    size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + quarter - 1;
+    return &tc->bins[LA_TC_SMALL_BINS + i];
+}
+
+// The bin a live block may wait in: by requested size when small (as the
+// fast path does), otherwise the largest class its usable size covers.
+// NULL when no bin fits (large blocks, or too big for the last class).
+static la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
+{
+    if (b->req <= LA_TC_MAX_BYTES)
+        return tcache_bin_of(tc, b->req);
+    size_t usable = blk_usable(b);
+    size_t last = medium_class_bytes(LA_TC_MEDIUM_BINS - 1);
+    if (blk_is_mmapped(b) || usable > last + last / LA_TC_MEDIUM_PER_DOUBLING)
+        return NULL;
+    size_t log2 = 63 - (size_t)__builtin_clzl(usable);
+    size_t base = (size_t)1 << log2, step = base / LA_TC_MEDIUM_PER_DOUBLING;
+    size_t quarter = (usable - base) / step; // 0..3
+    if (log2 == LOG2_SMALL_MAX && quarter == 0)
+        return &tc->bins[LA_TC_SMALL_BINS - 1]; // 1024..1279: the last small bin
+    size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + quarter - 1;
+    return &tc->bins[LA_TC_SMALL_BINS + LA_MIN(i, (size_t)LA_TC_MEDIUM_BINS - 1)];
+}
+
+static bool bin_is_medium(la_tcache_t *tc, la_tbin_t *bin)
+{
+    return bin - tc->bins >= LA_TC_SMALL_BINS;
+}
+
+// Size of the blocks a bin is refilled with.
 static size_t bin_block_bytes(la_tcache_t *tc, la_tbin_t *bin)
 {
-    return blk_size_for((size_t)(bin - tc->bins) * ALIGNMENT);
+    size_t i = (size_t)(bin - tc->bins);
+    if (i < LA_TC_SMALL_BINS)
+        return blk_size_for(i * ALIGNMENT);
+    return blk_size_for(medium_class_bytes(i - LA_TC_SMALL_BINS));
 }
 
 // A bin's capacity for `bytes` of its blocks, in blocks.
-static size_t bin_count_for(size_t bytes, size_t block)
+static size_t bin_count_for(la_tcache_t *tc, la_tbin_t *bin, size_t bytes)
 {
-    return LA_MIN(LA_MAX(bytes / block, (size_t)LA_TC_COUNT_MIN), (size_t)LA_TC_COUNT_MAX);
+    size_t block = bin_block_bytes(tc, bin);
+    size_t least = bin_is_medium(tc, bin) ? LA_TC_MEDIUM_COUNT_MIN : LA_TC_COUNT_MIN;
+    return LA_MIN(LA_MAX(bytes / block, least), (size_t)LA_TC_COUNT_MAX);
 }
 
 static void set_capacities(la_tcache_t *tc)
@@ -82,7 +146,7 @@ static void set_capacities(la_tcache_t *tc)
         la_tbin_t *bin = &tc->bins[i];
         size_t block = bin_block_bytes(tc, bin);
         // ALLOCATOR_TCACHE=0: caches only bind threads to heaps.
-        size_t cap = la.options.tcache ? bin_count_for(LA_TC_BIN_BYTES, block) : 0;
+        size_t cap = la.options.tcache ? bin_count_for(tc, bin, LA_TC_BIN_BYTES) : 0;
         bin->cap = (uint16_t)cap;
         bin->room = (int32_t)cap;
         bin->batch = (uint16_t)LA_MIN(cap, (size_t)LA_TC_BATCH_MIN);
@@ -95,7 +159,7 @@ static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
 {
     size_t block = bin_block_bytes(tc, bin);
     size_t cap = bin->cap;
-    size_t grown = LA_MIN(cap * 2, bin_count_for(LA_TC_BIN_BYTES_MAX, block));
+    size_t grown = LA_MIN(cap * 2, bin_count_for(tc, bin, LA_TC_BIN_BYTES_MAX));
     if (cap == 0 || grown <= cap || tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
         return false;
     bin->cap = (uint16_t)grown;
@@ -138,6 +202,7 @@ static la_tcache_t *tcache_create(void)
 // heaps that own them.
 static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
 {
+    publish(tc); // the heap is being touched anyway
     void **link = &bin->head;
     for (unsigned i = 0; i < keep && *link != NULL; i++)
         link = (void **)*link;
@@ -296,20 +361,24 @@ void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
     la_tcache_t *tc = current_cache();
-    if (req <= LA_TC_MAX_BYTES && tc->kind == LA_TC_LIVE) {
-        la_tbin_t *bin = tcache_bin_of(tc, req);
-        if (bin->head == NULL)
+    if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
+        la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
+        bool refilled = false;
+        if (bin->head == NULL) {
             refill(tc, bin);
+            refilled = true;
+        }
         void *p = bin->head;
         if (p != NULL) {
             bin->head = *(void **)p;
             bin->room++;
-            la_block_t *b = blk_from_payload(p);
-            b->req = (uint32_t)req;
-            b->check ^= LA_CHECK_CACHED;
+            blk_set_req(blk_from_payload(p), req); // and a live check word
             tc->nalloc++;
             tc->alloc_bytes += req;
-            publish(tc);
+            if (refilled)
+                publish(tc);
+            else
+                publish_lazily(tc);
             return p;
         }
     }
@@ -323,9 +392,9 @@ static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
     bin->room--;
     *(void **)p = bin->head;
     bin->head = p;
-    b->check ^= LA_CHECK_CACHED;
+    b->check = la_check_live() ^ LA_CHECK_CACHED;
     tc->free_bytes += b->req;
-    publish(tc);
+    publish_lazily(tc);
 }
 
 void tcache_free_full(void *p)
@@ -346,9 +415,8 @@ void tcache_free_slow(void *p)
 {
     la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
-    size_t req = b->req;
-    if (req <= LA_TC_MAX_BYTES && tc->kind == LA_TC_LIVE && tcache_bin_of(tc, req)->cap != 0) {
-        la_tbin_t *bin = tcache_bin_of(tc, req);
+    la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
+    if (bin != NULL && bin->cap != 0) {
         if (bin->room <= 0)
             make_room(tc, bin);
         push(tc, b, bin);

@@ -47,6 +47,8 @@ typedef struct {
     size_t heap_size;         /* bytes of heap regions (brk and mmapped)   */
     size_t mmap_bytes;        /* bytes mapped for large blocks right now   */
     size_t num_heaps;         /* heaps created so far                      */
+    size_t large_cached;      /* freed large mappings kept for reuse       */
+    size_t large_cache_bytes; /* their bytes                               */
 } mem_stats_t;
 
 MEM_API MEM_MALLOC_LIKE void *mem_malloc(size_t size);
@@ -71,6 +73,11 @@ MEM_API size_t mem_usable_size(const void *ptr);
 MEM_API mem_stats_t mem_get_stats(void);
 MEM_API void mem_print_stats(void);
 MEM_API void mem_reset(void);
+
+/* Give free memory back to the kernel now: the calling thread's cache, the
+ * cache of freed large mappings.  Returns 1 if memory was released, 0 if
+ * there was nothing to release.  malloc_trim() calls it. */
+MEM_API int mem_trim(size_t pad);
 
 /* Walk every heap and validate every block, free list and bitmap.
  * Returns 0 when consistent; otherwise reports the first problem on stderr

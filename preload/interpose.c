@@ -154,12 +154,7 @@ LA_EXPORT struct mallinfo mallinfo(void)
     return mi;
 }
 
-// Nothing to give back yet: memory return arrives with the memory issue.
-LA_EXPORT int malloc_trim(size_t pad)
-{
-    (void)pad;
-    return 0;
-}
+LA_EXPORT int malloc_trim(size_t pad) { return mem_trim(pad); }
 
 // glibc prints its arenas to stderr; we print our statistics there.
 LA_EXPORT void malloc_stats(void) { mem_print_stats(); }

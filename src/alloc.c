@@ -96,11 +96,14 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
         return fail_nomem();
     if (req >= la_load_relaxed(&la.mmap_threshold)) {
-        la_block_t *b = large_alloc(req, ALIGNMENT);
+        bool zeroed;
+        la_block_t *b = large_alloc(req, ALIGNMENT, &zeroed);
         if (b == NULL)
             return fail_nomem();
         usage_add(req);
-        return blk_payload(b); // a fresh mapping is already zero
+        if (zero && !zeroed) // a reused mapping; fresh ones are zero already
+            memset(blk_payload(b), 0, req);
+        return blk_payload(b);
     }
     la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
     size_t dirty = 0;
@@ -223,7 +226,8 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
     size_t need = blk_size_for(req);
     size_t threshold = la_load_relaxed(&la.mmap_threshold);
     if (req >= threshold || need + align + MIN_BLOCK_SIZE >= threshold) {
-        la_block_t *b = large_alloc(req, align);
+        bool zeroed;
+        la_block_t *b = large_alloc(req, align, &zeroed);
         if (b == NULL)
             return fail_nomem();
         usage_add(req);
@@ -293,6 +297,16 @@ void la_free_space(size_t *bytes, size_t *blocks)
             }
         lock_release(&h->lock);
     }
+}
+
+int mem_trim(size_t pad)
+{
+    (void)pad; // nothing is kept back at the heap's end yet
+    la_ensure_init();
+    size_t before = la_load_relaxed(&la.num_munmaps);
+    tcache_flush_current();
+    large_cache_purge();
+    return la_load_relaxed(&la.num_munmaps) != before;
 }
 
 /* ---- public API --------------------------------------------------------- */

@@ -65,6 +65,13 @@
 // Largest alignment that aligned_alloc & co accept before ENOMEM.
 #define LA_MAX_ALIGNMENT ((size_t)1 << 30)
 
+// The cache of freed large mappings: how many, how many bytes in all, and
+// the biggest mapping it keeps (glibc's heap serves blocks up to 32 MiB
+// once it has seen them freed).  Bytes.
+#define LA_LARGE_CACHE_SLOTS 16
+#define LA_LARGE_CACHE_BYTES (64 * 1024 * 1024)
+#define LA_LARGE_CACHE_ENTRY_BYTES (32 * 1024 * 1024)
+
 /* ---- heaps and threads -------------------------------------------------- */
 
 // Upper bound on heaps (the brk heap plus mapped ones).  The heap index is

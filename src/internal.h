@@ -247,6 +247,11 @@ LA_INLINE char *large_map_start(la_block_t *b)
 
 /* ---- process state ------------------------------------------------------ */
 
+typedef struct {
+    char *map;
+    size_t bytes;
+} la_map_t;
+
 // Options read once from the environment (options.c).
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit
@@ -283,7 +288,10 @@ typedef struct {
 
     la_lock_t large_lock;            // the large-block list and its counters
     la_large_t *large_list;
-    size_t large_bytes;              // mapped for large blocks now
+    size_t large_bytes;              // mapped for live large blocks now
+    la_map_t large_cache[LA_LARGE_CACHE_SLOTS]; // freed mappings, oldest first
+    unsigned large_cache_count;
+    size_t large_cache_bytes;
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
 
@@ -415,7 +423,10 @@ LA_HIDDEN void la_free_space(size_t *bytes, size_t *blocks);
 
 /* ---- large.c: blocks in their own mapping ------------------------------- */
 
-LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align);
+// *zeroed says whether the payload is known to be zero (a fresh mapping).
+LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
+// Unmaps every cached mapping now.
+LA_HIDDEN void large_cache_purge(void);
 LA_HIDDEN void large_free(la_block_t *b);
 LA_HIDDEN la_block_t *large_realloc(la_block_t *b, size_t req);
 LA_HIDDEN size_t large_req(la_block_t *b);

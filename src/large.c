@@ -8,6 +8,12 @@
  * usable size is everything after it.  All large blocks are on one list
  * (for the walker and gdb) under la.large_lock; the syscalls run outside
  * that lock.  Fresh mappings are zero, so calloc never clears them.
+ *
+ * Freed mappings of up to LA_LARGE_CACHE_ENTRY_BYTES wait in a small cache
+ * (LA_LARGE_CACHE_SLOTS entries, LA_LARGE_CACHE_BYTES in all, oldest out
+ * first) and serve later requests that fit them with little waste, so a
+ * loop that allocates and frees a large block neither maps nor faults in
+ * pages each time.  Reused mappings are not zero.
  */
 #include <string.h>
 
@@ -60,7 +66,65 @@ static void count_free(size_t req)
     count(&la.large_counters.free_bytes, req);
 }
 
-la_block_t *large_alloc(size_t req, size_t align)
+/* ---- the cache of freed mappings ---------------------------------------- */
+
+// Takes the smallest cached mapping of at least `bytes` that wastes at most
+// a quarter more; NULL if none.  *got is its length.
+static char *cache_take(size_t bytes, size_t *got)
+{
+    lock_acquire(&la.large_lock);
+    int best = -1;
+    for (int i = 0; i < (int)la.large_cache_count; i++) {
+        size_t have = la.large_cache[i].bytes;
+        if (have >= bytes && have <= bytes + bytes / 4 &&
+            (best < 0 || have < la.large_cache[best].bytes))
+            best = i;
+    }
+    char *map = NULL;
+    if (best >= 0) {
+        map = la.large_cache[best].map;
+        *got = la.large_cache[best].bytes;
+        la.large_cache_bytes -= *got;
+        // Keep the rest in age order (oldest first).
+        for (unsigned i = (unsigned)best; i + 1 < la.large_cache_count; i++)
+            la.large_cache[i] = la.large_cache[i + 1];
+        la.large_cache_count--;
+    }
+    lock_release(&la.large_lock);
+    return map;
+}
+
+// Caches a freed mapping, or unmaps it; evicts the oldest entries to make
+// room.  The munmaps happen after the lock is released.
+static void cache_put_or_unmap(char *map, size_t bytes)
+{
+    la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
+    unsigned n_evicted = 0;
+    lock_acquire(&la.large_lock);
+    if (bytes <= LA_LARGE_CACHE_ENTRY_BYTES) {
+        while (la.large_cache_count > 0 && (la.large_cache_count == LA_LARGE_CACHE_SLOTS ||
+                                            la.large_cache_bytes + bytes > LA_LARGE_CACHE_BYTES)) {
+            evicted[n_evicted++] = la.large_cache[0];
+            la.large_cache_bytes -= la.large_cache[0].bytes;
+            for (unsigned i = 0; i + 1 < la.large_cache_count; i++)
+                la.large_cache[i] = la.large_cache[i + 1];
+            la.large_cache_count--;
+        }
+        la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes};
+        la.large_cache_bytes += bytes;
+    } else {
+        evicted[n_evicted++] = (la_map_t){map, bytes};
+    }
+    lock_release(&la.large_lock);
+    for (unsigned i = 0; i < n_evicted; i++) {
+        os_unmap(evicted[i].map, evicted[i].bytes);
+        count(&la.num_munmaps, 1);
+    }
+}
+
+/* ---- large blocks ------------------------------------------------------- */
+
+la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
 {
     size_t page = la.page_bytes;
     if (align < ALIGNMENT)
@@ -68,18 +132,31 @@ la_block_t *large_alloc(size_t req, size_t align)
     // Room to slide the payload up to its alignment; trimmed off below.
     size_t slack = align > ALIGNMENT ? align : 0;
     size_t map_bytes = LA_ALIGN_UP(req + LA_LARGE_PREFIX + slack, page);
-    char *map = os_map(map_bytes);
-    if (map == NULL)
-        return NULL;
-    count(&la.num_mmaps, 1);
-    char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
-    char *start = (char *)((uintptr_t)(payload - LA_LARGE_PREFIX) & ~(page - 1));
-    char *end = (char *)LA_ALIGN_UP((uintptr_t)payload + req, page);
-    // Give back the slack on both sides of an over-aligned block.
-    if (start > map)
-        os_unmap(map, (size_t)(start - map));
-    if (end < map + map_bytes)
-        os_unmap(end, (size_t)(map + map_bytes - end));
+    char *payload, *start, *end;
+    size_t cached_bytes;
+    char *map = align <= page ? cache_take(map_bytes, &cached_bytes) : NULL;
+    if (map != NULL) {
+        // A whole cached mapping, kept whole: trimming it would cost the
+        // syscall the cache is there to save.
+        payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+        start = map;
+        end = map + cached_bytes;
+        *zeroed = false;
+    } else {
+        map = os_map(map_bytes);
+        if (map == NULL)
+            return NULL;
+        count(&la.num_mmaps, 1);
+        payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+        start = (char *)((uintptr_t)(payload - LA_LARGE_PREFIX) & ~(page - 1));
+        end = (char *)LA_ALIGN_UP((uintptr_t)payload + req, page);
+        // Give back the slack on both sides of an over-aligned block.
+        if (start > map)
+            os_unmap(map, (size_t)(start - map));
+        if (end < map + map_bytes)
+            os_unmap(end, (size_t)(map + map_bytes - end));
+        *zeroed = true;
+    }
     la_block_t *b = blk_from_payload(payload);
     b->head = blk_head((size_t)(end - (char *)b), LA_MMAPPED, LA_HEAP_NONE);
     blk_set_req(b, LA_REQ_LARGE);
@@ -98,8 +175,23 @@ void large_free(la_block_t *b)
     char *start = large_map_start(b);
     list_unlink(b);
     count_free(large_of(b)->req_bytes);
-    os_unmap(start, map_bytes);
-    count(&la.num_munmaps, 1);
+    cache_put_or_unmap(start, map_bytes);
+}
+
+void large_cache_purge(void)
+{
+    lock_acquire(&la.large_lock);
+    la_map_t all[LA_LARGE_CACHE_SLOTS];
+    unsigned n = la.large_cache_count;
+    for (unsigned i = 0; i < n; i++)
+        all[i] = la.large_cache[i];
+    la.large_cache_count = 0;
+    la.large_cache_bytes = 0;
+    lock_release(&la.large_lock);
+    for (unsigned i = 0; i < n; i++) {
+        os_unmap(all[i].map, all[i].bytes);
+        count(&la.num_munmaps, 1);
+    }
 }
 
 la_block_t *large_realloc(la_block_t *b, size_t req)

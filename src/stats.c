@@ -72,6 +72,8 @@ static mem_stats_t raw_snapshot(void)
     s.heap_size = heap_bytes;
     lock_acquire(&la.large_lock);
     s.mmap_bytes = la.large_bytes;
+    s.large_cached = la.large_cache_count;
+    s.large_cache_bytes = la.large_cache_bytes;
     lock_release(&la.large_lock);
     s.num_heaps = n;
     return s;
@@ -123,8 +125,11 @@ void stats_print(const mem_stats_t *s)
                "  num_munmaps      %16zu\n"
                "  heap_size        %16zu\n"
                "  mmap_bytes       %16zu\n"
-               "  num_heaps        %16zu\n",
-               s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps);
+               "  num_heaps        %16zu\n"
+               "  large_cached     %16zu\n"
+               "  large_cache_bytes %15zu\n",
+               s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
+               s->large_cached, s->large_cache_bytes);
 }
 
 void mem_print_stats(void)

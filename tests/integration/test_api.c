@@ -156,7 +156,9 @@ static void test_realloc(void)
 
 static void test_large_blocks(void)
 {
+    mem_trim(0); // no cached mappings: every allocation below maps
     mem_stats_t s0 = mem_get_stats();
+    CHECK_EQ(s0.large_cached, 0);
     size_t sizes[] = {128 * 1024, 200000, 1 << 20, 10 << 20};
     void *p[4];
     for (int i = 0; i < 4; i++) {
@@ -176,9 +178,35 @@ static void test_large_blocks(void)
     mem_free(h);
     for (int i = 0; i < 4; i++)
         mem_free(p[i]);
+    // Freed mappings wait in the cache (all four fit in it)...
     mem_stats_t s2 = mem_get_stats();
-    CHECK_EQ(s2.num_munmaps - s1.num_munmaps, 4);
+    CHECK_EQ(s2.num_munmaps, s1.num_munmaps);
+    CHECK_EQ(s2.large_cached, 4);
+    CHECK(s2.large_cache_bytes >= 128 * 1024 + 200000 + (1 << 20) + (10 << 20));
     CHECK_EQ(s2.mmap_bytes, s0.mmap_bytes);
+    // ...and serve the next request that fits one with little waste,
+    // without a new mapping, dirty: calloc must still clear it.
+    unsigned char *again = mem_malloc(1 << 20);
+    REQUIRE(again != NULL);
+    CHECK_EQ(mem_get_stats().num_mmaps, s1.num_mmaps);
+    CHECK_EQ(mem_get_stats().large_cached, 3);
+    CHECK(again[0] == 2 && again[(1 << 20) - 1] == 2); // what p[2] held
+    mem_free(again);
+    unsigned char *zero = mem_calloc(1, 200000);
+    REQUIRE(zero != NULL);
+    CHECK_EQ(mem_get_stats().num_mmaps, s1.num_mmaps);
+    int nonzero = 0;
+    for (int i = 0; i < 200000; i++)
+        nonzero |= zero[i];
+    CHECK_EQ(nonzero, 0);
+    mem_free(zero);
+    // A trim unmaps them all.
+    CHECK_EQ(mem_trim(0), 1);
+    mem_stats_t s3 = mem_get_stats();
+    CHECK_EQ(s3.large_cached, 0);
+    CHECK_EQ(s3.large_cache_bytes, 0);
+    CHECK_EQ(s3.num_munmaps - s1.num_munmaps, 4);
+    CHECK_EQ(mem_trim(0), 0); // nothing left to release
     CHECK_EQ(mem_check_heap(), 0);
 }
 

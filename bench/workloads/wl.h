@@ -1,0 +1,142 @@
+/*
+ * wl.h: helpers shared by the allocator-comparison workloads: argument
+ * parsing, a deterministic RNG, page touching and the checksum line that
+ * bench/run.py compares across allocators.  Header-only, so each workload
+ * stays one file.  Nothing here calls malloc: the workload's own malloc
+ * calls are the thing being measured.
+ */
+#ifndef WL_H
+#define WL_H
+
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arguments ---------------------------------------------------------- */
+
+// Every workload takes [scale] [threads] [mode]; scale multiplies the
+// default amount of work (1.0 = roughly 0.2-1.5 s under glibc on the
+// reference 2-core machine), threads and mode only where they apply.
+typedef struct {
+    double scale;
+    int threads;
+    const char *mode;
+} wl_args_t;
+
+static inline wl_args_t wl_parse(int argc, char **argv, const char *usage,
+                                 int default_threads, const char *default_mode)
+{
+    wl_args_t a = {1.0, default_threads, default_mode};
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf("usage: %s %s\n", argv[0], usage);
+        exit(0);
+    }
+    if (argc > 1)
+        a.scale = atof(argv[1]);
+    if (argc > 2)
+        a.threads = atoi(argv[2]);
+    if (argc > 3)
+        a.mode = argv[3];
+    if (!(a.scale > 0.0) || a.scale > 1000.0 || a.threads < 1 || a.threads > 256) {
+        fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+        exit(2);
+    }
+    return a;
+}
+
+// The default work count times the scale, never below 1.
+static inline uint64_t wl_scaled(uint64_t base, double scale)
+{
+    double n = (double)base * scale;
+    return n < 1.0 ? 1 : (uint64_t)n;
+}
+
+/* ---- randomness and checksums ------------------------------------------- */
+
+// xorshift64*: fast, and seeded per thread so that the block sequence a
+// thread sees does not depend on scheduling.
+typedef struct {
+    uint64_t s;
+} wl_rng_t;
+
+static inline wl_rng_t wl_rng(uint64_t seed)
+{
+    wl_rng_t r = {seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull};
+    if (r.s == 0)
+        r.s = 1;
+    return r;
+}
+
+static inline uint64_t wl_next(wl_rng_t *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+// splitmix64 finaliser: checksums add mixed values so that the total does
+// not depend on the order in which threads freed the blocks.
+static inline uint64_t wl_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static inline void wl_print_checksum(uint64_t sum)
+{
+    printf("checksum %016llx\n", (unsigned long long)sum);
+}
+
+/* ---- blocks ------------------------------------------------------------- */
+
+#define WL_PAGE_BYTES 4096 // touch one byte per page: RSS then counts the block
+
+static inline void *wl_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL) {
+        fprintf(stderr, "malloc(%zu) failed\n", n);
+        abort();
+    }
+    return p;
+}
+
+static inline void *wl_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        fprintf(stderr, "realloc(%zu) failed\n", n);
+        abort();
+    }
+    return q;
+}
+
+// Writes a tag into the first 8 bytes (n >= 8) and one byte into every
+// page and the last byte, the way a program initialises a header and uses
+// the rest: cheap next to the allocator, yet every page becomes resident.
+static inline void wl_touch(void *p, size_t n, uint64_t tag)
+{
+    unsigned char *b = p;
+    memcpy(b, &tag, sizeof tag);
+    for (size_t off = WL_PAGE_BYTES; off < n; off += WL_PAGE_BYTES)
+        b[off] = (unsigned char)tag;
+    b[n - 1] = (unsigned char)(tag >> 8);
+}
+
+// Reads back what wl_touch wrote; a wrong value means the allocator handed
+// out overlapping blocks or corrupted one, and shows up in the checksum.
+static inline uint64_t wl_read(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t tag;
+    memcpy(&tag, b, sizeof tag);
+    return wl_mix(tag) + b[n - 1];
+}
+
+#endif

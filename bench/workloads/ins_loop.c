@@ -1,0 +1,76 @@
+/*
+ * ins_loop: the instruction-count probe (run under callgrind by
+ * bench/run.py --mode instructions).  "pair" does malloc(n) + free(p) in a
+ * tight loop, n cycling over 16..1024; "batch" does 1000 mallocs and then
+ * their 1000 frees.  Impl "libc" calls malloc/free (whatever LD_PRELOAD
+ * provides), "noop" calls no-op functions of the same signature in
+ * libins_noop.so, both through the PLT, so the difference is the allocator.
+ * Usage: ins_loop pair|batch libc|noop ITERATIONS   (malloc+free pairs)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *ins_noop_malloc(size_t n);
+void ins_noop_free(void *p);
+
+static const size_t sizes_bytes[] = {16, 32, 48, 64, 100, 128, 256, 512, 1024};
+#define NSIZES (sizeof sizes_bytes / sizeof sizes_bytes[0])
+#define BATCH 1000
+
+static void *slot[BATCH];
+
+// One macro makes both variants so that their loops compile alike; the
+// barriers keep the pointer "used" without touching the block.
+#define DEFINE_LOOPS(suffix, MALLOC, FREE)                                   \
+    static __attribute__((noinline)) void pair_##suffix(uint64_t n)          \
+    {                                                                        \
+        size_t k = 0;                                                        \
+        for (uint64_t i = 0; i < n; i++) {                                   \
+            void *p = MALLOC(sizes_bytes[k]);                                \
+            if (++k == NSIZES)                                               \
+                k = 0;                                                       \
+            __asm__ volatile("" : : "r"(p) : "memory");                      \
+            FREE(p);                                                         \
+        }                                                                    \
+    }                                                                        \
+    static __attribute__((noinline)) void batch_##suffix(uint64_t n)         \
+    {                                                                        \
+        size_t k = 0;                                                        \
+        for (uint64_t i = 0; i < n; i += BATCH) {                            \
+            for (int j = 0; j < BATCH; j++) {                                \
+                slot[j] = MALLOC(sizes_bytes[k]);                            \
+                if (++k == NSIZES)                                           \
+                    k = 0;                                                   \
+            }                                                                \
+            __asm__ volatile("" : : : "memory");                             \
+            for (int j = 0; j < BATCH; j++)                                  \
+                FREE(slot[j]);                                               \
+        }                                                                    \
+    }
+
+DEFINE_LOOPS(libc, malloc, free)
+DEFINE_LOOPS(noop, ins_noop_malloc, ins_noop_free)
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s pair|batch libc|noop ITERATIONS\n", argv[0]);
+        return 2;
+    }
+    int batch = strcmp(argv[1], "batch") == 0;
+    int noop = strcmp(argv[2], "noop") == 0;
+    uint64_t n = strtoull(argv[3], NULL, 10);
+    if ((!batch && strcmp(argv[1], "pair") != 0) || (!noop && strcmp(argv[2], "libc") != 0) ||
+        n == 0 || (batch && n % BATCH != 0)) {
+        fprintf(stderr, "%s: bad arguments (batch needs a multiple of %d)\n", argv[0], BATCH);
+        return 2;
+    }
+    if (batch)
+        noop ? batch_noop(n) : batch_libc(n);
+    else
+        noop ? pair_noop(n) : pair_libc(n);
+    printf("done %s %s %llu\n", argv[1], argv[2], (unsigned long long)n);
+    return 0;
+}

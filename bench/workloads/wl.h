@@ -8,7 +8,6 @@
 #ifndef WL_H
 #define WL_H
 
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

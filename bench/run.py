@@ -83,6 +83,7 @@ class Workload:
         self.name, self.desc, self.kind = name, desc, kind
         self.prog, self.threads, self.mode = prog, threads, mode
         self.baseline, self.scaling_of = baseline, scaling_of
+        self.nthreads = threads or (2 if prog == "w_pipeline" else 1)  # for the results files
         self.skip_reason = None
 
 
@@ -934,6 +935,11 @@ def time_mode(args, suite, allocs, out):
             "scaling": sc, "parallelism_probe": probes, "problems": problems}
 
 
+def rounded(x):
+    """Floats to 6 significant digits: the measurements are not finer."""
+    return float("%.6g" % x) if isinstance(x, float) else x
+
+
 def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, report, elapsed_s):
     os.makedirs(stamp_dir, exist_ok=True)
     with open(os.path.join(stamp_dir, "report.txt"), "w") as f:
@@ -963,7 +969,7 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
             for w in timed["workloads"]:
                 for n in names:
                     for i, r in enumerate(timed["runs"].get((w.name, n), [])):
-                        wr.writerow([w.name, n, i + 1, r.wall_s and round(r.wall_s, 4), r.user_s,
+                        wr.writerow([w.name, n, i + 1, rounded(r.wall_s), r.user_s,
                                      r.sys_s, r.rss_kib, r.status, r.checksum, r.detail])
         cols = ["time_s", "time_min_s", "time_max_s", "cpu_s", "rss_kib", "time_vs_glibc",
                 "time_vs_mimalloc", "rss_vs_glibc", "rss_vs_mimalloc"]
@@ -976,14 +982,15 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
                     continue
                 for n in names:
                     c = timed["cells"][(w.name, n)]
-                    wr.writerow([w.name, w.kind, w.threads or 1, int(w.baseline), n, c["reps"],
-                                 c["status"]] + [c.get(k) for k in cols])
+                    wr.writerow([w.name, w.kind, w.nthreads, int(w.baseline), n, c["reps"],
+                                 c["status"]] + [rounded(c.get(k)) for k in cols])
         doc["time"] = {
             "workloads": [{"name": w.name, "description": w.desc, "kind": w.kind,
-                           "threads": w.threads or (2 if w.name == "pipeline" else 1),
+                           "threads": w.nthreads,
                            "scaling_baseline": w.baseline, "scaling_of": w.scaling_of,
                            "skipped": w.skip_reason} for w in timed["workloads"]],
-            "results": [dict(workload=w, allocator=a, **c) for (w, a), c in timed["cells"].items()],
+            "results": [dict(workload=w, allocator=a, **{k: rounded(v) for k, v in c.items()})
+                        for (w, a), c in timed["cells"].items()],
             "geomeans": timed["geomeans"],
             "scaling": timed["scaling"],
             "parallelism_probe": timed["parallelism_probe"],

@@ -201,6 +201,7 @@ class Run:
 
     def __init__(self):
         self.wall_s = self.user_s = self.sys_s = None
+        self.inner_s = None  # the parallel phase, as timed by the program itself
         self.rss_kib = None
         self.status = "ok"  # ok | crash | exit N | timeout | checksum | error
         self.checksum = None
@@ -321,11 +322,16 @@ def parallelism_probe(suite):
     return 2.0 * t1 / t2
 
 
-def checksum_line(out):
+def output_field(out, key):
+    """The value of the last "key value" line a workload printed."""
     for line in reversed(out.decode(errors="replace").splitlines()):
-        if line.startswith("checksum "):
+        if line.startswith(key + " "):
             return line.split()[1]
     return None
+
+
+def checksum_line(out):
+    return output_field(out, "checksum")
 
 
 # ---- the workload runners ----------------------------------------------------------
@@ -422,6 +428,8 @@ class Suite:
             self.repro[(w.name, alloc[0])] = repro_command(lib, argv)
             run, out = run_measured(lib, argv, self.env, self.tmpdir, t)
             run.checksum = checksum_line(out)
+            inner = output_field(out, "elapsed_s")
+            run.inner_s = float(inner) if inner else None
             if run.status == "ok" and run.checksum is None:
                 run.status, run.detail = "error", "no checksum line"
             return run
@@ -592,6 +600,9 @@ def summarise(workloads, allocs, runs):
                 c["rss_kib"] = statistics.median(rss) if rss else None
                 cpu = [r.user_s + r.sys_s for r in good if r.user_s is not None]
                 c["cpu_s"] = statistics.median(cpu) if cpu else None
+                inner = [r.inner_s for r in good if r.inner_s is not None]
+                if inner:
+                    c["inner_s"] = statistics.median(inner)
                 rps = [r.extra["rps"] for r in good if "rps" in r.extra]
                 if rps:
                     c["rps"] = {k: statistics.median(d[k] for d in rps) for k in rps[0]}
@@ -669,8 +680,11 @@ def scaling(workloads, allocs, cells):
     for n, _ in allocs:
         res[n] = {}
         for w, base in pairs:
-            t1 = cells[(base, n)].get("time_s")
-            t2 = cells[(w.name, n)].get("time_s")
+            # The parallel phase as the program timed it, when it did: the
+            # process's fixed start and exit cost is not work that scales.
+            c1, c2 = cells[(base, n)], cells[(w.name, n)]
+            key = "inner_s" if "inner_s" in c1 and "inner_s" in c2 else "time_s"
+            t1, t2 = c1.get(key), c2.get(key)
             res[n][w.name] = t1 / t2 if t1 and t2 else None
     return pairs, res
 
@@ -679,9 +693,10 @@ def print_scaling(out, allocs, pairs, sc):
     if not pairs:
         return
     out()
-    out("== scaling: work done by 2 threads in the time of 1 (T 1 thread / T 2 threads,")
-    out("   same total work; target >= 1.80 on 2 cores; remote churn moves every block")
-    out("   between cores, so even ideal allocators stay well below 2 there)")
+    out("== scaling: work done by 2 threads in the time of 1 (T 1 thread / T 2 threads, same")
+    out("   total work, T = median of the parallel phase as timed inside the program; target")
+    out("   >= 1.80 on 2 cores; remote churn moves every block between cores, so even ideal")
+    out("   allocators stay well below 2 there)")
     cols = [w.name for w, _ in pairs]
     out("%-14s " % "allocator" + " ".join("%22s" % c for c in cols))
     for n, _ in allocs:
@@ -919,6 +934,8 @@ def time_mode(args, suite, allocs, out):
             " and at the end):")
         out("   median %.2f, min %.2f;" % (statistics.median(probes), min(probes)))
         out("   scaling ratios mean little unless this is close to 2.00 (other load on the machine)")
+        if args.quick:
+            out("   (--quick runs last ~0.1 s: too short for the scaling ratios to mean much)")
     problems = []
     for (wname, aname) in sorted(failed):
         rs = runs[(wname, aname)]
@@ -965,13 +982,14 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
         with open(os.path.join(stamp_dir, "runs.csv"), "w", newline="") as f:
             wr = csv.writer(f)
             wr.writerow(["workload", "allocator", "rep", "wall_s", "user_s", "sys_s", "max_rss_kib",
-                         "status", "checksum", "detail"])
+                         "inner_s", "status", "checksum", "detail"])
             for w in timed["workloads"]:
                 for n in names:
                     for i, r in enumerate(timed["runs"].get((w.name, n), [])):
                         wr.writerow([w.name, n, i + 1, rounded(r.wall_s), r.user_s,
-                                     r.sys_s, r.rss_kib, r.status, r.checksum, r.detail])
-        cols = ["time_s", "time_min_s", "time_max_s", "cpu_s", "rss_kib", "time_vs_glibc",
+                                     r.sys_s, r.rss_kib, r.inner_s, r.status, r.checksum,
+                                     r.detail])
+        cols = ["time_s", "time_min_s", "time_max_s", "cpu_s", "inner_s", "rss_kib", "time_vs_glibc",
                 "time_vs_mimalloc", "rss_vs_glibc", "rss_vs_mimalloc"]
         with open(os.path.join(stamp_dir, "summary.csv"), "w", newline="") as f:
             wr = csv.writer(f)

@@ -154,6 +154,7 @@ int main(int argc, char **argv)
         w[t].id = t;
         w[t].sum = 0;
     }
+    double t0 = wl_now_s();
     for (int t = 0; t < nthreads; t++)
         if (pthread_create(&tid[t], NULL, worker, &w[t]) != 0)
             abort();
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
         pthread_join(tid[t], NULL);
         sum += w[t].sum;
     }
+    wl_print_elapsed(wl_now_s() - t0);
     free(tid);
     free(w);
     free(inbox);

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
         w[t].sum = 0;
         w[t].given = passive ? wl_malloc(SMALL_BYTES) : NULL;
     }
+    double t0 = wl_now_s();
     for (int t = 0; t < n; t++)
         if (pthread_create(&tid[t], NULL, worker, &w[t]) != 0)
             abort();
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
         pthread_join(tid[t], NULL);
         sum += w[t].sum;
     }
+    wl_print_elapsed(wl_now_s() - t0);
     free(tid);
     free(w);
     wl_print_checksum(sum);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- arguments ---------------------------------------------------------- */
 
@@ -90,6 +91,24 @@ static inline uint64_t wl_mix(uint64_t x)
 static inline void wl_print_checksum(uint64_t sum)
 {
     printf("checksum %016llx\n", (unsigned long long)sum);
+}
+
+/* ---- timing ------------------------------------------------------------- */
+
+// The driver times whole processes.  Threaded workloads also report the
+// time of their parallel phase alone, because process start, thread
+// creation and exit are a fixed cost that would blur the 1-to-2-thread
+// scaling ratio of the faster allocators.
+static inline double wl_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void wl_print_elapsed(double seconds)
+{
+    printf("elapsed_s %.6f\n", seconds);
 }
 
 /* ---- blocks ------------------------------------------------------------- */

@@ -22,15 +22,19 @@ typedef struct {
 } batch_t;
 
 // One inbox per thread, on its own cache lines so that the benchmark's
-// queues do not add false sharing of their own.
+// queues do not add false sharing of their own.  Remote mode guards all
+// inboxes with the one global lock (a thread's wait depends on two of
+// them); local mode uses the inbox's own lock, so that threads share
+// nothing and any loss of scaling is the allocator's.
 typedef struct {
     _Alignas(64) batch_t *q[QUEUE_BATCHES];
     unsigned head, count;
     int waiting;
     pthread_cond_t cv;
+    pthread_mutex_t own_mu;
 } inbox_t;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
 static inbox_t *inbox;
 static int nthreads;
 static int local_only;
@@ -89,6 +93,7 @@ static void *worker(void *arg)
     inbox_t *in = &inbox[t];
     inbox_t *out = local_only ? in : &inbox[(t + 1) % nthreads];
     inbox_t *pred = local_only ? in : &inbox[(t + nthreads - 1) % nthreads];
+    pthread_mutex_t *mu = local_only ? &in->own_mu : &global_mu;
     wl_rng_t rng = wl_rng(100 + (uint64_t)t);
     uint64_t produced = 0, consumed = 0, m = batches_per_thread;
     batch_t *pending = NULL;
@@ -98,7 +103,7 @@ static void *worker(void *arg)
             produced++;
         }
         batch_t *got = NULL;
-        pthread_mutex_lock(&mu);
+        pthread_mutex_lock(mu);
         for (;;) {
             if (pending != NULL && out->count < QUEUE_BATCHES) {
                 out->q[(out->head + out->count) % QUEUE_BATCHES] = pending;
@@ -117,10 +122,10 @@ static void *worker(void *arg)
                 break;
             // Our batch cannot be handed on and nothing has arrived.
             in->waiting = 1;
-            pthread_cond_wait(&in->cv, &mu);
+            pthread_cond_wait(&in->cv, mu);
             in->waiting = 0;
         }
-        pthread_mutex_unlock(&mu);
+        pthread_mutex_unlock(mu);
         if (got != NULL) {
             w->sum += drain_batch(got);
             consumed++;
@@ -151,6 +156,7 @@ int main(int argc, char **argv)
     memset(inbox, 0, sizeof(inbox_t) * (size_t)nthreads);
     for (int t = 0; t < nthreads; t++) {
         pthread_cond_init(&inbox[t].cv, NULL);
+        pthread_mutex_init(&inbox[t].own_mu, NULL);
         w[t].id = t;
         w[t].sum = 0;
     }

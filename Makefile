@@ -4,7 +4,8 @@ BUILD ?= build
 CMAKE_FLAGS ?= -DLA_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all liballocator.a liballocator.so test bench valgrind clean help configure
+.PHONY: all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
+	bench-core valgrind clean help configure
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -21,7 +22,26 @@ liballocator.so: configure
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The allocator comparison (bench/run.py, see bench/README.md): glibc,
+# liballocator, jemalloc, tcmalloc and mimalloc under LD_PRELOAD, then the
+# callgrind instruction counts.  REPS=n changes the repetitions (default 5);
+# BENCH_ARGS passes anything else, e.g. BENCH_ARGS="-w 'churn*'".
+BENCH_RUN = /usr/bin/python3 bench/run.py --build-dir $(BUILD) $(if $(REPS),--reps $(REPS)) $(BENCH_ARGS)
+
 bench: all
+	$(BENCH_RUN)
+
+bench-quick: all
+	$(BENCH_RUN) --quick
+
+bench-time: all
+	$(BENCH_RUN) --mode time
+
+bench-instructions: all
+	$(BENCH_RUN) --mode instructions
+
+# The core's mem_* functions against the system malloc, in one process.
+bench-core: all
 	$(BUILD)/bench/bench_core
 
 valgrind: all
@@ -35,6 +55,10 @@ help:
 	@echo "make liballocator.a  build the static library only"
 	@echo "make liballocator.so build the shared library only"
 	@echo "make test            build and run every test (ctest)"
-	@echo "make bench           run the core benchmark against the system malloc"
+	@echo "make bench           compare allocators: timed workloads + instruction counts (~6 min)"
+	@echo "make bench-quick     the same as a 1-minute smoke run (1 repetition, small scale)"
+	@echo "make bench-time      timed workloads only (REPS=n, BENCH_ARGS=... for bench/run.py)"
+	@echo "make bench-instructions  instructions per malloc+free under callgrind only"
+	@echo "make bench-core      the core's mem_* functions against the system malloc"
 	@echo "make valgrind        run the unit tests under valgrind memcheck"
 	@echo "make clean           remove the build directory"

@@ -83,10 +83,13 @@
 // Requests up to this size are served from per-thread caches by the fast
 // path, one bin per 16 bytes.  Bytes.
 #define LA_TC_MAX_BYTES 1024
-// Requests above that and up to this size are cached too, by the slow path,
-// in four size classes per doubling (1280, 1536, 1792, 2048, 2560, ...):
+// Requests above that and up to this size are cached too, by the slow path:
 // it spares them the heap lock.  A power of two.  Bytes.
 #define LA_TC_MEDIUM_MAX_BYTES (32 * 1024)
+// Medium size classes per doubling (1088, 1152, ... 2048, 2176, ...): a
+// request is rounded up by at most 1/16 (sqlite's 4.3 KB pages lost 17% of
+// their memory to four classes per doubling).
+#define LA_TC_MEDIUM_PER_DOUBLING 16
 // Smallest count a medium bin starts with (a few big blocks).
 #define LA_TC_MEDIUM_COUNT_MIN 2
 // A bin starts able to hold this many bytes of blocks (its count is this
@@ -100,8 +103,10 @@
 #define LA_TC_COUNT_MIN 8 // small bins
 #define LA_TC_COUNT_MAX 512
 // Blocks fetched by a bin's first refill; later refills double it, up to
-// half the bin.  Small, so threads that allocate little hold little.
+// half the bin and LA_TC_BATCH_MAX.  Small, so threads that allocate little
+// hold little.  (The refill collects the batch in an array on the stack.)
 #define LA_TC_BATCH_MIN 4
+#define LA_TC_BATCH_MAX 64
 // A thread cache publishes its live-byte balance for the peak statistic
 // whenever it touches a heap, or else once the balance moved this much.
 // Bounds how far the reported peak can lag behind the true one.  Bytes.

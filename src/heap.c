@@ -239,6 +239,38 @@ la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
     return b;
 }
 
+size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out)
+{
+    size_t n = 0;
+    while (n < want) {
+        // Existing free blocks first, however small: asking for one run of
+        // `want` blocks would mostly grow the heap and strand the fragments
+        // that flushed blocks leave behind (sqlite's heap grew 40%).
+        la_block_t *b = bins_find(h, block);
+        if (b == NULL) {
+            if (n > 0 || heap_grow(h, block * want) == GROW_FAILED)
+                break;
+            continue;
+        }
+        size_t fit = LA_MIN(want - n, blk_size(b) / block);
+        take_block(h, b, fit * block);
+        // Cut the run into `fit` live blocks; the last keeps any tail too
+        // small to split off.
+        size_t total = blk_size(b);
+        for (size_t i = 0; i < fit; i++) {
+            la_block_t *piece = (la_block_t *)((char *)b + i * block);
+            size_t bytes = i + 1 == fit ? total - i * block : block;
+            if (i == 0)
+                blk_set_size(piece, bytes);
+            else
+                blk_set_live(piece, bytes, 0, h->index);
+            out[n++] = piece;
+        }
+        h->counters.splits += fit - 1;
+    }
+    return n;
+}
+
 la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align)
 {
     // Room to move the start to an aligned payload with a leading free

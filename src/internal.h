@@ -392,6 +392,9 @@ LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
 // non-zero (the rest are known zero, for calloc).
 LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
 LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align);
+// Up to `want` live blocks of `block` bytes into out[], carved from the free
+// blocks there are before the heap grows; returns how many (0: no memory).
+LA_HIDDEN size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out);
 LA_HIDDEN void heap_free(la_heap_t *h, la_block_t *b);
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
 LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);

@@ -77,10 +77,11 @@ static la_tcache_t *struct_alloc(void)
 /* ---- bins --------------------------------------------------------------- */
 
 _Static_assert(LA_IS_POW2(LA_TC_MEDIUM_MAX_BYTES) && LA_IS_POW2(LA_TC_MAX_BYTES),
-               "medium classes are quarters of powers of two");
+               "medium classes divide powers of two");
 #define LOG2_SMALL_MAX ((size_t)__builtin_ctz(LA_TC_MAX_BYTES))
 
-// Bytes served by medium class i: 1280, 1536, 1792, 2048, 2560, ...
+// Bytes served by medium class i: 1088, 1152, ... 2048, 2176, ... (with
+// 16 classes per doubling).
 static size_t medium_class_bytes(size_t i)
 {
     size_t base = (size_t)LA_TC_MAX_BYTES << (i / LA_TC_MEDIUM_PER_DOUBLING);
@@ -93,8 +94,8 @@ static la_tbin_t *medium_bin_up(la_tcache_t *tc, size_t req)
 {
     size_t log2 = 63 - (size_t)__builtin_clzl(req - 1);
     size_t base = (size_t)1 << log2, step = base / LA_TC_MEDIUM_PER_DOUBLING;
-    size_t quarter = (req - base + step - 1) / step; // 1..4
-    size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + quarter - 1;
+    size_t steps = (req - base + step - 1) / step; // 1..LA_TC_MEDIUM_PER_DOUBLING
+    size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + steps - 1;
     return &tc->bins[LA_TC_SMALL_BINS + i];
 }
 
@@ -111,10 +112,10 @@ static la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
         return NULL;
     size_t log2 = 63 - (size_t)__builtin_clzl(usable);
     size_t base = (size_t)1 << log2, step = base / LA_TC_MEDIUM_PER_DOUBLING;
-    size_t quarter = (usable - base) / step; // 0..3
-    if (log2 == LOG2_SMALL_MAX && quarter == 0)
-        return &tc->bins[LA_TC_SMALL_BINS - 1]; // 1024..1279: the last small bin
-    size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + quarter - 1;
+    size_t steps = (usable - base) / step; // 0..LA_TC_MEDIUM_PER_DOUBLING-1
+    if (log2 == LOG2_SMALL_MAX && steps == 0)
+        return &tc->bins[LA_TC_SMALL_BINS - 1]; // below the first class: last small bin
+    size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + steps - 1;
     return &tc->bins[LA_TC_SMALL_BINS + LA_MIN(i, (size_t)LA_TC_MEDIUM_BINS - 1)];
 }
 
@@ -315,36 +316,26 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
     if (want == 0)
         return;
     la_heap_t *h = tc->heap;
+    la_block_t *got[LA_TC_BATCH_MAX];
     lock_acquire(&h->lock);
-    la_block_t *b = heap_alloc(h, block * want, NULL);
-    if (b == NULL && want > 1) {
-        want = 1;
-        b = heap_alloc(h, block, NULL);
+    size_t n = heap_alloc_batch(h, block, LA_MIN(want, (size_t)LA_TC_BATCH_MAX), got);
+    // Pushed last to first, so that the first carved is used first.
+    for (size_t i = n; i-- > 0;) {
+        la_block_t *piece = got[i];
+        piece->req = 0;
+        piece->check = la_check_live() ^ LA_CHECK_CACHED;
+        void *p = blk_payload(piece);
+        *(void **)p = bin->head;
+        bin->head = p;
     }
-    if (b != NULL) {
-        size_t total = blk_size(b);
-        // Pushed last to first, so that the lowest address is used first.
-        for (size_t i = want; i-- > 0;) {
-            la_block_t *piece = (la_block_t *)((char *)b + i * block);
-            size_t bytes = i + 1 == want ? total - i * block : block;
-            if (i > 0)
-                piece->head = blk_head(bytes, 0, h->index); // left neighbour live
-            else
-                blk_set_size(piece, bytes);
-            piece->req = 0;
-            piece->check = la_check_live() ^ LA_CHECK_CACHED;
-            void *p = blk_payload(piece);
-            *(void **)p = bin->head;
-            bin->head = p;
-        }
-        h->counters.splits += want - 1;
-        bin->room -= (int32_t)want;
-        tc->refilled += want;
-    }
+    bin->room -= (int32_t)n;
+    tc->refilled += n;
     lock_release(&h->lock);
-    // Threads that keep coming back get bigger batches, up to half a bin.
+    // Threads that keep coming back get bigger batches, up to half a bin
+    // (and LA_TC_BATCH_MAX).
     size_t next = (size_t)bin->batch * 2;
-    bin->batch = (uint16_t)LA_MIN(next, LA_MAX((size_t)bin->cap / 2, (size_t)1));
+    size_t most = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
+    bin->batch = (uint16_t)LA_MIN(next, most);
 }
 
 /* ---- slow paths --------------------------------------------------------- */

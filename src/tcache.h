@@ -5,8 +5,9 @@
  * A cache has one bin per 16 bytes of request up to LA_TC_MAX_BYTES; bin i
  * holds blocks whose usable size is at least 16*i, linked through their
  * first payload word.  The fast path bins a block by its requested size
- * (held in the header), which a block always covers.  Medium bins (four
- * size classes per doubling up to LA_TC_MEDIUM_MAX_BYTES) are the slow
+ * (held in the header), which a block always covers.  Medium bins (size
+ * classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
+ * LA_TC_MEDIUM_MAX_BYTES) are the slow
  * path's, and bin blocks by usable size rounded down to a class.  A cached block is live from
  * its heap's point of view, with its check word flipped by LA_CHECK_CACHED
  * so that a second free of it fails the fast check.
@@ -26,7 +27,6 @@
 
 // Small bins (the fast path's), then medium bins (the slow path's).
 #define LA_TC_SMALL_BINS (LA_TC_MAX_BYTES / ALIGNMENT + 1)
-#define LA_TC_MEDIUM_PER_DOUBLING 4
 #define LA_TC_MEDIUM_BINS                                                                 \
     (LA_TC_MEDIUM_PER_DOUBLING *                                                          \
      (__builtin_ctz(LA_TC_MEDIUM_MAX_BYTES) - __builtin_ctz(LA_TC_MAX_BYTES)))

@@ -90,17 +90,16 @@
 // request is rounded up by at most 1/16 (sqlite's 4.3 KB pages lost 17% of
 // their memory to four classes per doubling).
 #define LA_TC_MEDIUM_PER_DOUBLING 16
-// Smallest count a medium bin starts with (a few big blocks).
-#define LA_TC_MEDIUM_COUNT_MIN 2
+// Medium bins start empty (capacity 0) and grow on demand from one block.
 // A bin starts able to hold this many bytes of blocks (its count is this
 // divided by its block size, clamped to the counts below); each time it
 // overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while the whole cache's
 // capacity stays within LA_TC_TOTAL_BYTES.  Bins a thread churns grow;
 // the others stay small.  Bytes.
-#define LA_TC_BIN_BYTES (4 * 1024)
-#define LA_TC_BIN_BYTES_MAX (256 * 1024)
-#define LA_TC_TOTAL_BYTES (2 * 1024 * 1024)
-#define LA_TC_COUNT_MIN 8 // small bins
+#define LA_TC_BIN_BYTES (1024)
+#define LA_TC_BIN_BYTES_MAX (128 * 1024)
+#define LA_TC_TOTAL_BYTES (512 * 1024)
+#define LA_TC_COUNT_MIN 4 // small bins
 #define LA_TC_COUNT_MAX 512
 // Blocks fetched by a bin's first refill; later refills double it, up to
 // half the bin and LA_TC_BATCH_MAX.  Small, so threads that allocate little

@@ -198,6 +198,41 @@ static grow_t heap_grow(la_heap_t *h, size_t need)
     return grow_mapped(h, need);
 }
 
+/* ---- blocks handed back by other threads -------------------------------- */
+
+void heap_push_remote(la_heap_t *h, void *first, void *last)
+{
+    void *old = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
+    do
+        *(void **)last = old;
+    while (!__atomic_compare_exchange_n(&h->remote, &old, first, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+}
+
+void *heap_take_remote(la_heap_t *h)
+{
+    if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED) == NULL)
+        return NULL; // the common case costs no locked instruction
+    return __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
+}
+
+void heap_free_chain(la_heap_t *h, void *chain)
+{
+    while (chain != NULL) {
+        void *next = *(void **)chain;
+        heap_free(h, blk_from_payload(chain));
+        chain = next;
+    }
+}
+
+// Before growing: free what other threads handed back.  True if any.
+static bool drain_remote(la_heap_t *h)
+{
+    void *chain = heap_take_remote(h);
+    heap_free_chain(h, chain);
+    return chain != NULL;
+}
+
 /* ---- allocation --------------------------------------------------------- */
 
 // Payload bytes of b, counted from its start, that may not be zero.
@@ -227,6 +262,8 @@ static void take_block(la_heap_t *h, la_block_t *b, size_t need)
 la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     la_block_t *b = bins_find(h, need);
+    if (LA_UNLIKELY(b == NULL) && drain_remote(h))
+        b = bins_find(h, need);
     if (LA_UNLIKELY(b == NULL)) {
         if (heap_grow(h, need) == GROW_FAILED)
             return NULL;
@@ -248,7 +285,9 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
         // that flushed blocks leave behind (sqlite's heap grew 40%).
         la_block_t *b = bins_find(h, block);
         if (b == NULL) {
-            if (n > 0 || heap_grow(h, block * want) == GROW_FAILED)
+            if (n > 0)
+                break;
+            if (!drain_remote(h) && heap_grow(h, block * want) == GROW_FAILED)
                 break;
             continue;
         }
@@ -300,6 +339,8 @@ void heap_free(la_heap_t *h, la_block_t *b)
     b = blk_coalesce(h, b);
     blk_make_free(h, b, blk_size(b));
 }
+
+
 
 /* ---- resizing ----------------------------------------------------------- */
 

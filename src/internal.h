@@ -227,6 +227,11 @@ typedef struct la_heap {
     la_region_t *brk_region;              // the region sbrk extends, if any
     size_t region_bytes;                  // sum of region spans
     la_counters_t counters;
+    // Blocks other threads freed, handed back without the lock: payloads
+    // linked through their first word, pushed with a CAS, taken all at once
+    // with an exchange.  They are live (check LA_CHECK_CACHED) until a
+    // thread bound to this heap takes them into its cache or frees them.
+    void *remote;
 } __attribute__((aligned(64))) la_heap_t;
 
 /* ---- large (mapped) blocks ---------------------------------------------- */
@@ -396,6 +401,13 @@ LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_
 // blocks there are before the heap grows; returns how many (0: no memory).
 LA_HIDDEN size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out);
 LA_HIDDEN void heap_free(la_heap_t *h, la_block_t *b);
+// Pushes a chain of live blocks of heap h (linked through their payloads,
+// first to last) onto its remote list; no lock needed.
+LA_HIDDEN void heap_push_remote(la_heap_t *h, void *first, void *last);
+// Takes the whole remote list (no lock needed); NULL if empty.
+LA_HIDDEN void *heap_take_remote(la_heap_t *h);
+// Frees every block of a chain into h; the caller holds h's lock.
+LA_HIDDEN void heap_free_chain(la_heap_t *h, void *chain);
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
 LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);
 // The region holding p, if any (diagnostics: no lock, linear in regions).

@@ -137,7 +137,7 @@ static size_t bin_block_bytes(la_tcache_t *tc, la_tbin_t *bin)
 static size_t bin_count_for(la_tcache_t *tc, la_tbin_t *bin, size_t bytes)
 {
     size_t block = bin_block_bytes(tc, bin);
-    size_t least = bin_is_medium(tc, bin) ? LA_TC_MEDIUM_COUNT_MIN : LA_TC_COUNT_MIN;
+    size_t least = bin_is_medium(tc, bin) ? 1 : LA_TC_COUNT_MIN;
     return LA_MIN(LA_MAX(bytes / block, least), (size_t)LA_TC_COUNT_MAX);
 }
 
@@ -146,8 +146,12 @@ static void set_capacities(la_tcache_t *tc)
     for (size_t i = 0; i < LA_TC_BINS; i++) {
         la_tbin_t *bin = &tc->bins[i];
         size_t block = bin_block_bytes(tc, bin);
-        // ALLOCATOR_TCACHE=0: caches only bind threads to heaps.
-        size_t cap = la.options.tcache ? bin_count_for(tc, bin, LA_TC_BIN_BYTES) : 0;
+        // Medium bins start empty and grow when used; with
+        // ALLOCATOR_TCACHE=0 every bin stays empty and caches only bind
+        // threads to heaps.
+        size_t cap = la.options.tcache && !bin_is_medium(tc, bin)
+                         ? bin_count_for(tc, bin, LA_TC_BIN_BYTES)
+                         : 0;
         bin->cap = (uint16_t)cap;
         bin->room = (int32_t)cap;
         bin->batch = (uint16_t)LA_MIN(cap, (size_t)LA_TC_BATCH_MIN);
@@ -155,13 +159,23 @@ static void set_capacities(la_tcache_t *tc)
     }
 }
 
-// A full bin: double its capacity if it and the cache may grow.
+// A full bin: double its capacity if it ran dry since it last overflowed
+// (it swings between empty and full, so a bigger bin saves heap trips),
+// and the bin and the cache may grow.  A bin that only fills, as under
+// bursts of frees, gives blocks back instead of growing: caches hold what
+// a thread reuses, not what it once freed.
 static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
 {
+    size_t i = (size_t)(bin - tc->bins);
+    bool swung = tc->ran_dry[i];
+    tc->ran_dry[i] = 0;
+    if (!swung)
+        return false;
     size_t block = bin_block_bytes(tc, bin);
     size_t cap = bin->cap;
-    size_t grown = LA_MIN(cap * 2, bin_count_for(tc, bin, LA_TC_BIN_BYTES_MAX));
-    if (cap == 0 || grown <= cap || tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
+    size_t grown = LA_MIN(LA_MAX(cap * 2, (size_t)1), bin_count_for(tc, bin, LA_TC_BIN_BYTES_MAX));
+    if (!la.options.tcache || grown <= cap ||
+        tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
         return false;
     bin->cap = (uint16_t)grown;
     bin->room += (int32_t)(grown - cap);
@@ -209,35 +223,55 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         link = (void **)*link;
     void *rest = *link;
     *link = NULL;
-    la_heap_t *locked = NULL;
+    // Blocks of this thread's heap are freed into it under its lock (they
+    // merge with their neighbours); blocks of other heaps are chained per
+    // heap and handed back with one CAS each, so a thread that frees what
+    // another allocated never waits for that thread's lock.
+    void *first[LA_MAX_HEAPS] = {0}, *last[LA_MAX_HEAPS];
+    void *local = NULL;
     uint32_t released = 0;
     while (rest != NULL) {
         void *next = *(void **)rest;
         la_block_t *b = blk_from_payload(rest);
         // The heap index never changes; PREV_FREE in the same word may, under
         // the owner's lock, hence the relaxed load.
-        la_heap_t *h = &la.heaps[la_load_relaxed(&b->head) >> LA_HEAD_HEAP_SHIFT];
-        if (h != locked) {
-            if (locked != NULL)
-                lock_release(&locked->lock);
-            lock_acquire(&h->lock);
-            locked = h;
+        unsigned owner = (unsigned)(la_load_relaxed(&b->head) >> LA_HEAD_HEAP_SHIFT);
+        if (&la.heaps[owner] == tc->heap) {
+            *(void **)rest = local;
+            local = rest;
+        } else {
+            *(void **)rest = first[owner];
+            if (first[owner] == NULL)
+                last[owner] = rest;
+            first[owner] = rest;
         }
-        heap_free(h, b);
         released++;
         rest = next;
     }
-    if (locked != NULL)
-        lock_release(&locked->lock);
+    if (local != NULL) {
+        lock_acquire(&tc->heap->lock);
+        heap_free_chain(tc->heap, local);
+        lock_release(&tc->heap->lock);
+    }
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++)
+        if (first[i] != NULL)
+            heap_push_remote(&la.heaps[i], first[i], last[i]);
     bin->room += (int32_t)released;
     tc->flushed += released;
 }
 
-// Makes room in a full bin: grow it, or else give half of it back.
-static void make_room(la_tcache_t *tc, la_tbin_t *bin)
+// Makes room in a full bin: grow it, or else give half of it back.  False
+// when the bin can take nothing (caching is off, or an empty bin may not
+// grow).
+static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
 {
-    if (!grow_bin(tc, bin))
-        flush_bin(tc, bin, bin->cap / 2u);
+    if (grow_bin(tc, bin))
+        return true;
+    if (bin->cap == 0)
+        return false;
+    flush_bin(tc, bin, bin->cap / 2u);
+    return true;
 }
 
 static void flush_all(la_tcache_t *tc)
@@ -305,12 +339,46 @@ __attribute__((constructor)) static void tcache_init_process(void)
 
 /* ---- refill ------------------------------------------------------------- */
 
-// Carves a batch of blocks for one bin from the thread's heap in a single
-// heap allocation.  Leaves the bin empty only if the heap is out of memory.
+// Takes what other threads handed back to this thread's heap into the
+// cache's bins; what does not fit is freed into the heap.  Returns
+// whether `bin` got blocks.
+static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
+{
+    void *chain = heap_take_remote(tc->heap);
+    if (chain == NULL)
+        return false;
+    void *leftover = NULL;
+    while (chain != NULL) {
+        void *next = *(void **)chain;
+        la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
+        if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
+            // Still marked cached: its free was counted by whoever freed it.
+            *(void **)chain = to->head;
+            to->head = chain;
+            to->room--;
+            tc->refilled++;
+        } else {
+            *(void **)chain = leftover;
+            leftover = chain;
+        }
+        chain = next;
+    }
+    if (leftover != NULL) {
+        lock_acquire(&tc->heap->lock);
+        heap_free_chain(tc->heap, leftover);
+        lock_release(&tc->heap->lock);
+    }
+    return bin->head != NULL;
+}
+
+// Fills an empty bin: from what other threads handed back to this thread's
+// heap if that brings blocks of its size, else with a batch carved from the
+// heap.  Leaves the bin empty only if the heap is out of memory.
 static void refill(la_tcache_t *tc, la_tbin_t *bin)
 {
     size_t block = bin_block_bytes(tc, bin);
-    if (bin->room <= 0)
+    tc->ran_dry[bin - tc->bins] = 1; // even if it may hold nothing yet
+    if (bin->room <= 0 || take_remote(tc, bin))
         return;
     size_t want = LA_MIN((size_t)bin->batch, (size_t)bin->room);
     if (want == 0)
@@ -394,11 +462,10 @@ void tcache_free_full(void *p)
     la_block_t *b = blk_from_payload(p);
     la_tbin_t *bin = tcache_bin_of(tc, b->req);
     bin->room = 0; // undo the fast path's decrement below zero
-    if (bin->cap == 0) { // caching is off: straight to the heap
+    if (!make_room(tc, bin)) { // caching is off: straight to the heap
         la_free_block(la_validate(p, "free"));
         return;
     }
-    make_room(tc, bin);
     push(tc, b, bin);
 }
 
@@ -407,9 +474,7 @@ void tcache_free_slow(void *p)
     la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
-    if (bin != NULL && bin->cap != 0) {
-        if (bin->room <= 0)
-            make_room(tc, bin);
+    if (bin != NULL && (bin->room > 0 || make_room(tc, bin))) {
         push(tc, b, bin);
         return;
     }

@@ -97,15 +97,13 @@
 // capacity stays within LA_TC_TOTAL_BYTES.  Bins a thread churns grow;
 // the others stay small.  Bytes.
 #define LA_TC_BIN_BYTES (1024)
-#define LA_TC_BIN_BYTES_MAX (128 * 1024)
+#define LA_TC_BIN_BYTES_MAX (256 * 1024)
 #define LA_TC_TOTAL_BYTES (512 * 1024)
 #define LA_TC_COUNT_MIN 4 // small bins
 #define LA_TC_COUNT_MAX 512
-// Blocks fetched by a bin's first refill; later refills double it, up to
-// half the bin and LA_TC_BATCH_MAX.  Small, so threads that allocate little
-// hold little.  (The refill collects the batch in an array on the stack.)
-#define LA_TC_BATCH_MIN 4
-#define LA_TC_BATCH_MAX 64
+// A refill fetches half the bin's capacity, at most this many blocks (the
+// refill collects them in an array on the stack).
+#define LA_TC_BATCH_MAX 32
 // A thread cache publishes its live-byte balance for the peak statistic
 // whenever it touches a heap, or else once the balance moved this much.
 // Bounds how far the reported peak can lag behind the true one.  Bytes.

@@ -154,7 +154,6 @@ static void set_capacities(la_tcache_t *tc)
                          : 0;
         bin->cap = (uint16_t)cap;
         bin->room = (int32_t)cap;
-        bin->batch = (uint16_t)LA_MIN(cap, (size_t)LA_TC_BATCH_MIN);
         tc->cap_bytes += cap * block;
     }
 }
@@ -380,13 +379,16 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
     tc->ran_dry[bin - tc->bins] = 1; // even if it may hold nothing yet
     if (bin->room <= 0 || take_remote(tc, bin))
         return;
-    size_t want = LA_MIN((size_t)bin->batch, (size_t)bin->room);
+    // Half the bin: its capacity grows only when the bin proves it swings
+    // between empty and full, so a bin used now and then prefetches little.
+    size_t want = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
+    want = LA_MIN(want, (size_t)bin->room);
     if (want == 0)
         return;
     la_heap_t *h = tc->heap;
     la_block_t *got[LA_TC_BATCH_MAX];
     lock_acquire(&h->lock);
-    size_t n = heap_alloc_batch(h, block, LA_MIN(want, (size_t)LA_TC_BATCH_MAX), got);
+    size_t n = heap_alloc_batch(h, block, want, got);
     // Pushed last to first, so that the first carved is used first.
     for (size_t i = n; i-- > 0;) {
         la_block_t *piece = got[i];
@@ -399,11 +401,6 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
     bin->room -= (int32_t)n;
     tc->refilled += n;
     lock_release(&h->lock);
-    // Threads that keep coming back get bigger batches, up to half a bin
-    // (and LA_TC_BATCH_MAX).
-    size_t next = (size_t)bin->batch * 2;
-    size_t most = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
-    bin->batch = (uint16_t)LA_MIN(next, most);
 }
 
 /* ---- slow paths --------------------------------------------------------- */

@@ -38,7 +38,7 @@ typedef struct {
     void *head;       // payloads, linked through their first word
     int32_t room;     // how many more blocks the bin may take; <0 only briefly
     uint16_t cap;     // most blocks the bin may hold
-    uint16_t batch;   // blocks fetched by the next refill
+    uint16_t unused;
 } la_tbin_t;
 
 typedef struct la_tcache {

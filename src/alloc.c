@@ -295,6 +295,10 @@ void la_free_space(size_t *bytes, size_t *blocks)
                 *bytes += blk_size((la_block_t *)f);
                 (*blocks)++;
             }
+        for (la_tnode_t *t = tree_first(h->tree); t != NULL; t = tree_next(t)) {
+            *bytes += blk_size((la_block_t *)t);
+            (*blocks)++;
+        }
         lock_release(&h->lock);
     }
 }

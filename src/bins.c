@@ -3,7 +3,9 @@
  * of (16 << c, 32 << c] bytes (class 0: up to 32, the last: above 8192); a
  * bitmap marks the non-empty classes so the first class able to serve a
  * request is found with one bit scan.  Lists are doubly linked through the
- * free blocks themselves, newest first.  Callers hold the heap's lock.
+ * free blocks themselves, newest first; within a class the first block
+ * that fits is taken.  The last class is a size-ordered tree (tree.c), so
+ * its best fit costs O(log n).  Callers hold the heap's lock.
  */
 #include "internal.h"
 
@@ -20,9 +22,16 @@ unsigned bins_class(size_t block_bytes)
     return c < NUM_SIZE_CLASSES - 1 ? c : NUM_SIZE_CLASSES - 1;
 }
 
+#define LAST_CLASS (NUM_SIZE_CLASSES - 1)
+
 void bins_insert(la_heap_t *h, la_block_t *b)
 {
     unsigned c = bins_class(blk_size(b));
+    if (c == LAST_CLASS) {
+        tree_insert(&h->tree, (la_tnode_t *)b);
+        h->bitmap |= 1u << c;
+        return;
+    }
     la_free_t *f = (la_free_t *)b;
     f->prev = NULL;
     f->next = h->bins[c];
@@ -34,6 +43,12 @@ void bins_insert(la_heap_t *h, la_block_t *b)
 
 void bins_remove(la_heap_t *h, la_block_t *b)
 {
+    if (bins_class(blk_size(b)) == LAST_CLASS) {
+        tree_remove(&h->tree, (la_tnode_t *)b);
+        if (h->tree == NULL)
+            h->bitmap &= ~(1u << LAST_CLASS);
+        return;
+    }
     la_free_t *f = (la_free_t *)b;
     if (f->next != NULL)
         f->next->prev = f->prev;
@@ -48,23 +63,6 @@ void bins_remove(la_heap_t *h, la_block_t *b)
     }
 }
 
-// Smallest block of the list that holds block_bytes (NULL if none).
-static la_free_t *best_fit(la_free_t *f, size_t block_bytes)
-{
-    la_free_t *best = NULL;
-    size_t best_bytes = SIZE_MAX;
-    for (; f != NULL; f = f->next) {
-        size_t s = blk_size((la_block_t *)f);
-        if (s >= block_bytes && s < best_bytes) {
-            best = f;
-            best_bytes = s;
-            if (s == block_bytes)
-                break;
-        }
-    }
-    return best;
-}
-
 // First block of the list that holds block_bytes, looking at a bounded
 // number of entries (NULL if none found).
 static la_free_t *first_fit(la_free_t *f, size_t block_bytes)
@@ -77,20 +75,25 @@ static la_free_t *first_fit(la_free_t *f, size_t block_bytes)
 
 la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
 {
-    const unsigned last = NUM_SIZE_CLASSES - 1;
     unsigned c = bins_class(block_bytes);
-    la_free_t *found = NULL;
-    if (h->bitmap & (1u << c))
-        found = c == last ? best_fit(h->bins[c], block_bytes) : first_fit(h->bins[c], block_bytes);
-    if (found == NULL) {
-        // Every block of a higher class is big enough: take the first one
-        // (the best one in the last class, to keep big blocks whole).
-        uint32_t higher = c == last ? 0 : h->bitmap & ~((2u << c) - 1);
-        if (higher == 0)
-            return NULL;
-        unsigned hc = (unsigned)__builtin_ctz(higher);
-        found = hc == last ? best_fit(h->bins[hc], block_bytes) : h->bins[hc];
+    la_block_t *found = NULL;
+    if (c == LAST_CLASS) {
+        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes); // best fit
+    } else {
+        if (h->bitmap & (1u << c))
+            found = (la_block_t *)first_fit(h->bins[c], block_bytes);
+        if (found == NULL) {
+            // Every block of a higher class is big enough: take the first
+            // one (the smallest in the tree, to keep big blocks whole).
+            uint32_t higher = h->bitmap & ~((2u << c) - 1);
+            if (higher == 0)
+                return NULL;
+            unsigned hc = (unsigned)__builtin_ctz(higher);
+            found = hc == LAST_CLASS ? (la_block_t *)tree_first(h->tree)
+                                     : (la_block_t *)h->bins[hc];
+        }
     }
-    bins_remove(h, (la_block_t *)found);
-    return (la_block_t *)found;
+    if (found != NULL)
+        bins_remove(h, found);
+    return found;
 }

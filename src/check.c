@@ -70,10 +70,37 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
     return 0;
 }
 
+// The last class's tree: sound, and every node a free block of that class
+// in this heap.  Adds its nodes to *listed.
+static int check_tree(la_heap_t *h, size_t *listed)
+{
+    const unsigned last = NUM_SIZE_CLASSES - 1;
+    size_t nodes;
+    const la_tnode_t *bad;
+    const char *why = tree_check(h->tree, &nodes, &bad);
+    if (why != NULL)
+        return fail(h, bad, why);
+    if ((h->tree != NULL) != ((h->bitmap >> last) & 1u))
+        return fail(h, &h->tree, "class bitmap disagrees with the tree");
+    if (h->bins[last] != NULL)
+        return fail(h, h->bins[last], "last class has a list as well as the tree");
+    for (la_tnode_t *n = tree_first(h->tree); n != NULL; n = tree_next(n)) {
+        la_block_t *b = (la_block_t *)n;
+        if (!in_regions(h, n))
+            return fail(h, n, "tree node outside the heap's regions");
+        if (!blk_is_free(b) || bins_class(blk_size(b)) != last)
+            return fail(h, n, "tree node not a free block of the last class");
+    }
+    *listed += nodes;
+    return 0;
+}
+
 static int check_lists(la_heap_t *h, size_t free_count)
 {
     size_t listed = 0;
-    for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
+    if (check_tree(h, &listed) != 0)
+        return 1;
+    for (unsigned c = 0; c + 1 < NUM_SIZE_CLASSES; c++) {
         if ((h->bins[c] != NULL) != ((h->bitmap >> c) & 1u))
             return fail(h, &h->bins[c], "class bitmap disagrees with its list");
         la_free_t *prev = NULL;

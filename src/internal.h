@@ -107,6 +107,14 @@ typedef struct la_free {
     struct la_free *prev;
 } la_free_t;
 
+// A free block of the last class seen as a node of its heap's size-ordered
+// tree (tree.c).
+typedef struct la_tnode {
+    size_t head;
+    struct la_tnode *left, *right, *parent;
+    int color;
+} la_tnode_t;
+
 LA_INLINE size_t blk_head(size_t size, size_t flags, unsigned heap_index)
 {
     return size | flags | (size_t)heap_index << LA_HEAD_HEAP_SHIFT;
@@ -222,7 +230,8 @@ typedef struct la_heap {
     uint32_t bitmap;                      // bit c set iff bins[c] is non-empty
     bool is_brk;                          // grows with sbrk while it can
     bool brk_failed;                      // sbrk refused once: map from now on
-    la_free_t *bins[NUM_SIZE_CLASSES];
+    la_free_t *bins[NUM_SIZE_CLASSES];    // the last class's list stays empty:
+    la_tnode_t *tree;                     // its blocks are in this tree
     la_region_t *regions;                 // newest first
     la_region_t *brk_region;              // the region sbrk extends, if any
     size_t region_bytes;                  // sum of region spans
@@ -370,6 +379,18 @@ LA_HIDDEN unsigned bins_class(size_t block_bytes);
 LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
 LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b);
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
+
+/* ---- tree.c: the last class's size-ordered tree -------------------------- */
+
+LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node);
+LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node);
+// The smallest node of at least `bytes`, or NULL.
+LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes);
+// In-order traversal.
+LA_HIDDEN la_tnode_t *tree_first(la_tnode_t *root);
+LA_HIDDEN la_tnode_t *tree_next(la_tnode_t *node);
+// NULL when the tree is sound (*count nodes); else what is wrong, at *bad.
+LA_HIDDEN const char *tree_check(const la_tnode_t *root, size_t *count, const la_tnode_t **bad);
 
 /* ---- block.c: split, coalesce, boundary tags ---------------------------- */
 

@@ -49,6 +49,8 @@ typedef struct {
     size_t num_heaps;         /* heaps created so far                      */
     size_t large_cached;      /* freed large mappings kept for reuse       */
     size_t large_cache_bytes; /* their bytes                               */
+    size_t num_purges;        /* madvise, brk trims and unmaps of free memory */
+    size_t released_bytes;    /* bytes given back to the kernel by them    */
 } mem_stats_t;
 
 MEM_API MEM_MALLOC_LIKE void *mem_malloc(size_t size);
@@ -74,9 +76,12 @@ MEM_API mem_stats_t mem_get_stats(void);
 MEM_API void mem_print_stats(void);
 MEM_API void mem_reset(void);
 
-/* Give free memory back to the kernel now: the calling thread's cache, the
- * cache of freed large mappings.  Returns 1 if memory was released, 0 if
- * there was nothing to release.  malloc_trim() calls it. */
+/* Give free memory back to the kernel now: inner pages of free heap
+ * blocks, the free top of the brk heap, free mapped regions, the cache of
+ * freed large mappings, the calling thread's cache (other threads empty
+ * theirs at their next slow path).  Returns 1 if memory was released, 0 if
+ * there was nothing to release.  pad is accepted for malloc_trim and
+ * ignored.  malloc_trim() calls it. */
 MEM_API int mem_trim(size_t pad);
 
 /* Walk every heap and validate every block, free list and bitmap.

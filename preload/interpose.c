@@ -185,14 +185,19 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
     return 0;
 }
 
-// Honoured (returns 1): M_MMAP_THRESHOLD.  Every other parameter returns 0
-// and changes nothing; docs/API.md keeps the list.
+// Honoured (returns 1): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD.  Every other
+// parameter returns 0 and changes nothing; docs/API.md keeps the list.
 LA_EXPORT int mallopt(int param, int value)
 {
     la_ensure_init();
     switch (param) {
     case M_MMAP_THRESHOLD:
         return value >= 0 && la_set_mmap_threshold((size_t)value) ? 1 : 0;
+    case M_TRIM_THRESHOLD:
+        if (value < 0)
+            return 0;
+        la_store_relaxed(&la.trim_threshold, (size_t)value);
+        return 1;
     default:
         return 0;
     }

@@ -305,12 +305,29 @@ void la_free_space(size_t *bytes, size_t *blocks)
 
 int mem_trim(size_t pad)
 {
-    (void)pad; // nothing is kept back at the heap's end yet
+    (void)pad; // the brk heap keeps BRK_INCREMENT at its top whatever pad says
     la_ensure_init();
-    size_t before = la_load_relaxed(&la.num_munmaps);
+    size_t released = 0;
     tcache_flush_current();
-    large_cache_purge();
-    return la_load_relaxed(&la.num_munmaps) != before;
+    // Other threads empty their caches at their next slow path.
+    __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        la_map_t unmap[LA_TRIM_UNMAP_MAX];
+        unsigned n_unmap = 0;
+        lock_acquire(&h->lock);
+        heap_free_chain(h, heap_take_remote(h));
+        released += heap_purge(h, unmap, &n_unmap, LA_TRIM_UNMAP_MAX);
+        lock_release(&h->lock);
+        // Whole regions are unmapped after the lock is released.
+        for (unsigned k = 0; k < n_unmap; k++) {
+            os_unmap(unmap[k].map, unmap[k].bytes);
+            la_count_release(unmap[k].bytes);
+        }
+    }
+    released += large_cache_purge(0);
+    return released > 0;
 }
 
 /* ---- public API --------------------------------------------------------- */

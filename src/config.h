@@ -72,6 +72,23 @@
 #define LA_LARGE_CACHE_BYTES (64 * 1024 * 1024)
 #define LA_LARGE_CACHE_ENTRY_BYTES (32 * 1024 * 1024)
 
+/* ---- giving memory back ------------------------------------------------ */
+
+// Free memory is given back once it has been free this long (measured on
+// heap operations: there is no background thread).  A program that frees
+// and reallocates in a loop refaults at most once per period.  Milliseconds.
+#define LA_DECAY_MS 1000
+// The brk heap keeps at most this much free memory at its top (glibc's
+// M_TRIM_THRESHOLD default).  Bytes.
+#define LA_TRIM_THRESHOLD (128 * 1024)
+// Free blocks at least this big have their inner pages given back with
+// madvise; smaller ones are not worth a syscall.  Bytes.
+#define LA_PURGE_MIN_BYTES (32 * 1024)
+// A heap reads the clock once per this many operations.
+#define LA_DECAY_CHECK_EVERY 64
+// Free mapped regions one mem_trim() unmaps per heap, at most.
+#define LA_TRIM_UNMAP_MAX 32
+
 /* ---- heaps and threads -------------------------------------------------- */
 
 // Upper bound on heaps (the brk heap plus mapped ones).  The heap index is

@@ -6,6 +6,12 @@
  * except la_init_slow expects the caller to hold the heap's lock (or to be
  * the single thread of the mem_* calls).
  *
+ * Giving memory back (heap_purge, paced by heap_tick): inner pages of big
+ * free blocks are madvised away (their headers and footers stay valid, and
+ * LA_PURGED marks them done), the brk heap's free top is returned with a
+ * negative sbrk while the break is still ours, and mem_trim also unmaps
+ * mapped regions that are entirely free.
+ *
  * Zero tracking for calloc: in the newest region of a heap, every byte in
  * [fresh, end - LA_TAIL_GUARD) is still as the kernel gave it (zero).
  * Writes of block headers and hand-outs push `fresh` up; older regions
@@ -41,9 +47,12 @@ void la_init_slow(void)
         // Top and bottom bits set: zeroed or small-integer memory never
         // passes for a header.
         la.secret = os_random32() | 0x80000001u;
+        options_read(&la.options);
         la.mmap_threshold = MMAP_THRESHOLD;
         la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;
-        options_read(&la.options);
+        la_set_mmap_threshold(la.options.mmap_bytes);
+        la.trim_threshold = la.options.trim_bytes;
+        la.decay_ms = la.options.decay_ms;
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();
@@ -273,6 +282,7 @@ la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
     if (dirty_bytes != NULL)
         *dirty_bytes = dirty_payload(h, b);
     take_block(h, b, need);
+    heap_tick(h);
     return b;
 }
 
@@ -307,6 +317,7 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
         }
         h->counters.splits += fit - 1;
     }
+    heap_tick(h);
     return n;
 }
 
@@ -338,9 +349,113 @@ void heap_free(la_heap_t *h, la_block_t *b)
 {
     b = blk_coalesce(h, b);
     blk_make_free(h, b, blk_size(b));
+    heap_tick(h);
 }
 
 
+
+/* ---- giving memory back ------------------------------------------------- */
+
+void la_count_release(size_t bytes)
+{
+    __atomic_fetch_add(&la.num_purges, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&la.released_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+// madvises the whole pages strictly inside a free block, keeping the
+// page with its header and tree node and the page with its footer.
+static size_t purge_block(la_block_t *b)
+{
+    size_t page = la.page_bytes;
+    uintptr_t lo = LA_ALIGN_UP((uintptr_t)b + sizeof(la_tnode_t), page);
+    uintptr_t hi = ((uintptr_t)b + blk_size(b) - sizeof(size_t)) & ~(uintptr_t)(page - 1);
+    b->head |= LA_PURGED;
+    if (hi <= lo)
+        return 0;
+    os_advise_free((void *)lo, hi - lo);
+    la_count_release(hi - lo);
+    return hi - lo;
+}
+
+// Gives back the brk heap's free top beyond the trim threshold, keeping
+// one BRK_INCREMENT so that the next growth is not immediate.
+static size_t trim_brk(la_heap_t *h)
+{
+    la_region_t *r = h->brk_region;
+    if (!h->is_brk || h->brk_failed || r == NULL)
+        return 0;
+    la_block_t *fence = region_fence(r);
+    if (!blk_prev_is_free(fence))
+        return 0;
+    la_block_t *last = blk_prev(fence);
+    size_t size = blk_size(last);
+    if (size <= la.trim_threshold + BRK_INCREMENT)
+        return 0;
+    // Only while the break is ours: lowering it past memory another
+    // library took from sbrk would give that memory away.
+    if ((char *)os_brk_current() != r->end)
+        return 0;
+    size_t release = (size - BRK_INCREMENT) & ~(la.page_bytes - 1);
+    bins_remove(h, last);
+    r->end -= release;
+    r->bytes -= release;
+    h->region_bytes -= release;
+    if (r->fresh > r->end)
+        r->fresh = r->end;
+    write_fence(h, r, LA_PREV_FREE);
+    blk_make_free(h, last, size - release);
+    os_sbrk_release(release);
+    la_count_release(release);
+    return release;
+}
+
+// Unlinks mapped regions that hold nothing but one free block, for the
+// caller to unmap; returns their bytes.
+static size_t take_empty_regions(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
+{
+    size_t bytes = 0;
+    la_region_t **link = &h->regions;
+    while (*link != NULL && *n < cap) {
+        la_region_t *r = *link;
+        la_block_t *first = region_first(r);
+        if (r->kind == LA_REGION_MAPPED && blk_is_free(first) && blk_next(first) == region_fence(r)) {
+            bins_remove(h, first);
+            *link = r->next;
+            h->region_bytes -= r->bytes;
+            unmap[(*n)++] = (la_map_t){(char *)r, r->bytes, 0};
+            bytes += r->bytes;
+            continue;
+        }
+        link = &r->next;
+    }
+    return bytes;
+}
+
+size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
+{
+    size_t released = trim_brk(h);
+    if (unmap != NULL)
+        released += take_empty_regions(h, unmap, n, cap);
+    // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree.
+    for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES); t != NULL;
+         t = tree_next(t))
+        if (!(t->head & LA_PURGED))
+            released += purge_block((la_block_t *)t);
+    h->purged_ms = os_now_ms();
+    return released;
+}
+
+void heap_tick(la_heap_t *h)
+{
+    if (++h->ops % LA_DECAY_CHECK_EVERY != 0)
+        return;
+    if (os_now_ms() - h->purged_ms < la.decay_ms)
+        return;
+    // Thread caches count as free memory too: their threads empty them at
+    // their next slow path once memory is being given back.
+    if (heap_purge(h, NULL, NULL, 0) > 0)
+        __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
+}
 
 /* ---- resizing ----------------------------------------------------------- */
 

@@ -77,6 +77,7 @@
 #define LA_FREE      ((size_t)1) // the block is on its heap's free list
 #define LA_PREV_FREE ((size_t)2) // the block to the left is free (footer valid)
 #define LA_MMAPPED   ((size_t)4) // the block is its own mapping (large)
+#define LA_PURGED    ((size_t)8) // free, and its inner pages were given back
 #define LA_FLAG_MASK ((size_t)15)
 // The top byte of the head word is the owning heap's index.
 #define LA_HEAD_HEAP_SHIFT 56
@@ -236,6 +237,8 @@ typedef struct la_heap {
     la_region_t *brk_region;              // the region sbrk extends, if any
     size_t region_bytes;                  // sum of region spans
     la_counters_t counters;
+    uint32_t ops;                         // heap operations, to pace decay checks
+    uint64_t purged_ms;                   // when this heap was last purged
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
     // with an exchange.  They are live (check LA_CHECK_CACHED) until a
@@ -264,6 +267,7 @@ LA_INLINE char *large_map_start(la_block_t *b)
 typedef struct {
     char *map;
     size_t bytes;
+    uint64_t freed_ms; // when it entered the large-block cache
 } la_map_t;
 
 // Options read once from the environment (options.c).
@@ -271,6 +275,9 @@ typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit
     int tcache;         // ALLOCATOR_TCACHE: 1 per-thread caches on, 0 off
     unsigned heaps;     // ALLOCATOR_HEAPS: heaps threads spread over (0: CPUs)
+    size_t decay_ms;    // ALLOCATOR_DECAY_MS: free memory older than this is purged
+    size_t trim_bytes;  // ALLOCATOR_TRIM_THRESHOLD: free brk top kept up to this
+    size_t mmap_bytes;  // ALLOCATOR_MMAP_THRESHOLD: requests this big are mapped
 } la_options_t;
 
 struct la_tcache;
@@ -284,6 +291,11 @@ typedef struct {
     la_options_t options;
     size_t mmap_threshold;           // requests this big get their own mapping
     size_t heap_block_max;           // largest live heap block ever possible
+    size_t trim_threshold;           // free brk top beyond this is given back
+    size_t decay_ms;                 // free memory this old is given back
+    unsigned tc_epoch;               // bumped when thread caches should empty
+    size_t num_purges;               // madvise, trim and unmap calls (atomic)
+    size_t released_bytes;           // bytes given back to the kernel (atomic)
 
     la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
     uint32_t num_heaps;              // heaps[0 .. num_heaps) are set up
@@ -350,14 +362,20 @@ LA_HIDDEN size_t os_page_bytes(void);
 LA_HIDDEN uint32_t os_random32(void);
 LA_HIDDEN void *os_sbrk(size_t bytes);              // NULL on failure
 LA_HIDDEN void *os_brk_current(void);
+LA_HIDDEN void os_sbrk_release(size_t bytes);       // lowers the break
 LA_HIDDEN void *os_map(size_t bytes);               // NULL on failure, zeroed
 LA_HIDDEN void os_unmap(void *addr, size_t bytes);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
+// Gives the pages back; the range stays mapped and reads as zeros.
+LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
+// Milliseconds of a monotonic clock (coarse: a few ms of resolution).
+LA_HIDDEN uint64_t os_now_ms(void);
 LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
 // From now on, write reports to a private duplicate of stderr that
 // survives the program closing fd 2.
 LA_HIDDEN void os_keep_stderr(void);
 LA_HIDDEN const char *os_getenv(const char *name);
+LA_HIDDEN const char *const *os_environ(void); // may be NULL
 LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
 LA_HIDDEN void os_futex_wake_one(int *word);
@@ -429,6 +447,17 @@ LA_HIDDEN void heap_push_remote(la_heap_t *h, void *first, void *last);
 LA_HIDDEN void *heap_take_remote(la_heap_t *h);
 // Frees every block of a chain into h; the caller holds h's lock.
 LA_HIDDEN void heap_free_chain(la_heap_t *h, void *chain);
+// Gives free memory of h back to the kernel: inner pages of big free
+// blocks (madvise), the brk heap's free top beyond the trim threshold, and,
+// when unmap is given, whole free mapped regions (unlinked and returned in
+// unmap[0..*n) for the caller to unmap after unlocking).  Returns the bytes
+// released.  The caller holds h's lock.
+LA_HIDDEN size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap);
+// Purges h if decay time passed since its last purge; called on heap
+// operations under h's lock (it reads the clock only now and then).
+LA_HIDDEN void heap_tick(la_heap_t *h);
+// Counts a release for the statistics.
+LA_HIDDEN void la_count_release(size_t bytes);
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
 LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);
 // The region holding p, if any (diagnostics: no lock, linear in regions).
@@ -461,8 +490,9 @@ LA_HIDDEN void la_free_space(size_t *bytes, size_t *blocks);
 
 // *zeroed says whether the payload is known to be zero (a fresh mapping).
 LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
-// Unmaps every cached mapping now.
-LA_HIDDEN void large_cache_purge(void);
+// Unmaps every cached mapping now (older_than_ms 0), or those that waited
+// longer than the decay; returns the bytes unmapped.
+LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
 LA_HIDDEN void large_free(la_block_t *b);
 LA_HIDDEN la_block_t *large_realloc(la_block_t *b, size_t req);
 LA_HIDDEN size_t large_req(la_block_t *b);

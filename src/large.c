@@ -70,9 +70,49 @@ static void count_free(size_t req)
 
 // Takes the smallest cached mapping of at least `bytes` that wastes at most
 // a quarter more; NULL if none.  *got is its length.
+static void cache_remove(unsigned i)
+{
+    la.large_cache_bytes -= la.large_cache[i].bytes;
+    // Keep the rest in age order (oldest first).
+    for (; i + 1 < la.large_cache_count; i++)
+        la.large_cache[i] = la.large_cache[i + 1];
+    la.large_cache_count--;
+}
+
+// Unmaps what the caller took out of the cache, outside the lock.
+static size_t unmap_all(const la_map_t *maps, unsigned n)
+{
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++) {
+        os_unmap(maps[i].map, maps[i].bytes);
+        count(&la.num_munmaps, 1);
+        la_count_release(maps[i].bytes);
+        bytes += maps[i].bytes;
+    }
+    return bytes;
+}
+
+// Takes out the entries that waited longer than `age_ms` (all of them for
+// 0) into out[]; the caller holds the lock.
+static unsigned take_old(uint64_t now, uint64_t age_ms, la_map_t *out)
+{
+    unsigned n = 0;
+    while (la.large_cache_count > 0 && now - la.large_cache[0].freed_ms >= age_ms) {
+        out[n++] = la.large_cache[0];
+        cache_remove(0);
+    }
+    return n;
+}
+
+// Takes the smallest cached mapping of at least `bytes` that wastes at most
+// a quarter more; NULL if none.  *got is its length.  Ages out entries
+// older than the decay on the way.
 static char *cache_take(size_t bytes, size_t *got)
 {
+    la_map_t old[LA_LARGE_CACHE_SLOTS];
+    uint64_t now = os_now_ms();
     lock_acquire(&la.large_lock);
+    unsigned n_old = take_old(now, la.decay_ms, old);
     int best = -1;
     for (int i = 0; i < (int)la.large_cache_count; i++) {
         size_t have = la.large_cache[i].bytes;
@@ -84,42 +124,35 @@ static char *cache_take(size_t bytes, size_t *got)
     if (best >= 0) {
         map = la.large_cache[best].map;
         *got = la.large_cache[best].bytes;
-        la.large_cache_bytes -= *got;
-        // Keep the rest in age order (oldest first).
-        for (unsigned i = (unsigned)best; i + 1 < la.large_cache_count; i++)
-            la.large_cache[i] = la.large_cache[i + 1];
-        la.large_cache_count--;
+        cache_remove((unsigned)best);
     }
     lock_release(&la.large_lock);
+    unmap_all(old, n_old);
     return map;
 }
 
 // Caches a freed mapping, or unmaps it; evicts the oldest entries to make
-// room.  The munmaps happen after the lock is released.
+// room, and those older than the decay.  The munmaps happen after the lock
+// is released.
 static void cache_put_or_unmap(char *map, size_t bytes)
 {
     la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
-    unsigned n_evicted = 0;
+    uint64_t now = os_now_ms();
     lock_acquire(&la.large_lock);
+    unsigned n_evicted = take_old(now, la.decay_ms, evicted);
     if (bytes <= LA_LARGE_CACHE_ENTRY_BYTES) {
         while (la.large_cache_count > 0 && (la.large_cache_count == LA_LARGE_CACHE_SLOTS ||
                                             la.large_cache_bytes + bytes > LA_LARGE_CACHE_BYTES)) {
             evicted[n_evicted++] = la.large_cache[0];
-            la.large_cache_bytes -= la.large_cache[0].bytes;
-            for (unsigned i = 0; i + 1 < la.large_cache_count; i++)
-                la.large_cache[i] = la.large_cache[i + 1];
-            la.large_cache_count--;
+            cache_remove(0);
         }
-        la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes};
+        la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes, now};
         la.large_cache_bytes += bytes;
     } else {
-        evicted[n_evicted++] = (la_map_t){map, bytes};
+        evicted[n_evicted++] = (la_map_t){map, bytes, now};
     }
     lock_release(&la.large_lock);
-    for (unsigned i = 0; i < n_evicted; i++) {
-        os_unmap(evicted[i].map, evicted[i].bytes);
-        count(&la.num_munmaps, 1);
-    }
+    unmap_all(evicted, n_evicted);
 }
 
 /* ---- large blocks ------------------------------------------------------- */
@@ -178,20 +211,13 @@ void large_free(la_block_t *b)
     cache_put_or_unmap(start, map_bytes);
 }
 
-void large_cache_purge(void)
+size_t large_cache_purge(uint64_t older_than_ms)
 {
+    la_map_t old[LA_LARGE_CACHE_SLOTS];
     lock_acquire(&la.large_lock);
-    la_map_t all[LA_LARGE_CACHE_SLOTS];
-    unsigned n = la.large_cache_count;
-    for (unsigned i = 0; i < n; i++)
-        all[i] = la.large_cache[i];
-    la.large_cache_count = 0;
-    la.large_cache_bytes = 0;
+    unsigned n = take_old(os_now_ms(), older_than_ms, old);
     lock_release(&la.large_lock);
-    for (unsigned i = 0; i < n; i++) {
-        os_unmap(all[i].map, all[i].bytes);
-        count(&la.num_munmaps, 1);
-    }
+    return unmap_all(old, n);
 }
 
 la_block_t *large_realloc(la_block_t *b, size_t req)

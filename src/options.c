@@ -1,64 +1,130 @@
 /*
- * options.c: reads the ALLOCATOR_* environment variables once, at
- * initialisation, through os_getenv (no allocation, no locks).  A value that
- * does not parse gets one warning line and the default.
+ * options.c: the ALLOCATOR_* environment variables, read once at
+ * initialisation through os_getenv (no allocation, no lock).  One table
+ * describes every option: its name, kind, bounds, default and meaning (the
+ * README's options table is this table).  A value that does not parse, or
+ * falls outside its bounds, gets one warning line and the default; an
+ * ALLOCATOR_* name the table does not know gets one warning line.
  */
 #include "internal.h"
 
-static bool str_eq(const char *a, const char *b)
-{
-    while (*a != '\0' && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
+typedef enum {
+    OPT_BOOL,  // 0 or 1
+    OPT_COUNT, // a decimal number
+    OPT_BYTES, // a decimal number, optionally with k, m or g (powers of 1024)
+    OPT_STATS, // 0, 1
+} opt_kind_t;
 
-// A decimal number in [lo, hi]; false (and *out untouched) otherwise.
-static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+typedef struct {
+    const char *name;
+    opt_kind_t kind;
+    size_t lo, hi, dflt;
+    size_t offset; // of the field in la_options_t (all fields size-sized or int)
+    int is_int;    // the field is an int / unsigned rather than a size_t
+} opt_t;
+
+#define FIELD(f) offsetof(la_options_t, f)
+
+static const opt_t table[] = {
+    {"ALLOCATOR_STATS", OPT_STATS, 0, 1, 0, FIELD(stats), 1},
+    {"ALLOCATOR_TCACHE", OPT_BOOL, 0, 1, 1, FIELD(tcache), 1},
+    {"ALLOCATOR_HEAPS", OPT_COUNT, 1, LA_MAX_HEAPS, 0, FIELD(heaps), 1},
+    {"ALLOCATOR_DECAY_MS", OPT_COUNT, 0, 3600u * 1000u, LA_DECAY_MS, FIELD(decay_ms), 0},
+    {"ALLOCATOR_TRIM_THRESHOLD", OPT_BYTES, 0, (size_t)1 << 40, LA_TRIM_THRESHOLD,
+     FIELD(trim_bytes), 0},
+    {"ALLOCATOR_MMAP_THRESHOLD", OPT_BYTES, 4096, LA_MMAP_THRESHOLD_MAX, MMAP_THRESHOLD,
+     FIELD(mmap_bytes), 0},
+};
+
+// A decimal number with an optional k/m/g suffix (when suffixes are
+// allowed); false on anything else or on overflow.
+static bool parse_number(const char *s, bool suffixes, size_t *out)
 {
-    unsigned long v = 0;
-    if (*s == '\0')
+    size_t v = 0;
+    if (*s < '0' || *s > '9')
         return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9' || v > hi)
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (SIZE_MAX - 9) / 10)
             return false;
-        v = v * 10 + (unsigned long)(*s - '0');
+        v = v * 10 + (size_t)(*s - '0');
     }
-    if (v < lo || v > hi)
+    if (suffixes && *s != '\0') {
+        unsigned shift = (*s == 'k' || *s == 'K') ? 10 : (*s == 'm' || *s == 'M') ? 20
+                         : (*s == 'g' || *s == 'G')                               ? 30
+                                                                                  : 0;
+        if (shift == 0 || s[1] != '\0' || v > (SIZE_MAX >> shift))
+            return false;
+        v <<= shift;
+        s++;
+    }
+    if (*s != '\0')
         return false;
     *out = v;
     return true;
 }
 
+static void store(la_options_t *opts, const opt_t *o, size_t v)
+{
+    char *field = (char *)opts + o->offset;
+    if (o->is_int)
+        *(int *)field = (int)v;
+    else
+        *(size_t *)field = v;
+}
+
+static void read_one(la_options_t *opts, const opt_t *o)
+{
+    store(opts, o, o->dflt);
+    const char *v = os_getenv(o->name);
+    if (v == NULL)
+        return;
+    size_t n;
+    if (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi) {
+        store(opts, o, n);
+        if (o->kind == OPT_STATS && n == 1)
+            os_keep_stderr(); // the report at exit must reach the user's stderr
+        return;
+    }
+    log_printf("liballocator: %s=%s not understood (use %s%zu..%zu); using the default\n",
+               o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "", o->lo, o->hi);
+}
+
+// Warns once about each ALLOCATOR_* variable that no option reads (a typo
+// would otherwise be silently ignored).
+static void warn_unknown(void)
+{
+    static const char prefix[] = "ALLOCATOR_";
+    for (const char *const *e = os_environ(); e != NULL && *e != NULL; e++) {
+        const char *var = *e;
+        size_t i = 0;
+        while (prefix[i] != '\0' && var[i] == prefix[i])
+            i++;
+        if (prefix[i] != '\0')
+            continue;
+        bool known = false;
+        for (size_t k = 0; k < sizeof table / sizeof table[0] && !known; k++) {
+            const char *name = table[k].name;
+            size_t j = 0;
+            while (name[j] != '\0' && var[j] == name[j])
+                j++;
+            known = name[j] == '\0' && var[j] == '=';
+        }
+        if (!known) {
+            char name[64];
+            size_t len = 0;
+            while (var[len] != '\0' && var[len] != '=' && len + 1 < sizeof name) {
+                name[len] = var[len];
+                len++;
+            }
+            name[len] = '\0';
+            log_printf("liballocator: unknown option %s ignored\n", name);
+        }
+    }
+}
+
 void options_read(la_options_t *opts)
 {
-    opts->tcache = 1;
-    opts->heaps = 0;
-    const char *t = os_getenv("ALLOCATOR_TCACHE");
-    if (t != NULL) {
-        if (str_eq(t, "0") || str_eq(t, "1"))
-            opts->tcache = t[0] == '1';
-        else
-            log_printf("liballocator: ALLOCATOR_TCACHE=%s not understood (use 0 or 1); ignored\n", t);
-    }
-    const char *h = os_getenv("ALLOCATOR_HEAPS");
-    unsigned long heaps;
-    if (h != NULL) {
-        if (parse_uint(h, 1, LA_MAX_HEAPS, &heaps))
-            opts->heaps = (unsigned)heaps;
-        else
-            log_printf("liballocator: ALLOCATOR_HEAPS=%s not understood (use 1..%d); ignored\n", h,
-                       LA_MAX_HEAPS);
-    }
-    const char *v = os_getenv("ALLOCATOR_STATS");
-    opts->stats = 0;
-    if (v == NULL || str_eq(v, "0") || str_eq(v, ""))
-        return;
-    if (str_eq(v, "1")) {
-        opts->stats = 1;
-        os_keep_stderr(); // the report at exit must reach the user's stderr
-    }
-    else
-        log_printf("liballocator: ALLOCATOR_STATS=%s not understood (use 0 or 1); ignored\n", v);
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
+        read_one(opts, &table[k]);
+    warn_unknown();
 }

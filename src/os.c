@@ -15,6 +15,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -50,6 +51,13 @@ void *os_sbrk(size_t bytes)
 }
 
 void *os_brk_current(void) { return sbrk(0); }
+
+void os_sbrk_release(size_t bytes)
+{
+    int saved = errno;
+    sbrk(-(intptr_t)bytes);
+    errno = saved;
+}
 
 void *os_map(size_t bytes)
 {
@@ -89,6 +97,23 @@ void os_keep_stderr(void)
     errno = saved;
 }
 
+void os_advise_free(void *addr, size_t bytes)
+{
+    int saved = errno;
+    // DONTNEED, not FREE: the pages leave RSS now, which is what a user
+    // watching memory return expects; reading them later gives zeros.
+    madvise(addr, bytes, MADV_DONTNEED);
+    errno = saved;
+}
+
+uint64_t os_now_ms(void)
+{
+    struct timespec ts;
+    // The coarse clock is read from the vDSO without a syscall.
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 void os_write_stderr(const char *buf, size_t len)
 {
     int saved = errno;
@@ -116,6 +141,8 @@ const char *os_getenv(const char *name)
             return *e + len + 1;
     return NULL;
 }
+
+const char *const *os_environ(void) { return (const char *const *)environ; }
 
 void os_abort(void) { abort(); }
 

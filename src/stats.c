@@ -76,6 +76,8 @@ static mem_stats_t raw_snapshot(void)
     s.large_cache_bytes = la.large_cache_bytes;
     lock_release(&la.large_lock);
     s.num_heaps = n;
+    s.num_purges = la_load_relaxed(&la.num_purges);
+    s.released_bytes = la_load_relaxed(&la.released_bytes);
     return s;
 }
 
@@ -93,6 +95,8 @@ mem_stats_t mem_get_stats(void)
     s.num_coalesces -= base->num_coalesces;
     s.num_mmaps -= base->num_mmaps;
     s.num_munmaps -= base->num_munmaps;
+    s.num_purges -= base->num_purges;
+    s.released_bytes -= base->released_bytes;
     lock_release(&la.stats_lock);
     return s;
 }
@@ -127,9 +131,11 @@ void stats_print(const mem_stats_t *s)
                "  mmap_bytes       %16zu\n"
                "  num_heaps        %16zu\n"
                "  large_cached     %16zu\n"
-               "  large_cache_bytes %15zu\n",
+               "  large_cache_bytes %15zu\n"
+               "  num_purges       %16zu\n"
+               "  released_bytes   %16zu\n",
                s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
-               s->large_cached, s->large_cache_bytes);
+               s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes);
 }
 
 void mem_print_stats(void)

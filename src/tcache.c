@@ -199,6 +199,7 @@ static la_tcache_t *tcache_create(void)
     set_capacities(tc);
     tc->kind = LA_TC_LIVE;
     tc->secret = la.secret;
+    tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     tc->heap = heap_for_cache(la.tc_created++);
     tc->next = la.tc_list;
     if (tc->next != NULL)
@@ -410,6 +411,13 @@ static la_tcache_t *current_cache(void)
     la_tcache_t *tc = la_tc;
     if (LA_UNLIKELY(tc->kind == LA_TC_EMPTY))
         tc = tcache_create();
+    // Memory is being given back (a purge or a trim bumped the epoch):
+    // cached blocks are free memory too.
+    unsigned epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
+    if (LA_UNLIKELY(tc->kind == LA_TC_LIVE && tc->epoch != epoch)) {
+        tc->epoch = epoch;
+        flush_all(tc);
+    }
     return tc;
 }
 

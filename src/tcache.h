@@ -57,6 +57,7 @@ typedef struct la_tcache {
     // Cold fields: the slow path's.
     la_heap_t *heap;             // where refills come from
     size_t published;            // alloc_bytes - free_bytes at the last publish
+    unsigned epoch;              // la.tc_epoch when the cache last emptied
     struct la_tcache *next, *prev; // every live cache, under la.tc_lock
 } la_tcache_t;
 

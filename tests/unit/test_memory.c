@@ -1,0 +1,182 @@
+/*
+ * Giving memory back (issue 6): the brk heap's free top returned by a trim
+ * (the break moves back), inner pages of free blocks madvised and then
+ * reused correctly, a purge that happens on its own once the decay time
+ * has passed, free mapped regions unmapped, and cached large mappings
+ * aged out.  Linked against the core only, so stdio's own buffers come
+ * from glibc's malloc: stdout is made unbuffered so that glibc never moves
+ * the break under our feet during the test.
+ */
+#include <stdarg.h>
+#include <time.h>
+
+#include "internal.h"
+
+#include "../testhelper.h"
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_brk_trim(void)
+{
+    enum { N = 2000 };
+    static char *p[N];
+    char *brk_start = sbrk(0);
+    for (int i = 0; i < N; i++) {
+        p[i] = mem_malloc(4000); // 8 MB of heap, all on the brk heap
+        REQUIRE(p[i] != NULL);
+        memset(p[i], 0x3c, 4000);
+    }
+    char *brk_grown = sbrk(0);
+    CHECK(brk_grown >= brk_start + N * 4000);
+    size_t heap_before = mem_get_stats().heap_size;
+    for (int i = 0; i < N; i++)
+        mem_free(p[i]);
+    CHECK_EQ(mem_trim(0), 1);
+    char *brk_trimmed = sbrk(0);
+    // Everything above one BRK_INCREMENT of free top went back.
+    CHECK(brk_trimmed < brk_grown);
+    CHECK(brk_trimmed <= brk_start + 2 * BRK_INCREMENT);
+    CHECK(mem_get_stats().heap_size < heap_before);
+    CHECK_EQ(mem_check_heap(), 0);
+    // The heap grows again from the lowered break and works.
+    for (int i = 0; i < N; i++) {
+        p[i] = mem_malloc(4000);
+        REQUIRE(p[i] != NULL);
+        memset(p[i], 0x5a, 4000);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+    for (int i = 0; i < N; i++) {
+        CHECK((unsigned char)p[i][3999] == 0x5a);
+        mem_free(p[i]);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_purged_spans_reused(void)
+{
+    enum { N = 16, BIG = 100 * 1024 };
+    char *big[N], *sep[N];
+    for (int i = 0; i < N; i++) {
+        big[i] = mem_malloc(BIG);
+        sep[i] = mem_malloc(16); // keeps the big blocks apart
+        REQUIRE(big[i] != NULL && sep[i] != NULL);
+        memset(big[i], 0xab, BIG);
+    }
+    mem_stats_t s0 = mem_get_stats();
+    for (int i = 0; i < N; i++)
+        mem_free(big[i]);
+    CHECK_EQ(mem_trim(0), 1);
+    mem_stats_t s1 = mem_get_stats();
+    CHECK(s1.released_bytes >= s0.released_bytes + (size_t)N * (BIG - 2 * 4096));
+    for (int i = 0; i < N; i++)
+        CHECK(blk_from_payload(big[i])->head & LA_PURGED);
+    CHECK_EQ(mem_check_heap(), 0);
+    // Reused: same place (best fit), writable, and calloc still zeroes.
+    for (int i = 0; i < N; i++) {
+        char *q = (i % 2) ? mem_malloc(BIG) : mem_calloc(1, BIG);
+        CHECK(q == big[i]);
+        CHECK(!(blk_from_payload(q)->head & LA_PURGED));
+        if (i % 2 == 0) {
+            int nonzero = 0;
+            for (int k = 0; k < BIG; k++)
+                nonzero |= q[k];
+            CHECK_EQ(nonzero, 0);
+        }
+        memset(q, i, BIG);
+        CHECK(q[0] == i && q[BIG - 1] == i);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+    for (int i = 0; i < N; i++) {
+        mem_free(big[i]);
+        mem_free(sep[i]);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_decay_without_trim(void)
+{
+    size_t saved = la.decay_ms;
+    la.decay_ms = 20;
+    enum { N = 8, BIG = 64 * 1024 };
+    char *big[N], *sep[N];
+    for (int i = 0; i < N; i++) {
+        big[i] = mem_malloc(BIG);
+        sep[i] = mem_malloc(16);
+        memset(big[i], 1, BIG);
+    }
+    for (int i = 0; i < N; i++)
+        mem_free(big[i]);
+    size_t released = mem_get_stats().released_bytes;
+    sleep_ms(60);
+    // A few more calls: enough heap operations for one clock check.
+    for (int i = 0; i < 2 * LA_DECAY_CHECK_EVERY; i++)
+        mem_free(mem_malloc(100));
+    CHECK(mem_get_stats().released_bytes >= released + (size_t)N * (BIG - 2 * 4096));
+    CHECK_EQ(mem_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        mem_free(sep[i]);
+    la.decay_ms = saved;
+}
+
+static void test_free_regions_unmapped(void)
+{
+    // A mapped heap: allocate through it, free everything, trim: its
+    // regions go back to the kernel.
+    la_heap_t *h = heap_ensure(1);
+    lock_acquire(&h->lock);
+    la_block_t *b = heap_alloc(h, 3 << 20, NULL); // more than one region's worth
+    lock_release(&h->lock);
+    REQUIRE(b != NULL);
+    CHECK(h->region_bytes >= (size_t)3 << 20);
+    memset(blk_payload(b), 7, blk_usable(b));
+    lock_acquire(&h->lock);
+    heap_free(h, b);
+    lock_release(&h->lock);
+    CHECK_EQ(mem_trim(0), 1);
+    CHECK_EQ(h->region_bytes, 0);
+    CHECK(h->regions == NULL);
+    CHECK_EQ(mem_check_heap(), 0);
+    // And it can grow again.
+    lock_acquire(&h->lock);
+    b = heap_alloc(h, 4096, NULL);
+    lock_release(&h->lock);
+    REQUIRE(b != NULL);
+    lock_acquire(&h->lock);
+    heap_free(h, b);
+    lock_release(&h->lock);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_large_cache_ages_out(void)
+{
+    size_t saved = la.decay_ms;
+    la.decay_ms = 20;
+    mem_trim(0);
+    void *a = mem_malloc(1 << 20);
+    mem_free(a);
+    CHECK_EQ(mem_get_stats().large_cached, 1);
+    sleep_ms(60);
+    // The next large operation ages the old entry out (it does not fit
+    // a 4 MiB request, so it cannot be reused).
+    void *b = mem_malloc(4 << 20);
+    CHECK_EQ(mem_get_stats().large_cached, 0);
+    mem_free(b);
+    la.decay_ms = saved;
+    mem_trim(0);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    la_ensure_init();
+    test_brk_trim();
+    test_purged_spans_reused();
+    test_decay_without_trim();
+    test_free_regions_unmapped();
+    test_large_cache_ages_out();
+    return test_report("test_memory");
+}

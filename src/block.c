@@ -14,17 +14,15 @@
 
 void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index)
 {
-    b->head = blk_head(size, keep_flags & LA_PREV_FREE, heap_index);
+    blk_store_head(b, blk_head(size, keep_flags & LA_PREV_FREE, heap_index));
     b->req = 0;
     b->check = la_check_live();
 }
 
 static void set_prev_free(la_block_t *b, bool prev_free)
 {
-    size_t head = b->head;
-    head = prev_free ? (head | LA_PREV_FREE) : (head & ~LA_PREV_FREE);
-    // Lock-free readers (thread caches) load the head word concurrently.
-    la_store_relaxed(&b->head, head);
+    size_t head = blk_load_head(b);
+    blk_store_head(b, prev_free ? (head | LA_PREV_FREE) : (head & ~LA_PREV_FREE));
 }
 
 void blk_mark_used(la_block_t *b)
@@ -35,7 +33,7 @@ void blk_mark_used(la_block_t *b)
 void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
 {
     // The left neighbour is never free here (it would have been merged).
-    b->head = blk_head(size, LA_FREE, h->index);
+    blk_store_head(b, blk_head(size, LA_FREE, h->index));
     *(size_t *)((char *)b + size - sizeof(size_t)) = size;
     set_prev_free(blk_next(b), true);
     bins_insert(h, b);
@@ -49,7 +47,7 @@ void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
     blk_set_size(b, keep_bytes);
     la_block_t *rest = (la_block_t *)((char *)b + keep_bytes);
     size_t rest_bytes = size - keep_bytes;
-    rest->head = blk_head(rest_bytes, 0, h->index); // its left neighbour is live
+    blk_store_head(rest, blk_head(rest_bytes, 0, h->index)); // its left neighbour is live
     h->counters.splits++;
     // A shrink in place may leave the remainder beside a free block.
     la_block_t *next = blk_next(rest);

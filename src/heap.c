@@ -102,7 +102,7 @@ la_heap_t *heap_get(unsigned index)
 static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
-    fence->head = blk_head(0, prev_free, h->index);
+    blk_store_head(fence, blk_head(0, prev_free, h->index));
     fence->req = 0;
     fence->check = la_check_live();
 }
@@ -369,7 +369,7 @@ static size_t purge_block(la_block_t *b)
     size_t page = la.page_bytes;
     uintptr_t lo = LA_ALIGN_UP((uintptr_t)b + sizeof(la_tnode_t), page);
     uintptr_t hi = ((uintptr_t)b + blk_size(b) - sizeof(size_t)) & ~(uintptr_t)(page - 1);
-    b->head |= LA_PURGED;
+    blk_store_head(b, blk_load_head(b) | LA_PURGED);
     if (hi <= lo)
         return 0;
     os_advise_free((void *)lo, hi - lo);
@@ -439,7 +439,7 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
     // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree.
     for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES); t != NULL;
          t = tree_next(t))
-        if (!(t->head & LA_PURGED))
+        if (!(blk_load_head((la_block_t *)t) & LA_PURGED))
             released += purge_block((la_block_t *)t);
     h->purged_ms = os_now_ms();
     return released;

@@ -120,17 +120,27 @@ LA_INLINE size_t blk_head(size_t size, size_t flags, unsigned heap_index)
 {
     return size | flags | (size_t)heap_index << LA_HEAD_HEAP_SHIFT;
 }
-LA_INLINE size_t blk_size(const la_block_t *b) { return b->head & LA_SIZE_MASK; }
+// Every access to a head word goes through these two: the owner of a live
+// block reads its head without the heap lock while another thread, freeing
+// or taking its left neighbour under the lock, flips PREV_FREE in it.
+// Relaxed atomic loads and stores are plain moves on x86; they make the
+// race well defined.
+LA_INLINE size_t blk_load_head(const la_block_t *b) { return la_load_relaxed(&b->head); }
+LA_INLINE void blk_store_head(la_block_t *b, size_t head) { la_store_relaxed(&b->head, head); }
+LA_INLINE size_t blk_size(const la_block_t *b) { return blk_load_head(b) & LA_SIZE_MASK; }
 LA_INLINE void blk_set_size(la_block_t *b, size_t size)
 {
-    b->head = (b->head & ~LA_SIZE_MASK) | size;
+    blk_store_head(b, (blk_load_head(b) & ~LA_SIZE_MASK) | size);
 }
-LA_INLINE bool blk_is_free(const la_block_t *b) { return (b->head & LA_FREE) != 0; }
-LA_INLINE bool blk_prev_is_free(const la_block_t *b) { return (b->head & LA_PREV_FREE) != 0; }
-LA_INLINE bool blk_is_mmapped(const la_block_t *b) { return (b->head & LA_MMAPPED) != 0; }
+LA_INLINE bool blk_is_free(const la_block_t *b) { return (blk_load_head(b) & LA_FREE) != 0; }
+LA_INLINE bool blk_prev_is_free(const la_block_t *b)
+{
+    return (blk_load_head(b) & LA_PREV_FREE) != 0;
+}
+LA_INLINE bool blk_is_mmapped(const la_block_t *b) { return (blk_load_head(b) & LA_MMAPPED) != 0; }
 LA_INLINE unsigned blk_heap_index(const la_block_t *b)
 {
-    return (unsigned)(b->head >> LA_HEAD_HEAP_SHIFT);
+    return (unsigned)(blk_load_head(b) >> LA_HEAD_HEAP_SHIFT);
 }
 LA_INLINE void *blk_payload(la_block_t *b) { return (char *)b + LA_HEADER_BYTES; }
 LA_INLINE la_block_t *blk_from_payload(const void *p)

@@ -191,7 +191,7 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
         *zeroed = true;
     }
     la_block_t *b = blk_from_payload(payload);
-    b->head = blk_head((size_t)(end - (char *)b), LA_MMAPPED, LA_HEAP_NONE);
+    blk_store_head(b, blk_head((size_t)(end - (char *)b), LA_MMAPPED, LA_HEAP_NONE));
     blk_set_req(b, LA_REQ_LARGE);
     large_of(b)->map_bytes = (size_t)(end - start);
     large_of(b)->req_bytes = req;
@@ -235,7 +235,7 @@ la_block_t *large_realloc(la_block_t *b, size_t req)
             return NULL;
         }
         b = (la_block_t *)(moved + offset);
-        b->head = blk_head(new_map - offset, LA_MMAPPED, LA_HEAP_NONE);
+        blk_store_head(b, blk_head(new_map - offset, LA_MMAPPED, LA_HEAP_NONE));
         blk_set_req(b, LA_REQ_LARGE);
         large_of(b)->map_bytes = new_map;
         list_link(b);

@@ -15,7 +15,7 @@ _Static_assert(sizeof(la_tnode_t) + sizeof(size_t) <= ((size_t)MIN_BLOCK_SIZE <<
 
 enum { RED = 0, BLACK = 1 };
 
-static size_t key_size(const la_tnode_t *n) { return n->head & LA_SIZE_MASK; }
+static size_t key_size(const la_tnode_t *n) { return la_load_relaxed(&n->head) & LA_SIZE_MASK; }
 
 // Strict order on (size, address).
 static bool less(const la_tnode_t *a, const la_tnode_t *b)

@@ -1,18 +1,21 @@
 /*
  * wl.h: helpers shared by the allocator-comparison workloads: argument
- * parsing, a deterministic RNG, page touching and the checksum line that
- * bench/run.py compares across allocators.  Header-only, so each workload
- * stays one file.  Nothing here calls malloc: the workload's own malloc
- * calls are the thing being measured.
+ * parsing, a deterministic RNG, page touching, RSS readings and the
+ * checksum line that bench/run.py compares across allocators.
+ * Header-only, so each workload stays one file.  Nothing here calls
+ * malloc: the workload's own malloc calls are the thing being measured.
  */
 #ifndef WL_H
 #define WL_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- arguments ---------------------------------------------------------- */
 
@@ -109,6 +112,43 @@ static inline double wl_now_s(void)
 static inline void wl_print_elapsed(double seconds)
 {
     printf("elapsed_s %.6f\n", seconds);
+}
+
+// For the workloads that wait out an allocator's decay period; restarts
+// after a signal so the wait is never cut short.
+static inline void wl_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ---- resident memory ---------------------------------------------------- */
+
+// The process's resident set now, in KiB: the second field of
+// /proc/self/statm (pages), read with open/read into a stack buffer,
+// because stdio would malloc a buffer and move the very figure it reads.
+// Returns 0 if /proc is not there.
+static inline uint64_t wl_rss_kib(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *c = buf;
+    while (*c != '\0' && *c != ' ') // skip the size field
+        c++;
+    while (*c == ' ')
+        c++;
+    uint64_t pages = 0;
+    for (; *c >= '0' && *c <= '9'; c++)
+        pages = pages * 10 + (uint64_t)(*c - '0');
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 }
 
 /* ---- blocks ------------------------------------------------------------- */

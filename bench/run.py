@@ -36,7 +36,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: workload groups, geomeans per group, figures
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 TIME_BIN = "/usr/bin/time"
@@ -75,14 +75,25 @@ class Workload:
     kind: "synthetic" (a bench/workloads program) or one of the real
     programs.  baseline: a 1-thread run that exists for the scaling ratio
     and stays out of the geometric means.  scaling_of: the 1-thread
-    baseline this row is compared with.
+    baseline this row is compared with.  group: "speed" or "memory"; each
+    group has its own geometric means, and --group runs one alone.
+    extra_args: more arguments after the mode, formatted with the
+    command-line options (e.g. "{decay_wait_ms}").  figures: "key value"
+    lines the program prints, kept per run and as medians (RSS readings,
+    ns per request).  in_means: False for rows whose wall time and peak
+    RSS are not the figure (their own table shows what is).  max_reps:
+    run in the first repetitions only.
     """
 
     def __init__(self, name, desc, kind, prog=None, threads=None, mode=None,
-                 baseline=False, scaling_of=None):
+                 baseline=False, scaling_of=None, group="speed", extra_args=(),
+                 figures=(), in_means=True, max_reps=None):
         self.name, self.desc, self.kind = name, desc, kind
         self.prog, self.threads, self.mode = prog, threads, mode
         self.baseline, self.scaling_of = baseline, scaling_of
+        self.group, self.extra_args, self.figures = group, extra_args, figures
+        self.in_means = in_means and not baseline
+        self.max_reps = max_reps
         self.nthreads = threads or (2 if prog == "w_pipeline" else 1)  # for the results files
         self.skip_reason = None
 
@@ -126,6 +137,7 @@ WORKLOADS = [
              % (REDIS_PIPELINE, REDIS_TESTS.upper(), REDIS_DATA_BYTES),
              "redis"),
 ]
+GROUPS = ("speed", "memory")
 
 
 # ---- environment ---------------------------------------------------------------
@@ -207,6 +219,7 @@ class Run:
         self.checksum = None
         self.detail = ""
         self.extra = {}
+        self.figures = {}  # the Workload.figures the program printed
 
 
 def preload_argv(lib, argv):
@@ -424,14 +437,22 @@ class Suite:
                 argv.append(str(w.threads))
             if w.mode:
                 argv.append(w.mode)
+            argv += [x.format(**vars(a)) for x in w.extra_args]
             lib = self.lib_for(w, alloc, argv[0])
             self.repro[(w.name, alloc[0])] = repro_command(lib, argv)
             run, out = run_measured(lib, argv, self.env, self.tmpdir, t)
             run.checksum = checksum_line(out)
             inner = output_field(out, "elapsed_s")
             run.inner_s = float(inner) if inner else None
+            for key in w.figures:
+                v = output_field(out, key)
+                if v is not None:
+                    run.figures[key] = float(v)
             if run.status == "ok" and run.checksum is None:
                 run.status, run.detail = "error", "no checksum line"
+            elif run.status == "ok" and len(run.figures) < len(w.figures):
+                missing = [k for k in w.figures if k not in run.figures]
+                run.status, run.detail = "error", "no %s line" % ", ".join(missing)
             return run
         if w.kind == "python":
             argv = ["/usr/bin/python3", "-s", "-S", os.path.join(BENCH_DIR, "workloads", "py_alloc.py"),
@@ -606,6 +627,9 @@ def summarise(workloads, allocs, runs):
                 rps = [r.extra["rps"] for r in good if "rps" in r.extra]
                 if rps:
                     c["rps"] = {k: statistics.median(d[k] for d in rps) for k in rps[0]}
+                if w.figures:
+                    c["figures"] = {k: statistics.median(r.figures[k] for r in good)
+                                    for k in w.figures}
             cells[(w.name, name)] = c
     for w in workloads:
         for name, _ in allocs:
@@ -649,20 +673,34 @@ def print_time_tables(out, workloads, allocs, cells, glibc_notes):
 
 
 def geomeans(workloads, allocs, cells):
-    counted = [w for w in workloads if not w.baseline and not w.skip_reason]
+    """{group: {allocator: means}} over the rows of each group that count."""
     res = {}
-    for n, _ in allocs:
-        g = {"workloads": 0, "of": len(counted)}
-        for key in ("time_vs_glibc", "time_vs_mimalloc", "rss_vs_glibc", "rss_vs_mimalloc"):
-            g[key] = geomean([cells[(w.name, n)].get(key) for w in counted])
-        g["workloads"] = sum(1 for w in counted if "time_s" in cells[(w.name, n)])
-        res[n] = g
+    for group in GROUPS:
+        counted = [w for w in workloads if w.group == group and w.in_means and not w.skip_reason]
+        if not counted:
+            continue
+        res[group] = {}
+        for n, _ in allocs:
+            g = {"workloads": 0, "of": len(counted), "rows": [w.name for w in counted]}
+            for key in ("time_vs_glibc", "time_vs_mimalloc", "rss_vs_glibc", "rss_vs_mimalloc"):
+                g[key] = geomean([cells[(w.name, n)].get(key) for w in counted])
+            g["workloads"] = sum(1 for w in counted if "time_s" in cells[(w.name, n)])
+            res[group][n] = g
     return res
 
 
 def print_geomeans(out, allocs, gm):
+    for group, means in gm.items():
+        print_group_geomeans(out, allocs, group, means)
+
+
+def print_group_geomeans(out, allocs, group, gm):
     out()
-    out("== geometric means over the workloads (scaling baselines excluded)")
+    rows = gm[allocs[0][0]]["rows"]
+    if group == "speed":
+        out("== geometric means over the speed workloads (scaling baselines excluded)")
+    else:
+        out("== geometric means over the %s workloads: %s" % (group, ", ".join(rows)))
     out("%-14s %10s %10s %10s %10s  %s" % ("allocator", "time/glibc", "time/mimal", "RSS/glibc",
                                            "RSS/mimal", "workloads counted"))
     for n, _ in allocs:
@@ -852,11 +890,18 @@ def select_allocators(args):
             raise SystemExit("unknown allocator(s): %s" % ", ".join(unknown))
         # glibc stays: every ratio is relative to it.
         allocs = [a for a in allocs if a[0] in want or a[0] == "glibc"]
+    # liballocator reads its options from the environment, which every
+    # run inherits: the report says which were set.
+    for k in sorted(os.environ):
+        if k.startswith("ALLOCATOR_"):
+            notes.append("environment: %s=%s (liballocator reads it)" % (k, os.environ[k]))
     return allocs, notes
 
 
 def select_workloads(args, suite):
     ws = WORKLOADS
+    if args.group:
+        ws = [w for w in ws if w.group == args.group]
     if args.workloads:
         pats = args.workloads.split(",")
         ws = [w for w in ws if any(fnmatch.fnmatch(w.name, p) for p in pats)]
@@ -865,7 +910,8 @@ def select_workloads(args, suite):
         extra = {w.scaling_of for w in ws if w.scaling_of and w.scaling_of not in names}
         ws = [w for w in WORKLOADS if w.name in names or w.name in extra]
         if not ws:
-            raise SystemExit("no workload matches %s (see --list)" % args.workloads)
+            raise SystemExit("no workload matches %s%s (see --list)"
+                             % (args.workloads, " in group " + args.group if args.group else ""))
     needs = {"python": ["/usr/bin/python3"], "sqlite": ["/usr/bin/sqlite3"], "sort": ["/usr/bin/sort"],
              "redis": ["/usr/bin/redis-server", "/usr/bin/redis-benchmark"]}
     for w in ws:
@@ -885,15 +931,20 @@ def time_mode(args, suite, allocs, out):
     runs = {}
     failed = set()  # (workload, allocator) that crashed or lied: not run again
     probes = []
+    # The probe only qualifies the scaling ratios: without them, skip it.
+    probing = any(w.scaling_of for w in active)
     t_start = time.monotonic()
     for rep in range(args.reps):
-        probes.append(parallelism_probe(suite))
-        log("[rep %d/%d] parallelism probe: %.2f (2.00 = two idle cores)"
-            % (rep + 1, args.reps, probes[-1]))
+        if probing:
+            probes.append(parallelism_probe(suite))
+            log("[rep %d/%d] parallelism probe: %.2f (2.00 = two idle cores)"
+                % (rep + 1, args.reps, probes[-1]))
         # Rotate the start so that no allocator always runs right after the
         # same neighbour (page cache, frequency, other tenants' bursts).
         order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
         for w in active:
+            if w.max_reps is not None and rep >= w.max_reps:
+                continue
             line = []
             for alloc in order:
                 key = (w.name, alloc[0])
@@ -917,7 +968,8 @@ def time_mode(args, suite, allocs, out):
                     failed.add(key)
             log("[rep %d/%d %5.0fs] %-22s %s" % (rep + 1, args.reps, time.monotonic() - t_start,
                                                  w.name, "  ".join(line)))
-    probes.append(parallelism_probe(suite))
+    if probing:
+        probes.append(parallelism_probe(suite))
     cells = summarise(workloads, allocs, runs)
     out()
     out("time mode: median wall time of %d repetition(s), allocators interleaved per repetition;"
@@ -929,7 +981,7 @@ def time_mode(args, suite, allocs, out):
     print_geomeans(out, allocs, gm)
     pairs, sc = scaling(workloads, allocs, cells)
     print_scaling(out, allocs, pairs, sc)
-    if pairs:
+    if pairs and probes:
         out("machine parallelism probe (2 independent glibc processes vs 1, before each repetition"
             " and at the end):")
         out("   median %.2f, min %.2f;" % (statistics.median(probes), min(probes)))
@@ -954,6 +1006,8 @@ def time_mode(args, suite, allocs, out):
 
 def rounded(x):
     """Floats to 6 significant digits: the measurements are not finer."""
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
     return float("%.6g" % x) if isinstance(x, float) else x
 
 
@@ -970,7 +1024,8 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
         "elapsed_s": round(elapsed_s, 1),
         "machine": machine,
         "config": {"mode": args.mode, "reps": args.reps, "scale": args.scale, "quick": args.quick,
-                   "timeout_s": args.timeout, "ins_iterations": args.ins_iterations},
+                   "timeout_s": args.timeout, "ins_iterations": args.ins_iterations,
+                   "group": args.group},
         "allocators": [{"name": n, "library": lib,
                         "version": (liballocator_revision() if n == "liballocator" else
                                     package_version(lib) if lib else machine["glibc"])}
@@ -989,6 +1044,17 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
                         wr.writerow([w.name, n, i + 1, rounded(r.wall_s), r.user_s,
                                      r.sys_s, r.rss_kib, r.inner_s, r.status, r.checksum,
                                      r.detail])
+        # The figures the programs printed (RSS readings, ns per request),
+        # one line per run and figure.
+        with open(os.path.join(stamp_dir, "figures.csv"), "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["workload", "allocator", "rep", "figure", "value", "status"])
+            for w in timed["workloads"]:
+                for n in names:
+                    for i, r in enumerate(timed["runs"].get((w.name, n), [])):
+                        for k in w.figures:
+                            if k in r.figures:
+                                wr.writerow([w.name, n, i + 1, k, rounded(r.figures[k]), r.status])
         cols = ["time_s", "time_min_s", "time_max_s", "cpu_s", "inner_s", "rss_kib", "time_vs_glibc",
                 "time_vs_mimalloc", "rss_vs_glibc", "rss_vs_mimalloc"]
         with open(os.path.join(stamp_dir, "summary.csv"), "w", newline="") as f:
@@ -1004,7 +1070,7 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
                                  c["status"]] + [rounded(c.get(k)) for k in cols])
         doc["time"] = {
             "workloads": [{"name": w.name, "description": w.desc, "kind": w.kind,
-                           "threads": w.nthreads,
+                           "group": w.group, "in_means": w.in_means, "threads": w.nthreads,
                            "scaling_baseline": w.baseline, "scaling_of": w.scaling_of,
                            "skipped": w.skip_reason} for w in timed["workloads"]],
             "results": [dict(workload=w, allocator=a, **{k: rounded(v) for k, v in c.items()})
@@ -1047,15 +1113,15 @@ def parse_args(argv):
                     "allocators interleaved; then instructions per malloc+free under callgrind.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="workloads (time mode):\n" + "\n".join(
-            "  %-22s %s" % (w.name, w.desc) for w in WORKLOADS) +
+            "  %-22s %-7s %s" % (w.name, w.group, w.desc) for w in WORKLOADS) +
         "\n\nexamples:\n"
-        "  bench/run.py                      everything, 5 repetitions (~12 min)\n"
+        "  bench/run.py                      everything, 5 repetitions (~9 min)\n"
         "  bench/run.py --quick              smoke run: 1 repetition, scale 0.25\n"
         "  bench/run.py --mode instructions  callgrind counts only\n"
         "  bench/run.py -w 'churn*,pipeline' -a liballocator,mimalloc --reps 3\n"
         "environment: BENCH_REPS (default repetitions), LIBALLOCATOR (library path)")
-    p.add_argument("--mode", choices=("all", "time", "instructions"), default="all",
-                   help="what to run (default: all)")
+    p.add_argument("--mode", choices=("all", "time", "instructions"), default=None,
+                   help="what to run (default: all, or time with --group)")
     p.add_argument("--reps", type=int, default=int(env_reps) if env_reps else None,
                    help="repetitions per workload and allocator; the median is reported "
                         "(default 5, or $BENCH_REPS; 1 with --quick)")
@@ -1064,6 +1130,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 1 repetition, scale 0.25, fewer callgrind iterations")
     p.add_argument("-w", "--workloads", help="comma-separated names or globs (see --list)")
+    p.add_argument("--group", choices=GROUPS,
+                   help="only the workloads of this group (with -w: those of them that match)")
     p.add_argument("-a", "--allocators",
                    help="comma-separated subset of glibc,liballocator,jemalloc,tcmalloc,mimalloc "
                         "(glibc is always kept)")
@@ -1081,6 +1149,8 @@ def parse_args(argv):
                    help="parallel callgrind runs (instruction counts do not depend on load)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = p.parse_args(argv)
+    if args.mode is None:
+        args.mode = "time" if args.group else "all"
     if args.reps is None:
         args.reps = 1 if args.quick else 5
     if args.scale is None:
@@ -1099,7 +1169,7 @@ def main(argv):
     args = parse_args(argv)
     if args.list:
         for w in WORKLOADS:
-            print("%-22s %s" % (w.name, w.desc))
+            print("%-22s %-7s %s" % (w.name, w.group, w.desc))
         return 0
     if args.mode != "instructions" and not os.access(TIME_BIN, os.X_OK):
         raise SystemExit("%s is missing (Debian package `time`)" % TIME_BIN)

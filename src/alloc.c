@@ -28,8 +28,17 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
 {
     la_block_t *b = blk_from_payload(p);
     la_region_t *r = heap_region_of(b);
-    if (r == NULL)
+    if (r == NULL) {
+        size_t usable = large_tombstone(p);
+        if (usable != 0)
+            la_fatal(func, "double free of %p (large block of %zu bytes, already unmapped)", p,
+                     usable);
+        void *start = large_containing(p);
+        if (start != NULL)
+            la_fatal(func, "invalid pointer %p (inside the large block at %p, not its start)", p,
+                     start);
         la_fatal(func, "invalid pointer %p (not allocated by liballocator)", p);
+    }
     size_t head = la_load_relaxed(&b->head);
     size_t size = head & LA_SIZE_MASK;
     if ((head & LA_FREE) && size >= MIN_BLOCK_SIZE &&
@@ -54,7 +63,7 @@ la_block_t *la_validate(const void *p, const char *func)
             la_fatal(func, "double free of %p (block of %zu bytes, in a thread cache)", p,
                      blk_usable(b));
         if (check == (live ^ LA_CHECK_FREED))
-            la_fatal(func, "double free of %p (its block was already freed and merged)", p);
+            la_fatal(func, "double free of %p (already freed)", p);
         report_bad_header(p, func);
     }
     size_t head = la_load_relaxed(&b->head);

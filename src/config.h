@@ -71,6 +71,9 @@
 #define LA_LARGE_CACHE_SLOTS 16
 #define LA_LARGE_CACHE_BYTES (64 * 1024 * 1024)
 #define LA_LARGE_CACHE_ENTRY_BYTES (32 * 1024 * 1024)
+// Unmapped large blocks whose header page stays mapped (as a zero page,
+// no RSS) so that a double free of them is reported, not a fault.
+#define LA_LARGE_TOMBSTONES 64
 
 /* ---- giving memory back ------------------------------------------------ */
 

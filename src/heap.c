@@ -422,7 +422,7 @@ static size_t take_empty_regions(la_heap_t *h, la_map_t *unmap, unsigned *n, uns
             bins_remove(h, first);
             *link = r->next;
             h->region_bytes -= r->bytes;
-            unmap[(*n)++] = (la_map_t){(char *)r, r->bytes, 0};
+            unmap[(*n)++] = (la_map_t){(char *)r, r->bytes, 0, NULL};
             bytes += r->bytes;
             continue;
         }

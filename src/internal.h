@@ -278,7 +278,17 @@ typedef struct {
     char *map;
     size_t bytes;
     uint64_t freed_ms; // when it entered the large-block cache
+    char *block;       // the freed large block's header in it, if any
 } la_map_t;
+
+// A freed large block whose mapping is gone but for the page of its
+// header, kept as a zero page so that a second free of it reads memory
+// and is named a double free instead of faulting.
+typedef struct {
+    char *page;
+    const void *payload;
+    size_t usable;
+} la_tomb_t;
 
 // Options read once from the environment (options.c).
 typedef struct {
@@ -328,6 +338,8 @@ typedef struct {
     la_map_t large_cache[LA_LARGE_CACHE_SLOTS]; // freed mappings, oldest first
     unsigned large_cache_count;
     size_t large_cache_bytes;
+    la_tomb_t tombs[LA_LARGE_TOMBSTONES];      // ring of recently unmapped blocks
+    unsigned tomb_next;
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
 
@@ -506,6 +518,11 @@ LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
 LA_HIDDEN void large_free(la_block_t *b);
 LA_HIDDEN la_block_t *large_realloc(la_block_t *b, size_t req);
 LA_HIDDEN size_t large_req(la_block_t *b);
+// The usable size of a recently unmapped large block whose payload was p;
+// 0 if p is not one (diagnostics).
+LA_HIDDEN size_t large_tombstone(const void *p);
+// The payload of the live large block holding p, or NULL (diagnostics).
+LA_HIDDEN void *large_containing(const void *p);
 
 /* ---- stats.c ------------------------------------------------------------ */
 

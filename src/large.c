@@ -80,16 +80,69 @@ static void cache_remove(unsigned i)
 }
 
 // Unmaps what the caller took out of the cache, outside the lock.
+// Unmaps a freed large block's mapping but for its header's page, which
+// becomes a tombstone (a zero page: it reads as a header that fails every
+// check); the oldest tombstone is unmapped in its place.
+static void unmap_keeping_tombstone(const la_map_t *m)
+{
+    size_t page = la.page_bytes;
+    char *keep = (char *)((uintptr_t)m->block & ~(uintptr_t)(page - 1));
+    char *end = m->map + m->bytes;
+    la_tomb_t tomb = {keep, blk_payload((la_block_t *)m->block), 0};
+    tomb.usable = (size_t)(end - (char *)tomb.payload);
+    lock_acquire(&la.large_lock);
+    la_tomb_t old = la.tombs[la.tomb_next];
+    la.tombs[la.tomb_next] = tomb;
+    la.tomb_next = (la.tomb_next + 1) % LA_LARGE_TOMBSTONES;
+    lock_release(&la.large_lock);
+    if (keep > m->map)
+        os_unmap(m->map, (size_t)(keep - m->map));
+    if (keep + page < end)
+        os_unmap(keep + page, (size_t)(end - keep - page));
+    os_advise_free(keep, page);
+    if (old.page != NULL)
+        os_unmap(old.page, page);
+}
+
+// Unmaps what the caller took out of the cache, outside the lock.
 static size_t unmap_all(const la_map_t *maps, unsigned n)
 {
     size_t bytes = 0;
     for (unsigned i = 0; i < n; i++) {
-        os_unmap(maps[i].map, maps[i].bytes);
+        if (maps[i].block != NULL)
+            unmap_keeping_tombstone(&maps[i]);
+        else
+            os_unmap(maps[i].map, maps[i].bytes);
         count(&la.num_munmaps, 1);
         la_count_release(maps[i].bytes);
         bytes += maps[i].bytes;
     }
     return bytes;
+}
+
+void *large_containing(const void *p)
+{
+    void *found = NULL;
+    lock_acquire(&la.large_lock);
+    for (la_large_t *l = la.large_list; l != NULL && found == NULL; l = l->next) {
+        la_block_t *b = (la_block_t *)(l + 1);
+        char *payload = blk_payload(b);
+        if ((const char *)p >= payload && (const char *)p < (char *)b + blk_size(b))
+            found = payload;
+    }
+    lock_release(&la.large_lock);
+    return found;
+}
+
+size_t large_tombstone(const void *p)
+{
+    size_t usable = 0;
+    lock_acquire(&la.large_lock);
+    for (unsigned i = 0; i < LA_LARGE_TOMBSTONES; i++)
+        if (la.tombs[i].page != NULL && la.tombs[i].payload == p)
+            usable = la.tombs[i].usable;
+    lock_release(&la.large_lock);
+    return usable;
 }
 
 // Takes out the entries that waited longer than `age_ms` (all of them for
@@ -134,7 +187,7 @@ static char *cache_take(size_t bytes, size_t *got)
 // Caches a freed mapping, or unmaps it; evicts the oldest entries to make
 // room, and those older than the decay.  The munmaps happen after the lock
 // is released.
-static void cache_put_or_unmap(char *map, size_t bytes)
+static void cache_put_or_unmap(char *map, size_t bytes, char *block)
 {
     la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
     uint64_t now = os_now_ms();
@@ -146,10 +199,10 @@ static void cache_put_or_unmap(char *map, size_t bytes)
             evicted[n_evicted++] = la.large_cache[0];
             cache_remove(0);
         }
-        la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes, now};
+        la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes, now, block};
         la.large_cache_bytes += bytes;
     } else {
-        evicted[n_evicted++] = (la_map_t){map, bytes, now};
+        evicted[n_evicted++] = (la_map_t){map, bytes, now, block};
     }
     lock_release(&la.large_lock);
     unmap_all(evicted, n_evicted);
@@ -208,7 +261,10 @@ void large_free(la_block_t *b)
     char *start = large_map_start(b);
     list_unlink(b);
     count_free(large_of(b)->req_bytes);
-    cache_put_or_unmap(start, map_bytes);
+    // A second free of it must fail every check: it is "freed" from now on,
+    // cached or (but for a tombstone page) unmapped.
+    blk_stamp(b, LA_CHECK_FREED);
+    cache_put_or_unmap(start, map_bytes, (char *)b);
 }
 
 size_t large_cache_purge(uint64_t older_than_ms)

@@ -88,6 +88,51 @@ static void corrupted_header(void)
     mem_free(p);
 }
 
+static void double_free_cached(void)
+{
+    char *p = mem_malloc_ts(40);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    mem_free_ts(p); // into the thread cache
+    mem_free_ts(p);
+}
+
+static void realloc_cached(void)
+{
+    char *p = mem_malloc_ts(100);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    mem_free_ts(p);
+    (void)!mem_realloc_ts(p, 200);
+}
+
+static void double_free_large_cached(void)
+{
+    char *p = mem_malloc(1 << 20); // its mapping waits in the cache after free
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    mem_free(p);
+    mem_free(p);
+}
+
+static void double_free_large_unmapped(void)
+{
+    char *p = mem_malloc(64 << 20); // too big for the cache: unmapped on free
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    mem_free(p);
+    mem_free(p);
+}
+
+static void free_middle_of_large(void)
+{
+    char *p = mem_malloc(1 << 20);
+    memset(p, 0, 8192);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)(p + 4096));
+    announce();
+    mem_free(p + 4096);
+}
+
 typedef struct {
     const char *name;
     void (*fn)(void);
@@ -103,6 +148,13 @@ static const misuse_t cases[] = {
     {"free of a misaligned pointer", free_misaligned, "free()", "invalid pointer"},
     {"realloc of a freed block", realloc_freed, "realloc()", "double free"},
     {"free with a corrupted header", corrupted_header, "free()", ""},
+    {"double free through the thread cache", double_free_cached, "free()", "double free"},
+    {"realloc of a block in the thread cache", realloc_cached, "realloc()", "double free"},
+    {"double free of a large block (mapping cached)", double_free_large_cached, "free()",
+     "double free"},
+    {"double free of a large block (unmapped)", double_free_large_unmapped, "free()",
+     "double free"},
+    {"free of the middle of a large block", free_middle_of_large, "free()", "invalid pointer"},
 };
 
 int main(void)

@@ -59,6 +59,16 @@ REDIS_TESTS = "set,get,lpush,lpop"
 REDIS_DATA_BYTES = 256
 REDIS_PIPELINE = 16  # pipelining makes the server's work, not loopback I/O, dominate
 
+# w_memret's readings, in KiB: at start, after allocating 1 GiB, after
+# freeing it all, and after malloc_trim or the decay wait plus a few calls.
+MEMRET_FIGURES = ("rss_start_kib", "rss_peak_kib", "rss_freed_kib", "rss_end_kib")
+# A w_memret run takes 4-5 s (1 GiB of page faults) and its readings repeat
+# to within a few hundred KiB, so it runs in the first repetition only.
+MEMRET_REPS = 1
+# The memret targets of the memory issue, for liballocator, in MiB above
+# the starting RSS: after malloc_trim(0), and after the decay wait.
+MEMRET_TARGET_MIB = {"memret-trim": 4, "memret-decay": 16}
+
 INS_SIZES = "16,32,48,64,100,128,256,512,1024"  # documentation; ins_loop.c holds them
 
 
@@ -136,6 +146,16 @@ WORKLOADS = [
     Workload("redis", "redis-server under the allocator; redis-benchmark -P %d %s, -d %d"
              % (REDIS_PIPELINE, REDIS_TESTS.upper(), REDIS_DATA_BYTES),
              "redis"),
+    # The memory group: does memory go back, how much does fragmentation
+    # cost, and are big blocks and many free blocks handled well.
+    Workload("memret-trim", "1 GiB of mixed blocks (16 B..384 KiB) touched, all freed, then "
+             "malloc_trim(0): RSS at each step",
+             "synthetic", "w_memret", 1, "trim", group="memory", figures=MEMRET_FIGURES,
+             in_means=False, max_reps=MEMRET_REPS),
+    Workload("memret-decay", "the same, but no malloc_trim: wait (--decay-wait-ms), then 48 "
+             "malloc+free pairs of 24 B..100 KiB: RSS at each step",
+             "synthetic", "w_memret", 1, "decay", group="memory", extra_args=("{decay_wait_ms}",),
+             figures=MEMRET_FIGURES + ("rss_waited_kib",), in_means=False, max_reps=MEMRET_REPS),
 ]
 GROUPS = ("speed", "memory")
 
@@ -672,6 +692,37 @@ def print_time_tables(out, workloads, allocs, cells, glibc_notes):
                    fmt(c["rss_vs_glibc"], "8.2f", 8), fmt(c["rss_vs_mimalloc"], "8.2f", 8), note))
 
 
+def print_memory_tables(out, args, workloads, allocs, cells):
+    """The figures the memory workloads print, beside their time tables."""
+    names = [n for n, _ in allocs]
+    width = max(12, max(len(n) for n in names))
+    for w in workloads:
+        if w.prog != "w_memret" or w.skip_reason:
+            continue
+        last = "after trim" if w.mode == "trim" else "after decay"
+        out()
+        out("== %s: RSS in MiB (from /proc/self/statm inside the program; median of the runs)"
+            % w.name)
+        if w.mode == "decay":
+            out("   wait %d ms after the frees, then 48 malloc+free pairs; 'waited' is before those"
+                % args.decay_wait_ms)
+        out("   the issue's target for liballocator: %s within %d MiB of start"
+            % (last, MEMRET_TARGET_MIB[w.name]))
+        extra = "%9s" % "waited" if w.mode == "decay" else ""
+        out("%-*s %8s %9s %11s %s%12s %10s" % (width, "allocator", "start", "peak", "after free",
+                                            extra, last, "end-start"))
+        for n in names:
+            c = cells[(w.name, n)]
+            if "figures" not in c:
+                out("%-*s %8s  %s %s" % (width, n, "-", c["status"].upper(), c["detail"]))
+                continue
+            f = {k: v / 1024.0 for k, v in c["figures"].items()}
+            waited = "%9.1f" % f["rss_waited_kib"] if w.mode == "decay" else ""
+            out("%-*s %8.1f %9.1f %11.1f %s%12.1f %+10.1f"
+                % (width, n, f["rss_start_kib"], f["rss_peak_kib"], f["rss_freed_kib"], waited,
+                   f["rss_end_kib"], f["rss_end_kib"] - f["rss_start_kib"]))
+
+
 def geomeans(workloads, allocs, cells):
     """{group: {allocator: means}} over the rows of each group that count."""
     res = {}
@@ -977,6 +1028,7 @@ def time_mode(args, suite, allocs, out):
     out("peak RSS from /usr/bin/time %M; ratios < 1 are better; +-% = (max - min) / median;")
     out("cpu s = median user+sys time (less sensitive than wall time to other load on the machine)")
     print_time_tables(out, workloads, allocs, cells, suite.glibc_notes)
+    print_memory_tables(out, args, workloads, allocs, cells)
     gm = geomeans(workloads, allocs, cells)
     print_geomeans(out, allocs, gm)
     pairs, sc = scaling(workloads, allocs, cells)
@@ -1025,7 +1077,7 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
         "machine": machine,
         "config": {"mode": args.mode, "reps": args.reps, "scale": args.scale, "quick": args.quick,
                    "timeout_s": args.timeout, "ins_iterations": args.ins_iterations,
-                   "group": args.group},
+                   "group": args.group, "decay_wait_ms": args.decay_wait_ms},
         "allocators": [{"name": n, "library": lib,
                         "version": (liballocator_revision() if n == "liballocator" else
                                     package_version(lib) if lib else machine["glibc"])}
@@ -1118,6 +1170,7 @@ def parse_args(argv):
         "  bench/run.py                      everything, 5 repetitions (~9 min)\n"
         "  bench/run.py --quick              smoke run: 1 repetition, scale 0.25\n"
         "  bench/run.py --mode instructions  callgrind counts only\n"
+        "  bench/run.py --group memory       the memory workloads only (~3 min)\n"
         "  bench/run.py -w 'churn*,pipeline' -a liballocator,mimalloc --reps 3\n"
         "environment: BENCH_REPS (default repetitions), LIBALLOCATOR (library path)")
     p.add_argument("--mode", choices=("all", "time", "instructions"), default=None,
@@ -1147,6 +1200,9 @@ def parse_args(argv):
                    help="N for the callgrind mode, a multiple of 1000 (default 200000; 50000 quick)")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel callgrind runs (instruction counts do not depend on load)")
+    p.add_argument("--decay-wait-ms", type=int, default=1500,
+                   help="memret-decay: how long to wait after freeing everything before the "
+                        "last calls (default 1500: liballocator's decay period is 1000 ms)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = p.parse_args(argv)
     if args.mode is None:
@@ -1157,6 +1213,8 @@ def parse_args(argv):
         args.scale = 0.25 if args.quick else 1.0
     if args.ins_iterations is None:
         args.ins_iterations = 50000 if args.quick else 200000
+    if args.decay_wait_ms < 0:
+        p.error("--decay-wait-ms >= 0")
     if args.reps < 1 or args.scale <= 0 or args.ins_iterations % 1000 or args.ins_iterations <= 0:
         p.error("--reps >= 1, --scale > 0, --ins-iterations a positive multiple of 1000")
     args.build_dir = os.path.abspath(args.build_dir)

@@ -156,6 +156,9 @@ WORKLOADS = [
              "malloc+free pairs of 24 B..100 KiB: RSS at each step",
              "synthetic", "w_memret", 1, "decay", group="memory", extra_args=("{decay_wait_ms}",),
              figures=MEMRET_FIGURES + ("rss_waited_kib",), in_means=False, max_reps=MEMRET_REPS),
+    Workload("pinned", "1 thread: phases of mixed sizes; 1 block in 8 pinned for 6 phases between "
+             "freed ones, sizes change per phase (peak RSS is the figure)",
+             "synthetic", "w_pinned", group="memory"),
 ]
 GROUPS = ("speed", "memory")
 

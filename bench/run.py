@@ -159,6 +159,12 @@ WORKLOADS = [
     Workload("pinned", "1 thread: phases of mixed sizes; 1 block in 8 pinned for 6 phases between "
              "freed ones, sizes change per phase (peak RSS is the figure)",
              "synthetic", "w_pinned", group="memory"),
+    Workload("realloc-grow", "1 thread: one buffer realloc'ed from 1 B to 256 MiB by doubling, "
+             "one write per new page; twice",
+             "synthetic", "w_bigbuf", 1, "grow", group="memory"),
+    Workload("malloc-1mib", "1 thread: malloc 1 MiB, write a byte per page, read back, free; "
+             "50k times",
+             "synthetic", "w_bigbuf", 1, "loop", group="memory"),
 ]
 GROUPS = ("speed", "memory")
 

@@ -1,0 +1,70 @@
+/*
+ * w_bigbuf: one big buffer, two patterns.  "grow" reallocs one buffer
+ * from 1 byte to 256 MiB by doubling, writing one byte per page of each
+ * new half as a growing vector would, then frees it; the whole growth
+ * repeats.  "loop" mallocs a 1 MiB block, writes one byte in each of its
+ * pages, reads them back and frees it, over and over: an allocator that
+ * unmaps or purges such a block on every free pays 256 page faults each
+ * time.  Wall time is the figure.
+ * Usage: w_bigbuf [scale] [threads=1] [grow|loop]
+ */
+#include "wl.h"
+
+#define GROW_MAX_BYTES ((size_t)256 * 1024 * 1024)
+#define GROW_ROUNDS 2 // at scale 1: 256 MiB of page faults each
+#define LOOP_BYTES ((size_t)1024 * 1024)
+#define LOOP_ROUNDS 50000 // at scale 1
+
+static uint64_t grow(uint64_t rounds)
+{
+    uint64_t sum = 0;
+    for (uint64_t r = 0; r < rounds; r++) {
+        size_t cap = 1;
+        unsigned char *buf = wl_malloc(cap);
+        buf[0] = (unsigned char)r;
+        while (cap < GROW_MAX_BYTES) {
+            size_t old = cap;
+            cap *= 2;
+            buf = wl_realloc(buf, cap);
+            // realloc must have kept the old contents: first and last byte.
+            sum += buf[0] + buf[old - 1];
+            for (size_t off = old; off < cap; off += WL_PAGE_BYTES)
+                buf[off] = (unsigned char)(off >> 12);
+            buf[cap - 1] = (unsigned char)r;
+        }
+        for (size_t off = 0; off < cap; off += 64 * WL_PAGE_BYTES)
+            sum += buf[off];
+        free(buf);
+    }
+    return sum;
+}
+
+static uint64_t loop(uint64_t rounds)
+{
+    uint64_t sum = 0;
+    for (uint64_t r = 0; r < rounds; r++) {
+        unsigned char *b = wl_malloc(LOOP_BYTES);
+        wl_touch(b, LOOP_BYTES, r);
+        for (size_t off = WL_PAGE_BYTES; off < LOOP_BYTES; off += WL_PAGE_BYTES)
+            sum += b[off];
+        sum += wl_read(b, LOOP_BYTES);
+        free(b);
+    }
+    return sum;
+}
+
+int main(int argc, char **argv)
+{
+    wl_args_t a = wl_parse(argc, argv, "[scale] [threads=1] [grow|loop]", 1, "grow");
+    uint64_t sum;
+    if (strcmp(a.mode, "grow") == 0) {
+        sum = grow(wl_scaled(GROW_ROUNDS, a.scale));
+    } else if (strcmp(a.mode, "loop") == 0) {
+        sum = loop(wl_scaled(LOOP_ROUNDS, a.scale));
+    } else {
+        fprintf(stderr, "%s: mode must be grow or loop\n", argv[0]);
+        return 2;
+    }
+    wl_print_checksum(sum);
+    return 0;
+}

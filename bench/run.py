@@ -68,6 +68,7 @@ MEMRET_REPS = 1
 # The memret targets of the memory issue, for liballocator, in MiB above
 # the starting RSS: after malloc_trim(0), and after the decay wait.
 MEMRET_TARGET_MIB = {"memret-trim": 4, "memret-decay": 16}
+LARGEFREE_KS = (("1k", 1000), ("10k", 10000), ("100k", 100000))
 
 INS_SIZES = "16,32,48,64,100,128,256,512,1024"  # documentation; ins_loop.c holds them
 
@@ -165,6 +166,12 @@ WORKLOADS = [
     Workload("malloc-1mib", "1 thread: malloc 1 MiB, write a byte per page, read back, free; "
              "50k times",
              "synthetic", "w_bigbuf", 1, "loop", group="memory"),
+] + [
+    Workload("largefree-%s" % label, "batches of 256 malloc+free of 8200..16949 B among %s free blocks "
+             "of 8200..18199 B kept apart by small live blocks" % label,
+             "synthetic", "w_largefree", 1, str(k), group="memory", figures=("request_ns",),
+             in_means=False)
+    for label, k in LARGEFREE_KS
 ]
 GROUPS = ("speed", "memory")
 
@@ -730,6 +737,19 @@ def print_memory_tables(out, args, workloads, allocs, cells):
             out("%-*s %8.1f %9.1f %11.1f %s%12.1f %+10.1f"
                 % (width, n, f["rss_start_kib"], f["rss_peak_kib"], f["rss_freed_kib"], waited,
                    f["rss_end_kib"], f["rss_end_kib"] - f["rss_start_kib"]))
+    rows = [w for w in workloads if w.prog == "w_largefree" and not w.skip_reason]
+    if rows:
+        out()
+        out("== large free blocks: ns per malloc+free among K free blocks (median of the runs;")
+        out("   requests in batches of 256, sizes random; flat across K = O(log K) or better)")
+        ks = [int(w.mode) for w in rows]
+        out("%-*s " % (width, "allocator") + " ".join("%10s" % ("K=%d" % k) for k in ks)
+            + "  %s" % ("K=%d/K=%d" % (ks[-1], ks[0]) if len(ks) > 1 else ""))
+        for n in names:
+            ns = [cells[(w.name, n)].get("figures", {}).get("request_ns") for w in rows]
+            growth = ratio(ns[-1], ns[0]) if len(ns) > 1 else None
+            out("%-*s " % (width, n) + " ".join(fmt(x, "10.1f", 10) for x in ns)
+                + "  %s" % (fmt(growth, "10.2f", 10) if len(ns) > 1 else ""))
 
 
 def geomeans(workloads, allocs, cells):

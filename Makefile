@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DLA_WERROR=ON
 JOBS ?= $(shell nproc)
 
 .PHONY: all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
-	bench-core valgrind clean help configure
+	bench-memory bench-core valgrind clean help configure
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -40,6 +40,11 @@ bench-time: all
 bench-instructions: all
 	$(BENCH_RUN) --mode instructions
 
+# The memory group alone: RSS after free/trim/decay, fragmentation, big
+# buffers, best fit among many free blocks.
+bench-memory: all
+	$(BENCH_RUN) --group memory
+
 # The core's mem_* functions against the system malloc, in one process.
 bench-core: all
 	$(BUILD)/bench/bench_core
@@ -55,10 +60,11 @@ help:
 	@echo "make liballocator.a  build the static library only"
 	@echo "make liballocator.so build the shared library only"
 	@echo "make test            build and run every test (ctest)"
-	@echo "make bench           compare allocators: timed workloads + instruction counts (~6 min)"
+	@echo "make bench           compare allocators: timed workloads + instruction counts (~9 min)"
 	@echo "make bench-quick     the same as a 1-minute smoke run (1 repetition, small scale)"
 	@echo "make bench-time      timed workloads only (REPS=n, BENCH_ARGS=... for bench/run.py)"
 	@echo "make bench-instructions  instructions per malloc+free under callgrind only"
+	@echo "make bench-memory    the memory workloads only: RSS returned, fragmentation (~3 min)"
 	@echo "make bench-core      the core's mem_* functions against the system malloc"
 	@echo "make valgrind        run the unit tests under valgrind memcheck"
 	@echo "make clean           remove the build directory"

@@ -62,9 +62,12 @@ REDIS_PIPELINE = 16  # pipelining makes the server's work, not loopback I/O, dom
 # w_memret's readings, in KiB: at start, after allocating 1 GiB, after
 # freeing it all, and after malloc_trim or the decay wait plus a few calls.
 MEMRET_FIGURES = ("rss_start_kib", "rss_peak_kib", "rss_freed_kib", "rss_end_kib")
-# A w_memret run takes 4-5 s (1 GiB of page faults) and its readings repeat
-# to within a few hundred KiB, so it runs in the first repetition only.
-MEMRET_REPS = 1
+# A w_memret run takes 4-5 s (1 GiB of page faults), so by default it runs
+# in the first repetition only (--memret-reps).  The trim readings repeat
+# to within a few hundred KiB; the decay ones depend on when the
+# allocator looks at its clock, so the table also shows the worst run.
+def memret_reps(args):
+    return args.memret_reps
 # The memret targets of the memory issue, for liballocator, in MiB above
 # the starting RSS: after malloc_trim(0), and after the decay wait.
 MEMRET_TARGET_MIB = {"memret-trim": 4, "memret-decay": 16}
@@ -97,7 +100,8 @@ class Workload:
     lines the program prints, kept per run and as medians (RSS readings,
     ns per request).  in_means: False for rows whose wall time and peak
     RSS are not the figure (their own table shows what is).  max_reps:
-    run in the first repetitions only.
+    run in the first repetitions only (a number, or a function of the
+    command-line options).
     """
 
     def __init__(self, name, desc, kind, prog=None, threads=None, mode=None,
@@ -156,11 +160,11 @@ WORKLOADS = [
     Workload("memret-trim", "1 GiB of mixed blocks (16 B..384 KiB) touched, all freed, then "
              "malloc_trim(0): RSS at each step",
              "synthetic", "w_memret", 1, "trim", group="memory", figures=MEMRET_FIGURES,
-             in_means=False, max_reps=MEMRET_REPS),
+             in_means=False, max_reps=memret_reps),
     Workload("memret-decay", "the same, but no malloc_trim: wait (--decay-wait-ms), then 48 "
              "malloc+free pairs of 24 B..100 KiB: RSS at each step",
              "synthetic", "w_memret", 1, "decay", group="memory", extra_args=("{decay_wait_ms}",),
-             figures=MEMRET_FIGURES + ("rss_waited_kib",), in_means=False, max_reps=MEMRET_REPS),
+             figures=MEMRET_FIGURES + ("rss_waited_kib",), in_means=False, max_reps=memret_reps),
     Workload("pinned", "1 thread: phases of mixed sizes; 1 block in 8 pinned for 6 phases between "
              "freed ones, sizes change per phase (peak RSS is the figure)",
              "synthetic", "w_pinned", group="memory"),
@@ -670,6 +674,7 @@ def summarise(workloads, allocs, runs):
                 if w.figures:
                     c["figures"] = {k: statistics.median(r.figures[k] for r in good)
                                     for k in w.figures}
+                    c["figures_per_run"] = [r.figures for r in good]
             cells[(w.name, name)] = c
     for w in workloads:
         for name, _ in allocs:
@@ -721,16 +726,18 @@ def print_memory_tables(out, args, workloads, allocs, cells):
             continue
         last = "after trim" if w.mode == "trim" else "after decay"
         out()
-        out("== %s: RSS in MiB (from /proc/self/statm inside the program; median of the runs)"
+        out("== %s: RSS in MiB (from /proc/self/statm inside the program; median of the runs;"
             % w.name)
+        out("   worst = the largest end-start of any run)")
         if w.mode == "decay":
             out("   wait %d ms after the frees, then 48 malloc+free pairs; 'waited' is before those"
                 % args.decay_wait_ms)
         out("   the issue's target for liballocator: %s within %d MiB of start"
             % (last, MEMRET_TARGET_MIB[w.name]))
         extra = "%9s" % "waited" if w.mode == "decay" else ""
-        out("%-*s %8s %9s %11s %s%12s %10s" % (width, "allocator", "start", "peak", "after free",
-                                            extra, last, "end-start"))
+        out("%-*s %8s %9s %11s %s%12s %10s %8s %5s"
+            % (width, "allocator", "start", "peak", "after free", extra, last, "end-start", "worst",
+               "runs"))
         for n in names:
             c = cells[(w.name, n)]
             if "figures" not in c:
@@ -738,9 +745,10 @@ def print_memory_tables(out, args, workloads, allocs, cells):
                 continue
             f = {k: v / 1024.0 for k, v in c["figures"].items()}
             waited = "%9.1f" % f["rss_waited_kib"] if w.mode == "decay" else ""
-            out("%-*s %8.1f %9.1f %11.1f %s%12.1f %+10.1f"
+            grew = [(r["rss_end_kib"] - r["rss_start_kib"]) / 1024.0 for r in c["figures_per_run"]]
+            out("%-*s %8.1f %9.1f %11.1f %s%12.1f %+10.1f %+8.1f %5d"
                 % (width, n, f["rss_start_kib"], f["rss_peak_kib"], f["rss_freed_kib"], waited,
-                   f["rss_end_kib"], f["rss_end_kib"] - f["rss_start_kib"]))
+                   f["rss_end_kib"], statistics.median(grew), max(grew), c["reps"]))
     rows = [w for w in workloads if w.prog == "w_largefree" and not w.skip_reason]
     if rows:
         out()
@@ -1027,7 +1035,8 @@ def time_mode(args, suite, allocs, out):
         # same neighbour (page cache, frequency, other tenants' bursts).
         order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
         for w in active:
-            if w.max_reps is not None and rep >= w.max_reps:
+            cap = w.max_reps(args) if callable(w.max_reps) else w.max_reps
+            if cap is not None and rep >= cap:
                 continue
             line = []
             for alloc in order:
@@ -1110,7 +1119,8 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
         "machine": machine,
         "config": {"mode": args.mode, "reps": args.reps, "scale": args.scale, "quick": args.quick,
                    "timeout_s": args.timeout, "ins_iterations": args.ins_iterations,
-                   "group": args.group, "decay_wait_ms": args.decay_wait_ms},
+                   "group": args.group, "decay_wait_ms": args.decay_wait_ms,
+                   "memret_reps": args.memret_reps},
         "allocators": [{"name": n, "library": lib,
                         "version": (liballocator_revision() if n == "liballocator" else
                                     package_version(lib) if lib else machine["glibc"])}
@@ -1236,6 +1246,10 @@ def parse_args(argv):
     p.add_argument("--decay-wait-ms", type=int, default=1500,
                    help="memret-decay: how long to wait after freeing everything before the "
                         "last calls (default 1500: liballocator's decay period is 1000 ms)")
+    p.add_argument("--memret-reps", type=int, default=1,
+                   help="repetitions of the memret rows, at most --reps (default 1: a run takes "
+                        "4-5 s; the decay figure depends on timing, so more runs show how often "
+                        "it misses)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = p.parse_args(argv)
     if args.mode is None:
@@ -1246,8 +1260,8 @@ def parse_args(argv):
         args.scale = 0.25 if args.quick else 1.0
     if args.ins_iterations is None:
         args.ins_iterations = 50000 if args.quick else 200000
-    if args.decay_wait_ms < 0:
-        p.error("--decay-wait-ms >= 0")
+    if args.decay_wait_ms < 0 or args.memret_reps < 1:
+        p.error("--decay-wait-ms >= 0, --memret-reps >= 1")
     if args.reps < 1 or args.scale <= 0 or args.ins_iterations % 1000 or args.ins_iterations <= 0:
         p.error("--reps >= 1, --scale > 0, --ins-iterations a positive multiple of 1000")
     args.build_dir = os.path.abspath(args.build_dir)

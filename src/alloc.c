@@ -51,7 +51,17 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
 
 // The header of every pointer passed in is checked before anything is
 // written: misuse is reported with the function and address, then abort.
+static la_block_t *validate(const void *p, const char *func);
+
 la_block_t *la_validate(const void *p, const char *func)
+{
+    debug_quiet_begin(); // it reads headers memcheck is told are not the program's
+    la_block_t *b = validate(p, func);
+    debug_quiet_end();
+    return b;
+}
+
+static la_block_t *validate(const void *p, const char *func)
 {
     if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
@@ -104,55 +114,62 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     la_ensure_init();
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
         return fail_nomem();
+    debug_quiet_begin();
+    la_block_t *b;
     if (req >= la_load_relaxed(&la.mmap_threshold)) {
         bool zeroed;
-        la_block_t *b = large_alloc(req, ALIGNMENT, &zeroed);
-        if (b == NULL)
-            return fail_nomem();
-        usage_add(req);
-        if (zero && !zeroed) // a reused mapping; fresh ones are zero already
+        b = large_alloc(req, ALIGNMENT, &zeroed);
+        if (b != NULL && zero && !zeroed) // a reused mapping; fresh ones are zero
             memset(blk_payload(b), 0, req);
-        return blk_payload(b);
+    } else {
+        la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
+        size_t dirty = 0;
+        if (ts)
+            lock_acquire(&h->lock);
+        b = heap_alloc(h, blk_size_for(req + la.guard_bytes), zero ? &dirty : NULL);
+        if (b != NULL) {
+            blk_set_req(b, req);
+            h->counters.nalloc++;
+            h->counters.alloc_bytes += req;
+        }
+        if (ts)
+            lock_release(&h->lock);
+        if (b != NULL && zero)
+            memset(blk_payload(b), 0, LA_MIN(dirty, req));
     }
-    la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
-    size_t dirty = 0;
-    if (ts)
-        lock_acquire(&h->lock);
-    la_block_t *b = heap_alloc(h, blk_size_for(req), zero ? &dirty : NULL);
-    if (b != NULL) {
-        blk_set_req(b, req);
-        h->counters.nalloc++;
-        h->counters.alloc_bytes += req;
-    }
-    if (ts)
-        lock_release(&h->lock);
+    if (b != NULL && LA_UNLIKELY(la.debug))
+        debug_on_alloc(blk_payload(b), req, blk_usable(b), zero);
+    debug_quiet_end();
     if (b == NULL)
         return fail_nomem();
     usage_add(req);
-    void *p = blk_payload(b);
-    if (zero)
-        memset(p, 0, LA_MIN(dirty, req));
-    return p;
+    if (LA_UNLIKELY(la.check_every != 0))
+        debug_tick();
+    return blk_payload(b);
 }
 
-static void free_block(la_block_t *b, bool ts)
+static void free_block(la_block_t *b, bool ts, const char *func)
 {
+    debug_quiet_begin();
+    size_t req = block_req(b);
+    if (LA_UNLIKELY(la.debug))
+        debug_on_free(blk_payload(b), req, blk_usable(b), func);
     if (blk_is_mmapped(b)) {
-        size_t req = large_req(b);
         large_free(b);
-        usage_sub(req);
-        return;
+    } else {
+        la_heap_t *h = &la.heaps[blk_heap_index(b)];
+        if (ts)
+            lock_acquire(&h->lock);
+        h->counters.nfree++;
+        h->counters.free_bytes += req;
+        heap_free(h, b);
+        if (ts)
+            lock_release(&h->lock);
     }
-    la_heap_t *h = &la.heaps[blk_heap_index(b)];
-    size_t req = blk_req(b);
-    if (ts)
-        lock_acquire(&h->lock);
-    h->counters.nfree++;
-    h->counters.free_bytes += req;
-    heap_free(h, b);
-    if (ts)
-        lock_release(&h->lock);
+    debug_quiet_end();
     usage_sub(req);
+    if (LA_UNLIKELY(la.check_every != 0))
+        debug_tick();
 }
 
 // Resizes without moving when the block's neighbourhood allows.
@@ -170,7 +187,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     }
     if (req >= threshold)
         return NULL; // large now: move it into its own mapping
-    size_t need = blk_size_for(req), size = blk_size(b);
+    size_t need = blk_size_for(req + la.guard_bytes), size = blk_size(b);
     // Fits without a split: only the requested size changes, which the
     // owner of the block may write without the heap lock.
     if (ts && need <= size && size - need < MIN_BLOCK_SIZE && tcache_count_resize(old_req, req)) {
@@ -202,22 +219,30 @@ static void *realloc_impl(void *p, size_t req, bool ts)
         return ts ? la_malloc(req) : malloc_impl(req, false, false);
     la_block_t *b = la_validate(p, "realloc");
     if (req == 0) { // glibc: free and return NULL
-        free_block(b, ts);
+        free_block(b, ts, "realloc");
         return NULL;
     }
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
         return fail_nomem(); // the old block stays intact
+    size_t old_req = block_req(b);
+    debug_quiet_begin();
+    if (LA_UNLIKELY(la.options.check)) // the canary must hold before anything moves
+        debug_check_canary(p, old_req, blk_usable(b), "realloc");
     la_block_t *nb = resize_in_place(b, req, ts);
+    if (nb != NULL && LA_UNLIKELY(la.debug))
+        debug_on_resize(blk_payload(nb), old_req, req, blk_usable(nb));
+    debug_quiet_end();
     if (nb != NULL)
         return blk_payload(nb);
     void *q = ts ? la_malloc(req) : malloc_impl(req, false, false);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old block stays intact
-    memcpy(q, p, LA_MIN(blk_usable(b), req));
+    // Only the requested bytes in debug mode: the rest is canary or redzone.
+    memcpy(q, p, LA_MIN(la.debug ? old_req : blk_usable(b), req));
     if (ts)
         la_free(p);
     else
-        free_block(b, false);
+        free_block(b, false, "realloc");
     return q;
 }
 
@@ -232,27 +257,29 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         return ts ? la_malloc(req) : malloc_impl(req, false, false);
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return fail_nomem();
-    size_t need = blk_size_for(req);
+    size_t need = blk_size_for(req + la.guard_bytes);
     size_t threshold = la_load_relaxed(&la.mmap_threshold);
+    debug_quiet_begin();
+    la_block_t *b;
     if (req >= threshold || need + align + MIN_BLOCK_SIZE >= threshold) {
         bool zeroed;
-        la_block_t *b = large_alloc(req, align, &zeroed);
-        if (b == NULL)
-            return fail_nomem();
-        usage_add(req);
-        return blk_payload(b);
+        b = large_alloc(req, align, &zeroed);
+    } else {
+        la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
+        if (ts)
+            lock_acquire(&h->lock);
+        b = heap_alloc_aligned(h, need, align);
+        if (b != NULL) {
+            blk_set_req(b, req);
+            h->counters.nalloc++;
+            h->counters.alloc_bytes += req;
+        }
+        if (ts)
+            lock_release(&h->lock);
     }
-    la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
-    if (ts)
-        lock_acquire(&h->lock);
-    la_block_t *b = heap_alloc_aligned(h, need, align);
-    if (b != NULL) {
-        blk_set_req(b, req);
-        h->counters.nalloc++;
-        h->counters.alloc_bytes += req;
-    }
-    if (ts)
-        lock_release(&h->lock);
+    if (b != NULL && LA_UNLIKELY(la.debug))
+        debug_on_alloc(blk_payload(b), req, blk_usable(b), false);
+    debug_quiet_end();
     if (b == NULL)
         return fail_nomem();
     usage_add(req);
@@ -262,7 +289,7 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
 /* ---- entry points ------------------------------------------------------- */
 
 void *la_alloc_direct(size_t req, bool zero) { return malloc_impl(req, true, zero); }
-void la_free_block(la_block_t *b) { free_block(b, true); }
+void la_free_block(la_block_t *b) { free_block(b, true, "free"); }
 
 void *la_malloc(size_t req) { return tcache_malloc(req); }
 void la_free(void *p) { tcache_free(p); }
@@ -288,13 +315,16 @@ size_t la_usable_size(const void *p, const char *func)
 {
     if (p == NULL)
         return 0;
-    return blk_usable(la_validate(p, func));
+    la_block_t *b = la_validate(p, func);
+    // In debug mode the slack is a canary or a redzone: not the program's.
+    return LA_UNLIKELY(la.debug) ? block_req(b) : blk_usable(b);
 }
 
 void la_free_space(size_t *bytes, size_t *blocks)
 {
     *bytes = 0;
     *blocks = 0;
+    debug_quiet_begin(); // free blocks are not the program's memory
     unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < n; i++) {
         la_heap_t *h = &la.heaps[i];
@@ -310,6 +340,7 @@ void la_free_space(size_t *bytes, size_t *blocks)
         }
         lock_release(&h->lock);
     }
+    debug_quiet_end();
 }
 
 int mem_trim(size_t pad)
@@ -349,7 +380,7 @@ void *mem_malloc(size_t size) { return malloc_impl(size, false, false); }
 void mem_free(void *ptr)
 {
     if (ptr != NULL)
-        free_block(la_validate(ptr, "free"), false);
+        free_block(la_validate(ptr, "free"), false, "free");
 }
 
 void *mem_calloc(size_t nmemb, size_t size)

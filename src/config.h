@@ -131,6 +131,18 @@
 // Mapped chunk that thread-cache structs are carved from.  Bytes.
 #define LA_META_CHUNK_BYTES (64 * 1024)
 
+/* ---- checking mode and Valgrind (debug.c) -------------------------------- */
+
+// Bytes added after every request in checking mode and under Valgrind:
+// room for a canary, or for a redzone memcheck watches.
+#define LA_GUARD_BYTES 16
+// Fill bytes in checking mode: new blocks, the canary, freed blocks.
+#define LA_JUNK_BYTE 0xa5
+#define LA_CANARY_BYTE 0xcb
+#define LA_POISON_BYTE 0xdd
+// Heap walk period in checking mode when ALLOCATOR_CHECK_EVERY is not set.
+#define LA_CHECK_EVERY_DEFAULT 1000
+
 /* ---- output ------------------------------------------------------------- */
 
 // Size of the stack buffer the diagnostic formatter writes into.  Bytes.

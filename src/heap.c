@@ -53,6 +53,7 @@ void la_init_slow(void)
         la_set_mmap_threshold(la.options.mmap_bytes);
         la.trim_threshold = la.options.trim_bytes;
         la.decay_ms = la.options.decay_ms;
+        debug_init();
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();
@@ -118,6 +119,7 @@ void heap_note_written(la_heap_t *h, char *upto)
 static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t kind)
 {
     la_region_t *r = start;
+    debug_new_region(start, bytes);
     if (h->regions != NULL)
         h->regions->fresh = h->regions->end; // only the newest region tracks zeros
     r->next = h->regions;
@@ -141,6 +143,7 @@ static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t
 static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
 {
     char *old_end = r->end;
+    debug_new_region(old_end, inc);
     la_block_t *span = region_fence(r);
     size_t span_bytes = inc;
     bool prev_free = blk_prev_is_free(span);

@@ -161,7 +161,8 @@ LA_INLINE size_t blk_usable(const la_block_t *b) { return blk_size(b) - LA_HEADE
 LA_INLINE uint32_t blk_req(const la_block_t *b) { return b->req; }
 LA_INLINE uint32_t blk_check(const la_block_t *b) { return b->check; }
 
-// Block size needed to serve `req` payload bytes; the caller has checked
+// Block size needed to serve `req` payload bytes (callers add
+// la.guard_bytes first in debug mode); the caller has checked
 // req <= LA_MAX_REQUEST so this cannot overflow.
 LA_INLINE size_t blk_size_for(size_t req)
 {
@@ -298,6 +299,9 @@ typedef struct {
     size_t decay_ms;    // ALLOCATOR_DECAY_MS: free memory older than this is purged
     size_t trim_bytes;  // ALLOCATOR_TRIM_THRESHOLD: free brk top kept up to this
     size_t mmap_bytes;  // ALLOCATOR_MMAP_THRESHOLD: requests this big are mapped
+    int check;          // ALLOCATOR_CHECK: 1 junk, canaries, poison, heap walks
+    int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
+    size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
 } la_options_t;
 
 struct la_tcache;
@@ -314,6 +318,11 @@ typedef struct {
     size_t trim_threshold;           // free brk top beyond this is given back
     size_t decay_ms;                 // free memory this old is given back
     unsigned tc_epoch;               // bumped when thread caches should empty
+    bool debug;                      // checking mode or Valgrind: slow paths only
+    bool valgrind;                   // running under Valgrind
+    size_t guard_bytes;              // added to every request in debug mode
+    size_t check_every;              // operations between heap walks (0: none)
+    size_t check_ops;                // operations counted for them (atomic)
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
@@ -523,6 +532,22 @@ LA_HIDDEN size_t large_req(la_block_t *b);
 LA_HIDDEN size_t large_tombstone(const void *p);
 // The payload of the live large block holding p, or NULL (diagnostics).
 LA_HIDDEN void *large_containing(const void *p);
+
+/* ---- debug.c: checking mode and Valgrind -------------------------------- */
+
+LA_HIDDEN void debug_init(void);
+// Valgrind: the allocator's own accesses between these are not reported.
+LA_HIDDEN void debug_quiet_begin(void);
+LA_HIDDEN void debug_quiet_end(void);
+LA_HIDDEN void debug_new_region(void *start, size_t bytes);
+// A new block at p of req bytes (usable bytes in all); zeroed: calloc.
+LA_HIDDEN void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed);
+LA_HIDDEN void debug_on_free(void *p, size_t req, size_t usable, const char *func);
+// After a resize in place (the caller checked the canary before it).
+LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable);
+LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);
+// Counts an operation; walks the heap every ALLOCATOR_CHECK_EVERY.
+LA_HIDDEN void debug_tick(void);
 
 /* ---- stats.c ------------------------------------------------------------ */
 

@@ -217,7 +217,8 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
         align = ALIGNMENT;
     // Room to slide the payload up to its alignment; trimmed off below.
     size_t slack = align > ALIGNMENT ? align : 0;
-    size_t map_bytes = LA_ALIGN_UP(req + LA_LARGE_PREFIX + slack, page);
+    size_t want = req + la.guard_bytes; // debug mode's canary or redzone
+    size_t map_bytes = LA_ALIGN_UP(want + LA_LARGE_PREFIX + slack, page);
     char *payload, *start, *end;
     size_t cached_bytes;
     char *map = align <= page ? cache_take(map_bytes, &cached_bytes) : NULL;
@@ -235,7 +236,7 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
         count(&la.num_mmaps, 1);
         payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
         start = (char *)((uintptr_t)(payload - LA_LARGE_PREFIX) & ~(page - 1));
-        end = (char *)LA_ALIGN_UP((uintptr_t)payload + req, page);
+        end = (char *)LA_ALIGN_UP((uintptr_t)payload + want, page);
         // Give back the slack on both sides of an over-aligned block.
         if (start > map)
             os_unmap(map, (size_t)(start - map));
@@ -282,7 +283,7 @@ la_block_t *large_realloc(la_block_t *b, size_t req)
     size_t old_req = large_of(b)->req_bytes;
     char *start = large_map_start(b);
     size_t offset = (size_t)((char *)b - start);
-    size_t new_map = LA_ALIGN_UP(offset + LA_HEADER_BYTES + req, la.page_bytes);
+    size_t new_map = LA_ALIGN_UP(offset + LA_HEADER_BYTES + req + la.guard_bytes, la.page_bytes);
     if (new_map != old_map) {
         list_unlink(b);
         char *moved = os_remap(start, old_map, new_map);

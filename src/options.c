@@ -34,6 +34,9 @@ static const opt_t table[] = {
      FIELD(trim_bytes), 0},
     {"ALLOCATOR_MMAP_THRESHOLD", OPT_BYTES, 4096, LA_MMAP_THRESHOLD_MAX, MMAP_THRESHOLD,
      FIELD(mmap_bytes), 0},
+    {"ALLOCATOR_CHECK", OPT_BOOL, 0, 1, 0, FIELD(check), 1},
+    {"ALLOCATOR_VALGRIND", OPT_BOOL, 0, 1, 1, FIELD(valgrind), 1},
+    {"ALLOCATOR_CHECK_EVERY", OPT_COUNT, 0, SIZE_MAX, 0, FIELD(check_every), 0},
 };
 
 // A decimal number with an optional k/m/g suffix (when suffixes are
@@ -126,5 +129,7 @@ void options_read(la_options_t *opts)
 {
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
         read_one(opts, &table[k]);
+    if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL)
+        opts->check_every = LA_CHECK_EVERY_DEFAULT;
     warn_unknown();
 }

@@ -6,7 +6,9 @@ set -u
 status=0
 for cmd in "$@"; do
   # shellcheck disable=SC2086 # the command carries its own arguments
-  if ! valgrind --quiet --error-exitcode=99 --leak-check=no $cmd >/dev/null; then
+  # Unit tests read headers and free blocks directly, which the allocator
+  # tells memcheck are not the program's: its client requests stay off.
+  if ! ALLOCATOR_VALGRIND=0 valgrind --quiet --error-exitcode=99 --leak-check=no $cmd >/dev/null; then
     echo "valgrind: FAILED: $cmd" >&2
     status=1
   fi

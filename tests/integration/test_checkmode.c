@@ -1,0 +1,92 @@
+/*
+ * Checking mode (ALLOCATOR_CHECK=1, set by ctest for this test): new blocks
+ * hold junk, calloc's hold zeros, freed blocks are poisoned, a write past
+ * the requested size is reported on free and on realloc with the number of
+ * bytes written past the end, malloc_usable_size is the requested size,
+ * and the periodic heap walk catches a damaged header.  Misuse cases
+ * run in forked children that must abort with one line.
+ */
+#include <signal.h>
+
+#include "allocator.h"
+#include "../testhelper.h"
+
+#define JUNK 0xa5
+#define POISON 0xdd
+
+static char *victim;
+
+static void overflow_on_free(void)
+{
+    victim = mem_malloc(20);
+    memset(victim, 'x', 23); // 3 bytes past the end
+    mem_free(victim);
+}
+
+static void overflow_on_realloc(void)
+{
+    victim = mem_malloc_ts(100);
+    memset(victim, 'y', 101);
+    (void)!mem_realloc_ts(victim, 400);
+}
+
+static void damaged_header(void)
+{
+    // An underflow over a live block's header, as volatile stores: the
+    // compiler drops an ordinary store before the start of an allocation.
+    volatile unsigned char *a = mem_malloc(300);
+    for (int i = 1; i <= 8; i++)
+        a[-i] = 0x11;
+    for (int i = 0; i < 3000; i++) // at least one heap walk, a left alone
+        mem_free(mem_malloc(24));
+}
+
+static int aborted_with(void (*fn)(void), const char *want1, const char *want2)
+{
+    char err[2048];
+    int status = run_child(fn, err, sizeof err);
+    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, want1) != NULL &&
+             strstr(err, want2) != NULL;
+    if (!ok)
+        fprintf(stderr, "expected an abort naming '%s' and '%s', got status %d: %s\n", want1,
+                want2, status, err);
+    return ok;
+}
+
+int main(void)
+{
+    unsigned char *p = mem_malloc(64);
+    REQUIRE(p != NULL);
+    int junk = 1;
+    for (int i = 0; i < 64; i++)
+        junk &= p[i] == JUNK;
+    CHECK(junk);
+    CHECK_EQ(mem_usable_size(p), 64); // the slack is the canary's
+    mem_free(p);
+    // A freed block is poisoned beyond the links the heap keeps in it (a
+    // tree node's, 28 bytes, when it merges into a big free block).
+    int poisoned = 1;
+    for (int i = 32; i < 64; i++)
+        poisoned &= p[i] == POISON;
+    CHECK(poisoned);
+
+    unsigned char *z = mem_calloc_ts(10, 10);
+    REQUIRE(z != NULL);
+    int zero = 1;
+    for (int i = 0; i < 100; i++)
+        zero &= z[i] == 0;
+    CHECK(zero);
+    // Growing in place or not, the old bytes stay and the new ones are junk.
+    z = mem_realloc_ts(z, 300);
+    REQUIRE(z != NULL);
+    CHECK(z[99] == 0 && z[100] == JUNK && z[299] == JUNK);
+    mem_free_ts(z);
+
+    CHECK(aborted_with(overflow_on_free, "free(): buffer overflow: 3 bytes written past the end",
+                       "block of 20 bytes"));
+    CHECK(aborted_with(overflow_on_realloc, "realloc(): buffer overflow: 1 bytes written",
+                       "block of 100 bytes"));
+    CHECK(aborted_with(damaged_header, "heap check", "live block header fails its check word"));
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_checkmode");
+}

@@ -36,10 +36,30 @@
 #define VALGRIND_ENABLE_ERROR_REPORTING ((void)0)
 #endif
 
+// True under a Valgrind tool that tracks heap blocks (memcheck, massif,
+// helgrind, drd, dhat): those preload vgpreload_<tool> besides
+// vgpreload_core.  Callgrind and cachegrind do not, and must measure the
+// allocator as it normally runs.
+static bool tool_tracks_blocks(void)
+{
+    const char *preload = os_getenv("LD_PRELOAD");
+    if (preload == NULL)
+        return false;
+    static const char marker[] = "vgpreload_";
+    for (const char *s = preload; *s != '\0'; s++) {
+        size_t i = 0;
+        while (marker[i] != '\0' && s[i] == marker[i])
+            i++;
+        if (marker[i] == '\0' && strncmp(s + i, "core", 4) != 0)
+            return true;
+    }
+    return false;
+}
+
 void debug_init(void)
 {
     la.check_every = la.options.check_every;
-    la.valgrind = HAVE_VALGRIND && la.options.valgrind && RUNNING_ON_VALGRIND;
+    la.valgrind = HAVE_VALGRIND && la.options.valgrind && RUNNING_ON_VALGRIND && tool_tracks_blocks();
     la.debug = la.options.check || la.valgrind;
     if (la.debug) {
         la.guard_bytes = LA_GUARD_BYTES;

@@ -61,7 +61,7 @@ help:
 	@echo "make liballocator.so build the shared library only"
 	@echo "make test            build and run every test (ctest)"
 	@echo "make bench           compare allocators: timed workloads + instruction counts (~9 min)"
-	@echo "make bench-quick     the same as a 1-minute smoke run (1 repetition, small scale)"
+	@echo "make bench-quick     the same as a 1-2 minute smoke run (1 repetition, small scale)"
 	@echo "make bench-time      timed workloads only (REPS=n, BENCH_ARGS=... for bench/run.py)"
 	@echo "make bench-instructions  instructions per malloc+free under callgrind only"
 	@echo "make bench-memory    the memory workloads only: RSS returned, fragmentation (~3 min)"

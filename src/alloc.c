@@ -86,7 +86,8 @@ static la_block_t *validate(const void *p, const char *func)
             la_fatal(func, "corrupted header at %p (large block of %zu bytes)", p, size);
         return b;
     }
-    if (LA_UNLIKELY(heap_index >= la.num_heaps || size < MIN_BLOCK_SIZE || size > la.heap_block_max))
+    if (LA_UNLIKELY(heap_index >= __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) ||
+                    size < MIN_BLOCK_SIZE || size > la_load_relaxed(&la.heap_block_max)))
         la_fatal(func, "corrupted header at %p (size %zu, heap %u)", p, size, heap_index);
     // The boundary tag of the right neighbour must agree that we are live.
     if (LA_UNLIKELY(la_load_relaxed(&blk_next(b)->head) & LA_PREV_FREE))

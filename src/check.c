@@ -53,7 +53,7 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
                 return fail(h, b, "live block header fails its check word");
             if (!cached && blk_check(b) != la_check_for_req(blk_req(b)))
                 return fail(h, b, "check variant disagrees with the requested size");
-            if (size > la.heap_block_max)
+            if (size > la_load_relaxed(&la.heap_block_max))
                 return fail(h, b, "live block larger than any heap block");
             if (blk_req(b) > blk_usable(b))
                 return fail(h, b, "requested size exceeds the usable size");

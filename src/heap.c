@@ -392,7 +392,7 @@ static size_t trim_brk(la_heap_t *h)
         return 0;
     la_block_t *last = blk_prev(fence);
     size_t size = blk_size(last);
-    if (size <= la.trim_threshold + BRK_INCREMENT)
+    if (size <= la_load_relaxed(&la.trim_threshold) + BRK_INCREMENT) // mallopt may change it
         return 0;
     // Only while the break is ours: lowering it past memory another
     // library took from sbrk would give that memory away.

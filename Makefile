@@ -4,8 +4,8 @@ BUILD ?= build
 CMAKE_FLAGS ?= -DLA_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
-	bench-memory bench-core valgrind clean help configure
+.PHONY: check all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
+	bench-memory bench-core valgrind valgrind-bench clean help configure
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -21,6 +21,11 @@ liballocator.so: configure
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every configuration CI runs: the tests above, then UBSan, TSan and the
+# fuzzer (scripts/check; FUZZ_SECONDS=n sets the fuzzing time).
+check:
+	scripts/check
 
 # The allocator comparison (bench/run.py, see bench/README.md): glibc,
 # liballocator, jemalloc, tcmalloc and mimalloc under LD_PRELOAD, then the
@@ -52,6 +57,16 @@ bench-core: all
 valgrind: all
 	cd $(BUILD) && ctest --output-on-failure -L valgrind
 
+# Benchmark workloads on liballocator under memcheck (small scale): any
+# memcheck error fails.
+VALGRIND_BENCH = w_pairs w_batch w_fragment w_realloc
+valgrind-bench: all
+	@for w in $(VALGRIND_BENCH); do \
+	  echo "== $$w"; \
+	  LIBALLOCATOR=$(BUILD)/liballocator.so VALGRIND_OPTS="--error-exitcode=99 -q" \
+	    scripts/valgrind/run $(BUILD)/bench/workloads/$$w 0.01 >/dev/null || exit 1; \
+	done; echo "valgrind-bench: no errors"
+
 clean:
 	rm -rf $(BUILD)
 
@@ -60,11 +75,13 @@ help:
 	@echo "make liballocator.a  build the static library only"
 	@echo "make liballocator.so build the shared library only"
 	@echo "make test            build and run every test (ctest)"
+	@echo "make check           every CI configuration: tests, UBSan, TSan, fuzzing"
 	@echo "make bench           compare allocators: timed workloads + instruction counts (~9 min)"
 	@echo "make bench-quick     the same as a 1-2 minute smoke run (1 repetition, small scale)"
 	@echo "make bench-time      timed workloads only (REPS=n, BENCH_ARGS=... for bench/run.py)"
 	@echo "make bench-instructions  instructions per malloc+free under callgrind only"
 	@echo "make bench-memory    the memory workloads only: RSS returned, fragmentation (~3 min)"
 	@echo "make bench-core      the core's mem_* functions against the system malloc"
-	@echo "make valgrind        run the unit tests under valgrind memcheck"
+	@echo "make valgrind        run the valgrind tests (unit tests under memcheck, memcheck cases)"
+	@echo "make valgrind-bench  benchmark workloads on liballocator under memcheck"
 	@echo "make clean           remove the build directory"

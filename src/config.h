@@ -87,8 +87,11 @@
 // Free blocks at least this big have their inner pages given back with
 // madvise; smaller ones are not worth a syscall.  Bytes.
 #define LA_PURGE_MIN_BYTES (32 * 1024)
-// A heap reads the clock once per this many operations.
-#define LA_DECAY_CHECK_EVERY 64
+// A heap reads the clock once per this many operations: often enough
+// that "a few more calls" after a pause purge (one in 64 missed a third of
+// the time in bench/run.py's memret-decay), rarely enough to cost nothing
+// (a vDSO read of the coarse clock is about 20 ns).
+#define LA_DECAY_CHECK_EVERY 8
 // Free mapped regions one mem_trim() unmaps per heap, at most.
 #define LA_TRIM_UNMAP_MAX 32
 

@@ -455,8 +455,10 @@ void heap_tick(la_heap_t *h)
     if (os_now_ms() - h->purged_ms < la.decay_ms)
         return;
     // Thread caches count as free memory too: their threads empty them at
-    // their next slow path once memory is being given back.
-    if (heap_purge(h, NULL, NULL, 0) > 0)
+    // their next slow path once memory is being given back.  Cached large
+    // mappings that waited out the decay go as well (lock order: heaps,
+    // then large_lock), so they do not wait for the next large operation.
+    if (heap_purge(h, NULL, NULL, 0) + large_cache_purge(la.decay_ms) > 0)
         __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
 }
 

@@ -1,0 +1,1068 @@
+"""
+allocator.py: gdb commands for liballocator (`heap stats`, `heap check`,
+`heap bins`, `heap block ADDR`), loaded by scripts/debug or by hand with
+`source scripts/gdb/allocator.py`.  They read the inferior's memory only
+(struct layouts from its debug info, the block layout of src/internal.h),
+so they work wherever the program stopped, inside malloc too, and never
+call into it except for the explicit `--inferior` variants.  A command that
+cannot read what it needs says so in one line (no Python traceback).
+"""
+
+import os
+import struct
+
+import gdb
+
+# ---- constants ------------------------------------------------------------
+#
+# Macros are not in the debug info of a -g build (only -g3 keeps them), so
+# these mirror src/internal.h and src/config.h; keep them in step.  What the
+# debug info does give (struct layouts, array lengths such as the number of
+# size classes and thread-cache bins) is read from it in Layout below.
+
+# src/internal.h: flag bits in the low bits of a head word; the top byte is
+# the heap index; the rest is the block size.
+LA_FREE = 1
+LA_PREV_FREE = 2
+LA_MMAPPED = 4
+LA_PURGED = 8
+LA_FLAG_MASK = 15
+LA_HEAD_HEAP_SHIFT = 56
+LA_SIZE_MASK = (1 << LA_HEAD_HEAP_SHIFT) - 1 - LA_FLAG_MASK
+LA_HEAP_NONE = 0xFF
+LA_REQ_LARGE = 0xFFFFFFFF
+# src/internal.h: check-word variants, xor'ed into la.secret.
+LA_CHECK_CACHED = 0x3C3C3C3C
+LA_CHECK_BIG = 0x0000B160
+# src/config.h
+ALIGNMENT = 16
+MIN_BLOCK_SIZE = 32
+LA_TC_MAX_BYTES = 1024
+LA_TC_MEDIUM_PER_DOUBLING = 16
+# src/tcache.h: la_tcache_kind_t
+LA_TC_LIVE = 2
+# src/internal.h: la_region_kind_t
+REGION_KINDS = {1: "brk", 2: "mapped"}
+
+FLAG_NAMES = ((LA_FREE, "FREE"), (LA_PREV_FREE, "PREV_FREE"), (LA_MMAPPED, "MMAPPED"),
+              (LA_PURGED, "PURGED"))
+MASK64 = (1 << 64) - 1
+# Upper bound on list lengths walked where nothing else bounds them (a
+# corrupted link could make a cycle).
+WALK_LIMIT = 1 << 20
+
+
+class HeapError(Exception):
+    """Something the commands cannot work around (no process, no `la`...)."""
+
+
+class Problem(Exception):
+    """An inconsistency found in the heap: what, where, and in which heap."""
+
+    def __init__(self, what, addr, heap=None):
+        super().__init__(what)
+        self.what, self.addr, self.heap = what, addr, heap
+
+    def line(self):
+        where = "heap %d: " % self.heap if self.heap is not None else ""
+        return "%s%s at %#x" % (where, self.what, self.addr)
+
+
+def flag_text(head):
+    names = [name for bit, name in FLAG_NAMES if head & bit]
+    return " ".join(names) if names else "-"
+
+
+def class_label(c, num_classes):
+    """The block sizes of class c: <=32, <=64, ... <=8192, >8192 (src/bins.c)."""
+    if c == num_classes - 1:
+        return ">%d" % (MIN_BLOCK_SIZE << (c - 1))
+    return "<=%d" % (MIN_BLOCK_SIZE << c)
+
+
+def bins_class(size, num_classes):
+    """bins_class() of src/bins.c: ceil(log2(size)) - 5, clamped."""
+    if size <= MIN_BLOCK_SIZE:
+        return 0
+    return min((size - 1).bit_length() - 5, num_classes - 1)
+
+
+def tc_bin_label(i, small_bins):
+    """What thread-cache bin i serves (src/tcache.c medium_class_bytes)."""
+    if i == 0:
+        return "req=0"  # malloc(0)
+    if i < small_bins:
+        return "req<=%d" % (i * ALIGNMENT)
+    m = i - small_bins
+    base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
+    top = base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)
+    return "usable>=%d" % top
+
+
+# ---- memory -----------------------------------------------------------------
+
+
+class Memory:
+    """Reads the inferior in 64 KiB chunks, so a heap walk costs one
+    read_memory per chunk instead of one per block.  One per command: the
+    cache would go stale once the program runs again."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self):
+        self.inferior = gdb.selected_inferior()
+        self.chunks = {}
+
+    def read(self, addr, n):
+        base = addr & ~(self.CHUNK - 1)
+        if addr >= 0 and addr + n <= base + self.CHUNK:
+            chunk = self.chunks.get(base)
+            if chunk is None:
+                if len(self.chunks) > 512:
+                    self.chunks.clear()
+                try:
+                    chunk = bytes(self.inferior.read_memory(base, self.CHUNK))
+                except gdb.MemoryError:
+                    chunk = False  # straddles a mapping's end: read exactly
+                self.chunks[base] = chunk
+            if chunk:
+                return chunk[addr - base:addr - base + n]
+        try:
+            return bytes(self.inferior.read_memory(addr, n))
+        except (gdb.MemoryError, OverflowError, ValueError):
+            raise Problem("cannot read memory", addr)
+
+    def u64(self, addr):
+        return struct.unpack("<Q", self.read(addr, 8))[0]
+
+    def u32(self, addr):
+        return struct.unpack("<I", self.read(addr, 4))[0]
+
+    def i32(self, addr):
+        return struct.unpack("<i", self.read(addr, 4))[0]
+
+    def u16(self, addr):
+        return struct.unpack("<H", self.read(addr, 2))[0]
+
+
+# ---- the allocator's state ----------------------------------------------------
+
+
+def offsets(type_):
+    """Byte offsets of a struct's fields, by name."""
+    return {f.name: f.bitpos // 8 for f in type_.strip_typedefs().fields() if f.name}
+
+
+def array_len(type_):
+    lo, hi = type_.strip_typedefs().range()
+    return hi - lo + 1
+
+
+def find_la():
+    """The allocator's `la` symbol (la_state_t), from whichever objfile defines it:
+    liballocator.so when preloaded, the program when linked statically."""
+    if gdb.selected_inferior().pid == 0:
+        raise HeapError("no process: run the program first")
+    candidates = []
+    for objfile in gdb.objfiles():
+        try:
+            sym = objfile.lookup_global_symbol("la")
+        except (AttributeError, gdb.error):
+            sym = None
+        if sym is not None:
+            candidates.append(sym)
+    sym = gdb.lookup_global_symbol("la")
+    if sym is not None:
+        candidates.append(sym)
+    for sym in candidates:
+        if sym.type is not None and str(sym.type) == "la_state_t":
+            return sym
+    raise HeapError("liballocator's state `la` not found: is the program running on "
+                    "liballocator built with debug info (-g)?")
+
+
+class Layout:
+    """Struct layouts and array lengths from the debug info, reached from
+    la's own type so that a program's unrelated types of the same name
+    cannot be picked up."""
+
+    def __init__(self, la):
+        la_t = la.type.strip_typedefs()
+        heap_t = la_t["heaps"].type.strip_typedefs().target()
+        self.max_heaps = array_len(la_t["heaps"].type)
+        self.num_classes = array_len(heap_t["bins"].type)
+        self.free_t = heap_t["bins"].type.strip_typedefs().target().target()
+        self.tnode_t = heap_t["tree"].type.strip_typedefs().target()
+        self.region_t = heap_t["regions"].type.strip_typedefs().target()
+        self.large_t = la_t["large_list"].type.strip_typedefs().target()
+        self.tcache_t = la_t["tc_list"].type.strip_typedefs().target()
+        self.free = offsets(self.free_t)
+        self.tnode = offsets(self.tnode_t)
+        self.region_bytes = self.region_t.strip_typedefs().sizeof
+        self.large_bytes = self.large_t.strip_typedefs().sizeof
+        self.large = offsets(self.large_t)
+        tc_t = self.tcache_t.strip_typedefs()
+        self.tc_bins = array_len(tc_t["bins"].type)
+        self.tc_small_bins = LA_TC_MAX_BYTES // ALIGNMENT + 1  # src/tcache.h
+        self.tc_bins_offset = tc_t["bins"].bitpos // 8
+        tbin_t = tc_t["bins"].type.strip_typedefs().target()
+        self.tbin_bytes = tbin_t.strip_typedefs().sizeof
+        self.tbin = offsets(tbin_t)
+        try:
+            block_t = gdb.lookup_type("la_block_t").strip_typedefs()
+            self.header_bytes = block_t.sizeof
+            block = offsets(block_t)
+            self.req_off, self.check_off = block["req"], block["check"]
+        except gdb.error:
+            # src/internal.h: head (8), req (4), check (4)
+            self.header_bytes, self.req_off, self.check_off = 16, 8, 12
+
+
+class Block:
+    """One block as its header describes it."""
+
+    def __init__(self, mem, layout, addr):
+        self.addr = addr
+        self.head = mem.u64(addr)
+        self.size = self.head & LA_SIZE_MASK
+        self.heap = self.head >> LA_HEAD_HEAP_SHIFT
+        self.is_free = bool(self.head & LA_FREE)
+        self.prev_free = bool(self.head & LA_PREV_FREE)
+        self.req = mem.u32(addr + layout.req_off)
+        self.check = mem.u32(addr + layout.check_off)
+
+
+class State:
+    """A snapshot of `la` and what hangs from it, read for one command."""
+
+    def __init__(self):
+        self.la_symbol = find_la()
+        self.la = self.la_symbol.value()
+        self.mem = Memory()
+        self.layout = Layout(self.la)
+        self.secret = int(self.la["secret"])
+        if not int(self.la["ready"]):
+            raise HeapError("liballocator is not initialised yet (no allocation so far)")
+        self.num_heaps = int(self.la["num_heaps"])
+        if self.num_heaps > self.layout.max_heaps:
+            raise HeapError("la.num_heaps is %d, beyond the %d heaps there are"
+                            % (self.num_heaps, self.layout.max_heaps))
+
+    def heap(self, i):
+        return self.la["heaps"][i]
+
+    def regions(self, h):
+        """The regions of heap h (newest first), each a gdb.Value."""
+        out, seen = [], set()
+        r = h["regions"]
+        while int(r) != 0:
+            if int(r) in seen:
+                raise Problem("region list has a cycle", int(r), int(h["index"]))
+            seen.add(int(r))
+            out.append(r.dereference())
+            r = r.dereference()["next"]
+        return out
+
+    def region_span(self, r):
+        """(first block, fence) of a region: blocks follow its la_region_t,
+        the fence is the last header (size 0) before r->end."""
+        start = int(r.address)
+        return start + self.layout.region_bytes, int(r["end"]) - self.layout.header_bytes
+
+    def caches(self):
+        """Every live thread cache (la.tc_list), each a gdb.Value pointer."""
+        out, seen = [], set()
+        tc = self.la["tc_list"]
+        while int(tc) != 0 and len(out) < WALK_LIMIT:
+            if int(tc) in seen:
+                raise Problem("thread-cache list has a cycle", int(tc))
+            seen.add(int(tc))
+            out.append(tc)
+            tc = tc.dereference()["next"]
+        return out
+
+    def larges(self):
+        """Every live large block: (la_large_t address, block address)."""
+        out, seen = [], set()
+        l = int(self.la["large_list"])
+        while l != 0 and len(out) < WALK_LIMIT:
+            if l in seen:
+                raise Problem("large-block list has a cycle", l)
+            seen.add(l)
+            out.append((l, l + self.layout.large_bytes))
+            l = self.mem.u64(l + self.layout.large["next"])
+        return out
+
+    def tc_bin(self, tc_addr, i):
+        """(head, room, cap) of bin i of the cache at tc_addr."""
+        at = tc_addr + self.layout.tc_bins_offset + i * self.layout.tbin_bytes
+        t = self.layout.tbin
+        return (self.mem.u64(at + t["head"]), self.mem.i32(at + t["room"]),
+                self.mem.u16(at + t["cap"]))
+
+    def chain(self, first, limit):
+        """Payloads linked through their first word (thread-cache bins and
+        remote lists), at most `limit` of them; the bool says whether the
+        chain ended within the limit."""
+        out = []
+        p = first
+        while p != 0 and len(out) < limit:
+            out.append(p)
+            p = self.mem.u64(p)
+        return out, p == 0
+
+    def cache_threads(self):
+        """{cache address: thread description}, from each thread's la_tc.
+        Switches threads to read the TLS and puts the selection back."""
+        owners = {}
+
+        def read(t):
+            owners[int(gdb.parse_and_eval("la_tc"))] = "thread %d (LWP %d)" % (t.num, t.ptid[1])
+
+        self.for_each_thread(read)
+        return owners
+
+    def threads_inside(self):
+        """Threads stopped inside the allocator's code ("thread N in FUNC"):
+        its structures may be half-way through a change there.  The
+        allocator's code is what was compiled from the src/ and preload/
+        directories next to the file that defines `la`."""
+        inside = []
+        try:
+            symtab = self.la_symbol.symtab
+            root = os.path.dirname(os.path.dirname(symtab.fullname()))
+        except (AttributeError, gdb.error):
+            return inside
+        dirs = tuple(os.path.join(root, d) + os.sep for d in ("src", "preload"))
+
+        def scan(t):
+            frame, depth = gdb.newest_frame(), 0
+            while frame is not None and depth < 64:
+                sal = frame.find_sal()
+                if sal.symtab is not None and sal.symtab.fullname().startswith(dirs):
+                    inside.append("thread %d in %s" % (t.num, frame.name() or "?"))
+                    return
+                frame, depth = frame.older(), depth + 1
+
+        self.for_each_thread(scan)
+        return inside
+
+    def for_each_thread(self, fn):
+        """Calls fn(thread) with each thread selected in turn, then puts
+        the user's thread and frame back."""
+        try:
+            thread, frame = gdb.selected_thread(), gdb.selected_frame()
+        except gdb.error:
+            return
+        try:
+            for t in gdb.selected_inferior().threads():
+                try:
+                    t.switch()
+                    fn(t)
+                except gdb.error:
+                    pass
+        finally:
+            try:
+                thread.switch()
+                frame.select()
+            except gdb.error:
+                pass
+
+    def held_locks(self):
+        """Names of the allocator's locks held now (a call into the program
+        would wait for them forever)."""
+        held = []
+        for name in ("init_lock", "tc_lock", "heaps_lock", "large_lock", "stats_lock"):
+            if int(self.la[name]["word"]) != 0:
+                held.append("la." + name)
+        for i in range(self.num_heaps):
+            if int(self.heap(i)["lock"]["word"]) != 0:
+                held.append("heap %d's lock" % i)
+        return held
+
+
+# ---- heap stats -------------------------------------------------------------
+
+STAT_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage",
+               "num_allocations", "num_frees", "num_splits", "num_coalesces", "num_mmaps",
+               "num_munmaps", "heap_size", "mmap_bytes", "num_heaps", "large_cached",
+               "large_cache_bytes", "num_purges", "released_bytes")
+# Fields mem_get_stats() reports since the last mem_reset (la.reset_base).
+RESET_FIELDS = ("total_allocated", "total_freed", "num_allocations", "num_frees",
+                "num_splits", "num_coalesces", "num_mmaps", "num_munmaps", "num_purges",
+                "released_bytes")
+COUNTERS = ("alloc_bytes", "free_bytes", "nalloc", "nfree", "splits", "coalesces")
+
+
+def tcache_counters(st, tc):
+    """tcache_counters() of src/tcache.c.  Frees into a cache are not
+    counted one by one: every block in a bin came in by a refill or a free
+    and left by an allocation or a flush, so frees = cached now + pops +
+    flushed - refilled."""
+    v = tc.dereference()
+    cached = 0
+    for i in range(st.layout.tc_bins):
+        _, room, cap = st.tc_bin(int(tc), i)
+        cached += cap - room
+    nalloc, nresize = int(v["nalloc"]), int(v["nresize"])
+    pushes = cached + (nalloc - nresize) + int(v["flushed"]) - int(v["refilled"])
+    return {"nalloc": nalloc, "nfree": pushes + nresize,
+            "alloc_bytes": int(v["alloc_bytes"]), "free_bytes": int(v["free_bytes"])}
+
+
+def compute_stats(st):
+    """mem_get_stats() (src/stats.c) from memory: heaps' counters, large
+    blocks' counters, live and retired thread caches, minus the baseline of
+    the last mem_reset.  size_t arithmetic wraps as in C."""
+    la = st.la
+    total = dict.fromkeys(COUNTERS, 0)
+    heap_bytes = 0
+    for i in range(st.num_heaps):
+        h = st.heap(i)
+        for k in COUNTERS:
+            total[k] += int(h["counters"][k])
+        heap_bytes += int(h["region_bytes"])
+    for k in COUNTERS:
+        total[k] += int(la["large_counters"][k])
+    # Retired caches keep their allocation and free counts only.
+    for k in ("nalloc", "alloc_bytes", "nfree", "free_bytes"):
+        total[k] += int(la["tc_retired"][k])
+    for tc in st.caches():
+        for k, n in tcache_counters(st, tc).items():
+            total[k] += n
+    s = {k: total[c] & MASK64 for k, c in (
+        ("total_allocated", "alloc_bytes"), ("total_freed", "free_bytes"),
+        ("num_allocations", "nalloc"), ("num_frees", "nfree"),
+        ("num_splits", "splits"), ("num_coalesces", "coalesces"))}
+    s["num_mmaps"] = int(la["num_mmaps"])
+    s["num_munmaps"] = int(la["num_munmaps"])
+    s["current_usage"] = (total["alloc_bytes"] - total["free_bytes"]) & MASK64
+    # A snapshot raises the peak to the exact current usage.
+    s["peak_usage"] = max(int(la["peak"]), s["current_usage"])
+    s["heap_size"] = heap_bytes
+    s["mmap_bytes"] = int(la["large_bytes"])
+    s["large_cached"] = int(la["large_cache_count"])
+    s["large_cache_bytes"] = int(la["large_cache_bytes"])
+    s["num_heaps"] = st.num_heaps
+    s["num_purges"] = int(la["num_purges"])
+    s["released_bytes"] = int(la["released_bytes"])
+    base = la["reset_base"]
+    for k in RESET_FIELDS:
+        s[k] = (s[k] - int(base[k])) & MASK64
+    return s
+
+
+def print_stats(title, s):
+    # The layout of mem_print_stats() (src/stats.c): 35 columns.
+    lines = [title]
+    for name in STAT_FIELDS:
+        lines.append("  %s %*d" % (name, 32 - len(name), s[name]))
+    gdb.write("\n".join(lines) + "\n")
+
+
+# ---- heap check ---------------------------------------------------------------
+
+
+class Checker:
+    """check.c in Python: walks every region block by block, then the free
+    lists and the tree, and cross-checks them; then the large blocks; then
+    the thread caches and remote lists against the blocks marked cached.
+    Raises Problem at the first inconsistency."""
+
+    def __init__(self, st):
+        self.st, self.mem, self.lay = st, st.mem, st.layout
+        self.blocks = 0
+        self.free = 0
+        self.cached = {}  # address of a block marked cached -> its heap
+
+    def run(self):
+        for i in range(self.st.num_heaps):
+            self.check_heap(i)
+        large = self.check_large()
+        self.check_caches()
+        return self.blocks, self.free, len(self.cached), large
+
+    def live_check_for_req(self, req):
+        # la_check_for_req(): blocks too big for any cache bin carry BIG.
+        return self.st.secret ^ (LA_CHECK_BIG if req > LA_TC_MAX_BYTES else 0)
+
+    def check_heap(self, i):
+        h = self.st.heap(i)
+        if int(h["index"]) != i:
+            raise Problem("heap index field is %d" % int(h["index"]), int(h.address), i)
+        free_blocks = set()
+        spans = []
+        total = 0
+        for r in self.st.regions(h):
+            spans.append(self.st.region_span(r))
+            self.check_region(i, h, r, free_blocks)
+            total += int(r["bytes"])
+        if total != int(h["region_bytes"]):
+            raise Problem("region byte count differs from the regions", int(h.address), i)
+        self.free += len(free_blocks)
+        self.check_lists(i, h, free_blocks, spans)
+
+    def check_region(self, i, h, r, free_blocks):
+        if int(r["heap"]) != int(h.address):
+            raise Problem("region owned by another heap", int(r.address), i)
+        first, fence = self.st.region_span(r)
+        heap_block_max = int(self.st.la["heap_block_max"])
+        addr, prev_free = first, False
+        while addr < fence:
+            b = Block(self.mem, self.lay, addr)
+            if b.size < MIN_BLOCK_SIZE or addr + b.size > fence:
+                raise Problem("block size out of bounds (%d)" % b.size, addr, i)
+            if b.heap != i:
+                raise Problem("block header names another heap (%d)" % b.heap, addr, i)
+            if b.prev_free != prev_free:
+                raise Problem("PREV_FREE disagrees with the left neighbour", addr, i)
+            if b.head & LA_MMAPPED:
+                raise Problem("MMAPPED flag inside a heap region", addr, i)
+            if b.is_free:
+                if prev_free:
+                    raise Problem("two adjacent free blocks", addr, i)
+                # The footer is the free block's last word: its size.
+                if self.mem.u64(addr + b.size - 8) != b.size:
+                    raise Problem("free block footer differs from its size", addr, i)
+                free_blocks.add(addr)
+            else:
+                cached = b.check == self.st.secret ^ LA_CHECK_CACHED
+                if cached:
+                    self.cached[addr] = i
+                elif b.check not in (self.st.secret, self.st.secret ^ LA_CHECK_BIG):
+                    raise Problem("live block header fails its check word (%#x)" % b.check,
+                                  addr, i)
+                elif b.check != self.live_check_for_req(b.req):
+                    raise Problem("check variant disagrees with the requested size", addr, i)
+                if b.size > heap_block_max:
+                    raise Problem("live block larger than any heap block", addr, i)
+                if b.req > b.size - self.lay.header_bytes:
+                    raise Problem("requested size exceeds the usable size", addr, i)
+            self.blocks += 1
+            prev_free = b.is_free
+            addr += b.size
+        if addr != fence:
+            raise Problem("blocks overrun the region's fence", addr, i)
+        f = Block(self.mem, self.lay, fence)
+        if f.size != 0 or f.prev_free != prev_free or f.heap != i:
+            raise Problem("fence header damaged", fence, i)
+        if int(r["fresh"]) > int(r["end"]):
+            raise Problem("zero-tracking mark beyond the region", int(r.address), i)
+
+    def check_lists(self, i, h, free_blocks, spans):
+        last = self.lay.num_classes - 1
+        bitmap = int(h["bitmap"])
+        listed = set()
+
+        def in_regions(a):
+            return any(lo <= a < hi for lo, hi in spans)
+
+        # The last class: a red-black tree, ordered by (size, address).
+        root = int(h["tree"])
+        nodes = self.check_tree(i, root)
+        if (root != 0) != bool(bitmap >> last & 1):
+            raise Problem("class bitmap disagrees with the tree", int(h["tree"].address), i)
+        if int(h["bins"][last]) != 0:
+            raise Problem("last class has a list as well as the tree", int(h["bins"][last]), i)
+        for n in nodes:
+            if not in_regions(n):
+                raise Problem("tree node outside the heap's regions", n, i)
+            if n not in free_blocks or \
+                    bins_class(self.mem.u64(n) & LA_SIZE_MASK, last + 1) != last:
+                raise Problem("tree node not a free block of the last class", n, i)
+            listed.add(n)
+        # The other classes: doubly linked lists, newest first.
+        nxt, prv = self.lay.free["next"], self.lay.free["prev"]
+        for c in range(last):
+            head = int(h["bins"][c])
+            if (head != 0) != bool(bitmap >> c & 1):
+                raise Problem("class bitmap disagrees with its list", int(h["bins"][c].address), i)
+            prev, f = 0, head
+            while f != 0:
+                if f in listed or len(listed) >= len(free_blocks):
+                    raise Problem("more listed blocks than free blocks (cycle or stray entry)",
+                                  f, i)
+                if not in_regions(f):
+                    raise Problem("free list entry outside the heap's regions", f, i)
+                if f not in free_blocks:
+                    raise Problem("free list entry not a free block", f, i)
+                if bins_class(self.mem.u64(f) & LA_SIZE_MASK, last + 1) != c:
+                    raise Problem("free block on the wrong class list (class %d)" % c, f, i)
+                if self.mem.u64(f + prv) != prev:
+                    raise Problem("free list back link broken", f, i)
+                listed.add(f)
+                prev, f = f, self.mem.u64(f + nxt)
+        missing = free_blocks - listed
+        if missing:
+            raise Problem("free block missing from the free lists", min(missing), i)
+
+    def check_tree(self, i, root):
+        """tree_check() of src/tree.c; returns the nodes in order."""
+        t = self.lay.tnode
+        mem = self.mem
+        seen = []
+        visited = set()
+
+        def key(n):
+            return (mem.u64(n) & LA_SIZE_MASK, n)
+
+        def color(n):
+            return mem.i32(n + t["color"])
+
+        def is_red(n):
+            return n != 0 and color(n) == 0
+
+        def walk(n, parent, depth):
+            # Returns the black height of the subtree at n.
+            if n == 0:
+                return 1
+            if n in visited or depth > 128:  # no red-black tree is deeper
+                raise Problem("tree has a cycle", n, i)
+            visited.add(n)
+            left, right = mem.u64(n + t["left"]), mem.u64(n + t["right"])
+            if mem.u64(n + t["parent"]) != parent:
+                raise Problem("tree parent link broken", n, i)
+            if color(n) not in (0, 1):
+                raise Problem("tree colour neither red nor black", n, i)
+            if is_red(n) and (is_red(left) or is_red(right)):
+                raise Problem("red tree node with a red child", n, i)
+            if (left and not key(left) < key(n)) or (right and not key(n) < key(right)):
+                raise Problem("tree nodes out of (size, address) order", n, i)
+            lh = walk(left, n, depth + 1)
+            seen.append(n)
+            rh = walk(right, n, depth + 1)
+            if lh != rh:
+                raise Problem("tree black heights differ", n, i)
+            return lh + (color(n) == 1)
+
+        if root != 0 and (color(root) != 1 or mem.u64(root + t["parent"]) != 0):
+            raise Problem("tree root not black, or has a parent", root, i)
+        walk(root, 0, 0)
+        return seen
+
+    def check_large(self):
+        st, mem = self.st, self.mem
+        total = 0
+        prev = 0
+        larges = st.larges()
+        for l, b in larges:
+            blk = Block(mem, self.lay, b)
+            map_bytes = mem.u64(l + self.lay.large["map_bytes"])
+            req_bytes = mem.u64(l + self.lay.large["req_bytes"])
+            # Large blocks belong to no heap, and carry the BIG variant.
+            if not blk.head & LA_MMAPPED or blk.heap != LA_HEAP_NONE or \
+                    blk.req != LA_REQ_LARGE or blk.check != st.secret ^ LA_CHECK_BIG or \
+                    map_bytes < blk.size or req_bytes > blk.size - self.lay.header_bytes:
+                raise Problem("large block header damaged", b)
+            if mem.u64(l + self.lay.large["prev"]) != prev:
+                raise Problem("large list back link broken", l)
+            prev = l
+            total += map_bytes
+        if total != int(st.la["large_bytes"]):
+            raise Problem("large byte count %d, blocks hold %d"
+                          % (int(st.la["large_bytes"]), total), int(st.la["large_bytes"].address))
+        return len(larges)
+
+    def check_caches(self):
+        """Every block marked cached sits in exactly one thread-cache bin or
+        remote list, and every bin holds cap - room blocks.  (A program
+        stopped inside malloc or free may be between two of these steps.)"""
+        st = self.st
+        found = set()
+
+        def take(p, where):
+            b = p - self.lay.header_bytes
+            if b not in self.cached:
+                raise Problem("%s: entry is not a block marked cached" % where, b)
+            if b in found:
+                raise Problem("%s: block cached twice" % where, b)
+            found.add(b)
+            return b
+
+        for tc in st.caches():
+            where = "thread cache %#x" % int(tc)
+            v = tc.dereference()
+            if int(v["kind"]) != LA_TC_LIVE or int(v["secret"]) != st.secret:
+                raise Problem("%s: not a live cache" % where, int(tc))
+            for n in range(self.lay.tc_bins):
+                head, room, cap = st.tc_bin(int(tc), n)
+                entries, ended = st.chain(head, cap + 1)
+                if not ended or len(entries) > cap:
+                    raise Problem("%s: bin %d holds more than its capacity %d" % (where, n, cap),
+                                  head)
+                if len(entries) != cap - room:
+                    raise Problem("%s: bin %d lists %d blocks, cap - room says %d"
+                                  % (where, n, len(entries), cap - room), head)
+                for p in entries:
+                    take(p, "%s bin %d" % (where, n))
+        for i in range(st.num_heaps):
+            where = "heap %d remote list" % i
+            entries, ended = st.chain(int(st.heap(i)["remote"]), len(self.cached) + 1)
+            if not ended:
+                raise Problem("%s: longer than the cached blocks there are" % where,
+                              int(st.heap(i)["remote"]))
+            for p in entries:
+                if self.cached[take(p, where)] != i:
+                    raise Problem("%s: block of another heap" % where, p - self.lay.header_bytes)
+        stray = set(self.cached) - found
+        if stray:
+            raise Problem("block marked cached but in no thread cache or remote list",
+                          min(stray), self.cached[min(stray)])
+
+
+# ---- heap block -------------------------------------------------------------
+
+
+def describe_cached(st, addr, owners):
+    """The state of a block marked cached: which cache bin or remote list
+    it waits in."""
+    payload = addr + st.layout.header_bytes
+    for tc in st.caches():
+        for n in range(st.layout.tc_bins):
+            head, room, cap = st.tc_bin(int(tc), n)
+            if head and payload in st.chain(head, cap + 1)[0]:
+                who = owners.get(int(tc))
+                return "in a thread cache (in thread cache %#x%s, bin %d (%s))" % (
+                    int(tc), " of " + who if who else "", n,
+                    tc_bin_label(n, st.layout.tc_small_bins))
+    for i in range(st.num_heaps):
+        if payload in st.chain(int(st.heap(i)["remote"]), WALK_LIMIT)[0]:
+            return "freed by another thread, on heap %d's remote list" % i
+    return "marked cached, but no thread cache or remote list holds it"
+
+
+def locate(st, addr):
+    """Finds what holds addr: ("block", facts) or ("other", text) or None."""
+    lay, mem = st.layout, st.mem
+    for i in range(st.num_heaps):
+        h = st.heap(i)
+        for r in st.regions(h):
+            start, end = int(r.address), int(r["end"])
+            if not start <= addr < end:
+                continue
+            first, fence = st.region_span(r)
+            kind = REGION_KINDS.get(int(r["kind"]), "?")
+            region = "heap %d's %s region %#x" % (i, kind, start)
+            if addr < first:
+                return ("other", "%#x is in the header (la_region_t) of %s" % (addr, region))
+            if addr >= fence:
+                return ("other", "%#x is in the fence header at the end of %s" % (addr, region))
+            b = first
+            while b < fence:
+                blk = Block(mem, lay, b)
+                if blk.size < MIN_BLOCK_SIZE or b + blk.size > fence:
+                    return ("other", "%#x is in %s, but the walk to it met a damaged header "
+                            "at %#x (size %d); try `heap check`" % (addr, region, b, blk.size))
+                if addr < b + blk.size:
+                    return ("block", {"blk": blk, "heap": i,
+                                      "where": "%s region %#x" % (kind, start)})
+                b += blk.size
+    for l, b in st.larges():
+        blk = Block(mem, lay, b)
+        if l <= addr < b + blk.size:
+            if addr < b:
+                return ("other", "%#x is in the la_large_t prefix of the large block %#x"
+                        % (addr, b))
+            return ("block", {"blk": blk, "heap": None,
+                              "where": "large block, mapping from %#x" % l,
+                              "req": mem.u64(l + lay.large["req_bytes"])})
+    for k in range(int(st.la["large_cache_count"])):
+        m = st.la["large_cache"][k]
+        if int(m["map"]) <= addr < int(m["map"]) + int(m["bytes"]):
+            return ("other", "%#x is in a freed large mapping kept for reuse (%#x, %d bytes)"
+                    % (addr, int(m["map"]), int(m["bytes"])))
+    page = int(st.la["page_bytes"])
+    for k in range(array_len(st.la["tombs"].type)):
+        t = st.la["tombs"][k]
+        if int(t["page"]) and int(t["page"]) <= addr < int(t["page"]) + page:
+            return ("other", "%#x is in the tombstone page of a freed, unmapped large block "
+                    "(payload was %#x)" % (addr, int(t["payload"])))
+    return None
+
+
+def block_report(st, addr):
+    found = locate(st, addr)
+    if found is None:
+        return "%#x: no block of liballocator holds this address" % addr
+    if found[0] == "other":
+        return found[1]
+    facts = found[1]
+    blk = facts["blk"]
+    hdr = st.layout.header_bytes
+    payload = blk.addr + hdr
+    usable = blk.size - hdr
+    if addr == payload:
+        pos = "the payload start"
+    elif addr < payload:
+        pos = "in the header, %d bytes into the block" % (addr - blk.addr)
+    else:
+        pos = "%d bytes into the payload (%d into the block)" % (addr - payload, addr - blk.addr)
+    lines = ["%#x is %s" % (addr, pos),
+             "  block      %#x (header)" % blk.addr,
+             "  payload    %#x" % payload,
+             "  size       %d" % blk.size,
+             "  usable     %d" % usable]
+    if facts["heap"] is None:
+        lines.append("  state      live (large)")
+        lines.append("  requested  %d" % facts["req"])
+    elif blk.is_free:
+        c = bins_class(blk.size, st.layout.num_classes)
+        lines.append("  state      free (class %d, %s%s)"
+                     % (c, class_label(c, st.layout.num_classes),
+                        ", the tree" if c == st.layout.num_classes - 1 else ""))
+    elif blk.check == st.secret ^ LA_CHECK_CACHED:
+        lines.append("  state      " + describe_cached(st, blk.addr, st.cache_threads()))
+        lines.append("  last req   %d" % blk.req)
+    elif blk.check in (st.secret, st.secret ^ LA_CHECK_BIG):
+        lines.append("  state      live")
+        lines.append("  requested  %d" % blk.req)
+    else:
+        lines.append("  state      damaged header (check word %#x is no variant of the secret)"
+                     % blk.check)
+    heap = "none" if facts["heap"] is None else str(facts["heap"])
+    lines.append("  heap       %s (%s)" % (heap, facts["where"]))
+    lines.append("  flags      %s" % flag_text(blk.head))
+    return "\n".join(lines)
+
+
+# ---- heap bins ----------------------------------------------------------------
+
+
+def tree_sizes(st, root, heap):
+    """Sizes of the tree's nodes, in order (bounded; a cycle is reported)."""
+    t = st.layout.tnode
+    sizes, stack, n, seen = [], [], root, set()
+    while stack or n:
+        while n:
+            if n in seen or len(seen) > WALK_LIMIT:
+                raise Problem("tree has a cycle", n, heap)
+            seen.add(n)
+            stack.append(n)
+            n = st.mem.u64(n + t["left"])
+        n = stack.pop()
+        sizes.append(st.mem.u64(n) & LA_SIZE_MASK)
+        n = st.mem.u64(n + t["right"])
+    return sizes
+
+
+def bins_report(st):
+    lay = st.layout
+    out = []
+    for i in range(st.num_heaps):
+        h = st.heap(i)
+        regions = st.regions(h)
+        out.append("heap %d: %s, %d region%s, %d bytes, bitmap %#x" % (
+            i, "brk" if bool(h["is_brk"]) else "mapped", len(regions),
+            "" if len(regions) == 1 else "s", int(h["region_bytes"]), int(h["bitmap"])))
+        empty = True
+        for c in range(lay.num_classes):
+            if c == lay.num_classes - 1:
+                sizes = tree_sizes(st, int(h["tree"]), i)
+                kind = "tree"
+            else:
+                sizes, seen, f = [], set(), int(h["bins"][c])
+                while f and len(sizes) < WALK_LIMIT:
+                    if f in seen:
+                        raise Problem("free list of class %d has a cycle" % c, f, i)
+                    seen.add(f)
+                    sizes.append(st.mem.u64(f) & LA_SIZE_MASK)
+                    f = st.mem.u64(f + lay.free["next"])
+                kind = "list"
+            if sizes:
+                empty = False
+                out.append("  class %2d %-7s %-4s %6d blocks %12d bytes" % (
+                    c, class_label(c, lay.num_classes), kind, len(sizes), sum(sizes)))
+        if empty:
+            out.append("  (no free blocks)")
+        remote, _ = st.chain(int(h["remote"]), WALK_LIMIT)
+        if remote:
+            out.append("  remote list: %d blocks freed by other threads" % len(remote))
+    owners = st.cache_threads()
+    caches = st.caches()
+    if not caches:
+        out.append("no thread caches")
+    for tc in caches:
+        v = tc.dereference()
+        who = owners.get(int(tc), "thread unknown")
+        heap = (int(v["heap"]) - int(st.la["heaps"][0].address)) // st.la["heaps"][0].type.sizeof
+        out.append("thread cache %#x (%s, heap %d)" % (int(tc), who, heap))
+        empty = True
+        for n in range(lay.tc_bins):
+            head, room, cap = st.tc_bin(int(tc), n)
+            if cap - room == 0 and head == 0:
+                continue
+            empty = False
+            entries, ended = st.chain(head, cap + 1)
+            length = "%d" % len(entries) if ended else ">%d" % cap
+            out.append("  bin %3d %-14s cached %4d of %4d  list %s" % (
+                n, tc_bin_label(n, lay.tc_small_bins), cap - room, cap, length))
+        if empty:
+            out.append("  (empty)")
+    return "\n".join(out)
+
+
+# ---- commands -------------------------------------------------------------------
+
+
+def run_safely(name, fn):
+    """Runs a command body; turns every failure into a one-line gdb error."""
+    try:
+        fn()
+    except gdb.GdbError:
+        raise
+    except HeapError as e:
+        raise gdb.GdbError("%s: %s" % (name, e))
+    except Problem as e:
+        raise gdb.GdbError("%s: %s" % (name, e.line()))
+    except gdb.MemoryError as e:
+        raise gdb.GdbError("%s: cannot read the inferior's memory: %s" % (name, e))
+    except Exception as e:  # a bug here, or a state too damaged to follow
+        raise gdb.GdbError("%s: %s: %s" % (name, type(e).__name__, e))
+
+
+def call_guard(st, what):
+    held = st.held_locks()
+    if held:
+        raise HeapError("%s held (stopped inside the allocator?); calling %s would wait "
+                        "forever: use the command without --inferior" % (", ".join(held), what))
+
+
+class HeapCommand(gdb.Command):
+    """Inspect liballocator's heaps in the program being debugged.
+
+heap stats [--inferior]   the allocator's statistics
+heap check [--inferior]   walk and validate every heap
+heap bins                 free blocks per size class, and thread caches
+heap block ADDR           the block holding an address
+
+These read the program's memory, so they work wherever it stopped (inside
+malloc too); --inferior calls the program's own function instead."""
+
+    def __init__(self):
+        super().__init__("heap", gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+
+    def invoke(self, arg, from_tty):
+        gdb.execute("help heap", from_tty)
+
+
+class HeapStatsCommand(gdb.Command):
+    """Print liballocator's statistics, as mem_print_stats() does.
+
+heap stats             sums the counters from memory as src/stats.c does
+                       (heaps, large blocks, thread caches, retired caches,
+                       minus the last mem_reset); safe inside malloc.
+heap stats --inferior  calls the program's mem_get_stats() (takes its locks;
+                       refused while one is held)."""
+
+    def __init__(self):
+        super().__init__("heap stats", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        def body():
+            st = State()
+            pid = gdb.selected_inferior().pid
+            if arg.strip() == "--inferior":
+                call_guard(st, "mem_get_stats()")
+                v = gdb.parse_and_eval("mem_get_stats()")
+                print_stats("liballocator statistics (pid %d), from mem_get_stats()" % pid,
+                            {k: int(v[k]) for k in STAT_FIELDS})
+            elif arg.strip():
+                raise HeapError("usage: heap stats [--inferior]")
+            else:
+                print_stats("liballocator statistics (pid %d), read from memory" % pid,
+                            compute_stats(st))
+        run_safely("heap stats", body)
+
+
+class HeapCheckCommand(gdb.Command):
+    """Walk and validate every heap, as mem_check_heap() does.
+
+heap check             in Python, reading memory (works inside malloc): every
+                       block of every region (sizes, PREV_FREE, footers,
+                       check words), the free lists, bitmap and tree, the
+                       large blocks, the thread caches and remote lists.
+                       Prints "heap check: OK (...)" or the first problem and
+                       its address; sets $heap_check_errors to 0 or 1.
+heap check --inferior  calls the program's mem_check_heap() (reports on the
+                       program's stderr; refused while an allocator lock is
+                       held)."""
+
+    def __init__(self):
+        super().__init__("heap check", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        def body():
+            st = State()
+            if arg.strip() == "--inferior":
+                call_guard(st, "mem_check_heap()")
+                bad = int(gdb.parse_and_eval("(int)mem_check_heap()"))
+                gdb.set_convenience_variable("heap_check_errors", 1 if bad else 0)
+                gdb.write("heap check --inferior: mem_check_heap() returned %d%s\n"
+                          % (bad, " (its report is on the program's stderr)" if bad else ""))
+                return
+            if arg.strip():
+                raise HeapError("usage: heap check [--inferior]")
+            try:
+                blocks, free, cached, large = Checker(st).run()
+            except Problem as p:
+                gdb.set_convenience_variable("heap_check_errors", 1)
+                gdb.write("heap check: %s\n" % p.line())
+                for where in st.threads_inside():
+                    gdb.write("  note: %s: stopped inside the allocator, the heap may be "
+                              "half-way through a change\n" % where)
+                return
+            gdb.set_convenience_variable("heap_check_errors", 0)
+            gdb.write("heap check: OK (%d heaps, %d blocks, %d free)\n"
+                      % (st.num_heaps, blocks, free))
+            gdb.write("  %d cached (thread caches, remote lists), %d large\n"
+                      % (cached, large))
+        run_safely("heap check", body)
+
+
+class HeapBinsCommand(gdb.Command):
+    """Show free blocks per size class, and what thread caches hold.
+
+For each heap: each non-empty class (index, block sizes <=32, <=64, ...
+>8192; the last class is a red-black tree), its blocks and bytes, and the
+remote list.  For each live thread cache (la.tc_list): each non-empty bin,
+its cached count (cap - room) of its capacity, and its list length walked
+through the payload links."""
+
+    def __init__(self):
+        super().__init__("heap bins", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        def body():
+            if arg.strip():
+                raise HeapError("usage: heap bins")
+            gdb.write(bins_report(State()) + "\n")
+        run_safely("heap bins", body)
+
+
+class HeapBlockCommand(gdb.Command):
+    """Show the block holding an address: heap ADDR (an expression).
+
+Searches every heap region and the large blocks; prints the block's header
+and payload addresses, size, usable size, state (live, free, in a thread
+cache, large), requested size, heap, flags, and where ADDR falls in it."""
+
+    def __init__(self):
+        super().__init__("heap block", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    def invoke(self, arg, from_tty):
+        def body():
+            if not arg.strip():
+                raise HeapError("usage: heap block ADDR")
+            try:
+                addr = int(gdb.parse_and_eval(arg)) & MASK64
+            except gdb.error as e:
+                raise HeapError("cannot evaluate '%s': %s" % (arg.strip(), e))
+            gdb.write(block_report(State(), addr) + "\n")
+        run_safely("heap block", body)
+
+
+HeapCommand()
+HeapStatsCommand()
+HeapCheckCommand()
+HeapBinsCommand()
+HeapBlockCommand()

@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+# Smoke: the gdb `heap` commands of scripts/gdb/allocator.py, which
+# scripts/debug loads.  gdb_heap_prog (tests/smoke/gdb_heap_prog.c) runs on
+# the preloaded library, makes known blocks, and stops in checkpoint();
+# the commands' output must agree with what it did, and with the
+# program's own mem_get_stats() and mem_check_heap().
+#
+# GDB_HEAP_PROG names the program (ctest sets it; defaults to the build tree).
+
+load helper
+
+setup() {
+    smoke_setup
+    : "${GDB_HEAP_PROG:=$PROJECT_ROOT/build/tests/gdb_heap_prog}"
+}
+
+# gdb_heap MODE: runs gdb_heap_prog MODE under scripts/debug in batch mode
+# with the commands on stdin (cmds.gdb), output in gdb.out.  Sections of the
+# output start with "@@name" lines (see section).
+gdb_heap() {
+    skip_unless_installed gdb
+    if [ ! -x "$GDB_HEAP_PROG" ]; then
+        echo "gdb_heap: $GDB_HEAP_PROG is not built (make all)" >&2
+        return 1
+    fi
+    cat >cmds.gdb
+    # A call into the program that waits for a lock would hang gdb: give
+    # up after a minute (timeout signals its whole process group, the
+    # program too).
+    local rc=0
+    timeout -k 10 60 "$PROJECT_ROOT/scripts/debug" -batch -x cmds.gdb -- \
+        "$GDB_HEAP_PROG" "$1" >gdb.out 2>&1 || rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        fail_with "gdb did not finish within 60 seconds"
+    fi
+    if ! grep -q '^@@end' gdb.out; then
+        echo "gdb_heap: the gdb script did not run to its end; gdb.out ends with:" >&2
+        tail -n 30 gdb.out >&2
+        return 1
+    fi
+}
+
+# section NAME: the lines of gdb.out after "@@NAME" up to the next "@@".
+section() {
+    awk -v name="@@$1" '$0 == name { on = 1; next } /^@@/ { on = 0 } on' gdb.out
+}
+
+# stats_field SECTION FIELD: FIELD's number in a `heap stats` section.
+stats_field() { section "$1" | awk -v f="$2" '$1 == f { print $2; exit }'; }
+
+# value NAME: the "NAME=VALUE" line gdb printed (addresses, counts).
+value() { sed -n "s/^$1=//p" gdb.out | head -n 1; }
+
+# fail_with MESSAGE: reports MESSAGE and the whole gdb output.
+fail_with() {
+    echo "gdb_heap: $1" >&2
+    echo "--- gdb output ---" >&2
+    cat gdb.out >&2
+    return 1
+}
+
+# expect_line SECTION REGEX: some line of SECTION matches the extended REGEX.
+expect_line() {
+    section "$1" | grep -Eq -- "$2" || fail_with "no line of section '$1' matches /$2/"
+}
+
+@test "gdb heap: stats, check, bins and block agree with the program" {
+    gdb_heap ok <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+printf "nmalloc=%u\n", gdb_nmalloc
+printf "medium=%#lx\n", (unsigned long)gdb_medium
+printf "large=%#lx\n", (unsigned long)gdb_large
+echo @@stats\n
+heap stats
+echo @@stats_inferior\n
+heap stats --inferior
+echo @@check\n
+heap check
+printf "errors=%d\n", $heap_check_errors
+echo @@check_inferior\n
+heap check --inferior
+echo @@bins\n
+heap bins
+echo @@medium\n
+heap block gdb_medium
+echo @@medium100\n
+heap block (char *)gdb_medium + 100
+echo @@large\n
+heap block gdb_large
+echo @@freed_big\n
+heap block gdb_freed_big
+echo @@freed\n
+heap block gdb_freed
+echo @@cached\n
+heap block gdb_cached
+echo @@nowhere\n
+heap block &gdb_nmalloc
+echo @@help\n
+help heap
+echo @@end\n
+kill
+GDB
+    local nmalloc medium large f mine theirs
+    nmalloc=$(value nmalloc) medium=$(value medium) large=$(value large)
+    [ "$nmalloc" = 9 ] || fail_with "gdb_nmalloc is '$nmalloc', expected 9"
+    [ -n "$medium" ] && [ -n "$large" ] || fail_with "gdb did not print the program's pointers"
+
+    # heap stats: what the program did, and exactly what its own
+    # mem_get_stats() says (read from memory versus computed in the program).
+    [ "$(stats_field stats num_allocations)" -ge "$nmalloc" ] ||
+        fail_with "num_allocations below the program's $nmalloc mallocs"
+    [ "$(stats_field stats num_frees)" -ge 3 ] || fail_with "num_frees below the program's 3 frees"
+    [ "$(stats_field stats num_mmaps)" -ge 1 ] || fail_with "num_mmaps: the 200000-byte block was mapped"
+    [ "$(stats_field stats mmap_bytes)" -ge 200000 ] || fail_with "mmap_bytes below the live large block"
+    [ "$(stats_field stats current_usage)" -ge $((40 + 3000 + 200000 + 2 * 2000 + 40000)) ] ||
+        fail_with "current_usage below the program's live blocks"
+    [ "$(stats_field stats num_heaps)" -ge 1 ] || fail_with "num_heaps below 1"
+    for f in total_allocated total_freed current_usage peak_usage num_allocations num_frees \
+        num_splits num_coalesces num_mmaps num_munmaps heap_size mmap_bytes num_heaps \
+        large_cached large_cache_bytes num_purges released_bytes; do
+        mine=$(stats_field stats "$f") theirs=$(stats_field stats_inferior "$f")
+        [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
+            fail_with "heap stats says $f = '$mine', mem_get_stats() says '$theirs'"
+    done
+
+    # heap check: OK, the free blocks counted, and the program agrees.
+    expect_line check '^heap check: OK \([0-9]+ heaps, [0-9]+ blocks, [0-9]+ free\)$'
+    [ "$(section check | sed -nE 's/.* ([0-9]+) free\)$/\1/p')" -ge 2 ] ||
+        fail_with "heap check counts fewer than the 2 free blocks the program left"
+    [ "$(value errors)" = 0 ] || fail_with "\$heap_check_errors is not 0"
+    expect_line check_inferior 'mem_check_heap\(\) returned 0$'
+
+    # heap bins: the freed 40000-byte block in the last class's tree; the
+    # 40-byte block freed into the thread cache's bin for up to 48 bytes.
+    expect_line bins '^heap 0: '
+    expect_line bins '^  class +[0-9]+ +>[0-9]+ +tree +[1-9][0-9]* blocks +[0-9]+ bytes$'
+    expect_line bins '^thread cache 0x[0-9a-f]+ \(thread 1 '
+    expect_line bins '^  bin +3 req<=48 +cached +[1-9][0-9]* of +[0-9]+ +list [1-9]'
+
+    # heap block: a live block, its payload start and 100 bytes in.
+    local header
+    header=$(printf '%#x' $((medium - 16)))
+    expect_line medium "^$medium is the payload start$"
+    expect_line medium "^  block +$header \(header\)$"
+    expect_line medium "^  payload +$medium$"
+    expect_line medium '^  state +live$'
+    expect_line medium '^  requested +3000$'
+    expect_line medium '^  heap +0 '
+    [ "$(section medium | awk '$1 == "usable" { print $2 }')" -ge 3000 ] ||
+        fail_with "the 3000-byte block's usable size is below 3000"
+    expect_line medium100 "^$(printf '%#x' $((medium + 100))) is 100 bytes into the payload \(116 into the block\)$"
+    expect_line medium100 "^  block +$header \(header\)$"
+    expect_line medium100 '^  requested +3000$'
+    # A large block, freed blocks, a cached block, and no block at all.
+    expect_line large "^$large is the payload start$"
+    expect_line large '^  state +live \(large\)$'
+    expect_line large '^  requested +200000$'
+    expect_line large '^  flags +MMAPPED$'
+    expect_line freed_big '^  state +free \(class [0-9]+, >[0-9]+, the tree\)$'
+    expect_line freed_big '^  flags +FREE'
+    expect_line freed '^  state +(free|in a thread cache)'
+    expect_line cached '^  state +in a thread cache \(in thread cache 0x[0-9a-f]+ of thread 1 '
+    expect_line nowhere 'no block of liballocator holds this address$'
+
+    # help heap: every command, with its docstring's first line.
+    for f in stats check bins block; do
+        expect_line help "^heap $f -- [A-Z]"
+    done
+}
+
+@test "gdb heap: check reports a damaged header at its address" {
+    # corrupt flips bits of gdb_medium's check word before the checkpoint.
+    gdb_heap corrupt <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+printf "medium=%#lx\n", (unsigned long)gdb_medium
+echo @@check\n
+heap check
+printf "errors=%d\n", $heap_check_errors
+echo @@check_inferior\n
+heap check --inferior
+echo @@medium\n
+heap block gdb_medium
+echo @@end\n
+kill
+GDB
+    local header
+    header=$(printf '%#x' $(($(value medium) - 16)))
+    expect_line check "^heap check: heap 0: live block header fails its check word \(0x[0-9a-f]+\) at $header$"
+    [ "$(value errors)" = 1 ] || fail_with "\$heap_check_errors is not 1"
+    expect_line check_inferior 'mem_check_heap\(\) returned [1-9]'
+    expect_line medium '^  state +damaged header'
+}
+
+@test "gdb heap: commands work when stopped inside the allocator" {
+    # release_spare() frees a block too big for the thread caches: gdb
+    # stops in heap_free with the heap's lock held.  Reading memory still
+    # works; calls into the program, which would wait for that lock, are
+    # refused.  (The stop inside a function called from gdb is an error,
+    # which would end the batch script: hence the Python.)
+    gdb_heap ok <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+break heap_free
+python
+try:
+    gdb.execute("call release_spare()")
+except gdb.error:
+    pass
+end
+info symbol $pc
+echo @@stats\n
+heap stats
+echo @@check\n
+heap check
+echo @@bins\n
+heap bins
+echo @@block\n
+heap block gdb_spare
+echo @@end\n
+heap stats --inferior
+kill
+GDB
+    grep -Eq '^heap_free( \+ [0-9]+)? in section \.text of .*liballocator\.so' gdb.out ||
+        fail_with "gdb did not stop in liballocator.so's heap_free"
+    [ "$(stats_field stats num_allocations)" -ge 9 ] ||
+        fail_with "heap stats: num_allocations below the program's 9 mallocs"
+    expect_line check '^heap check: OK '
+    expect_line bins '^heap 0: '
+    # Not freed yet: heap_free has only just been entered.
+    expect_line block '^  state +live$'
+    expect_line block '^  requested +40000$'
+    grep -q "^heap stats: heap 0's lock held .*use the command without --inferior$" gdb.out ||
+        fail_with "heap stats --inferior did not refuse to call into a locked allocator"
+}

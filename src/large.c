@@ -21,23 +21,26 @@
 
 #define LA_LARGE_PREFIX (sizeof(la_large_t) + LA_HEADER_BYTES)
 
-static void list_link(la_block_t *b)
+// The large-block list, its byte count and the counters change under
+// la.large_lock; stats.c reads the counters with relaxed loads.
+static void bump(size_t *counter, size_t delta) { la_store_relaxed(counter, *counter + delta); }
+
+static void link_locked(la_block_t *b, size_t req)
 {
     la_large_t *l = large_of(b);
-    lock_acquire(&la.large_lock);
     l->prev = NULL;
     l->next = la.large_list;
     if (l->next != NULL)
         l->next->prev = l;
     la.large_list = l;
     la.large_bytes += l->map_bytes;
-    lock_release(&la.large_lock);
+    bump(&la.large_counters.nalloc, 1);
+    bump(&la.large_counters.alloc_bytes, req);
 }
 
-static void list_unlink(la_block_t *b)
+static void unlink_locked(la_block_t *b, size_t req)
 {
     la_large_t *l = large_of(b);
-    lock_acquire(&la.large_lock);
     if (l->next != NULL)
         l->next->prev = l->prev;
     if (l->prev != NULL)
@@ -45,31 +48,18 @@ static void list_unlink(la_block_t *b)
     else
         la.large_list = l->next;
     la.large_bytes -= l->map_bytes;
-    lock_release(&la.large_lock);
+    bump(&la.large_counters.nfree, 1);
+    bump(&la.large_counters.free_bytes, req);
 }
 
-// Counters of large blocks are shared by all threads: relaxed atomics.
+// Syscall counters are bumped outside the lock: relaxed atomics.
 static void count(size_t *counter, size_t delta)
 {
     __atomic_fetch_add(counter, delta, __ATOMIC_RELAXED);
 }
 
-static void count_alloc(size_t req)
-{
-    count(&la.large_counters.nalloc, 1);
-    count(&la.large_counters.alloc_bytes, req);
-}
-
-static void count_free(size_t req)
-{
-    count(&la.large_counters.nfree, 1);
-    count(&la.large_counters.free_bytes, req);
-}
-
 /* ---- the cache of freed mappings ---------------------------------------- */
 
-// Takes the smallest cached mapping of at least `bytes` that wastes at most
-// a quarter more; NULL if none.  *got is its length.
 static void cache_remove(unsigned i)
 {
     la.large_cache_bytes -= la.large_cache[i].bytes;
@@ -158,14 +148,10 @@ static unsigned take_old(uint64_t now, uint64_t age_ms, la_map_t *out)
 }
 
 // Takes the smallest cached mapping of at least `bytes` that wastes at most
-// a quarter more; NULL if none.  *got is its length.  Ages out entries
-// older than the decay on the way.
-static char *cache_take(size_t bytes, size_t *got)
+// a quarter more; NULL if none.  *got is its length.  The caller holds
+// la.large_lock.
+static char *cache_take_locked(size_t bytes, size_t *got)
 {
-    la_map_t old[LA_LARGE_CACHE_SLOTS];
-    uint64_t now = os_now_ms();
-    lock_acquire(&la.large_lock);
-    unsigned n_old = take_old(now, la.decay_ms, old);
     int best = -1;
     for (int i = 0; i < (int)la.large_cache_count; i++) {
         size_t have = la.large_cache[i].bytes;
@@ -173,42 +159,48 @@ static char *cache_take(size_t bytes, size_t *got)
             (best < 0 || have < la.large_cache[best].bytes))
             best = i;
     }
-    char *map = NULL;
-    if (best >= 0) {
-        map = la.large_cache[best].map;
-        *got = la.large_cache[best].bytes;
-        cache_remove((unsigned)best);
-    }
-    lock_release(&la.large_lock);
-    unmap_all(old, n_old);
+    if (best < 0)
+        return NULL;
+    char *map = la.large_cache[best].map;
+    *got = la.large_cache[best].bytes;
+    cache_remove((unsigned)best);
     return map;
 }
 
-// Caches a freed mapping, or unmaps it; evicts the oldest entries to make
-// room, and those older than the decay.  The munmaps happen after the lock
-// is released.
-static void cache_put_or_unmap(char *map, size_t bytes, char *block)
+// Caches a freed mapping, or marks it for unmapping; evicts the oldest
+// entries to make room, and those older than the decay.  Returns how many
+// entries of evicted[] the caller must unmap after releasing la.large_lock,
+// which it holds.
+static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t now,
+                                 la_map_t *evicted)
 {
-    la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
-    uint64_t now = os_now_ms();
-    lock_acquire(&la.large_lock);
-    unsigned n_evicted = take_old(now, la.decay_ms, evicted);
-    if (bytes <= LA_LARGE_CACHE_ENTRY_BYTES) {
-        while (la.large_cache_count > 0 && (la.large_cache_count == LA_LARGE_CACHE_SLOTS ||
-                                            la.large_cache_bytes + bytes > LA_LARGE_CACHE_BYTES)) {
-            evicted[n_evicted++] = la.large_cache[0];
-            cache_remove(0);
-        }
-        la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes, now, block};
-        la.large_cache_bytes += bytes;
-    } else {
-        evicted[n_evicted++] = (la_map_t){map, bytes, now, block};
+    unsigned n = take_old(now, la.decay_ms, evicted);
+    if (bytes > LA_LARGE_CACHE_ENTRY_BYTES) {
+        evicted[n++] = (la_map_t){map, bytes, now, block};
+        return n;
     }
-    lock_release(&la.large_lock);
-    unmap_all(evicted, n_evicted);
+    while (la.large_cache_count > 0 && (la.large_cache_count == LA_LARGE_CACHE_SLOTS ||
+                                        la.large_cache_bytes + bytes > LA_LARGE_CACHE_BYTES)) {
+        evicted[n++] = la.large_cache[0];
+        cache_remove(0);
+    }
+    la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes, now, block};
+    la.large_cache_bytes += bytes;
+    return n;
 }
 
 /* ---- large blocks ------------------------------------------------------- */
+
+// Writes the header and prefix of a large block placed in [start, end).
+static la_block_t *place(char *start, char *end, char *payload, size_t req)
+{
+    la_block_t *b = blk_from_payload(payload);
+    blk_store_head(b, blk_head((size_t)(end - (char *)b), LA_MMAPPED, LA_HEAP_NONE));
+    blk_set_req(b, LA_REQ_LARGE);
+    large_of(b)->map_bytes = (size_t)(end - start);
+    large_of(b)->req_bytes = req;
+    return b;
+}
 
 la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
 {
@@ -219,38 +211,41 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
     size_t slack = align > ALIGNMENT ? align : 0;
     size_t want = req + la.guard_bytes; // debug mode's canary or redzone
     size_t map_bytes = LA_ALIGN_UP(want + LA_LARGE_PREFIX + slack, page);
-    char *payload, *start, *end;
-    size_t cached_bytes;
-    char *map = align <= page ? cache_take(map_bytes, &cached_bytes) : NULL;
-    if (map != NULL) {
-        // A whole cached mapping, kept whole: trimming it would cost the
-        // syscall the cache is there to save.
-        payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
-        start = map;
-        end = map + cached_bytes;
-        *zeroed = false;
-    } else {
-        map = os_map(map_bytes);
-        if (map == NULL)
-            return NULL;
-        count(&la.num_mmaps, 1);
-        payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
-        start = (char *)((uintptr_t)(payload - LA_LARGE_PREFIX) & ~(page - 1));
-        end = (char *)LA_ALIGN_UP((uintptr_t)payload + want, page);
-        // Give back the slack on both sides of an over-aligned block.
-        if (start > map)
-            os_unmap(map, (size_t)(start - map));
-        if (end < map + map_bytes)
-            os_unmap(end, (size_t)(map + map_bytes - end));
-        *zeroed = true;
+    if (align <= page && la_load_relaxed(&la.large_cache_count) != 0) {
+        size_t cached_bytes;
+        lock_acquire(&la.large_lock);
+        char *map = cache_take_locked(map_bytes, &cached_bytes);
+        la_block_t *b = NULL;
+        if (map != NULL) {
+            // A whole cached mapping, kept whole: trimming it would cost the
+            // syscall the cache is there to save.
+            char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+            b = place(map, map + cached_bytes, payload, req);
+            link_locked(b, req);
+        }
+        lock_release(&la.large_lock);
+        if (b != NULL) {
+            *zeroed = false;
+            return b;
+        }
     }
-    la_block_t *b = blk_from_payload(payload);
-    blk_store_head(b, blk_head((size_t)(end - (char *)b), LA_MMAPPED, LA_HEAP_NONE));
-    blk_set_req(b, LA_REQ_LARGE);
-    large_of(b)->map_bytes = (size_t)(end - start);
-    large_of(b)->req_bytes = req;
-    list_link(b);
-    count_alloc(req);
+    char *map = os_map(map_bytes);
+    if (map == NULL)
+        return NULL;
+    count(&la.num_mmaps, 1);
+    char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+    char *start = (char *)((uintptr_t)(payload - LA_LARGE_PREFIX) & ~(page - 1));
+    char *end = (char *)LA_ALIGN_UP((uintptr_t)payload + want, page);
+    // Give back the slack on both sides of an over-aligned block.
+    if (start > map)
+        os_unmap(map, (size_t)(start - map));
+    if (end < map + map_bytes)
+        os_unmap(end, (size_t)(map + map_bytes - end));
+    la_block_t *b = place(start, end, payload, req);
+    lock_acquire(&la.large_lock);
+    link_locked(b, req);
+    lock_release(&la.large_lock);
+    *zeroed = true;
     return b;
 }
 
@@ -260,12 +255,18 @@ void large_free(la_block_t *b)
 {
     size_t map_bytes = large_of(b)->map_bytes;
     char *start = large_map_start(b);
-    list_unlink(b);
-    count_free(large_of(b)->req_bytes);
+    size_t req = large_of(b)->req_bytes;
     // A second free of it must fail every check: it is "freed" from now on,
     // cached or (but for a tombstone page) unmapped.
     blk_stamp(b, LA_CHECK_FREED);
-    cache_put_or_unmap(start, map_bytes, (char *)b);
+    la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
+    uint64_t now = os_now_ms();
+    lock_acquire(&la.large_lock);
+    unlink_locked(b, req);
+    unsigned n = cache_put_locked(start, map_bytes, (char *)b, now, evicted);
+    lock_release(&la.large_lock);
+    if (n != 0)
+        unmap_all(evicted, n);
 }
 
 size_t large_cache_purge(uint64_t older_than_ms)
@@ -285,20 +286,32 @@ la_block_t *large_realloc(la_block_t *b, size_t req)
     size_t offset = (size_t)((char *)b - start);
     size_t new_map = LA_ALIGN_UP(offset + LA_HEADER_BYTES + req + la.guard_bytes, la.page_bytes);
     if (new_map != old_map) {
-        list_unlink(b);
+        // Off the list while mremap may move it (the syscall runs unlocked).
+        lock_acquire(&la.large_lock);
+        unlink_locked(b, 0);
+        la.large_counters.nfree--;
+        lock_release(&la.large_lock);
         char *moved = os_remap(start, old_map, new_map);
-        if (moved == NULL) {
-            list_link(b); // the old block stays whole
-            return NULL;
+        if (moved != NULL) {
+            b = (la_block_t *)(moved + offset);
+            blk_store_head(b, blk_head(new_map - offset, LA_MMAPPED, LA_HEAP_NONE));
+            blk_set_req(b, LA_REQ_LARGE);
+            large_of(b)->map_bytes = new_map;
         }
-        b = (la_block_t *)(moved + offset);
-        blk_store_head(b, blk_head(new_map - offset, LA_MMAPPED, LA_HEAP_NONE));
-        blk_set_req(b, LA_REQ_LARGE);
-        large_of(b)->map_bytes = new_map;
-        list_link(b);
+        lock_acquire(&la.large_lock);
+        link_locked(b, 0); // the old block stays whole if mremap failed
+        la.large_counters.nalloc--;
+        lock_release(&la.large_lock);
+        if (moved == NULL)
+            return NULL;
     }
     large_of(b)->req_bytes = req;
-    count_free(old_req);
-    count_alloc(req);
+    // A resize counts as one free and one allocation.
+    lock_acquire(&la.large_lock);
+    bump(&la.large_counters.nfree, 1);
+    bump(&la.large_counters.free_bytes, old_req);
+    bump(&la.large_counters.nalloc, 1);
+    bump(&la.large_counters.alloc_bytes, req);
+    lock_release(&la.large_lock);
     return b;
 }

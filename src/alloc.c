@@ -108,9 +108,10 @@ static void *fail_nomem(void)
     return NULL;
 }
 
-// Heap or large allocation.  ts: take the heap lock and use the calling
-// thread's heap; otherwise the single-threaded mem_* path on heap 0.
-static void *malloc_impl(size_t req, bool ts, bool zero)
+// Heap or large allocation of req bytes in a block of at least `usable`.
+// ts: take the heap lock and use the calling thread's heap; otherwise the
+// single-threaded mem_* path on heap 0.
+static void *alloc_impl(size_t req, size_t usable, bool ts, bool zero)
 {
     la_ensure_init();
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
@@ -127,7 +128,7 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
         size_t dirty = 0;
         if (ts)
             lock_acquire(&h->lock);
-        b = heap_alloc(h, blk_size_for(req + la.guard_bytes), zero ? &dirty : NULL);
+        b = heap_alloc(h, blk_size_for(usable + la.guard_bytes), zero ? &dirty : NULL);
         if (b != NULL) {
             blk_set_req(b, req);
             h->counters.nalloc++;
@@ -147,6 +148,11 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();
     return blk_payload(b);
+}
+
+static void *malloc_impl(size_t req, bool ts, bool zero)
+{
+    return alloc_impl(req, req, ts, zero);
 }
 
 static void free_block(la_block_t *b, bool ts, const char *func)
@@ -289,7 +295,10 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
 
 /* ---- entry points ------------------------------------------------------- */
 
-void *la_alloc_direct(size_t req, bool zero) { return malloc_impl(req, true, zero); }
+void *la_alloc_direct(size_t req, size_t usable, bool zero)
+{
+    return alloc_impl(req, usable, true, zero);
+}
 void la_free_block(la_block_t *b) { free_block(b, true, "free"); }
 
 void *la_malloc(size_t req) { return tcache_malloc(req); }

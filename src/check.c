@@ -90,6 +90,8 @@ static int check_tree(la_heap_t *h, size_t *listed)
             return fail(h, n, "tree node outside the heap's regions");
         if (!blk_is_free(b) || bins_class(blk_size(b)) != last)
             return fail(h, n, "tree node not a free block of the last class");
+        if (*blk_footer(b) != blk_size(b) || !blk_prev_is_free(blk_next(b)))
+            return fail(h, n, "tree node is not the start of a free block");
     }
     *listed += nodes;
     return 0;
@@ -112,6 +114,8 @@ static int check_lists(la_heap_t *h, size_t free_count)
                 return fail(h, f, "free list entry outside the heap's regions");
             if (!blk_is_free(b))
                 return fail(h, f, "free list entry not marked free");
+            if (*blk_footer(b) != blk_size(b) || !blk_prev_is_free(blk_next(b)))
+                return fail(h, f, "free list entry is not the start of a free block");
             if (bins_class(blk_size(b)) != c)
                 return fail(h, f, "free block on the wrong class list");
             if (f->prev != prev)
@@ -142,7 +146,8 @@ static int check_large(void)
     size_t bytes = 0;
     for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
         la_block_t *b = (la_block_t *)(l + 1);
-        if (!blk_is_mmapped(b) || blk_check(b) != la_check_for_req(LA_REQ_LARGE) ||
+        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE ||
+            blk_check(b) != la_check_for_req(LA_REQ_LARGE) ||
             blk_req(b) != LA_REQ_LARGE ||
             l->map_bytes < blk_size(b) ||
             l->req_bytes > blk_usable(b)) {

@@ -67,17 +67,9 @@ void debug_init(void)
     }
 }
 
-void debug_quiet_begin(void)
-{
-    if (la.valgrind)
-        VALGRIND_DISABLE_ERROR_REPORTING;
-}
+void debug_quiet_begin_slow(void) { VALGRIND_DISABLE_ERROR_REPORTING; }
 
-void debug_quiet_end(void)
-{
-    if (la.valgrind)
-        VALGRIND_ENABLE_ERROR_REPORTING;
-}
+void debug_quiet_end_slow(void) { VALGRIND_ENABLE_ERROR_REPORTING; }
 
 void debug_new_region(void *start, size_t bytes)
 {

@@ -37,6 +37,9 @@ static void heap_setup(la_heap_t *h, unsigned index, bool is_brk)
 {
     h->index = index;
     h->is_brk = is_brk;
+    // The decay counts from now: a new heap has nothing old to give back
+    // (from 0, its first clock check purged at once).
+    h->purged_ms = os_now_ms();
 }
 
 void la_init_slow(void)

@@ -360,7 +360,6 @@ typedef struct {
 
 LA_HIDDEN extern la_state_t la;
 
-// The check word of a live block whose payload is at p.
 // The check word of a live block: the per-process secret.
 LA_INLINE uint32_t la_check_live(void) { return la.secret; }
 // A live block whose requested size no thread-cache bin takes (heap blocks
@@ -499,8 +498,10 @@ LA_HIDDEN void heap_reinit_locks_after_fork(void);
 
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 
-// The thread-safe path past the thread cache: heap (with its lock) or large.
-LA_HIDDEN void *la_alloc_direct(size_t req, bool zero);
+// The thread-safe path past the thread cache: heap (with its lock) or
+// large.  The block has at least `usable` bytes (>= req), so that a medium
+// request's block is the size of its cache class and returns to that bin.
+LA_HIDDEN void *la_alloc_direct(size_t req, size_t usable, bool zero);
 // Frees a validated block outside any thread cache (thread-safe).
 LA_HIDDEN void la_free_block(la_block_t *b);
 // Checks the header of a pointer handed back; reports misuse and aborts.
@@ -537,8 +538,18 @@ LA_HIDDEN void *large_containing(const void *p);
 
 LA_HIDDEN void debug_init(void);
 // Valgrind: the allocator's own accesses between these are not reported.
-LA_HIDDEN void debug_quiet_begin(void);
-LA_HIDDEN void debug_quiet_end(void);
+LA_HIDDEN void debug_quiet_begin_slow(void);
+LA_HIDDEN void debug_quiet_end_slow(void);
+LA_INLINE void debug_quiet_begin(void)
+{
+    if (LA_UNLIKELY(la.valgrind))
+        debug_quiet_begin_slow();
+}
+LA_INLINE void debug_quiet_end(void)
+{
+    if (LA_UNLIKELY(la.valgrind))
+        debug_quiet_end_slow();
+}
 LA_HIDDEN void debug_new_region(void *start, size_t bytes);
 // A new block at p of req bytes (usable bytes in all); zeroed: calloc.
 LA_HIDDEN void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed);

@@ -69,7 +69,6 @@ static void cache_remove(unsigned i)
     la.large_cache_count--;
 }
 
-// Unmaps what the caller took out of the cache, outside the lock.
 // Unmaps a freed large block's mapping but for its header's page, which
 // becomes a tombstone (a zero page: it reads as a header that fails every
 // check); the oldest tombstone is unmapped in its place.

@@ -425,6 +425,7 @@ void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
     la_tcache_t *tc = current_cache();
+    size_t usable = req;
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
         la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
         bool refilled = false;
@@ -445,8 +446,14 @@ void *tcache_malloc_slow(size_t req)
                 publish_lazily(tc);
             return p;
         }
+        // Even past the cache, a medium block is made its class's size: its
+        // free then finds this bin, which ran dry and may now grow.  (Made
+        // to size, it would go one class down to a bin that never ran dry,
+        // and such requests would never be cached.)
+        if (bin_is_medium(tc, bin))
+            usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
     }
-    return la_alloc_direct(req, false);
+    return la_alloc_direct(req, usable, false);
 }
 
 // Caches a validated block whose bin has room.

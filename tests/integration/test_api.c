@@ -210,6 +210,26 @@ static void test_large_blocks(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+static void test_medium_sizes_are_cached(void)
+{
+    // Medium requests that are not a class size (5000: class 5120) must be
+    // served by the thread cache after the first: a pair that reaches the
+    // heap splits and merges blocks, a cached one does neither.
+    for (int i = 0; i < 4; i++)
+        mem_free_ts(mem_malloc_ts(5000));
+    mem_stats_t s0 = mem_get_stats();
+    for (int i = 0; i < 100; i++) {
+        char *p = mem_malloc_ts(5000);
+        REQUIRE(p != NULL);
+        memset(p, 1, 5000);
+        mem_free_ts(p);
+    }
+    mem_stats_t s1 = mem_get_stats();
+    CHECK_EQ(s1.num_allocations - s0.num_allocations, 100);
+    CHECK(s1.num_splits - s0.num_splits < 5);
+    CHECK(s1.num_coalesces - s0.num_coalesces < 5);
+}
+
 static void test_stats(void)
 {
     mem_reset();
@@ -270,6 +290,7 @@ int main(void)
     test_calloc();
     test_realloc();
     test_large_blocks();
+    test_medium_sizes_are_cached();
     test_stats();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_api");

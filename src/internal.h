@@ -293,7 +293,7 @@ typedef struct {
 
 // Options read once from the environment (options.c).
 typedef struct {
-    int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit
+    int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit, LA_STATS_JSON
     int tcache;         // ALLOCATOR_TCACHE: 1 per-thread caches on, 0 off
     unsigned heaps;     // ALLOCATOR_HEAPS: heaps threads spread over (0: CPUs)
     size_t decay_ms;    // ALLOCATOR_DECAY_MS: free memory older than this is purged
@@ -305,6 +305,8 @@ typedef struct {
 } la_options_t;
 
 struct la_tcache;
+
+#define LA_STATS_JSON 2 // ALLOCATOR_STATS=json
 
 // All process-wide mutable state.  Defined in heap.c.
 typedef struct {
@@ -565,6 +567,12 @@ LA_HIDDEN void debug_tick(void);
 // Adds a (possibly negative) change of live bytes and updates the peak.
 LA_HIDDEN void stats_usage_publish(int64_t delta);
 LA_HIDDEN void stats_print(const mem_stats_t *s);
+// Per size class: free blocks and bytes in the heaps, blocks in thread
+// caches (by the class of their block size).
+typedef struct {
+    size_t free_blocks, free_bytes, cached_blocks, cached_bytes;
+} la_class_stats_t;
+LA_HIDDEN void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
 
 /* ---- check.c ------------------------------------------------------------ */
 

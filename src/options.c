@@ -12,7 +12,7 @@ typedef enum {
     OPT_BOOL,  // 0 or 1
     OPT_COUNT, // a decimal number
     OPT_BYTES, // a decimal number, optionally with k, m or g (powers of 1024)
-    OPT_STATS, // 0, 1
+    OPT_STATS, // 0, 1 (text) or json
 } opt_kind_t;
 
 typedef struct {
@@ -82,14 +82,17 @@ static void read_one(la_options_t *opts, const opt_t *o)
     if (v == NULL)
         return;
     size_t n;
-    if (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi) {
-        store(opts, o, n);
-        if (o->kind == OPT_STATS && n == 1)
+    bool json = o->kind == OPT_STATS && v[0] == 'j' && v[1] == 's' && v[2] == 'o' && v[3] == 'n' &&
+                v[4] == '\0';
+    if (json || (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi)) {
+        store(opts, o, json ? LA_STATS_JSON : n);
+        if (o->kind == OPT_STATS && (json || n != 0))
             os_keep_stderr(); // the report at exit must reach the user's stderr
         return;
     }
-    log_printf("liballocator: %s=%s not understood (use %s%zu..%zu); using the default\n",
-               o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "", o->lo, o->hi);
+    log_printf("liballocator: %s=%s not understood (use %s%s%zu..%zu); using the default\n",
+               o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
+               o->kind == OPT_STATS ? "json or " : "", o->lo, o->hi);
 }
 
 // Warns once about each ALLOCATOR_* variable that no option reads (a typo

@@ -8,6 +8,8 @@
  * usage.  mem_reset records a baseline that later snapshots subtract, so no
  * counter is ever written by two owners.  Printing goes through log.c.
  */
+#include <stdarg.h>
+
 #include "tcache.h"
 
 #include "allocator.h"
@@ -144,10 +146,85 @@ void mem_print_stats(void)
     stats_print(&s);
 }
 
+void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
+{
+    for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
+        out[c] = (la_class_stats_t){0};
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        debug_quiet_begin(); // free blocks are not the program's memory
+        lock_acquire(&h->lock);
+        for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
+            for (la_free_t *f = h->bins[c]; f != NULL; f = f->next) {
+                out[c].free_blocks++;
+                out[c].free_bytes += blk_size((la_block_t *)f);
+            }
+        for (la_tnode_t *t = tree_first(h->tree); t != NULL; t = tree_next(t)) {
+            out[NUM_SIZE_CLASSES - 1].free_blocks++;
+            out[NUM_SIZE_CLASSES - 1].free_bytes += blk_size((la_block_t *)t);
+        }
+        lock_release(&h->lock);
+        debug_quiet_end();
+    }
+    tcache_by_class(out);
+}
+
+// A bounded string builder over a stack buffer, for the JSON report.
+typedef struct {
+    char buf[4096];
+    size_t len;
+} text_t;
+
+static void add(text_t *t, const char *fmt, ...) LA_PRINTF(2, 3);
+static void add(text_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    t->len += log_format(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
+    va_end(ap);
+}
+
+// One JSON object, on one line, in one write: the statistics, the size
+// classes and the options in effect.  "version" is MEM_STATS_VERSION.
+static void stats_print_json(const mem_stats_t *s)
+{
+    la_class_stats_t classes[NUM_SIZE_CLASSES];
+    stats_by_class(classes);
+    text_t t = {.len = 0};
+    add(&t, "{\"liballocator\":{\"version\":%d,\"pid\":%d", MEM_STATS_VERSION, os_getpid());
+    add(&t, ",\"total_allocated\":%zu,\"total_freed\":%zu,\"current_usage\":%zu", s->total_allocated,
+        s->total_freed, s->current_usage);
+    add(&t, ",\"peak_usage\":%zu,\"num_allocations\":%zu,\"num_frees\":%zu", s->peak_usage,
+        s->num_allocations, s->num_frees);
+    add(&t, ",\"num_splits\":%zu,\"num_coalesces\":%zu,\"num_mmaps\":%zu,\"num_munmaps\":%zu",
+        s->num_splits, s->num_coalesces, s->num_mmaps, s->num_munmaps);
+    add(&t, ",\"heap_size\":%zu,\"mmap_bytes\":%zu,\"num_heaps\":%zu", s->heap_size,
+        s->mmap_bytes, s->num_heaps);
+    add(&t, ",\"large_cached\":%zu,\"large_cache_bytes\":%zu,\"num_purges\":%zu", s->large_cached,
+        s->large_cache_bytes, s->num_purges);
+    add(&t, ",\"released_bytes\":%zu,\"size_classes\":[", s->released_bytes);
+    for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
+        la_class_stats_t *k = &classes[c];
+        // max_bytes 0: the last class, without an upper bound.
+        size_t max = c + 1 < NUM_SIZE_CLASSES ? (size_t)MIN_BLOCK_SIZE << c : 0;
+        add(&t, "%s{\"class\":%u,\"max_block_bytes\":%zu,\"free_blocks\":%zu,\"free_bytes\":%zu", c ? "," : "",
+            c, max, k->free_blocks, k->free_bytes);
+        add(&t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
+    }
+    add(&t, "]}}\n");
+    os_write_stderr(t.buf, LA_MIN(t.len, sizeof t.buf - 1));
+}
+
 // ALLOCATOR_STATS: the report at exit.  A destructor runs after the
 // program's atexit handlers; whatever allocates after it still works.
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-    if (__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE) && la.options.stats)
-        mem_print_stats();
+    if (!__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE) || !la.options.stats)
+        return;
+    mem_stats_t s = mem_get_stats();
+    if (la.options.stats == LA_STATS_JSON)
+        stats_print_json(&s);
+    else
+        stats_print(&s);
 }

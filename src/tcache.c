@@ -537,6 +537,23 @@ void tcache_sum_counters(la_counters_t *sum)
     lock_release(&la.tc_lock);
 }
 
+void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
+{
+    lock_acquire(&la.tc_lock);
+    for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
+        for (size_t i = 0; i < LA_TC_BINS; i++) {
+            la_tbin_t *bin = &tc->bins[i];
+            int32_t n = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
+            if (n <= 0)
+                continue;
+            size_t block = bin_block_bytes(tc, bin);
+            la_class_stats_t *c = &out[bins_class(block)];
+            c->cached_blocks += (size_t)n;
+            c->cached_bytes += (size_t)n * block;
+        }
+    lock_release(&la.tc_lock);
+}
+
 void tcache_lock_all(void) { lock_acquire(&la.tc_lock); }
 void tcache_unlock_all(void) { lock_release(&la.tc_lock); }
 

@@ -133,6 +133,8 @@ LA_HIDDEN void tcache_publish_current(void);
 LA_HIDDEN void tcache_flush_current(void);
 // Counters of every cache (live and retired) added into *sum.
 LA_HIDDEN void tcache_sum_counters(la_counters_t *sum);
+// Blocks waiting in every live cache, by heap size class.
+LA_HIDDEN void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
 // The heap the calling thread allocates from outside its cache.
 LA_HIDDEN la_heap_t *tcache_heap(void);
 // Counts a resize the calling thread made without any lock, if it has a

@@ -87,3 +87,29 @@ quiet_compare() {
     env LD_PRELOAD="$LIBALLOCATOR" ALLOCATOR_STATS=1 ls -la /usr/bin 2>/dev/null >alloc.out
     cmp "$SMOKE_REF" alloc.out
 }
+
+@test "ALLOCATOR_STATS=json: one JSON object on stderr, with the size classes" {
+    env LD_PRELOAD="$LIBALLOCATOR" ALLOCATOR_STATS=json ls -la /usr/bin >out.txt 2>err.txt
+    [ "$(wc -l <err.txt)" -eq 1 ]
+    /usr/bin/python3 - err.txt <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["liballocator"]
+assert d["version"] == 1, d["version"]
+assert d["num_allocations"] > 100, d["num_allocations"]
+assert d["total_allocated"] - d["total_freed"] == d["current_usage"]
+classes = d["size_classes"]
+assert [c["class"] for c in classes] == list(range(10))
+assert [c["max_block_bytes"] for c in classes] == [32 << i for i in range(9)] + [0]
+assert sum(c["free_blocks"] + c["cached_blocks"] for c in classes) > 0
+PY
+    ! grep -q liballocator out.txt
+}
+
+@test "ALLOCATOR_* mistakes get one warning line each, and defaults" {
+    env LD_PRELOAD="$LIBALLOCATOR" ALLOCATOR_STATS=yes ALLOCATOR_DECAY_MS=soon \
+        ALLOCATOR_TYPO=1 /bin/true 2>err.txt
+    [ "$(wc -l <err.txt)" -eq 3 ]
+    grep -q '^liballocator: ALLOCATOR_STATS=yes not understood' err.txt
+    grep -q '^liballocator: ALLOCATOR_DECAY_MS=soon not understood' err.txt
+    grep -q '^liballocator: unknown option ALLOCATOR_TYPO ignored' err.txt
+}

@@ -4,7 +4,7 @@ BUILD ?= build
 CMAKE_FLAGS ?= -DLA_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: check all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
+.PHONY: install check all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
 	bench-memory bench-core valgrind valgrind-bench clean help configure
 
 all: configure
@@ -21,6 +21,11 @@ liballocator.so: configure
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# make install PREFIX=/some/where (default /usr/local)
+PREFIX ?= /usr/local
+install: all
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Every configuration CI runs: the tests above, then UBSan, TSan and the
 # fuzzer (scripts/check; FUZZ_SECONDS=n sets the fuzzing time).
@@ -76,6 +81,7 @@ help:
 	@echo "make liballocator.so build the shared library only"
 	@echo "make test            build and run every test (ctest)"
 	@echo "make check           every CI configuration: tests, UBSan, TSan, fuzzing"
+	@echo "make install PREFIX=P  install libraries, header, CMake and pkg-config files, scripts"
 	@echo "make bench           compare allocators: timed workloads + instruction counts (~9 min)"
 	@echo "make bench-quick     the same as a 1-2 minute smoke run (1 repetition, small scale)"
 	@echo "make bench-time      timed workloads only (REPS=n, BENCH_ARGS=... for bench/run.py)"

@@ -1,9 +1,15 @@
-# Shared by scripts/run and scripts/debug: finds liballocator.so, building
-# it first when it is missing or older than its sources.  Sets $lib.
+# Shared by scripts/run, scripts/debug and scripts/valgrind/run: finds
+# liballocator.so and sets $lib.  In a source tree it builds the library
+# first when it is missing or older than its sources; installed, the file
+# installed-libdir beside this one says where the library is.
 # LIBALLOCATOR=/path/liballocator.so overrides the search (no build).
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lib=""
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+root=$(cd "$here/.." && pwd)
 if [ -n "${LIBALLOCATOR:-}" ]; then
   lib=$LIBALLOCATOR
+elif [ -f "$here/installed-libdir" ]; then
+  lib="$here/$(cat "$here/installed-libdir")/liballocator.so"
 elif [ -f "$root/CMakeLists.txt" ]; then
   # A source tree: build when needed.  Build output goes to stderr so that
   # the program's stdout stays its own.
@@ -12,9 +18,6 @@ elif [ -f "$root/CMakeLists.txt" ]; then
      [ -n "$(find "$root/src" "$root/preload" "$root/include" "$root/CMakeLists.txt" -newer "$lib" -print -quit)" ]; then
     make -s -C "$root" liballocator.so >&2
   fi
-else
-  # An installed prefix: PREFIX/bin/scripts -> PREFIX/lib*/liballocator.so
-  lib=$(ls "$root"/lib*/liballocator.so "$root"/lib/*/liballocator.so 2>/dev/null | head -n 1)
 fi
 if [ ! -e "$lib" ]; then
   echo "liballocator: cannot find liballocator.so (set LIBALLOCATOR=/path/to/it)" >&2

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs liballocator into a temporary prefix and uses it the ways a user
+# would: builds examples/stats_demo.c against it with pkg-config and with
+# CMake's find_package (shared and static), runs each, runs a stock program
+# through the installed liballocator-run, preloads the library by absolute
+# path from another directory, and checks the soname.
+# Usage: run.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" >/dev/null
+
+fail() { echo "install test: $*" >&2; exit 1; }
+# The program prints its statistics (mem_print_stats): its 2000 mem_*
+# allocations, and stdio's own when malloc is replaced too.
+expect_demo() {
+  local n
+  n=$(awk '/num_allocations/ {print $2}' "$1")
+  [ -n "$n" ] && [ "$n" -ge 2000 ] || fail "$2: no statistics from the demo ($n)"
+}
+
+lib=$(find "$prefix" -name liballocator.so -print -quit)
+[ -n "$lib" ] || fail "no liballocator.so installed"
+[ -f "$prefix/include/allocator.h" ] || fail "no header installed"
+readelf -d "$lib" | grep -q 'SONAME.*liballocator\.so\.0' || fail "soname is not liballocator.so.0"
+[ -e "$(dirname "$lib")/liballocator.a" ] || fail "no liballocator.a installed"
+
+# pkg-config, shared.
+export PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name allocator.pc -print -quit)")
+pc_flags=$(pkg-config --cflags --libs allocator) || fail "pkg-config does not know allocator"
+gcc -o "$tmp/demo_pc" "$src/examples/stats_demo.c" $pc_flags
+LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/demo_pc" >"$tmp/out_pc" 2>&1 || fail "pkg-config demo failed"
+expect_demo "$tmp/out_pc" pkg-config
+
+# CMake package, shared and static.
+mkdir -p "$tmp/proj"
+cat >"$tmp/proj/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.16)
+project(use_allocator C)
+find_package(allocator 0.1 REQUIRED)
+add_executable(demo_shared $src/examples/stats_demo.c)
+target_link_libraries(demo_shared PRIVATE liballocator::allocator)
+add_executable(demo_static $src/examples/stats_demo.c)
+target_link_libraries(demo_static PRIVATE liballocator::allocator_static)
+CMAKE
+cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null ||
+  fail "find_package(allocator) failed"
+cmake --build "$tmp/proj/build" >/dev/null || fail "building against the package failed"
+LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/proj/build/demo_shared" >"$tmp/out_shared" 2>&1 ||
+  fail "CMake shared demo failed"
+expect_demo "$tmp/out_shared" "CMake shared"
+ldd "$tmp/proj/build/demo_static" | grep -q liballocator && fail "static demo links the .so"
+"$tmp/proj/build/demo_static" >"$tmp/out_static" 2>&1 || fail "CMake static demo failed"
+expect_demo "$tmp/out_static" "CMake static"
+
+# The installed scripts find the installed library (no source tree).
+(cd "$tmp" && "$prefix/bin/liballocator-run" ls / >"$tmp/run_out" 2>"$tmp/run_err") ||
+  fail "liballocator-run failed"
+grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run showed no statistics"
+grep -q "^bin$\|^usr$" "$tmp/run_out" || fail "liballocator-run lost the program's output"
+# Preloaded by absolute path from anywhere.
+(cd / && ALLOCATOR_STATS=1 LD_PRELOAD="$lib" ls >/dev/null 2>"$tmp/abs_err") || fail "preload by path failed"
+grep -q "num_allocations" "$tmp/abs_err" || fail "preload by path showed no statistics"
+echo "install test: ok ($prefix)"

@@ -108,6 +108,27 @@ static void *fail_nomem(void)
     return NULL;
 }
 
+// A heap block of block_bytes for req bytes (aligned to `align` when above
+// ALIGNMENT), counted as one allocation.  ts: the calling thread's heap,
+// under its lock; otherwise heap 0 without one (the mem_* path).
+static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
+                              size_t *dirty_bytes)
+{
+    la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
+    if (ts)
+        lock_acquire(&h->lock);
+    la_block_t *b = align > ALIGNMENT ? heap_alloc_aligned(h, block_bytes, align)
+                                      : heap_alloc(h, block_bytes, dirty_bytes);
+    if (b != NULL) {
+        blk_set_req(b, req);
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
+    }
+    if (ts)
+        lock_release(&h->lock);
+    return b;
+}
+
 // Heap or large allocation of req bytes in a block of at least `usable`.
 // ts: take the heap lock and use the calling thread's heap; otherwise the
 // single-threaded mem_* path on heap 0.
@@ -124,18 +145,9 @@ static void *alloc_impl(size_t req, size_t usable, bool ts, bool zero)
         if (b != NULL && zero && !zeroed) // a reused mapping; fresh ones are zero
             memset(blk_payload(b), 0, req);
     } else {
-        la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
         size_t dirty = 0;
-        if (ts)
-            lock_acquire(&h->lock);
-        b = heap_alloc(h, blk_size_for(usable + la.guard_bytes), zero ? &dirty : NULL);
-        if (b != NULL) {
-            blk_set_req(b, req);
-            h->counters.nalloc++;
-            h->counters.alloc_bytes += req;
-        }
-        if (ts)
-            lock_release(&h->lock);
+        b = heap_block(req, blk_size_for(usable + la.guard_bytes), ALIGNMENT, ts,
+                       zero ? &dirty : NULL);
         if (b != NULL && zero)
             memset(blk_payload(b), 0, LA_MIN(dirty, req));
     }
@@ -272,17 +284,7 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         bool zeroed;
         b = large_alloc(req, align, &zeroed);
     } else {
-        la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
-        if (ts)
-            lock_acquire(&h->lock);
-        b = heap_alloc_aligned(h, need, align);
-        if (b != NULL) {
-            blk_set_req(b, req);
-            h->counters.nalloc++;
-            h->counters.alloc_bytes += req;
-        }
-        if (ts)
-            lock_release(&h->lock);
+        b = heap_block(req, need, align, ts, NULL);
     }
     if (b != NULL && LA_UNLIKELY(la.debug))
         debug_on_alloc(blk_payload(b), req, blk_usable(b), false);

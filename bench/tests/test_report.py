@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""bench/tests/test_report.py: bench/report.py on a small results fixture.
+
+fixture/summary.json is a cut of a real quick run (schema 2): three
+allocators, rows of both groups, the memory figures, instruction counts,
+and one crashed cell (mimalloc on pairs).  The report must name every
+workload and allocator, say when, where and how the run was made, and
+come with four SVG charts that parse.  The same document brought back to
+schema 1, and one without instruction counts, must still give a report;
+--publish must copy the charts and refuse a run that lacks a chart.
+Exit 77 (ctest: skipped) without gnuplot.  Standard library only.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPORT = os.path.join(os.path.dirname(HERE), "report.py")
+FIXTURE = os.path.join(HERE, "fixture")
+CHARTS = ("bench-time", "bench-rss", "bench-instructions", "bench-memory")
+SKIP = 77
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL: " + what)
+
+
+def report(args, expect_rc=0):
+    res = subprocess.run([sys.executable, REPORT] + args, capture_output=True, text=True,
+                         timeout=120)
+    check(res.returncode == expect_rc, "report.py %s: rc %d, expected %d\n%s"
+          % (" ".join(args), res.returncode, expect_rc, res.stderr[-2000:]))
+    return res
+
+
+def check_svg(path):
+    check(os.path.isfile(path) and os.path.getsize(path) > 0, "%s exists, non-empty" % path)
+    if not os.path.isfile(path):
+        return
+    try:
+        root = ET.parse(path).getroot()
+        check(root.tag.endswith("svg"), "%s: root element is <svg>, not %s" % (path, root.tag))
+    except ET.ParseError as e:
+        check(False, "%s parses as XML: %s" % (path, e))
+
+
+def write_doc(tmp, name, doc):
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(doc, f)
+    return d
+
+
+def main():
+    gnuplot = os.environ.get("GNUPLOT") or shutil.which("gnuplot")
+    if not gnuplot or not shutil.which(gnuplot):
+        print("skip: gnuplot not found (Debian package gnuplot-nox)")
+        return SKIP
+    os.environ["GNUPLOT"] = gnuplot
+    with open(os.path.join(FIXTURE, "summary.json")) as f:
+        doc = json.load(f)
+    workloads = [w["name"] for w in doc["time"]["workloads"]]
+    allocators = [a["name"] for a in doc["allocators"]]
+
+    with tempfile.TemporaryDirectory(prefix="test_report-") as tmp:
+        # The fixture as it is: every chart, every name.
+        out = os.path.join(tmp, "full", "REPORT.md")
+        report([FIXTURE, "--out", out])
+        with open(out) as f:
+            md = f.read()
+        for name in workloads + allocators:
+            check("`%s`" % name in md or "| %s |" % name in md,
+                  "REPORT.md mentions %s" % name)
+        for needle in ("2026-11-24 02:04", "AMD EPYC, 2 CPUs",
+                       "`bench/run.py --build-dir build --quick`",
+                       "CRASH", "## Instructions per malloc+free", "geometric mean"):
+            check(needle in md, "REPORT.md contains %r" % needle)
+        for chart in CHARTS:
+            check_svg(os.path.join(tmp, "full", "charts", chart + ".svg"))
+            check("](charts/%s.svg)" % chart in md, "REPORT.md links charts/%s.svg" % chart)
+
+        # --publish copies the charts and prints the README snippet.
+        images = os.path.join(tmp, "images")
+        res = report([FIXTURE, "--out", os.path.join(tmp, "pub", "REPORT.md"), "--publish",
+                      "--publish-dir", images])
+        for chart in CHARTS:
+            check_svg(os.path.join(images, chart + ".svg"))
+        check("bench-time.svg)" in res.stdout and "AMD EPYC" in res.stdout
+              and "bench/run.py --build-dir build --quick" in res.stdout,
+              "--publish prints the README snippet:\n" + res.stdout)
+
+        # Schema 1: no groups, geomeans not keyed by group, no figures.
+        v1 = json.loads(json.dumps(doc))
+        v1["schema_version"] = 1
+        v1["time"]["workloads"] = [w for w in v1["time"]["workloads"] if w["group"] == "speed"]
+        keep = {w["name"] for w in v1["time"]["workloads"]}
+        for w in v1["time"]["workloads"]:
+            del w["group"], w["in_means"]
+        v1["time"]["results"] = [r for r in v1["time"]["results"] if r["workload"] in keep]
+        v1["time"]["geomeans"] = v1["time"]["geomeans"]["speed"]
+        out = os.path.join(tmp, "v1", "REPORT.md")
+        report([write_doc(tmp, "v1-results", v1), "--out", out])
+        check_svg(os.path.join(tmp, "v1", "charts", "bench-time.svg"))
+
+        # A time-only run: no instruction chart, and nothing to publish.
+        partial = json.loads(json.dumps(doc))
+        del partial["instructions"]
+        d = write_doc(tmp, "partial-results", partial)
+        out = os.path.join(tmp, "partial", "REPORT.md")
+        report([d, "--out", out])
+        check(not os.path.exists(os.path.join(tmp, "partial", "charts",
+                                              "bench-instructions.svg")),
+              "no instruction chart without instruction counts")
+        report([d, "--out", out, "--publish", "--publish-dir", os.path.join(tmp, "images2")],
+               expect_rc=1)
+        check(not os.path.exists(os.path.join(tmp, "images2")), "a partial run is not published")
+
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("test_report: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

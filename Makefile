@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DLA_WERROR=ON
 JOBS ?= $(shell nproc)
 
 .PHONY: install check all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
-	bench-memory bench-core valgrind valgrind-bench clean help configure
+	bench-memory bench-report bench-publish bench-core valgrind valgrind-bench clean help configure
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -55,6 +55,21 @@ bench-instructions: all
 bench-memory: all
 	$(BENCH_RUN) --group memory
 
+# bench/results/REPORT.md: the tables and gnuplot charts (bench/report.py).
+# bench-report runs the suite first (the full one; REPORT_ARGS passes
+# options to bench/run.py, e.g. REPORT_ARGS=--quick) and reports on the
+# directory that run wrote.  bench-publish redraws the report from
+# BENCH_RESULTS (default bench/results/latest), without running anything,
+# and copies the charts to docs/images/ for the top-level README.
+BENCH_REPORT = /usr/bin/python3 bench/report.py
+BENCH_RESULTS ?= bench/results/latest
+
+bench-report: all
+	$(BENCH_REPORT) --run -- --build-dir $(BUILD) $(if $(REPS),--reps $(REPS)) $(BENCH_ARGS) $(REPORT_ARGS)
+
+bench-publish:
+	$(BENCH_REPORT) --publish $(BENCH_RESULTS)
+
 # The core's mem_* functions against the system malloc, in one process.
 bench-core: all
 	$(BUILD)/bench/bench_core
@@ -87,6 +102,8 @@ help:
 	@echo "make bench-time      timed workloads only (REPS=n, BENCH_ARGS=... for bench/run.py)"
 	@echo "make bench-instructions  instructions per malloc+free under callgrind only"
 	@echo "make bench-memory    the memory workloads only: RSS returned, fragmentation (~3 min)"
+	@echo "make bench-report    run the suite, then bench/results/REPORT.md with charts (REPORT_ARGS=--quick)"
+	@echo "make bench-publish   redraw the report from bench/results/latest, copy the charts to docs/images"
 	@echo "make bench-core      the core's mem_* functions against the system malloc"
 	@echo "make valgrind        run the valgrind tests (unit tests under memcheck, memcheck cases)"
 	@echo "make valgrind-bench  benchmark workloads on liballocator under memcheck"

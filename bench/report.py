@@ -874,7 +874,7 @@ def readme_snippet(res, publish_dir, published):
             for name, what in CHARTS if name in published and name not in main_charts]
     lines.append("Ratios to glibc: below 1 is better; the shaded bars are the geometric "
                  "means. %s`%s` writes every table to `bench/results/REPORT.md`."
-                 % ("More: %s. " % ", ".join(more) if more else "", make or "make bench-report"))
+                 % ("More: %s. " % ", ".join(more) if more else "", "make bench-report"))
     return "\n".join(lines) + "\n"
 
 
@@ -968,9 +968,9 @@ def parse_args(argv):
                "environment: GNUPLOT (the gnuplot program)")
     p.add_argument("results", nargs="?", default=None,
                    help="a results directory holding summary.json (default bench/results/latest)")
-    p.add_argument("--run", nargs=argparse.REMAINDER, metavar="RUN_ARGS",
-                   help="run bench/run.py with the arguments that follow (after --) first, "
-                        "and report on the results it writes")
+    p.add_argument("--run", action="store_true",
+                   help="last option: run bench/run.py with the arguments that follow "
+                        "(after an optional --) first, and report on the results it writes")
     p.add_argument("-o", "--out", default=os.path.join(RESULTS_DIR, "REPORT.md"),
                    help="the report to write; the charts go to charts/ beside it "
                         "(default bench/results/REPORT.md)")
@@ -984,13 +984,19 @@ def parse_args(argv):
                    help="where --publish copies the charts (default docs/images)")
     p.add_argument("--force", action="store_true",
                    help="publish a run that lacks a mode, a group or some workloads")
+    # Everything after --run belongs to run.py: argparse would take its
+    # options for ours.
+    run_args = None
+    if "--run" in argv:
+        i = argv.index("--run")
+        argv, run_args = argv[:i + 1], argv[i + 1:]
+        if run_args[:1] == ["--"]:
+            run_args = run_args[1:]
     args = p.parse_args(argv)
-    if args.run is not None:
-        if args.run[:1] == ["--"]:
-            args.run = args.run[1:]
-        if args.results:
-            p.error("give a results directory or --run, not both")
-    elif not args.results:
+    args.run = run_args
+    if args.run is not None and args.results:
+        p.error("give a results directory or --run, not both")
+    if not args.results:
         args.results = os.path.join(RESULTS_DIR, "latest")
     return args
 

@@ -7,7 +7,8 @@ and one crashed cell (mimalloc on pairs).  The report must name every
 workload and allocator, say when, where and how the run was made, and
 come with four SVG charts that parse.  The same document brought back to
 schema 1, and one without instruction counts, must still give a report;
---publish must copy the charts and refuse a run that lacks a chart.
+--publish must copy the charts and refuse a run that lacks a chart, and
+--run must hand the rest of the command line to bench/run.py.
 Exit 77 (ctest: skipped) without gnuplot.  Standard library only.
 """
 
@@ -124,6 +125,15 @@ def main():
         report([d, "--out", out, "--publish", "--publish-dir", os.path.join(tmp, "images2")],
                expect_rc=1)
         check(not os.path.exists(os.path.join(tmp, "images2")), "a partial run is not published")
+
+    # --run hands everything after it to bench/run.py (make bench-report).
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.dirname(REPORT))
+    import report as report_module
+    args = report_module.parse_args(["--out", "x.md", "--run", "--", "--build-dir", "build",
+                                     "--quick", "-w", "pairs"])
+    check(args.run == ["--build-dir", "build", "--quick", "-w", "pairs"] and args.out == "x.md",
+          "--run passes the rest to run.py: %r" % args.run)
 
     if failures:
         print("%d check(s) failed" % len(failures))

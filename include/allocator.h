@@ -51,6 +51,7 @@ typedef struct {
     size_t large_cache_bytes; /* their bytes                               */
     size_t num_purges;        /* madvise, brk trims and unmaps of free memory */
     size_t released_bytes;    /* bytes given back to the kernel by them    */
+    size_t num_large;         /* large blocks live now                     */
 } mem_stats_t;
 
 MEM_API MEM_MALLOC_LIKE void *mem_malloc(size_t size);

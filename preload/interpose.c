@@ -105,7 +105,8 @@ LA_EXPORT void *pvalloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    // Whole pages, and at least one (glibc gives a page for pvalloc(0)).
+    // Whole pages, and at least one for pvalloc(0) (glibc 2.36 gives a
+    // minimal block there; a page is as valid and matches the name).
     size_t rounded = size == 0 ? page : LA_ALIGN_UP(size, page);
     return la_aligned(page, rounded);
 }
@@ -134,7 +135,7 @@ LA_EXPORT struct mallinfo2 mallinfo2(void)
     struct mallinfo2 mi = {0};
     mi.arena = s.heap_size;               // bytes of heap regions
     mi.ordblks = free_blocks;             // free blocks in the heaps
-    mi.hblks = s.num_mmaps - s.num_munmaps; // large blocks mapped now
+    mi.hblks = s.num_large;                 // large blocks mapped now
     mi.hblkhd = s.mmap_bytes;             // their bytes
     mi.uordblks = s.heap_size - free_bytes; // heap bytes in use (with headers)
     mi.fordblks = free_bytes;             // heap bytes free
@@ -180,7 +181,7 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
             "<system type=\"current\" size=\"%zu\"/>\n"
             "<aspace type=\"total\" size=\"%zu\"/>\n"
             "</malloc>\n",
-            s.num_heaps, s.heap_size, free_blocks, free_bytes, s.num_mmaps - s.num_munmaps,
+            s.num_heaps, s.heap_size, free_blocks, free_bytes, s.num_large,
             s.mmap_bytes, s.heap_size + s.mmap_bytes, s.heap_size + s.mmap_bytes);
     return 0;
 }
@@ -193,10 +194,10 @@ LA_EXPORT int mallopt(int param, int value)
     switch (param) {
     case M_MMAP_THRESHOLD:
         return value >= 0 && la_set_mmap_threshold((size_t)value) ? 1 : 0;
-    case M_TRIM_THRESHOLD:
-        if (value < 0)
+    case M_TRIM_THRESHOLD: // -1, as in glibc: never trim the brk top
+        if (value < -1)
             return 0;
-        la_store_relaxed(&la.trim_threshold, (size_t)value);
+        la_store_relaxed(&la.trim_threshold, value == -1 ? SIZE_MAX / 2 : (size_t)value);
         return 1;
     default:
         return 0;

@@ -3,19 +3,20 @@
 # first when it is missing or older than its sources; installed, the file
 # installed-libdir beside this one says where the library is.
 # LIBALLOCATOR=/path/liballocator.so overrides the search (no build).
+# (Its variables are prefixed: the scripts that source it have their own.)
 lib=""
-here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
-root=$(cd "$here/.." && pwd)
+lib_sh_dir=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+root=$(cd "$lib_sh_dir/.." && pwd)
 if [ -n "${LIBALLOCATOR:-}" ]; then
   lib=$LIBALLOCATOR
-elif [ -f "$here/installed-libdir" ]; then
-  lib="$here/$(cat "$here/installed-libdir")/liballocator.so"
+elif [ -f "$lib_sh_dir/installed-libdir" ]; then
+  lib="$lib_sh_dir/$(cat "$lib_sh_dir/installed-libdir")/liballocator.so"
 elif [ -f "$root/CMakeLists.txt" ]; then
   # A source tree: build when needed.  Build output goes to stderr so that
   # the program's stdout stays its own.
   lib="$root/build/liballocator.so"
   if [ ! -e "$lib" ] ||
-     [ -n "$(find "$root/src" "$root/preload" "$root/include" "$root/CMakeLists.txt" -newer "$lib" -print -quit)" ]; then
+     [ -n "$(find "$root/src" "$root/preload" "$root/include" -newer "$lib" -print -quit)" ]; then
     make -s -C "$root" liballocator.so >&2
   fi
 fi

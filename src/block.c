@@ -4,7 +4,8 @@
  *   - no two free blocks are adjacent (every free merges at once);
  *   - a free block carries FREE, its footer equals its size, it is on the
  *     free list of its class, and its right neighbour carries PREV_FREE;
- *   - a live block's check field holds its address-keyed check.
+ *   - a live block's check field holds the per-process secret (or the
+ *     variant for blocks too big for a thread cache).
  * A header that stops describing a block (merged into a neighbour) is
  * stamped LA_CHECK_FREED so that a second free of it is named a double free.
  * Callers hold the heap's lock.  Zero-knowledge for calloc is kept by

@@ -81,8 +81,9 @@
 // heap operations: there is no background thread).  A program that frees
 // and reallocates in a loop refaults at most once per period.  Milliseconds.
 #define LA_DECAY_MS 1000
-// The brk heap keeps at most this much free memory at its top (glibc's
-// M_TRIM_THRESHOLD default).  Bytes.
+// Once the free top of the brk heap exceeds this (plus BRK_INCREMENT), all
+// but BRK_INCREMENT of it is given back (glibc's M_TRIM_THRESHOLD
+// default).  Bytes.
 #define LA_TRIM_THRESHOLD (128 * 1024)
 // Free blocks at least this big have their inner pages given back with
 // madvise; smaller ones are not worth a syscall.  Bytes.

@@ -136,7 +136,9 @@ void debug_tick(void)
     if (la.check_every == 0)
         return;
     size_t n = __atomic_add_fetch(&la.check_ops, 1, __ATOMIC_RELAXED);
-    if (n % la.check_every == 0 && mem_check_heap() != 0)
-        la_fatal("heap check", "the heap is corrupted (the report above says where), "
-                               "found after %zu operations", n);
+    if (n % la.check_every == 0 && mem_check_heap() != 0) {
+        log_printf("liballocator: periodic heap check: the heap is corrupted (the report above "
+                   "says where), found after %zu operations\n", n);
+        os_abort();
+    }
 }

@@ -346,6 +346,7 @@ typedef struct {
     la_lock_t large_lock;            // the large-block list and its counters
     la_large_t *large_list;
     size_t large_bytes;              // mapped for live large blocks now
+    size_t large_count;              // live large blocks
     la_map_t large_cache[LA_LARGE_CACHE_SLOTS]; // freed mappings, oldest first
     unsigned large_cache_count;
     size_t large_cache_bytes;

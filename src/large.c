@@ -34,6 +34,7 @@ static void link_locked(la_block_t *b, size_t req)
         l->next->prev = l;
     la.large_list = l;
     la.large_bytes += l->map_bytes;
+    la.large_count++;
     bump(&la.large_counters.nalloc, 1);
     bump(&la.large_counters.alloc_bytes, req);
 }
@@ -48,6 +49,7 @@ static void unlink_locked(la_block_t *b, size_t req)
     else
         la.large_list = l->next;
     la.large_bytes -= l->map_bytes;
+    la.large_count--;
     bump(&la.large_counters.nfree, 1);
     bump(&la.large_counters.free_bytes, req);
 }

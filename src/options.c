@@ -1,8 +1,8 @@
 /*
  * options.c: the ALLOCATOR_* environment variables, read once at
  * initialisation through os_getenv (no allocation, no lock).  One table
- * describes every option: its name, kind, bounds, default and meaning (the
- * README's options table is this table).  A value that does not parse, or
+ * describes every option: its name, kind, bounds and default (README.md
+ * and docs/QUICKREF.md explain each, in this table's order).  A value that does not parse, or
  * falls outside its bounds, gets one warning line and the default; an
  * ALLOCATOR_* name the table does not know gets one warning line.
  */

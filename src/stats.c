@@ -74,6 +74,7 @@ static mem_stats_t raw_snapshot(void)
     s.heap_size = heap_bytes;
     lock_acquire(&la.large_lock);
     s.mmap_bytes = la.large_bytes;
+    s.num_large = la.large_count;
     s.large_cached = la.large_cache_count;
     s.large_cache_bytes = la.large_cache_bytes;
     lock_release(&la.large_lock);
@@ -135,9 +136,11 @@ void stats_print(const mem_stats_t *s)
                "  large_cached     %16zu\n"
                "  large_cache_bytes %15zu\n"
                "  num_purges       %16zu\n"
-               "  released_bytes   %16zu\n",
+               "  released_bytes   %16zu\n"
+               "  num_large        %16zu\n",
                s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
-               s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes);
+               s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes,
+               s->num_large);
 }
 
 void mem_print_stats(void)
@@ -203,7 +206,8 @@ static void stats_print_json(const mem_stats_t *s)
         s->mmap_bytes, s->num_heaps);
     add(&t, ",\"large_cached\":%zu,\"large_cache_bytes\":%zu,\"num_purges\":%zu", s->large_cached,
         s->large_cache_bytes, s->num_purges);
-    add(&t, ",\"released_bytes\":%zu,\"size_classes\":[", s->released_bytes);
+    add(&t, ",\"released_bytes\":%zu,\"num_large\":%zu,\"size_classes\":[", s->released_bytes,
+        s->num_large);
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
         la_class_stats_t *k = &classes[c];
         // max_bytes 0: the last class, without an upper bound.

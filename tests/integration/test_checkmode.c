@@ -86,7 +86,8 @@ int main(void)
                        "block of 20 bytes"));
     CHECK(aborted_with(overflow_on_realloc, "realloc(): buffer overflow: 1 bytes written",
                        "block of 100 bytes"));
-    CHECK(aborted_with(damaged_header, "heap check", "live block header fails its check word"));
+    CHECK(aborted_with(damaged_header, "periodic heap check",
+                       "live block header fails its check word"));
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_checkmode");
 }

@@ -159,6 +159,14 @@ static void test_mallopt_mallinfo(void)
     CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
     free(p);
     CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 1 << 30), 0); // beyond glibc's maximum
+    CHECK_EQ(mallopt(M_TRIM_THRESHOLD, -1), 1);        // glibc: never trim
+    CHECK_EQ(mallopt(M_TRIM_THRESHOLD, 128 * 1024), 1);
+    // Live large blocks, whatever the statistics were reset to.
+    void *big2 = malloc(300000);
+    mem_reset();
+    CHECK_EQ(mallinfo2().hblks, 1);
+    free(big2);
+    CHECK_EQ(mallinfo2().hblks, 0);
     CHECK_EQ(mallopt(M_ARENA_TEST, 8), 0);           // not honoured
     CHECK_EQ(mem_check_heap(), 0);
 }

@@ -3,18 +3,18 @@
 # allocator and checks that memcheck sees each deliberate error through the
 # allocator's client requests: the right kind of report, pointing at the
 # line of vg_cases.c that made it, and nothing in a clean run.
-# Usage: run.sh LIBALLOCATOR VG_CASES_PRELOAD VG_CASES_STATIC
+# Usage: run.sh LIBALLOCATOR VG_CASES_PRELOAD VG_CASES_STATIC VG_CASES_STATIC_MALLOC
 set -u
-lib=$1 preload_prog=$2 static_prog=$3
+lib=$1 preload_prog=$2 static_prog=$3 static_malloc_prog=$4
 fail=0
 
 # $1 label, $2 case, $3 expected pattern (empty: must be clean), $4 the
 # LD_PRELOAD to give (may be empty), $5 the program.  memcheck replaces
-# any function named malloc unless told somalloc=NONE.
+# any function named malloc unless told somalloc=nouserintercepts.
 check() {
   local label=$1 what=$2 want=$3 preload=$4 prog=$5
   local out
-  out=$(LD_PRELOAD=$preload valgrind --soname-synonyms=somalloc=NONE --leak-check=full \
+  out=$(LD_PRELOAD=$preload valgrind --soname-synonyms=somalloc=nouserintercepts --leak-check=full \
           --error-exitcode=99 "$prog" "$what" 2>&1)
   local rc=$?
   if [ -z "$want" ]; then
@@ -26,8 +26,15 @@ check() {
   fi
 }
 
-for mode in preload static; do
-  if [ $mode = preload ]; then pre=$lib prog=$preload_prog; else pre="" prog=$static_prog; fi
+# preload: malloc from the preloaded library; static: mem_* from
+# liballocator.a; static-malloc: malloc from liballocator.a (in the
+# executable itself).
+for mode in preload static static-malloc; do
+  case $mode in
+    preload) pre=$lib prog=$preload_prog ;;
+    static) pre="" prog=$static_prog ;;
+    *) pre="" prog=$static_malloc_prog ;;
+  esac
   check $mode leak "definitely lost: 40 bytes in 1 blocks" "$pre" "$prog"
   check $mode overflow "0 bytes after a block of size 40" "$pre" "$prog"
   check $mode use-after-free "Invalid read of size 1" "$pre" "$prog"
@@ -35,10 +42,13 @@ for mode in preload static; do
   check $mode clean "" "$pre" "$prog"
 done
 # The allocator really was in use: its statistics count the blocks.
-stats=$(ALLOCATOR_STATS=1 LD_PRELOAD=$lib valgrind --soname-synonyms=somalloc=NONE \
-          "$preload_prog" clean 2>&1 | awk '/num_allocations/ {print $2}')
-if [ -z "$stats" ] || [ "$stats" -lt 2 ]; then
-  echo "valgrind: liballocator did not serve the program's allocations ($stats)"; fail=1
-fi
+for prog in "$preload_prog" "$static_malloc_prog"; do
+  pre=""; [ "$prog" = "$preload_prog" ] && pre=$lib
+  stats=$(ALLOCATOR_STATS=1 LD_PRELOAD=$pre valgrind --soname-synonyms=somalloc=nouserintercepts \
+            "$prog" clean 2>&1 | awk '/num_allocations/ {print $2}')
+  if [ -z "$stats" ] || [ "$stats" -lt 2 ]; then
+    echo "valgrind: liballocator did not serve $prog's allocations ($stats)"; fail=1
+  fi
+done
 [ $fail -eq 0 ] && echo "valgrind cases: ok"
 exit $fail

@@ -68,7 +68,8 @@ static void cache_remove(unsigned i)
     // Keep the rest in age order (oldest first).
     for (; i + 1 < la.large_cache_count; i++)
         la.large_cache[i] = la.large_cache[i + 1];
-    la.large_cache_count--;
+    // Stored atomically: large_alloc peeks at it without the lock.
+    la_store_relaxed(&la.large_cache_count, la.large_cache_count - 1);
 }
 
 // Unmaps a freed large block's mapping but for its header's page, which
@@ -185,7 +186,8 @@ static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t 
         evicted[n++] = la.large_cache[0];
         cache_remove(0);
     }
-    la.large_cache[la.large_cache_count++] = (la_map_t){map, bytes, now, block};
+    la.large_cache[la.large_cache_count] = (la_map_t){map, bytes, now, block};
+    la_store_relaxed(&la.large_cache_count, la.large_cache_count + 1);
     la.large_cache_bytes += bytes;
     return n;
 }
@@ -212,6 +214,8 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
     size_t slack = align > ALIGNMENT ? align : 0;
     size_t want = req + la.guard_bytes; // debug mode's canary or redzone
     size_t map_bytes = LA_ALIGN_UP(want + LA_LARGE_PREFIX + slack, page);
+    // An empty cache is common (most programs free few large blocks): the
+    // unlocked peek spares them the lock.
     if (align <= page && la_load_relaxed(&la.large_cache_count) != 0) {
         size_t cached_bytes;
         lock_acquire(&la.large_lock);

@@ -117,9 +117,10 @@
 // Medium bins start empty (capacity 0) and grow on demand from one block.
 // A bin starts able to hold this many bytes of blocks (its count is this
 // divided by its block size, clamped to the counts below); each time it
-// overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while the whole cache's
-// capacity stays within LA_TC_TOTAL_BYTES.  Bins a thread churns grow;
-// the others stay small.  Bytes.
+// overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while what all the bins
+// grew beyond their starting capacity stays within LA_TC_TOTAL_BYTES (a
+// batch of 1000 blocks of 16..1024 B needs ~300 KiB).  Bins a thread churns
+// grow; the others stay small.  Bytes.
 #define LA_TC_BIN_BYTES (1024)
 #define LA_TC_BIN_BYTES_MAX (256 * 1024)
 #define LA_TC_TOTAL_BYTES (512 * 1024)

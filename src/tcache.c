@@ -145,16 +145,16 @@ static void set_capacities(la_tcache_t *tc)
 {
     for (size_t i = 0; i < LA_TC_BINS; i++) {
         la_tbin_t *bin = &tc->bins[i];
-        size_t block = bin_block_bytes(tc, bin);
         // Medium bins start empty and grow when used; with
         // ALLOCATOR_TCACHE=0 every bin stays empty and caches only bind
-        // threads to heaps.
+        // threads to heaps.  Starting capacities are not charged to
+        // cap_bytes: most bins are never used, and charging them
+        // (141 KiB) would leave too little budget for the bins that are.
         size_t cap = la.options.tcache && !bin_is_medium(tc, bin)
                          ? bin_count_for(tc, bin, LA_TC_BIN_BYTES)
                          : 0;
         bin->cap = (uint16_t)cap;
         bin->room = (int32_t)cap;
-        tc->cap_bytes += cap * block;
     }
 }
 

@@ -130,9 +130,10 @@
 // refill collects them in an array on the stack).
 #define LA_TC_BATCH_MAX 32
 // A thread cache publishes its live-byte balance for the peak statistic
-// whenever it touches a heap, or else once the balance moved this much.
-// Bounds how far the reported peak can lag behind the true one.  Bytes.
-#define LA_TC_PUBLISH_BYTES (64 * 1024)
+// once the balance moved this much (one atomic add on a line all threads
+// share).  Bounds how far the reported peak can lag behind the true one.
+// Bytes.
+#define LA_TC_PUBLISH_BYTES (256 * 1024)
 // Mapped chunk that thread-cache structs are carved from.  Bytes.
 #define LA_META_CHUNK_BYTES (64 * 1024)
 

@@ -3,10 +3,11 @@
  * under its lock, each thread cache by its thread, large blocks in relaxed
  * atomics); a snapshot sums them.  current_usage is that exact sum.  The
  * peak follows la.usage, which the direct paths update on every call and
- * thread caches on each of their slow paths, so it is exact to within one
- * cache batch per thread; a snapshot also raises it to the exact current
- * usage.  mem_reset records a baseline that later snapshots subtract, so no
- * counter is ever written by two owners.  Printing goes through log.c.
+ * thread caches once their balance moved LA_TC_PUBLISH_BYTES, so it is
+ * exact to within a cache and that much per thread; a snapshot also raises
+ * it to the exact current usage.  mem_reset records a baseline that later
+ * snapshots subtract, so no counter is ever written by two owners.
+ * Printing goes through log.c.
  */
 #include <stdarg.h>
 

@@ -262,7 +262,7 @@ static void test_stats(void)
     CHECK(s3.heap_size >= 64 * 1024);
     CHECK(s3.num_heaps >= 1);
 
-    // Through the thread cache the peak is published per cache batch: a
+    // Through the thread cache the peak is published lazily: a
     // snapshot still sees it at least at the current usage and never above
     // what was ever allocated.
     mem_reset();

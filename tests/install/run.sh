@@ -27,8 +27,11 @@ lib=$(find "$prefix" -name liballocator.so -print -quit)
 readelf -d "$lib" | grep -q 'SONAME.*liballocator\.so\.0' || fail "soname is not liballocator.so.0"
 [ -e "$(dirname "$lib")/liballocator.a" ] || fail "no liballocator.a installed"
 
-# pkg-config, shared.
-export PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name allocator.pc -print -quit)")
+# pkg-config, shared.  PKG_CONFIG_LIBDIR replaces the default search path,
+# so a copy installed elsewhere (make install) cannot stand in for this one.
+pc=$(find "$prefix" -name allocator.pc -print -quit)
+[ -n "$pc" ] || fail "no allocator.pc installed"
+export PKG_CONFIG_LIBDIR=$(dirname "$pc")
 pc_flags=$(pkg-config --cflags --libs allocator) || fail "pkg-config does not know allocator"
 gcc -o "$tmp/demo_pc" "$src/examples/stats_demo.c" $pc_flags
 LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/demo_pc" >"$tmp/out_pc" 2>&1 || fail "pkg-config demo failed"
@@ -39,24 +42,28 @@ mkdir -p "$tmp/proj"
 cat >"$tmp/proj/CMakeLists.txt" <<CMAKE
 cmake_minimum_required(VERSION 3.16)
 project(use_allocator C)
-find_package(allocator 0.1 REQUIRED)
+find_package(allocator 0.1 REQUIRED NO_DEFAULT_PATH PATHS "$prefix")
 add_executable(demo_shared $src/examples/stats_demo.c)
 target_link_libraries(demo_shared PRIVATE liballocator::allocator)
 add_executable(demo_static $src/examples/stats_demo.c)
 target_link_libraries(demo_static PRIVATE liballocator::allocator_static)
 CMAKE
-cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null ||
+cmake -S "$tmp/proj" -B "$tmp/proj/build" >/dev/null ||
   fail "find_package(allocator) failed"
 cmake --build "$tmp/proj/build" >/dev/null || fail "building against the package failed"
 LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/proj/build/demo_shared" >"$tmp/out_shared" 2>&1 ||
   fail "CMake shared demo failed"
 expect_demo "$tmp/out_shared" "CMake shared"
-ldd "$tmp/proj/build/demo_static" | grep -q liballocator && fail "static demo links the .so"
+# Not grep -q: an early exit of grep could kill ldd with SIGPIPE, and
+# pipefail would then hide the match.
+ldd "$tmp/proj/build/demo_static" | grep liballocator >/dev/null && fail "static demo links the .so"
 "$tmp/proj/build/demo_static" >"$tmp/out_static" 2>&1 || fail "CMake static demo failed"
 expect_demo "$tmp/out_static" "CMake static"
 
-# The installed scripts find the installed library (no source tree).
-(cd "$tmp" && "$prefix/bin/liballocator-run" ls / >"$tmp/run_out" 2>"$tmp/run_err") ||
+# The installed scripts find the installed library (no source tree, and
+# no LIBALLOCATOR from the caller's environment to point elsewhere).
+(cd "$tmp" && env -u LIBALLOCATOR -u LD_PRELOAD "$prefix/bin/liballocator-run" ls / \
+  >"$tmp/run_out" 2>"$tmp/run_err") ||
   fail "liballocator-run failed"
 grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run showed no statistics"
 grep -q "^bin$\|^usr$" "$tmp/run_out" || fail "liballocator-run lost the program's output"

@@ -57,7 +57,8 @@ quiet_compare() {
     [ ! -s alloc.err ]
     # A program with stderr of its own, and a failing status.
     quiet_compare ls -la /usr/bin /no/such/path
-    [ "$rc_alloc" -eq 2 ] && [ -s alloc.err ]
+    [ "$rc_alloc" -eq 2 ]
+    [ -s alloc.err ]
     export ALLOCATOR_STATS=0
     quiet_compare ls -la /usr/bin
     [ ! -s alloc.err ]

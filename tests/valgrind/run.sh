@@ -6,7 +6,16 @@
 # Usage: run.sh LIBALLOCATOR VG_CASES_PRELOAD VG_CASES_STATIC VG_CASES_STATIC_MALLOC
 set -u
 lib=$1 preload_prog=$2 static_prog=$3 static_malloc_prog=$4
+source=$(dirname "$0")/vg_cases.c
 fail=0
+
+# The line of vg_cases.c marked "vg:CASE": where memcheck must point.
+case_line() {
+  local n
+  n=$(grep -n "// vg:$1\b" "$source" | cut -d: -f1)
+  [ -n "$n" ] || { echo "valgrind: no line marked vg:$1 in $source" >&2; exit 2; }
+  echo "$n"
+}
 
 # $1 label, $2 case, $3 expected pattern (empty: must be clean), $4 the
 # LD_PRELOAD to give (may be empty), $5 the program.  memcheck replaces
@@ -21,8 +30,12 @@ check() {
     if [ $rc -ne 0 ] || ! grep -q "ERROR SUMMARY: 0 errors" <<<"$out"; then
       echo "valgrind $label $what: expected a clean report"; echo "$out"; fail=1
     fi
-  elif [ $rc -ne 99 ] || ! grep -qE "$want" <<<"$out" || ! grep -q "vg_cases.c" <<<"$out"; then
-    echo "valgrind $label $what: expected /$want/ from vg_cases.c"; echo "$out"; fail=1
+    return
+  fi
+  local line
+  line=$(case_line "$what") || exit 2
+  if [ $rc -ne 99 ] || ! grep -qE "$want" <<<"$out" || ! grep -q "(vg_cases.c:$line)" <<<"$out"; then
+    echo "valgrind $label $what: expected /$want/ at vg_cases.c:$line"; echo "$out"; fail=1
   fi
 }
 
@@ -45,8 +58,8 @@ done
 for prog in "$preload_prog" "$static_malloc_prog"; do
   pre=""; [ "$prog" = "$preload_prog" ] && pre=$lib
   stats=$(ALLOCATOR_STATS=1 LD_PRELOAD=$pre valgrind --soname-synonyms=somalloc=nouserintercepts \
-            "$prog" clean 2>&1 | awk '/num_allocations/ {print $2}')
-  if [ -z "$stats" ] || [ "$stats" -lt 2 ]; then
+            "$prog" clean 2>&1 | awk '/num_allocations/ {print $2; exit}')
+  if ! [ "$stats" -ge 2 ] 2>/dev/null; then
     echo "valgrind: liballocator did not serve $prog's allocations ($stats)"; fail=1
   fi
 done

@@ -3,7 +3,8 @@
  * allocator is liballocator (preloaded, or linked statically for the mem_*
  * API): a leak, a write past a block, a read after free, a branch on
  * uninitialised memory, and a clean run.  tests/valgrind/run.sh runs each
- * case under valgrind and checks the report.
+ * case under valgrind and checks that the report names the line marked
+ * "vg:CASE".
  * Usage: vg_cases leak|overflow|use-after-free|uninit|clean
  */
 #include <stdio.h>
@@ -25,18 +26,18 @@ __attribute__((noinline)) static char *make_block(size_t n) { return ALLOC(n); }
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "clean";
-    char *p = make_block(40);
+    char *p = make_block(40); // vg:leak (the allocation memcheck names)
     if (strcmp(what, "leak") == 0) {
         p = NULL;
     } else if (strcmp(what, "overflow") == 0) {
-        ((volatile char *)p)[40] = 1;
+        ((volatile char *)p)[40] = 1; // vg:overflow
         FREE(p);
     } else if (strcmp(what, "use-after-free") == 0) {
         FREE(p);
-        volatile char c = ((volatile char *)p)[3];
+        volatile char c = ((volatile char *)p)[3]; // vg:use-after-free
         (void)c;
     } else if (strcmp(what, "uninit") == 0) {
-        if (p[5] == 'x')
+        if (p[5] == 'x') // vg:uninit
             puts("x");
         FREE(p);
     } else {

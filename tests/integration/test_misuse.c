@@ -150,7 +150,7 @@ static const misuse_t cases[] = {
     {"free of the middle of a block", free_middle_of_block, "free()", "invalid pointer"},
     {"free of a misaligned pointer", free_misaligned, "free()", "invalid pointer"},
     {"realloc of a freed block", realloc_freed, "realloc()", "double free"},
-    {"free with a corrupted header", corrupted_header, "free()", ""},
+    {"free with a corrupted header", corrupted_header, "free()", "invalid pointer"},
     {"double free through the thread cache", double_free_cached, "free()", "double free"},
     {"realloc of a block in the thread cache", realloc_cached, "realloc()", "double free"},
     {"double free of a large block (mapping cached)", double_free_large_cached, "free()",

@@ -415,6 +415,14 @@ LA_HIDDEN void os_futex_wake_one(int *word);
 LA_HIDDEN void os_yield(void);
 LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
+// True while the process has never had a second thread (glibc's
+// __libc_single_threaded; false when unknown).
+LA_HIDDEN bool os_single_threaded(void);
+// stdio's list lock (glibc's _IO_list_*; nothing where libc lacks them):
+// taken around fork in the same order as glibc's fork takes it.
+LA_HIDDEN void os_stdio_list_lock(void);
+LA_HIDDEN void os_stdio_list_unlock(void);
+LA_HIDDEN void os_stdio_list_reset(void);
 
 /* ---- log.c: formatted output without stdio ------------------------------ */
 
@@ -498,6 +506,14 @@ LA_HIDDEN la_region_t *heap_region_of(const void *p);
 LA_HIDDEN void heap_lock_all(void);
 LA_HIDDEN void heap_unlock_all(void);
 LA_HIDDEN void heap_reinit_locks_after_fork(void);
+
+/* ---- lock.c: fork handlers ---------------------------------------------- */
+
+typedef int (*la_register_atfork_fn)(void (*prepare)(void), void (*parent)(void),
+                                     void (*child)(void), void *dso_handle);
+// Registers the allocator's fork handlers through register_fn (libc's
+// __register_atfork), once; later calls do nothing.
+LA_HIDDEN void lock_register_fork_handlers(la_register_atfork_fn register_fn);
 
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 

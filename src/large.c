@@ -261,13 +261,16 @@ void large_free(la_block_t *b)
     size_t map_bytes = large_of(b)->map_bytes;
     char *start = large_map_start(b);
     size_t req = large_of(b)->req_bytes;
-    // A second free of it must fail every check: it is "freed" from now on,
-    // cached or (but for a tombstone page) unmapped.
-    blk_stamp(b, LA_CHECK_FREED);
     la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
     uint64_t now = os_now_ms();
     lock_acquire(&la.large_lock);
     unlink_locked(b, req);
+    // A second free of it must fail every check: it is "freed" from now on,
+    // cached or (but for a tombstone page) unmapped.  Stamped under the
+    // lock once off the list: the heap walker (checking mode, another
+    // thread) and a fork child must never see a freed header on the list
+    // (issue 12).
+    blk_stamp(b, LA_CHECK_FREED);
     unsigned n = cache_put_locked(start, map_bytes, (char *)b, now, evicted);
     lock_release(&la.large_lock);
     if (n != 0)

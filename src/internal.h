@@ -545,6 +545,9 @@ LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
 // longer than the decay; returns the bytes unmapped.
 LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
 LA_HIDDEN void large_free(la_block_t *b);
+// os_map, and when that fails, unmaps the cached freed mappings and tries
+// once more (the caller may hold a heap lock: large_lock comes after it).
+LA_HIDDEN void *large_map_or_purge(size_t bytes);
 LA_HIDDEN la_block_t *large_realloc(la_block_t *b, size_t req);
 LA_HIDDEN size_t large_req(la_block_t *b);
 // The usable size of a recently unmapped large block whose payload was p;

@@ -194,6 +194,16 @@ static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t 
 
 /* ---- large blocks ------------------------------------------------------- */
 
+void *large_map_or_purge(size_t bytes)
+{
+    void *map = os_map(bytes);
+    // Out of address space (RLIMIT_AS, overcommit) while freed mappings
+    // wait for reuse: give them back and try once more (issue 12).
+    if (map == NULL && la_load_relaxed(&la.large_cache_count) != 0 && large_cache_purge(0) != 0)
+        map = os_map(bytes);
+    return map;
+}
+
 // Writes the header and prefix of a large block placed in [start, end).
 static la_block_t *place(char *start, char *end, char *payload, size_t req)
 {
@@ -234,7 +244,7 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
             return b;
         }
     }
-    char *map = os_map(map_bytes);
+    char *map = large_map_or_purge(map_bytes);
     if (map == NULL)
         return NULL;
     count(&la.num_mmaps, 1);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Thin wrapper over CMake with the seed's targets.  The real build is
 # CMakeLists.txt; everything lands in build/.
 BUILD ?= build

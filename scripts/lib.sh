@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by scripts/run, scripts/debug and scripts/valgrind/run: finds
 # liballocator.so and sets $lib.  In a source tree it builds the library
 # first when it is missing or older than its sources; installed, the file

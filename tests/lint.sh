@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Layering rules that the compiler cannot check (see ../shared/STYLE.md):
 #  - only src/os.c includes the kernel-facing headers;
 #  - nothing inside the allocator uses stdio (it allocates and locks);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 allocator.py: gdb commands for liballocator (`heap stats`, `heap check`,
 `heap bins`, `heap block ADDR`), loaded by scripts/debug or by hand with

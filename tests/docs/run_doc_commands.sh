@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every shell command the documentation shows, so that the docs cannot
 # rot: each ```sh block of docs/*.md and README.md runs from the repository
 # root with `bash -e -o pipefail` (any failing command, also inside a

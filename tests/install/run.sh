@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs liballocator into a temporary prefix and uses it the ways a user
 # would: builds examples/stats_demo.c against it with pkg-config and with
 # CMake's find_package (shared and static), runs each, runs a stock program
 # through the installed liballocator-run, preloads the library by absolute
-# path from another directory, and checks the soname.
+# path from another directory, and checks the soname and the licence.
 # Usage: run.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
@@ -26,6 +27,9 @@ lib=$(find "$prefix" -name liballocator.so -print -quit)
 [ -f "$prefix/include/allocator.h" ] || fail "no header installed"
 readelf -d "$lib" | grep -q 'SONAME.*liballocator\.so\.0' || fail "soname is not liballocator.so.0"
 [ -e "$(dirname "$lib")/liballocator.a" ] || fail "no liballocator.a installed"
+# The licence travels with the binaries (packagers look in share/doc).
+cmp -s "$src/LICENSE" "$prefix/share/doc/liballocator/LICENSE" ||
+  fail "LICENSE is not installed as share/doc/liballocator/LICENSE"
 
 # pkg-config, shared.  PKG_CONFIG_LIBDIR replaces the default search path,
 # so a copy installed elsewhere (make install) cannot stand in for this one.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Smoke: the gdb `heap` commands of scripts/gdb/allocator.py, which
 # scripts/debug loads.  gdb_heap_prog (tests/smoke/gdb_heap_prog.c) runs on
 # the preloaded library, makes known blocks, and stops in checkpoint();

@@ -37,6 +37,9 @@ pc=$(find "$prefix" -name allocator.pc -print -quit)
 [ -n "$pc" ] || fail "no allocator.pc installed"
 export PKG_CONFIG_LIBDIR=$(dirname "$pc")
 pc_flags=$(pkg-config --cflags --libs allocator) || fail "pkg-config does not know allocator"
+# Clean absolute paths into this prefix: no lib/pkgconfig/../.. detour.
+[[ $pc_flags != *..* ]] || fail "pkg-config paths go through '..': $pc_flags"
+[[ " $pc_flags " == *" -I$prefix/include "* ]] || fail "pkg-config --cflags is not -I$prefix/include: $pc_flags"
 gcc -o "$tmp/demo_pc" "$src/examples/stats_demo.c" $pc_flags
 LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/demo_pc" >"$tmp/out_pc" 2>&1 || fail "pkg-config demo failed"
 expect_demo "$tmp/out_pc" pkg-config

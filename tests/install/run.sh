@@ -74,6 +74,16 @@ expect_demo "$tmp/out_static" "CMake static"
   fail "liballocator-run failed"
 grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run showed no statistics"
 grep -q "^bin$\|^usr$" "$tmp/run_out" || fail "liballocator-run lost the program's output"
+# They speak under their installed names, and know the version.
+for s in run debug; do
+  "$prefix/bin/liballocator-$s" --help >"$tmp/help" || fail "liballocator-$s --help failed"
+  grep -q "^usage: liballocator-$s " "$tmp/help" || fail "liballocator-$s --help: no usage line"
+  [ "$("$prefix/bin/liballocator-$s" --version)" = "liballocator $(cat "$src/VERSION")" ] ||
+    fail "liballocator-$s --version is not liballocator $(cat "$src/VERSION")"
+  "$prefix/bin/liballocator-$s" no-such-program 2>"$tmp/err" && fail "liballocator-$s ran no-such-program"
+  grep -qx "liballocator-$s: no such program: no-such-program" "$tmp/err" ||
+    fail "liballocator-$s: no 'no such program' message: $(cat "$tmp/err")"
+done
 # Preloaded by absolute path from anywhere.
 (cd / && ALLOCATOR_STATS=1 LD_PRELOAD="$lib" ls >/dev/null 2>"$tmp/abs_err") || fail "preload by path failed"
 grep -q "num_allocations" "$tmp/abs_err" || fail "preload by path showed no statistics"

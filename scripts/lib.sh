@@ -58,9 +58,12 @@ la_find_lib() {
   elif [ -f "$root/CMakeLists.txt" ]; then
     # A source tree: build when needed.  Build output goes to stderr so
     # that the program's stdout stays its own.
+    # -newer compares with the file that build/liballocator.so links to:
+    # the link itself keeps the time of the first build.
     lib="$root/build/$name"
     if [ ! -e "$lib" ] ||
-       [ -n "$(find "$root/src" "$root/preload" "$root/include" -newer "$lib" -print -quit)" ]; then
+       [ -n "$(find "$root/src" "$root/preload" "$root/include" -type f -newer "$(readlink -f "$lib")" \
+               -print -quit)" ]; then
       make -s -C "$root" "$name" >&2
     fi
   fi

@@ -74,6 +74,14 @@ expect_demo "$tmp/out_static" "CMake static"
   fail "liballocator-run failed"
 grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run showed no statistics"
 grep -q "^bin$\|^usr$" "$tmp/run_out" || fail "liballocator-run lost the program's output"
+# The malloc-only preload library is installed beside the other, and
+# liballocator-run --malloc-only finds it.
+[ -f "$(dirname "$lib")/liballocator-preload.so" ] || fail "no liballocator-preload.so installed"
+(cd "$tmp" && env -u LIBALLOCATOR -u LD_PRELOAD "$prefix/bin/liballocator-run" --malloc-only \
+  env >"$tmp/run_out" 2>"$tmp/run_err") || fail "liballocator-run --malloc-only failed"
+grep -q "^LD_PRELOAD=.*/liballocator-preload\.so$" "$tmp/run_out" ||
+  fail "liballocator-run --malloc-only: $(grep LD_PRELOAD "$tmp/run_out")"
+grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run --malloc-only showed no statistics"
 # They speak under their installed names, and know the version.
 for s in run debug; do
   "$prefix/bin/liballocator-$s" --help >"$tmp/help" || fail "liballocator-$s --help failed"

@@ -99,3 +99,14 @@ expect_line() {
     expect_exit 2 "$run_sh" --no-such-option ls
     expect_line err.txt "scripts/run: unknown option --no-such-option (see scripts/run --help)"
 }
+
+@test "scripts/run --malloc-only: liballocator-preload.so, without the mem_* names" {
+    skip_unless_installed /usr/bin/python3
+    local probe='import ctypes; print(hasattr(ctypes.CDLL(None), "mem_malloc"))'
+    expect_exit 0 "$run_sh" /usr/bin/python3 -c "$probe"
+    expect_line out.txt True
+    expect_exit 0 "$run_sh" --malloc-only /usr/bin/python3 -c "$probe"
+    expect_line out.txt False
+    # Still the allocator, with its report.
+    grep -q "^liballocator statistics (pid [0-9]*)$" err.txt
+}

@@ -38,7 +38,7 @@ la_need_program() {
       echo "$me: not an executable program: $1" >&2
       exit 126
     fi
-  elif ! type -P "$1" >/dev/null; then
+  elif ! type -P -- "$1" >/dev/null; then
     echo "$me: no such program: $1" >&2
     exit 127
   fi

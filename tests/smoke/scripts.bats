@@ -79,6 +79,10 @@ expect_line() {
     expect_line err.txt "scripts/debug: no such program: no-such-program-here"
     expect_exit 127 "$debug_sh" -batch -ex run -- no-such-program-here
     expect_line err.txt "scripts/debug: no such program: no-such-program-here"
+    # scripts/valgrind/run takes valgrind's options first: the program is
+    # the first word that is not an option.
+    expect_exit 127 "$PROJECT_ROOT/scripts/valgrind/run" -q --leak-check=no no-such-program-here
+    expect_line err.txt "scripts/valgrind/run: no such program: no-such-program-here"
 }
 
 @test "a LIBALLOCATOR that names no file: the message names that path" {

@@ -95,7 +95,7 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make all             build liballocator.a, liballocator.so, tests and benchmarks"
+	@echo "make all             build the libraries, the tests and the benchmarks"
 	@echo "make liballocator.a  build the static library only"
 	@echo "make liballocator.so build the shared library only"
 	@echo "make liballocator-preload.so  the preload library without the mem_* names"

@@ -15,6 +15,7 @@
 #                      missing or older than its sources.
 # (Its variables are prefixed: the scripts that source it have their own.)
 lib=""
+me=${me:-liballocator}
 lib_sh_dir=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 root=$(cd "$lib_sh_dir/.." && pwd)
 

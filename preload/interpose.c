@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * interpose.c: the glibc malloc family, exported by liballocator.so so that
  * LD_PRELOAD (or linking -lallocator) replaces malloc in the whole process.

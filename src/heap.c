@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * heap.c: the heap object and the process state.  A heap carves blocks from
  * its regions: the brk heap (heap 0) grows its brk region in BRK_INCREMENT

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * internal.h: the types every core file shares, the block layout and its
  * inline accessors, and the cross-file declarations (all hidden).

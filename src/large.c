@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * large.c: blocks of MMAP_THRESHOLD bytes or more, each in its own mapping.
  *

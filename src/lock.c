@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * lock.c: the slow halves of the futex lock (internal.h has the fast ones).
  * The word is 0 (free), 1 (held) or 2 (held, someone may sleep on it), as in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * os.c: the only file that talks to the kernel (brk, mmap, munmap, mremap,
  * futex, write, getrandom) or reads the environment.  Nothing here allocates

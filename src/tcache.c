@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * tcache.c: the slow side of the per-thread caches.  Creates a thread's
  * cache on its first slow path, refills a bin in one batch carved from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * fork_cases: fork while other threads (or the interrupted thread itself)
  * use the allocator, each case of issue 12 in its own mode.  Run under

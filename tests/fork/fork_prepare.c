@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * fork_prepare: fork in a program that links a library (prep_lib.c) whose
  * atfork prepare handler allocates and joins a thread that allocated.

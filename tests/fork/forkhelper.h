@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * forkhelper.h: what the fork tests share: a watchdog alarm (a hang fails
  * the test instead of stalling CI) and the proof that the preloaded

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * prep_lib.c: a library whose constructor registers a pthread_atfork
  * prepare handler that allocates, and asks a worker thread to allocate and

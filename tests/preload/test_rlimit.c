@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Under an address-space limit (RLIMIT_AS), a large request must not fail
  * while freed mappings the allocator keeps for reuse would make room: on a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_dlclose.c: liballocator.so loaded with dlopen (no LD_PRELOAD, so the
  * program keeps glibc's malloc), used from a worker thread through

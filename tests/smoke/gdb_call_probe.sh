@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Can this machine's gdb call functions in the program it debugs?  Some
 # cannot, for any program: gdb 13.1 on an Intel Xeon with AMX fails every
 # call with "Couldn't write extended state status: Bad address" (issue 12).

@@ -52,10 +52,14 @@ void la_init_slow(void)
         // passes for a header.
         la.secret = os_random32() | 0x80000001u;
         options_read(&la.options);
-        la.mmap_threshold = MMAP_THRESHOLD;
+        la.mmap_threshold = la.dyn_mmap_threshold = MMAP_THRESHOLD;
         la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;
         la_set_mmap_threshold(la.options.mmap_bytes);
         la.trim_threshold = la.options.trim_bytes;
+        // As glibc: the thresholds follow the program's frees unless it
+        // (or the environment) set either of them.
+        la.thresholds_dynamic = os_getenv("ALLOCATOR_MMAP_THRESHOLD") == NULL &&
+                                os_getenv("ALLOCATOR_TRIM_THRESHOLD") == NULL;
         la.decay_ms = la.options.decay_ms;
         debug_init();
         heap_setup(&la.heaps[0], 0, true);
@@ -67,19 +71,39 @@ void la_init_slow(void)
     lock_release(&la.init_lock);
 }
 
+// Blocks made under a higher threshold stay valid: the bound on live heap
+// block sizes only ever grows (an atomic maximum: threads freeing large
+// blocks raise it concurrently).  A live heap block is below the threshold
+// plus a tail too small to split off.
+static void raise_heap_block_max(size_t threshold)
+{
+    size_t bound = threshold + 2 * MIN_BLOCK_SIZE;
+    size_t old = la_load_relaxed(&la.heap_block_max);
+    while (bound > old && !__atomic_compare_exchange_n(&la.heap_block_max, &old, bound, true,
+                                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
 bool la_set_mmap_threshold(size_t bytes)
 {
     if (bytes > LA_MMAP_THRESHOLD_MAX)
         return false;
     if (bytes < MIN_BLOCK_SIZE)
         bytes = MIN_BLOCK_SIZE;
-    // Blocks made under a higher threshold stay valid: the bound on live
-    // heap block sizes only ever grows.  A live heap block is below the
-    // threshold plus a tail too small to split off.
-    size_t bound = bytes + 2 * MIN_BLOCK_SIZE;
-    if (bound > la_load_relaxed(&la.heap_block_max))
-        la_store_relaxed(&la.heap_block_max, bound);
+    raise_heap_block_max(bytes);
     la_store_relaxed(&la.mmap_threshold, bytes);
+    la_store_relaxed(&la.dyn_mmap_threshold, bytes);
+    return true;
+}
+
+bool la_adapt_thresholds(size_t freed_bytes)
+{
+    if (!la_load_relaxed(&la.thresholds_dynamic) || freed_bytes > LA_MMAP_THRESHOLD_MAX ||
+        freed_bytes <= la_load_relaxed(&la.dyn_mmap_threshold))
+        return false;
+    raise_heap_block_max(freed_bytes);
+    la_store_relaxed(&la.dyn_mmap_threshold, freed_bytes);
+    la_store_relaxed(&la.dyn_trim_threshold, 2 * freed_bytes);
     return true;
 }
 
@@ -173,7 +197,20 @@ typedef enum { GROW_FAILED, GROW_IN_PLACE, GROW_NEW_REGION } grow_t;
 static grow_t grow_brk(la_heap_t *h, size_t need)
 {
     la_region_t *r = h->brk_region;
-    size_t inc = LA_ALIGN_UP(need + LA_REGION_OVERHEAD + ALIGNMENT, BRK_INCREMENT);
+    size_t full = LA_ALIGN_UP(need + LA_REGION_OVERHEAD + ALIGNMENT, BRK_INCREMENT);
+    size_t inc = full;
+    // Growing in place merges with a free block at the top: ask only for
+    // what it lacks, as glibc extends its top chunk.  Asking for all of
+    // `need` left the old top free beside the new block, resident, each
+    // time (issue 14: 482 MiB peak against glibc's 440 in w_bufpool).
+    if (r != NULL && (char *)os_brk_current() == r->end) {
+        la_block_t *fence = region_fence(r);
+        if (blk_prev_is_free(fence)) {
+            size_t top = blk_size(blk_prev(fence));
+            if (top < need)
+                inc = LA_ALIGN_UP(need - top + ALIGNMENT, BRK_INCREMENT);
+        }
+    }
     char *old = os_sbrk(inc);
     if (old == NULL) {
         h->brk_failed = true; // exhausted or forbidden: map from now on
@@ -188,6 +225,10 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
     char *start = (char *)LA_ALIGN_UP((uintptr_t)old, ALIGNMENT);
     size_t bytes = (size_t)(old + inc - start) & ~(size_t)(ALIGNMENT - 1);
     region_add(h, start, bytes, LA_REGION_BRK);
+    // The break moved between the look and the sbrk: the piece asked for
+    // is a region of its own, too small; grow that one.
+    if (inc < full)
+        return grow_brk(h, need) == GROW_FAILED ? GROW_FAILED : GROW_NEW_REGION;
     return GROW_NEW_REGION;
 }
 
@@ -396,7 +437,11 @@ static size_t trim_brk(la_heap_t *h)
         return 0;
     la_block_t *last = blk_prev(fence);
     size_t size = blk_size(last);
-    if (size <= la_load_relaxed(&la.trim_threshold) + BRK_INCREMENT) // mallopt may change it
+    // mallopt may change either; the dynamic one rises only from frees in
+    // the exported family (it stays 0 for the mem_* path).
+    size_t threshold = LA_MAX(la_load_relaxed(&la.trim_threshold),
+                              la_load_relaxed(&la.dyn_trim_threshold));
+    if (size <= threshold + BRK_INCREMENT)
         return 0;
     // Only while the break is ours: lowering it past memory another
     // library took from sbrk would give that memory away.

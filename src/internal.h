@@ -319,6 +319,12 @@ typedef struct {
     size_t mmap_threshold;           // requests this big get their own mapping
     size_t heap_block_max;           // largest live heap block ever possible
     size_t trim_threshold;           // free brk top beyond this is given back
+    // The exported family's thresholds, raised by its large frees (glibc's
+    // dynamic thresholds, issue 14) while thresholds_dynamic; the mem_*
+    // path keeps the seed's fixed ones above.
+    size_t dyn_mmap_threshold;
+    size_t dyn_trim_threshold;       // 0 until raised
+    bool thresholds_dynamic;
     size_t decay_ms;                 // free memory this old is given back
     unsigned tc_epoch;               // bumped when thread caches should empty
     bool debug;                      // checking mode or Valgrind: slow paths only
@@ -473,6 +479,17 @@ LA_HIDDEN la_heap_t *heap_get(unsigned index);
 LA_HIDDEN la_heap_t *heap_ensure(unsigned index);
 // Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX).
 LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
+// The mmap threshold of the exported family (ts) or of the mem_* path.
+LA_INLINE size_t la_mmap_threshold(bool ts)
+{
+    return la_load_relaxed(ts ? &la.dyn_mmap_threshold : &la.mmap_threshold);
+}
+// glibc's dynamic thresholds: a large block of freed_bytes (its mapping)
+// was freed, so blocks of that size come from the heaps from now on, where
+// they are reused without page faults, and the brk top is trimmed only
+// beyond twice that.  Up to LA_MMAP_THRESHOLD_MAX; nothing once the program
+// or the environment set either threshold.  True if they rose.
+LA_HIDDEN bool la_adapt_thresholds(size_t freed_bytes);
 // A free block of at least block_bytes, made live for heap h (req unset).
 // With dirty_bytes, also tells how many payload bytes from the start may be
 // non-zero (the rest are known zero, for calloc).
@@ -545,6 +562,8 @@ LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
 // Unmaps every cached mapping now (older_than_ms 0), or those that waited
 // longer than the decay; returns the bytes unmapped.
 LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
+// Unmaps every cached mapping smaller than `bytes`.
+LA_HIDDEN void large_cache_drop_below(size_t bytes);
 LA_HIDDEN void large_free(la_block_t *b);
 // os_map, and when that fails, unmaps the cached freed mappings and tries
 // once more (the caller may hold a heap lock: large_lock comes after it).

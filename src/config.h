@@ -94,6 +94,17 @@
 // Free blocks at least this big have their inner pages given back with
 // madvise; smaller ones are not worth a syscall.  Bytes.
 #define LA_PURGE_MIN_BYTES (32 * 1024)
+
+// The background purging thread (ALLOCATOR_BACKGROUND) starts once the
+// heaps of the process span this much, so that small programs (ls, grep)
+// never get a second thread.  Bytes.
+#define LA_BG_START_BYTES (16 * 1024 * 1024)
+// It wakes this often at most, and at least once per half decay period:
+// memory then goes back within 1.5 decay periods of being freed.  ms.
+#define LA_BG_MIN_SLEEP_MS 10
+#define LA_BG_MAX_SLEEP_MS 1000
+// Its stack: it only walks heaps.  Bytes.
+#define LA_BG_STACK_BYTES (64 * 1024)
 // A heap reads the clock once per this many operations: often enough
 // that "a few more calls" after a pause purge (one in 64 missed a third of
 // the time in bench/run.py's memret-decay), rarely enough to cost nothing

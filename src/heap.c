@@ -158,6 +158,7 @@ static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t
     r->kind = kind;
     h->regions = r;
     h->region_bytes += bytes;
+    background_note_growth(h->region_bytes);
     if (kind == LA_REGION_BRK)
         h->brk_region = r;
     write_fence(h, r, 0);
@@ -178,6 +179,7 @@ static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
     r->end = old_end + inc;
     r->bytes += inc;
     h->region_bytes += inc;
+    background_note_growth(h->region_bytes);
     write_fence(h, r, 0);
     if (r == h->regions) // the old fence and footer are written bytes now
         heap_note_written(h, old_end + sizeof(size_t));
@@ -497,18 +499,73 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
     return released;
 }
 
+// Drains a heap's remote list and purges it if the decay passed since its
+// last purge.  The caller holds h's lock.
+static size_t tick_locked(la_heap_t *h, uint64_t now)
+{
+    drain_remote(h);
+    if (now - h->purged_ms < la.decay_ms)
+        return 0;
+    return heap_purge(h, NULL, NULL, 0);
+}
+
+// The pass over every heap: their own threads may be idle or gone, with
+// memory freed into them, or handed back to them by other threads, that
+// nobody would give back (issue 14).  `held` is a heap whose lock the
+// caller holds (or NULL); the others are only tried when `wait` is false,
+// so a heap operation never waits for a second heap.
+static size_t purge_pass(la_heap_t *held, uint64_t now, bool wait)
+{
+    size_t released = 0;
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        if (h == held) {
+            released += tick_locked(h, now);
+        } else if (wait || lock_try(&h->lock)) {
+            if (wait)
+                lock_acquire(&h->lock);
+            released += tick_locked(h, now);
+            lock_release(&h->lock);
+        }
+    }
+    // Cached large mappings that waited out the decay go as well (lock
+    // order: heaps, then large_lock).
+    released += large_cache_purge(la.decay_ms);
+    // Thread caches count as free memory too: their threads empty them at
+    // their next slow path once memory is being given back.
+    if (released > 0)
+        __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
+    return released;
+}
+
+// Claims the next pass if one is due: true for exactly one caller per
+// decay period.
+static bool pass_due(uint64_t now)
+{
+    uint64_t last = __atomic_load_n(&la.passed_ms, __ATOMIC_RELAXED);
+    return now - last >= la.decay_ms &&
+           __atomic_compare_exchange_n(&la.passed_ms, &last, now, false, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED);
+}
+
 void heap_tick(la_heap_t *h)
 {
     if (++h->ops % LA_DECAY_CHECK_EVERY != 0)
         return;
-    if (os_now_ms() - h->purged_ms < la.decay_ms)
-        return;
-    // Thread caches count as free memory too: their threads empty them at
-    // their next slow path once memory is being given back.  Cached large
-    // mappings that waited out the decay go as well (lock order: heaps,
-    // then large_lock), so they do not wait for the next large operation.
-    if (heap_purge(h, NULL, NULL, 0) + large_cache_purge(la.decay_ms) > 0)
+    uint64_t now = os_now_ms();
+    if (pass_due(now))
+        purge_pass(h, now, false);
+    else if (now - h->purged_ms >= la.decay_ms && tick_locked(h, now) > 0)
         __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
+}
+
+size_t heap_purge_all_due(void)
+{
+    uint64_t now = os_now_ms();
+    if (!pass_due(now))
+        return 0;
+    return purge_pass(NULL, now, true);
 }
 
 /* ---- resizing ----------------------------------------------------------- */

@@ -303,6 +303,7 @@ typedef struct {
     int check;          // ALLOCATOR_CHECK: 1 junk, canaries, poison, heap walks
     int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
     size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
+    int background;     // ALLOCATOR_BACKGROUND: 1 a thread purges decayed memory
 } la_options_t;
 
 struct la_tcache;
@@ -326,6 +327,9 @@ typedef struct {
     size_t dyn_trim_threshold;       // 0 until raised
     bool thresholds_dynamic;
     size_t decay_ms;                 // free memory this old is given back
+    uint64_t passed_ms;              // when the last pass over every heap ran (atomic)
+    int bg_wanted;                   // the background thread should run (atomic)
+    int bg_state;                    // la_bg_state_t (atomic)
     unsigned tc_epoch;               // bumped when thread caches should empty
     bool debug;                      // checking mode or Valgrind: slow paths only
     bool valgrind;                   // running under Valgrind
@@ -420,6 +424,7 @@ LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
 LA_HIDDEN void os_futex_wake_one(int *word);
 LA_HIDDEN void os_yield(void);
+LA_HIDDEN void os_sleep_ms(uint64_t ms);
 LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
 // True while the process has never had a second thread (glibc's
@@ -515,6 +520,10 @@ LA_HIDDEN size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned
 // Purges h if decay time passed since its last purge; called on heap
 // operations under h's lock (it reads the clock only now and then).
 LA_HIDDEN void heap_tick(la_heap_t *h);
+// The pass over every heap (remote lists drained, decayed memory purged,
+// cached large mappings aged), if one is due; waits for each heap's lock,
+// so the caller holds none.  Returns the bytes released.
+LA_HIDDEN size_t heap_purge_all_due(void);
 // Counts a release for the statistics.
 LA_HIDDEN void la_count_release(size_t bytes);
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
@@ -601,6 +610,28 @@ LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usabl
 LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);
 // Counts an operation; walks the heap every ALLOCATOR_CHECK_EVERY.
 LA_HIDDEN void debug_tick(void);
+
+/* ---- background.c: the purging thread ----------------------------------- */
+
+typedef enum { LA_BG_OFF = 0, LA_BG_STARTING, LA_BG_RUNNING, LA_BG_FAILED } la_bg_state_t;
+
+LA_HIDDEN void background_start_slow(void);
+// Starts the background thread if it is wanted and not running.  Called
+// where the caller holds no allocator lock (pthread_create allocates).
+LA_INLINE void background_poke(void)
+{
+    if (LA_UNLIKELY(la_load_relaxed(&la.bg_wanted)) &&
+        la_load_relaxed(&la.bg_state) == LA_BG_OFF)
+        background_start_slow();
+}
+// Wants the thread once the heaps span LA_BG_START_BYTES (under a heap lock).
+LA_INLINE void background_note_growth(size_t heap_bytes)
+{
+    if (heap_bytes >= LA_BG_START_BYTES && la.options.background)
+        la_store_relaxed(&la.bg_wanted, 1);
+}
+// In a fork child: the thread did not survive; it starts again on demand.
+LA_HIDDEN void background_after_fork_child(void);
 
 /* ---- stats.c ------------------------------------------------------------ */
 

@@ -78,7 +78,7 @@
 #define LA_FREE      ((size_t)1) // the block is on its heap's free list
 #define LA_PREV_FREE ((size_t)2) // the block to the left is free (footer valid)
 #define LA_MMAPPED   ((size_t)4) // the block is its own mapping (large)
-#define LA_PURGED    ((size_t)8) // free, and its inner pages were given back
+#define LA_PURGED    ((size_t)8) // free, and its pages outside dirty_lo..hi were given back
 #define LA_FLAG_MASK ((size_t)15)
 // The top byte of the head word is the owning heap's index.
 #define LA_HEAD_HEAP_SHIFT 56
@@ -115,6 +115,10 @@ typedef struct la_tnode {
     size_t head;
     struct la_tnode *left, *right, *parent;
     int color;
+    // With LA_PURGED: the part that may still be resident, as offsets
+    // from the block; every page outside it was given back.  Equal: all
+    // of it was.  Written only with LA_PURGED (heap.c).
+    size_t dirty_lo, dirty_hi;
 } la_tnode_t;
 
 LA_INLINE size_t blk_head(size_t size, size_t flags, unsigned heap_index)

@@ -103,12 +103,15 @@ la_heap_t *heap_get(unsigned index)
 
 /* ---- regions ------------------------------------------------------------ */
 
+// The fence's check word is no live block's: when the region grows in
+// place the old fence becomes the inside of a free block, and a free() of
+// the old break must be refused, not cached (issue 12).
 static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
     blk_store_head(fence, blk_head(0, prev_free, h->index));
     fence->req = 0;
-    fence->check = la_check_live();
+    blk_stamp(fence, LA_CHECK_FENCE);
 }
 
 void heap_note_written(la_heap_t *h, char *upto)

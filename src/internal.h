@@ -90,10 +90,13 @@
 #define LA_REQ_LARGE UINT32_MAX
 // Check-word variants (xor'ed into the live value): a block in a thread
 // cache, a header that no longer starts a block (merged into a neighbour),
-// and a live block too big for any cache bin.
+// a live block too big for any cache bin, and a region's fence, which is
+// never a block to free (issue 12: an old fence inside a grown region
+// passed for a live block of size 0).
 #define LA_CHECK_CACHED 0x3c3c3c3cu
 #define LA_CHECK_FREED  0xf4eef4eeu
 #define LA_CHECK_BIG    0x0000b160u
+#define LA_CHECK_FENCE  0x5e4ce000u
 
 typedef struct la_block {
     size_t head;

@@ -1,0 +1,104 @@
+/*
+ * A small overflow must never turn into silent corruption (issue 12).  Each
+ * case damages a block header the way an overflow of 1..12 bytes from the
+ * block before it would (or hands free() a made-up header), in a forked
+ * child: the child must die of SIGABRT after one report naming the
+ * function, the address and what was wrong, before the allocator wrote
+ * anything on the strength of the damaged header.  An alarm turns a hang
+ * into a failure.  The thread-cache paths are the _ts functions.
+ *
+ * The header is the 16 bytes before a payload: the head word (size, flags
+ * and, in its top byte, the heap index), the requested size (32 bits) and
+ * the check word (32 bits); the bytes just past one block's usable end are
+ * the next block's header.
+ */
+#include <signal.h>
+#include <stdint.h>
+
+#include "allocator.h"
+#include "../testhelper.h"
+
+static char expect_addr[32];
+
+// Tells the parent (through the captured stderr) which address the report
+// must name, before the misuse happens.
+static void announce(const void *p)
+{
+    snprintf(expect_addr, sizeof expect_addr, "%p", p);
+    char line[64];
+    int n = snprintf(line, sizeof line, "expect %s\n", expect_addr);
+    (void)!write(2, line, (size_t)n);
+}
+
+/* ---- the fence of a grown brk region ------------------------------------ */
+
+// When the brk heap grows in place, the fence at the old break becomes the
+// inside of a free block, and kept a valid check word: free(old break)
+// went into the thread cache and malloc handed it out inside a live block.
+static void old_fence(void)
+{
+    char *end = NULL; // our brk region's end while the break is ours
+    for (int i = 0; i < 200; i++) {
+        char *before = sbrk(0);
+        // Above the cached sizes, below the mmap threshold: from the brk
+        // heap, each too big for the ~30 KB left at its top.
+        void *p = mem_malloc_ts(100000);
+        REQUIRE(p != NULL);
+        char *after = sbrk(0);
+        if (after != before && before == end) {
+            announce(before); // the old fence's payload address
+            mem_free_ts(before);
+            void *q = mem_malloc_ts(0);
+            fprintf(stderr, "free(%p) passed; malloc(0) = %p\n", (void *)before, q);
+            _exit(3);
+        }
+        if (after != before)
+            end = after;
+    }
+    REQUIRE(!"the brk heap grew in place");
+}
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+    const char *what;
+} case_t;
+
+static const case_t cases[] = {
+    {"free of the old fence after growth", old_fence, "invalid pointer"},
+};
+
+static const case_t *current;
+
+static void run_case(void)
+{
+    alarm(10); // a hang dies of SIGALRM, not SIGABRT
+    current->fn();
+}
+
+int main(void)
+{
+    mem_free_ts(mem_malloc_ts(1)); // the main thread's cache, on the brk heap
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        current = &cases[i];
+        char err[2048];
+        int status = run_child(run_case, err, sizeof err);
+        int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+        if (!aborted)
+            fprintf(stderr, "case '%s': child did not abort (%s %d): %s\n", cases[i].name,
+                    WIFSIGNALED(status) ? "signal" : "exit",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), err);
+        CHECK(aborted);
+        char addr[40] = "";
+        sscanf(err, "expect %39s", addr);
+        const char *report = strstr(err, "liballocator: ");
+        if (report == NULL || strstr(report, "free()") == NULL ||
+            strstr(report, cases[i].what) == NULL || addr[0] == '\0' ||
+            strstr(report, addr) == NULL || strchr(report, '\n') != strrchr(report, '\n')) {
+            fprintf(stderr, "case '%s': unexpected report: %s\n", cases[i].name, err);
+            CHECK(!"report names free(), the address and the problem");
+        }
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_overflow");
+}

@@ -18,10 +18,13 @@
 
 #include "tcache.h"
 
-// The placeholders every bin of which is empty and full at once, so both
-// fast paths fall through to the slow path.  Never written.
-static la_tcache_t tcache_empty = {.heap = &la.heaps[0], .kind = LA_TC_EMPTY};
-static la_tcache_t tcache_dead = {.heap = &la.heaps[0], .kind = LA_TC_DEAD};
+// The placeholders every bin of which is empty and full at once, and whose
+// secret no check word matches, so both fast paths fall through to the
+// slow path.  Never written.
+static la_tcache_t tcache_empty = {
+    .heap = &la.heaps[0], .kind = LA_TC_EMPTY, .secret = LA_TC_NO_SECRET};
+static la_tcache_t tcache_dead = {
+    .heap = &la.heaps[0], .kind = LA_TC_DEAD, .secret = LA_TC_NO_SECRET};
 
 __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache_empty;
 

@@ -41,12 +41,18 @@ typedef struct {
     uint16_t unused;
 } la_tbin_t;
 
+// The placeholders' secret: above every 32-bit value.
+#define LA_TC_NO_SECRET ((uint64_t)1 << 32)
+
 typedef struct la_tcache {
     la_tbin_t bins[LA_TC_BINS];  // first, at offset 0 (see tcache_bin_of)
-    // la.secret in a live cache, 0 in the placeholders: a block's check must
-    // equal it before the free fast path writes anything, so the shared
-    // placeholders are never written.
-    uint32_t secret;
+    // la.secret in a live cache; LA_TC_NO_SECRET, which no 32-bit check
+    // word equals, in the placeholders.  A block's check must equal it
+    // before the free fast path writes anything, so the shared
+    // placeholders are never written (issue 12: their secret was 0, and a
+    // header with a check word of 0 had the fast path write wherever its
+    // req pointed, la.secret included).
+    uint64_t secret;
     uint32_t kind;               // la_tcache_kind_t
     // Counters, written only by the owning thread.
     size_t nalloc, alloc_bytes, free_bytes; // every allocation and free
@@ -113,7 +119,7 @@ LA_INLINE void tcache_free(void *p)
     la_block_t *b = blk_from_payload(p);
     // A foreign pointer, a double free, a block in a cache, one too big for
     // any bin (LA_CHECK_BIG), or a thread without a cache yet fails this.
-    if (LA_UNLIKELY(b->check != tc->secret))
+    if (LA_UNLIKELY((uint64_t)b->check != tc->secret))
         return tcache_free_slow(p);
     uint32_t req = b->req;
     la_tbin_t *bin = tcache_bin_of(tc, req);

@@ -12,11 +12,17 @@
  * the check word (32 bits); the bytes just past one block's usable end are
  * the next block's header.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
 #include "allocator.h"
 #include "../testhelper.h"
+
+#define HEADER_BYTES 16
+// Requests of this size get blocks of 48 bytes (32 usable) from one
+// thread-cache bin, carved in a row by a refill.
+#define SMALL_REQ 24
 
 static char expect_addr[32];
 
@@ -58,6 +64,64 @@ static void old_fence(void)
     REQUIRE(!"the brk heap grew in place");
 }
 
+/* ---- threads without a cache ------------------------------------------- */
+
+// A made-up header (check word 0) with a requested size of 1 GiB.
+static _Alignas(16) unsigned char fake[64];
+
+static void *fake_payload(void)
+{
+    uint64_t head = 48;
+    uint32_t req = 1u << 30, check = 0;
+    memcpy(fake, &head, sizeof head);
+    memcpy(fake + 8, &req, sizeof req);
+    memcpy(fake + 12, &check, sizeof check);
+    return fake + HEADER_BYTES;
+}
+
+static void *free_fake(void *arg)
+{
+    (void)arg;
+    void *p = fake_payload();
+    announce(p);
+    mem_free_ts(p);
+    return NULL;
+}
+
+// The thread's first call: it has no cache yet, only the placeholder.
+static void first_call(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, free_fake, NULL) == 0);
+    pthread_join(t, NULL);
+}
+
+static pthread_key_t late_key;
+
+static void late_destructor(void *value)
+{
+    (void)value;
+    free_fake(NULL);
+}
+
+static void *cached_thread(void *arg)
+{
+    (void)arg;
+    mem_free_ts(mem_malloc_ts(SMALL_REQ)); // the thread gets its cache
+    pthread_setspecific(late_key, (void *)1);
+    return NULL;
+}
+
+// From a TLS destructor that runs after the allocator's own retired the
+// thread's cache (the key was made after the allocator's).
+static void after_exit(void)
+{
+    REQUIRE(pthread_key_create(&late_key, late_destructor) == 0);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, cached_thread, NULL) == 0);
+    pthread_join(t, NULL);
+}
+
 typedef struct {
     const char *name;
     void (*fn)(void);
@@ -66,6 +130,8 @@ typedef struct {
 
 static const case_t cases[] = {
     {"free of the old fence after growth", old_fence, "invalid pointer"},
+    {"first call of a thread", first_call, "invalid pointer"},
+    {"free from a late TLS destructor", after_exit, "invalid pointer"},
 };
 
 static const case_t *current;

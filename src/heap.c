@@ -47,9 +47,8 @@ void la_init_slow(void)
     lock_acquire(&la.init_lock);
     if (!la.ready) {
         la.page_bytes = os_page_bytes();
-        // Top and bottom bits set: zeroed or small-integer memory never
-        // passes for a header.
-        la.secret = os_random32() | 0x80000001u;
+        // Odd, so that the multiply in blk_hash loses no bit of its input.
+        la.key = os_random64() | 1;
         options_read(&la.options);
         la.mmap_threshold = MMAP_THRESHOLD;
         la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;

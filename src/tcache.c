@@ -19,12 +19,12 @@
 #include "tcache.h"
 
 // The placeholders every bin of which is empty and full at once, and whose
-// secret no check word matches, so both fast paths fall through to the
-// slow path.  Never written.
+// bias no check word matches, so both fast paths fall through to the slow
+// path.  Never written.
 static la_tcache_t tcache_empty = {
-    .heap = &la.heaps[0], .kind = LA_TC_EMPTY, .secret = LA_TC_NO_SECRET};
+    .heap = &la.heaps[0], .kind = LA_TC_EMPTY, .bias = LA_TC_NO_MATCH};
 static la_tcache_t tcache_dead = {
-    .heap = &la.heaps[0], .kind = LA_TC_DEAD, .secret = LA_TC_NO_SECRET};
+    .heap = &la.heaps[0], .kind = LA_TC_DEAD, .bias = LA_TC_NO_MATCH};
 
 __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache_empty;
 
@@ -202,7 +202,7 @@ static la_tcache_t *tcache_create(void)
     memset(tc, 0, sizeof *tc);
     set_capacities(tc);
     tc->kind = LA_TC_LIVE;
-    tc->secret = la.secret;
+    tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     tc->heap = heap_for_cache(la.tc_created++);
     tc->next = la.tc_list;
@@ -398,7 +398,7 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
     for (size_t i = n; i-- > 0;) {
         la_block_t *piece = got[i];
         piece->req = 0;
-        piece->check = la_check_live() ^ LA_CHECK_CACHED;
+        blk_stamp_cached(piece); // its size is final now
         void *p = blk_payload(piece);
         *(void **)p = bin->head;
         bin->head = p;
@@ -461,7 +461,7 @@ static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
     bin->room--;
     *(void **)p = bin->head;
     bin->head = p;
-    b->check = la_check_live() ^ LA_CHECK_CACHED;
+    blk_stamp_cached(b);
     tc->free_bytes += b->req;
     publish_lazily(tc);
 }

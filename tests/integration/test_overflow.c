@@ -23,6 +23,9 @@
 // Requests of this size get blocks of 48 bytes (32 usable) from one
 // thread-cache bin, carved in a row by a refill.
 #define SMALL_REQ 24
+// More frees of SMALL_REQ blocks than that bin can ever hold: the bin
+// overflows and gives its oldest blocks back to the heap.
+#define FLUSH_FREES 600
 
 static char expect_addr[32];
 
@@ -34,6 +37,101 @@ static void announce(const void *p)
     char line[64];
     int n = snprintf(line, sizeof line, "expect %s\n", expect_addr);
     (void)!write(2, line, (size_t)n);
+}
+
+// Two live blocks of `req` bytes, *b right after *a: the first bytes past
+// a's usable end are b's header.
+static void adjacent_pair(size_t req, char **a, char **b)
+{
+    char *prev = mem_malloc_ts(req);
+    for (int i = 0; i < 1000; i++) {
+        char *next = mem_malloc_ts(req);
+        if (next == prev + mem_usable_size(prev) + HEADER_BYTES) {
+            *a = prev;
+            *b = next;
+            return;
+        }
+        prev = next;
+    }
+    REQUIRE(!"two adjacent blocks");
+}
+
+// Writes n bytes `off` bytes past a's usable end, as an overflow of a does
+// (volatile stores: the compiler may not drop or reorder them).
+static void overflow(char *a, size_t off, const void *bytes, size_t n)
+{
+    volatile unsigned char *end = (volatile unsigned char *)a + mem_usable_size(a);
+    for (size_t i = 0; i < n; i++)
+        end[off + i] = ((const unsigned char *)bytes)[i];
+}
+
+static char *many[FLUSH_FREES];
+
+static void alloc_many(void)
+{
+    for (int i = 0; i < FLUSH_FREES; i++)
+        REQUIRE((many[i] = mem_malloc_ts(SMALL_REQ)) != NULL);
+}
+
+static void free_many(void)
+{
+    for (int i = 0; i < FLUSH_FREES; i++)
+        mem_free_ts(many[i]);
+}
+
+/* ---- the requested-size field ------------------------------------------- */
+
+// Picked the cache bin unbounded: 1 GiB indexed far outside the cache.
+static void req_huge(void)
+{
+    char *a, *b;
+    adjacent_pair(SMALL_REQ, &a, &b);
+    uint32_t req = 1u << 30;
+    announce(b);
+    overflow(a, 8, &req, sizeof req); // 12 bytes: head unchanged, then req
+    mem_free_ts(b);
+}
+
+// A plausible size filed a 48-byte block in the 1000-byte bin, and
+// malloc(1000) handed it out.
+static void req_plausible(void)
+{
+    char *a, *b;
+    adjacent_pair(SMALL_REQ, &a, &b);
+    uint32_t req = 1000;
+    announce(b);
+    overflow(a, 8, &req, sizeof req);
+    mem_free_ts(b);
+    char *c = mem_malloc_ts(1000);
+    if (c == b) {
+        fprintf(stderr, "malloc(1000) returned a block of %zu usable bytes\n", mem_usable_size(c));
+        _exit(3);
+    }
+}
+
+/* ---- the head word ------------------------------------------------------- */
+
+// strcpy of a string as long as the block: its NUL lands on the low byte
+// of the next header (size 48 becomes 0).  The block was cached, then
+// flushed as a block of size 0, whose footer went into the live block
+// before it.
+static void nul_past_end(void)
+{
+    char *a, *b;
+    adjacent_pair(SMALL_REQ, &a, &b);
+    alloc_many();
+    size_t usable = mem_usable_size(a);
+    char text[256];
+    memset(text, 'x', usable);
+    text[usable] = '\0';
+    announce(b);
+    strcpy(a, text); // one byte too many
+    mem_free_ts(b);
+    free_many(); // b's bin overflows: b goes back to the heap
+    if (strlen(a) != usable || mem_check_heap() != 0) {
+        fprintf(stderr, "the live block before %p was overwritten\n", (void *)b);
+        _exit(3);
+    }
 }
 
 /* ---- the fence of a grown brk region ------------------------------------ */
@@ -129,6 +227,9 @@ typedef struct {
 } case_t;
 
 static const case_t cases[] = {
+    {"requested size set to 1 GiB", req_huge, "corrupted header"},
+    {"requested size set to 1000", req_plausible, "corrupted header"},
+    {"NUL one byte past the end", nul_past_end, "corrupted header"},
     {"free of the old fence after growth", old_fence, "invalid pointer"},
     {"first call of a thread", first_call, "invalid pointer"},
     {"free from a late TLS destructor", after_exit, "invalid pointer"},

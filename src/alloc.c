@@ -41,10 +41,10 @@ static void report_overwritten(const void *p, la_region_t *r, const char *func)
         uint32_t hash = blk_hash(b, head, la.key);
         uint32_t small = check - hash - 1, big = (check ^ LA_CHECK_BIG) - hash - 1;
         size_t usable = size - LA_HEADER_BYTES;
-        if (small <= usable && small <= LA_TC_MAX_BYTES)
+        if (small <= usable && small <= LA_TC_MAX_BYTES && small != req)
             la_fatal(func, "corrupted header at %p (requested size %u where %u was written: "
                            "an overflow of the block before it?)", p, req, small);
-        if (big <= usable && big > LA_TC_MAX_BYTES)
+        if (big <= usable && big > LA_TC_MAX_BYTES && big != req)
             la_fatal(func, "corrupted header at %p (requested size %u where %u was written: "
                            "an overflow of the block before it?)", p, req, big);
     }
@@ -99,6 +99,38 @@ la_block_t *la_validate(const void *p, const char *func)
     la_block_t *b = validate(p, func);
     debug_quiet_end();
     return b;
+}
+
+static LA_COLD LA_NORETURN void report_bad_cached(const void *p, const char *func)
+{
+    la_region_t *r = heap_region_of(blk_from_payload(p));
+    if (r != NULL)
+        report_overwritten(p, r, func);
+    la_fatal(func, "corrupted header at %p (a block waiting in a thread cache: its header was "
+                   "overwritten)", p);
+}
+
+unsigned la_validate_cached(const void *p, const char *func)
+{
+    la_block_t *b = blk_from_payload(p);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & LA_SIZE_MASK;
+    unsigned heap_index = (unsigned)(head >> LA_HEAD_HEAP_SHIFT);
+    uint32_t hash = blk_hash(b, head, la.key), check = blk_check(b);
+    // The heap index picks arrays of LA_MAX_HEAPS entries (issue 12: 255
+    // wrote into the flush's caller's stack).  The cached check word does
+    // not cover req, which picks a bin when a remote block is taken in: it
+    // must not exceed the usable size.  A live check word vouches for the
+    // header as well: a fork child retires the caches of threads that did
+    // not survive the fork, and one may have stopped between linking a
+    // block into a bin and stamping it cached.
+    if (LA_UNLIKELY((check != hash && check != la_check_word(hash, blk_req(b))) ||
+                    (head & (LA_FREE | LA_MMAPPED)) != 0 ||
+                    heap_index >= __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) ||
+                    size < MIN_BLOCK_SIZE || size > la_load_relaxed(&la.heap_block_max) ||
+                    blk_req(b) > size - LA_HEADER_BYTES))
+        report_bad_cached(p, func);
+    return heap_index;
 }
 
 static la_block_t *validate(const void *p, const char *func)

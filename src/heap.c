@@ -237,6 +237,11 @@ void heap_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
         void *next = *(void **)chain;
+        // They waited in a cache or on a remote list, where an overflow of
+        // the block before may have reached their headers.
+        if (LA_UNLIKELY(la_validate_cached(chain, "free") != h->index))
+            la_fatal("free", "corrupted header at %p (a block of heap %u handed back to heap %u)",
+                     chain, blk_heap_index(blk_from_payload(chain)), h->index);
         heap_free(h, blk_from_payload(chain));
         chain = next;
     }

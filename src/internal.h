@@ -545,6 +545,10 @@ LA_HIDDEN void *la_alloc_direct(size_t req, size_t usable, bool zero);
 LA_HIDDEN void la_free_block(la_block_t *b);
 // Checks the header of a pointer handed back; reports misuse and aborts.
 LA_HIDDEN la_block_t *la_validate(const void *p, const char *func);
+// Checks the header of a block leaving a thread cache or a remote list for
+// its heap (it may have been overwritten while it waited); returns the
+// index of that heap, or reports and aborts.
+LA_HIDDEN unsigned la_validate_cached(const void *p, const char *func);
 // Thread-safe versions; preload/ calls these directly (no PLT hop).
 LA_HIDDEN void *la_malloc(size_t req);
 LA_HIDDEN void la_free(void *p);

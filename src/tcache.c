@@ -236,10 +236,9 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     uint32_t released = 0;
     while (rest != NULL) {
         void *next = *(void **)rest;
-        la_block_t *b = blk_from_payload(rest);
-        // The heap index never changes; PREV_FREE in the same word may, under
-        // the owner's lock, hence the relaxed load.
-        unsigned owner = (unsigned)(la_load_relaxed(&b->head) >> LA_HEAD_HEAP_SHIFT);
+        // Checked before its heap index picks an entry of first[] (issue
+        // 12): the header may have been overwritten while it waited here.
+        unsigned owner = la_validate_cached(rest, "free");
         if (&la.heaps[owner] == tc->heap) {
             *(void **)rest = local;
             local = rest;
@@ -354,6 +353,11 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
     void *leftover = NULL;
     while (chain != NULL) {
         void *next = *(void **)chain;
+        // bin_for_block trusts its req and size: check them first.
+        if (LA_UNLIKELY(la_validate_cached(chain, "free") != tc->heap->index))
+            la_fatal("free", "corrupted header at %p (a block of heap %u on heap %u's remote "
+                             "list)", chain, blk_heap_index(blk_from_payload(chain)),
+                     tc->heap->index);
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
         if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
             // Still marked cached: its free was counted by whoever freed it.

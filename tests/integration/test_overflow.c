@@ -134,6 +134,21 @@ static void nul_past_end(void)
     }
 }
 
+// The heap-index byte (the head's top byte) of a block waiting in the
+// cache, set to 255: the flush indexed arrays of 64 heaps with it, on the
+// stack.
+static void heap_index(void)
+{
+    char *a, *b;
+    adjacent_pair(SMALL_REQ, &a, &b);
+    alloc_many();
+    mem_free_ts(b); // cached
+    unsigned char bad = 0xff;
+    announce(b);
+    overflow(a, 7, &bad, 1); // an 8-byte overflow whose first 7 bytes matched
+    free_many(); // flushes b
+}
+
 /* ---- the fence of a grown brk region ------------------------------------ */
 
 // When the brk heap grows in place, the fence at the old break becomes the
@@ -230,6 +245,7 @@ static const case_t cases[] = {
     {"requested size set to 1 GiB", req_huge, "corrupted header"},
     {"requested size set to 1000", req_plausible, "corrupted header"},
     {"NUL one byte past the end", nul_past_end, "corrupted header"},
+    {"heap index 255 in a cached block", heap_index, "corrupted header"},
     {"free of the old fence after growth", old_fence, "invalid pointer"},
     {"first call of a thread", first_call, "invalid pointer"},
     {"free from a late TLS destructor", after_exit, "invalid pointer"},

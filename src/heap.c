@@ -175,19 +175,28 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
 {
     la_region_t *r = h->brk_region;
     size_t inc = LA_ALIGN_UP(need + LA_REGION_OVERHEAD + ALIGNMENT, BRK_INCREMENT);
-    char *old = os_sbrk(inc);
+    // Another library's sbrk of a size that is not a multiple of 16 leaves
+    // the break unaligned.  Ask for the padding to realign it too, so that
+    // the new region ends exactly at the break: otherwise every later
+    // growth starts a region of its own and no trim ever finds the break
+    // at its region's end again (issue 12).  Our own growths keep it
+    // aligned, so pad is 0 but after a foreign sbrk.
+    size_t pad = (size_t)(-(uintptr_t)os_brk_current()) & (ALIGNMENT - 1);
+    char *old = os_sbrk(inc + pad);
     if (old == NULL) {
         h->brk_failed = true; // exhausted or forbidden: map from now on
         return GROW_FAILED;
     }
-    if (r != NULL && old == r->end) {
-        region_extend(h, r, inc);
+    if (r != NULL && old == r->end) { // aligned, so pad was 0 unless the break raced
+        region_extend(h, r, (inc + pad) & ~(size_t)(ALIGNMENT - 1));
         return GROW_IN_PLACE;
     }
     // First growth, or another library moved the break: the memory between
-    // our region and `old` is not ours, so start a new region at `old`.
+    // our region and `old` is not ours, so start a new region at `old`
+    // (aligned up: it ends at the new break unless the break moved again
+    // between our two calls).
     char *start = (char *)LA_ALIGN_UP((uintptr_t)old, ALIGNMENT);
-    size_t bytes = (size_t)(old + inc - start) & ~(size_t)(ALIGNMENT - 1);
+    size_t bytes = (size_t)(old + inc + pad - start) & ~(size_t)(ALIGNMENT - 1);
     region_add(h, start, bytes, LA_REGION_BRK);
     return GROW_NEW_REGION;
 }

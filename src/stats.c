@@ -1,7 +1,8 @@
 /*
  * stats.c: the statistics.  Counters live where they are updated (each heap
- * under its lock, each thread cache by its thread, large blocks in relaxed
- * atomics); a snapshot sums them.  current_usage is that exact sum.  The
+ * under its lock, each thread cache by its thread with relaxed atomic
+ * stores, large blocks under la.large_lock); a snapshot sums them, each set
+ * under its lock or with relaxed loads.  current_usage is that exact sum.  The
  * peak follows la.usage, which the direct paths update on every call and
  * thread caches once their balance moved LA_TC_PUBLISH_BYTES, so it is
  * exact to within a cache and that much per thread; a snapshot also raises
@@ -58,7 +59,11 @@ static mem_stats_t raw_snapshot(void)
         heap_bytes += h->region_bytes;
         lock_release(&h->lock);
     }
+    // Under the lock its writers hold: large_realloc adjusts nalloc and
+    // nfree with plain stores, in pairs that cancel out before it unlocks.
+    lock_acquire(&la.large_lock);
     add_counters(&sum, &la.large_counters);
+    lock_release(&la.large_lock);
     tcache_sum_counters(&sum);
     mem_stats_t s = {0};
     s.total_allocated = sum.alloc_bytes;

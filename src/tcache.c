@@ -180,8 +180,8 @@ static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
     if (!la.options.tcache || grown <= cap ||
         tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
         return false;
-    bin->cap = (uint16_t)grown;
-    bin->room += (int32_t)(grown - cap);
+    la_store_relaxed(&bin->cap, (uint16_t)grown);
+    la_add_owned(&bin->room, (int32_t)(grown - cap));
     tc->cap_bytes += (grown - cap) * block;
     return true;
 }
@@ -260,8 +260,8 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     for (unsigned i = 0; i < n; i++)
         if (first[i] != NULL)
             heap_push_remote(&la.heaps[i], first[i], last[i]);
-    bin->room += (int32_t)released;
-    tc->flushed += released;
+    la_add_owned(&bin->room, (int32_t)released);
+    la_add_owned(&tc->flushed, released);
 }
 
 // Makes room in a full bin: grow it, or else give half of it back.  False
@@ -363,8 +363,8 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
             // Still marked cached: its free was counted by whoever freed it.
             *(void **)chain = to->head;
             to->head = chain;
-            to->room--;
-            tc->refilled++;
+            la_add_owned(&to->room, -1);
+            la_add_owned(&tc->refilled, 1);
         } else {
             *(void **)chain = leftover;
             leftover = chain;
@@ -407,8 +407,8 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
         *(void **)p = bin->head;
         bin->head = p;
     }
-    bin->room -= (int32_t)n;
-    tc->refilled += n;
+    la_add_owned(&bin->room, -(int32_t)n);
+    la_add_owned(&tc->refilled, n);
     lock_release(&h->lock);
 }
 
@@ -441,10 +441,10 @@ void *tcache_malloc_slow(size_t req)
         void *p = bin->head;
         if (p != NULL) {
             bin->head = *(void **)p;
-            bin->room++;
+            la_add_owned(&bin->room, 1);
             blk_set_req(blk_from_payload(p), req); // and a live check word
-            tc->nalloc++;
-            tc->alloc_bytes += req;
+            la_add_owned(&tc->nalloc, 1);
+            la_add_owned(&tc->alloc_bytes, req);
             publish_lazily(tc);
             return p;
         }
@@ -462,11 +462,11 @@ void *tcache_malloc_slow(size_t req)
 static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
     void *p = blk_payload(b);
-    bin->room--;
+    la_add_owned(&bin->room, -1);
     *(void **)p = bin->head;
     bin->head = p;
     blk_stamp_cached(b);
-    tc->free_bytes += b->req;
+    la_add_owned(&tc->free_bytes, b->req);
     publish_lazily(tc);
 }
 
@@ -475,7 +475,7 @@ void tcache_free_full(void *p)
     la_tcache_t *tc = la_tc;
     la_block_t *b = blk_from_payload(p);
     la_tbin_t *bin = tcache_bin_of(tc, b->req);
-    bin->room = 0; // undo the fast path's decrement below zero
+    la_store_relaxed(&bin->room, 0); // undo the fast path's decrement below zero
     if (!make_room(tc, bin)) { // caching is off: straight to the heap
         la_free_block(la_validate(p, "free"));
         return;
@@ -504,10 +504,10 @@ bool tcache_count_resize(size_t old_req, size_t new_req)
     la_tcache_t *tc = la_tc;
     if (tc->kind != LA_TC_LIVE)
         return false;
-    tc->nresize++;
-    tc->free_bytes += old_req;
-    tc->nalloc++;
-    tc->alloc_bytes += new_req;
+    la_add_owned(&tc->nresize, 1);
+    la_add_owned(&tc->free_bytes, old_req);
+    la_add_owned(&tc->nalloc, 1);
+    la_add_owned(&tc->alloc_bytes, new_req);
     return true;
 }
 

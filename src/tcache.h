@@ -15,7 +15,8 @@
  * The fast paths take no lock and no atomic operation: the cache belongs to
  * its thread.  Everything else (a miss, a full bin, a large or suspicious
  * block, a thread without a cache) goes to one named slow function.
- * Counters are the owner's plain stores; stats.c sums them with relaxed
+ * Counters, and the bins' room and capacity, are written only by the owner,
+ * with relaxed atomic stores (la_add_owned); stats.c sums them with relaxed
  * loads (a reader may see a count one operation old).  Frees into the cache
  * are not counted one by one: they are the blocks that entered the bins
  * other than by refill, which tcache_counters() works out from the bins.
@@ -108,12 +109,12 @@ LA_INLINE void *tcache_malloc(size_t req)
         void *p = bin->head;
         if (LA_LIKELY(p != NULL)) {
             bin->head = *(void **)p;
-            bin->room++;
+            la_add_owned(&bin->room, 1);
             la_block_t *b = blk_from_payload(p);
             b->req = (uint32_t)req;
             b->check += (uint32_t)req + 1; // cached (the hash) to live
-            tc->nalloc++;
-            tc->alloc_bytes += req;
+            la_add_owned(&tc->nalloc, 1);
+            la_add_owned(&tc->alloc_bytes, req);
             return p;
         }
     }
@@ -136,12 +137,12 @@ LA_INLINE void tcache_free(void *p)
     if (LA_UNLIKELY(b->check - tc->bias != hash + req + 1))
         return tcache_free_slow(p);
     la_tbin_t *bin = tcache_bin_of(tc, req);
-    if (LA_UNLIKELY(--bin->room < 0))
+    if (LA_UNLIKELY(la_dec_owned_below_zero(&bin->room)))
         return tcache_free_full(p);
     *(void **)p = bin->head;
     bin->head = p;
     b->check = (uint32_t)hash; // cached
-    tc->free_bytes += req;
+    la_add_owned(&tc->free_bytes, req);
 }
 
 /* ---- tcache.c ----------------------------------------------------------- */

@@ -6,7 +6,7 @@
  * peak follows la.usage, which the direct paths update on every call and
  * thread caches once their balance moved LA_TC_PUBLISH_BYTES, so it is
  * exact to within a cache and that much per thread; a snapshot also raises
- * it to the exact current usage.  mem_reset records a baseline that later
+ * it to the current usage it summed (exact when no other thread runs).  mem_reset records a baseline that later
  * snapshots subtract, so no counter is ever written by two owners.
  * Printing goes through log.c.
  */
@@ -74,8 +74,15 @@ static mem_stats_t raw_snapshot(void)
     s.num_coalesces = sum.coalesces;
     s.num_mmaps = la_load_relaxed(&la.num_mmaps);
     s.num_munmaps = la_load_relaxed(&la.num_munmaps);
-    s.current_usage = sum.alloc_bytes - sum.free_bytes;
-    raise_peak(s.current_usage);
+    // The sets are summed one after the other while other threads run: a
+    // block allocated after its allocator's counters were read and freed
+    // before its freer's were shows as freed only.  Such a sum says 0 and
+    // leaves the peak alone (it wrapped to near 2^64 and raised the peak
+    // there for good: issue 12).
+    bool behind = sum.free_bytes > sum.alloc_bytes;
+    s.current_usage = behind ? 0 : sum.alloc_bytes - sum.free_bytes;
+    if (!behind)
+        raise_peak(s.current_usage);
     s.peak_usage = la_load_relaxed(&la.peak);
     s.heap_size = heap_bytes;
     lock_acquire(&la.large_lock);

@@ -115,13 +115,15 @@ static void *worker(void *arg)
 }
 
 // Reads the statistics while the workers run.  They are a few operations
-// old at worst, so only what holds at every instant is checked.
+// old at worst, so only what holds at every instant is checked: usage and
+// peak never below zero (as size_t, never near 2^64).
 static void *stats_reader(void *arg)
 {
     long *reads = arg;
     while (atomic_load(&workers_done) == 0) {
         mem_stats_t s = mem_get_stats();
-        if (s.peak_usage < s.current_usage || s.num_heaps == 0)
+        if (s.peak_usage < s.current_usage || s.num_heaps == 0 ||
+            (int64_t)s.current_usage < 0 || (int64_t)s.peak_usage < 0)
             atomic_fetch_add(&corrupt, 1);
         (*reads)++;
     }

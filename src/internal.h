@@ -22,10 +22,10 @@
  * the flags (size and heap index) and req (blk_hash, la_check_word): an
  * overflow from the block before it that changes any of them, or a pointer
  * that is not a block start, fails it but with probability 2^-32 (issue
- * 12).  It is offset by a constant while the block sits in a thread cache,
- * and flipped by others once the header stops starting a block, on fences
- * and on blocks too big to cache, so a second free of either is told apart
- * from a foreign pointer.
+ * 12).  While the block sits in a thread cache it is the bare hash, and
+ * constants are xor'ed into it once the header stops starting a block, on
+ * fences and on blocks too big to cache, so a second free of either is told
+ * apart from a foreign pointer.
  * The head word of a block is written only by whoever holds its heap's lock
  * (or the single thread of the mem_* calls): PREV_FREE in it changes when
  * the left neighbour is freed or reused, so lock-free readers load it with
@@ -70,13 +70,13 @@
 // Fields that only the calling thread writes and that other threads read
 // with la_load_relaxed (statistics, a cache's room) are updated with a
 // plain read of their own value and a relaxed atomic store, so that the
-// readers' loads are no data race (issue 12: ThreadSanitizer found 41 with
-// mem_get_stats running concurrently).  On x86-64 that is one add to
-// memory: a single aligned store, which readers see whole.  gcc 12 and
-// clang 14 compile the atomic store of `*p + v` as a load, an add and a
-// store, which cost the fast paths 8 more instructions per malloc+free; so
-// there the add is written in assembly.  ThreadSanitizer builds keep the C
-// form, so that the tool checks who writes and who reads.
+// readers' loads are no data race (issue 12: ThreadSanitizer reported
+// dozens with mem_get_stats running concurrently).  On x86-64 that is one
+// add to memory: a single aligned store, which readers see whole.  gcc 12
+// and clang 14 compile the atomic store of `*p + v` as a load, an add and
+// a store, which cost the fast paths 8 more instructions per malloc+free;
+// so there the add is written in assembly.  ThreadSanitizer builds keep
+// the C form, so that the tool checks who writes and who reads.
 #if defined(__SANITIZE_THREAD__)
 #define LA_TSAN 1
 #elif defined(__has_feature)
@@ -462,8 +462,6 @@ LA_INLINE bool blk_check_ok(const la_block_t *b)
 {
     return b->check == la_check_word(blk_hash_now(b), b->req);
 }
-// True for the header of a block in a thread cache or on a remote list.
-LA_INLINE bool blk_check_cached(const la_block_t *b) { return b->check == blk_hash_now(b); }
 // Sets the requested size of a live block and its check word.  Whoever
 // changes a live block's size or address sets its req again.
 LA_INLINE void blk_set_req(la_block_t *b, size_t req)

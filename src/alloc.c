@@ -22,9 +22,47 @@
 
 /* ---- pointer validation ------------------------------------------------- */
 
+// An overflow of up to 12 bytes from the block before it leaves a header's
+// check word (its last 4 bytes) intact.  If the head word still holds a
+// plausible size, the check word tells which req it was made for; if req
+// is intact, a search of the sizes the block can have, with the heap of
+// its region, finds the one it was made for.  Either way p was a block
+// whose header was overwritten: say so (issue 12).  Returns if neither
+// matches.  A chance match (2^-32 per candidate) only changes the wording.
+static void report_overwritten(const void *p, la_region_t *r, const char *func)
+{
+    la_block_t *b = blk_from_payload(p);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & LA_SIZE_MASK;
+    size_t room = (size_t)((char *)region_fence(r) - (char *)b);
+    unsigned heap_index = r->heap->index;
+    uint32_t req = blk_req(b), check = blk_check(b);
+    if (size >= MIN_BLOCK_SIZE && size <= room && blk_heap_index(b) == heap_index) {
+        // The req the check word was made for, with or without LA_CHECK_BIG.
+        uint32_t hash = blk_hash(b, head, la.key);
+        uint32_t small = check - hash - 1, big = (check ^ LA_CHECK_BIG) - hash - 1;
+        size_t usable = size - LA_HEADER_BYTES;
+        if (small <= usable && small <= LA_TC_MAX_BYTES && small != req)
+            la_fatal(func, "corrupted header at %p (requested size %u where %u was written: "
+                           "an overflow of the block before it?)", p, req, small);
+        if (big <= usable && big > LA_TC_MAX_BYTES && big != req)
+            la_fatal(func, "corrupted header at %p (requested size %u where %u was written: "
+                           "an overflow of the block before it?)", p, req, big);
+    }
+    size_t most = LA_MIN(room, la_load_relaxed(&la.heap_block_max));
+    for (size_t s = MIN_BLOCK_SIZE; s <= most; s += ALIGNMENT) {
+        uint32_t hash = blk_hash(b, blk_head(s, 0, heap_index), la.key);
+        if (check == la_check_word(hash, req) || check == hash)
+            la_fatal(func, "corrupted header at %p (block of %zu bytes whose header was "
+                           "overwritten: an overflow of the block before it?)", p,
+                     s - LA_HEADER_BYTES);
+    }
+}
+
 // Called when a header's check word fails: work out, slowly but without
 // touching memory outside our regions, whether p was a block start that has
-// been freed (its header now holds free-list links) or never one at all.
+// been freed (its header now holds free-list links), one whose header was
+// overwritten, or never one at all.
 static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *func)
 {
     la_block_t *b = blk_from_payload(p);
@@ -42,10 +80,11 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
     }
     size_t head = la_load_relaxed(&b->head);
     size_t size = head & LA_SIZE_MASK;
-    if ((head & LA_FREE) && size >= MIN_BLOCK_SIZE &&
-        size <= (size_t)((char *)region_fence(r) - (char *)b) &&
+    size_t room = (size_t)((char *)region_fence(r) - (char *)b);
+    if ((head & LA_FREE) && size >= MIN_BLOCK_SIZE && size <= room &&
         *(size_t *)((char *)b + size - sizeof(size_t)) == size)
         la_fatal(func, "double free of %p (block of %zu bytes)", p, size - LA_HEADER_BYTES);
+    report_overwritten(p, r, func);
     la_fatal(func, "invalid pointer %p (inside the heap, but no live block starts here: "
                    "a pointer into a block, or a header overwritten)", p);
 }
@@ -56,10 +95,43 @@ static la_block_t *validate(const void *p, const char *func);
 
 la_block_t *la_validate(const void *p, const char *func)
 {
+    la_ensure_init(); // a free before any malloc: the key must be set
     debug_quiet_begin(); // it reads headers memcheck is told are not the program's
     la_block_t *b = validate(p, func);
     debug_quiet_end();
     return b;
+}
+
+static LA_COLD LA_NORETURN void report_bad_cached(const void *p, const char *func)
+{
+    la_region_t *r = heap_region_of(blk_from_payload(p));
+    if (r != NULL)
+        report_overwritten(p, r, func);
+    la_fatal(func, "corrupted header at %p (a block waiting in a thread cache: its header was "
+                   "overwritten)", p);
+}
+
+unsigned la_validate_cached(const void *p, const char *func)
+{
+    la_block_t *b = blk_from_payload(p);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & LA_SIZE_MASK;
+    unsigned heap_index = (unsigned)(head >> LA_HEAD_HEAP_SHIFT);
+    uint32_t hash = blk_hash(b, head, la.key), check = blk_check(b);
+    // The heap index picks arrays of LA_MAX_HEAPS entries (issue 12: 255
+    // wrote into the flush's caller's stack).  The cached check word does
+    // not cover req, which picks a bin when a remote block is taken in: it
+    // must not exceed the usable size.  A live check word vouches for the
+    // header as well: a fork child retires the caches of threads that did
+    // not survive the fork, and one may have stopped between linking a
+    // block into a bin and stamping it cached.
+    if (LA_UNLIKELY((check != hash && check != la_check_word(hash, blk_req(b))) ||
+                    (head & (LA_FREE | LA_MMAPPED)) != 0 ||
+                    heap_index >= __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) ||
+                    size < MIN_BLOCK_SIZE || size > la_load_relaxed(&la.heap_block_max) ||
+                    blk_req(b) > size - LA_HEADER_BYTES))
+        report_bad_cached(p, func);
+    return heap_index;
 }
 
 static la_block_t *validate(const void *p, const char *func)
@@ -68,16 +140,16 @@ static la_block_t *validate(const void *p, const char *func)
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);
     la_block_t *b = blk_from_payload(p);
-    uint32_t check = blk_check(b), live = la_check_live();
-    if (LA_UNLIKELY(!blk_check_ok(b))) {
-        if (check == (live ^ LA_CHECK_CACHED))
+    size_t head = la_load_relaxed(&b->head);
+    uint32_t check = blk_check(b), req = blk_req(b), hash = blk_hash(b, head, la.key);
+    if (LA_UNLIKELY(check != la_check_word(hash, req))) {
+        if (check == hash) // the cached value
             la_fatal(func, "double free of %p (block of %zu bytes, in a thread cache)", p,
                      blk_usable(b));
-        if (check == (live ^ LA_CHECK_FREED))
+        if (check == (la_check_plain(hash, req) ^ LA_CHECK_FREED))
             la_fatal(func, "double free of %p (already freed)", p);
         report_bad_header(p, func);
     }
-    size_t head = la_load_relaxed(&b->head);
     size_t size = head & LA_SIZE_MASK;
     unsigned heap_index = (unsigned)(head >> LA_HEAD_HEAP_SHIFT);
     if (LA_UNLIKELY(head & LA_FREE))

@@ -5,8 +5,10 @@
  *   - no two free blocks are adjacent (every free merges at once);
  *   - a free block carries FREE, its footer equals its size, it is on the
  *     free list of its class, and its right neighbour carries PREV_FREE;
- *   - a live block's check field holds the per-process secret (or the
- *     variant for blocks too big for a thread cache).
+ *   - a live block's check field holds the keyed hash of its header plus
+ *     its req (or the variant for blocks too big for a thread cache); it
+ *     is set again whenever the block's size changes, by whoever then sets
+ *     its req (blk_set_req) or caches it.
  * A header that stops describing a block (merged into a neighbour) is
  * stamped LA_CHECK_FREED so that a second free of it is named a double free.
  * Callers hold the heap's lock.  Zero-knowledge for calloc is kept by
@@ -17,8 +19,7 @@
 void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index)
 {
     blk_store_head(b, blk_head(size, keep_flags & LA_PREV_FREE, heap_index));
-    b->req = 0;
-    b->check = la_check_live();
+    blk_set_req(b, 0);
 }
 
 static void set_prev_free(la_block_t *b, bool prev_free)

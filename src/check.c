@@ -49,11 +49,14 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
                 return fail(h, b, "free block footer differs from its size");
             (*free_count)++;
         } else {
-            bool cached = blk_check(b) == (la_check_live() ^ LA_CHECK_CACHED);
-            if (!cached && !blk_check_ok(b))
+            uint32_t hash = blk_hash_now(b), check = blk_check(b), req = blk_req(b);
+            bool cached = check == hash;
+            if (!cached && check != la_check_word(hash, req)) {
+                uint32_t plain = la_check_plain(hash, req);
+                if (check == plain || check == (plain ^ LA_CHECK_BIG))
+                    return fail(h, b, "check variant disagrees with the requested size");
                 return fail(h, b, "live block header fails its check word");
-            if (!cached && blk_check(b) != la_check_for_req(blk_req(b)))
-                return fail(h, b, "check variant disagrees with the requested size");
+            }
             if (size > la_load_relaxed(&la.heap_block_max))
                 return fail(h, b, "live block larger than any heap block");
             if (blk_req(b) > blk_usable(b))
@@ -64,7 +67,8 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
     }
     if ((char *)b != fence)
         return fail(h, b, "blocks overrun the region's fence");
-    if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free || blk_heap_index(b) != h->index)
+    if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free || blk_heap_index(b) != h->index ||
+        blk_check(b) != (la_check_plain(blk_hash_now(b), blk_req(b)) ^ LA_CHECK_FENCE))
         return fail(h, b, "fence header damaged");
     if (r->fresh > r->end)
         return fail(h, r, "zero-tracking mark beyond the region");
@@ -147,8 +151,7 @@ static int check_large(void)
     size_t bytes = 0;
     for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
         la_block_t *b = (la_block_t *)(l + 1);
-        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE ||
-            blk_check(b) != la_check_for_req(LA_REQ_LARGE) ||
+        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE || !blk_check_ok(b) ||
             blk_req(b) != LA_REQ_LARGE ||
             l->map_bytes < blk_size(b) ||
             l->req_bytes > blk_usable(b)) {

@@ -48,9 +48,8 @@ void la_init_slow(void)
     lock_acquire(&la.init_lock);
     if (!la.ready) {
         la.page_bytes = os_page_bytes();
-        // Top and bottom bits set: zeroed or small-integer memory never
-        // passes for a header.
-        la.secret = os_random32() | 0x80000001u;
+        // Odd, so that the multiply in blk_hash loses no bit of its input.
+        la.key = os_random64() | 1;
         options_read(&la.options);
         la.mmap_threshold = la.dyn_mmap_threshold = MMAP_THRESHOLD;
         la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;
@@ -128,12 +127,15 @@ la_heap_t *heap_get(unsigned index)
 
 /* ---- regions ------------------------------------------------------------ */
 
+// The fence's check word is no live block's: when the region grows in
+// place the old fence becomes the inside of a free block, and a free() of
+// the old break must be refused, not cached (issue 12).
 static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
     blk_store_head(fence, blk_head(0, prev_free, h->index));
     fence->req = 0;
-    fence->check = la_check_live();
+    blk_stamp(fence, LA_CHECK_FENCE);
 }
 
 void heap_note_written(la_heap_t *h, char *upto)
@@ -213,19 +215,28 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
                 inc = LA_ALIGN_UP(need - top + ALIGNMENT, BRK_INCREMENT);
         }
     }
-    char *old = os_sbrk(inc);
+    // Another library's sbrk of a size that is not a multiple of 16 leaves
+    // the break unaligned.  Ask for the padding to realign it too, so that
+    // the new region ends exactly at the break: otherwise every later
+    // growth starts a region of its own and no trim ever finds the break
+    // at its region's end again (issue 12).  Our own growths keep it
+    // aligned, so pad is 0 but after a foreign sbrk.
+    size_t pad = (size_t)(-(uintptr_t)os_brk_current()) & (ALIGNMENT - 1);
+    char *old = os_sbrk(inc + pad);
     if (old == NULL) {
         h->brk_failed = true; // exhausted or forbidden: map from now on
         return GROW_FAILED;
     }
-    if (r != NULL && old == r->end) {
-        region_extend(h, r, inc);
+    if (r != NULL && old == r->end) { // aligned, so pad was 0 unless the break raced
+        region_extend(h, r, (inc + pad) & ~(size_t)(ALIGNMENT - 1));
         return GROW_IN_PLACE;
     }
     // First growth, or another library moved the break: the memory between
-    // our region and `old` is not ours, so start a new region at `old`.
+    // our region and `old` is not ours, so start a new region at `old`
+    // (aligned up: it ends at the new break unless the break moved again
+    // between our two calls).
     char *start = (char *)LA_ALIGN_UP((uintptr_t)old, ALIGNMENT);
-    size_t bytes = (size_t)(old + inc - start) & ~(size_t)(ALIGNMENT - 1);
+    size_t bytes = (size_t)(old + inc + pad - start) & ~(size_t)(ALIGNMENT - 1);
     region_add(h, start, bytes, LA_REGION_BRK);
     // The break moved between the look and the sbrk: the piece asked for
     // is a region of its own, too small; grow that one.
@@ -279,6 +290,11 @@ void heap_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
         void *next = *(void **)chain;
+        // They waited in a cache or on a remote list, where an overflow of
+        // the block before may have reached their headers.
+        if (LA_UNLIKELY(la_validate_cached(chain, "free") != h->index))
+            la_fatal("free", "corrupted header at %p (a block of heap %u handed back to heap %u)",
+                     chain, blk_heap_index(blk_from_payload(chain)), h->index);
         heap_free(h, blk_from_payload(chain));
         chain = next;
     }

@@ -19,10 +19,14 @@
  *
  * The footer of a free block lets its right neighbour find it (PREV_FREE
  * says it is there).  A live block spends 16 bytes of header and no footer.
- * The check is a per-process random secret; it is flipped by a constant
- * while the block sits in a thread cache, by another once the header stops
- * starting a block, and by a third on blocks too big to cache, so a second
- * free of either is told apart from a foreign pointer by one 32-bit compare.
+ * The check is a keyed hash of the header's address, its head word without
+ * the flags (size and heap index) and req (blk_hash, la_check_word): an
+ * overflow from the block before it that changes any of them, or a pointer
+ * that is not a block start, fails it but with probability 2^-32 (issue
+ * 12).  While the block sits in a thread cache it is the bare hash, and
+ * constants are xor'ed into it once the header stops starting a block, on
+ * fences and on blocks too big to cache, so a second free of either is told
+ * apart from a foreign pointer.
  * The head word of a block is written only by whoever holds its heap's lock
  * (or the single thread of the mem_* calls): PREV_FREE in it changes when
  * the left neighbour is freed or reused, so lock-free readers load it with
@@ -64,6 +68,61 @@
 #define la_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define la_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
+// Fields that only the calling thread writes and that other threads read
+// with la_load_relaxed (statistics, a cache's room) are updated with a
+// plain read of their own value and a relaxed atomic store, so that the
+// readers' loads are no data race (issue 12: ThreadSanitizer reported
+// dozens with mem_get_stats running concurrently).  On x86-64 that is one
+// add to memory: a single aligned store, which readers see whole.  gcc 12
+// and clang 14 compile the atomic store of `*p + v` as a load, an add and
+// a store, which cost the fast paths 8 more instructions per malloc+free;
+// so there the add is written in assembly.  ThreadSanitizer builds keep
+// the C form, so that the tool checks who writes and who reads.
+#if defined(__SANITIZE_THREAD__)
+#define LA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LA_TSAN 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && !defined(LA_TSAN)
+#define LA_OWNED_ASM 1
+#else
+#define LA_OWNED_ASM 0
+#endif
+
+LA_INLINE void la_add_owned_size(size_t *p, size_t v)
+{
+#if LA_OWNED_ASM
+    __asm__("addq %1, %0" : "+m"(*p) : "er"(v));
+#else
+    la_store_relaxed(p, *p + v);
+#endif
+}
+LA_INLINE void la_add_owned_i32(int32_t *p, int32_t v)
+{
+#if LA_OWNED_ASM
+    __asm__("addl %1, %0" : "+m"(*p) : "ir"(v));
+#else
+    la_store_relaxed(p, *p + v);
+#endif
+}
+#define la_add_owned(p, v)                                                     \
+    _Generic((p), size_t *: la_add_owned_size, int32_t *: la_add_owned_i32)((p), (v))
+// Subtracts 1 from an owned int32; true if that took it below zero.
+LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
+{
+#if LA_OWNED_ASM
+    bool negative;
+    __asm__("subl $1, %0" : "+m"(*p), "=@ccs"(negative));
+    return negative;
+#else
+    int32_t v = *p - 1;
+    la_store_relaxed(p, v);
+    return v < 0;
+#endif
+}
+
 // Internal asserts (LA_DEBUG >= 2).  The failure path allocates nothing and
 // takes no lock.
 #define la_assert(cond)                                                        \
@@ -89,12 +148,17 @@
 // The requested size of a large block lives in its prefix; its req field
 // holds this instead, which no thread-cache bin accepts.
 #define LA_REQ_LARGE UINT32_MAX
-// Check-word variants (xor'ed into the live value): a block in a thread
-// cache, a header that no longer starts a block (merged into a neighbour),
-// and a live block too big for any cache bin.
-#define LA_CHECK_CACHED 0x3c3c3c3cu
+// Check words (see blk_hash): a live block's is its hash + req + 1; a
+// block in a thread cache or on a remote list has its bare hash, whatever
+// its req, so that the free fast path stores the hash it just computed and
+// malloc's adds req + 1 (the + 1 keeps the two apart for req 0).  These
+// variants are xor'ed into the live value: a header that no longer starts
+// a block (merged into a neighbour), a live block too big for any cache
+// bin, and a region's fence, which is never a block to free (issue 12: an
+// old fence inside a grown region passed for a live block of size 0).
 #define LA_CHECK_FREED  0xf4eef4eeu
 #define LA_CHECK_BIG    0x0000b160u
+#define LA_CHECK_FENCE  0x5e4ce000u
 
 typedef struct la_block {
     size_t head;
@@ -257,7 +321,7 @@ typedef struct la_heap {
     uint64_t purged_ms;                   // when this heap was last purged
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
-    // with an exchange.  They are live (check LA_CHECK_CACHED) until a
+    // with an exchange.  They are live (check: their bare hash) until a
     // thread bound to this heap takes them into its cache or frees them.
     void *remote;
 } __attribute__((aligned(64))) la_heap_t;
@@ -318,7 +382,7 @@ struct la_tcache;
 typedef struct {
     int ready;                       // set (release) once la_init finished
     la_lock_t init_lock;
-    uint32_t secret;                 // keys the header check; random per process
+    uint64_t key;                    // keys the header check; random and odd
     size_t page_bytes;
     la_options_t options;
     size_t mmap_threshold;           // requests this big get their own mapping
@@ -378,36 +442,61 @@ typedef struct {
 
 LA_HIDDEN extern la_state_t la;
 
-// The check word of a live block: the per-process secret.
-LA_INLINE uint32_t la_check_live(void) { return la.secret; }
-// A live block whose requested size no thread-cache bin takes (heap blocks
-// above LA_TC_MAX_BYTES, large blocks) carries the LA_CHECK_BIG variant, so
-// the fast free path needs only the one compare to know it may cache.
-LA_INLINE uint32_t la_check_for_req(size_t req)
+/* ---- the check word ---------------------------------------------------- */
+
+// The keyed hash of the header at b whose head word is `head`: its payload
+// address and its head without the flags (PREV_FREE changes under other
+// threads' locks), that is its size and heap index, multiplied by the odd
+// key, top half kept, so that every bit reaches the result (Scudo keys its
+// header checksum the same way).  Any change of them changes the hash but
+// with probability 2^-32.  Its own key argument lets the free fast path
+// take the key from its cache.
+LA_INLINE uint32_t blk_hash(const la_block_t *b, size_t head, uint64_t key)
 {
-    return la.secret ^ (req > LA_TC_MAX_BYTES ? LA_CHECK_BIG : 0);
+    uint64_t x = (head & ~LA_FLAG_MASK) ^ ((uintptr_t)b + LA_HEADER_BYTES);
+    return (uint32_t)((x * key) >> 32);
+}
+LA_INLINE uint32_t blk_hash_now(const la_block_t *b)
+{
+    return blk_hash(b, blk_load_head(b), la.key);
+}
+// The live check word for this hash and req, before any variant: req is
+// added, so that a changed req fails too.
+LA_INLINE uint32_t la_check_plain(uint32_t hash, size_t req) { return hash + (uint32_t)req + 1; }
+// The check word of a live block.  One whose req no thread-cache bin takes
+// (heap blocks above LA_TC_MAX_BYTES, large blocks) carries the
+// LA_CHECK_BIG variant, so that the free fast path needs only the one
+// compare to know that it may cache the block.
+LA_INLINE uint32_t la_check_word(uint32_t hash, size_t req)
+{
+    uint32_t check = la_check_plain(hash, req);
+    return req > LA_TC_MAX_BYTES ? check ^ LA_CHECK_BIG : check;
 }
 // True for the header of a live block (cacheable or not).
 LA_INLINE bool blk_check_ok(const la_block_t *b)
 {
-    return b->check == la.secret || b->check == (la.secret ^ LA_CHECK_BIG);
+    return b->check == la_check_word(blk_hash_now(b), b->req);
 }
-// Sets the requested size of a live block, and the check variant with it.
+// Sets the requested size of a live block and its check word.  Whoever
+// changes a live block's size or address sets its req again.
 LA_INLINE void blk_set_req(la_block_t *b, size_t req)
 {
     b->req = (uint32_t)req;
-    b->check = la_check_for_req(req);
+    b->check = la_check_word(blk_hash_now(b), req);
 }
-// Rewrites the check word as live ^ variant (0, LA_CHECK_CACHED, ...).
+// Marks a live block as cached (its req stays, unchecked).
+LA_INLINE void blk_stamp_cached(la_block_t *b) { b->check = blk_hash_now(b); }
+// Rewrites the check word as the plain live value ^ variant
+// (LA_CHECK_FREED, LA_CHECK_FENCE), from the header as it is now.
 LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
 {
-    b->check = la_check_live() ^ variant;
+    b->check = la_check_plain(blk_hash_now(b), b->req) ^ variant;
 }
 
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
 
 LA_HIDDEN size_t os_page_bytes(void);
-LA_HIDDEN uint32_t os_random32(void);
+LA_HIDDEN uint64_t os_random64(void);
 LA_HIDDEN void *os_sbrk(size_t bytes);              // NULL on failure
 LA_HIDDEN void *os_brk_current(void);
 LA_HIDDEN void os_sbrk_release(size_t bytes);       // lowers the break
@@ -556,6 +645,10 @@ LA_HIDDEN void *la_alloc_direct(size_t req, size_t usable, bool zero);
 LA_HIDDEN void la_free_block(la_block_t *b);
 // Checks the header of a pointer handed back; reports misuse and aborts.
 LA_HIDDEN la_block_t *la_validate(const void *p, const char *func);
+// Checks the header of a block leaving a thread cache or a remote list for
+// its heap (it may have been overwritten while it waited); returns the
+// index of that heap, or reports and aborts.
+LA_HIDDEN unsigned la_validate_cached(const void *p, const char *func);
 // Thread-safe versions; preload/ calls these directly (no PLT hop).
 LA_HIDDEN void *la_malloc(size_t req);
 LA_HIDDEN void la_free(void *p);

@@ -30,9 +30,9 @@ size_t os_page_bytes(void)
     return page ? page : 4096;
 }
 
-uint32_t os_random32(void)
+uint64_t os_random64(void)
 {
-    uint32_t value = 0;
+    uint64_t value = 0;
     // GRND_NONBLOCK: early in boot the pool may not be ready; then fall back
     // to the 16 random bytes the kernel gives every process (AT_RANDOM).
     if (syscall(SYS_getrandom, &value, sizeof value, 1 /* GRND_NONBLOCK */) == sizeof value)
@@ -40,7 +40,7 @@ uint32_t os_random32(void)
     const unsigned char *auxrand = (const unsigned char *)getauxval(AT_RANDOM);
     if (auxrand != NULL)
         memcpy(&value, auxrand + 8, sizeof value);
-    return value ^ (uint32_t)(uintptr_t)&value;
+    return value ^ (uint64_t)(uintptr_t)&value;
 }
 
 void *os_sbrk(size_t bytes)

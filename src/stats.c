@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * stats.c: the statistics.  Counters live where they are updated (each heap
- * under its lock, each thread cache by its thread, large blocks in relaxed
- * atomics); a snapshot sums them.  current_usage is that exact sum.  The
+ * under its lock, each thread cache by its thread with relaxed atomic
+ * stores, large blocks under la.large_lock); a snapshot sums them, each set
+ * under its lock or with relaxed loads.  current_usage is that exact sum.  The
  * peak follows la.usage, which the direct paths update on every call and
  * thread caches once their balance moved LA_TC_PUBLISH_BYTES, so it is
  * exact to within a cache and that much per thread; a snapshot also raises
- * it to the exact current usage.  mem_reset records a baseline that later
+ * it to the current usage it summed (exact when no other thread runs).  mem_reset records a baseline that later
  * snapshots subtract, so no counter is ever written by two owners.
  * Printing goes through log.c.
  */
@@ -59,7 +60,11 @@ static mem_stats_t raw_snapshot(void)
         heap_bytes += h->region_bytes;
         lock_release(&h->lock);
     }
+    // Under the lock its writers hold: large_realloc adjusts nalloc and
+    // nfree with plain stores, in pairs that cancel out before it unlocks.
+    lock_acquire(&la.large_lock);
     add_counters(&sum, &la.large_counters);
+    lock_release(&la.large_lock);
     tcache_sum_counters(&sum);
     mem_stats_t s = {0};
     s.total_allocated = sum.alloc_bytes;
@@ -70,8 +75,15 @@ static mem_stats_t raw_snapshot(void)
     s.num_coalesces = sum.coalesces;
     s.num_mmaps = la_load_relaxed(&la.num_mmaps);
     s.num_munmaps = la_load_relaxed(&la.num_munmaps);
-    s.current_usage = sum.alloc_bytes - sum.free_bytes;
-    raise_peak(s.current_usage);
+    // The sets are summed one after the other while other threads run: a
+    // block allocated after its allocator's counters were read and freed
+    // before its freer's were shows as freed only.  Such a sum says 0 and
+    // leaves the peak alone (it wrapped to near 2^64 and raised the peak
+    // there for good: issue 12).
+    bool behind = sum.free_bytes > sum.alloc_bytes;
+    s.current_usage = behind ? 0 : sum.alloc_bytes - sum.free_bytes;
+    if (!behind)
+        raise_peak(s.current_usage);
     s.peak_usage = la_load_relaxed(&la.peak);
     s.heap_size = heap_bytes;
     lock_acquire(&la.large_lock);

@@ -19,10 +19,13 @@
 
 #include "tcache.h"
 
-// The placeholders every bin of which is empty and full at once, so both
-// fast paths fall through to the slow path.  Never written.
-static la_tcache_t tcache_empty = {.heap = &la.heaps[0], .kind = LA_TC_EMPTY};
-static la_tcache_t tcache_dead = {.heap = &la.heaps[0], .kind = LA_TC_DEAD};
+// The placeholders every bin of which is empty and full at once, and whose
+// bias no check word matches, so both fast paths fall through to the slow
+// path.  Never written.
+static la_tcache_t tcache_empty = {
+    .heap = &la.heaps[0], .kind = LA_TC_EMPTY, .bias = LA_TC_NO_MATCH};
+static la_tcache_t tcache_dead = {
+    .heap = &la.heaps[0], .kind = LA_TC_DEAD, .bias = LA_TC_NO_MATCH};
 
 __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache_empty;
 
@@ -178,8 +181,8 @@ static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
     if (!la.options.tcache || grown <= cap ||
         tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
         return false;
-    bin->cap = (uint16_t)grown;
-    bin->room += (int32_t)(grown - cap);
+    la_store_relaxed(&bin->cap, (uint16_t)grown);
+    la_add_owned(&bin->room, (int32_t)(grown - cap));
     tc->cap_bytes += (grown - cap) * block;
     return true;
 }
@@ -200,7 +203,7 @@ static la_tcache_t *tcache_create(void)
     memset(tc, 0, sizeof *tc);
     set_capacities(tc);
     tc->kind = LA_TC_LIVE;
-    tc->secret = la.secret;
+    tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     tc->heap = heap_for_cache(la.tc_created++);
     tc->next = la.tc_list;
@@ -234,10 +237,9 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     uint32_t released = 0;
     while (rest != NULL) {
         void *next = *(void **)rest;
-        la_block_t *b = blk_from_payload(rest);
-        // The heap index never changes; PREV_FREE in the same word may, under
-        // the owner's lock, hence the relaxed load.
-        unsigned owner = (unsigned)(la_load_relaxed(&b->head) >> LA_HEAD_HEAP_SHIFT);
+        // Checked before its heap index picks an entry of first[] (issue
+        // 12): the header may have been overwritten while it waited here.
+        unsigned owner = la_validate_cached(rest, "free");
         if (&la.heaps[owner] == tc->heap) {
             *(void **)rest = local;
             local = rest;
@@ -259,8 +261,8 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     for (unsigned i = 0; i < n; i++)
         if (first[i] != NULL)
             heap_push_remote(&la.heaps[i], first[i], last[i]);
-    bin->room += (int32_t)released;
-    tc->flushed += released;
+    la_add_owned(&bin->room, (int32_t)released);
+    la_add_owned(&tc->flushed, released);
 }
 
 // Makes room in a full bin: grow it, or else give half of it back.  False
@@ -353,13 +355,18 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
     void *leftover = NULL;
     while (chain != NULL) {
         void *next = *(void **)chain;
+        // bin_for_block trusts its req and size: check them first.
+        if (LA_UNLIKELY(la_validate_cached(chain, "free") != tc->heap->index))
+            la_fatal("free", "corrupted header at %p (a block of heap %u on heap %u's remote "
+                             "list)", chain, blk_heap_index(blk_from_payload(chain)),
+                     tc->heap->index);
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
         if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
             // Still marked cached: its free was counted by whoever freed it.
             *(void **)chain = to->head;
             to->head = chain;
-            to->room--;
-            tc->refilled++;
+            la_add_owned(&to->room, -1);
+            la_add_owned(&tc->refilled, 1);
         } else {
             *(void **)chain = leftover;
             leftover = chain;
@@ -397,13 +404,13 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
     for (size_t i = n; i-- > 0;) {
         la_block_t *piece = got[i];
         piece->req = 0;
-        piece->check = la_check_live() ^ LA_CHECK_CACHED;
+        blk_stamp_cached(piece); // its size is final now
         void *p = blk_payload(piece);
         *(void **)p = bin->head;
         bin->head = p;
     }
-    bin->room -= (int32_t)n;
-    tc->refilled += n;
+    la_add_owned(&bin->room, -(int32_t)n);
+    la_add_owned(&tc->refilled, n);
     lock_release(&h->lock);
 }
 
@@ -437,10 +444,10 @@ void *tcache_malloc_slow(size_t req)
         void *p = bin->head;
         if (p != NULL) {
             bin->head = *(void **)p;
-            bin->room++;
+            la_add_owned(&bin->room, 1);
             blk_set_req(blk_from_payload(p), req); // and a live check word
-            tc->nalloc++;
-            tc->alloc_bytes += req;
+            la_add_owned(&tc->nalloc, 1);
+            la_add_owned(&tc->alloc_bytes, req);
             publish_lazily(tc);
             return p;
         }
@@ -458,11 +465,11 @@ void *tcache_malloc_slow(size_t req)
 static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
     void *p = blk_payload(b);
-    bin->room--;
+    la_add_owned(&bin->room, -1);
     *(void **)p = bin->head;
     bin->head = p;
-    b->check = la_check_live() ^ LA_CHECK_CACHED;
-    tc->free_bytes += b->req;
+    blk_stamp_cached(b);
+    la_add_owned(&tc->free_bytes, b->req);
     publish_lazily(tc);
 }
 
@@ -471,7 +478,7 @@ void tcache_free_full(void *p)
     la_tcache_t *tc = la_tc;
     la_block_t *b = blk_from_payload(p);
     la_tbin_t *bin = tcache_bin_of(tc, b->req);
-    bin->room = 0; // undo the fast path's decrement below zero
+    la_store_relaxed(&bin->room, 0); // undo the fast path's decrement below zero
     if (!make_room(tc, bin)) { // caching is off: straight to the heap
         la_free_block(la_validate(p, "free"));
         return;
@@ -500,10 +507,10 @@ bool tcache_count_resize(size_t old_req, size_t new_req)
     la_tcache_t *tc = la_tc;
     if (tc->kind != LA_TC_LIVE)
         return false;
-    tc->nresize++;
-    tc->free_bytes += old_req;
-    tc->nalloc++;
-    tc->alloc_bytes += new_req;
+    la_add_owned(&tc->nresize, 1);
+    la_add_owned(&tc->free_bytes, old_req);
+    la_add_owned(&tc->nalloc, 1);
+    la_add_owned(&tc->alloc_bytes, new_req);
     return true;
 }
 

@@ -10,13 +10,14 @@
  * classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
  * LA_TC_MEDIUM_MAX_BYTES) are the slow
  * path's, and bin blocks by usable size rounded down to a class.  A cached block is live from
- * its heap's point of view, with its check word flipped by LA_CHECK_CACHED
- * so that a second free of it fails the fast check.
+ * its heap's point of view, with its check word its bare hash (a live
+ * block's is hash + req + 1) so that a second free of it fails the fast check.
  *
  * The fast paths take no lock and no atomic operation: the cache belongs to
  * its thread.  Everything else (a miss, a full bin, a large or suspicious
  * block, a thread without a cache) goes to one named slow function.
- * Counters are the owner's plain stores; stats.c sums them with relaxed
+ * Counters, and the bins' room and capacity, are written only by the owner,
+ * with relaxed atomic stores (la_add_owned); stats.c sums them with relaxed
  * loads (a reader may see a count one operation old).  Frees into the cache
  * are not counted one by one: they are the blocks that entered the bins
  * other than by refill, which tcache_counters() works out from the bins.
@@ -42,12 +43,24 @@ typedef struct {
     uint16_t unused;
 } la_tbin_t;
 
+// The placeholders' bias: above every 32-bit value.
+#define LA_TC_NO_MATCH ((uint64_t)1 << 32)
+// Any req, even one that passed the check by chance (2^-32), picks a bin
+// inside the cache: offsets up to 2 * LA_TC_MAX_BYTES - 16 (issue 12: a
+// req of 1 GiB indexed far outside).
+#define LA_TC_BIN_MASK ((size_t)(2 * LA_TC_MAX_BYTES - ALIGNMENT))
+
 typedef struct la_tcache {
     la_tbin_t bins[LA_TC_BINS];  // first, at offset 0 (see tcache_bin_of)
-    // la.secret in a live cache, 0 in the placeholders: a block's check must
-    // equal it before the free fast path writes anything, so the shared
-    // placeholders are never written.
-    uint32_t secret;
+    // The free fast path's check: a block's check word must equal its
+    // keyed hash (under `key`, la.key in a live cache) plus its req plus
+    // `bias` before anything is written.  The bias is 0 in a live cache and
+    // LA_TC_NO_MATCH in the placeholders, so that no 32-bit check word
+    // matches there and the shared placeholders are never written (issue
+    // 12: with a check of 0 they accepted any header whose check word was
+    // 0, and wrote wherever its req pointed, la.secret included).
+    uint64_t key;
+    uint64_t bias;
     uint32_t kind;               // la_tcache_kind_t
     // Counters, written only by the owning thread.
     size_t nalloc, alloc_bytes, free_bytes; // every allocation and free
@@ -78,12 +91,15 @@ LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
 
 _Static_assert(sizeof(la_tbin_t) == ALIGNMENT, "bin i is at byte offset 16 * i");
+_Static_assert(LA_IS_POW2(LA_TC_MAX_BYTES) && LA_TC_BIN_MASK / ALIGNMENT < LA_TC_BINS,
+               "the bin mask keeps every small bin and stays inside the cache");
 
 LA_INLINE size_t tcache_bin(size_t req) { return (req + ALIGNMENT - 1) / ALIGNMENT; }
-// The bin serving `req` bytes: req rounded up to 16 is its byte offset.
+// The bin serving `req` bytes: req rounded up to 16 is its byte offset
+// (masked: the same and instruction as the rounding).
 LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
 {
-    return (la_tbin_t *)((char *)tc->bins + ((req + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1)));
+    return (la_tbin_t *)((char *)tc->bins + ((req + ALIGNMENT - 1) & LA_TC_BIN_MASK));
 }
 
 LA_INLINE void *tcache_malloc(size_t req)
@@ -94,12 +110,12 @@ LA_INLINE void *tcache_malloc(size_t req)
         void *p = bin->head;
         if (LA_LIKELY(p != NULL)) {
             bin->head = *(void **)p;
-            bin->room++;
+            la_add_owned(&bin->room, 1);
             la_block_t *b = blk_from_payload(p);
             b->req = (uint32_t)req;
-            b->check ^= LA_CHECK_CACHED;
-            tc->nalloc++;
-            tc->alloc_bytes += req;
+            b->check += (uint32_t)req + 1; // cached (the hash) to live
+            la_add_owned(&tc->nalloc, 1);
+            la_add_owned(&tc->alloc_bytes, req);
             return p;
         }
     }
@@ -113,17 +129,21 @@ LA_INLINE void tcache_free(void *p)
     la_tcache_t *tc = la_tc;
     la_block_t *b = blk_from_payload(p);
     // A foreign pointer, a double free, a block in a cache, one too big for
-    // any bin (LA_CHECK_BIG), or a thread without a cache yet fails this.
-    if (LA_UNLIKELY(b->check != tc->secret))
-        return tcache_free_slow(p);
+    // any bin (LA_CHECK_BIG), a header an overflow changed, or a thread
+    // without a cache yet (bias 2^32) fails this.  In 64 bits, a live
+    // block's hash + req + 1 may pass 2^32 (for 1 block in 2^22): it then
+    // takes the slow path, which checks in 32 bits.
     uint32_t req = b->req;
+    uint64_t hash = blk_hash(b, blk_load_head(b), tc->key);
+    if (LA_UNLIKELY(b->check - tc->bias != hash + req + 1))
+        return tcache_free_slow(p);
     la_tbin_t *bin = tcache_bin_of(tc, req);
-    if (LA_UNLIKELY(--bin->room < 0))
+    if (LA_UNLIKELY(la_dec_owned_below_zero(&bin->room)))
         return tcache_free_full(p);
     *(void **)p = bin->head;
     bin->head = p;
-    b->check ^= LA_CHECK_CACHED;
-    tc->free_bytes += req;
+    b->check = (uint32_t)hash; // cached
+    la_add_owned(&tc->free_bytes, req);
 }
 
 /* ---- tcache.c ----------------------------------------------------------- */

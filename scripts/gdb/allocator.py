@@ -32,9 +32,9 @@ LA_HEAD_HEAP_SHIFT = 56
 LA_SIZE_MASK = (1 << LA_HEAD_HEAP_SHIFT) - 1 - LA_FLAG_MASK
 LA_HEAP_NONE = 0xFF
 LA_REQ_LARGE = 0xFFFFFFFF
-# src/internal.h: check-word variants, xor'ed into la.secret.
-LA_CHECK_CACHED = 0x3C3C3C3C
+# src/internal.h: check-word variants, xor'ed into a live block's check.
 LA_CHECK_BIG = 0x0000B160
+LA_CHECK_FREED = 0xF4EEF4EE
 # src/config.h
 ALIGNMENT = 16
 MIN_BLOCK_SIZE = 32
@@ -48,6 +48,7 @@ REGION_KINDS = {1: "brk", 2: "mapped"}
 FLAG_NAMES = ((LA_FREE, "FREE"), (LA_PREV_FREE, "PREV_FREE"), (LA_MMAPPED, "MMAPPED"),
               (LA_PURGED, "PURGED"))
 MASK64 = (1 << 64) - 1
+MASK32 = (1 << 32) - 1
 # Upper bound on list lengths walked where nothing else bounds them (a
 # corrupted link could make a cycle).
 WALK_LIMIT = 1 << 20
@@ -219,6 +220,23 @@ class Layout:
             self.header_bytes, self.req_off, self.check_off = 16, 8, 12
 
 
+def block_hash(addr, head, key, header_bytes):
+    """blk_hash() of src/internal.h: the keyed hash of the header at addr
+    (its payload address, and its head word without the flag bits)."""
+    x = (head & ~LA_FLAG_MASK & MASK64) ^ (addr + header_bytes)
+    return ((x * key) & MASK64) >> 32
+
+
+def check_plain(hash_, req):
+    """la_check_plain(): a live block's check word before any variant."""
+    return (hash_ + req + 1) & MASK32
+
+
+def check_word(hash_, req):
+    """la_check_word(): blocks too big for any cache bin carry BIG."""
+    return check_plain(hash_, req) ^ (LA_CHECK_BIG if req > LA_TC_MAX_BYTES else 0)
+
+
 class Block:
     """One block as its header describes it."""
 
@@ -231,6 +249,18 @@ class Block:
         self.prev_free = bool(self.head & LA_PREV_FREE)
         self.req = mem.u32(addr + layout.req_off)
         self.check = mem.u32(addr + layout.check_off)
+        self.header_bytes = layout.header_bytes
+
+    def hash(self, key):
+        return block_hash(self.addr, self.head, key, self.header_bytes)
+
+    def is_live(self, key):
+        return self.check == check_word(self.hash(key), self.req)
+
+    def is_cached(self, key):
+        """Marked as waiting in a thread cache or on a remote list: the
+        check word is the bare hash."""
+        return self.check == self.hash(key)
 
 
 class State:
@@ -241,7 +271,7 @@ class State:
         self.la = self.la_symbol.value()
         self.mem = Memory()
         self.layout = Layout(self.la)
-        self.secret = int(self.la["secret"])
+        self.key = int(self.la["key"])
         if not int(self.la["ready"]):
             raise HeapError("liballocator is not initialised yet (no allocation so far)")
         self.num_heaps = int(self.la["num_heaps"])
@@ -484,10 +514,6 @@ class Checker:
         self.check_caches()
         return self.blocks, self.free, len(self.cached), large
 
-    def live_check_for_req(self, req):
-        # la_check_for_req(): blocks too big for any cache bin carry BIG.
-        return self.st.secret ^ (LA_CHECK_BIG if req > LA_TC_MAX_BYTES else 0)
-
     def check_heap(self, i):
         h = self.st.heap(i)
         if int(h["index"]) != i:
@@ -528,13 +554,13 @@ class Checker:
                     raise Problem("free block footer differs from its size", addr, i)
                 free_blocks.add(addr)
             else:
-                cached = b.check == self.st.secret ^ LA_CHECK_CACHED
-                if cached:
+                plain = check_plain(b.hash(self.st.key), b.req)
+                if b.is_cached(self.st.key):
                     self.cached[addr] = i
-                elif b.check not in (self.st.secret, self.st.secret ^ LA_CHECK_BIG):
+                elif b.check not in (plain, plain ^ LA_CHECK_BIG):
                     raise Problem("live block header fails its check word (%#x)" % b.check,
                                   addr, i)
-                elif b.check != self.live_check_for_req(b.req):
+                elif not b.is_live(self.st.key):
                     raise Problem("check variant disagrees with the requested size", addr, i)
                 if b.size > heap_block_max:
                     raise Problem("live block larger than any heap block", addr, i)
@@ -653,7 +679,7 @@ class Checker:
             req_bytes = mem.u64(l + self.lay.large["req_bytes"])
             # Large blocks belong to no heap, and carry the BIG variant.
             if not blk.head & LA_MMAPPED or blk.heap != LA_HEAP_NONE or \
-                    blk.req != LA_REQ_LARGE or blk.check != st.secret ^ LA_CHECK_BIG or \
+                    blk.req != LA_REQ_LARGE or not blk.is_live(st.key) or \
                     map_bytes < blk.size or req_bytes > blk.size - self.lay.header_bytes:
                 raise Problem("large block header damaged", b)
             if mem.u64(l + self.lay.large["prev"]) != prev:
@@ -684,7 +710,7 @@ class Checker:
         for tc in st.caches():
             where = "thread cache %#x" % int(tc)
             v = tc.dereference()
-            if int(v["kind"]) != LA_TC_LIVE or int(v["secret"]) != st.secret:
+            if int(v["kind"]) != LA_TC_LIVE or int(v["key"]) != st.key or int(v["bias"]) != 0:
                 raise Problem("%s: not a live cache" % where, int(tc))
             for n in range(self.lay.tc_bins):
                 head, room, cap = st.tc_bin(int(tc), n)
@@ -812,15 +838,17 @@ def block_report(st, addr):
         lines.append("  state      free (class %d, %s%s)"
                      % (c, class_label(c, st.layout.num_classes),
                         ", the tree" if c == st.layout.num_classes - 1 else ""))
-    elif blk.check == st.secret ^ LA_CHECK_CACHED:
+    elif blk.is_cached(st.key):
         lines.append("  state      " + describe_cached(st, blk.addr, st.cache_threads()))
         lines.append("  last req   %d" % blk.req)
-    elif blk.check in (st.secret, st.secret ^ LA_CHECK_BIG):
+    elif blk.is_live(st.key):
         lines.append("  state      live")
         lines.append("  requested  %d" % blk.req)
+    elif blk.check == check_plain(blk.hash(st.key), blk.req) ^ LA_CHECK_FREED:
+        lines.append("  state      freed (merged into a neighbour, or a freed large block)")
     else:
-        lines.append("  state      damaged header (check word %#x is no variant of the secret)"
-                     % blk.check)
+        lines.append("  state      damaged header (check word %#x does not match the header's "
+                     "address, size and req)" % blk.check)
     heap = "none" if facts["heap"] is None else str(facts["heap"])
     lines.append("  heap       %s (%s)" % (heap, facts["where"]))
     lines.append("  flags      %s" % flag_text(blk.head))

@@ -3,8 +3,11 @@
  * The _ts functions from 4 threads at once: each thread allocates, fills
  * every block with a pattern derived from its thread and slot, reallocs,
  * frees blocks allocated by other threads through a shared exchange, and
- * verifies every byte before freeing.  Ends with a heap walk and exact
- * statistics.  Pass --smoke for a short run.
+ * verifies every byte before freeing.  Meanwhile one more thread reads the
+ * statistics in a loop, as a monitoring thread would: under
+ * ThreadSanitizer (scripts/check) every counter another thread writes must
+ * be read and written atomically (issue 12).  Ends with a heap walk and
+ * exact statistics.  Pass --smoke for a short run.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +29,7 @@ static slot_t exchange[EXCHANGE];
 static pthread_mutex_t exchange_lock = PTHREAD_MUTEX_INITIALIZER;
 static long rounds = 200000;
 static atomic_int corrupt;
+static atomic_int workers_done;
 
 static void fill(unsigned char *p, size_t n, unsigned char tag)
 {
@@ -111,17 +115,38 @@ static void *worker(void *arg)
     return NULL;
 }
 
+// Reads the statistics while the workers run.  They are a few operations
+// old at worst, so only what holds at every instant is checked: usage and
+// peak never below zero (as size_t, never near 2^64).
+static void *stats_reader(void *arg)
+{
+    long *reads = arg;
+    while (atomic_load(&workers_done) == 0) {
+        mem_stats_t s = mem_get_stats();
+        if (s.peak_usage < s.current_usage || s.num_heaps == 0 ||
+            (int64_t)s.current_usage < 0 || (int64_t)s.peak_usage < 0)
+            atomic_fetch_add(&corrupt, 1);
+        (*reads)++;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--smoke") == 0)
         rounds = 20000;
     mem_reset();
     size_t live0 = mem_get_stats().current_usage;
-    pthread_t t[THREADS];
+    pthread_t t[THREADS], reader;
+    long reads = 0;
+    REQUIRE(pthread_create(&reader, NULL, stats_reader, &reads) == 0);
     for (uintptr_t i = 0; i < THREADS; i++)
         REQUIRE(pthread_create(&t[i], NULL, worker, (void *)(i + 1)) == 0);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
+    atomic_store(&workers_done, 1);
+    pthread_join(reader, NULL);
+    CHECK(reads > 0);
     for (int i = 0; i < EXCHANGE; i++)
         release(&exchange[i]);
     CHECK_EQ(atomic_load(&corrupt), 0);

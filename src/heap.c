@@ -57,6 +57,7 @@ void la_init_slow(void)
         la.trim_threshold = la.options.trim_bytes;
         la.decay_ms = la.options.decay_ms;
         debug_init();
+        la.slot_key = ((uintptr_t)os_random32() << 32 | os_random32()) | 1;
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();

@@ -250,6 +250,11 @@ typedef struct la_heap {
     la_counters_t counters;
     uint32_t ops;                         // heap operations, to pace decay checks
     uint64_t purged_ms;                   // when this heap was last purged
+    // Slabs (slab.c): per class, those with free slots; all of them; and
+    // slots that threads bound to other heaps freed (pushed with a CAS).
+    struct la_slab *slab_avail[LA_SLAB_CLASSES];
+    struct la_slab *slab_all;
+    void *slab_remote;
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
     // with an exchange.  They are live (check LA_CHECK_CACHED) until a
@@ -354,6 +359,17 @@ typedef struct {
     unsigned tomb_next;
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
+
+    // Slabs: the page map from address to slab (second levels mapped on
+    // first use, published with a release store), the metadata pool, and
+    // the key of free slots' tags.  slab_lock guards the map's second
+    // levels and the pool.
+    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
+    la_lock_t slab_lock;
+    struct la_slab *slab_meta_free;
+    char *slab_meta;
+    size_t slab_meta_left;
+    uintptr_t slot_key;
 
     int64_t usage;                   // live requested bytes, as published (atomic)
     size_t peak;                     // highest usage seen (atomic)

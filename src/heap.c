@@ -57,6 +57,9 @@ void la_init_slow(void)
         la.trim_threshold = la.options.trim_bytes;
         la.decay_ms = la.options.decay_ms;
         debug_init();
+        // Slots carry no header, so checking mode and Valgrind (which
+        // need a canary or a redzone after each block) keep heap blocks.
+        la.slabs_on = la.options.slab && !la.debug;
         la.slot_key = ((uintptr_t)os_random32() << 32 | os_random32()) | 1;
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;

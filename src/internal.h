@@ -300,6 +300,7 @@ typedef struct {
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit, LA_STATS_JSON
     int tcache;         // ALLOCATOR_TCACHE: 1 per-thread caches on, 0 off
+    int slab;           // ALLOCATOR_SLAB: 1 small requests from slabs, 0 heap blocks
     unsigned heaps;     // ALLOCATOR_HEAPS: heaps threads spread over (0: CPUs)
     size_t decay_ms;    // ALLOCATOR_DECAY_MS: free memory older than this is purged
     size_t trim_bytes;  // ALLOCATOR_TRIM_THRESHOLD: free brk top kept up to this
@@ -370,6 +371,7 @@ typedef struct {
     char *slab_meta;
     size_t slab_meta_left;
     uintptr_t slot_key;
+    bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
 
     int64_t usage;                   // live requested bytes, as published (atomic)
     size_t peak;                     // highest usage seen (atomic)

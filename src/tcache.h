@@ -2,31 +2,38 @@
  * tcache.h: per-thread caches of free blocks, and the fast paths of malloc
  * and free that use them (inlined into the exported family and mem_*_ts).
  *
- * A cache has one bin per 16 bytes of request up to LA_TC_MAX_BYTES; bin i
- * holds blocks whose usable size is at least 16*i, linked through their
- * first payload word.  The fast path bins a block by its requested size
- * (held in the header), which a block always covers.  Medium bins (size
- * classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
- * LA_TC_MEDIUM_MAX_BYTES) are the slow
- * path's, and bin blocks by usable size rounded down to a class.  A cached block is live from
- * its heap's point of view, with its check word flipped by LA_CHECK_CACHED
- * so that a second free of it fails the fast check.
+ * Requests up to LA_SLAB_MAX_BYTES are served from size-class slabs
+ * (slab.h): a cache has one bin per slab class, holding free slots linked
+ * through their first word and tagged in their second (slab_tag), so that
+ * a second free of a slot fails the fast path's one compare.  Medium bins
+ * (size classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
+ * LA_TC_MEDIUM_MAX_BYTES) are the slow path's and hold headed heap blocks,
+ * binned by usable size rounded down to a class; a cached heap block is
+ * live from its heap's point of view, with its check word flipped by
+ * LA_CHECK_CACHED.
  *
  * The fast paths take no lock and no atomic operation: the cache belongs to
- * its thread.  Everything else (a miss, a full bin, a large or suspicious
- * block, a thread without a cache) goes to one named slow function.
- * Counters are the owner's plain stores; stats.c sums them with relaxed
- * loads (a reader may see a count one operation old).  Frees into the cache
- * are not counted one by one: they are the blocks that entered the bins
- * other than by refill, which tcache_counters() works out from the bins.
+ * its thread.  free finds a slot's slab through the page map and checks,
+ * before it writes anything, that the pointer starts a slot that was handed
+ * out (one multiply) and is not tagged free.  Everything else (a miss, a
+ * full bin, a heap block, a suspicious pointer, a thread without a cache)
+ * goes to one named slow function.  Counters are the owner's plain stores;
+ * stats.c sums them with relaxed loads (a reader may see a count one
+ * operation old).  Frees into the cache are not counted one by one: they
+ * are the blocks that entered the bins other than by refill, which
+ * tcache_counters() works out from the bins.  Slots are counted by their
+ * class size: they have no header to remember the size asked for.
  */
 #ifndef LA_TCACHE_H
 #define LA_TCACHE_H
 
 #include "internal.h"
+#include "slab.h"
 
-// Small bins (the fast path's), then medium bins (the slow path's).
-#define LA_TC_SMALL_BINS (LA_TC_MAX_BYTES / ALIGNMENT + 1)
+// Slab bins (the fast path's, one per class), then medium bins (the slow
+// path's).
+#define LA_TC_SMALL_BINS LA_SLAB_CLASSES
+_Static_assert(LA_TC_MAX_BYTES == LA_SLAB_MAX_BYTES, "the fast paths serve the slab classes");
 #define LA_TC_MEDIUM_BINS                                                                 \
     (LA_TC_MEDIUM_PER_DOUBLING *                                                          \
      (__builtin_ctz(LA_TC_MEDIUM_MAX_BYTES) - __builtin_ctz(LA_TC_MAX_BYTES)))
@@ -73,56 +80,58 @@ LA_HIDDEN extern __thread la_tcache_t *la_tc __attribute__((tls_model("initial-e
 
 LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
 LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
-// The block's bin was full: its room counter was just taken below zero.
+// A slot whose bin is full (or whose thread has no cache yet).
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
 
 _Static_assert(sizeof(la_tbin_t) == ALIGNMENT, "bin i is at byte offset 16 * i");
 
-LA_INLINE size_t tcache_bin(size_t req) { return (req + ALIGNMENT - 1) / ALIGNMENT; }
-// The bin serving `req` bytes: req rounded up to 16 is its byte offset.
+// The bin serving a request of up to LA_SLAB_MAX_BYTES: its class's.
 LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
 {
-    return (la_tbin_t *)((char *)tc->bins + ((req + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1)));
+    return &tc->bins[sizeclass_of(req)];
 }
 
 LA_INLINE void *tcache_malloc(size_t req)
 {
-    la_tcache_t *tc = la_tc;
-    if (LA_LIKELY(req <= LA_TC_MAX_BYTES)) {
-        la_tbin_t *bin = tcache_bin_of(tc, req);
-        void *p = bin->head;
+    if (LA_LIKELY(req <= LA_SLAB_MAX_BYTES)) {
+        unsigned cls = sizeclass_of(req);
+        la_tcache_t *tc = la_tc;
+        la_tbin_t *bin = &tc->bins[cls];
+        void **p = bin->head;
         if (LA_LIKELY(p != NULL)) {
-            bin->head = *(void **)p;
+            bin->head = p[0];
             bin->room++;
-            la_block_t *b = blk_from_payload(p);
-            b->req = (uint32_t)req;
-            b->check ^= LA_CHECK_CACHED;
+            p[1] = NULL; // no longer tagged free
             tc->nalloc++;
-            tc->alloc_bytes += req;
+            tc->alloc_bytes += la_sizeclasses[cls].size;
             return p;
         }
     }
     return tcache_malloc_slow(req);
 }
 
-LA_INLINE void tcache_free(void *p)
+LA_INLINE void tcache_free(void *ptr)
 {
-    if (LA_UNLIKELY(p == NULL))
-        return;
+    la_slab_t *s = slab_of(ptr);
+    // NULL, a heap or large block, a foreign pointer: the slow path.
+    if (LA_UNLIKELY(s == NULL))
+        return tcache_free_slow(ptr);
+    uintptr_t *p = ptr;
+    uintptr_t tag = slab_tag(p);
+    // Not a slot handed out, or tagged free already: named by the slow
+    // path before anything is written.
+    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) || p[1] == tag))
+        return tcache_free_slow(ptr);
     la_tcache_t *tc = la_tc;
-    la_block_t *b = blk_from_payload(p);
-    // A foreign pointer, a double free, a block in a cache, one too big for
-    // any bin (LA_CHECK_BIG), or a thread without a cache yet fails this.
-    if (LA_UNLIKELY(b->check != tc->secret))
-        return tcache_free_slow(p);
-    uint32_t req = b->req;
-    la_tbin_t *bin = tcache_bin_of(tc, req);
-    if (LA_UNLIKELY(--bin->room < 0))
-        return tcache_free_full(p);
-    *(void **)p = bin->head;
+    la_tbin_t *bin = &tc->bins[s->cls];
+    int32_t room = bin->room;
+    if (LA_UNLIKELY(room <= 0)) // full, or a placeholder cache (never written)
+        return tcache_free_full(ptr);
+    bin->room = room - 1;
+    p[0] = (uintptr_t)bin->head;
+    p[1] = tag;
     bin->head = p;
-    b->check ^= LA_CHECK_CACHED;
-    tc->free_bytes += req;
+    tc->free_bytes += s->size;
 }
 
 /* ---- tcache.c ----------------------------------------------------------- */

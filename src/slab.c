@@ -4,8 +4,14 @@
  * lock; la.slab_lock guards only the page map's second levels and the
  * metadata pool (lock order: a heap, then slab_lock).
  *
- * Slots are carved lazily: a new slab hands out slots from its start, and
- * its untouched pages stay untouched (and out of RSS) until needed.
+ * Slots are handed out by a scan of the slab's bitmap from its lowest free
+ * slot, not by popping a list threaded through the slots: a list built by
+ * frees in random order made every allocation a dependent cache miss
+ * (slab_alloc_batch was 27% of w_shuffle's profile, against mimalloc's
+ * 0.16 s we took 0.74 s), while the bitmap costs one find-first-set per
+ * slot and touches no slot.  Lowest-first also carves lazily: a new slab
+ * hands out slots from its start, and its untouched pages stay untouched
+ * (and out of RSS) until needed.
  */
 #include <string.h>
 
@@ -111,10 +117,6 @@ static void bit_set(la_slab_t *s, uint32_t i)
 {
     la_store_relaxed(&s->freemap[i / 64], la_load_relaxed(&s->freemap[i / 64]) | (1ull << (i % 64)));
 }
-static void bit_clear(la_slab_t *s, uint32_t i)
-{
-    la_store_relaxed(&s->freemap[i / 64], la_load_relaxed(&s->freemap[i / 64]) & ~(1ull << (i % 64)));
-}
 
 /* ---- making and releasing slabs ----------------------------------------- */
 
@@ -190,21 +192,22 @@ size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
             if (n > 0 || (s = slab_create(h, cls)) == NULL)
                 break;
         }
-        while (n < want && s->free != NULL) {
-            void *p = s->free;
-            s->free = *(void **)p;
-            bit_clear(s, slab_slot_index(s, p));
-            s->nfree--;
-            out[n++] = p;
+        uint32_t words = (s->nslots + 63) / 64, top = s->carved;
+        size_t first = n;
+        for (uint32_t w = s->first_word; w < words && n < want; w++) {
+            uint64_t bits = la_load_relaxed(&s->freemap[w]);
+            while (bits != 0 && n < want) {
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                out[n++] = (void *)(s->base + (uintptr_t)i * s->size);
+                top = LA_MAX(top, i + 1);
+            }
+            la_store_relaxed(&s->freemap[w], bits);
+            s->first_word = w; // words below have no free slot
         }
-        while (n < want && s->carved < s->nslots) {
-            uint32_t i = s->carved;
-            bit_clear(s, i);
-            // Published before the slot is: a free of it checks carved.
-            __atomic_store_n(&s->carved, i + 1, __ATOMIC_RELAXED);
-            s->nfree--;
-            out[n++] = (void *)(s->base + (uintptr_t)i * s->size);
-        }
+        s->nfree -= (uint32_t)(n - first);
+        // Published before the slots are: a free of one checks carved.
+        __atomic_store_n(&s->carved, top, __ATOMIC_RELAXED);
         if (s->nfree == 0)
             avail_remove(h, s);
     }
@@ -232,10 +235,10 @@ void slab_free(la_heap_t *h, void *p, const char *func)
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
     bit_set(s, i);
-    ((uintptr_t *)p)[0] = (uintptr_t)s->free;
-    ((uintptr_t *)p)[1] = slab_tag(p);
-    s->free = p;
+    ((uintptr_t *)p)[1] = slab_tag(p); // a slot from a bin has it already
     s->nfree++;
+    if (i / 64 < s->first_word)
+        s->first_word = i / 64;
     if (!s->on_avail)
         avail_push(h, s);
     if (s->nfree == s->nslots && !keep_empty(h, s))
@@ -349,19 +352,17 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
             bits += bit_get(s, i);
         if (bits != s->nfree)
             return "the slab's free count disagrees with its bitmap";
-        uint32_t listed = 0;
-        for (void *p = s->free; p != NULL; p = *(void **)p) {
+        for (uint32_t i = 0; i < s->carved; i++) {
+            uintptr_t *p = (uintptr_t *)(s->base + (uintptr_t)i * s->size);
             *where = p;
-            uint32_t i = slab_slot_index(s, p);
-            if (i >= s->carved || !bit_get(s, i))
-                return "a slot on the slab's free list is not marked free";
-            if (((uintptr_t *)p)[1] != slab_tag(p))
+            if (bit_get(s, i) && p[1] != slab_tag(p))
                 return "a free slot's tag was overwritten (use after free?)";
-            if (++listed > s->nslots)
-                return "the slab's free list loops";
+            if (i / 64 < s->first_word && bit_get(s, i))
+                return "a free slot below the slab's first free word";
         }
-        if (listed + (s->nslots - s->carved) != s->nfree)
-            return "the slab's free list and its free count disagree";
+        for (uint32_t i = s->carved; i < s->nslots; i++)
+            if (!bit_get(s, i))
+                return "a slot beyond those handed out is not marked free";
         if ((s->nfree > 0) != (s->on_avail != 0))
             return "a slab with free slots is not on its class list";
     }

@@ -14,9 +14,10 @@
  * the remote list (slab_push_remote: one CAS; slab_take_remote: one
  * exchange when non-empty).
  *
- * A slot is live, or free: on a thread cache's bin, a heap's remote list
- * or its slab's free list.  A free slot's first word links it and its
- * second holds slab_tag(p), a keyed function of its address that a live
+ * A slot is live, or free: on a thread cache's bin or a heap's remote list
+ * (linked by its first word), or back in its slab (its bit set in the
+ * slab's bitmap).  A free slot's second word holds slab_tag(p), a keyed
+ * function of its address that a live
  * slot's data matches only by a 2^-64 chance; so the free fast path tells
  * a second free from a first with one compare and no shared state.  The
  * slab's bitmap (bit set: free in the slab, or never carved) makes the
@@ -38,12 +39,13 @@ typedef struct la_slab {
     uint32_t nslots;
     uint32_t nfree;          // free in the slab: on `free`, plus never carved
     uint32_t on_avail;       // on heap->slab_avail[cls]
-    void *free;              // free slots in the slab, linked by word 0
+    uint32_t first_word;     // freemap words below this have no free slot
     la_heap_t *heap;
     la_block_t *block;       // the heap block holding the slab
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
     struct la_slab *next_all, *prev_all;     // every slab of the heap
     uint64_t freemap[LA_SLAB_BYTES / 16 / 64]; // bit i: slot i free in the slab
+                                               // (or never handed out)
 } la_slab_t;
 
 // The slab holding address p, or NULL (no lock; see the file comment).

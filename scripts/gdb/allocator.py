@@ -318,7 +318,7 @@ class State:
     def slab(self, s):
         """The fields of the la_slab_t at s, as a dict of ints."""
         v = gdb.Value(s).cast(self.layout.slab_t.pointer()).dereference()
-        names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "free",
+        names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "first_word",
                  "next_all", "block")
         out = {k: int(v[k]) for k in names}
         out["heap"] = ((int(v["heap"]) - int(self.la["heaps"][0].address))
@@ -791,8 +791,8 @@ class Checker:
         return f
 
     def check_slabs(self):
-        """Each slab: its map entry, its free list against its bitmap and
-        count (slab_check_heap() of src/slab.c)."""
+        """Each slab: its map entry, its bitmap against its count, and the
+        tag of every slot free in it (slab_check_heap() of src/slab.c)."""
         st = self.st
         for i in range(st.num_heaps):
             for s, f in st.slabs(st.heap(i)):
@@ -801,17 +801,16 @@ class Checker:
                 bits = slab_bits(f)
                 if len(bits) != f["nfree"]:
                     raise Problem("the slab's free count disagrees with its bitmap", f["base"], i)
-                listed, ended = st.chain(f["free"], f["nslots"] + 1)
-                if not ended:
-                    raise Problem("the slab's free list loops", f["base"], i)
-                for p in listed:
-                    k = (p - f["base"]) // f["size"]
-                    if (p - f["base"]) % f["size"] or k not in bits:
-                        raise Problem("a slot on the slab's free list is not marked free", p, i)
+                for k in bits:
+                    p = f["base"] + k * f["size"]
+                    if k >= f["carved"]:
+                        continue
+                    if st.mem.u64(p + 8) != st.slot_tag(p):
+                        raise Problem("a free slot's tag was overwritten (use after free?)", p, i)
                     if p in self.slots_seen:
                         raise Problem("a slot both in a cache and in its slab", p, i)
-                if len(listed) + f["nslots"] - f["carved"] != f["nfree"]:
-                    raise Problem("the slab's free list and its free count disagree",
+                if any(k not in bits for k in range(f["carved"], f["nslots"])):
+                    raise Problem("a slot beyond those handed out is not marked free",
                                   f["base"], i)
 
 

@@ -27,10 +27,23 @@ __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache
 
 /* ---- usage publishing --------------------------------------------------- */
 
+// Live bytes the cache's thread allocated minus those it freed.  A slab
+// bin's slots: pops - frees = -(held + moved), times the slot size.
+static size_t balance(la_tcache_t *tc)
+{
+    size_t now = tc->alloc_bytes - tc->free_bytes;
+    for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
+        la_tbin_t *bin = &tc->bins[c];
+        int64_t held = (int32_t)bin->cap - bin->room;
+        now -= (size_t)(held + bin->moved) * la_sizeclasses[c].size;
+    }
+    return now;
+}
+
 // Makes the cache's live-byte balance visible to the peak (one atomic add).
 static void publish(la_tcache_t *tc)
 {
-    size_t now = tc->alloc_bytes - tc->free_bytes;
+    size_t now = balance(tc);
     stats_usage_publish((int64_t)(now - tc->published));
     tc->published = now;
 }
@@ -41,7 +54,7 @@ static void publish(la_tcache_t *tc)
 // perf's samples of w_churn 1 2 local, against 0.8% with one thread).
 static void publish_lazily(la_tcache_t *tc)
 {
-    size_t moved = tc->alloc_bytes - tc->free_bytes - tc->published;
+    size_t moved = balance(tc) - tc->published;
     if (moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES) // |moved| > limit
         publish(tc);
 }
@@ -276,7 +289,7 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         bin->head = p;
         uint32_t released = flush_slots(tc, rest);
         bin->room += (int32_t)released;
-        tc->flushed += released;
+        bin->moved += released;
         return;
     }
     void **link = &bin->head;
@@ -348,8 +361,20 @@ static void flush_all(la_tcache_t *tc)
 // the owner may be running; the result is then a few operations old.
 static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
 {
+    // Slab bins: frees = held now + pops + moved (flushed - refilled).
+    for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
+        la_tbin_t *bin = &tc->bins[c];
+        int64_t held = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
+        uint64_t pops = la_load_relaxed(&bin->pops);
+        uint64_t frees = (uint64_t)(held + (int64_t)pops + la_load_relaxed(&bin->moved));
+        sum->nalloc += pops;
+        sum->nfree += frees;
+        sum->alloc_bytes += pops * la_sizeclasses[c].size;
+        sum->free_bytes += frees * la_sizeclasses[c].size;
+    }
+    // Medium bins and resizes: the same rule with the cache-wide counters.
     size_t cached = 0;
-    for (size_t i = 0; i < LA_TC_BINS; i++)
+    for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++)
         cached += (size_t)((int32_t)la_load_relaxed(&tc->bins[i].cap) -
                            la_load_relaxed(&tc->bins[i].room));
     size_t nalloc = la_load_relaxed(&tc->nalloc), nresize = la_load_relaxed(&tc->nresize);
@@ -449,7 +474,7 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
             *(void **)chain = to->head;
             to->head = chain;
             to->room--;
-            tc->refilled++;
+            to->moved--;
         } else {
             *(void **)chain = leftover;
             leftover = chain;
@@ -487,7 +512,7 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
         bin->head = p;
     }
     bin->room -= (int32_t)n;
-    tc->refilled += n;
+    bin->moved -= (int64_t)n;
 }
 
 // Fills an empty bin: from what other threads handed back to this thread's
@@ -561,8 +586,7 @@ void *tcache_malloc_slow(size_t req)
             bin->head = *(void **)p;
             bin->room++;
             ((void **)p)[1] = NULL; // no longer tagged free
-            tc->nalloc++;
-            tc->alloc_bytes += bin_block_bytes(tc, bin);
+            bin->pops++;
             publish_lazily(tc);
             return p;
         }
@@ -611,13 +635,12 @@ static void slot_free_direct(la_slab_t *s, void *p)
     stats_usage_publish(-(int64_t)size);
 }
 
-static void push_slot(la_tcache_t *tc, la_tbin_t *bin, la_slab_t *s, void *p)
+static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
 {
     bin->room--;
     ((uintptr_t *)p)[0] = (uintptr_t)bin->head;
     ((uintptr_t *)p)[1] = slab_tag(p);
     bin->head = p;
-    tc->free_bytes += s->size;
     publish_lazily(tc);
 }
 
@@ -629,7 +652,7 @@ void tcache_free_full(void *p)
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
     if (tc->kind == LA_TC_LIVE && (bin->room > 0 || make_room(tc, bin)))
-        push_slot(tc, bin, s, p);
+        push_slot(tc, bin, p);
     else
         slot_free_direct(s, p);
 }

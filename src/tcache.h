@@ -39,13 +39,18 @@ _Static_assert(LA_TC_MAX_BYTES == LA_SLAB_MAX_BYTES, "the fast paths serve the s
      (__builtin_ctz(LA_TC_MEDIUM_MAX_BYTES) - __builtin_ctz(LA_TC_MAX_BYTES)))
 #define LA_TC_BINS (LA_TC_SMALL_BINS + LA_TC_MEDIUM_BINS)
 
-// One bin: 16 bytes, so that the bin of a request is found by rounding the
-// request up to 16 and adding it to the cache's address (no scaling).
+// One bin: 32 bytes, so that a class's bin is one shift from the cache.  A
+// slab bin counts its own allocations (pops: one increment on the fast
+// path, where the bytes follow from the class) and the slots it moved in
+// batches (moved: flushed minus refilled); its frees are derived from
+// these and what it holds, so the free fast path counts nothing.
 typedef struct {
     void *head;       // payloads, linked through their first word
-    int32_t room;     // how many more blocks the bin may take; <0 only briefly
+    int32_t room;     // how many more blocks the bin may take
     uint16_t cap;     // most blocks the bin may hold
     uint16_t unused;
+    uint64_t pops;    // slab bins: slots handed to the program
+    int64_t moved;    // slab bins: slots flushed minus slots refilled
 } la_tbin_t;
 
 typedef struct la_tcache {
@@ -55,8 +60,9 @@ typedef struct la_tcache {
     // placeholders are never written.
     uint32_t secret;
     uint32_t kind;               // la_tcache_kind_t
-    // Counters, written only by the owning thread.
-    size_t nalloc, alloc_bytes, free_bytes; // every allocation and free
+    // Counters, written only by the owning thread: medium blocks and
+    // resizes (slots count in their bins).
+    size_t nalloc, alloc_bytes, free_bytes;
     size_t nresize;              // resizes in place (one free, one allocation)
     size_t refilled, flushed;    // blocks that entered / left the bins in batches
     size_t cap_bytes;            // what the bins grew: sum of (cap - starting cap) * block size
@@ -83,7 +89,7 @@ LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
 // A slot whose bin is full (or whose thread has no cache yet).
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
 
-_Static_assert(sizeof(la_tbin_t) == ALIGNMENT, "bin i is at byte offset 16 * i");
+_Static_assert(sizeof(la_tbin_t) == 32, "bin i is at byte offset 32 * i");
 
 // The bin serving a request of up to LA_SLAB_MAX_BYTES: its class's.
 LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
@@ -102,8 +108,7 @@ LA_INLINE void *tcache_malloc(size_t req)
             bin->head = p[0];
             bin->room++;
             p[1] = NULL; // no longer tagged free
-            tc->nalloc++;
-            tc->alloc_bytes += la_sizeclasses[cls].size;
+            bin->pops++;
             return p;
         }
     }
@@ -131,7 +136,6 @@ LA_INLINE void tcache_free(void *ptr)
     p[0] = (uintptr_t)bin->head;
     p[1] = tag;
     bin->head = p;
-    tc->free_bytes += s->size;
 }
 
 /* ---- tcache.c ----------------------------------------------------------- */

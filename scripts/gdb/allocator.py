@@ -442,14 +442,27 @@ def tcache_counters(st, tc):
     and left by an allocation or a flush, so frees = cached now + pops +
     flushed - refilled."""
     v = tc.dereference()
+    out = {"nalloc": 0, "nfree": 0, "alloc_bytes": 0, "free_bytes": 0}
+    # Slab bins count their own pops and batch moves: frees = held + pops + moved.
+    for i in range(st.layout.tc_small_bins):
+        b = v["bins"][i]
+        pops, moved = int(b["pops"]), int(b["moved"])
+        frees = int(b["cap"]) - int(b["room"]) + pops + moved
+        out["nalloc"] += pops
+        out["nfree"] += frees
+        out["alloc_bytes"] += pops * SLAB_SIZES[i]
+        out["free_bytes"] += frees * SLAB_SIZES[i]
     cached = 0
-    for i in range(st.layout.tc_bins):
+    for i in range(st.layout.tc_small_bins, st.layout.tc_bins):
         _, room, cap = st.tc_bin(int(tc), i)
         cached += cap - room
     nalloc, nresize = int(v["nalloc"]), int(v["nresize"])
     pushes = cached + (nalloc - nresize) + int(v["flushed"]) - int(v["refilled"])
-    return {"nalloc": nalloc, "nfree": pushes + nresize,
-            "alloc_bytes": int(v["alloc_bytes"]), "free_bytes": int(v["free_bytes"])}
+    out["nalloc"] += nalloc
+    out["nfree"] += pushes + nresize
+    out["alloc_bytes"] += int(v["alloc_bytes"])
+    out["free_bytes"] += int(v["free_bytes"])
+    return out
 
 
 def compute_stats(st):

@@ -1,10 +1,11 @@
+# SPDX-License-Identifier: MIT
 # Thin wrapper over CMake with the seed's targets.  The real build is
 # CMakeLists.txt; everything lands in build/.
 BUILD ?= build
 CMAKE_FLAGS ?= -DLA_WERROR=ON
 JOBS ?= $(shell nproc)
 
-.PHONY: install check all liballocator.a liballocator.so test bench bench-quick bench-time bench-instructions \
+.PHONY: install check all liballocator.a liballocator.so liballocator-preload.so test bench bench-quick bench-time bench-instructions \
 	bench-memory bench-report bench-publish bench-core valgrind valgrind-bench clean help configure
 
 all: configure
@@ -18,6 +19,9 @@ liballocator.a: configure
 
 liballocator.so: configure
 	cmake --build $(BUILD) -j $(JOBS) --target allocator
+
+liballocator-preload.so: configure
+	cmake --build $(BUILD) -j $(JOBS) --target allocator_preload
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -91,9 +95,10 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make all             build liballocator.a, liballocator.so, tests and benchmarks"
+	@echo "make all             build the libraries, the tests and the benchmarks"
 	@echo "make liballocator.a  build the static library only"
 	@echo "make liballocator.so build the shared library only"
+	@echo "make liballocator-preload.so  the preload library without the mem_* names"
 	@echo "make test            build and run every test (ctest)"
 	@echo "make check           every CI configuration: tests, UBSan, TSan, fuzzing"
 	@echo "make install PREFIX=P  install libraries, header, CMake and pkg-config files, scripts"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * bench_core: the core's mem_* functions against the system malloc over the
  * seed's patterns (sizes, alloc/free orders, fragmentation, calloc,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/report.py: REPORT.md and charts from one bench/run.py results directory.
 
 Reads <results>/summary.json only (schema 1 or 2, see results/README.md),

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/run.py: compare malloc implementations side by side.
 
 Two modes:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * stats_demo: the explicit mem_* API in a few lines.  Allocates a linked
  * list, grows a buffer with realloc, frees everything and prints the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * liballocator: public API.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * interpose.c: the glibc malloc family, exported by liballocator.so so that
  * LD_PRELOAD (or linking -lallocator) replaces malloc in the whole process.
@@ -7,8 +8,12 @@
  *
  * Nothing here looks up "the real malloc": we are the malloc.  The
  * __libc_* names are exported too, so that the rare caller of glibc's
- * internal names does not mix two allocators.
+ * internal names does not mix two allocators.  One libc function is
+ * interposed besides the malloc family: __register_atfork, so that the
+ * allocator's fork handlers are registered before anyone else's (lock.c).
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -27,6 +32,8 @@ LA_EXPORT void *__libc_realloc(void *ptr, size_t size);
 LA_EXPORT void *__libc_memalign(size_t alignment, size_t size);
 LA_EXPORT void *__libc_valloc(size_t size);
 LA_EXPORT void *__libc_pvalloc(size_t size);
+LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                                void *dso_handle);
 
 /* ---- the core family ---------------------------------------------------- */
 
@@ -202,4 +209,28 @@ LA_EXPORT int mallopt(int param, int value)
     default:
         return 0;
     }
+}
+
+/* ---- fork handlers ------------------------------------------------------ */
+
+// pthread_atfork, compiled into every caller from libc_nonshared.a, calls
+// this.  The first caller (a library constructor that ran before ours, or
+// our own) has the allocator's handlers registered first, so that their
+// prepare half runs after every other prepare handler: those may allocate,
+// or join threads that allocate (issue 12).  libc's function is looked up
+// once, outside every allocator lock; the lookup may allocate, which is
+// safe here (no lock held, the allocator initialises itself on demand).
+LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                                void *dso_handle)
+{
+    static la_register_atfork_fn libc_register;
+    la_register_atfork_fn fn = __atomic_load_n(&libc_register, __ATOMIC_ACQUIRE);
+    if (fn == NULL) {
+        fn = (la_register_atfork_fn)dlsym(RTLD_NEXT, "__register_atfork");
+        if (fn == NULL)
+            return ENOMEM;
+        __atomic_store_n(&libc_register, fn, __ATOMIC_RELEASE);
+    }
+    lock_register_fork_handlers(fn);
+    return fn(prepare, parent, child, dso_handle);
 }

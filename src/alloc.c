@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * alloc.c: the mem_* entry points.  Validates what comes in (sizes, and the
  * header of every pointer handed back), picks the path (heap or large),

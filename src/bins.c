@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * bins.c: the segregated free lists of one heap.  Class c holds free blocks
  * of (16 << c, 32 << c] bytes (class 0: up to 32, the last: above 8192); a

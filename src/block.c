@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * block.c: boundary tags.  Marking blocks live or free, splitting a block,
  * and merging a freed block with free neighbours, keeping these invariants:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * check.c: the heap walker behind mem_check_heap().  It walks every region
  * block by block, then every free list, and cross-checks the two: sizes in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * config.h: every tunable and magic number of liballocator, with its unit and
  * the reason for its value.  The seed's names (MIN_BLOCK_SIZE, ALIGNMENT,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * debug.c: the opt-in checking mode (ALLOCATOR_CHECK=1) and Valgrind
  * support.  Both need every allocation and free to pass through the slow

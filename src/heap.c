@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * heap.c: the heap object and the process state.  A heap carves blocks from
  * its regions: the brk heap (heap 0) grows its brk region in BRK_INCREMENT
@@ -199,7 +200,7 @@ static grow_t grow_mapped(la_heap_t *h, size_t need)
     size_t bytes = LA_ALIGN_UP(need + LA_REGION_OVERHEAD, la.page_bytes);
     if (bytes < LA_REGION_BYTES)
         bytes = LA_REGION_BYTES;
-    void *p = os_map(bytes);
+    void *p = large_map_or_purge(bytes);
     if (p == NULL)
         return GROW_FAILED;
     region_add(h, p, bytes, LA_REGION_MAPPED);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * internal.h: the types every core file shares, the block layout and its
  * inline accessors, and the cross-file declarations (all hidden).
@@ -433,6 +434,14 @@ LA_HIDDEN void os_futex_wake_one(int *word);
 LA_HIDDEN void os_yield(void);
 LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
+// True while the process has never had a second thread (glibc's
+// __libc_single_threaded; false when unknown).
+LA_HIDDEN bool os_single_threaded(void);
+// stdio's list lock (glibc's _IO_list_*; nothing where libc lacks them):
+// taken around fork in the same order as glibc's fork takes it.
+LA_HIDDEN void os_stdio_list_lock(void);
+LA_HIDDEN void os_stdio_list_unlock(void);
+LA_HIDDEN void os_stdio_list_reset(void);
 
 /* ---- log.c: formatted output without stdio ------------------------------ */
 
@@ -517,6 +526,14 @@ LA_HIDDEN void heap_lock_all(void);
 LA_HIDDEN void heap_unlock_all(void);
 LA_HIDDEN void heap_reinit_locks_after_fork(void);
 
+/* ---- lock.c: fork handlers ---------------------------------------------- */
+
+typedef int (*la_register_atfork_fn)(void (*prepare)(void), void (*parent)(void),
+                                     void (*child)(void), void *dso_handle);
+// Registers the allocator's fork handlers through register_fn (libc's
+// __register_atfork), once; later calls do nothing.
+LA_HIDDEN void lock_register_fork_handlers(la_register_atfork_fn register_fn);
+
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 
 // The thread-safe path past the thread cache: heap (with its lock) or
@@ -547,6 +564,9 @@ LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
 // longer than the decay; returns the bytes unmapped.
 LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
 LA_HIDDEN void large_free(la_block_t *b);
+// os_map, and when that fails, unmaps the cached freed mappings and tries
+// once more (the caller may hold a heap lock: large_lock comes after it).
+LA_HIDDEN void *large_map_or_purge(size_t bytes);
 LA_HIDDEN la_block_t *large_realloc(la_block_t *b, size_t req);
 LA_HIDDEN size_t large_req(la_block_t *b);
 // The usable size of a recently unmapped large block whose payload was p;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * large.c: blocks of MMAP_THRESHOLD bytes or more, each in its own mapping.
  *
@@ -194,6 +195,16 @@ static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t 
 
 /* ---- large blocks ------------------------------------------------------- */
 
+void *large_map_or_purge(size_t bytes)
+{
+    void *map = os_map(bytes);
+    // Out of address space (RLIMIT_AS, overcommit) while freed mappings
+    // wait for reuse: give them back and try once more (issue 12).
+    if (map == NULL && la_load_relaxed(&la.large_cache_count) != 0 && large_cache_purge(0) != 0)
+        map = os_map(bytes);
+    return map;
+}
+
 // Writes the header and prefix of a large block placed in [start, end).
 static la_block_t *place(char *start, char *end, char *payload, size_t req)
 {
@@ -234,7 +245,7 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
             return b;
         }
     }
-    char *map = os_map(map_bytes);
+    char *map = large_map_or_purge(map_bytes);
     if (map == NULL)
         return NULL;
     count(&la.num_mmaps, 1);
@@ -261,13 +272,16 @@ void large_free(la_block_t *b)
     size_t map_bytes = large_of(b)->map_bytes;
     char *start = large_map_start(b);
     size_t req = large_of(b)->req_bytes;
-    // A second free of it must fail every check: it is "freed" from now on,
-    // cached or (but for a tombstone page) unmapped.
-    blk_stamp(b, LA_CHECK_FREED);
     la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
     uint64_t now = os_now_ms();
     lock_acquire(&la.large_lock);
     unlink_locked(b, req);
+    // A second free of it must fail every check: it is "freed" from now on,
+    // cached or (but for a tombstone page) unmapped.  Stamped under the
+    // lock once off the list: the heap walker (checking mode, another
+    // thread) and a fork child must never see a freed header on the list
+    // (issue 12).
+    blk_stamp(b, LA_CHECK_FREED);
     unsigned n = cache_put_locked(start, map_bytes, (char *)b, now, evicted);
     lock_release(&la.large_lock);
     if (n != 0)

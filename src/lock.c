@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * lock.c: the slow halves of the futex lock (internal.h has the fast ones).
  * The word is 0 (free), 1 (held) or 2 (held, someone may sleep on it), as in
@@ -8,8 +9,19 @@
  * Fork: a child must be able to allocate even if another thread held a heap
  * lock at the moment of fork.  The prepare handler takes every allocator
  * lock, so the snapshot the child inherits is consistent; parent and child
- * release them.  Registered from a constructor, after the allocator may
- * already be in use, so that pthread_atfork may itself call malloc.
+ * release them.  Two orderings matter (issue 12), and both copy what glibc
+ * does for its own malloc inside fork:
+ *  - after every other prepare handler: those may allocate, or join threads
+ *    that allocate.  Prepare handlers run in reverse order of registration,
+ *    so ours must be registered first; preload/ interposes
+ *    __register_atfork (what pthread_atfork calls) to put it there.
+ *  - after stdio's list lock: a thread flushing every stream holds that lock
+ *    and waits for a FILE lock whose holder (getline) waits for a heap lock.
+ *    glibc's fork takes the list lock after the handlers; we take it (it is
+ *    recursive) before our locks, in our handler.
+ * A single-threaded process takes no lock: nobody else can hold one, and
+ * the forking thread itself may hold one (fork from a signal handler that
+ * interrupted malloc), which the child then finishes like the parent.
  */
 #include <pthread.h>
 
@@ -36,9 +48,17 @@ void lock_acquire_slow(la_lock_t *l)
 
 void lock_release_slow(la_lock_t *l) { os_futex_wake_one(&l->word); }
 
+// Whether fork_prepare took the locks, for the parent and child handlers
+// of the same fork (forks are serialised by the locks themselves).
+static bool fork_locked;
+
 // Every allocator lock, in the documented order (tcache.c's header).
 static void fork_prepare(void)
 {
+    fork_locked = !os_single_threaded();
+    if (!fork_locked)
+        return;
+    os_stdio_list_lock();
     lock_acquire(&la.init_lock);
     tcache_lock_all();
     heap_lock_all();
@@ -49,16 +69,21 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+    if (!fork_locked)
+        return;
     lock_release(&la.stats_lock);
     lock_release(&la.large_lock);
     lock_release(&la.slab_lock);
     heap_unlock_all();
     tcache_unlock_all();
     lock_release(&la.init_lock);
+    os_stdio_list_unlock();
 }
 
 static void fork_child(void)
 {
+    if (!fork_locked)
+        return;
     // The child has one thread; nobody else can hold or wait on these.
     lock_reset(&la.stats_lock);
     lock_reset(&la.large_lock);
@@ -66,13 +91,30 @@ static void fork_child(void)
     heap_reinit_locks_after_fork();
     lock_reset(&la.tc_lock);
     lock_reset(&la.init_lock);
+    os_stdio_list_reset();
     tcache_after_fork_child();
 }
 
-// Our prepare handler runs last (handlers run in reverse order of
-// registration and this constructor runs before the program's), so other
-// libraries' prepare handlers may still allocate.
+// libc's registration function, which pthread_atfork (in libc_nonshared.a,
+// linked into every caller) calls with the caller's DSO handle.
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso_handle);
+extern void *__dso_handle;
+
+static int fork_registered;
+
+void lock_register_fork_handlers(la_register_atfork_fn register_fn)
+{
+    if (__atomic_exchange_n(&fork_registered, 1, __ATOMIC_ACQ_REL))
+        return;
+    register_fn(fork_prepare, fork_parent, fork_child, &__dso_handle);
+}
+
+// Registers our handlers if no other library registered one before this
+// constructor ran (preload/ registered ours first if one did).  Through
+// the exported name: in liballocator.so that is preload/'s interposer,
+// which finds ours already registered and passes them on to libc.
 __attribute__((constructor)) static void lock_install_fork_handlers(void)
 {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    lock_register_fork_handlers(__register_atfork);
 }

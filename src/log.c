@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * log.c: formatted output without stdio or malloc.  A small printf subset
  * (%s %c %d %i %u %x %p %%, with l/z/ll length modifiers and a field width)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * options.c: the ALLOCATOR_* environment variables, read once at
  * initialisation through os_getenv (no allocation, no lock).  One table

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * os.c: the only file that talks to the kernel (brk, mmap, munmap, mremap,
  * futex, write, getrandom) or reads the environment.  Nothing here allocates
@@ -174,3 +175,37 @@ unsigned os_cpu_count(void)
 }
 
 int os_getpid(void) { return (int)getpid(); }
+
+// glibc 2.32 and later; weak, so that another libc leaves it NULL.
+extern char __libc_single_threaded __attribute__((weak));
+
+bool os_single_threaded(void)
+{
+    return &__libc_single_threaded != NULL && __libc_single_threaded;
+}
+
+// Exported by glibc since 2.2.5 (libio); the lock is recursive, so taking
+// it before fork does not stop fork from taking it again.
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
+void os_stdio_list_lock(void)
+{
+    if (_IO_list_lock != NULL)
+        _IO_list_lock();
+}
+
+void os_stdio_list_unlock(void)
+{
+    if (_IO_list_unlock != NULL)
+        _IO_list_unlock();
+}
+
+// In the child, whether or not fork reset it (it does only when the parent
+// had threads).
+void os_stdio_list_reset(void)
+{
+    if (_IO_list_resetlock != NULL)
+        _IO_list_resetlock();
+}

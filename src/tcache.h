@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * tcache.h: per-thread caches of free blocks, and the fast paths of malloc
  * and free that use them (inlined into the exported family and mem_*_ts).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * tree.c: the last size class (free blocks above 8 KiB) kept in a red-black
  * tree ordered by (size, address), so that best fit is a lower-bound search

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Layering rules that the compiler cannot check (see ../shared/STYLE.md):
 #  - only src/os.c includes the kernel-facing headers;
 #  - nothing inside the allocator uses stdio (it allocates and locks);
 #    preload/ may use it only where a glibc API hands us a FILE* (fp);
-#  - only preload/ defines libc's malloc-family names.
+#  - only preload/ defines libc's malloc-family names;
+#  - every source file names its licence in an SPDX-License-Identifier
+#    line, the first line or the one right after the shebang.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 shopt -s nullglob
@@ -44,6 +47,29 @@ if [ -n "$bad" ]; then echo "lint: stdio in preload/ other than on a caller's FI
 # Definitions, with or without an attribute macro before the return type.
 scan -HnE "^([A-Z_]+ )?(void|int|size_t|struct mallinfo2?) \\*?($libc_names)\\s*\\(" "${core[@]}"
 if [ -n "$found" ]; then echo "lint: libc names defined in the core:"; echo "$found"; fail=1; fi
+
+# The sources: C, shell, Python, bats, CMake, the version script, the
+# templates in cmake/ and the scripts without an extension.  Data (bench
+# results and fixtures) and Markdown carry no SPDX line.
+missing=""
+while IFS= read -r -d '' f; do
+  first=$(head -n 1 "$f")
+  [[ $first == '#!'* ]] && first=$(sed -n 2p "$f")
+  case $first in
+    '// SPDX-License-Identifier: MIT' | '# SPDX-License-Identifier: MIT' | \
+    '/* SPDX-License-Identifier: MIT */') ;;
+    *) missing+="  $f"$'\n' ;;
+  esac
+done < <(find src preload include tests bench scripts examples cmake .ci CMakeLists.txt Makefile \
+  -path bench/results -prune -o -path bench/tests/fixture -prune -o -type f \
+  \( -name '*.[ch]' -o -name '*.cc' -o -name '*.sh' -o -name '*.bash' -o -name '*.bats' \
+  -o -name '*.py' -o -name '*.map' -o -name '*.in' -o -name '*.supp' -o -name CMakeLists.txt \
+  -o -name Makefile -o -perm -u+x \) -print0)
+if [ -n "$missing" ]; then
+  echo "lint: no SPDX-License-Identifier line (first line, or after the shebang) in:"
+  printf '%s' "$missing"
+  fail=1
+fi
 
 [ $fail -eq 0 ] && echo "lint: ok"
 exit $fail

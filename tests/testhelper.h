@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * testhelper.h: the one helper every C test includes.  CHECK records a
  * failure with its line and keeps going; main returns test_report().  Also

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs each argument (a command line in one word: "binary args...") under
 # valgrind memcheck; fails if memcheck reports any error or a test fails.
 # Used by ctest (label valgrind) and by `make valgrind`.

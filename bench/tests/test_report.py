@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/tests/test_report.py: bench/report.py on a small results fixture.
 
 fixture/summary.json is a cut of a real quick run (schema 2): three

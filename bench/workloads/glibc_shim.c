@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * glibc_shim: forces glibc's malloc in a program linked against another
  * allocator.  Debian's redis-server links libjemalloc, so running it with

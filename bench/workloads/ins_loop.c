@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * ins_loop: the instruction-count probe (run under callgrind by
  * bench/run.py --mode instructions).  "pair" does malloc(n) + free(p) in a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * ins_noop: malloc/free stand-ins that do nothing, in their own shared
  * object so that ins_loop calls them through the PLT exactly as it calls

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """py_alloc: an allocation-heavy CPython script for bench/run.py.
 
 Builds a dict of per-user record dicts, groups and sorts them, builds and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_batch: allocate many blocks, then free them all.  1M blocks of mixed
  * small sizes (16..512 B) per round; one round frees in allocation order,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_bigbuf: one big buffer, two patterns.  "grow" reallocs one buffer
  * from 1 byte to 256 MiB by doubling, writing one byte per page of each

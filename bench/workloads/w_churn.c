@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_churn: server-style churn.  Thread t allocates batches of
  * request-sized blocks and queues each batch; in "remote" mode it goes to

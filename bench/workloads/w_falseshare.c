@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_falseshare: false sharing of small blocks between threads.  Each
  * thread repeatedly allocates a small block, writes it many times and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_fragment: random sizes with mixed lifetimes.  A slot array where a
  * random slot's block is freed and replaced: half the picks fall in a

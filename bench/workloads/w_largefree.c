@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_largefree: allocation among K free blocks above 8 KiB.  Builds a heap
  * of K blocks of spread sizes, each followed by a small live block so that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_memret: does freed memory go back to the kernel?  Allocates 1 GiB
  * (times the scale) in blocks of mixed sizes, touching every page, frees

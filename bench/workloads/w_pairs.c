@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_pairs: single-threaded malloc/free pairs, the size cycling over
  * 16..1024 bytes (the same nine sizes as ins_loop).  Nothing stays live

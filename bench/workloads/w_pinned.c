@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_pinned: fragmentation by long-lived blocks pinned between short-lived
  * ones.  Each phase allocates a batch of blocks of mixed sizes, keeps

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_pipeline: a producer/consumer pipeline.  One thread allocates messages
  * and fills them, another reads and frees them; batches of messages go

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_realloc: realloc growth.  Many string buffers grow in small steps,
  * interleaved so that a neighbour usually blocks growth in place (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * wl.h: helpers shared by the allocator-comparison workloads: argument
  * parsing, a deterministic RNG, page touching, RSS readings and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 allocator.py: gdb commands for liballocator (`heap stats`, `heap check`,
 `heap bins`, `heap block ADDR`, `heap slabs [ADDR]`), loaded by scripts/debug or by hand with
@@ -428,7 +429,7 @@ class State:
 STAT_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage",
                "num_allocations", "num_frees", "num_splits", "num_coalesces", "num_mmaps",
                "num_munmaps", "heap_size", "mmap_bytes", "num_heaps", "large_cached",
-               "large_cache_bytes", "num_purges", "released_bytes")
+               "large_cache_bytes", "num_purges", "released_bytes", "num_large")
 # Fields mem_get_stats() reports since the last mem_reset (la.reset_base).
 RESET_FIELDS = ("total_allocated", "total_freed", "num_allocations", "num_frees",
                 "num_splits", "num_coalesces", "num_mmaps", "num_munmaps", "num_purges",
@@ -501,6 +502,7 @@ def compute_stats(st):
     s["num_heaps"] = st.num_heaps
     s["num_purges"] = int(la["num_purges"])
     s["released_bytes"] = int(la["released_bytes"])
+    s["num_large"] = int(la["large_count"])
     base = la["reset_base"]
     for k in RESET_FIELDS:
         s[k] = (s[k] - int(base[k])) & MASK64

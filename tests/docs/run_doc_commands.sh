@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every shell command the documentation shows, so that the docs cannot
 # rot: each ```sh block of docs/*.md and README.md runs from the repository
 # root with `bash -e -o pipefail` (any failing command, also inside a
@@ -12,6 +13,25 @@
 #   <!-- no-doc-test -->         cannot run in a test (keep these rare)
 #   <!-- doc-test-status: N -->  the block must exit with status N (a
 #                                misuse report ends in abort: 134)
+#
+# Output the docs show is checked too.  A ```text block right after the
+# marker <!-- doc-test-output --> (blank lines may separate them) is what
+# the last ```sh block before it in the same file prints, stdout and
+# stderr together; several such blocks may follow one command.  The check
+# is loose: every line shown must be a whole line of the output,
+# somewhere, in any order, where
+#   - runs of blanks count as one, and leading and trailing ones as none;
+#   - a line that is just `...` shows elided output and is not checked;
+#     `...` inside a line stands for any text;
+#   - numbers match any number (pids, addresses, counts, sizes), unless
+#     the marker says `exact`; then only hex addresses, `pid N`, `process
+#     N`, `LWP N` and valgrind's `==N==` do;
+#   - the source tree reads as /path/to/liballocator and the block's HOME
+#     as /home/you;
+#   - `variable 2,5` in the marker leaves out those lines of the block
+#     (1 is the first), for lines whose text is not the doc's to keep
+#     (a source line gdb prints, say).
+# Example: <!-- doc-test-output: exact; variable 3 -->
 # In docs/*.md every fence must name its language and shell blocks must be
 # ```sh, so that no command hides from this test in a ```bash block.
 #
@@ -61,7 +81,9 @@ mkdir -p "$work/blocks"
 
 # Extraction: one file per ```sh block (blocks/N.sh) and one index line per
 # block: N <TAB> file <TAB> line of the fence <TAB> run|skip <TAB> status.
-# Style problems in docs/*.md go to problems.txt.
+# The output a block must show goes to blocks/N.expect, one line each:
+# e|l (exact or loose) <TAB> line of the .md <TAB> the text.  Marker and
+# style problems go to problems.txt (style ones in docs/*.md only).
 for f in "${files[@]}"; do
   [ -f "$f" ] || { echo "docs: no such file: $f" >&2; exit 1; }
   awk -v file="$f" -v dir="$work/blocks" -v strict="$([[ $f == docs/* ]] && echo 1 || echo 0)" '
@@ -71,10 +93,36 @@ for f in "${files[@]}"; do
       if ($0 ~ /^```[ \t]*$/) {
         inblock = 0
         if (is_sh) close(out)
+        if (is_expect) {
+          close(expect)
+          for (v in var) if (v + 0 > exp_line) problem("doc-test-output: no line " v " in the block below it")
+        }
+        is_expect = 0
         next
       }
       if (is_sh) print > out
+      if (is_expect && !(++exp_line in var)) printf "%s\t%d\t%s\n", exp_exact ? "e" : "l", FNR, $0 > expect
       next
+    }
+    /^[ \t]*<!--[ \t]*doc-test-output[ \t]*(:[^>]*)?-->[ \t]*$/ {
+      opts = $0
+      sub(/^[ \t]*<!--[ \t]*doc-test-output[ \t]*:?/, "", opts); sub(/-->.*$/, "", opts)
+      exp_pending = FNR; exp_exact = 0; delete var
+      nopt = split(opts, words, /[ \t]*;[ \t]*/)
+      for (i = 1; i <= nopt; i++) {
+        w = words[i]; gsub(/^[ \t]+|[ \t]+$/, "", w)
+        if (w == "") continue
+        if (w == "exact") exp_exact = 1
+        else if (w ~ /^variable[ \t]+[0-9]+(,[0-9]+)*$/) {
+          sub(/^variable[ \t]+/, "", w); nv = split(w, vs, ",")
+          for (j = 1; j <= nv; j++) var[vs[j] + 0] = 1
+        } else problem("doc-test-output: not understood: " w " (exact; variable N,N...)")
+      }
+      next
+    }
+    exp_pending && !/^[ \t]*$/ && !/^```/ {
+      problem("doc-test-output: no ```text block right after the marker of line " exp_pending)
+      exp_pending = 0
     }
     /^[ \t]*<!--[ \t]*(test-command|no-doc-test)[ \t]*-->[ \t]*$/ { mode = "skip"; next }
     /^[ \t]*<!--[ \t]*doc-test-status:[ \t]*[0-9]+[ \t]*-->[ \t]*$/ {
@@ -85,11 +133,18 @@ for f in "${files[@]}"; do
     /^```/ {
       info = substr($0, 4); gsub(/^[ \t]+|[ \t]+$/, "", info)
       inblock = 1; is_sh = (info == "sh")
+      if (exp_pending) {
+        if (info != "text") problem("doc-test-output: the block after the marker of line " exp_pending " is not ```text")
+        else if (last_sh == "") problem("doc-test-output: no ```sh block before the marker of line " exp_pending)
+        else { is_expect = 1; exp_line = 0; expect = sprintf("%s/%s.expect", dir, last_sh) }
+        exp_pending = 0
+      }
       if (strict && info == "") problem("a fence without a language (use sh or text)")
       if (strict && info ~ /^(bash|shell|console|zsh|sh-session|shell-session)$/)
         problem("```" info ": shell commands go in ```sh blocks (run by this test) or ```text")
       if (is_sh) {
         n++
+        last_sh = sprintf("%03d", n)
         out = sprintf("%s/%03d.sh", dir, n)
         printf "" > out
         printf "%03d\t%s\t%d\t%s\t%d\n", n, file, FNR, mode == "" ? "run" : mode, status >> (dir "/index.tsv")
@@ -101,6 +156,7 @@ for f in "${files[@]}"; do
     { mode = ""; status = 0 }
     END {
       if (inblock) problem("a fence that is never closed")
+      if (exp_pending) problem("doc-test-output: no ```text block after the marker of line " exp_pending)
       print n > (dir "/count")
     }
   ' "$f"
@@ -120,6 +176,10 @@ if [ $list_only -eq 1 ]; then
   while IFS=$'\t' read -r n file line mode status; do
     echo "== $file:$line ($mode$([ "$status" != 0 ] && echo ", status $status"))"
     cat "$work/blocks/$n.sh"
+    if [ -f "$work/blocks/$n.expect" ]; then
+      echo "-- must print (e: exact, l: loose; line of $file):"
+      cat "$work/blocks/$n.expect"
+    fi
   done <"$work/blocks/index.tsv"
   exit 0
 fi
@@ -133,6 +193,64 @@ while IFS='=' read -r name _; do
 done < <(env | grep -E '^ALLOCATOR_[A-Z_]*=')
 
 needs() { grep -Eq "$1" "$2"; }
+
+# missing_lines EXPECT OUT HOME: prints the lines of EXPECT (see the
+# extraction) that OUT does not show, by the rules at the top; fails if
+# there are any.
+missing_lines() {
+  awk -v root="$root" -v home="$3" '
+    function replace_all(s, from, to,   i, r) {
+      if (from == "") return s
+      r = ""
+      while ((i = index(s, from)) > 0) { r = r substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+      return r s
+    }
+    function norm(s, exact) {
+      gsub(/[ \t\r]+/, " ", s); sub(/^ /, "", s); sub(/ $/, "", s)
+      gsub(/==[0-9]+==/, "==PID==", s)
+      gsub(/0x[0-9a-fA-F]+/, "0xADDR", s)
+      gsub(/pid [0-9]+/, "pid PID", s); gsub(/process [0-9]+/, "process PID", s)
+      gsub(/LWP [0-9]+/, "LWP PID", s)
+      if (!exact) gsub(/[0-9]+/, "N", s)
+      return s
+    }
+    # s matches pat, where each ... of pat stands for any text.
+    function glob_match(s, pat,   k, parts, i, pos, p, last) {
+      k = split(pat, parts, /\.\.\./)
+      if (k == 1) return s == pat
+      if (substr(s, 1, length(parts[1])) != parts[1]) return 0
+      pos = length(parts[1]) + 1
+      for (i = 2; i < k; i++) {
+        p = index(substr(s, pos), parts[i])
+        if (p == 0) return 0
+        pos += p - 1 + length(parts[i])
+      }
+      last = parts[k]
+      if (length(s) - pos + 1 < length(last)) return 0
+      return substr(s, length(s) - length(last) + 1) == last
+    }
+    FNR == NR {
+      tab1 = index($0, "\t"); rest = substr($0, tab1 + 1); tab2 = index(rest, "\t")
+      ne++; e_exact[ne] = (substr($0, 1, tab1 - 1) == "e")
+      e_line[ne] = substr(rest, 1, tab2 - 1); e_text[ne] = substr(rest, tab2 + 1)
+      next
+    }
+    {
+      s = replace_all(replace_all($0, home, "/home/you"), root, "/path/to/liballocator")
+      no++; o_loose[no] = norm(s, 0); o_exact[no] = norm(s, 1)
+    }
+    END {
+      for (i = 1; i <= ne; i++) {
+        want = norm(e_text[i], e_exact[i])
+        if (want == "" || want == "...") continue
+        found = 0
+        for (j = 1; j <= no && !found; j++)
+          found = glob_match(e_exact[i] ? o_exact[j] : o_loose[j], want)
+        if (!found) { printf "  line %d: %s\n", e_line[i], e_text[i]; missing++ }
+      }
+      exit missing > 0
+    }' "$1" "$2"
+}
 
 ran=0 skipped=0 missing=0 failed=0
 started=$SECONDS
@@ -166,13 +284,19 @@ while IFS=$'\t' read -r n file line mode status; do
   ) </dev/null >"$dir/out" 2>&1
   rc=$?
   ran=$((ran + 1))
-  if [ "$rc" -eq "$status" ]; then
+  lacking=""
+  if [ "$rc" -eq "$status" ] && [ -f "$work/blocks/$n.expect" ]; then
+    lacking=$(missing_lines "$work/blocks/$n.expect" "$dir/out" "$dir/home")
+  fi
+  if [ "$rc" -eq "$status" ] && [ -z "$lacking" ]; then
     echo "ok   $where ($((SECONDS - t0)) s)"
     [ "${DOCS_TEST_VERBOSE:-0}" = 1 ] && sed 's/^/    | /' "$dir/out"
   else
     failed=$((failed + 1))
     why="exit status $rc, expected $status"
     [ "$rc" -eq 124 ] && why="timed out after $timeout_s s"
+    [ -n "$lacking" ] && why="the output lacks lines $file shows (see the top of $0):
+$lacking"
     echo "FAIL $where: $why"
     echo "---- the block:"
     cat -n "$block"

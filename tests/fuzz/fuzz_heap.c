@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the input is a sequence of operations (malloc, calloc,
  * realloc, free, aligned allocation, through mem_* and mem_*_ts, plus

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs liballocator into a temporary prefix and uses it the ways a user
 # would: builds examples/stats_demo.c against it with pkg-config and with
 # CMake's find_package (shared and static), runs each, runs a stock program
 # through the installed liballocator-run, preloads the library by absolute
-# path from another directory, and checks the soname.
+# path from another directory, and checks the soname and the licence.
 # Usage: run.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
@@ -26,6 +27,9 @@ lib=$(find "$prefix" -name liballocator.so -print -quit)
 [ -f "$prefix/include/allocator.h" ] || fail "no header installed"
 readelf -d "$lib" | grep -q 'SONAME.*liballocator\.so\.0' || fail "soname is not liballocator.so.0"
 [ -e "$(dirname "$lib")/liballocator.a" ] || fail "no liballocator.a installed"
+# The licence travels with the binaries (packagers look in share/doc).
+cmp -s "$src/LICENSE" "$prefix/share/doc/liballocator/LICENSE" ||
+  fail "LICENSE is not installed as share/doc/liballocator/LICENSE"
 
 # pkg-config, shared.  PKG_CONFIG_LIBDIR replaces the default search path,
 # so a copy installed elsewhere (make install) cannot stand in for this one.
@@ -33,6 +37,9 @@ pc=$(find "$prefix" -name allocator.pc -print -quit)
 [ -n "$pc" ] || fail "no allocator.pc installed"
 export PKG_CONFIG_LIBDIR=$(dirname "$pc")
 pc_flags=$(pkg-config --cflags --libs allocator) || fail "pkg-config does not know allocator"
+# Clean absolute paths into this prefix: no lib/pkgconfig/../.. detour.
+[[ $pc_flags != *..* ]] || fail "pkg-config paths go through '..': $pc_flags"
+[[ " $pc_flags " == *" -I$prefix/include "* ]] || fail "pkg-config --cflags is not -I$prefix/include: $pc_flags"
 gcc -o "$tmp/demo_pc" "$src/examples/stats_demo.c" $pc_flags
 LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/demo_pc" >"$tmp/out_pc" 2>&1 || fail "pkg-config demo failed"
 expect_demo "$tmp/out_pc" pkg-config
@@ -67,6 +74,24 @@ expect_demo "$tmp/out_static" "CMake static"
   fail "liballocator-run failed"
 grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run showed no statistics"
 grep -q "^bin$\|^usr$" "$tmp/run_out" || fail "liballocator-run lost the program's output"
+# The malloc-only preload library is installed beside the other, and
+# liballocator-run --malloc-only finds it.
+[ -f "$(dirname "$lib")/liballocator-preload.so" ] || fail "no liballocator-preload.so installed"
+(cd "$tmp" && env -u LIBALLOCATOR -u LD_PRELOAD "$prefix/bin/liballocator-run" --malloc-only \
+  env >"$tmp/run_out" 2>"$tmp/run_err") || fail "liballocator-run --malloc-only failed"
+grep -q "^LD_PRELOAD=.*/liballocator-preload\.so$" "$tmp/run_out" ||
+  fail "liballocator-run --malloc-only: $(grep LD_PRELOAD "$tmp/run_out")"
+grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run --malloc-only showed no statistics"
+# They speak under their installed names, and know the version.
+for s in run debug; do
+  "$prefix/bin/liballocator-$s" --help >"$tmp/help" || fail "liballocator-$s --help failed"
+  grep -q "^usage: liballocator-$s " "$tmp/help" || fail "liballocator-$s --help: no usage line"
+  [ "$("$prefix/bin/liballocator-$s" --version)" = "liballocator $(cat "$src/VERSION")" ] ||
+    fail "liballocator-$s --version is not liballocator $(cat "$src/VERSION")"
+  "$prefix/bin/liballocator-$s" no-such-program 2>"$tmp/err" && fail "liballocator-$s ran no-such-program"
+  grep -qx "liballocator-$s: no such program: no-such-program" "$tmp/err" ||
+    fail "liballocator-$s: no 'no such program' message: $(cat "$tmp/err")"
+done
 # Preloaded by absolute path from anywhere.
 (cd / && ALLOCATOR_STATS=1 LD_PRELOAD="$lib" ls >/dev/null 2>"$tmp/abs_err") || fail "preload by path failed"
 grep -q "num_allocations" "$tmp/abs_err" || fail "preload by path showed no statistics"

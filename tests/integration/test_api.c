@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * The public mem_* API in a normal process: basic allocation, glibc's edge
  * cases (NULL, zero size, overflow, errno), calloc, realloc, large mapped

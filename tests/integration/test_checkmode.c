@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Checking mode (ALLOCATOR_CHECK=1, set by ctest for this test): new blocks
  * hold junk, calloc's hold zeros, freed blocks are poisoned, a write past

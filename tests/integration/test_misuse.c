@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Misuse is reported and aborts: each case runs in a forked child whose
  * stderr is captured.  The child must die of SIGABRT after one line naming

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * A randomised test of more than a million operations (malloc, calloc,
  * realloc, free, aligned alloc, through both mem_* and mem_*_ts) checked

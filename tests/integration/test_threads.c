@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * The _ts functions from 4 threads at once: each thread allocates, fills
  * every block with a pattern derived from its thread and slot, reallocs,

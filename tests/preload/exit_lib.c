@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * A library whose destructor runs after liballocator printed its exit
  * statistics (it was initialised before the preloaded allocator, so it is

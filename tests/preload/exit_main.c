@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Run under LD_PRELOAD=liballocator.so ALLOCATOR_STATS=1 by exit_order.sh:
  * allocates in an atexit handler (before the report) and links exit_lib,

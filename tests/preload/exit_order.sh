@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Allocation at exit on both sides of the statistics report: the program
 # must exit 0 and print, in this order, the early handler's line, the
 # report, the late destructor's and the late handler's lines.

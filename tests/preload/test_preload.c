@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * The exported malloc family, in a program linked against liballocator.so
  * (so libc's own calls land here too): binding, glibc's semantics for the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Smoke: under scripts/debug (gdb, with the library preloaded only in the
 # inferior through exec-wrapper) a malloc breakpoint lands in
 # liballocator.so.  See helper.bash.

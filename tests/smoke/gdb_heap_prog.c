@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * gdb_heap_prog.c: the inferior of tests/smoke/gdb_heap.bats.  It runs on
  * the preloaded liballocator.so (scripts/debug sets LD_PRELOAD), makes a

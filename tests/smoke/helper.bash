@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the smoke tests (tests/smoke/*.bats): runs a stock program once
 # on glibc's malloc and once on liballocator.so (LD_PRELOAD), and fails
 # unless stdout and the exit status agree byte for byte and the allocator run

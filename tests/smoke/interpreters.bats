@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Smoke: interpreters (Debian's python3, perl, bash) on liballocator give the
 # same stdout and exit status as on glibc.  See helper.bash.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Smoke: how the library is loaded and what it adds to a program's output:
 # ld.so binds libc's own malloc calls to it, and its statistics appear only
 # when asked for, only on stderr.  See helper.bash.

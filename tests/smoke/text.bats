@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
 # Smoke: text tools (grep, sort, awk) on liballocator give the same stdout
 # and exit status as on glibc.  See helper.bash.
 

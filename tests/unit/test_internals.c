@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Unit tests of the core's internals, linked against the object library:
  * size-class math, block sizing, the diagnostic formatter, splitting and

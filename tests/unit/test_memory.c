@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Giving memory back (issue 6): the brk heap's free top returned by a trim
  * (the break moves back), inner pages of free blocks madvised and then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * The last class's red-black tree (src/tree.c) against a shadow model: a
  * flat array of the nodes in the tree.  Random inserts and removals of

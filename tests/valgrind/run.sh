@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs tests/valgrind/vg_cases under memcheck with liballocator as its
 # allocator and checks that memcheck sees each deliberate error through the
 # allocator's client requests: the right kind of report, pointing at the

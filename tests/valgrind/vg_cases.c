@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Deliberate memory errors for memcheck to find in a program whose
  * allocator is liballocator (preloaded, or linked statically for the mem_*

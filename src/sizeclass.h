@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * sizeclass.h: the size classes that slabs serve, and the arithmetic on
  * them.  Pure functions over constant tables: no state, no locks, no calls

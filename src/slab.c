@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * slab.c: size-class slabs carved from the heap (see slab.h for the layout
  * and the slot states).  Every function that takes a heap runs under its

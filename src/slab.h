@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * slab.h: size-class slabs.  A slab is one live block of the heap below it
  * (heap_alloc_aligned, LA_SLAB_BYTES-aligned), cut into equal slots of one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_larson: larson-style server churn with random remote frees.  T threads
  * share one array of slots; each step a thread allocates a block of a

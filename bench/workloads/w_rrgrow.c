@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_rrgrow: round-robin realloc growth by small steps.  500 strings each
  * grow by 1..64 bytes per pass, interleaved, until every one reaches 64 KiB.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_ruby: a ruby-style object loop.  Ruby's GC accounts for malloc'ed
  * memory by asking malloc_usable_size of every block before it frees it,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_shuffle: a batch of 200k mixed small blocks (16..256 B) allocated,
  * then freed in a shuffled order; several rounds.  The batch is far larger

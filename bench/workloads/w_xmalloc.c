@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * w_xmalloc: xmalloc-style producer/consumer.  One thread allocates small
  * blocks (16..512 B) and writes them; another reads and frees them.  Blocks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_slabs: what the slab layer promises through the _ts family (the
  * exported malloc family's code): the class sizes as usable sizes, realloc

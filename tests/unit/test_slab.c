@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_slab: the slab layer on its own, below the thread caches: the class
  * table and its divisibility constants, carving every class, alloc and

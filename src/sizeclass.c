@@ -8,6 +8,7 @@
  *   sizes = [16, 24, 32, 48, 64, 80, 96, 112, 128]; b = 128
  *   while b < 1024: sizes += [b + b // 4 * i for i in (1, 2, 3, 4)]; b *= 2
  *   inv, shift = pow(s >> k, -1, 1 << 32), k   where k = ctz(s)
+ *   nslots = (65536 - 16) // s     (a slab's payload: 64 KiB less its header)
  *   class_of8[q] = first class with size >= max(8 q, 1)
  *
  * Why four classes per doubling, measured over every request size (uniform):
@@ -25,30 +26,31 @@
 
 _Static_assert(LA_SLAB_CLASSES == 21, "the table below has LA_SLAB_CLASSES rows");
 _Static_assert(LA_SLAB_MAX_BYTES == 1024, "class_of8 covers requests up to 1024 bytes");
-_Static_assert(LA_SLAB_BYTES == 65536, "nslots below are for 64 KiB slabs");
+_Static_assert(LA_SLAB_BYTES == 65536 && LA_HEADER_BYTES == 16,
+               "nslots below are for slabs of 64 KiB less a block header");
 
 const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] = {
-    {16, 4096, 0x00000001u, 4},
+    {16, 4095, 0x00000001u, 4},
     {24, 2730, 0xaaaaaaabu, 3},
-    {32, 2048, 0x00000001u, 5},
+    {32, 2047, 0x00000001u, 5},
     {48, 1365, 0xaaaaaaabu, 4},
-    {64, 1024, 0x00000001u, 6},
+    {64, 1023, 0x00000001u, 6},
     {80, 819, 0xcccccccdu, 4},
     {96, 682, 0xaaaaaaabu, 5},
     {112, 585, 0xb6db6db7u, 4},
-    {128, 512, 0x00000001u, 7},
+    {128, 511, 0x00000001u, 7},
     {160, 409, 0xcccccccdu, 5},
     {192, 341, 0xaaaaaaabu, 6},
     {224, 292, 0xb6db6db7u, 5},
-    {256, 256, 0x00000001u, 8},
+    {256, 255, 0x00000001u, 8},
     {320, 204, 0xcccccccdu, 6},
     {384, 170, 0xaaaaaaabu, 7},
     {448, 146, 0xb6db6db7u, 6},
-    {512, 128, 0x00000001u, 9},
+    {512, 127, 0x00000001u, 9},
     {640, 102, 0xcccccccdu, 7},
     {768, 85, 0xaaaaaaabu, 8},
     {896, 73, 0xb6db6db7u, 7},
-    {1024, 64, 0x00000001u, 10},
+    {1024, 63, 0x00000001u, 10},
 };
 
 const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] = {

@@ -24,7 +24,7 @@
 
 typedef struct {
     uint32_t size;   // slot bytes
-    uint32_t nslots; // slots in one slab (LA_SLAB_BYTES / size)
+    uint32_t nslots; // slots in one slab ((LA_SLAB_BYTES - LA_HEADER_BYTES) / size)
     // Divisibility by size for offsets below 2^32: size = odd << shift, inv
     // is odd's inverse mod 2^32; ror32(off * inv, shift) is off / size when
     // size divides off, and above UINT32_MAX / size otherwise.

@@ -33,7 +33,7 @@ static void test_table(void)
         const la_sizeclass_t *k = &la_sizeclasses[c];
         CHECK(k->size % 8 == 0);
         CHECK(c == 0 || k->size > la_sizeclasses[c - 1].size);
-        CHECK_EQ(k->nslots, LA_SLAB_BYTES / k->size);
+        CHECK_EQ(k->nslots, (LA_SLAB_BYTES - LA_HEADER_BYTES) / k->size);
         CHECK_EQ(k->size >> k->shift << k->shift, k->size);
         CHECK(((k->size >> k->shift) & 1) == 1);
         CHECK_EQ((uint32_t)((k->size >> k->shift) * k->inv), 1u);
@@ -108,7 +108,7 @@ static void test_empty_return(void)
 {
     la_heap_t *h = heap0();
     unsigned c = sizeclass_of(1000);
-    void *p[LA_SLAB_BYTES / 1024 * 3];
+    void *p[(LA_SLAB_BYTES - LA_HEADER_BYTES) / 1024 * 3];
     size_t n = 0, want = sizeof p / sizeof p[0];
     lock_acquire(&h->lock);
     while (n < want)

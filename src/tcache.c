@@ -41,12 +41,22 @@ static size_t balance(la_tcache_t *tc)
     return now;
 }
 
+// balance() without the slots the bins hold now: it moves only on slow
+// paths, and differs from balance() by at most what the bins hold, so it
+// can pace publishing without a walk of the bins on every slow path
+// (that walk was 14% of w_churn 1 1 local's profile).
+static size_t cheap_balance(la_tcache_t *tc)
+{
+    return tc->alloc_bytes - tc->free_bytes - (size_t)tc->slot_moved_bytes;
+}
+
 // Makes the cache's live-byte balance visible to the peak (one atomic add).
 static void publish(la_tcache_t *tc)
 {
     size_t now = balance(tc);
     stats_usage_publish((int64_t)(now - tc->published));
     tc->published = now;
+    tc->published_cheap = cheap_balance(tc);
 }
 
 // On slow paths: publish once the balance has moved by LA_TC_PUBLISH_BYTES.
@@ -55,7 +65,7 @@ static void publish(la_tcache_t *tc)
 // perf's samples of w_churn 1 2 local, against 0.8% with one thread).
 static void publish_lazily(la_tcache_t *tc)
 {
-    size_t moved = balance(tc) - tc->published;
+    size_t moved = cheap_balance(tc) - tc->published_cheap;
     if (moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES) // |moved| > limit
         publish(tc);
 }
@@ -291,6 +301,7 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         uint32_t released = flush_slots(tc, rest);
         bin->room += (int32_t)released;
         bin->moved += released;
+        tc->slot_moved_bytes += (int64_t)released * la_sizeclasses[bin - tc->bins].size;
         return;
     }
     void **link = &bin->head;
@@ -476,6 +487,7 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
             to->head = chain;
             to->room--;
             to->moved--;
+            tc->slot_moved_bytes -= la_sizeclasses[to - tc->bins].size;
         } else {
             *(void **)chain = leftover;
             leftover = chain;
@@ -514,6 +526,7 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
     }
     bin->room -= (int32_t)n;
     bin->moved -= (int64_t)n;
+    tc->slot_moved_bytes -= (int64_t)n * la_sizeclasses[bin - tc->bins].size;
 }
 
 // Fills an empty bin: from what other threads handed back to this thread's

@@ -70,7 +70,12 @@ typedef struct la_tcache {
     uint8_t ran_dry[LA_TC_BINS]; // the bin was refilled since it last overflowed
     // Cold fields: the slow path's.
     la_heap_t *heap;             // where refills come from
-    size_t published;            // alloc_bytes - free_bytes at the last publish
+    size_t published;            // balance() at the last publish
+    // Slot bytes the slab bins moved in batches (flushed minus refilled),
+    // and alloc_bytes - free_bytes - this at the last publish: a balance
+    // kept on slow paths only, that decides when to publish.
+    int64_t slot_moved_bytes;
+    size_t published_cheap;
     unsigned epoch;              // la.tc_epoch when the cache last emptied
     struct la_tcache *next, *prev; // every live cache, under la.tc_lock
 } la_tcache_t;

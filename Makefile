@@ -31,8 +31,9 @@ PREFIX ?= /usr/local
 install: all
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-# Every configuration CI runs: the tests above, then UBSan, TSan and the
-# fuzzer (scripts/check; FUZZ_SECONDS=n sets the fuzzing time).
+# Every configuration CI runs: the tests above, the same on a Release
+# build, then UBSan, TSan and the fuzzer (scripts/check; FUZZ_SECONDS=n
+# sets the fuzzing time).
 check:
 	scripts/check
 
@@ -100,7 +101,7 @@ help:
 	@echo "make liballocator.so build the shared library only"
 	@echo "make liballocator-preload.so  the preload library without the mem_* names"
 	@echo "make test            build and run every test (ctest)"
-	@echo "make check           every CI configuration: tests, UBSan, TSan, fuzzing"
+	@echo "make check           every CI configuration: tests, Release tests, UBSan, TSan, fuzzing"
 	@echo "make install PREFIX=P  install libraries, header, CMake and pkg-config files, scripts"
 	@echo "make bench           compare allocators: timed workloads + instruction counts (~9 min)"
 	@echo "make bench-quick     the same as a 1-2 minute smoke run (1 repetition, small scale)"

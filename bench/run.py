@@ -193,6 +193,17 @@ WORKLOADS = [
     Workload("malloc-1mib", "1 thread: malloc 1 MiB, write a byte per page, read back, free; "
              "50k times",
              "synthetic", "w_bigbuf", 1, "loop", group="memory"),
+    Workload("bufpool", "1 thread: ~20 live buffers of 5-25 MB freed and allocated again in random "
+             "order, each zero-filled; 1000 times",
+             "synthetic", "w_bufpool", group="memory"),
+] + [
+    Workload("return-%s" % mode, "192 MiB freed %s, then 2.5 s of work without allocator calls: "
+             "RSS before and after the wait" % how,
+             "synthetic", "w_return", 1, mode, group="memory", extra_args=("2500", "busy"),
+             figures=("rss_before_wait_kib", "rss_after_wait_kib"), in_means=False, max_reps=1)
+    for mode, how in (("exit", "by a thread that then exits"),
+                      ("remote", "by a thread other than the one (now gone) that allocated it"),
+                      ("idle", "by the main thread"))
 ] + [
     Workload("largefree-%s" % label, "batches of 256 malloc+free of 8200..16949 B among %s free blocks "
              "of 8200..18199 B kept apart by small live blocks" % label,

@@ -198,6 +198,9 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
 LA_EXPORT int mallopt(int param, int value)
 {
     la_ensure_init();
+    // Setting either threshold fixes both, as in glibc.
+    if (param == M_MMAP_THRESHOLD || param == M_TRIM_THRESHOLD)
+        la_store_relaxed(&la.thresholds_dynamic, false);
     switch (param) {
     case M_MMAP_THRESHOLD:
         return value >= 0 && la_set_mmap_threshold((size_t)value) ? 1 : 0;

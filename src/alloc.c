@@ -143,7 +143,7 @@ static void *alloc_impl(size_t req, size_t usable, bool ts, bool zero)
         return fail_nomem();
     debug_quiet_begin();
     la_block_t *b;
-    if (req >= la_load_relaxed(&la.mmap_threshold)) {
+    if (req >= la_mmap_threshold(ts)) {
         bool zeroed;
         b = large_alloc(req, ALIGNMENT, &zeroed);
         if (b != NULL && zero && !zeroed) // a reused mapping; fresh ones are zero
@@ -178,7 +178,14 @@ static void free_block(la_block_t *b, bool ts, const char *func)
     if (LA_UNLIKELY(la.debug))
         debug_on_free(blk_payload(b), req, blk_usable(b), func);
     if (blk_is_mmapped(b)) {
+        size_t map_bytes = large_of(b)->map_bytes;
         large_free(b);
+        // The exported family's thresholds follow its frees (glibc's
+        // dynamic threshold); the mem_* path keeps the seed's.  Requests
+        // below a raised threshold go to the heaps: cached mappings that
+        // small would only hold pages until the decay.
+        if (ts && la_adapt_thresholds(map_bytes))
+            large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];
         if (ts)
@@ -199,7 +206,7 @@ static void free_block(la_block_t *b, bool ts, const char *func)
 static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
 {
     size_t old_req = block_req(b);
-    size_t threshold = la_load_relaxed(&la.mmap_threshold);
+    size_t threshold = la_mmap_threshold(ts);
     if (blk_is_mmapped(b)) {
         if (req < threshold)
             return NULL; // small again: move it into a heap
@@ -322,7 +329,7 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return fail_nomem();
     size_t need = blk_size_for(req + la.guard_bytes);
-    size_t threshold = la_load_relaxed(&la.mmap_threshold);
+    size_t threshold = la_mmap_threshold(ts);
     debug_quiet_begin();
     la_block_t *b;
     if (req >= threshold || need + align + MIN_BLOCK_SIZE >= threshold) {

@@ -66,12 +66,17 @@
 // Largest alignment that aligned_alloc & co accept before ENOMEM.
 #define LA_MAX_ALIGNMENT ((size_t)1 << 30)
 
-// The cache of freed large mappings: how many, how many bytes in all, and
-// the biggest mapping it keeps (glibc's heap serves blocks up to 32 MiB
-// once it has seen them freed).  Bytes.
+// The cache of freed large mappings: how many, and how many bytes in all:
+// at least LA_LARGE_CACHE_BYTES, and up to a share (1/divisor) of the
+// bytes live large blocks map, so that a program cycling through big
+// buffers finds them again (issue 14: twenty live 5-25 MB buffers).
+// Mappings bigger than that budget are unmapped when freed.  Bytes.
 #define LA_LARGE_CACHE_SLOTS 16
 #define LA_LARGE_CACHE_BYTES (64 * 1024 * 1024)
-#define LA_LARGE_CACHE_ENTRY_BYTES (32 * 1024 * 1024)
+#define LA_LARGE_CACHE_LIVE_DIVISOR 4
+// A cached mapping reused whole when it is at most this share (1/n) bigger
+// than the request; beyond, its tail is unmapped so that it costs no RSS.
+#define LA_LARGE_REUSE_SLACK_DIVISOR 8
 // Unmapped large blocks whose header page stays mapped (as a zero page,
 // no RSS) so that a double free of them is reported, not a fault.
 #define LA_LARGE_TOMBSTONES 64
@@ -89,6 +94,17 @@
 // Free blocks at least this big have their inner pages given back with
 // madvise; smaller ones are not worth a syscall.  Bytes.
 #define LA_PURGE_MIN_BYTES (32 * 1024)
+
+// The background purging thread (ALLOCATOR_BACKGROUND) starts once the
+// heaps of the process span this much, so that small programs (ls, grep)
+// never get a second thread.  Bytes.
+#define LA_BG_START_BYTES (16 * 1024 * 1024)
+// It wakes this often at most, and at least once per half decay period:
+// memory then goes back within 1.5 decay periods of being freed.  ms.
+#define LA_BG_MIN_SLEEP_MS 10
+#define LA_BG_MAX_SLEEP_MS 1000
+// Its stack: it only walks heaps.  Bytes.
+#define LA_BG_STACK_BYTES (64 * 1024)
 // A heap reads the clock once per this many operations: often enough
 // that "a few more calls" after a pause purge (one in 64 missed a third of
 // the time in bench/run.py's memret-decay), rarely enough to cost nothing

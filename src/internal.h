@@ -78,7 +78,7 @@
 #define LA_FREE      ((size_t)1) // the block is on its heap's free list
 #define LA_PREV_FREE ((size_t)2) // the block to the left is free (footer valid)
 #define LA_MMAPPED   ((size_t)4) // the block is its own mapping (large)
-#define LA_PURGED    ((size_t)8) // free, and its inner pages were given back
+#define LA_PURGED    ((size_t)8) // free, and its pages outside dirty_lo..hi were given back
 #define LA_FLAG_MASK ((size_t)15)
 // The top byte of the head word is the owning heap's index.
 #define LA_HEAD_HEAP_SHIFT 56
@@ -115,6 +115,10 @@ typedef struct la_tnode {
     size_t head;
     struct la_tnode *left, *right, *parent;
     int color;
+    // With LA_PURGED: the part that may still be resident, as offsets
+    // from the block; every page outside it was given back.  Equal: all
+    // of it was.  Written only with LA_PURGED (heap.c).
+    size_t dirty_lo, dirty_hi;
 } la_tnode_t;
 
 LA_INLINE size_t blk_head(size_t size, size_t flags, unsigned heap_index)
@@ -309,6 +313,7 @@ typedef struct {
     int check;          // ALLOCATOR_CHECK: 1 junk, canaries, poison, heap walks
     int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
     size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
+    int background;     // ALLOCATOR_BACKGROUND: 1 a thread purges decayed memory
 } la_options_t;
 
 struct la_tcache;
@@ -325,7 +330,16 @@ typedef struct {
     size_t mmap_threshold;           // requests this big get their own mapping
     size_t heap_block_max;           // largest live heap block ever possible
     size_t trim_threshold;           // free brk top beyond this is given back
+    // The exported family's thresholds, raised by its large frees (glibc's
+    // dynamic thresholds, issue 14) while thresholds_dynamic; the mem_*
+    // path keeps the seed's fixed ones above.
+    size_t dyn_mmap_threshold;
+    size_t dyn_trim_threshold;       // 0 until raised
+    bool thresholds_dynamic;
     size_t decay_ms;                 // free memory this old is given back
+    uint64_t passed_ms;              // when the last pass over every heap ran (atomic)
+    int bg_wanted;                   // the background thread should run (atomic)
+    int bg_state;                    // la_bg_state_t (atomic)
     unsigned tc_epoch;               // bumped when thread caches should empty
     bool debug;                      // checking mode or Valgrind: slow paths only
     bool valgrind;                   // running under Valgrind
@@ -432,6 +446,7 @@ LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
 LA_HIDDEN void os_futex_wake_one(int *word);
 LA_HIDDEN void os_yield(void);
+LA_HIDDEN void os_sleep_ms(uint64_t ms);
 LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
 // True while the process has never had a second thread (glibc's
@@ -491,6 +506,17 @@ LA_HIDDEN la_heap_t *heap_get(unsigned index);
 LA_HIDDEN la_heap_t *heap_ensure(unsigned index);
 // Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX).
 LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
+// The mmap threshold of the exported family (ts) or of the mem_* path.
+LA_INLINE size_t la_mmap_threshold(bool ts)
+{
+    return la_load_relaxed(ts ? &la.dyn_mmap_threshold : &la.mmap_threshold);
+}
+// glibc's dynamic thresholds: a large block of freed_bytes (its mapping)
+// was freed, so blocks of that size come from the heaps from now on, where
+// they are reused without page faults, and the brk top is trimmed only
+// beyond twice that.  Up to LA_MMAP_THRESHOLD_MAX; nothing once the program
+// or the environment set either threshold.  True if they rose.
+LA_HIDDEN bool la_adapt_thresholds(size_t freed_bytes);
 // A free block of at least block_bytes, made live for heap h (req unset).
 // With dirty_bytes, also tells how many payload bytes from the start may be
 // non-zero (the rest are known zero, for calloc).
@@ -516,6 +542,10 @@ LA_HIDDEN size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned
 // Purges h if decay time passed since its last purge; called on heap
 // operations under h's lock (it reads the clock only now and then).
 LA_HIDDEN void heap_tick(la_heap_t *h);
+// The pass over every heap (remote lists drained, decayed memory purged,
+// cached large mappings aged), if one is due; waits for each heap's lock,
+// so the caller holds none.  Returns the bytes released.
+LA_HIDDEN size_t heap_purge_all_due(void);
 // Counts a release for the statistics.
 LA_HIDDEN void la_count_release(size_t bytes);
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
@@ -563,6 +593,8 @@ LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
 // Unmaps every cached mapping now (older_than_ms 0), or those that waited
 // longer than the decay; returns the bytes unmapped.
 LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
+// Unmaps every cached mapping smaller than `bytes`.
+LA_HIDDEN void large_cache_drop_below(size_t bytes);
 LA_HIDDEN void large_free(la_block_t *b);
 // os_map, and when that fails, unmaps the cached freed mappings and tries
 // once more (the caller may hold a heap lock: large_lock comes after it).
@@ -600,6 +632,28 @@ LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usabl
 LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);
 // Counts an operation; walks the heap every ALLOCATOR_CHECK_EVERY.
 LA_HIDDEN void debug_tick(void);
+
+/* ---- background.c: the purging thread ----------------------------------- */
+
+typedef enum { LA_BG_OFF = 0, LA_BG_STARTING, LA_BG_RUNNING, LA_BG_FAILED } la_bg_state_t;
+
+LA_HIDDEN void background_start_slow(void);
+// Starts the background thread if it is wanted and not running.  Called
+// where the caller holds no allocator lock (pthread_create allocates).
+LA_INLINE void background_poke(void)
+{
+    if (LA_UNLIKELY(la_load_relaxed(&la.bg_wanted)) &&
+        la_load_relaxed(&la.bg_state) == LA_BG_OFF)
+        background_start_slow();
+}
+// Wants the thread once the heaps span LA_BG_START_BYTES (under a heap lock).
+LA_INLINE void background_note_growth(size_t heap_bytes)
+{
+    if (heap_bytes >= LA_BG_START_BYTES && la.options.background)
+        la_store_relaxed(&la.bg_wanted, 1);
+}
+// In a fork child: the thread did not survive; it starts again on demand.
+LA_HIDDEN void background_after_fork_child(void);
 
 /* ---- stats.c ------------------------------------------------------------ */
 

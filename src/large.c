@@ -10,11 +10,14 @@
  * (for the walker and gdb) under la.large_lock; the syscalls run outside
  * that lock.  Fresh mappings are zero, so calloc never clears them.
  *
- * Freed mappings of up to LA_LARGE_CACHE_ENTRY_BYTES wait in a small cache
- * (LA_LARGE_CACHE_SLOTS entries, LA_LARGE_CACHE_BYTES in all, oldest out
- * first) and serve later requests that fit them with little waste, so a
- * loop that allocates and frees a large block neither maps nor faults in
- * pages each time.  Reused mappings are not zero.
+ * Freed mappings wait in a small cache (LA_LARGE_CACHE_SLOTS entries, a
+ * byte budget that follows the live large bytes, oldest out first, and
+ * none older than the decay) and serve later requests: the closest in
+ * size is taken and fitted, its tail unmapped when it is too big, grown
+ * with mremap when too small, so that only the difference is faulted in.
+ * A loop that allocates and frees a large block neither maps nor faults in
+ * pages each time, nor does a pool of big buffers of varying sizes.
+ * Reused mappings are not zero.
  */
 #include <string.h>
 
@@ -150,24 +153,74 @@ static unsigned take_old(uint64_t now, uint64_t age_ms, la_map_t *out)
     return n;
 }
 
-// Takes the smallest cached mapping of at least `bytes` that wastes at most
-// a quarter more; NULL if none.  *got is its length.  The caller holds
-// la.large_lock.
-static char *cache_take_locked(size_t bytes, size_t *got)
+// The most bytes the cache may hold now.  The caller holds la.large_lock.
+static size_t cache_budget_locked(void)
+{
+    return LA_MAX((size_t)LA_LARGE_CACHE_BYTES, la.large_bytes / LA_LARGE_CACHE_LIVE_DIVISOR);
+}
+
+// Takes out the cached mapping closest in size to `bytes` (the fewest
+// pages to unmap or fault in); false if the cache is empty.  The caller
+// holds la.large_lock.
+static bool cache_take_locked(size_t bytes, la_map_t *got)
 {
     int best = -1;
+    size_t best_gap = SIZE_MAX;
     for (int i = 0; i < (int)la.large_cache_count; i++) {
         size_t have = la.large_cache[i].bytes;
-        if (have >= bytes && have <= bytes + bytes / 4 &&
-            (best < 0 || have < la.large_cache[best].bytes))
+        size_t gap = have > bytes ? have - bytes : bytes - have;
+        if (gap < best_gap) {
             best = i;
+            best_gap = gap;
+        }
     }
     if (best < 0)
-        return NULL;
-    char *map = la.large_cache[best].map;
-    *got = la.large_cache[best].bytes;
+        return false;
+    *got = la.large_cache[best];
     cache_remove((unsigned)best);
-    return map;
+    return true;
+}
+
+static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t now,
+                                 la_map_t *evicted);
+
+// Puts back a piece of a mapping taken from the cache; unmaps what that
+// evicts.  No lock held.
+static void cache_put_back(char *map, size_t bytes)
+{
+    la_map_t evicted[LA_LARGE_CACHE_SLOTS + 1];
+    uint64_t now = os_now_ms();
+    lock_acquire(&la.large_lock);
+    unsigned n = cache_put_locked(map, bytes, NULL, now, evicted);
+    lock_release(&la.large_lock);
+    unmap_all(evicted, n);
+}
+
+// Makes a mapping taken from the cache `bytes` long: kept whole when a
+// little bigger; split when much bigger (the tail goes back to the cache);
+// grown in place or moved by mremap (pages and all) when smaller, so only
+// the growth is faulted in.  Returns the mapping and its length in *len, or NULL
+// (it was unmapped).  No lock held: these are syscalls.
+static char *cache_fit(const la_map_t *m, size_t bytes, size_t *len)
+{
+    size_t have = m->bytes;
+    *len = have;
+    if (have >= bytes) {
+        if (have - bytes > bytes / LA_LARGE_REUSE_SLACK_DIVISOR) {
+            cache_put_back(m->map + bytes, have - bytes);
+            *len = bytes;
+        }
+        return m->map;
+    }
+    char *moved = os_remap(m->map, have, bytes);
+    if (moved == NULL) {
+        os_unmap(m->map, have);
+        count(&la.num_munmaps, 1);
+        la_count_release(have);
+        return NULL;
+    }
+    *len = bytes;
+    return moved;
 }
 
 // Caches a freed mapping, or marks it for unmapping; evicts the oldest
@@ -178,12 +231,13 @@ static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t 
                                  la_map_t *evicted)
 {
     unsigned n = take_old(now, la.decay_ms, evicted);
-    if (bytes > LA_LARGE_CACHE_ENTRY_BYTES) {
+    size_t budget = cache_budget_locked();
+    if (bytes > budget) {
         evicted[n++] = (la_map_t){map, bytes, now, block};
         return n;
     }
     while (la.large_cache_count > 0 && (la.large_cache_count == LA_LARGE_CACHE_SLOTS ||
-                                        la.large_cache_bytes + bytes > LA_LARGE_CACHE_BYTES)) {
+                                        la.large_cache_bytes + bytes > budget)) {
         evicted[n++] = la.large_cache[0];
         cache_remove(0);
     }
@@ -228,19 +282,18 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
     // An empty cache is common (most programs free few large blocks): the
     // unlocked peek spares them the lock.
     if (align <= page && la_load_relaxed(&la.large_cache_count) != 0) {
-        size_t cached_bytes;
+        la_map_t cached;
         lock_acquire(&la.large_lock);
-        char *map = cache_take_locked(map_bytes, &cached_bytes);
-        la_block_t *b = NULL;
-        if (map != NULL) {
-            // A whole cached mapping, kept whole: trimming it would cost the
-            // syscall the cache is there to save.
-            char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
-            b = place(map, map + cached_bytes, payload, req);
-            link_locked(b, req);
-        }
+        bool taken = cache_take_locked(map_bytes, &cached);
         lock_release(&la.large_lock);
-        if (b != NULL) {
+        size_t len;
+        char *map = taken ? cache_fit(&cached, map_bytes, &len) : NULL;
+        if (map != NULL) {
+            char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+            la_block_t *b = place(map, map + len, payload, req);
+            lock_acquire(&la.large_lock);
+            link_locked(b, req);
+            lock_release(&la.large_lock);
             *zeroed = false;
             return b;
         }
@@ -286,6 +339,23 @@ void large_free(la_block_t *b)
     lock_release(&la.large_lock);
     if (n != 0)
         unmap_all(evicted, n);
+}
+
+void large_cache_drop_below(size_t bytes)
+{
+    la_map_t out[LA_LARGE_CACHE_SLOTS];
+    unsigned n = 0;
+    lock_acquire(&la.large_lock);
+    for (unsigned i = 0; i < la.large_cache_count;) {
+        if (la.large_cache[i].bytes < bytes) {
+            out[n++] = la.large_cache[i];
+            cache_remove(i);
+        } else {
+            i++;
+        }
+    }
+    lock_release(&la.large_lock);
+    unmap_all(out, n);
 }
 
 size_t large_cache_purge(uint64_t older_than_ms)

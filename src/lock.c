@@ -93,6 +93,7 @@ static void fork_child(void)
     lock_reset(&la.init_lock);
     os_stdio_list_reset();
     tcache_after_fork_child();
+    background_after_fork_child();
 }
 
 // libc's registration function, which pthread_atfork (in libc_nonshared.a,

@@ -39,6 +39,7 @@ static const opt_t table[] = {
     {"ALLOCATOR_CHECK", OPT_BOOL, 0, 1, 0, FIELD(check), 1},
     {"ALLOCATOR_VALGRIND", OPT_BOOL, 0, 1, 1, FIELD(valgrind), 1},
     {"ALLOCATOR_CHECK_EVERY", OPT_COUNT, 0, SIZE_MAX, 0, FIELD(check_every), 0},
+    {"ALLOCATOR_BACKGROUND", OPT_BOOL, 0, 1, 1, FIELD(background), 1},
 };
 
 // A decimal number with an optional k/m/g suffix (when suffixes are

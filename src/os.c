@@ -163,6 +163,15 @@ void os_futex_wake_one(int *word)
 
 void os_yield(void) { sched_yield(); }
 
+void os_sleep_ms(uint64_t ms)
+{
+    int saved = errno;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    errno = saved;
+}
+
 unsigned os_cpu_count(void)
 {
     cpu_set_t set; // on the stack: sched_getaffinity does not allocate

@@ -426,6 +426,7 @@ static void tcache_thread_exit(void *arg)
     lock_acquire(&la.tc_lock);
     retire_locked(tc);
     lock_release(&la.tc_lock);
+    background_poke(); // what the thread held is free memory now
 }
 
 __attribute__((constructor)) static void tcache_init_process(void)
@@ -589,6 +590,7 @@ static la_tcache_t *current_cache(void)
 void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
+    background_poke();
     la_tcache_t *tc = current_cache();
     size_t usable = req;
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
@@ -683,11 +685,11 @@ void tcache_free_slow(void *p)
     la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
-    if (bin != NULL && (bin->room > 0 || make_room(tc, bin))) {
+    if (bin != NULL && (bin->room > 0 || make_room(tc, bin)))
         push(tc, b, bin);
-        return;
-    }
-    la_free_block(b);
+    else
+        la_free_block(b);
+    background_poke();
 }
 
 /* ---- services for the rest of the allocator ----------------------------- */

@@ -32,6 +32,11 @@
 #     (1 is the first), for lines whose text is not the doc's to keep
 #     (a source line gdb prints, say).
 # Example: <!-- doc-test-output: exact; variable 3 -->
+#   <!-- doc-test-needs: gdb-calls -->  gdb calls functions in the program
+#                                (`heap ... --inferior`, `call`): skipped,
+#                                saying why, where this machine's gdb cannot
+#                                call functions at all (issue 12; the probe is
+#                                tests/smoke/gdb_call_probe.sh, run once)
 # In docs/*.md every fence must name its language and shell blocks must be
 # ```sh, so that no command hides from this test in a ```bash block.
 #
@@ -80,7 +85,8 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/blocks"
 
 # Extraction: one file per ```sh block (blocks/N.sh) and one index line per
-# block: N <TAB> file <TAB> line of the fence <TAB> run|skip <TAB> status.
+# block: N <TAB> file <TAB> line of the fence <TAB> run|skip <TAB> status
+# <TAB> 1 if it needs gdb calls, else 0.
 # The output a block must show goes to blocks/N.expect, one line each:
 # e|l (exact or loose) <TAB> line of the .md <TAB> the text.  Marker and
 # style problems go to problems.txt (style ones in docs/*.md only).
@@ -128,6 +134,7 @@ for f in "${files[@]}"; do
     /^[ \t]*<!--[ \t]*doc-test-status:[ \t]*[0-9]+[ \t]*-->[ \t]*$/ {
       s = $0; gsub(/[^0-9]/, "", s); status = s + 0; next
     }
+    /^[ \t]*<!--[ \t]*doc-test-needs:[ \t]*gdb-calls[ \t]*-->[ \t]*$/ { calls = 1; next }
     /^[ \t]*<!--[ \t]*run-command[ \t]*-->[ \t]*$/ { next }
     /^[ \t]*$/ { next }
     /^```/ {
@@ -147,13 +154,14 @@ for f in "${files[@]}"; do
         last_sh = sprintf("%03d", n)
         out = sprintf("%s/%03d.sh", dir, n)
         printf "" > out
-        printf "%03d\t%s\t%d\t%s\t%d\n", n, file, FNR, mode == "" ? "run" : mode, status >> (dir "/index.tsv")
+        printf "%03d\t%s\t%d\t%s\t%d\t%d\n", n, file, FNR, mode == "" ? "run" : mode, status,
+          calls >> (dir "/index.tsv")
       }
-      mode = ""; status = 0
+      mode = ""; status = 0; calls = 0
       next
     }
     strict && /^[ \t]+```/ { problem("an indented fence: start fences at column 0") }
-    { mode = ""; status = 0 }
+    { mode = ""; status = 0; calls = 0 }
     END {
       if (inblock) problem("a fence that is never closed")
       if (exp_pending) problem("doc-test-output: no ```text block after the marker of line " exp_pending)
@@ -173,8 +181,8 @@ if [ ! -s "$work/blocks/index.tsv" ]; then
 fi
 
 if [ $list_only -eq 1 ]; then
-  while IFS=$'\t' read -r n file line mode status; do
-    echo "== $file:$line ($mode$([ "$status" != 0 ] && echo ", status $status"))"
+  while IFS=$'\t' read -r n file line mode status calls; do
+    echo "== $file:$line ($mode$([ "$status" != 0 ] && echo ", status $status")$([ "$calls" = 1 ] && echo ", gdb calls"))"
     cat "$work/blocks/$n.sh"
     if [ -f "$work/blocks/$n.expect" ]; then
       echo "-- must print (e: exact, l: loose; line of $file):"
@@ -252,9 +260,25 @@ missing_lines() {
     }' "$1" "$2"
 }
 
-ran=0 skipped=0 missing=0 failed=0
+# gdb_cannot_call: true, with the reason in $no_calls_why, when this
+# machine's gdb cannot call functions in a program.  Asked once, and only
+# when a block needs it.  Where the probe's call works, the blocks run and
+# fail on their own if our code is wrong.
+calls_probed=0 no_calls_why=""
+gdb_cannot_call() {
+  if [ $calls_probed -eq 0 ]; then
+    calls_probed=1
+    local rc=0
+    no_calls_why=$("$root/tests/smoke/gdb_call_probe.sh") || rc=$?
+    # Only the probe's exit 1 means "cannot call".
+    [ "$rc" -eq 1 ] || no_calls_why=""
+  fi
+  [ -n "$no_calls_why" ]
+}
+
+ran=0 skipped=0 missing=0 nocalls=0 failed=0
 started=$SECONDS
-while IFS=$'\t' read -r n file line mode status; do
+while IFS=$'\t' read -r n file line mode status calls; do
   block="$work/blocks/$n.sh"
   where="$file:$line"
   if [ "$mode" = skip ]; then
@@ -271,6 +295,11 @@ while IFS=$'\t' read -r n file line mode status; do
   if [ -n "$tool" ]; then
     echo "skip $where ($tool is not installed)"
     missing=$((missing + 1))
+    continue
+  fi
+  if [ "$calls" = 1 ] && gdb_cannot_call; then
+    echo "skip $where ($no_calls_why)"
+    nocalls=$((nocalls + 1))
     continue
   fi
   dir=$(mktemp -d "$work/run.XXXXXX")
@@ -308,5 +337,6 @@ $lacking"
 done <"$work/blocks/index.tsv"
 
 echo "docs: $ran blocks run in $((SECONDS - started)) s, $failed failed," \
-  "$skipped skipped by marker, $missing skipped for a missing tool"
+  "$skipped skipped by marker, $missing skipped for a missing tool," \
+  "$nocalls skipped because gdb cannot call functions here"
 [ "$failed" -eq 0 ]

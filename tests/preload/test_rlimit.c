@@ -6,6 +6,7 @@
  * Linked against liballocator.so, so malloc is ours.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,11 @@ static size_t mapped_bytes(void)
 
 int main(void)
 {
-    // Three freed 8 MiB blocks wait in the large-mapping cache: none can
-    // serve 16 MiB (too much waste), together they hold 24 MiB.
+    // The threshold stays where it is: freeing the blocks below would
+    // otherwise raise it past them and drop them from the cache at once.
+    REQUIRE(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1);
+    // Three freed 8 MiB blocks wait in the large-mapping cache; together
+    // they hold 24 MiB.
     char *blocks[3];
     for (int i = 0; i < 3; i++) {
         blocks[i] = malloc(8 * MiB);
@@ -40,19 +44,20 @@ int main(void)
         free(blocks[i]);
     size_t before = mem_get_stats().num_munmaps;
 
-    // Room for 12 MiB more than is mapped now: 16 MiB fits only once the
-    // cached 24 MiB are unmapped.
+    // Room for 12 MiB more than is mapped now: 28 MiB fits neither in a
+    // fresh mapping nor by growing a cached one, only once the cached
+    // 24 MiB are unmapped.
     struct rlimit lim = {mapped_bytes() + 12 * MiB, RLIM_INFINITY};
     lim.rlim_max = lim.rlim_cur;
     REQUIRE(setrlimit(RLIMIT_AS, &lim) == 0);
 
     errno = 0;
-    char *big = malloc(16 * MiB);
+    char *big = malloc(28 * MiB);
     CHECK(big != NULL);
     CHECK_EQ(errno, 0);
     CHECK(mem_get_stats().num_munmaps > before); // the cache was given back
     if (big != NULL) {
-        memset(big, 7, 16 * MiB);
+        memset(big, 7, 28 * MiB);
         free(big);
     }
 

@@ -6,6 +6,13 @@
 # the commands' output must agree with what it did, and with the
 # program's own mem_get_stats() and mem_check_heap().
 #
+# The tests that call into the program (`heap ... --inferior`) skip, saying
+# why, where gdb cannot call functions in any program at all (issue 12: gdb
+# 13.1 on AMX CPUs); see skip_unless_gdb_can_call in helper.bash.  The
+# others never call in, so they run everywhere.  LA_TEST_FAKE_NO_GDB_CALLS=1
+# plays such a machine: calls are turned off in every gdb run here and the
+# calling tests skip.
+#
 # GDB_HEAP_PROG names the program (ctest sets it; defaults to the build tree).
 
 load helper
@@ -24,7 +31,12 @@ gdb_heap() {
         echo "gdb_heap: $GDB_HEAP_PROG is not built (make all)" >&2
         return 1
     fi
-    cat >cmds.gdb
+    {
+        if [ "${LA_TEST_FAKE_NO_GDB_CALLS:-0}" = 1 ]; then
+            echo "set may-call-functions off"
+        fi
+        cat
+    } >cmds.gdb
     # A call into the program that waits for a lock would hang gdb: give
     # up after a minute (timeout signals its whole process group, the
     # program too).
@@ -76,15 +88,9 @@ printf "medium=%#lx\n", (unsigned long)gdb_medium
 printf "large=%#lx\n", (unsigned long)gdb_large
 echo @@stats\n
 heap stats
-echo @@stats_inferior\n
-heap stats --inferior
-echo @@fields\n
-python print("\n".join(f.name for f in gdb.lookup_type("mem_stats_t").fields()))
 echo @@check\n
 heap check
 printf "errors=%d\n", $heap_check_errors
-echo @@check_inferior\n
-heap check --inferior
 echo @@bins\n
 heap bins
 echo @@medium\n
@@ -110,13 +116,13 @@ help heap
 echo @@end\n
 kill
 GDB
-    local nmalloc medium large f mine theirs
+    local nmalloc medium large f
     nmalloc=$(value nmalloc) medium=$(value medium) large=$(value large)
     [ "$nmalloc" = 9 ] || fail_with "gdb_nmalloc is '$nmalloc', expected 9"
     [ -n "$medium" ] && [ -n "$large" ] || fail_with "gdb did not print the program's pointers"
 
-    # heap stats: what the program did, and exactly what its own
-    # mem_get_stats() says (read from memory versus computed in the program).
+    # heap stats: what the program did (the next test compares every field
+    # with the program's own mem_get_stats()).
     [ "$(stats_field stats num_allocations)" -ge "$nmalloc" ] ||
         fail_with "num_allocations below the program's $nmalloc mallocs"
     [ "$(stats_field stats num_frees)" -ge 3 ] || fail_with "num_frees below the program's 3 frees"
@@ -125,21 +131,12 @@ GDB
     [ "$(stats_field stats current_usage)" -ge $((40 + 3000 + 200000 + 2 * 2000 + 40000)) ] ||
         fail_with "current_usage below the program's live blocks"
     [ "$(stats_field stats num_heaps)" -ge 1 ] || fail_with "num_heaps below 1"
-    # Every field of mem_stats_t, as the debug info has them: a field the
-    # commands do not know (num_large once) shows as missing.
-    [ "$(section fields | wc -l)" -ge 18 ] || fail_with "gdb did not list mem_stats_t's fields"
-    for f in $(section fields); do
-        mine=$(stats_field stats "$f") theirs=$(stats_field stats_inferior "$f")
-        [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
-            fail_with "heap stats says $f = '$mine', mem_get_stats() says '$theirs'"
-    done
 
-    # heap check: OK, the free blocks counted, and the program agrees.
+    # heap check: OK, and the free blocks counted.
     expect_line check '^heap check: OK \([0-9]+ heaps, [0-9]+ blocks, [0-9]+ free\)$'
     [ "$(section check | sed -nE 's/.* ([0-9]+) free\)$/\1/p')" -ge 2 ] ||
         fail_with "heap check counts fewer than the 2 free blocks the program left"
     [ "$(value errors)" = 0 ] || fail_with "\$heap_check_errors is not 0"
-    expect_line check_inferior 'mem_check_heap\(\) returned 0$'
 
     # heap bins: the freed 40000-byte block in the last class's tree; the
     # 40-byte block freed into the thread cache's bin of 48-byte slots.
@@ -184,6 +181,38 @@ GDB
     done
 }
 
+@test "gdb heap: --inferior calls the program, which agrees with memory" {
+    skip_unless_gdb_can_call
+    gdb_heap ok <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+echo @@stats\n
+heap stats
+echo @@stats_inferior\n
+heap stats --inferior
+echo @@fields\n
+python print("\n".join(f.name for f in gdb.lookup_type("mem_stats_t").fields()))
+echo @@check_inferior\n
+heap check --inferior
+echo @@end\n
+kill
+GDB
+    # Every field of mem_stats_t, as the debug info has them (a field the
+    # commands do not know, num_large once, shows as missing), read from
+    # memory is exactly what the program's own mem_get_stats() computes,
+    # and its mem_check_heap() finds nothing.
+    local f mine theirs
+    [ "$(section fields | wc -l)" -ge 18 ] || fail_with "gdb did not list mem_stats_t's fields"
+    for f in $(section fields); do
+        mine=$(stats_field stats "$f") theirs=$(stats_field stats_inferior "$f")
+        [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
+            fail_with "heap stats says $f = '$mine', mem_get_stats() says '$theirs'"
+    done
+    expect_line check_inferior 'mem_check_heap\(\) returned 0$'
+}
+
 @test "gdb heap: check reports a damaged header at its address" {
     # corrupt flips bits of gdb_medium's check word before the checkpoint.
     gdb_heap corrupt <<'GDB'
@@ -195,8 +224,6 @@ printf "medium=%#lx\n", (unsigned long)gdb_medium
 echo @@check\n
 heap check
 printf "errors=%d\n", $heap_check_errors
-echo @@check_inferior\n
-heap check --inferior
 echo @@medium\n
 heap block gdb_medium
 echo @@end\n
@@ -206,28 +233,37 @@ GDB
     header=$(printf '%#x' $(($(value medium) - 16)))
     expect_line check "^heap check: heap 0: live block header fails its check word \(0x[0-9a-f]+\) at $header$"
     [ "$(value errors)" = 1 ] || fail_with "\$heap_check_errors is not 1"
-    expect_line check_inferior 'mem_check_heap\(\) returned [1-9]'
     expect_line medium '^  state +damaged header'
 }
 
+@test "gdb heap: check --inferior finds the damaged header too" {
+    skip_unless_gdb_can_call
+    gdb_heap corrupt <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+echo @@check_inferior\n
+heap check --inferior
+echo @@end\n
+kill
+GDB
+    expect_line check_inferior 'mem_check_heap\(\) returned [1-9]'
+}
+
 @test "gdb heap: commands work when stopped inside the allocator" {
-    # release_spare() frees a block too big for the thread caches: gdb
-    # stops in heap_free with the heap's lock held.  Reading memory still
-    # works; calls into the program, which would wait for that lock, are
-    # refused.  (The stop inside a function called from gdb is an error,
-    # which would end the batch script: hence the Python.)
+    # After the checkpoint the program frees a block too big for the
+    # thread caches (release_spare()): gdb stops in heap_free with the
+    # heap's lock held.  Reading memory still works; calls into the
+    # program, which would wait for that lock, are refused (without a
+    # call: this test runs where gdb cannot call functions, too).
     gdb_heap ok <<'GDB'
 set pagination off
 set confirm off
 break checkpoint
 run
 break heap_free
-python
-try:
-    gdb.execute("call release_spare()")
-except gdb.error:
-    pass
-end
+continue
 info symbol $pc
 echo @@stats\n
 heap stats

@@ -8,8 +8,11 @@
  *   gdb_heap_prog [ok|corrupt]
  *
  * corrupt overwrites the check word in gdb_medium's header first, so that
- * `heap check` has a damaged block to find.  The program never frees a
- * block after the checkpoint: in corrupt mode that free would abort.
+ * `heap check` has a damaged block to find.  After the checkpoint, ok mode
+ * frees gdb_spare (release_spare()) and nothing else: a test that breaks
+ * in heap_free then stops inside the allocator without calling into the
+ * program, which some machines' gdb cannot do (issue 12).  Corrupt mode
+ * frees nothing after the checkpoint: a free near the damage could abort.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,9 +44,9 @@ static void *take(size_t bytes)
 // gdb breaks here; the program's blocks are all made by then.
 __attribute__((noinline)) void checkpoint(void) { __asm__ volatile("" ::: "memory"); }
 
-// gdb calls this to stop inside the allocator, in a free that takes the
-// heap's lock (too big for any thread-cache bin); it goes through the
-// program's own binding of free, the preloaded one.
+// Right after the checkpoint: a free that takes the heap's lock (too big
+// for any thread-cache bin), where gdb can stop inside the allocator; it
+// goes through the program's own binding of free, the preloaded one.
 __attribute__((noinline)) void release_spare(void)
 {
     free(gdb_spare);
@@ -81,6 +84,8 @@ int main(int argc, char **argv)
         return 2;
     }
     checkpoint();
+    if (strcmp(mode, "ok") == 0)
+        release_spare();
     printf("gdb_heap_prog: %s done\n", mode);
     (void)guard1;
     (void)guard2;

@@ -36,6 +36,26 @@ skip_unless_installed() {
     done
 }
 
+# skip_unless_gdb_can_call: skips the test, with gdb's error, when this
+# machine's gdb cannot call functions in any program (gdb_call_probe.sh:
+# a call in /bin/true, nothing of ours).  Where that call works the test
+# runs, so a broken extension or allocator still fails it.  The probe runs
+# once per test file; its answer is kept in BATS_FILE_TMPDIR.
+skip_unless_gdb_can_call() {
+    skip_unless_installed gdb
+    local answer="$BATS_FILE_TMPDIR/gdb_call_probe"
+    if [ ! -f "$answer" ]; then
+        local why rc=0
+        why=$("$PROJECT_ROOT/tests/smoke/gdb_call_probe.sh") || rc=$?
+        # Only exit 1 means "cannot call"; anything else lets the test run.
+        [ "$rc" -eq 1 ] || why=""
+        printf '%s' "$why" >"$answer"
+    fi
+    if [ -s "$answer" ]; then
+        skip "$(cat "$answer")"
+    fi
+}
+
 # smoke_stats_field FILE PID FIELD: prints FIELD from the statistics block
 # of process PID in FILE (empty when there is no such block).  Children
 # (gcc's cc1, git's helpers) print their own blocks; only PID's counts.

@@ -152,19 +152,47 @@ static void test_free_regions_unmapped(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// A purged block stays purged when a freed neighbour merges into it: the
+// next purge gives back the neighbour's pages, not the whole span again
+// (issue 14: each pass madvised the same pages again).
+static void test_purge_once_until_reused(void)
+{
+    enum { BIG = 64 * 1024 };
+    mem_trim(0);
+    char *a = mem_malloc(BIG), *b = mem_malloc(BIG), *guard = mem_malloc(16);
+    REQUIRE(a != NULL && b != NULL && guard != NULL);
+    memset(a, 1, BIG);
+    memset(b, 2, BIG);
+    mem_free(a);
+    size_t r0 = mem_get_stats().released_bytes;
+    mem_trim(0);
+    size_t r1 = mem_get_stats().released_bytes;
+    CHECK(r1 - r0 >= BIG - 2 * 4096); // a's inner pages
+    mem_free(b);                       // merges with the purged a
+    la_block_t *merged = blk_from_payload(a);
+    CHECK(blk_load_head(merged) & LA_PURGED);
+    mem_trim(0);
+    size_t r2 = mem_get_stats().released_bytes;
+    CHECK(r2 - r1 >= BIG - 2 * 4096);
+    CHECK(r2 - r1 <= BIG + 4096); // b's pages only, not a's again
+    mem_trim(0);
+    CHECK_EQ(mem_get_stats().released_bytes - r2, 0); // nothing left to give
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_free(guard);
+}
+
 static void test_large_cache_ages_out(void)
 {
     size_t saved = la.decay_ms;
     la.decay_ms = 20;
     mem_trim(0);
     void *a = mem_malloc(1 << 20);
+    void *b = mem_malloc(4 << 20);
     mem_free(a);
     CHECK_EQ(mem_get_stats().large_cached, 1);
     sleep_ms(60);
-    // The next large free ages the old entry out (a 4 MiB request could
-    // not reuse it) and caches its own mapping instead.
-    void *b = mem_malloc(4 << 20);
-    CHECK_EQ(mem_get_stats().large_cached, 1);
+    // The next large free ages the old entry out and caches its own
+    // mapping instead.
     mem_free(b);
     mem_stats_t s = mem_get_stats();
     CHECK_EQ(s.large_cached, 1);
@@ -181,6 +209,7 @@ int main(void)
     test_purged_spans_reused();
     test_decay_without_trim();
     test_free_regions_unmapped();
+    test_purge_once_until_reused();
     test_large_cache_ages_out();
     return test_report("test_memory");
 }

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/*
+ * background.c: the purging thread (ALLOCATOR_BACKGROUND=1, the default).
+ * Without it, decayed memory goes back only when some thread calls into a
+ * heap: an idle process, or one whose busy threads only hit their caches,
+ * kept its peak (issue 14).  It starts lazily, once the heaps span
+ * LA_BG_START_BYTES, from an allocator entry point that holds no lock
+ * (pthread_create allocates), so small programs never get a second thread.
+ * It blocks every signal, is detached, wakes every half decay period and
+ * runs heap_purge_all_due(); exit ends it with the process.  A fork child
+ * starts its own on demand.  It may call anything the heaps call, and
+ * pthread functions; it allocates nothing itself.
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "internal.h"
+
+static uint64_t sleep_ms(void)
+{
+    uint64_t half = la.decay_ms / 2;
+    return LA_MIN(LA_MAX(half, (uint64_t)LA_BG_MIN_SLEEP_MS), (uint64_t)LA_BG_MAX_SLEEP_MS);
+}
+
+static void *background_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        os_sleep_ms(sleep_ms());
+        heap_purge_all_due();
+    }
+    return NULL;
+}
+
+void background_start_slow(void)
+{
+    int expected = LA_BG_OFF;
+    // The constructor made pthreads usable (tcache.c); one starter only.
+    if (!__atomic_load_n(&la.tc_ready, __ATOMIC_ACQUIRE) ||
+        !__atomic_compare_exchange_n(&la.bg_state, &expected, LA_BG_STARTING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;
+    // Every signal blocked in the new thread (it inherits this mask), so
+    // that none of the program's is delivered to it.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, LA_BG_STACK_BYTES);
+        rc = pthread_create(&thread, &attr, background_main, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    // A failure is not retried: the heaps still purge on their own ticks.
+    __atomic_store_n(&la.bg_state, rc == 0 ? LA_BG_RUNNING : LA_BG_FAILED, __ATOMIC_RELEASE);
+}
+
+void background_after_fork_child(void)
+{
+    la_store_relaxed(&la.bg_state, LA_BG_OFF);
+}

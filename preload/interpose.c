@@ -85,8 +85,8 @@ LA_EXPORT void *aligned_alloc(size_t alignment, size_t size) { return la_aligned
 // the next one, and treats small alignments as malloc.
 LA_EXPORT void *memalign(size_t alignment, size_t size)
 {
-    if (alignment <= ALIGNMENT)
-        return la_malloc(size);
+    if (alignment <= ALIGNMENT) // 24-byte slots are 8-aligned: ask for 16 above 8
+        return la_aligned(alignment > 8 ? ALIGNMENT : 8, size);
     if (!LA_IS_POW2(alignment)) {
         if (alignment > LA_MAX_ALIGNMENT) {
             errno = EINVAL;

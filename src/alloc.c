@@ -136,6 +136,9 @@ unsigned la_validate_cached(const void *p, const char *func)
 
 static la_block_t *validate(const void *p, const char *func)
 {
+    // Slots have no header: their callers dispatch on slab_of() first.
+    if (LA_UNLIKELY(slab_of(p) != NULL))
+        la_fatal(func, "invalid pointer %p (a slab slot where a heap block was expected)", p);
     if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);
@@ -312,10 +315,46 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     return b;
 }
 
+// realloc of a slab slot: within the slot's size it never moves (shrinking
+// included); beyond, it moves once, to a slot of a bigger class or a heap
+// block.  Counted as one free and one allocation like any resize.
+static void *realloc_slot(la_slab_t *s, void *p, size_t req)
+{
+    slab_check(s, p, "realloc");
+    if (req == 0) { // glibc: free and return NULL
+        la_free(p);
+        return NULL;
+    }
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return fail_nomem(); // the old slot stays intact
+    size_t size = s->size;
+    if (req <= size) {
+        if (!tcache_count_resize(size, size)) {
+            la_heap_t *h = s->heap;
+            lock_acquire(&h->lock);
+            h->counters.nfree++;
+            h->counters.free_bytes += size;
+            h->counters.nalloc++;
+            h->counters.alloc_bytes += size;
+            lock_release(&h->lock);
+        }
+        return p;
+    }
+    void *q = la_malloc(req);
+    if (q == NULL)
+        return NULL; // errno is ENOMEM; the old slot stays intact
+    memcpy(q, p, size);
+    la_free(p);
+    return q;
+}
+
 static void *realloc_impl(void *p, size_t req, bool ts)
 {
     if (p == NULL)
         return ts ? la_malloc(req) : malloc_impl(req, false, false);
+    la_slab_t *s = slab_of(p);
+    if (s != NULL) // a slot from the _ts family or the exported malloc
+        return realloc_slot(s, p, req);
     la_block_t *b = la_validate(p, "realloc");
     if (req == 0) { // glibc: free and return NULL
         free_block(b, ts, "realloc");
@@ -352,8 +391,13 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         errno = EINVAL;
         return NULL;
     }
-    if (align <= ALIGNMENT)
+    if (align <= ALIGNMENT) {
+        // Slots of the 24-byte class are only 8-aligned: round up to a
+        // class that is a multiple of 16.
+        if (align > 8 && req <= LA_SLAB_MAX_BYTES)
+            req = LA_ALIGN_UP(req, ALIGNMENT);
         return ts ? la_malloc(req) : malloc_impl(req, false, false);
+    }
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return fail_nomem();
     size_t need = blk_size_for(req + la.guard_bytes);
@@ -407,6 +451,11 @@ size_t la_usable_size(const void *p, const char *func)
 {
     if (p == NULL)
         return 0;
+    la_slab_t *s = slab_of(p);
+    if (s != NULL) {
+        slab_check(s, p, func);
+        return s->size;
+    }
     la_block_t *b = la_validate(p, func);
     // In debug mode the slack is a canary or a redzone: not the program's.
     return LA_UNLIKELY(la.debug) ? block_req(b) : blk_usable(b);
@@ -430,6 +479,7 @@ void la_free_space(size_t *bytes, size_t *blocks)
             *bytes += blk_size((la_block_t *)t);
             (*blocks)++;
         }
+        *bytes += slab_free_bytes(h, blocks); // free slots in slabs
         lock_release(&h->lock);
     }
     debug_quiet_end();
@@ -450,6 +500,7 @@ int mem_trim(size_t pad)
         unsigned n_unmap = 0;
         lock_acquire(&h->lock);
         heap_free_chain(h, heap_take_remote(h));
+        slab_purge(h); // empty slabs become free heap blocks, purged below
         released += heap_purge(h, unmap, &n_unmap, LA_TRIM_UNMAP_MAX);
         lock_release(&h->lock);
         // Whole regions are unmapped after the lock is released.
@@ -471,6 +522,8 @@ void *mem_malloc(size_t size) { return malloc_impl(size, false, false); }
 
 void mem_free(void *ptr)
 {
+    if (slab_of(ptr) != NULL) // a slot from the _ts family
+        return la_free(ptr);
     if (ptr != NULL)
         free_block(la_validate(ptr, "free"), false, "free");
 }

@@ -291,8 +291,15 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         return NULL; // large now: move it into its own mapping
     size_t need = blk_size_for(req + la.guard_bytes), size = blk_size(b);
     // Fits without a split: only the requested size changes, which the
-    // owner of the block may write without the heap lock.
-    if (ts && need <= size && size - need < MIN_BLOCK_SIZE && tcache_count_resize(old_req, req)) {
+    // owner of the block may write without the heap lock.  In the
+    // exported family that includes a block with up to an eighth to spare
+    // (LA_REALLOC_SLACK_DIVISOR): splitting that off, as the seed did,
+    // meant the next growth by a few bytes had to move the block (issue
+    // 13: strings grown round-robin by 1..64 bytes ran 8x slower than
+    // tcmalloc and mimalloc).
+    size_t keep = ts ? LA_MAX((size_t)MIN_BLOCK_SIZE, size / LA_REALLOC_SLACK_DIVISOR)
+                     : (size_t)MIN_BLOCK_SIZE;
+    if (ts && need <= size && size - need < keep && tcache_count_resize(old_req, req)) {
         blk_set_req(b, req);
         return b;
     }
@@ -372,7 +379,16 @@ static void *realloc_impl(void *p, size_t req, bool ts)
     debug_quiet_end();
     if (nb != NULL)
         return blk_payload(nb);
-    void *q = ts ? la_malloc(req) : malloc_impl(req, false, false);
+    // A heap block that grows and must move gets an eighth to spare, so
+    // that a string or vector grown in small steps moves about once per
+    // eighth of its size, not on every step (size-class allocators get the
+    // same from their class spacing).  Large blocks grow with mremap.
+    size_t roomy = req + req / LA_REALLOC_SLACK_DIVISOR;
+    void *q;
+    if (ts && req > old_req && req > LA_SLAB_MAX_BYTES && roomy < la_mmap_threshold(true))
+        q = la_alloc_direct(req, roomy, false);
+    else
+        q = ts ? la_malloc(req) : malloc_impl(req, false, false);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old block stays intact
     // Only the requested bytes in debug mode: the rest is canary or redzone.

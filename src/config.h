@@ -159,6 +159,10 @@
 // Requests up to this size are served from size-class slabs (slots with no
 // header) through the thread caches: the range of the fast paths.  Bytes.
 #define LA_SLAB_MAX_BYTES 1024
+// realloc of a heap block in the exported family: it stays in place while
+// it has up to 1/n to spare, and one that grows and must move gets 1/n
+// more than asked (issue 13: round-robin string growth).
+#define LA_REALLOC_SLACK_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table).
 #define LA_SLAB_CLASSES 21
 // A slab is one heap block of this many payload bytes, aligned to it, so

@@ -107,13 +107,10 @@ LA_INLINE void la_add_owned_i32(int32_t *p, int32_t v)
     la_store_relaxed(p, *p + v);
 #endif
 }
+// The same 64-bit add: two's complement makes signed and unsigned agree.
 LA_INLINE void la_add_owned_i64(int64_t *p, int64_t v)
 {
-#if LA_OWNED_ASM
-    __asm__("addq %1, %0" : "+m"(*p) : "er"(v));
-#else
-    la_store_relaxed(p, *p + v);
-#endif
+    la_add_owned_size((size_t *)p, (size_t)v);
 }
 #define la_add_owned(p, v)                                                     \
     _Generic((p), size_t *: la_add_owned_size, int64_t *: la_add_owned_i64,   \

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* Version of the statistics layout; printed in the JSON statistics too. */
-#define MEM_STATS_VERSION 1
+#define MEM_STATS_VERSION 2
 
 /*
  * Process-wide statistics.  Byte counts are of requested sizes; heap_size and

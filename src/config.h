@@ -170,5 +170,11 @@
 
 // Size of the stack buffer the diagnostic formatter writes into.  Bytes.
 #define LA_LOG_BUFFER_BYTES 512
+// A statistics report is formatted whole on the stack, then written in one
+// write(2): the JSON one with its size classes is about 2.5 KiB plus the
+// program's path.  Bytes.
+#define LA_REPORT_BUFFER_BYTES 8192
+// The program's path in a report, at most (longer ones are cut).  Bytes.
+#define LA_PROGRAM_NAME_BYTES 1024
 
 #endif /* LA_CONFIG_H */

@@ -427,6 +427,9 @@ LA_HIDDEN void os_yield(void);
 LA_HIDDEN void os_sleep_ms(uint64_t ms);
 LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
+// The program's path (/proc/self/exe), else its argv[0] (/proc/self/cmdline),
+// else "?", into buf (NUL-terminated, truncated to cap).
+LA_HIDDEN void os_program_name(char *buf, size_t cap);
 // True while the process has never had a second thread (glibc's
 // __libc_single_threaded; false when unknown).
 LA_HIDDEN bool os_single_threaded(void);
@@ -439,6 +442,7 @@ LA_HIDDEN void os_stdio_list_reset(void);
 /* ---- log.c: formatted output without stdio ------------------------------ */
 
 LA_HIDDEN size_t log_format(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
+LA_HIDDEN size_t log_format_args(char *buf, size_t cap, const char *fmt, ...) LA_PRINTF(3, 4);
 LA_HIDDEN void log_printf(const char *fmt, ...) LA_PRINTF(1, 2);
 // Reports "liballocator: FUNC(): MESSAGE" on stderr and aborts.
 LA_HIDDEN LA_NORETURN void la_fatal(const char *func, const char *fmt, ...) LA_PRINTF(2, 3);

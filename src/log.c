@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * log.c: formatted output without stdio or malloc.  A small printf subset
- * (%s %c %d %i %u %x %p %%, with l/z/ll length modifiers and a field width)
+ * (%s %c %d %i %u %x %p %%, with l/z/ll length modifiers and a field width,
+ * digits or `*`)
  * formats into a stack buffer that os.c writes to stderr in one write(2),
  * so concurrent reports do not interleave mid-line.  Used by diagnostics,
  * the fatal-error path and the statistics report.
@@ -82,6 +83,10 @@ size_t log_format(char *buf, size_t cap, const char *fmt, va_list ap)
             f++;
         }
         int width = 0;
+        if (*f == '*') {
+            width = va_arg(ap, int);
+            f++;
+        }
         while (*f >= '0' && *f <= '9')
             width = width * 10 + (*f++ - '0');
         int longs = 0;
@@ -136,7 +141,7 @@ size_t log_format(char *buf, size_t cap, const char *fmt, va_list ap)
     return o.len < cap ? o.len : cap - 1;
 }
 
-static size_t log_format_args(char *buf, size_t cap, const char *fmt, ...)
+size_t log_format_args(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * os.c: the only file that talks to the kernel (brk, mmap, munmap, mremap,
- * futex, write, getrandom) or reads the environment.  Nothing here allocates
+ * futex, write, getrandom, /proc) or reads the environment.  Nothing here allocates
  * or takes a lock; every function may be called during bootstrap, with a
  * heap lock held, or from a signal-free fatal path.  Failures are returned,
  * never reported, except the fatal ones.
@@ -184,6 +184,46 @@ unsigned os_cpu_count(void)
 }
 
 int os_getpid(void) { return (int)getpid(); }
+
+// Reads up to cap - 1 bytes of a small file into buf; returns how many (0
+// when it cannot be read).  No stdio: it would allocate.
+static size_t read_small_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return len;
+}
+
+void os_program_name(char *buf, size_t cap)
+{
+    if (cap == 0)
+        return;
+    int saved = errno;
+    ssize_t n = cap > 1 ? readlink("/proc/self/exe", buf, cap - 1) : -1;
+    if (n > 0) {
+        buf[n] = '\0';
+    } else {
+        // argv[0] is the first NUL-terminated string of the command line.
+        size_t len = read_small_file("/proc/self/cmdline", buf, cap);
+        buf[len] = '\0';
+        if (buf[0] == '\0' && cap > 1) {
+            buf[0] = '?';
+            buf[1] = '\0';
+        }
+    }
+    errno = saved;
+}
 
 // glibc 2.32 and later; weak, so that another libc leaves it NULL.
 extern char __libc_single_threaded __attribute__((weak));

@@ -11,6 +11,7 @@
  * Printing goes through log.c.
  */
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "tcache.h"
 
@@ -117,34 +118,6 @@ void mem_reset(void)
     __atomic_store_n(&la.peak, s.current_usage, __ATOMIC_RELAXED);
 }
 
-void stats_print(const mem_stats_t *s)
-{
-    log_printf("liballocator statistics (pid %d)\n"
-               "  total_allocated  %16zu\n"
-               "  total_freed      %16zu\n"
-               "  current_usage    %16zu\n"
-               "  peak_usage       %16zu\n"
-               "  num_allocations  %16zu\n"
-               "  num_frees        %16zu\n"
-               "  num_splits       %16zu\n"
-               "  num_coalesces    %16zu\n",
-               os_getpid(), s->total_allocated, s->total_freed, s->current_usage, s->peak_usage,
-               s->num_allocations, s->num_frees, s->num_splits, s->num_coalesces);
-    log_printf("  num_mmaps        %16zu\n"
-               "  num_munmaps      %16zu\n"
-               "  heap_size        %16zu\n"
-               "  mmap_bytes       %16zu\n"
-               "  num_heaps        %16zu\n"
-               "  large_cached     %16zu\n"
-               "  large_cache_bytes %15zu\n"
-               "  num_purges       %16zu\n"
-               "  released_bytes   %16zu\n"
-               "  num_large        %16zu\n",
-               s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
-               s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes,
-               s->num_large);
-}
-
 void mem_print_stats(void)
 {
     mem_stats_t s = mem_get_stats();
@@ -175,9 +148,13 @@ void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
     tcache_by_class(out);
 }
 
-// A bounded string builder over a stack buffer, for the JSON report.
+/* ---- the reports --------------------------------------------------------- */
+
+// A bounded string builder over a stack buffer: each report is formatted
+// whole and written in one write(2), so that the reports of processes
+// sharing a stderr (or a file) do not interleave.
 typedef struct {
-    char buf[4096];
+    char buf[LA_REPORT_BUFFER_BYTES];
     size_t len;
 } text_t;
 
@@ -190,36 +167,100 @@ static void add(text_t *t, const char *fmt, ...)
     va_end(ap);
 }
 
-// One JSON object, on one line, in one write: the statistics, the size
-// classes and the options in effect.  "version" is MEM_STATS_VERSION.
-static void stats_print_json(const mem_stats_t *s)
+// The fields of mem_stats_t in report order; `bytes` fields also get a
+// human-readable size in the text report.
+typedef struct {
+    const char *name;
+    size_t offset;
+    bool bytes;
+} field_t;
+
+#define STAT(f, bytes) {#f, offsetof(mem_stats_t, f), bytes}
+static const field_t fields[] = {
+    STAT(total_allocated, true),   STAT(total_freed, true),    STAT(current_usage, true),
+    STAT(peak_usage, true),        STAT(num_allocations, false), STAT(num_frees, false),
+    STAT(num_splits, false),       STAT(num_coalesces, false), STAT(num_mmaps, false),
+    STAT(num_munmaps, false),      STAT(heap_size, true),      STAT(mmap_bytes, true),
+    STAT(num_heaps, false),        STAT(large_cached, false),  STAT(large_cache_bytes, true),
+    STAT(num_purges, false),       STAT(released_bytes, true), STAT(num_large, false),
+};
+#undef STAT
+
+static size_t field_value(const mem_stats_t *s, const field_t *f)
+{
+    return *(const size_t *)((const char *)s + f->offset);
+}
+
+// One line of the text report: the name, the number right-aligned at
+// column 35 (as gdb's `heap stats`).
+static void add_row(text_t *t, const char *name, size_t value, bool bytes)
+{
+    int pad = 32 - (int)__builtin_strlen(name);
+    (void)bytes;
+    add(t, "  %s %*zu\n", name, pad > 0 ? pad : 1, value);
+}
+
+static void format_text(text_t *t, const mem_stats_t *s)
+{
+    char program[LA_PROGRAM_NAME_BYTES];
+    os_program_name(program, sizeof program);
+    add(t, "liballocator statistics (pid %d)\n", os_getpid());
+    add(t, "  program          %s\n", program);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        add_row(t, fields[i].name, field_value(s, &fields[i]), fields[i].bytes);
+}
+
+// A JSON string: quotes, backslashes and control characters escaped.
+static void add_json_string(text_t *t, const char *str)
+{
+    add(t, "\"");
+    for (const unsigned char *c = (const unsigned char *)str; *c != '\0'; c++) {
+        if (*c == '"' || *c == '\\')
+            add(t, "\\%c", *c);
+        else if (*c < 0x20)
+            add(t, "\\u%04x", *c);
+        else
+            add(t, "%c", *c);
+    }
+    add(t, "\"");
+}
+
+// One JSON object, on one line: the statistics, then the size classes.
+// "version" is MEM_STATS_VERSION; each field of mem_stats_t has its name.
+static void format_json(text_t *t, const mem_stats_t *s)
 {
     la_class_stats_t classes[NUM_SIZE_CLASSES];
     stats_by_class(classes);
-    text_t t = {.len = 0};
-    add(&t, "{\"liballocator\":{\"version\":%d,\"pid\":%d", MEM_STATS_VERSION, os_getpid());
-    add(&t, ",\"total_allocated\":%zu,\"total_freed\":%zu,\"current_usage\":%zu", s->total_allocated,
-        s->total_freed, s->current_usage);
-    add(&t, ",\"peak_usage\":%zu,\"num_allocations\":%zu,\"num_frees\":%zu", s->peak_usage,
-        s->num_allocations, s->num_frees);
-    add(&t, ",\"num_splits\":%zu,\"num_coalesces\":%zu,\"num_mmaps\":%zu,\"num_munmaps\":%zu",
-        s->num_splits, s->num_coalesces, s->num_mmaps, s->num_munmaps);
-    add(&t, ",\"heap_size\":%zu,\"mmap_bytes\":%zu,\"num_heaps\":%zu", s->heap_size,
-        s->mmap_bytes, s->num_heaps);
-    add(&t, ",\"large_cached\":%zu,\"large_cache_bytes\":%zu,\"num_purges\":%zu", s->large_cached,
-        s->large_cache_bytes, s->num_purges);
-    add(&t, ",\"released_bytes\":%zu,\"num_large\":%zu,\"size_classes\":[", s->released_bytes,
-        s->num_large);
+    char program[LA_PROGRAM_NAME_BYTES];
+    os_program_name(program, sizeof program);
+    add(t, "{\"liballocator\":{\"version\":%d,\"pid\":%d,\"program\":", MEM_STATS_VERSION,
+        os_getpid());
+    add_json_string(t, program);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        add(t, ",\"%s\":%zu", fields[i].name, field_value(s, &fields[i]));
+    add(t, ",\"size_classes\":[");
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
         la_class_stats_t *k = &classes[c];
         // max_bytes 0: the last class, without an upper bound.
         size_t max = c + 1 < NUM_SIZE_CLASSES ? (size_t)MIN_BLOCK_SIZE << c : 0;
-        add(&t, "%s{\"class\":%u,\"max_block_bytes\":%zu,\"free_blocks\":%zu,\"free_bytes\":%zu", c ? "," : "",
-            c, max, k->free_blocks, k->free_bytes);
-        add(&t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
+        add(t, "%s{\"class\":%u,\"max_block_bytes\":%zu,\"free_blocks\":%zu,\"free_bytes\":%zu",
+            c ? "," : "", c, max, k->free_blocks, k->free_bytes);
+        add(t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
     }
-    add(&t, "]}}\n");
-    os_write_stderr(t.buf, LA_MIN(t.len, sizeof t.buf - 1));
+    add(t, "]}}\n");
+}
+
+// Writes a finished report (cut to the buffer if it overflowed).
+static void emit(const text_t *t)
+{
+    os_write_stderr(t->buf, LA_MIN(t->len, sizeof t->buf - 1));
+}
+
+void stats_print(const mem_stats_t *s)
+{
+    text_t t = {.len = 0};
+    format_text(&t, s);
+    emit(&t);
 }
 
 // ALLOCATOR_STATS: the report at exit.  A destructor runs after the
@@ -229,8 +270,10 @@ __attribute__((destructor)) static void stats_at_exit(void)
     if (!__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE) || !la.options.stats)
         return;
     mem_stats_t s = mem_get_stats();
+    text_t t = {.len = 0};
     if (la.options.stats == LA_STATS_JSON)
-        stats_print_json(&s);
+        format_json(&t, &s);
     else
-        stats_print(&s);
+        format_text(&t, &s);
+    emit(&t);
 }

@@ -443,6 +443,8 @@ LA_HIDDEN void os_stdio_list_reset(void);
 
 LA_HIDDEN size_t log_format(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
 LA_HIDDEN size_t log_format_args(char *buf, size_t cap, const char *fmt, ...) LA_PRINTF(3, 4);
+// A byte count for people: "512 B", "1.5 KiB", "187.3 MiB" (one decimal).
+LA_HIDDEN size_t log_format_bytes(char *buf, size_t cap, size_t bytes);
 LA_HIDDEN void log_printf(const char *fmt, ...) LA_PRINTF(1, 2);
 // Reports "liballocator: FUNC(): MESSAGE" on stderr and aborts.
 LA_HIDDEN LA_NORETURN void la_fatal(const char *func, const char *fmt, ...) LA_PRINTF(2, 3);

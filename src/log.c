@@ -150,6 +150,26 @@ size_t log_format_args(char *buf, size_t cap, const char *fmt, ...)
     return n;
 }
 
+size_t log_format_bytes(char *buf, size_t cap, size_t bytes)
+{
+    static const char units[][4] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    unsigned u = 0;
+    while (u + 1 < sizeof units / sizeof units[0] && bytes >> (10 * (u + 1)) != 0)
+        u++;
+    if (u == 0)
+        return log_format_args(buf, cap, "%zu B", bytes);
+    size_t unit = (size_t)1 << (10 * u);
+    size_t whole = bytes / unit;
+    // One decimal, rounded to nearest; (bytes % unit) * 10 cannot overflow
+    // since unit <= 2^60.
+    size_t tenths = ((bytes % unit) * 10 + unit / 2) / unit;
+    if (tenths == 10) {
+        whole++;
+        tenths = 0;
+    }
+    return log_format_args(buf, cap, "%zu.%zu %s", whole, tenths, units[u]);
+}
+
 void log_printf(const char *fmt, ...)
 {
     char buf[LA_LOG_BUFFER_BYTES];

@@ -192,12 +192,17 @@ static size_t field_value(const mem_stats_t *s, const field_t *f)
 }
 
 // One line of the text report: the name, the number right-aligned at
-// column 35 (as gdb's `heap stats`).
+// column 35 (as gdb's `heap stats`), and for sizes the same in KiB/MiB/GiB.
 static void add_row(text_t *t, const char *name, size_t value, bool bytes)
 {
     int pad = 32 - (int)__builtin_strlen(name);
-    (void)bytes;
-    add(t, "  %s %*zu\n", name, pad > 0 ? pad : 1, value);
+    add(t, "  %s %*zu", name, pad > 0 ? pad : 1, value);
+    if (bytes) {
+        char human[32];
+        log_format_bytes(human, sizeof human, value);
+        add(t, "  (%s)", human);
+    }
+    add(t, "\n");
 }
 
 static void format_text(text_t *t, const mem_stats_t *s)

@@ -454,11 +454,35 @@ def compute_stats(st):
     return s
 
 
+# Fields that are byte counts: the report shows them in KiB/MiB/GiB too.
+BYTE_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
+               "mmap_bytes", "large_cache_bytes", "released_bytes")
+
+
+def bytes_for_people(n):
+    """log_format_bytes() of src/log.c: "512 B", "1.5 KiB", one decimal."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    u = 0
+    while u + 1 < len(units) and n >> (10 * (u + 1)):
+        u += 1
+    if u == 0:
+        return "%d B" % n
+    unit = 1 << (10 * u)
+    whole, tenths = n // unit, ((n % unit) * 10 + unit // 2) // unit
+    if tenths == 10:
+        whole, tenths = whole + 1, 0
+    return "%d.%d %s" % (whole, tenths, units[u])
+
+
 def print_stats(title, s):
-    # The layout of mem_print_stats() (src/stats.c): 35 columns.
+    # The layout of mem_print_stats() (src/stats.c): the number ends at
+    # column 35, sizes are followed by the same in KiB/MiB/GiB.
     lines = [title]
     for name in STAT_FIELDS:
-        lines.append("  %s %*d" % (name, 32 - len(name), s[name]))
+        line = "  %s %*d" % (name, 32 - len(name), s[name])
+        if name in BYTE_FIELDS:
+            line += "  (%s)" % bytes_for_people(s[name])
+        lines.append(line)
     gdb.write("\n".join(lines) + "\n")
 
 

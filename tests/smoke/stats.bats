@@ -47,3 +47,27 @@ d = json.load(open(sys.argv[1]))["liballocator"]
 assert d["program"] == sys.argv[2], d["program"]
 PY
 }
+
+@test "sizes in the text report are also shown in B, KiB, MiB or GiB; counts are not" {
+    ALLOCATOR_STATS=1 stats_run out.txt err.txt /usr/bin/sort -n /dev/null
+    /usr/bin/python3 - err.txt <<'PY'
+import re, sys
+sizes = {"total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
+         "mmap_bytes", "large_cache_bytes", "released_bytes"}
+units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+seen = set()
+for line in open(sys.argv[1]).read().splitlines()[2:]:
+    m = re.fullmatch(r"  ([a-z_]+) +([0-9]+)(?:  \(([0-9.]+) (B|KiB|MiB|GiB)\))?", line)
+    assert m, "line not understood: %r" % line
+    name, value = m.group(1), int(m.group(2))
+    seen.add(name)
+    if name not in sizes:
+        assert m.group(3) is None, line
+        continue
+    assert m.group(3) is not None, "no size for people: %r" % line
+    shown = float(m.group(3)) * units[m.group(4)]
+    assert abs(shown - value) <= units[m.group(4)] / 20 + 0.5, line
+    assert m.group(4) == "B" or value >= units[m.group(4)], line
+assert sizes <= seen, sizes - seen
+PY
+}

@@ -416,7 +416,8 @@ LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
 LA_HIDDEN uint64_t os_now_ms(void);
 LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
 // From now on, write reports to a private duplicate of stderr that
-// survives the program closing fd 2.
+// survives the program closing fd 2, and only while it still refers to the
+// file stderr was when this was called (the program may reuse the number).
 LA_HIDDEN void os_keep_stderr(void);
 LA_HIDDEN const char *os_getenv(const char *name);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL

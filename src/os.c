@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,17 +86,43 @@ void *os_remap(void *addr, size_t old_bytes, size_t new_bytes)
 
 // Where reports go: stderr, or a private duplicate of it taken at start-up
 // (programs such as coreutils close fd 2 in an atexit handler, before the
-// statistics are printed at exit).
+// statistics are printed at exit).  Either descriptor may have been closed
+// and reused by the program since (a daemon closes every descriptor and
+// opens its own files), so once stderr was kept, every write first checks
+// that the descriptor still refers to the file stderr was at start-up
+// (issue 17); if not, the output is dropped: it would land in the
+// program's own file.
 static int report_fd = STDERR_FILENO;
+static bool report_kept;           // report_fd must still be this file:
+static dev_t report_dev;
+static ino_t report_ino;
 
 void os_keep_stderr(void)
 {
     int saved = errno;
-    // Far above the descriptors programs use, and closed on exec.
-    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 1000);
-    if (fd >= 0)
-        report_fd = fd;
+    struct stat st;
+    report_kept = true;
+    if (fstat(STDERR_FILENO, &st) != 0) {
+        report_fd = -1; // no stderr at start-up: nowhere to report
+    } else {
+        report_dev = st.st_dev;
+        report_ino = st.st_ino;
+        // Far above the descriptors programs use, and closed on exec.
+        // Where RLIMIT_NOFILE leaves no room, fd 2 itself (still checked).
+        int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 1000);
+        report_fd = fd >= 0 ? fd : STDERR_FILENO;
+    }
     errno = saved;
+}
+
+// True if the report descriptor may be written (errno is the caller's).
+static bool report_fd_ok(void)
+{
+    if (!report_kept)
+        return true;
+    struct stat st;
+    return report_fd >= 0 && fstat(report_fd, &st) == 0 && st.st_dev == report_dev &&
+           st.st_ino == report_ino;
 }
 
 void os_advise_free(void *addr, size_t bytes)
@@ -115,11 +142,11 @@ uint64_t os_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void os_write_stderr(const char *buf, size_t len)
+// write(2) until done or failed; EINTR retried.
+static void write_all(int fd, const char *buf, size_t len)
 {
-    int saved = errno;
     while (len > 0) {
-        ssize_t n = write(report_fd, buf, len);
+        ssize_t n = write(fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -127,6 +154,13 @@ void os_write_stderr(const char *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+}
+
+void os_write_stderr(const char *buf, size_t len)
+{
+    int saved = errno;
+    if (report_fd_ok())
+        write_all(report_fd, buf, len);
     errno = saved;
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # Smoke: the statistics report as a person (or a script) reads it: it names
-# the program and the pid, in the text and in the JSON.  See helper.bash.
+# the program and the pid, in the text and in the JSON, shows sizes for
+# people, and never lands in a file of the program that reused the
+# descriptor it was meant for.  See helper.bash.
 
 load helper
 
@@ -70,4 +72,43 @@ for line in open(sys.argv[1]).read().splitlines()[2:]:
     assert m.group(4) == "B" or value >= units[m.group(4)], line
 assert sizes <= seen, sizes - seen
 PY
+}
+
+# A program that closes every descriptor and opens a file of its own: the
+# file gets the descriptors that stderr and liballocator's duplicate of it
+# had (2, and 1000 and its neighbours, through dup2).  The report must not
+# go into the program's file (issue 17).
+closes_all_fds='
+import os, resource
+limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+os.closerange(0, limit)
+fd = os.open("mine.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+for n in list(range(1, 3)) + list(range(990, 1030)):
+    if n < limit:
+        os.dup2(fd, n)
+os.write(fd, b"only mine\n")
+'
+
+@test "a program that reuses the descriptors of stderr does not get the report in its file" {
+    ALLOCATOR_STATS=1 stats_run out.txt err.txt /usr/bin/python3 -c "$closes_all_fds"
+    [ "$(cat mine.txt)" = "only mine" ] || { echo "mine.txt holds:" >&2; cat mine.txt >&2; return 1; }
+    [ ! -s err.txt ]
+    ALLOCATOR_STATS=json stats_run out.txt err.txt /usr/bin/python3 -c "$closes_all_fds"
+    [ "$(cat mine.txt)" = "only mine" ] || { echo "mine.txt holds:" >&2; cat mine.txt >&2; return 1; }
+}
+
+@test "the same where the descriptor limit leaves no room for a duplicate of stderr" {
+    # Below 1000 descriptors the report has only fd 2 to go to.
+    (ulimit -n 256 && ALLOCATOR_STATS=1 stats_run out.txt err.txt /usr/bin/python3 -c "$closes_all_fds")
+    [ "$(cat mine.txt)" = "only mine" ] || { echo "mine.txt holds:" >&2; cat mine.txt >&2; return 1; }
+    # The same limit, with stderr left alone: the report arrives.  (Not
+    # ls: coreutils close fd 2 at exit, and then there is nowhere to go.)
+    (ulimit -n 256 && ALLOCATOR_STATS=1 stats_run out.txt err.txt /usr/bin/python3 -c pass)
+    grep -q '^liballocator statistics (pid [0-9]*)$' err.txt
+}
+
+@test "a program that closes stderr before exit still gets its report on the original stderr" {
+    # coreutils close fd 2 in an atexit handler; the duplicate is still ours.
+    ALLOCATOR_STATS=1 stats_run out.txt err.txt /usr/bin/python3 -c 'import os; os.close(2)'
+    grep -q '^liballocator statistics (pid [0-9]*)$' err.txt
 }

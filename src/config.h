@@ -176,5 +176,7 @@
 #define LA_REPORT_BUFFER_BYTES 8192
 // The program's path in a report, at most (longer ones are cut).  Bytes.
 #define LA_PROGRAM_NAME_BYTES 1024
+// ALLOCATOR_STATS_FILE, at most, with its %p expanded (PATH_MAX).  Bytes.
+#define LA_PATH_BYTES 4096
 
 #endif /* LA_CONFIG_H */

@@ -304,6 +304,9 @@ typedef struct {
     int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
     size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
     int background;     // ALLOCATOR_BACKGROUND: 1 a thread purges decayed memory
+    // ALLOCATOR_STATS_FILE: where the report at exit goes ("": stderr).
+    // A copy: programs that set their process title overwrite environ.
+    char stats_file[LA_PATH_BYTES];
 } la_options_t;
 
 struct la_tcache;
@@ -419,6 +422,11 @@ LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
 // survives the program closing fd 2, and only while it still refers to the
 // file stderr was when this was called (the program may reuse the number).
 LA_HIDDEN void os_keep_stderr(void);
+// Opens (creates, mode 0644) a file to append reports to, closed on exec;
+// the descriptor, or -errno.
+LA_HIDDEN int os_open_append(const char *path);
+LA_HIDDEN void os_write_fd(int fd, const char *buf, size_t len);
+LA_HIDDEN void os_close(int fd);
 LA_HIDDEN const char *os_getenv(const char *name);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL
 LA_HIDDEN LA_NORETURN void os_abort(void);

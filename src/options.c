@@ -14,13 +14,14 @@ typedef enum {
     OPT_COUNT, // a decimal number
     OPT_BYTES, // a decimal number, optionally with k, m or g (powers of 1024)
     OPT_STATS, // 0, 1 (text) or json
+    OPT_PATH,  // a file name (a char array field of LA_PATH_BYTES)
 } opt_kind_t;
 
 typedef struct {
     const char *name;
     opt_kind_t kind;
     size_t lo, hi, dflt;
-    size_t offset; // of the field in la_options_t (all fields size-sized or int)
+    size_t offset; // of the field in la_options_t (size_t, int or a char array)
     int is_int;    // the field is an int / unsigned rather than a size_t
 } opt_t;
 
@@ -39,6 +40,7 @@ static const opt_t table[] = {
     {"ALLOCATOR_VALGRIND", OPT_BOOL, 0, 1, 1, FIELD(valgrind), 1},
     {"ALLOCATOR_CHECK_EVERY", OPT_COUNT, 0, SIZE_MAX, 0, FIELD(check_every), 0},
     {"ALLOCATOR_BACKGROUND", OPT_BOOL, 0, 1, 1, FIELD(background), 1},
+    {"ALLOCATOR_STATS_FILE", OPT_PATH, 0, 0, 0, FIELD(stats_file), 0},
 };
 
 // A decimal number with an optional k/m/g suffix (when suffixes are
@@ -77,10 +79,32 @@ static void store(la_options_t *opts, const opt_t *o, size_t v)
         *(size_t *)field = v;
 }
 
+// A file name, copied (environ may be overwritten later); "" when unset.
+static void read_path(la_options_t *opts, const opt_t *o, const char *v)
+{
+    char *field = (char *)opts + o->offset;
+    field[0] = '\0';
+    if (v == NULL)
+        return;
+    size_t len = 0;
+    while (v[len] != '\0' && len < LA_PATH_BYTES)
+        len++;
+    if (len >= LA_PATH_BYTES) {
+        log_printf("liballocator: %s is longer than %d bytes; ignored\n", o->name, LA_PATH_BYTES - 1);
+        return;
+    }
+    for (size_t i = 0; i <= len; i++)
+        field[i] = v[i];
+}
+
 static void read_one(la_options_t *opts, const opt_t *o)
 {
-    store(opts, o, o->dflt);
     const char *v = os_getenv(o->name);
+    if (o->kind == OPT_PATH) {
+        read_path(opts, o, v);
+        return;
+    }
+    store(opts, o, o->dflt);
     if (v == NULL)
         return;
     size_t n;
@@ -88,8 +112,6 @@ static void read_one(la_options_t *opts, const opt_t *o)
                 v[4] == '\0';
     if (json || (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi)) {
         store(opts, o, json ? LA_STATS_JSON : n);
-        if (o->kind == OPT_STATS && (json || n != 0))
-            os_keep_stderr(); // the report at exit must reach the user's stderr
         return;
     }
     log_printf("liballocator: %s=%s not understood (use %s%s%zu..%zu); using the default\n",
@@ -136,5 +158,10 @@ void options_read(la_options_t *opts)
         read_one(opts, &table[k]);
     if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL)
         opts->check_every = LA_CHECK_EVERY_DEFAULT;
+    // A file for the report asks for the report.
+    if (opts->stats_file[0] != '\0' && os_getenv("ALLOCATOR_STATS") == NULL)
+        opts->stats = 1;
+    if (opts->stats)
+        os_keep_stderr(); // the report at exit (or its warning) must reach the user's stderr
     warn_unknown();
 }

@@ -156,6 +156,29 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
+int os_open_append(const char *path)
+{
+    int saved = errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int result = fd >= 0 ? fd : -errno;
+    errno = saved;
+    return result;
+}
+
+void os_write_fd(int fd, const char *buf, size_t len)
+{
+    int saved = errno;
+    write_all(fd, buf, len);
+    errno = saved;
+}
+
+void os_close(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
 void os_write_stderr(const char *buf, size_t len)
 {
     int saved = errno;

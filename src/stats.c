@@ -268,6 +268,54 @@ void stats_print(const mem_stats_t *s)
     emit(&t);
 }
 
+// ALLOCATOR_STATS_FILE with %p replaced by the pid and %% by %; false if
+// the result does not fit.
+static bool expand_path(char *out, size_t cap, const char *pattern)
+{
+    size_t len = 0;
+    for (const char *c = pattern; *c != '\0'; c++) {
+        char pid[24];
+        const char *piece = pid;
+        size_t n;
+        if (c[0] == '%' && c[1] == 'p') {
+            n = log_format_args(pid, sizeof pid, "%d", os_getpid());
+            c++;
+        } else {
+            piece = c;
+            n = 1;
+            if (c[0] == '%' && c[1] == '%')
+                c++;
+        }
+        if (len + n >= cap)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            out[len++] = piece[i];
+    }
+    out[len] = '\0';
+    return true;
+}
+
+// Appends a report to ALLOCATOR_STATS_FILE, opened now: the program may
+// have closed or reused any descriptor opened earlier, and each process
+// (a fork child too) gets its own pid in the name.  O_APPEND and one
+// write, so that processes sharing a file do not mix their reports.
+static void emit_to_file(const text_t *t)
+{
+    char path[LA_PATH_BYTES + 32];
+    if (!expand_path(path, sizeof path, la.options.stats_file)) {
+        log_printf("liballocator: ALLOCATOR_STATS_FILE is too long once expanded; no report\n");
+        return;
+    }
+    int fd = os_open_append(path);
+    if (fd < 0) {
+        log_printf("liballocator: cannot open ALLOCATOR_STATS_FILE %s (errno %d); no report\n", path,
+                   -fd);
+        return;
+    }
+    os_write_fd(fd, t->buf, LA_MIN(t->len, sizeof t->buf - 1));
+    os_close(fd);
+}
+
 // ALLOCATOR_STATS: the report at exit.  A destructor runs after the
 // program's atexit handlers; whatever allocates after it still works.
 __attribute__((destructor)) static void stats_at_exit(void)
@@ -280,5 +328,8 @@ __attribute__((destructor)) static void stats_at_exit(void)
         format_json(&t, &s);
     else
         format_text(&t, &s);
-    emit(&t);
+    if (la.options.stats_file[0] != '\0')
+        emit_to_file(&t);
+    else
+        emit(&t);
 }

@@ -112,3 +112,45 @@ os.write(fd, b"only mine\n")
     ALLOCATOR_STATS=1 stats_run out.txt err.txt /usr/bin/python3 -c 'import os; os.close(2)'
     grep -q '^liballocator statistics (pid [0-9]*)$' err.txt
 }
+
+@test "ALLOCATOR_STATS_FILE: the report goes to that file, %p replaced by the pid" {
+    ALLOCATOR_STATS=json ALLOCATOR_STATS_FILE="$PWD/report.%p.json" stats_run out.txt err.txt /bin/ls /
+    [ ! -s err.txt ]
+    [ -f "report.$stats_pid.json" ]
+    /usr/bin/python3 - "report.$stats_pid.json" "$stats_pid" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["liballocator"]
+assert d["pid"] == int(sys.argv[2]), d["pid"]
+PY
+    # Created 0644, whatever the umask lets through beyond that.
+    (umask 0 && ALLOCATOR_STATS=1 ALLOCATOR_STATS_FILE="$PWD/open.txt" stats_run out.txt err.txt /bin/true)
+    [ "$(stat -c %a open.txt)" = 644 ]
+    # %% is one %; the file name otherwise is taken as it is.
+    ALLOCATOR_STATS=1 ALLOCATOR_STATS_FILE="$PWD/100%%-%p%x" stats_run out.txt err.txt /bin/true
+    [ -f "100%-$stats_pid%x" ]
+}
+
+@test "ALLOCATOR_STATS_FILE: processes append, one whole report each" {
+    # Two children of the shell write to the same file (and the shell, if
+    # it ever called malloc); every line is one whole report.
+    ALLOCATOR_STATS=json ALLOCATOR_STATS_FILE="$PWD/all.json" \
+        stats_run out.txt err.txt /bin/sh -c '/bin/ls / >/dev/null; /bin/ls / >/dev/null; :'
+    [ ! -s err.txt ]
+    /usr/bin/python3 - all.json <<'PY'
+import json, sys
+reports = [json.loads(line)["liballocator"] for line in open(sys.argv[1])]
+ls = [r["pid"] for r in reports if r["program"].endswith("/ls")]
+assert len(ls) == 2 and len(set(ls)) == 2, reports
+PY
+}
+
+@test "ALLOCATOR_STATS_FILE alone asks for the text report; a file that cannot be opened says so" {
+    ALLOCATOR_STATS_FILE="$PWD/text.txt" stats_run out.txt err.txt /bin/true
+    [ ! -s err.txt ]
+    grep -qx "liballocator statistics (pid $stats_pid)" text.txt
+    # ALLOCATOR_STATS=0 still turns the report off.
+    ALLOCATOR_STATS=0 ALLOCATOR_STATS_FILE="$PWD/none.txt" stats_run out.txt err.txt /bin/true
+    [ ! -e none.txt ]
+    ALLOCATOR_STATS=1 ALLOCATOR_STATS_FILE="$PWD/no/such/dir/%p.txt" stats_run out.txt err.txt /bin/true
+    [ "$(cat err.txt)" = "liballocator: cannot open ALLOCATOR_STATS_FILE $PWD/no/such/dir/$stats_pid.txt (errno 2); no report" ]
+}

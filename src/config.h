@@ -176,6 +176,10 @@
 #define LA_REPORT_BUFFER_BYTES 8192
 // The program's path in a report, at most (longer ones are cut).  Bytes.
 #define LA_PROGRAM_NAME_BYTES 1024
+// mincore's answer is read into a stack vector of this many bytes, one per
+// page: 4 MiB of heap per call, so a snapshot of a 1 GiB heap makes 256
+// calls.  Bytes.
+#define LA_MINCORE_VECTOR_BYTES 1024
 // ALLOCATOR_STATS_FILE, at most, with its %p expanded (PATH_MAX).  Bytes.
 #define LA_PATH_BYTES 4096
 

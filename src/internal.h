@@ -415,6 +415,12 @@ LA_HIDDEN void os_unmap(void *addr, size_t bytes);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
 // Gives the pages back; the range stays mapped and reads as zeros.
 LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
+// The process's resident memory (RSS) now, from /proc/self/statm; 0 if
+// that cannot be read.  Bytes.
+LA_HIDDEN size_t os_resident_bytes(void);
+// Bytes of [addr, addr + bytes) in RAM now (mincore: whole pages, clipped
+// to the range); 0 for what cannot be asked about.
+LA_HIDDEN size_t os_resident_range(const void *addr, size_t bytes);
 // Milliseconds of a monotonic clock (coarse: a few ms of resolution).
 LA_HIDDEN uint64_t os_now_ms(void);
 LA_HIDDEN void os_write_stderr(const char *buf, size_t len);

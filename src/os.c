@@ -262,6 +262,49 @@ static size_t read_small_file(const char *path, char *buf, size_t cap)
     return len;
 }
 
+size_t os_resident_range(const void *addr, size_t bytes)
+{
+    size_t page = os_page_bytes();
+    uintptr_t start = (uintptr_t)addr, end = start + bytes;
+    uintptr_t at = start & ~(uintptr_t)(page - 1);
+    size_t resident = 0;
+    int saved = errno;
+    while (at < end) {
+        unsigned char vec[LA_MINCORE_VECTOR_BYTES]; // one byte per page
+        size_t pages = LA_MIN((end - at + page - 1) / page, sizeof vec);
+        if (mincore((void *)at, pages * page, vec) != 0)
+            break;
+        for (size_t i = 0; i < pages; i++) {
+            if (vec[i] & 1) {
+                // The part of this page inside the range.
+                uintptr_t lo = LA_MAX(at + i * page, start);
+                uintptr_t hi = LA_MIN(at + (i + 1) * page, end);
+                resident += hi - lo;
+            }
+        }
+        at += pages * page;
+    }
+    errno = saved;
+    return resident;
+}
+
+size_t os_resident_bytes(void)
+{
+    char buf[128];
+    int saved = errno;
+    size_t len = read_small_file("/proc/self/statm", buf, sizeof buf);
+    errno = saved;
+    // "size resident shared text lib data dt", in pages.
+    size_t i = 0, pages = 0;
+    while (i < len && buf[i] != ' ')
+        i++;
+    if (i++ >= len)
+        return 0;
+    for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
+        pages = pages * 10 + (size_t)(buf[i] - '0');
+    return pages * os_page_bytes();
+}
+
 void os_program_name(char *buf, size_t cap)
 {
     if (cap == 0)

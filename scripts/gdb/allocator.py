@@ -387,7 +387,8 @@ class State:
 STAT_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage",
                "num_allocations", "num_frees", "num_splits", "num_coalesces", "num_mmaps",
                "num_munmaps", "heap_size", "mmap_bytes", "num_heaps", "large_cached",
-               "large_cache_bytes", "num_purges", "released_bytes", "num_large")
+               "large_cache_bytes", "num_purges", "released_bytes", "num_large",
+               "heap_resident_bytes")
 # Fields mem_get_stats() reports since the last mem_reset (la.reset_base).
 RESET_FIELDS = ("total_allocated", "total_freed", "num_allocations", "num_frees",
                 "num_splits", "num_coalesces", "num_mmaps", "num_munmaps", "num_purges",
@@ -448,6 +449,8 @@ def compute_stats(st):
     s["num_purges"] = int(la["num_purges"])
     s["released_bytes"] = int(la["released_bytes"])
     s["num_large"] = int(la["large_count"])
+    per_heap = [heap_resident_bytes(st, i) for i in range(st.num_heaps)]
+    s["heap_resident_bytes"] = None if None in per_heap else sum(per_heap)
     base = la["reset_base"]
     for k in RESET_FIELDS:
         s[k] = (s[k] - int(base[k])) & MASK64
@@ -456,7 +459,7 @@ def compute_stats(st):
 
 # Fields that are byte counts: the report shows them in KiB/MiB/GiB too.
 BYTE_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
-               "mmap_bytes", "large_cache_bytes", "released_bytes")
+               "mmap_bytes", "large_cache_bytes", "released_bytes", "heap_resident_bytes")
 
 
 def bytes_for_people(n):
@@ -479,6 +482,9 @@ def print_stats(title, s):
     # column 35, sizes are followed by the same in KiB/MiB/GiB.
     lines = [title]
     for name in STAT_FIELDS:
+        if s[name] is None:  # what this gdb could not read
+            lines.append("  %s %*s" % (name, 32 - len(name), "?"))
+            continue
         line = "  %s %*d" % (name, 32 - len(name), s[name])
         if name in BYTE_FIELDS:
             line += "  (%s)" % bytes_for_people(s[name])
@@ -854,10 +860,10 @@ def block_report(st, addr):
 # ---- heap bins ----------------------------------------------------------------
 
 
-def tree_sizes(st, root, heap):
-    """Sizes of the tree's nodes, in order (bounded; a cycle is reported)."""
+def tree_nodes(st, root, heap):
+    """The tree's nodes, in order (bounded; a cycle is reported)."""
     t = st.layout.tnode
-    sizes, stack, n, seen = [], [], root, set()
+    nodes, stack, n, seen = [], [], root, set()
     while stack or n:
         while n:
             if n in seen or len(seen) > WALK_LIMIT:
@@ -866,9 +872,48 @@ def tree_sizes(st, root, heap):
             stack.append(n)
             n = st.mem.u64(n + t["left"])
         n = stack.pop()
-        sizes.append(st.mem.u64(n) & LA_SIZE_MASK)
+        nodes.append(n)
         n = st.mem.u64(n + t["right"])
-    return sizes
+    return nodes
+
+
+def tree_sizes(st, root, heap):
+    """Sizes of the tree's nodes, in order."""
+    return [st.mem.u64(n) & LA_SIZE_MASK for n in tree_nodes(st, root, heap)]
+
+
+def resident_bytes(pid, start, length, page):
+    """os_resident_range() of src/os.c, from /proc/PID/pagemap instead of
+    mincore: bytes of [start, start + length) in pages present in RAM
+    (bit 63 of each page's 64-bit entry).  None where it cannot be read."""
+    first, end = start // page, (start + length + page - 1) // page
+    try:
+        with open("/proc/%d/pagemap" % pid, "rb") as f:
+            f.seek(first * 8)
+            data = f.read((end - first) * 8)
+    except OSError:
+        return None
+    total = 0
+    for k in range(len(data) // 8):
+        if int.from_bytes(data[8 * k:8 * k + 8], "little") >> 63:
+            lo = max((first + k) * page, start)
+            hi = min((first + k + 1) * page, start + length)
+            total += hi - lo
+    return total
+
+
+def heap_resident_bytes(st, i):
+    """heap_resident_bytes() of src/stats.c: the bytes of heap i's regions
+    in RAM now (None where the pagemap cannot be read)."""
+    page = int(st.la["page_bytes"])
+    pid = gdb.selected_inferior().pid
+    total = 0
+    for r in st.regions(st.heap(i)):
+        n = resident_bytes(pid, int(r.address), int(r["bytes"]), page)
+        if n is None:
+            return None
+        total += n
+    return total
 
 
 def bins_report(st):

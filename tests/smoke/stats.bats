@@ -39,6 +39,26 @@ assert d["program"] == sys.argv[3], d["program"]
 PY
 }
 
+@test "the report says what is in RAM now: the heaps' pages and the whole process's" {
+    # 100 MB of 20 KB buffers freed, then a trim: the heap keeps its
+    # address space, but its pages went back.  released_bytes is a running
+    # sum; heap_resident_bytes and resident_bytes are figures of now.
+    ALLOCATOR_STATS=json stats_run out.txt err.txt /usr/bin/python3 -c '
+import ctypes
+blocks = [bytearray(20000) for _ in range(5000)]
+del blocks
+ctypes.CDLL(None).malloc_trim(0)'
+    /usr/bin/python3 - err.txt <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["liballocator"]
+heap, here, rss = d["heap_size"], d["heap_resident_bytes"], d["resident_bytes"]
+assert 0 < here <= heap, (here, heap)
+assert here < 20 << 20, here                      # not the 100 MB freed
+assert d["released_bytes"] > 80 << 20, d["released_bytes"]
+assert here <= rss < 200 << 20, (here, rss)       # RSS holds the heap's pages
+PY
+}
+
 @test "a program path with quotes and backslashes stays valid JSON" {
     local odd='odd "name" \ here'
     cp "$(readlink -f /bin/true)" "$odd"
@@ -55,7 +75,8 @@ PY
     /usr/bin/python3 - err.txt <<'PY'
 import re, sys
 sizes = {"total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
-         "mmap_bytes", "large_cache_bytes", "released_bytes"}
+         "mmap_bytes", "large_cache_bytes", "released_bytes", "heap_resident_bytes",
+         "resident_bytes"}
 units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 seen = set()
 for line in open(sys.argv[1]).read().splitlines()[2:]:

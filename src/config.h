@@ -180,6 +180,9 @@
 // page: 4 MiB of heap per call, so a snapshot of a 1 GiB heap makes 256
 // calls.  Bytes.
 #define LA_MINCORE_VECTOR_BYTES 1024
+// An unknown ALLOCATOR_* name is shown and compared with the known ones
+// up to this many bytes (the longest option name is 24).  Bytes.
+#define LA_OPTION_NAME_MAX 63
 // ALLOCATOR_STATS_FILE, at most, with its %p expanded (PATH_MAX).  Bytes.
 #define LA_PATH_BYTES 4096
 

@@ -3,9 +3,11 @@
  * options.c: the ALLOCATOR_* environment variables, read once at
  * initialisation through os_getenv (no allocation, no lock).  One table
  * describes every option: its name, kind, bounds and default (README.md
- * and docs/QUICKREF.md explain each, in this table's order).  A value that does not parse, or
- * falls outside its bounds, gets one warning line and the default; an
- * ALLOCATOR_* name the table does not know gets one warning line.
+ * and docs/QUICKREF.md explain each, in this table's order).  Values are
+ * read in any case.  A value that does not parse, or falls outside its
+ * bounds, gets one warning line saying which, and the default; an
+ * ALLOCATOR_* name the table does not know gets one warning line naming
+ * the nearest option (edit distance).
  */
 #include "internal.h"
 
@@ -43,31 +45,68 @@ static const opt_t table[] = {
     {"ALLOCATOR_STATS_FILE", OPT_PATH, 0, 0, 0, FIELD(stats_file), 0},
 };
 
-// A decimal number with an optional k/m/g suffix (when suffixes are
-// allowed); false on anything else or on overflow.
-static bool parse_number(const char *s, bool suffixes, size_t *out)
+typedef enum { PARSE_OK, PARSE_BAD, PARSE_TOO_BIG } parse_t;
+
+// A decimal number with an optional k/m/g suffix, in either case (when
+// suffixes are allowed).  PARSE_TOO_BIG: well formed, beyond SIZE_MAX.
+static parse_t parse_number(const char *s, bool suffixes, size_t *out)
 {
     size_t v = 0;
+    bool too_big = false;
     if (*s < '0' || *s > '9')
-        return false;
+        return PARSE_BAD;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (SIZE_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (size_t)(*s - '0');
+        size_t digit = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - digit) / 10)
+            too_big = true;
+        else
+            v = v * 10 + digit;
     }
     if (suffixes && *s != '\0') {
         unsigned shift = (*s == 'k' || *s == 'K') ? 10 : (*s == 'm' || *s == 'M') ? 20
                          : (*s == 'g' || *s == 'G')                               ? 30
                                                                                   : 0;
-        if (shift == 0 || s[1] != '\0' || v > (SIZE_MAX >> shift))
-            return false;
+        if (shift == 0 || s[1] != '\0')
+            return PARSE_BAD;
+        if (v > (SIZE_MAX >> shift))
+            too_big = true;
         v <<= shift;
         s++;
     }
     if (*s != '\0')
-        return false;
+        return PARSE_BAD;
+    if (too_big)
+        return PARSE_TOO_BIG;
     *out = v;
-    return true;
+    return PARSE_OK;
+}
+
+// A bound as the user would write it: byte sizes with the largest suffix
+// that divides them (4096 is 4k, 2^40 is 1024g).
+static void format_bound(char *buf, size_t cap, const opt_t *o, size_t v)
+{
+    static const struct {
+        unsigned shift;
+        char suffix;
+    } units[] = {{30, 'g'}, {20, 'm'}, {10, 'k'}};
+    if (o->kind == OPT_BYTES && v != 0)
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (v % ((size_t)1 << units[i].shift) == 0) {
+                log_format_args(buf, cap, "%zu%c", v >> units[i].shift, units[i].suffix);
+                return;
+            }
+    log_format_args(buf, cap, "%zu", v);
+}
+
+static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+// s equals word, ignoring case.
+static bool same_word(const char *s, const char *word)
+{
+    for (; *word != '\0'; s++, word++)
+        if (lower(*s) != lower(*word))
+            return false;
+    return *s == '\0';
 }
 
 static void store(la_options_t *opts, const opt_t *o, size_t v)
@@ -107,20 +146,71 @@ static void read_one(la_options_t *opts, const opt_t *o)
     store(opts, o, o->dflt);
     if (v == NULL)
         return;
-    size_t n;
-    bool json = o->kind == OPT_STATS && v[0] == 'j' && v[1] == 's' && v[2] == 'o' && v[3] == 'n' &&
-                v[4] == '\0';
-    if (json || (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi)) {
-        store(opts, o, json ? LA_STATS_JSON : n);
+    if (o->kind == OPT_STATS && same_word(v, "json")) {
+        store(opts, o, LA_STATS_JSON);
         return;
     }
-    log_printf("liballocator: %s=%s not understood (use %s%s%zu..%zu); using the default\n",
-               o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
-               o->kind == OPT_STATS ? "json or " : "", o->lo, o->hi);
+    size_t n = 0;
+    parse_t parsed = parse_number(v, o->kind == OPT_BYTES, &n);
+    if (parsed == PARSE_OK && n >= o->lo && n <= o->hi) {
+        store(opts, o, n);
+        return;
+    }
+    char lo[32], hi[32];
+    format_bound(lo, sizeof lo, o, o->lo);
+    format_bound(hi, sizeof hi, o, o->hi);
+    if (parsed == PARSE_BAD)
+        log_printf("liballocator: %s=%s not understood (use %s%s%s..%s); using the default\n",
+                   o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
+                   o->kind == OPT_STATS ? "json or " : "", lo, hi);
+    else
+        log_printf("liballocator: %s=%s out of range (%s..%s); using the default\n", o->name, v,
+                   lo, hi);
+}
+
+// Edit distance (insertions, deletions, substitutions; case ignored)
+// between two names of at most LA_OPTION_NAME_MAX bytes.
+static size_t distance(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t row[LA_OPTION_NAME_MAX + 1];
+    for (size_t j = 0; j <= blen; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= alen; i++) {
+        size_t diag = row[0]; // row[i-1][j-1]
+        row[0] = i;
+        for (size_t j = 1; j <= blen; j++) {
+            size_t up = row[j]; // row[i-1][j]
+            size_t best = LA_MIN(up, row[j - 1]) + 1;
+            size_t subst = diag + (lower(a[i - 1]) != lower(b[j - 1]));
+            row[j] = LA_MIN(best, subst);
+            diag = up;
+        }
+    }
+    return row[blen];
+}
+
+// The option nearest to an unknown name, if it is near enough to be the
+// one meant (a few edits, or a third of the name); NULL otherwise.
+static const char *nearest(const char *name, size_t len)
+{
+    static const size_t prefix = sizeof "ALLOCATOR_" - 1;
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
+        const char *known = table[k].name;
+        size_t klen = __builtin_strlen(known);
+        size_t d = distance(name, len, known, klen);
+        if (d < best_d) {
+            best_d = d;
+            best = known;
+        }
+    }
+    size_t tail = len > prefix ? len - prefix : 0;
+    return best_d <= 3 || best_d * 3 <= tail ? best : NULL;
 }
 
 // Warns once about each ALLOCATOR_* variable that no option reads (a typo
-// would otherwise be silently ignored).
+// would otherwise be silently ignored), naming the option it is nearest.
 static void warn_unknown(void)
 {
     static const char prefix[] = "ALLOCATOR_";
@@ -140,14 +230,19 @@ static void warn_unknown(void)
             known = name[j] == '\0' && var[j] == '=';
         }
         if (!known) {
-            char name[64];
+            char name[LA_OPTION_NAME_MAX + 1];
             size_t len = 0;
-            while (var[len] != '\0' && var[len] != '=' && len + 1 < sizeof name) {
+            while (var[len] != '\0' && var[len] != '=' && len < LA_OPTION_NAME_MAX) {
                 name[len] = var[len];
                 len++;
             }
             name[len] = '\0';
-            log_printf("liballocator: unknown option %s ignored\n", name);
+            const char *near = nearest(name, len);
+            if (near != NULL)
+                log_printf("liballocator: unknown option %s ignored (did you mean %s?)\n", name,
+                           near);
+            else
+                log_printf("liballocator: unknown option %s ignored\n", name);
         }
     }
 }

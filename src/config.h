@@ -183,6 +183,9 @@
 // An unknown ALLOCATOR_* name is shown and compared with the known ones
 // up to this many bytes (the longest option name is 24).  Bytes.
 #define LA_OPTION_NAME_MAX 63
+// ALLOCATOR_VERBOSE's listing of the options is formatted on the stack in
+// one buffer of this size (about 70 bytes per option, plus a path).  Bytes.
+#define LA_VERBOSE_BUFFER_BYTES (2048 + LA_PATH_BYTES)
 // ALLOCATOR_STATS_FILE, at most, with its %p expanded (PATH_MAX).  Bytes.
 #define LA_PATH_BYTES 4096
 

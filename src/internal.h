@@ -307,6 +307,10 @@ typedef struct {
     // ALLOCATOR_STATS_FILE: where the report at exit goes ("": stderr).
     // A copy: programs that set their process title overwrite environ.
     char stats_file[LA_PATH_BYTES];
+    int verbose;        // ALLOCATOR_VERBOSE: 1 the options are printed at start-up
+    // Either threshold was set at start-up: they stay fixed (as glibc's
+    // once M_MMAP_THRESHOLD or M_TRIM_THRESHOLD is set).
+    bool thresholds_fixed;
 } la_options_t;
 
 struct la_tcache;

@@ -43,7 +43,13 @@ static const opt_t table[] = {
     {"ALLOCATOR_CHECK_EVERY", OPT_COUNT, 0, SIZE_MAX, 0, FIELD(check_every), 0},
     {"ALLOCATOR_BACKGROUND", OPT_BOOL, 0, 1, 1, FIELD(background), 1},
     {"ALLOCATOR_STATS_FILE", OPT_PATH, 0, 0, 0, FIELD(stats_file), 0},
+    {"ALLOCATOR_VERBOSE", OPT_BOOL, 0, 1, 0, FIELD(verbose), 1},
 };
+
+#define NUM_OPTIONS (sizeof table / sizeof table[0])
+
+// Where an option's value came from, for ALLOCATOR_VERBOSE.
+typedef enum { FROM_DEFAULT, FROM_ENV } source_t;
 
 typedef enum { PARSE_OK, PARSE_BAD, PARSE_TOO_BIG } parse_t;
 
@@ -136,25 +142,26 @@ static void read_path(la_options_t *opts, const opt_t *o, const char *v)
         field[i] = v[i];
 }
 
-static void read_one(la_options_t *opts, const opt_t *o)
+// Reads one option; returns where its value came from.
+static source_t read_one(la_options_t *opts, const opt_t *o)
 {
     const char *v = os_getenv(o->name);
     if (o->kind == OPT_PATH) {
         read_path(opts, o, v);
-        return;
+        return ((char *)opts + o->offset)[0] != '\0' ? FROM_ENV : FROM_DEFAULT;
     }
     store(opts, o, o->dflt);
     if (v == NULL)
-        return;
+        return FROM_DEFAULT;
     if (o->kind == OPT_STATS && same_word(v, "json")) {
         store(opts, o, LA_STATS_JSON);
-        return;
+        return FROM_ENV;
     }
     size_t n = 0;
     parse_t parsed = parse_number(v, o->kind == OPT_BYTES, &n);
     if (parsed == PARSE_OK && n >= o->lo && n <= o->hi) {
         store(opts, o, n);
-        return;
+        return FROM_ENV;
     }
     char lo[32], hi[32];
     format_bound(lo, sizeof lo, o, o->lo);
@@ -166,6 +173,7 @@ static void read_one(la_options_t *opts, const opt_t *o)
     else
         log_printf("liballocator: %s=%s out of range (%s..%s); using the default\n", o->name, v,
                    lo, hi);
+    return FROM_DEFAULT;
 }
 
 // Edit distance (insertions, deletions, substitutions; case ignored)
@@ -247,16 +255,65 @@ static void warn_unknown(void)
     }
 }
 
+// ALLOCATOR_VERBOSE: one line per option, in the table's order, with
+// where its value came from; written in one go.
+static void print_options(const la_options_t *opts, const source_t *from)
+{
+    char buf[LA_VERBOSE_BUFFER_BYTES];
+    size_t len = log_format_args(buf, sizeof buf, "liballocator: options in force (pid %d):\n",
+                                 os_getpid());
+    for (size_t k = 0; k < NUM_OPTIONS && len + 1 < sizeof buf; k++) {
+        const opt_t *o = &table[k];
+        const char *field = (const char *)opts + o->offset;
+        size_t v = o->kind == OPT_PATH ? 0
+                   : o->is_int         ? (size_t)*(const int *)field
+                                       : *(const size_t *)field;
+        char value[LA_OPTION_NAME_MAX + 32];
+        if (o->kind == OPT_PATH)
+            log_format_args(value, sizeof value, "%s=%s", o->name, field);
+        else if (o->kind == OPT_STATS && v == LA_STATS_JSON)
+            log_format_args(value, sizeof value, "%s=json", o->name);
+        else {
+            char number[32];
+            format_bound(number, sizeof number, o, v);
+            log_format_args(value, sizeof value, "%s=%s", o->name, number);
+        }
+        const char *note = "(default)";
+        bool threshold = o->offset == FIELD(mmap_bytes) || o->offset == FIELD(trim_bytes);
+        if (from[k] == FROM_ENV)
+            note = "(environment)";
+        else if (threshold)
+            note = opts->thresholds_fixed ? "(default; fixed: a threshold was set)"
+                                          : "(default; rises with the large blocks freed, as glibc's)";
+        else if (o->offset == FIELD(heaps) && v == 0)
+            note = "(default: one per CPU)";
+        else if (o->kind == OPT_PATH)
+            note = "(default: stderr)";
+        else if (o->offset == FIELD(stats) && v != 0)
+            note = "(ALLOCATOR_STATS_FILE is set)";
+        else if (o->offset == FIELD(check_every) && v != 0)
+            note = "(default with ALLOCATOR_CHECK=1)";
+        len += log_format_args(buf + len, sizeof buf - len, "  %-40s %s\n", value, note);
+    }
+    os_write_stderr(buf, LA_MIN(len, sizeof buf - 1));
+}
+
 void options_read(la_options_t *opts)
 {
-    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
-        read_one(opts, &table[k]);
+    source_t from[NUM_OPTIONS];
+    for (size_t k = 0; k < NUM_OPTIONS; k++)
+        from[k] = read_one(opts, &table[k]);
     if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL)
         opts->check_every = LA_CHECK_EVERY_DEFAULT;
     // A file for the report asks for the report.
     if (opts->stats_file[0] != '\0' && os_getenv("ALLOCATOR_STATS") == NULL)
         opts->stats = 1;
+    // As mallopt: a threshold set by hand fixes both.
+    opts->thresholds_fixed = os_getenv("ALLOCATOR_MMAP_THRESHOLD") != NULL ||
+                             os_getenv("ALLOCATOR_TRIM_THRESHOLD") != NULL;
     if (opts->stats)
         os_keep_stderr(); // the report at exit (or its warning) must reach the user's stderr
     warn_unknown();
+    if (opts->verbose)
+        print_options(opts, from);
 }

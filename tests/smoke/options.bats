@@ -63,3 +63,46 @@ expect_err() {
         "liballocator: unknown option ALLOCATOR_MMAP_TRESHOLD ignored (did you mean ALLOCATOR_MMAP_THRESHOLD?)" \
         "liballocator: unknown option ALLOCATOR_XYZZY ignored"
 }
+
+@test "ALLOCATOR_VERBOSE=1 prints the options in force at start-up, once, on stderr" {
+    ALLOCATOR_VERBOSE=1 ALLOCATOR_STATS=json ALLOCATOR_HEAPS=2 ALLOCATOR_MMAP_THRESHOLD=1M \
+        on_allocator /bin/echo hello
+    [ "$(cat out.txt)" = hello ]
+    /usr/bin/python3 - err.txt "$PROJECT_ROOT/src/options.c" <<'PY'
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert re.fullmatch(r"liballocator: options in force \(pid [0-9]+\):", lines[0]), lines[0]
+names = re.findall(r'"(ALLOCATOR_[A-Z_]*)", OPT_', open(sys.argv[2]).read())
+shown = {}
+for name, line in zip(names, lines[1:]):
+    m = re.fullmatch(r"  (ALLOCATOR_[A-Z_]+)=(\S*) +(\(.*\))", line)
+    assert m and m.group(1) == name, (name, line)
+    shown[name] = (m.group(2), m.group(3))
+assert len(shown) == len(names), (names, lines)
+assert shown["ALLOCATOR_STATS"] == ("json", "(environment)"), shown["ALLOCATOR_STATS"]
+assert shown["ALLOCATOR_HEAPS"] == ("2", "(environment)"), shown["ALLOCATOR_HEAPS"]
+assert shown["ALLOCATOR_MMAP_THRESHOLD"] == ("1m", "(environment)")
+assert shown["ALLOCATOR_TCACHE"] == ("1", "(default)"), shown["ALLOCATOR_TCACHE"]
+assert shown["ALLOCATOR_DECAY_MS"] == ("1000", "(default)")
+assert shown["ALLOCATOR_TRIM_THRESHOLD"] == ("128k", "(default; fixed: a threshold was set)")
+assert shown["ALLOCATOR_VERBOSE"] == ("1", "(environment)")
+assert shown["ALLOCATOR_STATS_FILE"] == ("", "(default: stderr)"), shown["ALLOCATOR_STATS_FILE"]
+# The JSON report follows, after the options.
+rest = lines[1 + len(names):]
+assert len(rest) == 1 and json.loads(rest[0])["liballocator"], rest
+PY
+    # Nothing by default, nothing with 0.
+    ALLOCATOR_VERBOSE=0 on_allocator /bin/true
+    [ ! -s err.txt ]
+    on_allocator /bin/true
+    [ ! -s err.txt ]
+}
+
+@test "ALLOCATOR_VERBOSE=1: the thresholds say they follow the program's frees unless set" {
+    ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt
+    grep -qx '  ALLOCATOR_TRIM_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt
+    ALLOCATOR_VERBOSE=1 ALLOCATOR_TRIM_THRESHOLD=256k on_allocator /bin/true
+    grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; fixed: a threshold was set)' err.txt
+    grep -qx '  ALLOCATOR_TRIM_THRESHOLD=256k *(environment)' err.txt
+}

@@ -438,6 +438,9 @@ LA_HIDDEN int os_open_append(const char *path);
 LA_HIDDEN void os_write_fd(int fd, const char *buf, size_t len);
 LA_HIDDEN void os_close(int fd);
 LA_HIDDEN const char *os_getenv(const char *name);
+// True in a set-user-ID or set-group-ID program (or one with file
+// capabilities): the kernel's AT_SECURE, as glibc's secure_getenv uses.
+LA_HIDDEN bool os_secure(void);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL
 LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);

@@ -7,7 +7,8 @@
  * read in any case.  A value that does not parse, or falls outside its
  * bounds, gets one warning line saying which, and the default; an
  * ALLOCATOR_* name the table does not know gets one warning line naming
- * the nearest option (edit distance).
+ * the nearest option (edit distance).  Set-user-ID and set-group-ID
+ * programs (AT_SECURE) read none of them.
  */
 #include "internal.h"
 
@@ -142,10 +143,11 @@ static void read_path(la_options_t *opts, const opt_t *o, const char *v)
         field[i] = v[i];
 }
 
-// Reads one option; returns where its value came from.
-static source_t read_one(la_options_t *opts, const opt_t *o)
+// Reads one option (its default when `secure`); returns where its value
+// came from.
+static source_t read_one(la_options_t *opts, const opt_t *o, bool secure)
 {
-    const char *v = os_getenv(o->name);
+    const char *v = secure ? NULL : os_getenv(o->name);
     if (o->kind == OPT_PATH) {
         read_path(opts, o, v);
         return ((char *)opts + o->offset)[0] != '\0' ? FROM_ENV : FROM_DEFAULT;
@@ -300,9 +302,19 @@ static void print_options(const la_options_t *opts, const source_t *from)
 
 void options_read(la_options_t *opts)
 {
+    // A set-user-ID or set-group-ID program ignores the environment, as
+    // glibc ignores its tunables there: no option may make a privileged
+    // program write a file (ALLOCATOR_STATS_FILE), print, or run
+    // differently.  Every option keeps its default, silently.
+    if (os_secure()) {
+        for (size_t k = 0; k < NUM_OPTIONS; k++)
+            read_one(opts, &table[k], true);
+        opts->thresholds_fixed = false;
+        return;
+    }
     source_t from[NUM_OPTIONS];
     for (size_t k = 0; k < NUM_OPTIONS; k++)
-        from[k] = read_one(opts, &table[k]);
+        from[k] = read_one(opts, &table[k], false);
     if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL)
         opts->check_every = LA_CHECK_EVERY_DEFAULT;
     // A file for the report asks for the report.

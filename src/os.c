@@ -202,6 +202,8 @@ const char *os_getenv(const char *name)
 
 const char *const *os_environ(void) { return (const char *const *)environ; }
 
+bool os_secure(void) { return getauxval(AT_SECURE) != 0; }
+
 void os_abort(void) { abort(); }
 
 void os_futex_wait(int *word, int expected)

@@ -106,3 +106,49 @@ PY
     grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; fixed: a threshold was set)' err.txt
     grep -qx '  ALLOCATOR_TRIM_THRESHOLD=256k *(environment)' err.txt
 }
+
+# A set-user-ID copy of stats_demo (linked against liballocator.so, which
+# its absolute RUNPATH finds even in secure mode): needs root to give it
+# away, and a file system that honours the bit.  Sets secure_prog.
+make_setuid_prog() {
+    [ "$(id -u)" = 0 ] || skip "needs root to make a set-user-ID program"
+    [ -x "${LA_STATS_DEMO:-}" ] || skip "LA_STATS_DEMO is not set (ctest sets it)"
+    # In the test's own directory: the path is resolved by root at exec.
+    secure_prog="$BATS_TEST_TMPDIR/secure_demo"
+    cp "$LA_STATS_DEMO" "$secure_prog"
+    chown nobody "$secure_prog"
+    chmod 4755 "$secure_prog"
+    # The kernel marks the process secure (AT_SECURE) only where the bit
+    # takes effect: not on a nosuid mount, not in some containers.  ld.so
+    # ignores LD_SHOW_AUXV in a secure process, so the auxiliary vector
+    # shows up only where the copy would not be secure.
+    if LD_SHOW_AUXV=1 "$secure_prog" 2>&1 | grep -q '^AT_SECURE: *0$'; then
+        skip "set-user-ID programs are not run in secure mode here"
+    fi
+}
+
+@test "a set-user-ID program ignores every ALLOCATOR_* variable (AT_SECURE), and says nothing" {
+    make_setuid_prog
+    local out="$BATS_TEST_TMPDIR/stats.%p.txt"
+    # The control: the same program, not set-user-ID, obeys them.
+    cp "$LA_STATS_DEMO" plain_demo
+    ALLOCATOR_VERBOSE=1 ALLOCATOR_STATS=1 ALLOCATOR_STATS_FILE="$out" ALLOCATOR_TYPO=1 \
+        ALLOCATOR_HEAPS=100 ./plain_demo >out.txt 2>err.txt
+    grep -q '^liballocator: options in force' err.txt
+    grep -q '^liballocator: unknown option ALLOCATOR_TYPO' err.txt
+    ls "$BATS_TEST_TMPDIR"/stats.*.txt >/dev/null
+    rm -f "$BATS_TEST_TMPDIR"/stats.*.txt
+    # Set-user-ID: no listing, no warning, no file; the program's own
+    # mem_print_stats() report is all there is on stderr.
+    local rc=0
+    ALLOCATOR_VERBOSE=1 ALLOCATOR_STATS=1 ALLOCATOR_STATS_FILE="$out" ALLOCATOR_TYPO=1 \
+        ALLOCATOR_HEAPS=100 "$secure_prog" >out.txt 2>err.txt || rc=$?
+    [ "$rc" -eq 0 ]
+    grep -q '^joined ' out.txt
+    if grep -v '^liballocator statistics\|^  ' err.txt; then
+        echo "the set-user-ID program printed the lines above" >&2
+        return 1
+    fi
+    grep -q '^liballocator statistics (pid' err.txt
+    ! ls "$BATS_TEST_TMPDIR"/stats.*.txt 2>/dev/null
+}

@@ -50,7 +50,18 @@ static const opt_t table[] = {
 #define NUM_OPTIONS (sizeof table / sizeof table[0])
 
 // Where an option's value came from, for ALLOCATOR_VERBOSE.
-typedef enum { FROM_DEFAULT, FROM_ENV } source_t;
+typedef enum { FROM_DEFAULT, FROM_ENV, FROM_TUNABLE } source_t;
+
+// The glibc tunables that have a meaning here, and the option each sets
+// (docs/API.md lists the others, which are ignored).
+static const struct {
+    const char *name;
+    size_t offset; // of the size_t field in la_options_t
+    size_t max;    // beyond it glibc ignores the tunable, and so do we
+} tunables[] = {
+    {"glibc.malloc.mmap_threshold", FIELD(mmap_bytes), LA_MMAP_THRESHOLD_MAX},
+    {"glibc.malloc.trim_threshold", FIELD(trim_bytes), SIZE_MAX},
+};
 
 typedef enum { PARSE_OK, PARSE_BAD, PARSE_TOO_BIG } parse_t;
 
@@ -257,6 +268,76 @@ static void warn_unknown(void)
     }
 }
 
+// A number of glibc's tunables syntax in [s, end): decimal, or hex after
+// 0x; false on anything else or on overflow.
+static bool parse_tunable_value(const char *s, const char *end, size_t *out)
+{
+    unsigned base = 10;
+    if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (s == end)
+        return false;
+    size_t v = 0;
+    for (; s < end; s++) {
+        char c = lower(*s);
+        unsigned digit = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                         : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                              : base;
+        if (digit >= base || v > (SIZE_MAX - digit) / base)
+            return false;
+        v = v * base + digit;
+    }
+    *out = v;
+    return true;
+}
+
+// The table entry of an option field, for its source.
+static size_t option_index(size_t offset)
+{
+    size_t k = 0;
+    while (k < NUM_OPTIONS && table[k].offset != offset)
+        k++;
+    return k;
+}
+
+// GLIBC_TUNABLES=name=value:name=value...: glibc.malloc.mmap_threshold and
+// trim_threshold set the two thresholds (and fix them, as in glibc), unless
+// an ALLOCATOR_* variable set that one already.  The string is read where
+// it is, nothing copied or allocated; malformed entries and tunables
+// without a meaning here are skipped, silently, as glibc does.
+static void read_tunables(la_options_t *opts, source_t *from)
+{
+    const char *s = os_getenv("GLIBC_TUNABLES");
+    while (s != NULL && *s != '\0') {
+        const char *name = s, *eq = NULL;
+        while (*s != '\0' && *s != ':') {
+            if (*s == '=' && eq == NULL)
+                eq = s;
+            s++;
+        }
+        const char *end = s;
+        if (*s == ':')
+            s++;
+        if (eq == NULL)
+            continue;
+        for (size_t i = 0; i < sizeof tunables / sizeof tunables[0]; i++) {
+            const char *t = tunables[i].name;
+            size_t len = __builtin_strlen(t);
+            size_t v;
+            if ((size_t)(eq - name) != len || __builtin_memcmp(name, t, len) != 0)
+                continue;
+            size_t k = option_index(tunables[i].offset);
+            if (!parse_tunable_value(eq + 1, end, &v) || v > tunables[i].max || from[k] == FROM_ENV)
+                break;
+            *(size_t *)((char *)opts + tunables[i].offset) = v;
+            from[k] = FROM_TUNABLE;
+            opts->thresholds_fixed = true;
+        }
+    }
+}
+
 // ALLOCATOR_VERBOSE: one line per option, in the table's order, with
 // where its value came from; written in one go.
 static void print_options(const la_options_t *opts, const source_t *from)
@@ -282,9 +363,14 @@ static void print_options(const la_options_t *opts, const source_t *from)
         }
         const char *note = "(default)";
         bool threshold = o->offset == FIELD(mmap_bytes) || o->offset == FIELD(trim_bytes);
-        if (from[k] == FROM_ENV)
+        char tunable[80];
+        if (from[k] == FROM_ENV) {
             note = "(environment)";
-        else if (threshold)
+        } else if (from[k] == FROM_TUNABLE) {
+            log_format_args(tunable, sizeof tunable, "(GLIBC_TUNABLES glibc.malloc.%s)",
+                            o->offset == FIELD(mmap_bytes) ? "mmap_threshold" : "trim_threshold");
+            note = tunable;
+        } else if (threshold)
             note = opts->thresholds_fixed ? "(default; fixed: a threshold was set)"
                                           : "(default; rises with the large blocks freed, as glibc's)";
         else if (o->offset == FIELD(heaps) && v == 0)
@@ -323,6 +409,7 @@ void options_read(la_options_t *opts)
     // As mallopt: a threshold set by hand fixes both.
     opts->thresholds_fixed = os_getenv("ALLOCATOR_MMAP_THRESHOLD") != NULL ||
                              os_getenv("ALLOCATOR_TRIM_THRESHOLD") != NULL;
+    read_tunables(opts, from);
     if (opts->stats)
         os_keep_stderr(); // the report at exit (or its warning) must reach the user's stderr
     warn_unknown();

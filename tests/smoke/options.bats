@@ -152,3 +152,59 @@ make_setuid_prog() {
     grep -q '^liballocator statistics (pid' err.txt
     ! ls "$BATS_TEST_TMPDIR"/stats.*.txt 2>/dev/null
 }
+
+# Where malloc puts blocks, and whether freeing the heap's top gives it
+# back, seen through mallinfo2 (glibc's and liballocator's): a 200 KB
+# block, then 2 MB twice (glibc's dynamic threshold: after the first is
+# freed, the second comes from the heap), then 10 MB of 100 KB blocks
+# freed from the top down.
+thresholds_py='
+import ctypes
+libc = ctypes.CDLL(None)
+class MI2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc.mallinfo2.restype = MI2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def mapped(n):
+    before = libc.mallinfo2().hblks
+    p = libc.malloc(n)
+    after = libc.mallinfo2().hblks
+    libc.free(p)
+    return "mapped" if after > before else "heap"
+print(mapped(200000), mapped(2000000), mapped(2000000))
+a = [libc.malloc(100000) for _ in range(100)]
+before = libc.mallinfo2().arena
+for p in reversed(a):
+    libc.free(p)
+for _ in range(32):
+    libc.free(libc.malloc(50000))
+after = libc.mallinfo2().arena
+print("trimmed" if after < before - (4 << 20) else "kept")
+'
+
+@test "GLIBC_TUNABLES: glibc.malloc.mmap_threshold and trim_threshold work as under glibc" {
+    local t
+    for t in "" glibc.malloc.mmap_threshold=1048576 glibc.malloc.trim_threshold=67108864 \
+        "glibc.malloc.perturb=0:glibc.malloc.mmap_threshold=0x100000:glibc.malloc.trim_threshold=67108864"; do
+        env -u LD_PRELOAD GLIBC_TUNABLES="$t" /usr/bin/python3 -c "$thresholds_py" >glibc.txt
+        # Decay at once: glibc trims the top in free() itself.
+        GLIBC_TUNABLES="$t" ALLOCATOR_DECAY_MS=0 on_allocator /usr/bin/python3 -c "$thresholds_py"
+        if ! diff -u glibc.txt out.txt; then
+            echo "GLIBC_TUNABLES=$t: glibc and liballocator differ (above)" >&2
+            return 1
+        fi
+        [ ! -s err.txt ]
+    done
+}
+
+@test "GLIBC_TUNABLES: ALLOCATOR_* wins; ALLOCATOR_VERBOSE says where each threshold came from" {
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536:glibc.malloc.trim_threshold=1048576 \
+        ALLOCATOR_TRIM_THRESHOLD=2m ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qx '  ALLOCATOR_MMAP_THRESHOLD=64k *(GLIBC_TUNABLES glibc.malloc.mmap_threshold)' err.txt
+    grep -qx '  ALLOCATOR_TRIM_THRESHOLD=2m *(environment)' err.txt
+    # Beyond 32 MiB glibc ignores mmap_threshold; so does liballocator.
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt
+}

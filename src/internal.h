@@ -666,6 +666,10 @@ LA_HIDDEN void background_after_fork_child(void);
 // Adds a (possibly negative) change of live bytes and updates the peak.
 LA_HIDDEN void stats_usage_publish(int64_t delta);
 LA_HIDDEN void stats_print(const mem_stats_t *s);
+// mem_get_stats(), with heap_resident_bytes left 0 unless `resident`:
+// mallinfo2() and malloc_info() report no residency, and programs may call
+// them often, so they skip the mincore calls.
+LA_HIDDEN mem_stats_t stats_get(bool resident);
 // Per size class: free blocks and bytes in the heaps, blocks in thread
 // caches (by the class of their block size).
 typedef struct {

@@ -62,8 +62,9 @@ static size_t heap_resident_bytes(la_heap_t *h)
     return bytes;
 }
 
-// Sums every counter set of the process (no baseline applied).
-static mem_stats_t raw_snapshot(void)
+// Sums every counter set of the process (no baseline applied); asks the
+// kernel for heap_resident_bytes only when `resident`.
+static mem_stats_t raw_snapshot(bool resident_wanted)
 {
     tcache_publish_current(); // exact for a single-threaded caller
     la_counters_t sum = {0};
@@ -74,7 +75,8 @@ static mem_stats_t raw_snapshot(void)
         lock_acquire(&h->lock);
         add_counters(&sum, &h->counters);
         heap_bytes += h->region_bytes;
-        resident += heap_resident_bytes(h);
+        if (resident_wanted)
+            resident += heap_resident_bytes(h);
         lock_release(&h->lock);
     }
     add_counters(&sum, &la.large_counters);
@@ -105,10 +107,10 @@ static mem_stats_t raw_snapshot(void)
     return s;
 }
 
-mem_stats_t mem_get_stats(void)
+mem_stats_t stats_get(bool resident)
 {
     la_ensure_init();
-    mem_stats_t s = raw_snapshot();
+    mem_stats_t s = raw_snapshot(resident);
     lock_acquire(&la.stats_lock);
     const mem_stats_t *base = &la.reset_base;
     s.total_allocated -= base->total_allocated;
@@ -125,10 +127,12 @@ mem_stats_t mem_get_stats(void)
     return s;
 }
 
+mem_stats_t mem_get_stats(void) { return stats_get(true); }
+
 void mem_reset(void)
 {
     la_ensure_init();
-    mem_stats_t s = raw_snapshot();
+    mem_stats_t s = raw_snapshot(false);
     lock_acquire(&la.stats_lock);
     la.reset_base = s;
     lock_release(&la.stats_lock);

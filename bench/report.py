@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """bench/report.py: REPORT.md and charts from one bench/run.py results directory.
 
-Reads <results>/summary.json only (schema 1 or 2, see results/README.md),
+Reads <results>/summary.json only (schema 1 to 3, see results/README.md),
 runs no benchmark unless told to (--run), and writes REPORT.md (date,
 machine, command, tables, geometric means) with the charts drawn by
 gnuplot beside it in charts/.  --publish copies the charts to docs/images/, which is committed
@@ -32,7 +32,12 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 RESULTS_DIR = os.path.join(BENCH_DIR, "results")
 PUBLISH_DIR = os.path.join(REPO_DIR, "docs", "images")
-KNOWN_SCHEMAS = (1, 2)
+KNOWN_SCHEMAS = (1, 2, 3)
+# A process whose peak RSS under glibc is below this is "tiny": a fixed
+# MiB or two of an allocator's own makes a large ratio of it (1.5 MiB
+# against 6.8 MiB reads as 4.6x), so its RSS is shown in MiB, and it stays
+# out of the side-by-side table's RSS mean.  MiB.
+SMALL_RSS_MIB = 16
 GROUPS = ("speed", "memory")
 
 # One colour per allocator in every chart, so a reader learns them once;
@@ -101,6 +106,8 @@ class Results:
         self.probe = t.get("parallelism_probe") or []
         self.glibc_substitutes = t.get("glibc_substitutes") or {}
         self.problems = t.get("problems") or []
+        # Schema 3: how each allocator gives memory back by itself.
+        self.decay = t.get("decay_defaults") or {}
         self.ins = doc.get("instructions") or None
 
     def cell(self, workload, alloc):
@@ -400,15 +407,23 @@ def ratio_chart(res, fmt, path, metric, what):
 
 
 def bar_panel(res, lines, clusters, allocs, ylabel, value_fmt,
-              key="outside top center horizontal"):
-    """Plain bars from 0 with their values printed: few bars, exact numbers."""
+              key="outside top center horizontal", upright=False):
+    """Plain bars from 0 with their values printed: few bars, exact numbers.
+
+    value_fmt: a %-format or a function of the value.  upright: the values
+    are written vertically, so that those of neighbouring narrow bars
+    (five allocators in a cluster) cannot run into each other.
+    """
+    show = value_fmt if callable(value_fmt) else (lambda v: value_fmt % v)
     offsets, bw = bar_positions(len(allocs))
     values = [v for _, d in clusters for v in d.values() if v is not None]
     if not values:
         return
     top = max(values + [0.0])
     bottom = min(values + [0.0])
-    lines += ["set yrange [%g:%g]" % (bottom * 1.15, top * 1.18 if top > 0 else 1),
+    # Upright values need room above the tallest bar for their length.
+    lines += ["set yrange [%g:%g]" % (bottom * 1.15, top * (1.3 if upright else 1.18)
+                                      if top > 0 else 1),
               "set xrange [-0.6:%g]" % (len(clusters) - 0.4),
               "set xtics (%s) nomirror scale 0"
               % ", ".join("%s %d" % (gp_str(label), i) for i, (label, _) in enumerate(clusters)),
@@ -426,14 +441,18 @@ def bar_panel(res, lines, clusters, allocs, ylabel, value_fmt,
                 continue
             bx = i + offsets[j]
             rows.append((bx, v, bx - bw / 2, bx + bw / 2, min(v, 0.0), max(v, 0.0)))
-            labels.append((bx, max(v, 0.0), value_fmt % v))
+            labels.append((bx, max(v, 0.0), show(v)))
         lines.extend(datablock("b%d" % j, rows or [(0, 0, 0, 0, 0, 0)]))
         lines.extend(datablock("l%d" % j, [(x, y, gp_str(t)) for x, y, t in labels]
                                or [(0, 0, '""')]))
         colour = gp_str(allocator_colour(res.names, a))
         plots.append("$b%d using 1:2:3:4:5:6 with boxxyerror lc rgb %s title %s"
                      % (j, colour, gp_str(a)))
-        plots.append("$l%d using 1:2:3 with labels offset 0,0.6 font ',10' notitle" % j)
+        if upright:
+            plots.append("$l%d using 1:2:3 with labels rotate by 90 left offset 0,0.4 "
+                         "font ',10' notitle" % j)
+        else:
+            plots.append("$l%d using 1:2:3 with labels offset 0,0.6 font ',10' notitle" % j)
     lines.append("plot " + ", ".join(plots))
 
 
@@ -454,64 +473,95 @@ def instructions_chart(res, fmt, path):
     return True
 
 
+def memret_label(res, w, short=False):
+    """What a memret row measured: for a table, or (short) a chart's axis."""
+    name = w["name"]
+    if name.endswith("trim"):
+        return "own purge" if short else "after the allocator's own purge call"
+    key = "decay_long_wait_ms" if name.endswith("-long") else "decay_wait_ms"
+    wait = res.config.get(key)
+    idle = "%g s" % (wait / 1000.0) if wait is not None else "a wait"
+    return ("%s idle" % idle) if short else ("after %s idle, then 48 malloc+free calls" % idle)
+
+
+def mib_text(v):
+    """MiB as people read them: no decimals once they would be noise."""
+    return "%.0f" % v if abs(v) >= 100 else "%.1f" % v
+
+
+def largefree_rows(res):
+    return sorted((w for w in res.figure_rows("request_ns") if workload_k(w["name"])),
+                  key=lambda w: workload_k(w["name"]))
+
+
+def k_panel(res, c, large, title, ylabel, value, key):
+    """One log-log panel of a largefree figure against K, a line per allocator."""
+    ks = [workload_k(w["name"]) for w in large]
+    c.lines += ["set title %s" % gp_str(title),
+                "set logscale xy",
+                "set xrange [%g:%g]" % (ks[0] / 1.6, ks[-1] * 1.6),
+                "set yrange [*:*]",
+                "set xtics (%s) nomirror" % ", ".join(
+                    "%s %d" % (gp_str("%dk" % (k // 1000) if k >= 1000 else str(k)), k)
+                    for k in ks),
+                "set ytics auto nomirror",
+                "set xlabel 'K free blocks of 8-18 KiB, kept apart by small live blocks'",
+                "set ylabel %s" % gp_str(ylabel),
+                "set grid xtics ytics lc rgb '#e0e0e0' lw 1",
+                "set border 3",
+                "set key %s" % key]
+    plots = []
+    for j, a in enumerate(res.names):
+        pts = [(k, value(res.cell(w["name"], a))) for k, w in zip(ks, large)]
+        pts = [(k, v) for k, v in pts if v]
+        if not pts:
+            continue
+        name = "k%d_%d" % (len(c.lines), j)
+        c.lines += datablock(name, pts)
+        plots.append("$%s using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc rgb %s title %s"
+                     % (name, gp_str(allocator_colour(res.names, a)), gp_str(a)))
+    c.lines.append("plot " + ", ".join(plots))
+    c.lines += ["unset logscale", "unset xlabel", "set autoscale"]
+
+
 def memory_chart(res, fmt, path):
-    """Memory handed back after a big free (memret) and the largefree curve."""
+    """Memory handed back after a big free (memret), and the time and RSS
+    of searching many free blocks (largefree)."""
     memret = res.figure_rows("rss_end_kib")
-    large = sorted((w for w in res.figure_rows("request_ns") if workload_k(w["name"])),
-                   key=lambda w: workload_k(w["name"]))
+    large = largefree_rows(res)
     if not memret and not large:
         return False
-    panels = (1 if memret else 0) + (1 if large else 0)
-    c = Chart(res, fmt, path, max(1000, 560 * panels + 120), 560)
+    panels = (1 if memret else 0) + (2 if large else 0)
+    c = Chart(res, fmt, path, max(1000, 560 * panels + 160), 600)
     c.lines.append("set multiplot layout 1,%d title %s" % (
-        panels, gp_str("Memory: RSS kept after freeing everything, and the cost of searching "
-                       "many free blocks\n" + c.subtitle())))
+        panels, gp_str("Memory: RSS kept after freeing everything, and the time and RSS of "
+                       "searching many free blocks\n" + c.subtitle())))
     if memret:
         clusters = []
         for w in memret:
-            last = "malloc_trim(0)" if w["name"].endswith("trim") else "the decay wait"
             d = {}
             for a in res.names:
                 f = res.cell(w["name"], a).get("figures") or {}
                 if "rss_end_kib" in f and "rss_start_kib" in f:
                     d[a] = (f["rss_end_kib"] - f["rss_start_kib"]) / 1024.0
-            clusters.append(("%s\nafter %s" % (w["name"], last), d))
+            clusters.append(("%s\n%s" % (w["name"], memret_label(res, w, short=True)), d))
         allocs = [a for a in res.names if any(a in d for _, d in clusters)]
         c.lines += ["set title 'RSS above the start after freeing 1 GiB (MiB; less is better)'",
                     "set bmargin 5"]
-        # One key, between the panels, serves both: the colours are the same.
-        bar_panel(res, c.lines, clusters, allocs, "MiB still resident", "%.1f",
-                  key="outside right top vertical")
+        # One key, right of this panel, serves every panel: the colours are
+        # the same.
+        bar_panel(res, c.lines, clusters, allocs, "MiB still resident", mib_text,
+                  key="outside right top vertical", upright=True)
         c.lines += ["unset label", "unset arrow", "unset object", "unset logscale",
                     "set autoscale"]
     if large:
-        ks = [workload_k(w["name"]) for w in large]
-        c.lines += ["set title 'ns per malloc+free among K free blocks (flat = O(log K); "
-                    "less is better)'",
-                    "set logscale xy",
-                    "set xrange [%g:%g]" % (ks[0] / 1.6, ks[-1] * 1.6),
-                    "set yrange [*:*]",
-                    "set xtics (%s) nomirror" % ", ".join(
-                        "%s %d" % (gp_str("%dk" % (k // 1000) if k >= 1000 else str(k)), k)
-                        for k in ks),
-                    "set ytics auto nomirror",
-                    "set xlabel 'K free blocks of 8-18 KiB, kept apart by small live blocks'",
-                    "set ylabel 'ns per malloc+free (log scale)'",
-                    "set grid xtics ytics lc rgb '#e0e0e0' lw 1",
-                    "set border 3",
-                    "set key %s" % ("off" if memret else
-                                    "outside right top vertical samplen 1.5")]
-        plots = []
-        for j, a in enumerate(res.names):
-            pts = [(k, (res.cell(w["name"], a).get("figures") or {}).get("request_ns"))
-                   for k, w in zip(ks, large)]
-            pts = [(k, v) for k, v in pts if v]
-            if not pts:
-                continue
-            c.lines += datablock("k%d" % j, pts)
-            plots.append("$k%d using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc rgb %s title %s"
-                         % (j, gp_str(allocator_colour(res.names, a)), gp_str(a)))
-        c.lines.append("plot " + ", ".join(plots))
+        k_panel(res, c, large, "ns per malloc+free among K free blocks (flat = O(log K); "
+                "less is better)", "ns per malloc+free (log scale)",
+                lambda cell: (cell.get("figures") or {}).get("request_ns"),
+                "off" if memret else "outside right top vertical samplen 1.5")
+        k_panel(res, c, large, "peak RSS of the same runs (MiB; less is better)",
+                "peak RSS, MiB (log scale)",
+                lambda cell: cell["rss_kib"] / 1024.0 if cell.get("rss_kib") else None, "off")
     c.lines.append("unset multiplot")
     run_gnuplot(res.gnuplot, c.script(), path)
     return True
@@ -570,31 +620,59 @@ def status_text(cell):
     return s.upper() if s != "not run" else "not run"
 
 
-def ratio_table(res, rows, metric, unit, scale, spec):
-    """Workloads x allocators: glibc's absolute figure, the others' ratios."""
+def is_tiny(res, workload):
+    rss = res.cell(workload, "glibc").get("rss_kib")
+    return rss is not None and rss / 1024.0 < SMALL_RSS_MIB
+
+
+def side_by_side_table(res, rows, bold=True):
+    """Workloads x allocators, time and peak RSS in each cell: glibc's in
+    seconds and MiB, the others' time as a ratio to glibc's, their RSS as
+    a ratio too, or in MiB where the process is tiny (SMALL_RSS_MIB).
+    The last row: the geometric means, RSS over the rows that are not
+    tiny."""
     others = [n for n in res.names if n != "glibc"]
-    head = ["workload", "glibc %s" % unit] + others
+    head = ["workload", "glibc: time, peak RSS"] + ["%s: time, RSS" % n for n in others]
     out = []
     for w in rows:
+        tiny = is_tiny(res, w["name"])
         g = res.cell(w["name"], "glibc")
-        key = "time_s" if metric == "time" else "rss_kib"
-        gv = g.get(key)
-        cells = [num(gv / scale, spec) if gv is not None else status_text(g)]
-        values = [1.0 if gv is not None else None]
+        if g.get("time_s") is None:
+            cells = [status_text(g)]
+        else:
+            rss = g.get("rss_kib")
+            cells = ["%.3f s, %s MiB" % (g["time_s"], num(rss / 1024.0 if rss else None, "%.1f"))]
         for n in others:
             c = res.cell(w["name"], n)
-            r = c.get(metric + "_vs_glibc")
-            cells.append(num(r, "%.2f") if r is not None else
-                         (status_text(c) if c.get(key) is None else "–"))
-            values.append(r)
+            if c.get("time_s") is None:
+                cells.append(status_text(c))
+                continue
+            if tiny:
+                rss = c.get("rss_kib")
+                r = "%s MiB" % num(rss / 1024.0 if rss else None, "%.1f")
+            else:
+                r = num(c.get("rss_vs_glibc"), "%.2f")
+            cells.append("%s, %s" % (num(c.get("time_vs_glibc"), "%.2f"), r))
         name = "`%s`" % w["name"] + (" *(1-thread baseline)*" if w.get("scaling_baseline") else "")
-        out.append([name] + bold_min(cells, values))
+        out.append([name] + cells)
     gm = res.geomeans.get(rows[0]["group"]) if rows else None
     if gm:
-        cells = ["1.00"] + [num((gm.get(n) or {}).get(metric + "_vs_glibc"), "%.3f")
-                            for n in others]
-        values = [1.0] + [(gm.get(n) or {}).get(metric + "_vs_glibc") for n in others]
-        out.append(["**geometric mean**"] + bold_min(cells, values))
+        big = [w for w in rows if w["in_means"] and not is_tiny(res, w["name"])]
+        cells, times = ["1.00, 1.00"], []
+        for n in others:
+            g = gm.get(n) or {}
+            t = g.get("time_vs_glibc")
+            rs = [res.cell(w["name"], n).get("rss_vs_glibc") for w in big]
+            rs = [r for r in rs if r]
+            r = math.exp(sum(math.log(x) for x in rs) / len(rs)) if rs else None
+            # * : a mean that misses a failed row is not comparable.
+            cells.append("%s, %s%s" % (num(t, "%.3f"), num(r, "%.3f"),
+                                       "*" if g.get("workloads", 0) < g.get("of", 0) else ""))
+            times.append(t)
+        if bold:
+            cells = [cells[0]] + bold_min(cells[1:], times)
+        out.append(["**geometric mean** (RSS: the %d rows from %d MiB; * without a failed row)"
+                    % (len(big), SMALL_RSS_MIB)] + cells)
     return md_table(head, out)
 
 
@@ -636,14 +714,29 @@ def geomean_table(res, group):
     return md_table(head, rows)
 
 
+def decay_table(res):
+    """How each allocator gives memory back by itself (schema 3)."""
+    if not res.decay:
+        return []
+    rows = [[n, res.decay[n].replace("|", "\\|")] for n in res.names if n in res.decay]
+    return (["", "How each allocator gives free memory back without being asked (its defaults, "
+             "as the installed library reports them; memret-decay waits %s ms, "
+             "memret-decay-long %s ms):" % (res.config.get("decay_wait_ms", "?"),
+                                              res.config.get("decay_long_wait_ms", "?")), ""]
+            + md_table(["allocator", "by itself"], rows, ["l", "l"]))
+
+
 def memret_tables(res):
-    out = []
+    out = decay_table(res)
     for w in res.figure_rows("rss_end_kib"):
         decay = any("rss_waited_kib" in (res.cell(w["name"], n).get("figures") or {})
                     for n in res.names)
+        trim = not decay
+        purges = any(res.cell(w["name"], n).get("purge") for n in res.names)
         last = "after decay" if decay else "after trim"
         head = (["allocator", "start", "peak", "after free"] + (["waited"] if decay else [])
-                + [last, "end − start", "worst end − start", "runs"])
+                + [last, "end − start", "worst end − start", "runs"]
+                + (["purge called"] if trim and purges else []))
         rows = []
         for n in res.names:
             c = res.cell(w["name"], n)
@@ -659,30 +752,34 @@ def memret_tables(res):
                         + (["%.1f" % mib.get("rss_waited_kib", float("nan"))] if decay else [])
                         + ["%.1f" % mib["rss_end_kib"],
                            "%+.1f" % sorted(grew)[len(grew) // 2], "%+.1f" % max(grew),
-                           str(c.get("reps", len(grew)))])
-        out += ["", "`%s` — RSS in MiB, read by the program from /proc/self/statm "
-                "(median of the runs):" % w["name"], ""]
+                           str(c.get("reps", len(grew)))]
+                        + (["`%s`" % c.get("purge", "?")] if trim and purges else []))
+        out += ["", "`%s` (%s) — RSS in MiB, read by the program from /proc/self/statm "
+                "(median of the runs):" % (w["name"], memret_label(res, w)), ""]
         out += md_table(head, rows)
     return out
 
 
 def largefree_table(res):
-    rows = sorted((w for w in res.figure_rows("request_ns") if workload_k(w["name"])),
-                  key=lambda w: workload_k(w["name"]))
+    rows = largefree_rows(res)
     if not rows:
         return []
     ks = [workload_k(w["name"]) for w in rows]
-    head = (["allocator"] + ["K = %d" % k for k in ks]
-            + (["K = %d / K = %d" % (ks[-1], ks[0])] if len(ks) > 1 else []))
+    head = (["allocator"] + ["ns, K = %d" % k for k in ks]
+            + (["K = %d / K = %d" % (ks[-1], ks[0])] if len(ks) > 1 else [])
+            + ["peak MiB, K = %d" % k for k in ks])
     out = []
     for n in res.names:
-        ns = [(res.cell(w["name"], n).get("figures") or {}).get("request_ns") for w in rows]
+        cells = [res.cell(w["name"], n) for w in rows]
+        ns = [(c.get("figures") or {}).get("request_ns") for c in cells]
         line = [n] + [num(v, "%.1f") for v in ns]
         if len(ks) > 1:
             line.append(num(ns[-1] / ns[0] if ns[-1] and ns[0] else None, "%.2f"))
+        line += [num(c["rss_kib"] / 1024.0 if c.get("rss_kib") else None, "%.1f") for c in cells]
         out.append(line)
     return (["", "`%s` — ns per malloc+free among K free blocks (median of the runs; flat "
-             "across K means O(log K) or better):" % "`, `".join(w["name"] for w in rows), ""]
+             "across K means O(log K) or better), and the peak RSS of the same runs:"
+             % "`, `".join(w["name"] for w in rows), ""]
             + md_table(head, out))
 
 
@@ -804,14 +901,13 @@ def build_markdown(res, out_path, charts):
         else:
             md.append("(none: no row of this group counts in the means)")
         if mean_rows:
-            md += ["", "### Wall time", "",
-                   "Median wall time of glibc in seconds, the others as a ratio to it; the best "
-                   "of each row in bold.", ""]
-            md += ratio_table(res, mean_rows, "time", "s", 1.0, "%.3f")
-            md += ["", "### Peak RSS", "",
-                   "Median peak RSS of glibc in MiB (`/usr/bin/time %M`), the others as a ratio "
-                   "to it.", ""]
-            md += ratio_table(res, mean_rows, "rss", "MiB", 1024.0, "%.1f")
+            md += ["", "### Time and peak RSS", "",
+                   "Median wall time and peak RSS (`/usr/bin/time %%M`) of glibc in seconds and "
+                   "MiB; the others' as ratios to glibc's (below 1 is better), except the RSS of "
+                   "a process that peaks below %d MiB under glibc, given in MiB: a fixed MiB of "
+                   "an allocator's own is a large ratio of a tiny process.  The best time mean "
+                   "in bold." % SMALL_RSS_MIB, ""]
+            md += side_by_side_table(res, mean_rows)
         if group == "memory":
             extra = memret_tables(res) + largefree_table(res)
             if extra:
@@ -854,8 +950,48 @@ def make_command(res):
     return "make bench-report" + (" REPORT_ARGS=%s" % shlex.quote(rest) if rest else "")
 
 
+def memory_summary_table(res):
+    """The README's memory table: one line per figure, one column per
+    allocator, absolute numbers (MiB, ns) and the best in bold."""
+    names = res.names
+    rows = []
+
+    def line(label, values, spec):
+        rows.append([label] + bold_min([num(v, spec) for v in values], values))
+
+    for w in res.figure_rows("rss_end_kib"):
+        vals = []
+        for n in names:
+            f = res.cell(w["name"], n).get("figures") or {}
+            vals.append((f["rss_end_kib"] - f["rss_start_kib"]) / 1024.0
+                        if "rss_end_kib" in f and "rss_start_kib" in f else None)
+        line("1 GiB freed, %s: RSS end − start, MiB" % memret_label(res, w), vals, "%+.1f")
+    for w in res.rows("memory"):
+        if not w["in_means"]:
+            continue
+        vals = [res.cell(w["name"], n).get("rss_kib") for n in names]
+        line("`%s`: peak RSS, MiB" % w["name"], [v / 1024.0 if v else None for v in vals], "%.1f")
+        vals = [res.cell(w["name"], n).get("time_s") for n in names]
+        line("`%s`: time, s" % w["name"], vals, "%.3f")
+    large = largefree_rows(res)
+    if large:
+        ks = "/".join("%dk" % (workload_k(w["name"]) // 1000) for w in large)
+        ns = [[(res.cell(w["name"], n).get("figures") or {}).get("request_ns") for w in large]
+              for n in names]
+        mib = [[res.cell(w["name"], n).get("rss_kib") for w in large] for n in names]
+        cells = [" / ".join(num(v, "%.0f") for v in per) for per in ns]
+        rows.append(["ns per malloc+free among %s free blocks" % ks]
+                    + bold_min(cells, [per[-1] for per in ns]))
+        cells = [" / ".join(mib_text(v / 1024.0) if v else "–" for v in per) for per in mib]
+        rows.append(["peak RSS of the same runs, MiB"]
+                     + bold_min(cells, [per[-1] for per in mib]))
+    return md_table(["figure"] + names, rows)
+
+
 def readme_snippet(res, publish_dir, published):
-    """The Markdown for the top-level README, pointing at the published charts."""
+    """The Markdown for the top-level README: the published charts, where
+    and how the run was made, and its tables (time and RSS side by side,
+    the memory figures, how each allocator gives memory back)."""
     rel = os.path.relpath(publish_dir, REPO_DIR)
     kind = res.run_kind()
     main_charts = ("bench-time", "bench-rss", "bench-instructions")
@@ -876,6 +1012,16 @@ def readme_snippet(res, publish_dir, published):
     lines.append("Ratios to glibc: below 1 is better; the shaded bars are the geometric "
                  "means. %s`%s` writes every table to `bench/results/REPORT.md`."
                  % ("More: %s. " % ", ".join(more) if more else "", "make bench-report"))
+    speed = [w for w in res.rows("speed") if w["in_means"]]
+    if speed and res.has_time:
+        lines += ["", "Time and peak RSS per workload: glibc's in seconds and MiB, the others' "
+                  "as ratios to glibc's, but RSS in MiB where glibc's peak is under %d MiB:"
+                  % SMALL_RSS_MIB, ""]
+        lines += side_by_side_table(res, speed)
+    if res.has_time and (res.figure_rows("rss_end_kib") or largefree_rows(res)):
+        lines += ["", "Memory, from the same run (`bench/README.md`, \"The memory group\"):", ""]
+        lines += memory_summary_table(res)
+        lines += decay_table(res)
     return "\n".join(lines) + "\n"
 
 

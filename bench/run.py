@@ -37,7 +37,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-SCHEMA_VERSION = 2  # 2: workload groups, geomeans per group, figures
+SCHEMA_VERSION = 3  # 2: workload groups, geomeans per group, figures
+                    # 3: memret-decay-long, the purge each allocator ran, decay defaults
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 TIME_BIN = "/usr/bin/time"
@@ -61,7 +62,10 @@ REDIS_DATA_BYTES = 256
 REDIS_PIPELINE = 16  # pipelining makes the server's work, not loopback I/O, dominate
 
 # w_memret's readings, in KiB: at start, after allocating 1 GiB, after
-# freeing it all, and after malloc_trim or the decay wait plus a few calls.
+# freeing it all, and after the allocator's own purge (wl_purge in
+# bench/workloads/wl.h: malloc_trim(0), jemalloc's arena.<all>.purge,
+# mi_collect(true) or MallocExtension_ReleaseFreeMemory(), found with
+# dlsym) or the decay wait plus a few calls.
 MEMRET_FIGURES = ("rss_start_kib", "rss_peak_kib", "rss_freed_kib", "rss_end_kib")
 # A w_memret run takes 4-5 s (1 GiB of page faults), so by default it runs
 # in the first repetition only (--memret-reps).  The trim readings repeat
@@ -71,11 +75,17 @@ def memret_reps(args):
     return args.memret_reps
 # The memret targets of the memory issue, for liballocator, in MiB above
 # the starting RSS: after malloc_trim(0), and after the decay wait.
-MEMRET_TARGET_MIB = {"memret-trim": 4, "memret-decay": 16}
+MEMRET_TARGET_MIB = {"memret-trim": 4, "memret-decay": 16, "memret-decay-long": 16}
+# memret-decay waits 1.5 s, just past liballocator's own decay (1000 ms);
+# memret-decay-long waits past the longest default of the others
+# (jemalloc's dirty_decay_ms, 10 s), so that no allocator is measured
+# before its own clock could have run out.
+DECAY_WAIT_MS = 1500
+DECAY_LONG_WAIT_MS = 11000
 LARGEFREE_KS = (("1k", 1000), ("10k", 10000), ("100k", 100000))
 # Building 100,000 free blocks takes about 2 s of page faults a run, and the
 # figure is timed inside the program over 200,000 requests: three runs give
-# a steady median and keep the memory group under 3 minutes.
+# a steady median and keep the memory group near 4 minutes.
 LARGEFREE_REPS = 3
 
 INS_SIZES = "16,32,48,64,100,128,256,512,1024"  # documentation; ins_loop.c holds them
@@ -176,14 +186,20 @@ WORKLOADS = [
              "redis"),
     # The memory group: does memory go back, how much does fragmentation
     # cost, and are big blocks and many free blocks handled well.
-    Workload("memret-trim", "1 GiB of mixed blocks (16 B..384 KiB) touched, all freed, then "
-             "malloc_trim(0): RSS at each step",
+    Workload("memret-trim", "1 GiB of mixed blocks (16 B..384 KiB) touched, all freed, then the "
+             "allocator's own purge (malloc_trim(0), jemalloc arena.<all>.purge, "
+             "mi_collect(true), MallocExtension_ReleaseFreeMemory()): RSS at each step",
              "synthetic", "w_memret", 1, "trim", group="memory", figures=MEMRET_FIGURES,
              in_means=False, max_reps=memret_reps),
-    Workload("memret-decay", "the same, but no malloc_trim: wait (--decay-wait-ms), then 48 "
+    Workload("memret-decay", "the same, but no purge: wait (--decay-wait-ms, 1.5 s), then 48 "
              "malloc+free pairs of 24 B..100 KiB: RSS at each step",
              "synthetic", "w_memret", 1, "decay", group="memory", extra_args=("{decay_wait_ms}",),
              figures=MEMRET_FIGURES + ("rss_waited_kib",), in_means=False, max_reps=memret_reps),
+    Workload("memret-decay-long", "as memret-decay, waiting --decay-long-wait-ms (11 s: past "
+             "jemalloc's 10 s dirty_decay_ms, the longest default here)",
+             "synthetic", "w_memret", 1, "decay", group="memory",
+             extra_args=("{decay_long_wait_ms}",), figures=MEMRET_FIGURES + ("rss_waited_kib",),
+             in_means=False, max_reps=memret_reps),
     Workload("pinned", "1 thread: phases of mixed sizes; 1 block in 8 pinned for 6 phases between "
              "freed ones, sizes change per phase (peak RSS is the figure)",
              "synthetic", "w_pinned", group="memory"),
@@ -409,6 +425,65 @@ def parallelism_probe(suite):
     return 2.0 * t1 / t2
 
 
+def decay_defaults(allocs, env):
+    """How each allocator gives free memory back by itself, with the defaults
+    the installed library reports (its own verbose or stats output), or as
+    documented where it prints none.  {allocator: one line}."""
+    def ask(lib, extra):
+        e = dict(env)
+        e.update(extra)
+        try:
+            r = subprocess.run(preload_argv(lib, ["/bin/true"]), env=e, capture_output=True,
+                               timeout=30)
+            return (r.stdout + r.stderr).decode(errors="replace")
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    def find(text, pattern, default="?"):
+        m = re.search(pattern, text)
+        return m.group(1) if m else default
+
+    res = {}
+    for name, lib in allocs:
+        if name == "glibc":
+            res[name] = ("no clock: free() trims the top of the heap beyond M_TRIM_THRESHOLD "
+                         "(128 KiB, raised by large frees); free memory below the top stays "
+                         "until malloc_trim()")
+        elif name == "liballocator":
+            t = ask(lib, {"ALLOCATOR_VERBOSE": "1"})
+            res[name] = ("free memory idle %s ms goes back (ALLOCATOR_DECAY_MS), checked on "
+                         "allocator calls%s" % (
+                             find(t, r"ALLOCATOR_DECAY_MS=(\d+)"),
+                             " and by a background thread once the heaps span 16 MiB "
+                             "(ALLOCATOR_BACKGROUND=1)"
+                             if find(t, r"ALLOCATOR_BACKGROUND=(\d)") == "1" else ""))
+        elif name == "jemalloc":
+            conf = ",".join(x for x in (env.get("MALLOC_CONF"), "stats_print:true") if x)
+            t = ask(lib, {"MALLOC_CONF": conf})
+            bg = find(t, r"opt\.background_thread: (\w+)")
+            res[name] = ("dirty pages idle %s ms are purged (opt.dirty_decay_ms), muzzy ones after "
+                         "%s ms (opt.muzzy_decay_ms), %s" % (
+                             find(t, r"opt\.dirty_decay_ms: (-?\d+)"),
+                             find(t, r"opt\.muzzy_decay_ms: (-?\d+)"),
+                             "by a background thread" if bg == "true" else
+                             "checked on allocator calls (opt.background_thread: %s)" % bg))
+        elif name == "mimalloc":
+            t = ask(lib, {"MIMALLOC_VERBOSE": "1"})
+            if "'purge_delay'" in t:  # mimalloc 2.1 and later
+                res[name] = ("free pages purged after %s ms (purge_delay), checked on allocator "
+                             "calls" % find(t, r"option 'purge_delay': (-?\d+)"))
+            else:
+                res[name] = ("free pages decommitted after %s ms (decommit_delay), free segments "
+                             "after %s ms (segment_decommit_delay), checked on allocator calls"
+                             % (find(t, r"option 'decommit_delay': (-?\d+)"),
+                                find(t, r"option 'segment_decommit_delay': (-?\d+)")))
+        elif name == "tcmalloc":
+            res[name] = ("no clock: free spans go back gradually as more memory is freed "
+                         "(TCMALLOC_RELEASE_RATE %s); thread and central caches stay"
+                         % env.get("TCMALLOC_RELEASE_RATE", "1.0, the default"))
+    return res
+
+
 def output_field(out, key):
     """The value of the last "key value" line a workload printed."""
     for line in reversed(out.decode(errors="replace").splitlines()):
@@ -522,6 +597,9 @@ class Suite:
                 v = output_field(out, key)
                 if v is not None:
                     run.figures[key] = float(v)
+            purge = output_field(out, "purge")
+            if purge:
+                run.extra["purge"] = purge
             if run.status == "ok" and run.checksum is None:
                 run.status, run.detail = "error", "no checksum line"
             elif run.status == "ok" and len(run.figures) < len(w.figures):
@@ -701,6 +779,9 @@ def summarise(workloads, allocs, runs):
                 rps = [r.extra["rps"] for r in good if "rps" in r.extra]
                 if rps:
                     c["rps"] = {k: statistics.median(d[k] for d in rps) for k in rps[0]}
+                purges = sorted({r.extra["purge"] for r in good if "purge" in r.extra})
+                if purges:
+                    c["purge"] = ", ".join(purges)
                 if w.figures:
                     c["figures"] = {k: statistics.median(r.figures[k] for r in good)
                                     for k in w.figures}
@@ -747,27 +828,38 @@ def print_time_tables(out, workloads, allocs, cells, glibc_notes):
                    fmt(c["rss_vs_glibc"], "8.2f", 8), fmt(c["rss_vs_mimalloc"], "8.2f", 8), note))
 
 
-def print_memory_tables(out, args, workloads, allocs, cells):
+def print_memory_tables(out, args, workloads, allocs, cells, decay=None):
     """The figures the memory workloads print, beside their time tables."""
     names = [n for n, _ in allocs]
     width = max(12, max(len(n) for n in names))
-    for w in workloads:
-        if w.prog != "w_memret" or w.skip_reason:
-            continue
+    memret = [w for w in workloads if w.prog == "w_memret" and not w.skip_reason]
+    if memret and decay:
+        out()
+        out("== how each allocator gives free memory back by itself (its defaults, as the library")
+        out("   reports them); memret-decay waits %d ms, memret-decay-long %d ms"
+            % (args.decay_wait_ms, args.decay_long_wait_ms))
+        for n in names:
+            if n in decay:
+                out("%-*s %s" % (width, n, decay[n]))
+    for w in memret:
         last = "after trim" if w.mode == "trim" else "after decay"
         out()
         out("== %s: RSS in MiB (from /proc/self/statm inside the program; median of the runs;"
             % w.name)
         out("   worst = the largest end-start of any run)")
         if w.mode == "decay":
+            wait = args.decay_long_wait_ms if w.name.endswith("-long") else args.decay_wait_ms
             out("   wait %d ms after the frees, then 48 malloc+free pairs; 'waited' is before those"
-                % args.decay_wait_ms)
-        out("   the issue's target for liballocator: %s within %d MiB of start"
-            % (last, MEMRET_TARGET_MIB[w.name]))
+                % wait)
+        else:
+            out("   'after trim': after the allocator's own purge call (the last column)")
+        if w.name in MEMRET_TARGET_MIB:
+            out("   the issue's target for liballocator: %s within %d MiB of start"
+                % (last, MEMRET_TARGET_MIB[w.name]))
         extra = "%9s" % "waited" if w.mode == "decay" else ""
-        out("%-*s %8s %9s %11s %s%12s %10s %8s %5s"
+        out("%-*s %8s %9s %11s %s%12s %10s %8s %5s%s"
             % (width, "allocator", "start", "peak", "after free", extra, last, "end-start", "worst",
-               "runs"))
+               "runs", "  purge" if w.mode == "trim" else ""))
         for n in names:
             c = cells[(w.name, n)]
             if "figures" not in c:
@@ -776,22 +868,27 @@ def print_memory_tables(out, args, workloads, allocs, cells):
             f = {k: v / 1024.0 for k, v in c["figures"].items()}
             waited = "%9.1f" % f["rss_waited_kib"] if w.mode == "decay" else ""
             grew = [(r["rss_end_kib"] - r["rss_start_kib"]) / 1024.0 for r in c["figures_per_run"]]
-            out("%-*s %8.1f %9.1f %11.1f %s%12.1f %+10.1f %+8.1f %5d"
+            out("%-*s %8.1f %9.1f %11.1f %s%12.1f %+10.1f %+8.1f %5d%s"
                 % (width, n, f["rss_start_kib"], f["rss_peak_kib"], f["rss_freed_kib"], waited,
-                   f["rss_end_kib"], statistics.median(grew), max(grew), c["reps"]))
+                   f["rss_end_kib"], statistics.median(grew), max(grew), c["reps"],
+                   "  " + c.get("purge", "?") if w.mode == "trim" else ""))
     rows = [w for w in workloads if w.prog == "w_largefree" and not w.skip_reason]
     if rows:
         out()
-        out("== large free blocks: ns per malloc+free among K free blocks (median of the runs;")
-        out("   requests in batches of 256, sizes random; flat across K = O(log K) or better)")
+        out("== large free blocks: ns per malloc+free among K free blocks, and the process's peak")
+        out("   RSS in MiB (median of the runs; requests in batches of 256, sizes random; flat")
+        out("   across K = O(log K) or better)")
         ks = [int(w.mode) for w in rows]
-        out("%-*s " % (width, "allocator") + " ".join("%10s" % ("K=%d" % k) for k in ks)
-            + "  %s" % ("K=%d/K=%d" % (ks[-1], ks[0]) if len(ks) > 1 else ""))
+        out("%-*s " % (width, "allocator") + " ".join("%10s" % ("ns K=%d" % k) for k in ks)
+            + "  %s" % ("K=%d/K=%d" % (ks[-1], ks[0]) if len(ks) > 1 else "")
+            + " ".join("%11s" % ("MiB K=%d" % k) for k in ks))
         for n in names:
             ns = [cells[(w.name, n)].get("figures", {}).get("request_ns") for w in rows]
+            rss = [cells[(w.name, n)].get("rss_kib") for w in rows]
             growth = ratio(ns[-1], ns[0]) if len(ns) > 1 else None
             out("%-*s " % (width, n) + " ".join(fmt(x, "10.1f", 10) for x in ns)
-                + "  %s" % (fmt(growth, "10.2f", 10) if len(ns) > 1 else ""))
+                + "  %s" % (fmt(growth, "9.2f", 9) if len(ns) > 1 else "")
+                + " ".join(fmt(x / 1024.0 if x else None, "11.1f", 11) for x in rss))
 
 
 def geomeans(workloads, allocs, cells):
@@ -1100,7 +1197,10 @@ def time_mode(args, suite, allocs, out):
     out("peak RSS from /usr/bin/time %M; ratios < 1 are better; +-% = (max - min) / median;")
     out("cpu s = median user+sys time (less sensitive than wall time to other load on the machine)")
     print_time_tables(out, workloads, allocs, cells, suite.glibc_notes)
-    print_memory_tables(out, args, workloads, allocs, cells)
+    decay = None
+    if any(w.prog == "w_memret" for w in active):
+        decay = decay_defaults(allocs, suite.env)
+    print_memory_tables(out, args, workloads, allocs, cells, decay)
     gm = geomeans(workloads, allocs, cells)
     print_geomeans(out, allocs, gm)
     pairs, sc = scaling(workloads, allocs, cells)
@@ -1125,7 +1225,8 @@ def time_mode(args, suite, allocs, out):
             out("%s on %s: %s %s" % (p["allocator"], p["workload"], p["status"].upper(), p["detail"]))
             out("    " + p["command"])
     return {"workloads": workloads, "runs": runs, "cells": cells, "geomeans": gm,
-            "scaling": sc, "parallelism_probe": probes, "problems": problems}
+            "scaling": sc, "parallelism_probe": probes, "problems": problems,
+            "decay_defaults": decay or {}}
 
 
 def rounded(x):
@@ -1150,6 +1251,7 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
         "config": {"mode": args.mode, "reps": args.reps, "scale": args.scale, "quick": args.quick,
                    "timeout_s": args.timeout, "ins_iterations": args.ins_iterations,
                    "group": args.group, "decay_wait_ms": args.decay_wait_ms,
+                   "decay_long_wait_ms": args.decay_long_wait_ms,
                    "memret_reps": args.memret_reps},
         "allocators": [{"name": n, "library": lib,
                         "version": (liballocator_revision() if n == "liballocator" else
@@ -1205,6 +1307,7 @@ def write_results(args, suite, stamp_dir, machine, allocs, notes, timed, ins, re
             "parallelism_probe": timed["parallelism_probe"],
             "glibc_substitutes": suite.glibc_notes,
             "problems": timed["problems"],
+            "decay_defaults": timed["decay_defaults"],
         }
     if ins:
         with open(os.path.join(stamp_dir, "instructions.csv"), "w", newline="") as f:
@@ -1240,10 +1343,10 @@ def parse_args(argv):
         epilog="workloads (time mode):\n" + "\n".join(
             "  %-22s %-7s %s" % (w.name, w.group, w.desc) for w in WORKLOADS) +
         "\n\nexamples:\n"
-        "  bench/run.py                      everything, 5 repetitions (~9 min)\n"
+        "  bench/run.py                      everything, 5 repetitions (~10 min)\n"
         "  bench/run.py --quick              smoke run: 1 repetition, scale 0.25\n"
         "  bench/run.py --mode instructions  callgrind counts only\n"
-        "  bench/run.py --group memory       the memory workloads only (~3 min)\n"
+        "  bench/run.py --group memory       the memory workloads only (~4 min)\n"
         "  bench/run.py -w 'churn*,pipeline' -a liballocator,mimalloc --reps 3\n"
         "environment: BENCH_REPS (default repetitions), LIBALLOCATOR (library path)")
     p.add_argument("--mode", choices=("all", "time", "instructions"), default=None,
@@ -1273,9 +1376,13 @@ def parse_args(argv):
                    help="N for the callgrind mode, a multiple of 1000 (default 200000; 50000 quick)")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel callgrind runs (instruction counts do not depend on load)")
-    p.add_argument("--decay-wait-ms", type=int, default=1500,
+    p.add_argument("--decay-wait-ms", type=int, default=DECAY_WAIT_MS,
                    help="memret-decay: how long to wait after freeing everything before the "
-                        "last calls (default 1500: liballocator's decay period is 1000 ms)")
+                        "last calls (default %d: liballocator's decay period is 1000 ms)"
+                        % DECAY_WAIT_MS)
+    p.add_argument("--decay-long-wait-ms", type=int, default=DECAY_LONG_WAIT_MS,
+                   help="memret-decay-long: the same wait, past every allocator's default decay "
+                        "(default %d: jemalloc's dirty_decay_ms is 10000)" % DECAY_LONG_WAIT_MS)
     p.add_argument("--memret-reps", type=int, default=1,
                    help="repetitions of the memret rows, at most --reps (default 1: a run takes "
                         "4-5 s; the decay figure depends on timing, so more runs show how often "
@@ -1290,8 +1397,8 @@ def parse_args(argv):
         args.scale = 0.25 if args.quick else 1.0
     if args.ins_iterations is None:
         args.ins_iterations = 50000 if args.quick else 200000
-    if args.decay_wait_ms < 0 or args.memret_reps < 1:
-        p.error("--decay-wait-ms >= 0, --memret-reps >= 1")
+    if args.decay_wait_ms < 0 or args.decay_long_wait_ms < 0 or args.memret_reps < 1:
+        p.error("--decay-wait-ms, --decay-long-wait-ms >= 0, --memret-reps >= 1")
     if args.reps < 1 or args.scale <= 0 or args.ins_iterations % 1000 or args.ins_iterations <= 0:
         p.error("--reps >= 1, --scale > 0, --ins-iterations a positive multiple of 1000")
     args.build_dir = os.path.abspath(args.build_dir)

@@ -27,12 +27,12 @@ extern "C" {
 #endif
 
 /* Version of the statistics layout; printed in the JSON statistics too. */
-#define MEM_STATS_VERSION 1
+#define MEM_STATS_VERSION 2
 
 /*
  * Process-wide statistics.  Byte counts are of requested sizes; heap_size and
  * mmap_bytes are what the allocator holds from the kernel right now.
- * Fields are only ever appended.
+ * Fields are only ever appended (MEM_STATS_VERSION 2 added heap_resident_bytes).
  */
 typedef struct {
     size_t total_allocated;   /* bytes requested over all allocations     */
@@ -51,8 +51,9 @@ typedef struct {
     size_t large_cached;      /* freed large mappings kept for reuse       */
     size_t large_cache_bytes; /* their bytes                               */
     size_t num_purges;        /* madvise, brk trims and unmaps of free memory */
-    size_t released_bytes;    /* bytes given back to the kernel by them    */
+    size_t released_bytes;    /* bytes given back by them: a running sum   */
     size_t num_large;         /* large blocks live now                     */
+    size_t heap_resident_bytes; /* bytes of heap_size in RAM now (mincore) */
 } mem_stats_t;
 
 MEM_API MEM_MALLOC_LIKE void *mem_malloc(size_t size);

@@ -136,7 +136,7 @@ static size_t clamp_int(size_t v) { return v > (size_t)__INT_MAX__ ? (size_t)__I
 
 LA_EXPORT struct mallinfo2 mallinfo2(void)
 {
-    mem_stats_t s = mem_get_stats();
+    mem_stats_t s = stats_get(false);
     size_t free_bytes, free_blocks;
     la_free_space(&free_bytes, &free_blocks);
     struct mallinfo2 mi = {0};
@@ -176,7 +176,7 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
         errno = EINVAL;
         return -1;
     }
-    mem_stats_t s = mem_get_stats();
+    mem_stats_t s = stats_get(false);
     size_t free_bytes, free_blocks;
     la_free_space(&free_bytes, &free_blocks);
     fprintf(fp,

@@ -204,5 +204,23 @@
 
 // Size of the stack buffer the diagnostic formatter writes into.  Bytes.
 #define LA_LOG_BUFFER_BYTES 512
+// A statistics report is formatted whole on the stack, then written in one
+// write(2): the JSON one with its heap and slab classes is about 5 KiB plus the
+// program's path.  Bytes.
+#define LA_REPORT_BUFFER_BYTES 16384
+// The program's path in a report, at most (longer ones are cut).  Bytes.
+#define LA_PROGRAM_NAME_BYTES 1024
+// mincore's answer is read into a stack vector of this many bytes, one per
+// page: 4 MiB of heap per call, so a snapshot of a 1 GiB heap makes 256
+// calls.  Bytes.
+#define LA_MINCORE_VECTOR_BYTES 1024
+// An unknown ALLOCATOR_* name is shown and compared with the known ones
+// up to this many bytes (the longest option name is 24).  Bytes.
+#define LA_OPTION_NAME_MAX 63
+// ALLOCATOR_VERBOSE's listing of the options is formatted on the stack in
+// one buffer of this size (about 70 bytes per option, plus a path).  Bytes.
+#define LA_VERBOSE_BUFFER_BYTES (2048 + LA_PATH_BYTES)
+// ALLOCATOR_STATS_FILE, at most, with its %p expanded (PATH_MAX).  Bytes.
+#define LA_PATH_BYTES 4096
 
 #endif /* LA_CONFIG_H */

@@ -57,8 +57,7 @@ void la_init_slow(void)
         la.trim_threshold = la.options.trim_bytes;
         // As glibc: the thresholds follow the program's frees unless it
         // (or the environment) set either of them.
-        la.thresholds_dynamic = os_getenv("ALLOCATOR_MMAP_THRESHOLD") == NULL &&
-                                os_getenv("ALLOCATOR_TRIM_THRESHOLD") == NULL;
+        la.thresholds_dynamic = !la.options.thresholds_fixed;
         la.decay_ms = la.options.decay_ms;
         debug_init();
         // Slots carry no header, so checking mode and Valgrind (which

@@ -384,6 +384,13 @@ typedef struct {
     int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
     size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
     int background;     // ALLOCATOR_BACKGROUND: 1 a thread purges decayed memory
+    // ALLOCATOR_STATS_FILE: where the report at exit goes ("": stderr).
+    // A copy: programs that set their process title overwrite environ.
+    char stats_file[LA_PATH_BYTES];
+    int verbose;        // ALLOCATOR_VERBOSE: 1 the options are printed at start-up
+    // Either threshold was set at start-up: they stay fixed (as glibc's
+    // once M_MMAP_THRESHOLD or M_TRIM_THRESHOLD is set).
+    bool thresholds_fixed;
 } la_options_t;
 
 struct la_tcache;
@@ -529,13 +536,28 @@ LA_HIDDEN void os_unmap(void *addr, size_t bytes);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
 // Gives the pages back; the range stays mapped and reads as zeros.
 LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
+// The process's resident memory (RSS) now, from /proc/self/statm; 0 if
+// that cannot be read.  Bytes.
+LA_HIDDEN size_t os_resident_bytes(void);
+// Bytes of [addr, addr + bytes) in RAM now (mincore: whole pages, clipped
+// to the range); 0 for what cannot be asked about.
+LA_HIDDEN size_t os_resident_range(const void *addr, size_t bytes);
 // Milliseconds of a monotonic clock (coarse: a few ms of resolution).
 LA_HIDDEN uint64_t os_now_ms(void);
 LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
 // From now on, write reports to a private duplicate of stderr that
-// survives the program closing fd 2.
+// survives the program closing fd 2, and only while it still refers to the
+// file stderr was when this was called (the program may reuse the number).
 LA_HIDDEN void os_keep_stderr(void);
+// Opens (creates, mode 0644) a file to append reports to, closed on exec;
+// the descriptor, or -errno.
+LA_HIDDEN int os_open_append(const char *path);
+LA_HIDDEN void os_write_fd(int fd, const char *buf, size_t len);
+LA_HIDDEN void os_close(int fd);
 LA_HIDDEN const char *os_getenv(const char *name);
+// True in a set-user-ID or set-group-ID program (or one with file
+// capabilities): the kernel's AT_SECURE, as glibc's secure_getenv uses.
+LA_HIDDEN bool os_secure(void);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL
 LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
@@ -544,6 +566,9 @@ LA_HIDDEN void os_yield(void);
 LA_HIDDEN void os_sleep_ms(uint64_t ms);
 LA_HIDDEN unsigned os_cpu_count(void);
 LA_HIDDEN int os_getpid(void);
+// The program's path (/proc/self/exe), else its argv[0] (/proc/self/cmdline),
+// else "?", into buf (NUL-terminated, truncated to cap).
+LA_HIDDEN void os_program_name(char *buf, size_t cap);
 // True while the process has never had a second thread (glibc's
 // __libc_single_threaded; false when unknown).
 LA_HIDDEN bool os_single_threaded(void);
@@ -556,6 +581,9 @@ LA_HIDDEN void os_stdio_list_reset(void);
 /* ---- log.c: formatted output without stdio ------------------------------ */
 
 LA_HIDDEN size_t log_format(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
+LA_HIDDEN size_t log_format_args(char *buf, size_t cap, const char *fmt, ...) LA_PRINTF(3, 4);
+// A byte count for people: "512 B", "1.5 KiB", "187.3 MiB" (one decimal).
+LA_HIDDEN size_t log_format_bytes(char *buf, size_t cap, size_t bytes);
 LA_HIDDEN void log_printf(const char *fmt, ...) LA_PRINTF(1, 2);
 // Reports "liballocator: FUNC(): MESSAGE" on stderr and aborts.
 LA_HIDDEN LA_NORETURN void la_fatal(const char *func, const char *fmt, ...) LA_PRINTF(2, 3);
@@ -759,6 +787,10 @@ LA_HIDDEN void background_after_fork_child(void);
 // Adds a (possibly negative) change of live bytes and updates the peak.
 LA_HIDDEN void stats_usage_publish(int64_t delta);
 LA_HIDDEN void stats_print(const mem_stats_t *s);
+// mem_get_stats(), with heap_resident_bytes left 0 unless `resident`:
+// mallinfo2() and malloc_info() report no residency, and programs may call
+// them often, so they skip the mincore calls.
+LA_HIDDEN mem_stats_t stats_get(bool resident);
 // Per size class: free blocks and bytes in the heaps, blocks in thread
 // caches (by the class of their block size).
 typedef struct {

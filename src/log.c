@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * log.c: formatted output without stdio or malloc.  A small printf subset
- * (%s %c %d %i %u %x %p %%, with l/z/ll length modifiers and a field width)
+ * (%s %c %d %i %u %x %p %%, with l/z/ll length modifiers and a field width,
+ * digits or `*`)
  * formats into a stack buffer that os.c writes to stderr in one write(2),
  * so concurrent reports do not interleave mid-line.  Used by diagnostics,
  * the fatal-error path and the statistics report.
@@ -82,6 +83,10 @@ size_t log_format(char *buf, size_t cap, const char *fmt, va_list ap)
             f++;
         }
         int width = 0;
+        if (*f == '*') {
+            width = va_arg(ap, int);
+            f++;
+        }
         while (*f >= '0' && *f <= '9')
             width = width * 10 + (*f++ - '0');
         int longs = 0;
@@ -136,13 +141,33 @@ size_t log_format(char *buf, size_t cap, const char *fmt, va_list ap)
     return o.len < cap ? o.len : cap - 1;
 }
 
-static size_t log_format_args(char *buf, size_t cap, const char *fmt, ...)
+size_t log_format_args(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     size_t n = log_format(buf, cap, fmt, ap);
     va_end(ap);
     return n;
+}
+
+size_t log_format_bytes(char *buf, size_t cap, size_t bytes)
+{
+    static const char units[][4] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    unsigned u = 0;
+    while (u + 1 < sizeof units / sizeof units[0] && bytes >> (10 * (u + 1)) != 0)
+        u++;
+    if (u == 0)
+        return log_format_args(buf, cap, "%zu B", bytes);
+    size_t unit = (size_t)1 << (10 * u);
+    size_t whole = bytes / unit;
+    // One decimal, rounded to nearest; (bytes % unit) * 10 cannot overflow
+    // since unit <= 2^60.
+    size_t tenths = ((bytes % unit) * 10 + unit / 2) / unit;
+    if (tenths == 10) {
+        whole++;
+        tenths = 0;
+    }
+    return log_format_args(buf, cap, "%zu.%zu %s", whole, tenths, units[u]);
 }
 
 void log_printf(const char *fmt, ...)

@@ -3,9 +3,12 @@
  * options.c: the ALLOCATOR_* environment variables, read once at
  * initialisation through os_getenv (no allocation, no lock).  One table
  * describes every option: its name, kind, bounds and default (README.md
- * and docs/QUICKREF.md explain each, in this table's order).  A value that does not parse, or
- * falls outside its bounds, gets one warning line and the default; an
- * ALLOCATOR_* name the table does not know gets one warning line.
+ * and docs/QUICKREF.md explain each, in this table's order).  Values are
+ * read in any case.  A value that does not parse, or falls outside its
+ * bounds, gets one warning line saying which, and the default; an
+ * ALLOCATOR_* name the table does not know gets one warning line naming
+ * the nearest option (edit distance).  Set-user-ID and set-group-ID
+ * programs (AT_SECURE) read none of them.
  */
 #include "internal.h"
 
@@ -14,13 +17,14 @@ typedef enum {
     OPT_COUNT, // a decimal number
     OPT_BYTES, // a decimal number, optionally with k, m or g (powers of 1024)
     OPT_STATS, // 0, 1 (text) or json
+    OPT_PATH,  // a file name (a char array field of LA_PATH_BYTES)
 } opt_kind_t;
 
 typedef struct {
     const char *name;
     opt_kind_t kind;
     size_t lo, hi, dflt;
-    size_t offset; // of the field in la_options_t (all fields size-sized or int)
+    size_t offset; // of the field in la_options_t (size_t, int or a char array)
     int is_int;    // the field is an int / unsigned rather than a size_t
 } opt_t;
 
@@ -40,33 +44,88 @@ static const opt_t table[] = {
     {"ALLOCATOR_VALGRIND", OPT_BOOL, 0, 1, 1, FIELD(valgrind), 1},
     {"ALLOCATOR_CHECK_EVERY", OPT_COUNT, 0, SIZE_MAX, 0, FIELD(check_every), 0},
     {"ALLOCATOR_BACKGROUND", OPT_BOOL, 0, 1, 1, FIELD(background), 1},
+    {"ALLOCATOR_STATS_FILE", OPT_PATH, 0, 0, 0, FIELD(stats_file), 0},
+    {"ALLOCATOR_VERBOSE", OPT_BOOL, 0, 1, 0, FIELD(verbose), 1},
 };
 
-// A decimal number with an optional k/m/g suffix (when suffixes are
-// allowed); false on anything else or on overflow.
-static bool parse_number(const char *s, bool suffixes, size_t *out)
+#define NUM_OPTIONS (sizeof table / sizeof table[0])
+
+// Where an option's value came from, for ALLOCATOR_VERBOSE.
+typedef enum { FROM_DEFAULT, FROM_ENV, FROM_TUNABLE } source_t;
+
+// The glibc tunables that have a meaning here, and the option each sets
+// (docs/API.md lists the others, which are ignored).
+static const struct {
+    const char *name;
+    size_t offset; // of the size_t field in la_options_t
+    size_t max;    // beyond it glibc ignores the tunable, and so do we
+} tunables[] = {
+    {"glibc.malloc.mmap_threshold", FIELD(mmap_bytes), LA_MMAP_THRESHOLD_MAX},
+    {"glibc.malloc.trim_threshold", FIELD(trim_bytes), SIZE_MAX},
+};
+
+typedef enum { PARSE_OK, PARSE_BAD, PARSE_TOO_BIG } parse_t;
+
+// A decimal number with an optional k/m/g suffix, in either case (when
+// suffixes are allowed).  PARSE_TOO_BIG: well formed, beyond SIZE_MAX.
+static parse_t parse_number(const char *s, bool suffixes, size_t *out)
 {
     size_t v = 0;
+    bool too_big = false;
     if (*s < '0' || *s > '9')
-        return false;
+        return PARSE_BAD;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (SIZE_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (size_t)(*s - '0');
+        size_t digit = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - digit) / 10)
+            too_big = true;
+        else
+            v = v * 10 + digit;
     }
     if (suffixes && *s != '\0') {
         unsigned shift = (*s == 'k' || *s == 'K') ? 10 : (*s == 'm' || *s == 'M') ? 20
                          : (*s == 'g' || *s == 'G')                               ? 30
                                                                                   : 0;
-        if (shift == 0 || s[1] != '\0' || v > (SIZE_MAX >> shift))
-            return false;
+        if (shift == 0 || s[1] != '\0')
+            return PARSE_BAD;
+        if (v > (SIZE_MAX >> shift))
+            too_big = true;
         v <<= shift;
         s++;
     }
     if (*s != '\0')
-        return false;
+        return PARSE_BAD;
+    if (too_big)
+        return PARSE_TOO_BIG;
     *out = v;
-    return true;
+    return PARSE_OK;
+}
+
+// A bound as the user would write it: byte sizes with the largest suffix
+// that divides them (4096 is 4k, 2^40 is 1024g).
+static void format_bound(char *buf, size_t cap, const opt_t *o, size_t v)
+{
+    static const struct {
+        unsigned shift;
+        char suffix;
+    } units[] = {{30, 'g'}, {20, 'm'}, {10, 'k'}};
+    if (o->kind == OPT_BYTES && v != 0)
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (v % ((size_t)1 << units[i].shift) == 0) {
+                log_format_args(buf, cap, "%zu%c", v >> units[i].shift, units[i].suffix);
+                return;
+            }
+    log_format_args(buf, cap, "%zu", v);
+}
+
+static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+// s equals word, ignoring case.
+static bool same_word(const char *s, const char *word)
+{
+    for (; *word != '\0'; s++, word++)
+        if (lower(*s) != lower(*word))
+            return false;
+    return *s == '\0';
 }
 
 static void store(la_options_t *opts, const opt_t *o, size_t v)
@@ -78,28 +137,102 @@ static void store(la_options_t *opts, const opt_t *o, size_t v)
         *(size_t *)field = v;
 }
 
-static void read_one(la_options_t *opts, const opt_t *o)
+// A file name, copied (environ may be overwritten later); "" when unset.
+static void read_path(la_options_t *opts, const opt_t *o, const char *v)
 {
-    store(opts, o, o->dflt);
-    const char *v = os_getenv(o->name);
+    char *field = (char *)opts + o->offset;
+    field[0] = '\0';
     if (v == NULL)
         return;
-    size_t n;
-    bool json = o->kind == OPT_STATS && v[0] == 'j' && v[1] == 's' && v[2] == 'o' && v[3] == 'n' &&
-                v[4] == '\0';
-    if (json || (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi)) {
-        store(opts, o, json ? LA_STATS_JSON : n);
-        if (o->kind == OPT_STATS && (json || n != 0))
-            os_keep_stderr(); // the report at exit must reach the user's stderr
+    size_t len = 0;
+    while (v[len] != '\0' && len < LA_PATH_BYTES)
+        len++;
+    if (len >= LA_PATH_BYTES) {
+        log_printf("liballocator: %s is longer than %d bytes; ignored\n", o->name, LA_PATH_BYTES - 1);
         return;
     }
-    log_printf("liballocator: %s=%s not understood (use %s%s%zu..%zu); using the default\n",
-               o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
-               o->kind == OPT_STATS ? "json or " : "", o->lo, o->hi);
+    for (size_t i = 0; i <= len; i++)
+        field[i] = v[i];
+}
+
+// Reads one option (its default when `secure`); returns where its value
+// came from.
+static source_t read_one(la_options_t *opts, const opt_t *o, bool secure)
+{
+    const char *v = secure ? NULL : os_getenv(o->name);
+    if (o->kind == OPT_PATH) {
+        read_path(opts, o, v);
+        return ((char *)opts + o->offset)[0] != '\0' ? FROM_ENV : FROM_DEFAULT;
+    }
+    store(opts, o, o->dflt);
+    if (v == NULL)
+        return FROM_DEFAULT;
+    if (o->kind == OPT_STATS && same_word(v, "json")) {
+        store(opts, o, LA_STATS_JSON);
+        return FROM_ENV;
+    }
+    size_t n = 0;
+    parse_t parsed = parse_number(v, o->kind == OPT_BYTES, &n);
+    if (parsed == PARSE_OK && n >= o->lo && n <= o->hi) {
+        store(opts, o, n);
+        return FROM_ENV;
+    }
+    char lo[32], hi[32];
+    format_bound(lo, sizeof lo, o, o->lo);
+    format_bound(hi, sizeof hi, o, o->hi);
+    if (parsed == PARSE_BAD)
+        log_printf("liballocator: %s=%s not understood (use %s%s%s..%s); using the default\n",
+                   o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
+                   o->kind == OPT_STATS ? "json or " : "", lo, hi);
+    else
+        log_printf("liballocator: %s=%s out of range (%s..%s); using the default\n", o->name, v,
+                   lo, hi);
+    return FROM_DEFAULT;
+}
+
+// Edit distance (insertions, deletions, substitutions; case ignored)
+// between two names of at most LA_OPTION_NAME_MAX bytes.
+static size_t distance(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t row[LA_OPTION_NAME_MAX + 1];
+    for (size_t j = 0; j <= blen; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= alen; i++) {
+        size_t diag = row[0]; // row[i-1][j-1]
+        row[0] = i;
+        for (size_t j = 1; j <= blen; j++) {
+            size_t up = row[j]; // row[i-1][j]
+            size_t best = LA_MIN(up, row[j - 1]) + 1;
+            size_t subst = diag + (lower(a[i - 1]) != lower(b[j - 1]));
+            row[j] = LA_MIN(best, subst);
+            diag = up;
+        }
+    }
+    return row[blen];
+}
+
+// The option nearest to an unknown name, if it is near enough to be the
+// one meant (a few edits, or a third of the name); NULL otherwise.
+static const char *nearest(const char *name, size_t len)
+{
+    static const size_t prefix = sizeof "ALLOCATOR_" - 1;
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
+        const char *known = table[k].name;
+        size_t klen = __builtin_strlen(known);
+        size_t d = distance(name, len, known, klen);
+        if (d < best_d) {
+            best_d = d;
+            best = known;
+        }
+    }
+    size_t tail = len > prefix ? len - prefix : 0;
+    return best_d <= 3 || best_d * 3 <= tail ? best : NULL;
 }
 
 // Warns once about each ALLOCATOR_* variable that no option reads (a typo
-// would otherwise be silently ignored).
+// would otherwise be silently ignored), naming the option it is nearest.
 static void warn_unknown(void)
 {
     static const char prefix[] = "ALLOCATOR_";
@@ -119,23 +252,168 @@ static void warn_unknown(void)
             known = name[j] == '\0' && var[j] == '=';
         }
         if (!known) {
-            char name[64];
+            char name[LA_OPTION_NAME_MAX + 1];
             size_t len = 0;
-            while (var[len] != '\0' && var[len] != '=' && len + 1 < sizeof name) {
+            while (var[len] != '\0' && var[len] != '=' && len < LA_OPTION_NAME_MAX) {
                 name[len] = var[len];
                 len++;
             }
             name[len] = '\0';
-            log_printf("liballocator: unknown option %s ignored\n", name);
+            const char *near = nearest(name, len);
+            if (near != NULL)
+                log_printf("liballocator: unknown option %s ignored (did you mean %s?)\n", name,
+                           near);
+            else
+                log_printf("liballocator: unknown option %s ignored\n", name);
         }
     }
 }
 
+// A number of glibc's tunables syntax in [s, end): decimal, or hex after
+// 0x; false on anything else or on overflow.
+static bool parse_tunable_value(const char *s, const char *end, size_t *out)
+{
+    unsigned base = 10;
+    if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (s == end)
+        return false;
+    size_t v = 0;
+    for (; s < end; s++) {
+        char c = lower(*s);
+        unsigned digit = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                         : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                              : base;
+        if (digit >= base || v > (SIZE_MAX - digit) / base)
+            return false;
+        v = v * base + digit;
+    }
+    *out = v;
+    return true;
+}
+
+// The table entry of an option field, for its source.
+static size_t option_index(size_t offset)
+{
+    size_t k = 0;
+    while (k < NUM_OPTIONS && table[k].offset != offset)
+        k++;
+    return k;
+}
+
+// GLIBC_TUNABLES=name=value:name=value...: glibc.malloc.mmap_threshold and
+// trim_threshold set the two thresholds (and fix them, as in glibc), unless
+// an ALLOCATOR_* variable set that one already.  The string is read where
+// it is, nothing copied or allocated; malformed entries and tunables
+// without a meaning here are skipped, silently, as glibc does.
+static void read_tunables(la_options_t *opts, source_t *from)
+{
+    const char *s = os_getenv("GLIBC_TUNABLES");
+    while (s != NULL && *s != '\0') {
+        const char *name = s, *eq = NULL;
+        while (*s != '\0' && *s != ':') {
+            if (*s == '=' && eq == NULL)
+                eq = s;
+            s++;
+        }
+        const char *end = s;
+        if (*s == ':')
+            s++;
+        if (eq == NULL)
+            continue;
+        for (size_t i = 0; i < sizeof tunables / sizeof tunables[0]; i++) {
+            const char *t = tunables[i].name;
+            size_t len = __builtin_strlen(t);
+            size_t v;
+            if ((size_t)(eq - name) != len || __builtin_memcmp(name, t, len) != 0)
+                continue;
+            size_t k = option_index(tunables[i].offset);
+            if (!parse_tunable_value(eq + 1, end, &v) || v > tunables[i].max || from[k] == FROM_ENV)
+                break;
+            *(size_t *)((char *)opts + tunables[i].offset) = v;
+            from[k] = FROM_TUNABLE;
+            opts->thresholds_fixed = true;
+        }
+    }
+}
+
+// ALLOCATOR_VERBOSE: one line per option, in the table's order, with
+// where its value came from; written in one go.
+static void print_options(const la_options_t *opts, const source_t *from)
+{
+    char buf[LA_VERBOSE_BUFFER_BYTES];
+    size_t len = log_format_args(buf, sizeof buf, "liballocator: options in force (pid %d):\n",
+                                 os_getpid());
+    for (size_t k = 0; k < NUM_OPTIONS && len + 1 < sizeof buf; k++) {
+        const opt_t *o = &table[k];
+        const char *field = (const char *)opts + o->offset;
+        size_t v = o->kind == OPT_PATH ? 0
+                   : o->is_int         ? (size_t)*(const int *)field
+                                       : *(const size_t *)field;
+        char value[LA_OPTION_NAME_MAX + 32];
+        if (o->kind == OPT_PATH)
+            log_format_args(value, sizeof value, "%s=%s", o->name, field);
+        else if (o->kind == OPT_STATS && v == LA_STATS_JSON)
+            log_format_args(value, sizeof value, "%s=json", o->name);
+        else {
+            char number[32];
+            format_bound(number, sizeof number, o, v);
+            log_format_args(value, sizeof value, "%s=%s", o->name, number);
+        }
+        const char *note = "(default)";
+        bool threshold = o->offset == FIELD(mmap_bytes) || o->offset == FIELD(trim_bytes);
+        char tunable[80];
+        if (from[k] == FROM_ENV) {
+            note = "(environment)";
+        } else if (from[k] == FROM_TUNABLE) {
+            log_format_args(tunable, sizeof tunable, "(GLIBC_TUNABLES glibc.malloc.%s)",
+                            o->offset == FIELD(mmap_bytes) ? "mmap_threshold" : "trim_threshold");
+            note = tunable;
+        } else if (threshold)
+            note = opts->thresholds_fixed ? "(default; fixed: a threshold was set)"
+                                          : "(default; rises with the large blocks freed, as glibc's)";
+        else if (o->offset == FIELD(heaps) && v == 0)
+            note = "(default: one per CPU)";
+        else if (o->kind == OPT_PATH)
+            note = "(default: stderr)";
+        else if (o->offset == FIELD(stats) && v != 0)
+            note = "(ALLOCATOR_STATS_FILE is set)";
+        else if (o->offset == FIELD(check_every) && v != 0)
+            note = "(default with ALLOCATOR_CHECK=1)";
+        len += log_format_args(buf + len, sizeof buf - len, "  %-40s %s\n", value, note);
+    }
+    os_write_stderr(buf, LA_MIN(len, sizeof buf - 1));
+}
+
 void options_read(la_options_t *opts)
 {
-    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
-        read_one(opts, &table[k]);
+    // A set-user-ID or set-group-ID program ignores the environment, as
+    // glibc ignores its tunables there: no option may make a privileged
+    // program write a file (ALLOCATOR_STATS_FILE), print, or run
+    // differently.  Every option keeps its default, silently.
+    if (os_secure()) {
+        for (size_t k = 0; k < NUM_OPTIONS; k++)
+            read_one(opts, &table[k], true);
+        opts->thresholds_fixed = false;
+        return;
+    }
+    source_t from[NUM_OPTIONS];
+    for (size_t k = 0; k < NUM_OPTIONS; k++)
+        from[k] = read_one(opts, &table[k], false);
     if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL)
         opts->check_every = LA_CHECK_EVERY_DEFAULT;
+    // A file for the report asks for the report.
+    if (opts->stats_file[0] != '\0' && os_getenv("ALLOCATOR_STATS") == NULL)
+        opts->stats = 1;
+    // As mallopt: a threshold set by hand fixes both.
+    opts->thresholds_fixed = os_getenv("ALLOCATOR_MMAP_THRESHOLD") != NULL ||
+                             os_getenv("ALLOCATOR_TRIM_THRESHOLD") != NULL;
+    read_tunables(opts, from);
+    if (opts->stats)
+        os_keep_stderr(); // the report at exit (or its warning) must reach the user's stderr
     warn_unknown();
+    if (opts->verbose)
+        print_options(opts, from);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * os.c: the only file that talks to the kernel (brk, mmap, munmap, mremap,
- * futex, write, getrandom) or reads the environment.  Nothing here allocates
+ * futex, write, getrandom, /proc) or reads the environment.  Nothing here allocates
  * or takes a lock; every function may be called during bootstrap, with a
  * heap lock held, or from a signal-free fatal path.  Failures are returned,
  * never reported, except the fatal ones.
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,17 +86,43 @@ void *os_remap(void *addr, size_t old_bytes, size_t new_bytes)
 
 // Where reports go: stderr, or a private duplicate of it taken at start-up
 // (programs such as coreutils close fd 2 in an atexit handler, before the
-// statistics are printed at exit).
+// statistics are printed at exit).  Either descriptor may have been closed
+// and reused by the program since (a daemon closes every descriptor and
+// opens its own files), so once stderr was kept, every write first checks
+// that the descriptor still refers to the file stderr was at start-up
+// (issue 17); if not, the output is dropped: it would land in the
+// program's own file.
 static int report_fd = STDERR_FILENO;
+static bool report_kept;           // report_fd must still be this file:
+static dev_t report_dev;
+static ino_t report_ino;
 
 void os_keep_stderr(void)
 {
     int saved = errno;
-    // Far above the descriptors programs use, and closed on exec.
-    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 1000);
-    if (fd >= 0)
-        report_fd = fd;
+    struct stat st;
+    report_kept = true;
+    if (fstat(STDERR_FILENO, &st) != 0) {
+        report_fd = -1; // no stderr at start-up: nowhere to report
+    } else {
+        report_dev = st.st_dev;
+        report_ino = st.st_ino;
+        // Far above the descriptors programs use, and closed on exec.
+        // Where RLIMIT_NOFILE leaves no room, fd 2 itself (still checked).
+        int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 1000);
+        report_fd = fd >= 0 ? fd : STDERR_FILENO;
+    }
     errno = saved;
+}
+
+// True if the report descriptor may be written (errno is the caller's).
+static bool report_fd_ok(void)
+{
+    if (!report_kept)
+        return true;
+    struct stat st;
+    return report_fd >= 0 && fstat(report_fd, &st) == 0 && st.st_dev == report_dev &&
+           st.st_ino == report_ino;
 }
 
 void os_advise_free(void *addr, size_t bytes)
@@ -115,11 +142,11 @@ uint64_t os_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void os_write_stderr(const char *buf, size_t len)
+// write(2) until done or failed; EINTR retried.
+static void write_all(int fd, const char *buf, size_t len)
 {
-    int saved = errno;
     while (len > 0) {
-        ssize_t n = write(report_fd, buf, len);
+        ssize_t n = write(fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -127,6 +154,36 @@ void os_write_stderr(const char *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+}
+
+int os_open_append(const char *path)
+{
+    int saved = errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int result = fd >= 0 ? fd : -errno;
+    errno = saved;
+    return result;
+}
+
+void os_write_fd(int fd, const char *buf, size_t len)
+{
+    int saved = errno;
+    write_all(fd, buf, len);
+    errno = saved;
+}
+
+void os_close(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
+void os_write_stderr(const char *buf, size_t len)
+{
+    int saved = errno;
+    if (report_fd_ok())
+        write_all(report_fd, buf, len);
     errno = saved;
 }
 
@@ -144,6 +201,8 @@ const char *os_getenv(const char *name)
 }
 
 const char *const *os_environ(void) { return (const char *const *)environ; }
+
+bool os_secure(void) { return getauxval(AT_SECURE) != 0; }
 
 void os_abort(void) { abort(); }
 
@@ -184,6 +243,89 @@ unsigned os_cpu_count(void)
 }
 
 int os_getpid(void) { return (int)getpid(); }
+
+// Reads up to cap - 1 bytes of a small file into buf; returns how many (0
+// when it cannot be read).  No stdio: it would allocate.
+static size_t read_small_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return len;
+}
+
+size_t os_resident_range(const void *addr, size_t bytes)
+{
+    size_t page = os_page_bytes();
+    uintptr_t start = (uintptr_t)addr, end = start + bytes;
+    uintptr_t at = start & ~(uintptr_t)(page - 1);
+    size_t resident = 0;
+    int saved = errno;
+    while (at < end) {
+        unsigned char vec[LA_MINCORE_VECTOR_BYTES]; // one byte per page
+        size_t pages = LA_MIN((end - at + page - 1) / page, sizeof vec);
+        if (mincore((void *)at, pages * page, vec) != 0)
+            break;
+        for (size_t i = 0; i < pages; i++) {
+            if (vec[i] & 1) {
+                // The part of this page inside the range.
+                uintptr_t lo = LA_MAX(at + i * page, start);
+                uintptr_t hi = LA_MIN(at + (i + 1) * page, end);
+                resident += hi - lo;
+            }
+        }
+        at += pages * page;
+    }
+    errno = saved;
+    return resident;
+}
+
+size_t os_resident_bytes(void)
+{
+    char buf[128];
+    int saved = errno;
+    size_t len = read_small_file("/proc/self/statm", buf, sizeof buf);
+    errno = saved;
+    // "size resident shared text lib data dt", in pages.
+    size_t i = 0, pages = 0;
+    while (i < len && buf[i] != ' ')
+        i++;
+    if (i++ >= len)
+        return 0;
+    for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
+        pages = pages * 10 + (size_t)(buf[i] - '0');
+    return pages * os_page_bytes();
+}
+
+void os_program_name(char *buf, size_t cap)
+{
+    if (cap == 0)
+        return;
+    int saved = errno;
+    ssize_t n = cap > 1 ? readlink("/proc/self/exe", buf, cap - 1) : -1;
+    if (n > 0) {
+        buf[n] = '\0';
+    } else {
+        // argv[0] is the first NUL-terminated string of the command line.
+        size_t len = read_small_file("/proc/self/cmdline", buf, cap);
+        buf[len] = '\0';
+        if (buf[0] == '\0' && cap > 1) {
+            buf[0] = '?';
+            buf[1] = '\0';
+        }
+    }
+    errno = saved;
+}
 
 // glibc 2.32 and later; weak, so that another libc leaves it NULL.
 extern char __libc_single_threaded __attribute__((weak));

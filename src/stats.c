@@ -12,6 +12,7 @@
  * Printing goes through log.c.
  */
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "tcache.h"
 
@@ -46,18 +47,37 @@ static void add_counters(la_counters_t *sum, const la_counters_t *c)
     sum->coalesces += la_load_relaxed(&c->coalesces);
 }
 
-// Sums every counter set of the process (no baseline applied).
-static mem_stats_t raw_snapshot(void)
+// The bytes of h's regions in RAM now, asked of the kernel (mincore): an
+// exact figure of what the heap holds resident, where released_bytes only
+// adds up every madvise, trim and unmap, counting the same pages again
+// each time they are reused and given back (issue 17: 2.2 TB released for
+// a 187 MB heap with ALLOCATOR_DECAY_MS=0).  Pages given back, and pages
+// never touched, are not resident.  One mincore call per 4 MiB of region
+// (LA_MINCORE_VECTOR_BYTES), nothing per block.  The caller holds h's lock,
+// so no region goes away meanwhile.
+static size_t heap_resident_bytes(la_heap_t *h)
+{
+    size_t bytes = 0;
+    for (la_region_t *r = h->regions; r != NULL; r = r->next)
+        bytes += os_resident_range(r, r->bytes);
+    return bytes;
+}
+
+// Sums every counter set of the process (no baseline applied); asks the
+// kernel for heap_resident_bytes only when `resident`.
+static mem_stats_t raw_snapshot(bool resident_wanted)
 {
     tcache_publish_current(); // exact for a single-threaded caller
     la_counters_t sum = {0};
-    size_t heap_bytes = 0;
+    size_t heap_bytes = 0, resident = 0;
     unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < n; i++) {
         la_heap_t *h = &la.heaps[i];
         lock_acquire(&h->lock);
         add_counters(&sum, &h->counters);
         heap_bytes += h->region_bytes;
+        if (resident_wanted)
+            resident += heap_resident_bytes(h);
         lock_release(&h->lock);
     }
     // Under the lock its writers hold: large_realloc adjusts nalloc and
@@ -95,13 +115,14 @@ static mem_stats_t raw_snapshot(void)
     s.num_heaps = n;
     s.num_purges = la_load_relaxed(&la.num_purges);
     s.released_bytes = la_load_relaxed(&la.released_bytes);
+    s.heap_resident_bytes = resident;
     return s;
 }
 
-mem_stats_t mem_get_stats(void)
+mem_stats_t stats_get(bool resident)
 {
     la_ensure_init();
-    mem_stats_t s = raw_snapshot();
+    mem_stats_t s = raw_snapshot(resident);
     lock_acquire(&la.stats_lock);
     const mem_stats_t *base = &la.reset_base;
     s.total_allocated -= base->total_allocated;
@@ -118,52 +139,17 @@ mem_stats_t mem_get_stats(void)
     return s;
 }
 
+mem_stats_t mem_get_stats(void) { return stats_get(true); }
+
 void mem_reset(void)
 {
     la_ensure_init();
-    mem_stats_t s = raw_snapshot();
+    mem_stats_t s = raw_snapshot(false);
     lock_acquire(&la.stats_lock);
     la.reset_base = s;
     lock_release(&la.stats_lock);
     // The peak restarts from what is live now.
     __atomic_store_n(&la.peak, s.current_usage, __ATOMIC_RELAXED);
-}
-
-void stats_print(const mem_stats_t *s)
-{
-    log_printf("liballocator statistics (pid %d)\n"
-               "  total_allocated  %16zu\n"
-               "  total_freed      %16zu\n"
-               "  current_usage    %16zu\n"
-               "  peak_usage       %16zu\n"
-               "  num_allocations  %16zu\n"
-               "  num_frees        %16zu\n"
-               "  num_splits       %16zu\n"
-               "  num_coalesces    %16zu\n",
-               os_getpid(), s->total_allocated, s->total_freed, s->current_usage, s->peak_usage,
-               s->num_allocations, s->num_frees, s->num_splits, s->num_coalesces);
-    log_printf("  num_mmaps        %16zu\n"
-               "  num_munmaps      %16zu\n"
-               "  heap_size        %16zu\n"
-               "  mmap_bytes       %16zu\n"
-               "  num_heaps        %16zu\n"
-               "  large_cached     %16zu\n"
-               "  large_cache_bytes %15zu\n"
-               "  num_purges       %16zu\n"
-               "  released_bytes   %16zu\n"
-               "  num_large        %16zu\n",
-               s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
-               s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes,
-               s->num_large);
-    // Per slab class: slots handed out by the slabs (live, or waiting in
-    // a thread cache) of the slots their slabs hold.
-    la_slab_stats_t slabs[LA_SLAB_CLASSES];
-    slab_stats(slabs);
-    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
-        if (slabs[c].slabs != 0)
-            log_printf("  slab class %4u B: %6zu slabs %9zu of %9zu slots in use, %12zu bytes\n",
-                       la_sizeclasses[c].size, slabs[c].slabs, slabs[c].used_slots,
-                       slabs[c].slots, slabs[c].used_slots * la_sizeclasses[c].size);
 }
 
 void mem_print_stats(void)
@@ -196,9 +182,13 @@ void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
     tcache_by_class(out);
 }
 
-// A bounded string builder over a stack buffer, for the JSON report.
+/* ---- the reports --------------------------------------------------------- */
+
+// A bounded string builder over a stack buffer: each report is formatted
+// whole and written in one write(2), so that the reports of processes
+// sharing a stderr (or a file) do not interleave.
 typedef struct {
-    char buf[8192];
+    char buf[LA_REPORT_BUFFER_BYTES];
     size_t len;
 } text_t;
 
@@ -211,47 +201,176 @@ static void add(text_t *t, const char *fmt, ...)
     va_end(ap);
 }
 
-// One JSON object, on one line, in one write: the statistics, the size
-// classes and the options in effect.  "version" is MEM_STATS_VERSION.
-static void stats_print_json(const mem_stats_t *s)
+// The fields of mem_stats_t in report order; `bytes` fields also get a
+// human-readable size in the text report.
+typedef struct {
+    const char *name;
+    size_t offset;
+    bool bytes;
+} field_t;
+
+#define STAT(f, bytes) {#f, offsetof(mem_stats_t, f), bytes}
+static const field_t fields[] = {
+    STAT(total_allocated, true),   STAT(total_freed, true),    STAT(current_usage, true),
+    STAT(peak_usage, true),        STAT(num_allocations, false), STAT(num_frees, false),
+    STAT(num_splits, false),       STAT(num_coalesces, false), STAT(num_mmaps, false),
+    STAT(num_munmaps, false),      STAT(heap_size, true),      STAT(mmap_bytes, true),
+    STAT(num_heaps, false),        STAT(large_cached, false),  STAT(large_cache_bytes, true),
+    STAT(num_purges, false),       STAT(released_bytes, true), STAT(num_large, false),
+    STAT(heap_resident_bytes, true),
+};
+#undef STAT
+
+static size_t field_value(const mem_stats_t *s, const field_t *f)
+{
+    return *(const size_t *)((const char *)s + f->offset);
+}
+
+// One line of the text report: the name, the number right-aligned at
+// column 35 (as gdb's `heap stats`), and for sizes the same in KiB/MiB/GiB.
+static void add_row(text_t *t, const char *name, size_t value, bool bytes)
+{
+    int pad = 32 - (int)__builtin_strlen(name);
+    add(t, "  %s %*zu", name, pad > 0 ? pad : 1, value);
+    if (bytes) {
+        char human[32];
+        log_format_bytes(human, sizeof human, value);
+        add(t, "  (%s)", human);
+    }
+    add(t, "\n");
+}
+
+static void format_text(text_t *t, const mem_stats_t *s)
+{
+    char program[LA_PROGRAM_NAME_BYTES];
+    os_program_name(program, sizeof program);
+    add(t, "liballocator statistics (pid %d)\n", os_getpid());
+    add(t, "  program          %s\n", program);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        add_row(t, fields[i].name, field_value(s, &fields[i]), fields[i].bytes);
+    // Not in mem_stats_t: the whole process's RSS, read as the report is made.
+    add_row(t, "resident_bytes", os_resident_bytes(), true);
+    // Per slab class: slots handed out by the slabs (live, or waiting in
+    // a thread cache) of the slots their slabs hold.
+    la_slab_stats_t slabs[LA_SLAB_CLASSES];
+    slab_stats(slabs);
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
+        if (slabs[c].slabs != 0)
+            add(t, "  slab class %4u B: %6zu slabs %9zu of %9zu slots in use, %12zu bytes\n",
+                la_sizeclasses[c].size, slabs[c].slabs, slabs[c].used_slots, slabs[c].slots,
+                slabs[c].used_slots * la_sizeclasses[c].size);
+}
+
+// A JSON string: quotes, backslashes and control characters escaped.
+static void add_json_string(text_t *t, const char *str)
+{
+    add(t, "\"");
+    for (const unsigned char *c = (const unsigned char *)str; *c != '\0'; c++) {
+        if (*c == '"' || *c == '\\')
+            add(t, "\\%c", *c);
+        else if (*c < 0x20)
+            add(t, "\\u%04x", *c);
+        else
+            add(t, "%c", *c);
+    }
+    add(t, "\"");
+}
+
+// One JSON object, on one line: the statistics, then the size classes.
+// "version" is MEM_STATS_VERSION; each field of mem_stats_t has its name.
+static void format_json(text_t *t, const mem_stats_t *s)
 {
     la_class_stats_t classes[NUM_SIZE_CLASSES];
     stats_by_class(classes);
-    text_t t = {.len = 0};
-    add(&t, "{\"liballocator\":{\"version\":%d,\"pid\":%d", MEM_STATS_VERSION, os_getpid());
-    add(&t, ",\"total_allocated\":%zu,\"total_freed\":%zu,\"current_usage\":%zu", s->total_allocated,
-        s->total_freed, s->current_usage);
-    add(&t, ",\"peak_usage\":%zu,\"num_allocations\":%zu,\"num_frees\":%zu", s->peak_usage,
-        s->num_allocations, s->num_frees);
-    add(&t, ",\"num_splits\":%zu,\"num_coalesces\":%zu,\"num_mmaps\":%zu,\"num_munmaps\":%zu",
-        s->num_splits, s->num_coalesces, s->num_mmaps, s->num_munmaps);
-    add(&t, ",\"heap_size\":%zu,\"mmap_bytes\":%zu,\"num_heaps\":%zu", s->heap_size,
-        s->mmap_bytes, s->num_heaps);
-    add(&t, ",\"large_cached\":%zu,\"large_cache_bytes\":%zu,\"num_purges\":%zu", s->large_cached,
-        s->large_cache_bytes, s->num_purges);
-    add(&t, ",\"released_bytes\":%zu,\"num_large\":%zu,\"size_classes\":[", s->released_bytes,
-        s->num_large);
+    char program[LA_PROGRAM_NAME_BYTES];
+    os_program_name(program, sizeof program);
+    add(t, "{\"liballocator\":{\"version\":%d,\"pid\":%d,\"program\":", MEM_STATS_VERSION,
+        os_getpid());
+    add_json_string(t, program);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        add(t, ",\"%s\":%zu", fields[i].name, field_value(s, &fields[i]));
+    add(t, ",\"resident_bytes\":%zu,\"size_classes\":[", os_resident_bytes());
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
         la_class_stats_t *k = &classes[c];
         // max_bytes 0: the last class, without an upper bound.
         size_t max = c + 1 < NUM_SIZE_CLASSES ? (size_t)MIN_BLOCK_SIZE << c : 0;
-        add(&t, "%s{\"class\":%u,\"max_block_bytes\":%zu,\"free_blocks\":%zu,\"free_bytes\":%zu", c ? "," : "",
-            c, max, k->free_blocks, k->free_bytes);
-        add(&t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
+        add(t, "%s{\"class\":%u,\"max_block_bytes\":%zu,\"free_blocks\":%zu,\"free_bytes\":%zu",
+            c ? "," : "", c, max, k->free_blocks, k->free_bytes);
+        add(t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
     }
     // Every slab class, used or not, so that readers see a fixed shape.
     la_slab_stats_t slabs[LA_SLAB_CLASSES];
     slab_stats(slabs);
-    add(&t, "],\"slab_classes\":[");
+    add(t, "],\"slab_classes\":[");
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
         la_slab_stats_t *k = &slabs[c];
-        add(&t, "%s{\"slot_bytes\":%u,\"slabs\":%zu,\"empty_slabs\":%zu,\"slots\":%zu", c ? "," : "",
+        add(t, "%s{\"slot_bytes\":%u,\"slabs\":%zu,\"empty_slabs\":%zu,\"slots\":%zu", c ? "," : "",
             la_sizeclasses[c].size, k->slabs, k->empty_slabs, k->slots);
-        add(&t, ",\"used_slots\":%zu,\"used_bytes\":%zu}", k->used_slots,
+        add(t, ",\"used_slots\":%zu,\"used_bytes\":%zu}", k->used_slots,
             k->used_slots * la_sizeclasses[c].size);
     }
-    add(&t, "]}}\n");
-    os_write_stderr(t.buf, LA_MIN(t.len, sizeof t.buf - 1));
+    add(t, "]}}\n");
+}
+
+// Writes a finished report (cut to the buffer if it overflowed).
+static void emit(const text_t *t)
+{
+    os_write_stderr(t->buf, LA_MIN(t->len, sizeof t->buf - 1));
+}
+
+void stats_print(const mem_stats_t *s)
+{
+    text_t t = {.len = 0};
+    format_text(&t, s);
+    emit(&t);
+}
+
+// ALLOCATOR_STATS_FILE with %p replaced by the pid and %% by %; false if
+// the result does not fit.
+static bool expand_path(char *out, size_t cap, const char *pattern)
+{
+    size_t len = 0;
+    for (const char *c = pattern; *c != '\0'; c++) {
+        char pid[24];
+        const char *piece = pid;
+        size_t n;
+        if (c[0] == '%' && c[1] == 'p') {
+            n = log_format_args(pid, sizeof pid, "%d", os_getpid());
+            c++;
+        } else {
+            piece = c;
+            n = 1;
+            if (c[0] == '%' && c[1] == '%')
+                c++;
+        }
+        if (len + n >= cap)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            out[len++] = piece[i];
+    }
+    out[len] = '\0';
+    return true;
+}
+
+// Appends a report to ALLOCATOR_STATS_FILE, opened now: the program may
+// have closed or reused any descriptor opened earlier, and each process
+// (a fork child too) gets its own pid in the name.  O_APPEND and one
+// write, so that processes sharing a file do not mix their reports.
+static void emit_to_file(const text_t *t)
+{
+    char path[LA_PATH_BYTES + 32];
+    if (!expand_path(path, sizeof path, la.options.stats_file)) {
+        log_printf("liballocator: ALLOCATOR_STATS_FILE is too long once expanded; no report\n");
+        return;
+    }
+    int fd = os_open_append(path);
+    if (fd < 0) {
+        log_printf("liballocator: cannot open ALLOCATOR_STATS_FILE %s (errno %d); no report\n", path,
+                   -fd);
+        return;
+    }
+    os_write_fd(fd, t->buf, LA_MIN(t->len, sizeof t->buf - 1));
+    os_close(fd);
 }
 
 // ALLOCATOR_STATS: the report at exit.  A destructor runs after the
@@ -261,8 +380,13 @@ __attribute__((destructor)) static void stats_at_exit(void)
     if (!__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE) || !la.options.stats)
         return;
     mem_stats_t s = mem_get_stats();
+    text_t t = {.len = 0};
     if (la.options.stats == LA_STATS_JSON)
-        stats_print_json(&s);
+        format_json(&t, &s);
     else
-        stats_print(&s);
+        format_text(&t, &s);
+    if (la.options.stats_file[0] != '\0')
+        emit_to_file(&t);
+    else
+        emit(&t);
 }

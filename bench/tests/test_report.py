@@ -2,14 +2,19 @@
 # SPDX-License-Identifier: MIT
 """bench/tests/test_report.py: bench/report.py on a small results fixture.
 
-fixture/summary.json is a cut of a real quick run (schema 2): three
-allocators, rows of both groups, the memory figures, instruction counts,
-and one crashed cell (mimalloc on pairs).  The report must name every
-workload and allocator, say when, where and how the run was made, and
-come with four SVG charts that parse.  The same document brought back to
-schema 1, and one without instruction counts, must still give a report;
---publish must copy the charts and refuse a run that lacks a chart, and
---run must hand the rest of the command line to bench/run.py.
+fixture/summary.json is a real quick run (schema 3) of three allocators
+on rows of both groups, with the memory figures (the purge each allocator
+ran, its decay defaults, both decay waits); its instruction counts come
+from an earlier quick run, and one cell was made to crash (mimalloc on
+pairs).  The report must name every workload and allocator, say when,
+where and how the run was made, show time and RSS side by side (RSS in
+MiB for a tiny process), the purge and decay of each allocator, the RSS
+of the largefree rows, and come with four SVG charts that parse, the
+memory chart's values written upright so that neighbours cannot overlap.
+The same document brought back to schema 2 and to schema 1, and one
+without instruction counts, must still give a report; --publish must
+copy the charts, print the README tables and refuse a run that lacks a
+chart, and --run must hand the rest of the command line to bench/run.py.
 Exit 77 (ctest: skipped) without gnuplot.  Standard library only.
 """
 
@@ -83,23 +88,58 @@ def main():
         for name in workloads + allocators:
             check("`%s`" % name in md or "| %s |" % name in md,
                   "REPORT.md mentions %s" % name)
-        for needle in ("2026-11-24 02:04", "AMD EPYC, 2 CPUs",
-                       "`bench/run.py --build-dir build --quick`",
-                       "CRASH", "## Instructions per malloc+free", "geometric mean"):
+        for needle in ("2026-12-04 21:50", "Xeon(R) Processor, 2 CPUs",
+                       "`bench/run.py --build-dir build --quick -a liballocator,mimalloc -w ",
+                       "CRASH", "## Instructions per malloc+free", "geometric mean",
+                       # time and RSS side by side; a tiny process's RSS in MiB
+                       "glibc: time, peak RSS", "liballocator: time, RSS",
+                       # each allocator's own purge and its decay defaults
+                       "`malloc_trim(0)`", "`mi_collect(true)`", "ALLOCATOR_DECAY_MS",
+                       "decommit_delay", "after 11 s idle",
+                       # the largefree rows' RSS beside their times
+                       "peak MiB, K = 1000"):
             check(needle in md, "REPORT.md contains %r" % needle)
+        pairs = [l for l in md.splitlines() if l.startswith("| `pairs` |")][:1]
+        check(len(pairs) == 1 and pairs[0].count(" MiB") >= 2,
+              "the pairs row (a tiny process) gives RSS in MiB: %r" % pairs)
+        with open(os.path.join(tmp, "full", "charts", "bench-memory.svg")) as f:
+            svg = f.read()
+        check("rotate(-90" in svg, "the memory chart writes its bar values upright")
         for chart in CHARTS:
             check_svg(os.path.join(tmp, "full", "charts", chart + ".svg"))
             check("](charts/%s.svg)" % chart in md, "REPORT.md links charts/%s.svg" % chart)
 
-        # --publish copies the charts and prints the README snippet.
+        # --publish copies the charts and prints the README snippet; the
+        # fixture's run chose its workloads and allocators (-w, -a), so
+        # only with --force.
         images = os.path.join(tmp, "images")
+        report([FIXTURE, "--out", os.path.join(tmp, "pub0", "REPORT.md"), "--publish",
+                "--publish-dir", images], expect_rc=1)
+        check(not os.path.exists(images), "a run with -w and -a is not published")
         res = report([FIXTURE, "--out", os.path.join(tmp, "pub", "REPORT.md"), "--publish",
-                      "--publish-dir", images])
+                      "--force", "--publish-dir", images])
         for chart in CHARTS:
             check_svg(os.path.join(images, chart + ".svg"))
-        check("bench-time.svg)" in res.stdout and "AMD EPYC" in res.stdout
-              and "bench/run.py --build-dir build --quick" in res.stdout,
-              "--publish prints the README snippet:\n" + res.stdout)
+        check("bench-time.svg)" in res.stdout and "Xeon(R) Processor" in res.stdout
+              and "bench/run.py --build-dir build --quick" in res.stdout
+              and "glibc: time, peak RSS" in res.stdout
+              and "after the allocator's own purge call" in res.stdout
+              and "peak RSS of the same runs" in res.stdout,
+              "--publish prints the README snippet and tables:\n" + res.stdout)
+
+        # Schema 2: no decay defaults, purge, memret-decay-long.
+        v2 = json.loads(json.dumps(doc))
+        v2["schema_version"] = 2
+        del v2["time"]["decay_defaults"], v2["config"]["decay_long_wait_ms"]
+        v2["time"]["workloads"] = [w for w in v2["time"]["workloads"]
+                                   if w["name"] != "memret-decay-long"]
+        v2["time"]["results"] = [r for r in v2["time"]["results"]
+                                 if r["workload"] != "memret-decay-long"]
+        for r in v2["time"]["results"]:
+            r.pop("purge", None)
+        out = os.path.join(tmp, "v2", "REPORT.md")
+        report([write_doc(tmp, "v2-results", v2), "--out", out])
+        check_svg(os.path.join(tmp, "v2", "charts", "bench-memory.svg"))
 
         # Schema 1: no groups, geomeans not keyed by group, no figures.
         v1 = json.loads(json.dumps(doc))

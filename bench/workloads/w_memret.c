@@ -2,13 +2,13 @@
 /*
  * w_memret: does freed memory go back to the kernel?  Allocates 1 GiB
  * (times the scale) in blocks of mixed sizes, touching every page, frees
- * them all in a shuffled order, then either calls malloc_trim(0) ("trim")
- * or waits out a decay period and makes a few dozen more calls ("decay").
+ * them all in a shuffled order, then either asks the allocator to give
+ * its free memory back ("trim": its own call, wl_purge) or waits out a
+ * decay period and makes a few dozen more calls ("decay").
  * Prints the resident set at start, at peak, right after the frees and at
  * the end; the figures, not the time, are the point.
  * Usage: w_memret [scale] [threads=1] [trim|decay] [wait_ms=1500]
  */
-#include <malloc.h>
 #include <sys/mman.h>
 
 #include "wl.h"
@@ -99,6 +99,7 @@ int main(int argc, char **argv)
     }
     munmap(blk, table_bytes);
     uint64_t rss_freed = wl_rss_kib(), rss_waited = 0;
+    const char *purge = NULL;
 
     if (decay) {
         wl_sleep_ms(wait_ms);
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
             free(p);
         }
     } else {
-        malloc_trim(0);
+        purge = wl_purge();
     }
     uint64_t rss_end = wl_rss_kib();
 
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
         printf("rss_waited_kib %llu\n", (unsigned long long)rss_waited);
     }
     printf("rss_end_kib %llu\n", (unsigned long long)rss_end);
+    if (purge != NULL)
+        printf("purge %s\n", purge);
     wl_print_checksum(sum);
     return 0;
 }

@@ -9,8 +9,11 @@
 #ifndef WL_H
 #define WL_H
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +153,42 @@ static inline uint64_t wl_rss_kib(void)
     for (; *c >= '0' && *c <= '9'; c++)
         pages = pages * 10 + (uint64_t)(*c - '0');
     return pages * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+}
+
+/* ---- giving memory back ------------------------------------------------- */
+
+// Gives free memory back to the kernel the way the allocator in use does
+// it, found with dlsym: glibc's malloc_trim(0) would be a no-op on glibc's
+// unused heap under another allocator.  jemalloc: flush this thread's
+// cache, then purge every arena (MALLCTL_ARENAS_ALL is 4096 in jemalloc
+// 5); mimalloc: mi_collect(true); tcmalloc (gperftools):
+// MallocExtension_ReleaseFreeMemory(); otherwise (glibc, liballocator)
+// malloc_trim(0).  Returns what it called, for the "purge" line.
+#define WL_JEMALLOC_ARENAS_ALL "4096"
+static inline const char *wl_purge(void)
+{
+    union {
+        void *sym;
+        int (*mallctl)(const char *, void *, size_t *, void *, size_t);
+        void (*mi_collect)(bool);
+        void (*release)(void);
+    } fn;
+    if ((fn.sym = dlsym(RTLD_DEFAULT, "mallctl")) != NULL) {
+        fn.mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+        if (fn.mallctl("arena." WL_JEMALLOC_ARENAS_ALL ".purge", NULL, NULL, NULL, 0) != 0)
+            return "mallctl(arena." WL_JEMALLOC_ARENAS_ALL ".purge)-failed";
+        return "mallctl(arena." WL_JEMALLOC_ARENAS_ALL ".purge)";
+    }
+    if ((fn.sym = dlsym(RTLD_DEFAULT, "mi_collect")) != NULL) {
+        fn.mi_collect(true);
+        return "mi_collect(true)";
+    }
+    if ((fn.sym = dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory")) != NULL) {
+        fn.release();
+        return "MallocExtension_ReleaseFreeMemory()";
+    }
+    malloc_trim(0);
+    return "malloc_trim(0)";
 }
 
 /* ---- blocks ------------------------------------------------------------- */

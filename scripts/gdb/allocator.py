@@ -459,7 +459,8 @@ class State:
 STAT_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage",
                "num_allocations", "num_frees", "num_splits", "num_coalesces", "num_mmaps",
                "num_munmaps", "heap_size", "mmap_bytes", "num_heaps", "large_cached",
-               "large_cache_bytes", "num_purges", "released_bytes", "num_large")
+               "large_cache_bytes", "num_purges", "released_bytes", "num_large",
+               "heap_resident_bytes")
 # Fields mem_get_stats() reports since the last mem_reset (la.reset_base).
 RESET_FIELDS = ("total_allocated", "total_freed", "num_allocations", "num_frees",
                 "num_splits", "num_coalesces", "num_mmaps", "num_munmaps", "num_purges",
@@ -533,17 +534,46 @@ def compute_stats(st):
     s["num_purges"] = int(la["num_purges"])
     s["released_bytes"] = int(la["released_bytes"])
     s["num_large"] = int(la["large_count"])
+    per_heap = [heap_resident_bytes(st, i) for i in range(st.num_heaps)]
+    s["heap_resident_bytes"] = None if None in per_heap else sum(per_heap)
     base = la["reset_base"]
     for k in RESET_FIELDS:
         s[k] = (s[k] - int(base[k])) & MASK64
     return s
 
 
+# Fields that are byte counts: the report shows them in KiB/MiB/GiB too.
+BYTE_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
+               "mmap_bytes", "large_cache_bytes", "released_bytes", "heap_resident_bytes")
+
+
+def bytes_for_people(n):
+    """log_format_bytes() of src/log.c: "512 B", "1.5 KiB", one decimal."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    u = 0
+    while u + 1 < len(units) and n >> (10 * (u + 1)):
+        u += 1
+    if u == 0:
+        return "%d B" % n
+    unit = 1 << (10 * u)
+    whole, tenths = n // unit, ((n % unit) * 10 + unit // 2) // unit
+    if tenths == 10:
+        whole, tenths = whole + 1, 0
+    return "%d.%d %s" % (whole, tenths, units[u])
+
+
 def print_stats(title, s):
-    # The layout of mem_print_stats() (src/stats.c): 35 columns.
+    # The layout of mem_print_stats() (src/stats.c): the number ends at
+    # column 35, sizes are followed by the same in KiB/MiB/GiB.
     lines = [title]
     for name in STAT_FIELDS:
-        lines.append("  %s %*d" % (name, 32 - len(name), s[name]))
+        if s[name] is None:  # what this gdb could not read
+            lines.append("  %s %*s" % (name, 32 - len(name), "?"))
+            continue
+        line = "  %s %*d" % (name, 32 - len(name), s[name])
+        if name in BYTE_FIELDS:
+            line += "  (%s)" % bytes_for_people(s[name])
+        lines.append(line)
     gdb.write("\n".join(lines) + "\n")
 
 
@@ -1060,10 +1090,10 @@ def block_report(st, addr):
 # ---- heap bins ----------------------------------------------------------------
 
 
-def tree_sizes(st, root, heap):
-    """Sizes of the tree's nodes, in order (bounded; a cycle is reported)."""
+def tree_nodes(st, root, heap):
+    """The tree's nodes, in order (bounded; a cycle is reported)."""
     t = st.layout.tnode
-    sizes, stack, n, seen = [], [], root, set()
+    nodes, stack, n, seen = [], [], root, set()
     while stack or n:
         while n:
             if n in seen or len(seen) > WALK_LIMIT:
@@ -1072,9 +1102,48 @@ def tree_sizes(st, root, heap):
             stack.append(n)
             n = st.mem.u64(n + t["left"])
         n = stack.pop()
-        sizes.append(st.mem.u64(n) & LA_SIZE_MASK)
+        nodes.append(n)
         n = st.mem.u64(n + t["right"])
-    return sizes
+    return nodes
+
+
+def tree_sizes(st, root, heap):
+    """Sizes of the tree's nodes, in order."""
+    return [st.mem.u64(n) & LA_SIZE_MASK for n in tree_nodes(st, root, heap)]
+
+
+def resident_bytes(pid, start, length, page):
+    """os_resident_range() of src/os.c, from /proc/PID/pagemap instead of
+    mincore: bytes of [start, start + length) in pages present in RAM
+    (bit 63 of each page's 64-bit entry).  None where it cannot be read."""
+    first, end = start // page, (start + length + page - 1) // page
+    try:
+        with open("/proc/%d/pagemap" % pid, "rb") as f:
+            f.seek(first * 8)
+            data = f.read((end - first) * 8)
+    except OSError:
+        return None
+    total = 0
+    for k in range(len(data) // 8):
+        if int.from_bytes(data[8 * k:8 * k + 8], "little") >> 63:
+            lo = max((first + k) * page, start)
+            hi = min((first + k + 1) * page, start + length)
+            total += hi - lo
+    return total
+
+
+def heap_resident_bytes(st, i):
+    """heap_resident_bytes() of src/stats.c: the bytes of heap i's regions
+    in RAM now (None where the pagemap cannot be read)."""
+    page = int(st.la["page_bytes"])
+    pid = gdb.selected_inferior().pid
+    total = 0
+    for r in st.regions(st.heap(i)):
+        n = resident_bytes(pid, int(r.address), int(r["bytes"]), page)
+        if n is None:
+            return None
+        total += n
+    return total
 
 
 def bins_report(st):

@@ -213,6 +213,32 @@ GDB
     expect_line check_inferior 'mem_check_heap\(\) returned 0$'
 }
 
+@test "gdb heap: heap_resident_bytes from the pagemap is what mincore says, after a trim" {
+    skip_unless_gdb_can_call
+    gdb_heap trimmed <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+echo @@stats\n
+heap stats
+echo @@stats_inferior\n
+heap stats --inferior
+echo @@end\n
+kill
+GDB
+    # malloc_trim gave gdb_freed_big's inner pages back (40000 bytes: at
+    # least 28 KiB of whole pages), and nothing has touched them since.
+    local mine theirs heap
+    mine=$(stats_field stats heap_resident_bytes)
+    theirs=$(stats_field stats_inferior heap_resident_bytes)
+    heap=$(stats_field stats heap_size)
+    [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
+        fail_with "heap stats says heap_resident_bytes = '$mine', mem_get_stats() says '$theirs'"
+    [ "$mine" -le $((heap - 28672)) ] ||
+        fail_with "heap_resident_bytes is $mine of a $heap-byte heap after malloc_trim"
+}
+
 @test "gdb heap: check reports a damaged header at its address" {
     # corrupt flips bits of gdb_medium's check word before the checkpoint.
     gdb_heap corrupt <<'GDB'

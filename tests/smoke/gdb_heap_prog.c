@@ -5,7 +5,7 @@
  * known set of blocks, keeps them in globals the test names, and stops in
  * checkpoint() where gdb runs the `heap` commands of scripts/gdb/allocator.py.
  *
- *   gdb_heap_prog [ok|corrupt]
+ *   gdb_heap_prog [ok|corrupt|trimmed]
  *
  * corrupt overwrites the check word in gdb_medium's header first, so that
  * `heap check` has a damaged block to find.  After the checkpoint, ok mode
@@ -13,7 +13,10 @@
  * in heap_free then stops inside the allocator without calling into the
  * program, which some machines' gdb cannot do (issue 12).  Corrupt mode
  * frees nothing after the checkpoint: a free near the damage could abort.
+ * trimmed calls malloc_trim(0) before the checkpoint, so that gdb_freed_big
+ * has its pages given back (heap_resident_bytes), and frees nothing after it.
  */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +82,10 @@ int main(int argc, char **argv)
         // payload (src/internal.h); volatile so the store is not dropped.
         volatile uint32_t *check = (volatile uint32_t *)gdb_medium - 1;
         *check ^= 0x01020304u;
+    } else if (strcmp(mode, "trimmed") == 0) {
+        malloc_trim(0);
     } else if (strcmp(mode, "ok") != 0) {
-        fprintf(stderr, "usage: gdb_heap_prog [ok|corrupt]\n");
+        fprintf(stderr, "usage: gdb_heap_prog [ok|corrupt|trimmed]\n");
         return 2;
     }
     checkpoint();

@@ -96,7 +96,7 @@ quiet_compare() {
     /usr/bin/python3 - err.txt <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))["liballocator"]
-assert d["version"] == 1, d["version"]
+assert d["version"] == 2, d["version"]
 assert d["num_allocations"] > 100, d["num_allocations"]
 assert d["total_allocated"] - d["total_freed"] == d["current_usage"]
 classes = d["size_classes"]

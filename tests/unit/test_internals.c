@@ -63,6 +63,35 @@ static void test_formatter(void)
     CHECK(strcmp(buf, "0123456") == 0);
 }
 
+// Sizes for people in the statistics report (issue 17).
+static void test_bytes_for_people(void)
+{
+    static const struct {
+        size_t bytes;
+        const char *text;
+    } cases[] = {
+        {0, "0 B"},
+        {1023, "1023 B"},
+        {1024, "1.0 KiB"},
+        {1536, "1.5 KiB"},
+        {1024 * 1024 - 1, "1024.0 KiB"},
+        {187u * 1024 * 1024 + 300 * 1024, "187.3 MiB"},
+        {(size_t)2200 * 1000 * 1000 * 1000, "2.0 TiB"},
+        {SIZE_MAX, "16.0 EiB"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = log_format_bytes(buf, sizeof buf, cases[i].bytes);
+        CHECK(strcmp(buf, cases[i].text) == 0);
+        CHECK_EQ(n, strlen(cases[i].text));
+        if (strcmp(buf, cases[i].text) != 0)
+            fprintf(stderr, "  %zu bytes: '%s', expected '%s'\n", cases[i].bytes, buf, cases[i].text);
+    }
+    // A field width given as an argument (`*`), as the report's column.
+    fmt(buf, sizeof buf, "[%*zu]", 6, (size_t)42);
+    CHECK(strcmp(buf, "[    42]") == 0);
+}
+
 static void test_split_and_coalesce(void)
 {
     mem_reset();
@@ -186,6 +215,7 @@ int main(void)
 {
     test_classes();
     test_formatter();
+    test_bytes_for_people();
     test_split_and_coalesce();
     test_realloc_in_place();
     test_walker_catches_damage();

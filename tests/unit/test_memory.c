@@ -98,6 +98,63 @@ static void test_purged_spans_reused(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// heap_resident_bytes is what the heaps hold in RAM now; released_bytes a
+// running sum that counts the same pages again each time they are reused
+// and given back (issue 17: 2.2 TB released for a 187 MB heap).
+static void test_heap_resident_now(void)
+{
+    enum { N = 8, BIG = 100 * 1024, ROUNDS = 50 };
+    const size_t page = la.page_bytes;
+    char *big[N], *sep[N];
+    mem_trim(0); // nothing left to give back but what this test frees
+    for (int i = 0; i < N; i++) {
+        big[i] = mem_malloc(BIG);
+        sep[i] = mem_malloc(16); // keeps the big blocks apart
+        REQUIRE(big[i] != NULL && sep[i] != NULL);
+        memset(big[i], 0x11, BIG);
+    }
+    mem_stats_t s0 = mem_get_stats();
+    CHECK(s0.heap_resident_bytes <= s0.heap_size);
+    CHECK(s0.heap_resident_bytes >= (size_t)N * BIG);
+    for (int i = 0; i < N; i++)
+        mem_free(big[i]);
+    // Freed is not given back.
+    CHECK(mem_get_stats().heap_resident_bytes + 4 * page >= s0.heap_resident_bytes);
+    CHECK_EQ(mem_trim(0), 1);
+    mem_stats_t s1 = mem_get_stats();
+    // Each big block's inner pages went back: all but about two pages.
+    size_t gone = s0.heap_resident_bytes - s1.heap_resident_bytes;
+    CHECK(gone >= (size_t)N * (BIG - 3 * page));
+    CHECK(s1.released_bytes - s0.released_bytes >= gone);
+    // Trimming again changes nothing.
+    mem_trim(0);
+    CHECK_EQ(mem_get_stats().released_bytes, s1.released_bytes);
+    CHECK_EQ(mem_get_stats().heap_resident_bytes, s1.heap_resident_bytes);
+    // mem_reset restarts the counters, not this figure of now.
+    mem_reset();
+    CHECK_EQ(mem_get_stats().heap_resident_bytes, s1.heap_resident_bytes);
+    CHECK_EQ(mem_get_stats().released_bytes, 0);
+    // Reuse, write, free, purge, round after round: the same pages come
+    // and go.  released_bytes adds them up, heap_resident_bytes follows them.
+    for (int r = 0; r < ROUNDS; r++) {
+        char *p = mem_malloc(BIG); // one of the big blocks (best fit)
+        REQUIRE(p != NULL);
+        memset(p, 0x22, BIG);
+        CHECK(mem_get_stats().heap_resident_bytes >= s1.heap_resident_bytes + BIG - 3 * page);
+        mem_free(p);
+        mem_trim(0);
+        CHECK(mem_get_stats().heap_resident_bytes <= s1.heap_resident_bytes + 2 * page);
+    }
+    mem_stats_t s2 = mem_get_stats();
+    CHECK(s2.released_bytes >= (size_t)ROUNDS * (BIG - 3 * page));
+    CHECK(s2.released_bytes > s2.heap_size);
+    CHECK(s2.heap_resident_bytes <= s2.heap_size);
+    CHECK_EQ(mem_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        mem_free(sep[i]);
+    mem_trim(0);
+}
+
 static void test_decay_without_trim(void)
 {
     size_t saved = la.decay_ms;
@@ -207,6 +264,7 @@ int main(void)
     la_ensure_init();
     test_brk_trim();
     test_purged_spans_reused();
+    test_heap_resident_now();
     test_decay_without_trim();
     test_free_regions_unmapped();
     test_purge_once_until_reused();

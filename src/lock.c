@@ -64,12 +64,14 @@ static void fork_prepare(void)
     heap_lock_all();
     lock_acquire(&la.large_lock);
     lock_acquire(&la.stats_lock);
+    prof_lock_all();
 }
 
 static void fork_parent(void)
 {
     if (!fork_locked)
         return;
+    prof_unlock_all();
     lock_release(&la.stats_lock);
     lock_release(&la.large_lock);
     heap_unlock_all();
@@ -83,6 +85,7 @@ static void fork_child(void)
     if (!fork_locked)
         return;
     // The child has one thread; nobody else can hold or wait on these.
+    prof_after_fork_child();
     lock_reset(&la.stats_lock);
     lock_reset(&la.large_lock);
     heap_reinit_locks_after_fork();

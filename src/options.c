@@ -14,6 +14,7 @@ typedef enum {
     OPT_COUNT, // a decimal number
     OPT_BYTES, // a decimal number, optionally with k, m or g (powers of 1024)
     OPT_STATS, // 0, 1 (text) or json
+    OPT_PROF,  // 0, 1 (the default interval), or bytes: 1b, 64k, 4096...
 } opt_kind_t;
 
 typedef struct {
@@ -39,7 +40,12 @@ static const opt_t table[] = {
     {"ALLOCATOR_VALGRIND", OPT_BOOL, 0, 1, 1, FIELD(valgrind), 1},
     {"ALLOCATOR_CHECK_EVERY", OPT_COUNT, 0, SIZE_MAX, 0, FIELD(check_every), 0},
     {"ALLOCATOR_BACKGROUND", OPT_BOOL, 0, 1, 1, FIELD(background), 1},
+    {"ALLOCATOR_PROF", OPT_PROF, 0, (size_t)1 << 40, 0, FIELD(prof_bytes), 0},
+    {"ALLOCATOR_PROF_LEAKS", OPT_BOOL, 0, 1, 0, FIELD(prof_leaks), 1},
 };
+
+// Options whose value is a string, read where they are used (prof.c).
+static const char *const string_options[] = {"ALLOCATOR_PROF_FILE", "ALLOCATOR_PROF_SIGNAL"};
 
 // A decimal number with an optional k/m/g suffix (when suffixes are
 // allowed); false on anything else or on overflow.
@@ -53,6 +59,8 @@ static bool parse_number(const char *s, bool suffixes, size_t *out)
             return false;
         v = v * 10 + (size_t)(*s - '0');
     }
+    if (suffixes && (*s == 'b' || *s == 'B') && s[1] == '\0')
+        s++; // bytes, said explicitly (ALLOCATOR_PROF=1b: every allocation)
     if (suffixes && *s != '\0') {
         unsigned shift = (*s == 'k' || *s == 'K') ? 10 : (*s == 'm' || *s == 'M') ? 20
                          : (*s == 'g' || *s == 'G')                               ? 30
@@ -86,14 +94,18 @@ static void read_one(la_options_t *opts, const opt_t *o)
     size_t n;
     bool json = o->kind == OPT_STATS && v[0] == 'j' && v[1] == 's' && v[2] == 'o' && v[3] == 'n' &&
                 v[4] == '\0';
-    if (json || (parse_number(v, o->kind == OPT_BYTES, &n) && n >= o->lo && n <= o->hi)) {
+    bool bytes = o->kind == OPT_BYTES || o->kind == OPT_PROF;
+    if (json || (parse_number(v, bytes, &n) && n >= o->lo && n <= o->hi)) {
+        // ALLOCATOR_PROF=1 means "on"; one byte is spelled 1b.
+        if (o->kind == OPT_PROF && v[0] == '1' && v[1] == '\0')
+            n = LA_PROF_DEFAULT_INTERVAL;
         store(opts, o, json ? LA_STATS_JSON : n);
         if (o->kind == OPT_STATS && (json || n != 0))
             os_keep_stderr(); // the report at exit must reach the user's stderr
         return;
     }
     log_printf("liballocator: %s=%s not understood (use %s%s%zu..%zu); using the default\n",
-               o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
+               o->name, v, bytes ? "bytes, k, m or g suffix, " : "",
                o->kind == OPT_STATS ? "json or " : "", o->lo, o->hi);
 }
 
@@ -112,6 +124,13 @@ static void warn_unknown(void)
         bool known = false;
         for (size_t k = 0; k < sizeof table / sizeof table[0] && !known; k++) {
             const char *name = table[k].name;
+            size_t j = 0;
+            while (name[j] != '\0' && var[j] == name[j])
+                j++;
+            known = name[j] == '\0' && var[j] == '=';
+        }
+        for (size_t k = 0; k < sizeof string_options / sizeof string_options[0] && !known; k++) {
+            const char *name = string_options[k];
             size_t j = 0;
             while (name[j] != '\0' && var[j] == name[j])
                 j++;

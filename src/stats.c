@@ -155,6 +155,14 @@ void stats_print(const mem_stats_t *s)
                s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
                s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes,
                s->num_large);
+    if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
+        size_t samples, sites, table_bytes;
+        prof_stats(&samples, &sites, &table_bytes);
+        log_printf("  prof_samples     %16zu\n"
+                   "  prof_sites       %16zu\n"
+                   "  prof_table_bytes %16zu\n",
+                   samples, sites, table_bytes);
+    }
 }
 
 void mem_print_stats(void)
@@ -230,7 +238,14 @@ static void stats_print_json(const mem_stats_t *s)
             c, max, k->free_blocks, k->free_bytes);
         add(&t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
     }
-    add(&t, "]}}\n");
+    add(&t, "]");
+    if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
+        size_t samples, sites, table_bytes;
+        prof_stats(&samples, &sites, &table_bytes);
+        add(&t, ",\"prof_samples\":%zu,\"prof_sites\":%zu,\"prof_table_bytes\":%zu", samples,
+            sites, table_bytes);
+    }
+    add(&t, "}}\n");
     os_write_stderr(t.buf, LA_MIN(t.len, sizeof t.buf - 1));
 }
 

@@ -451,10 +451,12 @@ static void leak_report(const char *path)
     w_flush(&w);
 }
 
-// After the program's atexit handlers, like the statistics (stats.c).
+// After the program's atexit handlers, like the statistics (stats.c).  A
+// process that took no sample (a shell the environment passed through)
+// writes nothing.
 __attribute__((destructor)) static void prof_at_exit(void)
 {
-    if (!__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE))
+    if (!__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE) || la_load_relaxed(&prof.sampled) == 0)
         return;
     char path[512];
     profile_path(path, sizeof path);

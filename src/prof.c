@@ -21,7 +21,7 @@
 #include <errno.h>
 #include <unwind.h>
 
-#include "internal.h"
+#include "tcache.h"
 
 typedef struct {
     uint64_t hash;
@@ -58,9 +58,10 @@ static struct {
     uint64_t seq;           // draws so far (atomic), for the random numbers
 } prof;
 
-// Bytes until the calling thread's next sample; 0 before its first
-// allocation, INT64_MAX while it takes one (an allocation made meanwhile,
-// by the unwinder or a signal handler, is then not sampled).
+// Bytes until the calling thread's next sample (a sample is due when it
+// drops to 0 or below); 0 before the thread's first allocation, INT64_MAX
+// while it takes one (an allocation made meanwhile, by the unwinder or a
+// signal handler, is then not sampled).
 static __thread int64_t prof_left __attribute__((tls_model("initial-exec")));
 
 /* ---- numbers ------------------------------------------------------------- */
@@ -116,9 +117,12 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-// Bytes to the next sample: exponential with mean prof.interval.
+// Bytes to the next sample: exponential with mean prof.interval; 1 when
+// every allocation is sampled.
 static int64_t draw_countdown(void)
 {
+    if (prof.interval <= 1)
+        return 1;
     uint64_t n = __atomic_fetch_add(&prof.seq, 1, __ATOMIC_RELAXED);
     uint64_t r = mix64(la.key ^ mix64(n) ^ (uintptr_t)&prof_left);
     double u = ((double)(r >> 11) + 1.0) / 9007199254740992.0; // (0, 1]
@@ -476,7 +480,8 @@ __attribute__((destructor)) static void prof_at_exit(void)
 static void on_profile_signal(int signo)
 {
     (void)signo;
-    // Only a flag: the next allocation writes the profile.
+    // Only a flag: the next allocation that takes the slow path (the next
+    // sample, or any with ALLOCATOR_PROF=1b) writes the profile.
     la_store_relaxed(&la.prof_dump_pending, 1);
 }
 
@@ -489,31 +494,40 @@ static LA_COLD void dump_pending(void)
     }
 }
 
-static void *note(void *p, size_t req, void *caller)
+// Past the countdown: a sample is due, or the thread's first allocation
+// starts its countdown.  Also where a profile signal is answered.
+static LA_NOINLINE void *note_slow(void *p, size_t req, void *caller)
 {
     if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
         dump_pending();
     if (p == NULL)
         return p;
-    int64_t left = prof_left;
-    if (left == INT64_MAX)
-        return p; // this thread is taking a sample
-    if (prof.interval > 1) {
-        if (left == 0) // the thread's first allocation
-            left = draw_countdown();
-        left -= (int64_t)req;
-        if (left > 0) {
-            prof_left = left;
+    if (prof_left + (int64_t)req == 0) { // the thread's first allocation
+        prof_left = draw_countdown() - (int64_t)req;
+        if (prof_left > 0)
             return p;
-        }
     }
-    prof_left = INT64_MAX;
+    prof_left = INT64_MAX; // allocations while the sample is taken count it down harmlessly
     take_sample(p, req, caller);
-    prof_left = prof.interval > 1 ? draw_countdown() : 0;
+    prof_left = draw_countdown();
     return p;
 }
 
-void *prof_malloc(size_t req, void *caller) { return note(la_malloc(req), req, caller); }
+// The countdown: one thread-local subtraction per allocation.
+static inline __attribute__((always_inline)) void *note(void *p, size_t req, void *caller)
+{
+    int64_t left = prof_left - (int64_t)req;
+    if (LA_LIKELY(left > 0)) {
+        prof_left = left;
+        return p;
+    }
+    prof_left = left;
+    return note_slow(p, req, caller);
+}
+
+// The thread-cache fast path is inlined here too: the profiler on costs a
+// call and the countdown, not a second call.
+void *prof_malloc(size_t req, void *caller) { return note(tcache_malloc(req), req, caller); }
 
 void *prof_calloc(size_t nmemb, size_t size, void *caller)
 {

@@ -41,4 +41,13 @@ os.kill(os.getpid(), signal.SIGUSR2)
 x = [str(i) * 10 for i in range(1000)]
 os._exit(0)' || fail "python3 failed"
 grep -q "^liballocator heap profile" "$tmp/sig.prof" || fail "no profile on SIGUSR2"
+
+# gdb's heap check takes a sampled block for a live one.
+if command -v gdb >/dev/null; then
+  src=$(cd "$(dirname "$0")/../.." && pwd)
+  ALLOCATOR_PROF=1b ALLOCATOR_PROF_FILE=/dev/null timeout 120 gdb -batch -nx \
+    -ex "source $src/scripts/gdb/allocator.py" -ex "break check_sites" -ex run -ex "heap check" \
+    -ex kill --args "$prog" exact >"$tmp/gdb" 2>&1
+  grep -q "^heap check: OK" "$tmp/gdb" || { cat "$tmp/gdb"; fail "gdb heap check failed"; }
+fi
 echo "prof_report: ok"

@@ -502,7 +502,7 @@ static LA_NOINLINE void *note_slow(void *p, size_t req, void *caller)
         dump_pending();
     if (p == NULL)
         return p;
-    if (prof_left + (int64_t)req == 0) { // the thread's first allocation
+    if (prof_left + (int64_t)req == 0) { // the thread's first allocation (or an exact hit)
         prof_left = draw_countdown() - (int64_t)req;
         if (prof_left > 0)
             return p;
@@ -516,7 +516,10 @@ static LA_NOINLINE void *note_slow(void *p, size_t req, void *caller)
 // The countdown: one thread-local subtraction per allocation.
 static inline __attribute__((always_inline)) void *note(void *p, size_t req, void *caller)
 {
-    int64_t left = prof_left - (int64_t)req;
+    // A failed request (malloc(SIZE_MAX), an overflowing calloc) counts
+    // nothing: its size, negative as an int64_t, would push the next
+    // sample away by up to 2^63 bytes.
+    int64_t left = prof_left - (int64_t)(p != NULL ? req : 0);
     if (LA_LIKELY(left > 0)) {
         prof_left = left;
         return p;

@@ -160,6 +160,12 @@ int main(int argc, char **argv)
         memcpy(counts, c, sizeof c);
         memcpy(sizes, s, sizeof s);
     }
+    // Failed requests count no bytes: a size that is negative as an
+    // int64_t would push the next sample 2^62 bytes away, and the sampled
+    // check would find nothing.
+    volatile size_t huge = SIZE_MAX - ((size_t)1 << 62), half = SIZE_MAX / 2 + 2;
+    CHECK(malloc(huge) == NULL);
+    CHECK(calloc(half, 4) == NULL);
     churn();
     leak_alpha();
     churn();

@@ -19,6 +19,14 @@ for field in prof_samples prof_sites prof_table_bytes; do
   grep -Eq "^  $field +[1-9]" "$tmp/err" || fail "the statistics lack $field"
 done
 file=$(ls "$tmp"/t.*.prof) || fail "no profile written at exit"
+# The JSON statistics carry the same three fields.
+ALLOCATOR_PROF=1b ALLOCATOR_STATS=json ALLOCATOR_PROF_FILE=/dev/null timeout 120 "$prog" exact \
+  >/dev/null 2>"$tmp/json" || fail "test_prof failed with ALLOCATOR_STATS=json"
+grep '^{"liballocator"' "$tmp/json" | /usr/bin/python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())["liballocator"]
+assert s["prof_samples"] > 0 and s["prof_sites"] > 0 and s["prof_table_bytes"] > 0, s' ||
+  fail "the JSON statistics lack the profiler's fields"
 timeout 120 "$prof" --leaks --collapsed "$tmp/c.txt" --svg "$tmp/f.svg" "$file" >"$tmp/table" ||
   fail "scripts/prof failed"
 for want in "4,000,000 .* leak_gamma " "1,500,000 .* leak_beta " "300,000 .* leak_alpha "; do

@@ -528,9 +528,24 @@ static inline __attribute__((always_inline)) void *note(void *p, size_t req, voi
     return note_slow(p, req, caller);
 }
 
-// The thread-cache fast path is inlined here too: the profiler on costs a
-// call and the countdown, not a second call.
-void *prof_malloc(size_t req, void *caller) { return note(tcache_malloc(req), req, caller); }
+static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
+{
+    return note(la_malloc(req), req, caller);
+}
+
+// malloc, the hot one, counts down before it allocates, so that the
+// thread-cache fast path inlined here ends in a tail call and needs no
+// saved registers: the profiler on costs a jump and the countdown.  A
+// request that may fail goes the long way (it must count nothing).
+void *prof_malloc(size_t req, void *caller)
+{
+    int64_t left = prof_left - (int64_t)req;
+    if (LA_LIKELY(left > 0 && req <= LA_MAX_REQUEST)) {
+        prof_left = left;
+        return tcache_malloc(req);
+    }
+    return prof_malloc_slow(req, caller);
+}
 
 void *prof_calloc(size_t nmemb, size_t size, void *caller)
 {

@@ -519,7 +519,7 @@ static inline __attribute__((always_inline)) void *note(void *p, size_t req, voi
     // A failed request (malloc(SIZE_MAX), an overflowing calloc) counts
     // nothing: its size, negative as an int64_t, would push the next
     // sample away by up to 2^63 bytes.
-    int64_t left = prof_left - (int64_t)(p != NULL ? req : 0);
+    int64_t left = (int64_t)((uint64_t)prof_left - (p != NULL ? req : 0));
     if (LA_LIKELY(left > 0)) {
         prof_left = left;
         return p;
@@ -539,7 +539,8 @@ static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
 // request that may fail goes the long way (it must count nothing).
 void *prof_malloc(size_t req, void *caller)
 {
-    int64_t left = prof_left - (int64_t)req;
+    // In unsigned arithmetic: any req, even SIZE_MAX, without overflow.
+    int64_t left = (int64_t)((uint64_t)prof_left - req);
     if (LA_LIKELY(left > 0 && req <= LA_MAX_REQUEST)) {
         prof_left = left;
         return tcache_malloc(req);

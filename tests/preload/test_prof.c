@@ -166,6 +166,8 @@ int main(int argc, char **argv)
     // check would find nothing.
     volatile size_t huge = SIZE_MAX - ((size_t)1 << 62), half = SIZE_MAX / 2 + 2;
     CHECK(malloc(huge) == NULL);
+    volatile size_t top = (size_t)1 << 63; // INT64_MIN: no signed overflow (UBSan)
+    CHECK(malloc(top) == NULL);
     CHECK(calloc(half, 4) == NULL);
     churn();
     leak_alpha();

@@ -19,6 +19,7 @@
  * load and branch of la.prof_on per allocation and nothing per free.
  */
 #include <errno.h>
+#include <string.h>
 #include <unwind.h>
 
 #include "tcache.h"
@@ -494,52 +495,67 @@ static LA_COLD void dump_pending(void)
     }
 }
 
-// Past the countdown: a sample is due, or the thread's first allocation
-// starts its countdown.  Also where a profile signal is answered.
-static LA_NOINLINE void *note_slow(void *p, size_t req, void *caller)
+// Past the countdown: the thread's first allocation starts its countdown,
+// or a sample is due (true: the caller allocates past the thread cache and
+// calls sampled()).  Also where a profile signal is answered.
+static LA_NOINLINE bool count_down_slow(size_t req)
 {
     if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
         dump_pending();
-    if (p == NULL)
-        return p;
-    if (prof_left + (int64_t)req == 0) { // the thread's first allocation (or an exact hit)
-        prof_left = draw_countdown() - (int64_t)req;
-        if (prof_left > 0)
-            return p;
+    if (prof_left == 0) { // the thread's first allocation
+        prof_left = draw_countdown();
+        if ((int64_t)((uint64_t)prof_left - req) > 0) {
+            prof_left -= (int64_t)req;
+            return false;
+        }
     }
-    prof_left = INT64_MAX; // allocations while the sample is taken count it down harmlessly
-    take_sample(p, req, caller);
+    // Allocations made while the sample is taken (the unwinder's, a
+    // signal handler's) count down from here harmlessly.
+    prof_left = INT64_MAX;
+    return true;
+}
+
+// Counts req bytes down; true when this allocation is to be sampled.  A
+// request that must fail counts nothing: its size, negative as an
+// int64_t, would push the next sample away by up to 2^63 bytes.
+static inline __attribute__((always_inline)) bool count_down(size_t req)
+{
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return false;
+    // In unsigned arithmetic: no signed overflow whatever req is.
+    int64_t left = (int64_t)((uint64_t)prof_left - req);
+    if (LA_LIKELY(left > 0)) {
+        prof_left = left;
+        return false;
+    }
+    return count_down_slow(req);
+}
+
+// A sampled allocation came back: record it (if it succeeded) and draw
+// the next countdown.
+static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
+{
+    if (p != NULL)
+        take_sample(p, req, caller);
     prof_left = draw_countdown();
     return p;
 }
 
-// The countdown: one thread-local subtraction per allocation.
-static inline __attribute__((always_inline)) void *note(void *p, size_t req, void *caller)
-{
-    // A failed request (malloc(SIZE_MAX), an overflowing calloc) counts
-    // nothing: its size, negative as an int64_t, would push the next
-    // sample away by up to 2^63 bytes.
-    int64_t left = (int64_t)((uint64_t)prof_left - (p != NULL ? req : 0));
-    if (LA_LIKELY(left > 0)) {
-        prof_left = left;
-        return p;
-    }
-    prof_left = left;
-    return note_slow(p, req, caller);
-}
+// Sampled blocks come from la_alloc_direct, past the thread cache: always
+// a block with a header (a heap block or a large one) for the mark.
 
 static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
 {
-    return note(la_malloc(req), req, caller);
+    if (!count_down(req))
+        return la_malloc(req);
+    return sampled(la_alloc_direct(req, req, false), req, caller);
 }
 
 // malloc, the hot one, counts down before it allocates, so that the
 // thread-cache fast path inlined here ends in a tail call and needs no
-// saved registers: the profiler on costs a jump and the countdown.  A
-// request that may fail goes the long way (it must count nothing).
+// saved registers: the profiler on costs a jump and the countdown.
 void *prof_malloc(size_t req, void *caller)
 {
-    // In unsigned arithmetic: any req, even SIZE_MAX, without overflow.
     int64_t left = (int64_t)((uint64_t)prof_left - req);
     if (LA_LIKELY(left > 0 && req <= LA_MAX_REQUEST)) {
         prof_left = left;
@@ -550,17 +566,38 @@ void *prof_malloc(size_t req, void *caller)
 
 void *prof_calloc(size_t nmemb, size_t size, void *caller)
 {
-    return note(la_calloc(nmemb, size), nmemb * size, caller);
+    size_t req;
+    if (__builtin_mul_overflow(nmemb, size, &req) || !count_down(req))
+        return la_calloc(nmemb, size);
+    return sampled(la_alloc_direct(req, req, true), req, caller);
 }
 
 void *prof_realloc(void *p, size_t req, void *caller)
 {
-    return note(la_realloc(p, req), req, caller);
+    if (p == NULL)
+        return prof_malloc(req, caller);
+    if (req == 0 || !count_down(req))
+        return la_realloc(p, req);
+    // A new block, which the sample marks; the old one is freed (its own
+    // sample, if any, dropped) once its bytes are copied.
+    size_t old = la_usable_size(p, "realloc");
+    void *q = la_alloc_direct(req, req, false);
+    if (q != NULL) {
+        memcpy(q, p, LA_MIN(old, req));
+        la_free(p);
+    }
+    return sampled(q, req, caller);
 }
 
 void *prof_aligned(size_t align, size_t req, void *caller)
 {
-    return note(la_aligned(align, req), req, caller);
+    if (!count_down(req))
+        return la_aligned(align, req);
+    // Above ALIGNMENT the aligned paths hand out headed blocks; at or
+    // below it, la_aligned is malloc, and a direct block is aligned enough.
+    if (align <= ALIGNMENT && LA_IS_POW2(align))
+        return sampled(la_alloc_direct(req, req, false), req, caller);
+    return sampled(la_aligned(align, req), req, caller);
 }
 
 /* ---- set-up, statistics and fork ---------------------------------------- */

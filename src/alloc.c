@@ -148,6 +148,9 @@ unsigned la_validate_cached(const void *p, const char *func)
 
 static la_block_t *validate(const void *p, const char *func, bool *sampled)
 {
+    // Slots have no header: their callers dispatch on slab_of() first.
+    if (LA_UNLIKELY(slab_of(p) != NULL))
+        la_fatal(func, "invalid pointer %p (a slab slot where a heap block was expected)", p);
     if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);
@@ -303,8 +306,15 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         return NULL; // large now: move it into its own mapping
     size_t need = blk_size_for(req + la.guard_bytes), size = blk_size(b);
     // Fits without a split: only the requested size changes, which the
-    // owner of the block may write without the heap lock.
-    if (ts && need <= size && size - need < MIN_BLOCK_SIZE && tcache_count_resize(old_req, req)) {
+    // owner of the block may write without the heap lock.  In the
+    // exported family that includes a block with up to an eighth to spare
+    // (LA_REALLOC_SLACK_DIVISOR): splitting that off, as the seed did,
+    // meant the next growth by a few bytes had to move the block (issue
+    // 13: strings grown round-robin by 1..64 bytes ran 8x slower than
+    // tcmalloc and mimalloc).
+    size_t keep = ts ? LA_MAX((size_t)MIN_BLOCK_SIZE, size / LA_REALLOC_SLACK_DIVISOR)
+                     : (size_t)MIN_BLOCK_SIZE;
+    if (ts && need <= size && size - need < keep && tcache_count_resize(old_req, req)) {
         blk_set_req(b, req);
         return b;
     }
@@ -327,10 +337,46 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     return b;
 }
 
+// realloc of a slab slot: within the slot's size it never moves (shrinking
+// included); beyond, it moves once, to a slot of a bigger class or a heap
+// block.  Counted as one free and one allocation like any resize.
+static void *realloc_slot(la_slab_t *s, void *p, size_t req)
+{
+    slab_check(s, p, "realloc");
+    if (req == 0) { // glibc: free and return NULL
+        la_free(p);
+        return NULL;
+    }
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return fail_nomem(); // the old slot stays intact
+    size_t size = s->size;
+    if (req <= size) {
+        if (!tcache_count_resize(size, size)) {
+            la_heap_t *h = s->heap;
+            lock_acquire(&h->lock);
+            h->counters.nfree++;
+            h->counters.free_bytes += size;
+            h->counters.nalloc++;
+            h->counters.alloc_bytes += size;
+            lock_release(&h->lock);
+        }
+        return p;
+    }
+    void *q = la_malloc(req);
+    if (q == NULL)
+        return NULL; // errno is ENOMEM; the old slot stays intact
+    memcpy(q, p, size);
+    la_free(p);
+    return q;
+}
+
 static void *realloc_impl(void *p, size_t req, bool ts)
 {
     if (p == NULL)
         return ts ? la_malloc(req) : malloc_impl(req, false, false);
+    la_slab_t *s = slab_of(p);
+    if (s != NULL) // a slot from the _ts family or the exported malloc
+        return realloc_slot(s, p, req);
     la_block_t *b = la_validate(p, "realloc");
     if (req == 0) { // glibc: free and return NULL
         free_block(b, ts, "realloc");
@@ -348,7 +394,16 @@ static void *realloc_impl(void *p, size_t req, bool ts)
     debug_quiet_end();
     if (nb != NULL)
         return blk_payload(nb);
-    void *q = ts ? la_malloc(req) : malloc_impl(req, false, false);
+    // A heap block that grows and must move gets an eighth to spare, so
+    // that a string or vector grown in small steps moves about once per
+    // eighth of its size, not on every step (size-class allocators get the
+    // same from their class spacing).  Large blocks grow with mremap.
+    size_t roomy = req + req / LA_REALLOC_SLACK_DIVISOR;
+    void *q;
+    if (ts && req > old_req && req > LA_SLAB_MAX_BYTES && roomy < la_mmap_threshold(true))
+        q = la_alloc_direct(req, roomy, false);
+    else
+        q = ts ? la_malloc(req) : malloc_impl(req, false, false);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old block stays intact
     // Only the requested bytes in debug mode: the rest is canary or redzone.
@@ -367,8 +422,13 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         errno = EINVAL;
         return NULL;
     }
-    if (align <= ALIGNMENT)
+    if (align <= ALIGNMENT) {
+        // Slots of the 24-byte class are only 8-aligned: round up to a
+        // class that is a multiple of 16.
+        if (align > 8 && req <= LA_SLAB_MAX_BYTES)
+            req = LA_ALIGN_UP(req, ALIGNMENT);
         return ts ? la_malloc(req) : malloc_impl(req, false, false);
+    }
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return fail_nomem();
     size_t need = blk_size_for(req + la.guard_bytes);
@@ -422,6 +482,11 @@ size_t la_usable_size(const void *p, const char *func)
 {
     if (p == NULL)
         return 0;
+    la_slab_t *s = slab_of(p);
+    if (s != NULL) {
+        slab_check(s, p, func);
+        return s->size;
+    }
     bool sampled;
     la_block_t *b = validate_quiet(p, func, &sampled); // a sampled block stays sampled
     // In debug mode the slack is a canary or a redzone: not the program's.
@@ -446,6 +511,7 @@ void la_free_space(size_t *bytes, size_t *blocks)
             *bytes += blk_size((la_block_t *)t);
             (*blocks)++;
         }
+        *bytes += slab_free_bytes(h, blocks); // free slots in slabs
         lock_release(&h->lock);
     }
     debug_quiet_end();
@@ -466,6 +532,7 @@ int mem_trim(size_t pad)
         unsigned n_unmap = 0;
         lock_acquire(&h->lock);
         heap_free_chain(h, heap_take_remote(h));
+        slab_purge(h); // empty slabs become free heap blocks, purged below
         released += heap_purge(h, unmap, &n_unmap, LA_TRIM_UNMAP_MAX);
         lock_release(&h->lock);
         // Whole regions are unmapped after the lock is released.
@@ -487,6 +554,8 @@ void *mem_malloc(size_t size) { return malloc_impl(size, false, false); }
 
 void mem_free(void *ptr)
 {
+    if (slab_of(ptr) != NULL) // a slot from the _ts family
+        return la_free(ptr);
     if (ptr != NULL)
         free_block(la_validate(ptr, "free"), false, "free");
 }

@@ -4,10 +4,11 @@
  * block by block, then every free list, and cross-checks the two: sizes in
  * bounds, boundary tags that agree, no adjacent free blocks, live headers
  * with a valid check word, lists doubly linked and in the right class, the
- * bitmap matching the lists.  The first problem is reported on stderr.
+ * bitmap matching the lists, and each slab against its map entry, bitmap and
+ * free list.  The first problem is reported on stderr.
  * Callers hold the heap's lock; it reads only, so gdb may call it too.
  */
-#include "internal.h"
+#include "slab.h"
 
 static int fail(const la_heap_t *h, const void *at, const char *what)
 {
@@ -144,7 +145,11 @@ int check_heap(la_heap_t *h)
     }
     if (bytes != h->region_bytes)
         return fail(h, h, "region byte count differs from the regions");
-    return check_lists(h, free_count);
+    if (check_lists(h, free_count) != 0)
+        return 1;
+    const void *where = NULL;
+    const char *why = slab_check_heap(h, &where);
+    return why != NULL ? fail(h, where, why) : 0;
 }
 
 static int check_large(void)

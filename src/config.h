@@ -154,6 +154,40 @@
 // Mapped chunk that thread-cache structs are carved from.  Bytes.
 #define LA_META_CHUNK_BYTES (64 * 1024)
 
+/* ---- slabs (slab.c, sizeclass.c) ---------------------------------------- */
+
+// Requests up to this size are served from size-class slabs (slots with no
+// header) through the thread caches: the range of the fast paths.  Bytes.
+#define LA_SLAB_MAX_BYTES 1024
+// realloc of a heap block in the exported family: it stays in place while
+// it has up to 1/n to spare, and one that grows and must move gets 1/n
+// more than asked (issue 13: round-robin string growth).
+#define LA_REALLOC_SLACK_DIVISOR 8
+// Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table).
+#define LA_SLAB_CLASSES 21
+// A slab is one heap block of this many payload bytes, aligned to it, so
+// that an address finds its slab through one page-map entry per slab.
+// 64 KiB holds 64 slots of the largest class and costs one address-space
+// chunk per class and heap; its pages are touched only as slots are
+// carved.  A power of two.  Bytes.
+#define LA_SLAB_BYTES (64 * 1024)
+#define LA_SLAB_SHIFT 16
+// The page map covers user addresses below 2^48 (x86-64 and AArch64
+// 4-level paging) in two levels: the top 16 bits pick a second-level array
+// of 2^16 slab pointers, mapped on first use (512 KiB of address space,
+// resident only where slabs are).
+#define LA_SLAB_ADDR_BITS 48
+#define LA_SLAB_MAP_L1_BITS (LA_SLAB_ADDR_BITS - 32)
+#define LA_SLAB_MAP_L2_BITS (32 - LA_SLAB_SHIFT)
+// Empty slabs a heap keeps per class instead of giving them back at once:
+// one, so that a program that frees its last block of a class and
+// allocates again does not carve a slab from the heap every time (the
+// cliff bench/README.md describes for mimalloc 2.0).  The decay purge and
+// malloc_trim give it back.
+#define LA_SLAB_EMPTY_KEEP 1
+// Slab metadata records are carved from mapped chunks of this size.  Bytes.
+#define LA_SLAB_META_CHUNK_BYTES (256 * 1024)
+
 /* ---- checking mode and Valgrind (debug.c) -------------------------------- */
 
 // Bytes added after every request in checking mode and under Valgrind:

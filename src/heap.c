@@ -61,6 +61,10 @@ void la_init_slow(void)
                                 os_getenv("ALLOCATOR_TRIM_THRESHOLD") == NULL;
         la.decay_ms = la.options.decay_ms;
         debug_init();
+        // Slots carry no header, so checking mode and Valgrind (which
+        // need a canary or a redzone after each block) keep heap blocks.
+        la.slabs_on = la.options.slab && !la.debug;
+        la.slot_key = os_random64() | 1;
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();

@@ -107,8 +107,14 @@ LA_INLINE void la_add_owned_i32(int32_t *p, int32_t v)
     la_store_relaxed(p, *p + v);
 #endif
 }
+// The same 64-bit add: two's complement makes signed and unsigned agree.
+LA_INLINE void la_add_owned_i64(int64_t *p, int64_t v)
+{
+    la_add_owned_size((size_t *)p, (size_t)v);
+}
 #define la_add_owned(p, v)                                                     \
-    _Generic((p), size_t *: la_add_owned_size, int32_t *: la_add_owned_i32)((p), (v))
+    _Generic((p), size_t *: la_add_owned_size, int64_t *: la_add_owned_i64,   \
+             int32_t *: la_add_owned_i32)((p), (v))
 // Subtracts 1 from an owned int32; true if that took it below zero.
 LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 {
@@ -322,6 +328,11 @@ typedef struct la_heap {
     la_counters_t counters;
     uint32_t ops;                         // heap operations, to pace decay checks
     uint64_t purged_ms;                   // when this heap was last purged
+    // Slabs (slab.c): per class, those with free slots; all of them; and
+    // slots that threads bound to other heaps freed (pushed with a CAS).
+    struct la_slab *slab_avail[LA_SLAB_CLASSES];
+    struct la_slab *slab_all;
+    void *slab_remote;
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
     // with an exchange.  They are live (check: their bare hash) until a
@@ -367,6 +378,7 @@ typedef struct {
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit, LA_STATS_JSON
     int tcache;         // ALLOCATOR_TCACHE: 1 per-thread caches on, 0 off
+    int slab;           // ALLOCATOR_SLAB: 1 small requests from slabs, 0 heap blocks
     unsigned heaps;     // ALLOCATOR_HEAPS: heaps threads spread over (0: CPUs)
     size_t decay_ms;    // ALLOCATOR_DECAY_MS: free memory older than this is purged
     size_t trim_bytes;  // ALLOCATOR_TRIM_THRESHOLD: free brk top kept up to this
@@ -438,6 +450,18 @@ typedef struct {
     unsigned tomb_next;
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
+
+    // Slabs: the page map from address to slab (second levels mapped on
+    // first use, published with a release store), the metadata pool, and
+    // the key of free slots' tags.  slab_lock guards the map's second
+    // levels and the pool.
+    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
+    la_lock_t slab_lock;
+    struct la_slab *slab_meta_free;
+    char *slab_meta;
+    size_t slab_meta_left;
+    uintptr_t slot_key;
+    bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
 
     int64_t usage;                   // live requested bytes, as published (atomic)
     size_t peak;                     // highest usage seen (atomic)

@@ -62,6 +62,7 @@ static void fork_prepare(void)
     lock_acquire(&la.init_lock);
     tcache_lock_all();
     heap_lock_all();
+    lock_acquire(&la.slab_lock);
     lock_acquire(&la.large_lock);
     lock_acquire(&la.stats_lock);
     prof_lock_all();
@@ -74,6 +75,7 @@ static void fork_parent(void)
     prof_unlock_all();
     lock_release(&la.stats_lock);
     lock_release(&la.large_lock);
+    lock_release(&la.slab_lock);
     heap_unlock_all();
     tcache_unlock_all();
     lock_release(&la.init_lock);
@@ -88,6 +90,7 @@ static void fork_child(void)
     prof_after_fork_child();
     lock_reset(&la.stats_lock);
     lock_reset(&la.large_lock);
+    lock_reset(&la.slab_lock);
     heap_reinit_locks_after_fork();
     lock_reset(&la.tc_lock);
     lock_reset(&la.init_lock);

@@ -30,6 +30,7 @@ typedef struct {
 static const opt_t table[] = {
     {"ALLOCATOR_STATS", OPT_STATS, 0, 1, 0, FIELD(stats), 1},
     {"ALLOCATOR_TCACHE", OPT_BOOL, 0, 1, 1, FIELD(tcache), 1},
+    {"ALLOCATOR_SLAB", OPT_BOOL, 0, 1, 1, FIELD(slab), 1},
     {"ALLOCATOR_HEAPS", OPT_COUNT, 1, LA_MAX_HEAPS, 0, FIELD(heaps), 1},
     {"ALLOCATOR_DECAY_MS", OPT_COUNT, 0, 3600u * 1000u, LA_DECAY_MS, FIELD(decay_ms), 0},
     {"ALLOCATOR_TRIM_THRESHOLD", OPT_BYTES, 0, (size_t)1 << 40, LA_TRIM_THRESHOLD,

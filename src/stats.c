@@ -155,6 +155,15 @@ void stats_print(const mem_stats_t *s)
                s->num_mmaps, s->num_munmaps, s->heap_size, s->mmap_bytes, s->num_heaps,
                s->large_cached, s->large_cache_bytes, s->num_purges, s->released_bytes,
                s->num_large);
+    // Per slab class: slots handed out by the slabs (live, or waiting in
+    // a thread cache) of the slots their slabs hold.
+    la_slab_stats_t slabs[LA_SLAB_CLASSES];
+    slab_stats(slabs);
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
+        if (slabs[c].slabs != 0)
+            log_printf("  slab class %4u B: %6zu slabs %9zu of %9zu slots in use, %12zu bytes\n",
+                       la_sizeclasses[c].size, slabs[c].slabs, slabs[c].used_slots,
+                       slabs[c].slots, slabs[c].used_slots * la_sizeclasses[c].size);
     if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
         size_t samples, sites, table_bytes;
         prof_stats(&samples, &sites, &table_bytes);
@@ -197,7 +206,7 @@ void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
 
 // A bounded string builder over a stack buffer, for the JSON report.
 typedef struct {
-    char buf[4096];
+    char buf[8192];
     size_t len;
 } text_t;
 
@@ -237,6 +246,17 @@ static void stats_print_json(const mem_stats_t *s)
         add(&t, "%s{\"class\":%u,\"max_block_bytes\":%zu,\"free_blocks\":%zu,\"free_bytes\":%zu", c ? "," : "",
             c, max, k->free_blocks, k->free_bytes);
         add(&t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
+    }
+    // Every slab class, used or not, so that readers see a fixed shape.
+    la_slab_stats_t slabs[LA_SLAB_CLASSES];
+    slab_stats(slabs);
+    add(&t, "],\"slab_classes\":[");
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+        la_slab_stats_t *k = &slabs[c];
+        add(&t, "%s{\"slot_bytes\":%u,\"slabs\":%zu,\"empty_slabs\":%zu,\"slots\":%zu", c ? "," : "",
+            la_sizeclasses[c].size, k->slabs, k->empty_slabs, k->slots);
+        add(&t, ",\"used_slots\":%zu,\"used_bytes\":%zu}", k->used_slots,
+            k->used_slots * la_sizeclasses[c].size);
     }
     add(&t, "]");
     if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {

@@ -12,7 +12,7 @@
  * metadata chunks and are reused after their thread exits.
  *
  * Lock order (also fork's): init_lock, tc_lock, heaps_lock, each heap,
- * large_lock, stats_lock, prof_lock (the heap profiler's, prof.c).
+ * slab_lock, large_lock, stats_lock, prof_lock (the heap profiler's, prof.c).
  */
 #include <pthread.h>
 #include <string.h>
@@ -31,12 +31,35 @@ __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache
 
 /* ---- usage publishing --------------------------------------------------- */
 
+// Live bytes the cache's thread allocated minus those it freed.  A slab
+// bin's slots: pops - frees = -(held + moved), times the slot size.
+static size_t balance(la_tcache_t *tc)
+{
+    size_t now = tc->alloc_bytes - tc->free_bytes;
+    for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
+        la_tbin_t *bin = &tc->bins[c];
+        int64_t held = (int32_t)bin->cap - bin->room;
+        now -= (size_t)(held + bin->moved) * la_sizeclasses[c].size;
+    }
+    return now;
+}
+
+// balance() without the slots the bins hold now: it moves only on slow
+// paths, and differs from balance() by at most what the bins hold, so it
+// can pace publishing without a walk of the bins on every slow path
+// (that walk was 14% of w_churn 1 1 local's profile).
+static size_t cheap_balance(la_tcache_t *tc)
+{
+    return tc->alloc_bytes - tc->free_bytes - (size_t)tc->slot_moved_bytes;
+}
+
 // Makes the cache's live-byte balance visible to the peak (one atomic add).
 static void publish(la_tcache_t *tc)
 {
-    size_t now = tc->alloc_bytes - tc->free_bytes;
+    size_t now = balance(tc);
     stats_usage_publish((int64_t)(now - tc->published));
     tc->published = now;
+    tc->published_cheap = cheap_balance(tc);
 }
 
 // On slow paths: publish once the balance has moved by LA_TC_PUBLISH_BYTES.
@@ -45,7 +68,7 @@ static void publish(la_tcache_t *tc)
 // perf's samples of w_churn 1 2 local, against 0.8% with one thread).
 static void publish_lazily(la_tcache_t *tc)
 {
-    size_t moved = tc->alloc_bytes - tc->free_bytes - tc->published;
+    size_t moved = cheap_balance(tc) - tc->published_cheap;
     if (moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES) // |moved| > limit
         publish(tc);
 }
@@ -109,8 +132,10 @@ static la_tbin_t *medium_bin_up(la_tcache_t *tc, size_t req)
 // NULL when no bin fits (large blocks, or too big for the last class).
 static la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
 {
+    // Small requests live in slab slots; a small heap block (aligned, or
+    // made while slabs are off) is not cached.
     if (b->req <= LA_TC_MAX_BYTES)
-        return tcache_bin_of(tc, b->req);
+        return NULL;
     size_t usable = blk_usable(b);
     size_t last = medium_class_bytes(LA_TC_MEDIUM_BINS - 1);
     if (blk_is_mmapped(b) || usable > last + last / LA_TC_MEDIUM_PER_DOUBLING)
@@ -119,7 +144,7 @@ static la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
     size_t base = (size_t)1 << log2, step = base / LA_TC_MEDIUM_PER_DOUBLING;
     size_t steps = (usable - base) / step; // 0..LA_TC_MEDIUM_PER_DOUBLING-1
     if (log2 == LOG2_SMALL_MAX && steps == 0)
-        return &tc->bins[LA_TC_SMALL_BINS - 1]; // below the first class: last small bin
+        return NULL; // below the first medium class
     size_t i = (log2 - LOG2_SMALL_MAX) * LA_TC_MEDIUM_PER_DOUBLING + steps - 1;
     return &tc->bins[LA_TC_SMALL_BINS + LA_MIN(i, (size_t)LA_TC_MEDIUM_BINS - 1)];
 }
@@ -134,7 +159,7 @@ static size_t bin_block_bytes(la_tcache_t *tc, la_tbin_t *bin)
 {
     size_t i = (size_t)(bin - tc->bins);
     if (i < LA_TC_SMALL_BINS)
-        return blk_size_for(i * ALIGNMENT);
+        return la_sizeclasses[i].size; // a slot
     return blk_size_for(medium_class_bytes(i - LA_TC_SMALL_BINS));
 }
 
@@ -155,11 +180,11 @@ static void set_capacities(la_tcache_t *tc)
         // threads to heaps.  Starting capacities are not charged to
         // cap_bytes: most bins are never used, and charging them
         // (141 KiB) would leave too little budget for the bins that are.
-        size_t cap = la.options.tcache && !bin_is_medium(tc, bin)
+        size_t cap = la.options.tcache && la.slabs_on && !bin_is_medium(tc, bin)
                          ? bin_count_for(tc, bin, LA_TC_BIN_BYTES)
                          : 0;
         bin->cap = (uint16_t)cap;
-        bin->room = (int32_t)cap;
+        la_store_relaxed(&bin->room, (int32_t)cap);
     }
 }
 
@@ -220,9 +245,68 @@ static la_tcache_t *tcache_create(void)
 
 // Returns every cached block of one bin beyond the first `keep` to the
 // heaps that own them.
+// Slots of a slab bin beyond the first kept: those of this thread's heap go
+// back to their slabs under its lock; those of other heaps are chained per
+// heap and pushed onto that heap's slab remote list with one CAS each.
+static uint32_t flush_slots(la_tcache_t *tc, void *rest)
+{
+    void *first[LA_MAX_HEAPS] = {0}, *last[LA_MAX_HEAPS];
+    void *local = NULL;
+    uint32_t released = 0;
+    while (rest != NULL) {
+        void *next = *(void **)rest;
+        la_heap_t *owner = slab_of(rest)->heap;
+        if (owner == tc->heap) {
+            *(void **)rest = local;
+            local = rest;
+        } else {
+            unsigned k = owner->index;
+            *(void **)rest = first[k];
+            if (first[k] == NULL)
+                last[k] = rest;
+            first[k] = rest;
+        }
+        released++;
+        rest = next;
+    }
+    if (local != NULL) {
+        lock_acquire(&tc->heap->lock);
+        slab_free_chain(tc->heap, local);
+        lock_release(&tc->heap->lock);
+    }
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++)
+        if (first[i] != NULL)
+            slab_push_remote(&la.heaps[i], first[i], last[i]);
+    return released;
+}
+
 static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
 {
     publish_lazily(tc);
+    if (!bin_is_medium(tc, bin)) {
+        // A slab bin gives back its newest slots, from the head, and keeps
+        // the older ones: the walk then runs over slots the program just
+        // freed (in cache), where walking past `keep` entries to find the
+        // older ones chased a chain of cache misses (flush_bin was 19% of
+        // w_shuffle's profile, almost all on that load).
+        uint32_t held = (uint32_t)((int32_t)bin->cap - bin->room);
+        uint32_t n = held > keep ? held - keep : 0;
+        void *rest = bin->head, *last = NULL, *p = rest;
+        for (uint32_t i = 0; i < n && p != NULL; i++) {
+            last = p;
+            p = *(void **)p;
+        }
+        if (last == NULL)
+            return;
+        *(void **)last = NULL;
+        bin->head = p;
+        uint32_t released = flush_slots(tc, rest);
+        la_add_owned(&bin->room, (int32_t)released);
+        la_add_owned(&bin->moved, (int64_t)released);
+        la_add_owned(&tc->slot_moved_bytes, (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
+        return;
+    }
     void **link = &bin->head;
     for (unsigned i = 0; i < keep && *link != NULL; i++)
         link = (void **)*link;
@@ -291,8 +375,20 @@ static void flush_all(la_tcache_t *tc)
 // the owner may be running; the result is then a few operations old.
 static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
 {
+    // Slab bins: frees = held now + pops + moved (flushed - refilled).
+    for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
+        la_tbin_t *bin = &tc->bins[c];
+        int64_t held = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
+        uint64_t pops = la_load_relaxed(&bin->pops);
+        uint64_t frees = (uint64_t)(held + (int64_t)pops + la_load_relaxed(&bin->moved));
+        sum->nalloc += pops;
+        sum->nfree += frees;
+        sum->alloc_bytes += pops * la_sizeclasses[c].size;
+        sum->free_bytes += frees * la_sizeclasses[c].size;
+    }
+    // Medium bins and resizes: the same rule with the cache-wide counters.
     size_t cached = 0;
-    for (size_t i = 0; i < LA_TC_BINS; i++)
+    for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++)
         cached += (size_t)((int32_t)la_load_relaxed(&tc->bins[i].cap) -
                            la_load_relaxed(&tc->bins[i].room));
     size_t nalloc = la_load_relaxed(&tc->nalloc), nresize = la_load_relaxed(&tc->nresize);
@@ -381,6 +477,66 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
     return bin->head != NULL;
 }
 
+// Takes the slots other threads handed back to this thread's heap into the
+// bins of their classes; what does not fit goes back to the slabs.
+// Returns whether `bin` got slots.
+static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
+{
+    void *chain = slab_take_remote(tc->heap);
+    if (chain == NULL)
+        return false;
+    void *leftover = NULL;
+    while (chain != NULL) {
+        void *next = *(void **)chain;
+        la_tbin_t *to = &tc->bins[slab_of(chain)->cls];
+        if (to->room > 0 || grow_bin(tc, to)) {
+            // Still tagged free: its free was counted by whoever freed it.
+            *(void **)chain = to->head;
+            to->head = chain;
+            la_add_owned(&to->room, -1);
+            la_add_owned(&to->moved, (int64_t)-1);
+            la_add_owned(&tc->slot_moved_bytes, -(int64_t)la_sizeclasses[to - tc->bins].size);
+        } else {
+            *(void **)chain = leftover;
+            leftover = chain;
+        }
+        chain = next;
+    }
+    if (leftover != NULL) {
+        lock_acquire(&tc->heap->lock);
+        slab_free_chain(tc->heap, leftover);
+        lock_release(&tc->heap->lock);
+    }
+    return bin->head != NULL;
+}
+
+// Fills an empty slab bin with slots of this thread's heap: those other
+// threads gave back, else a batch from its slabs.
+static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
+{
+    if (bin->room <= 0 || take_remote_slots(tc, bin))
+        return;
+    size_t want = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
+    want = LA_MIN(want, (size_t)bin->room);
+    if (want == 0)
+        return;
+    la_heap_t *h = tc->heap;
+    void *got[LA_TC_BATCH_MAX];
+    lock_acquire(&h->lock);
+    size_t n = slab_alloc_batch(h, (unsigned)(bin - tc->bins), want, got);
+    lock_release(&h->lock);
+    // Pushed last to first, so that the first carved is used first.
+    for (size_t i = n; i-- > 0;) {
+        uintptr_t *p = got[i];
+        p[0] = (uintptr_t)bin->head;
+        p[1] = slab_tag(p);
+        bin->head = p;
+    }
+    la_add_owned(&bin->room, -(int32_t)n);
+    la_add_owned(&bin->moved, -(int64_t)n);
+    la_add_owned(&tc->slot_moved_bytes, -(int64_t)n * (int64_t)la_sizeclasses[bin - tc->bins].size);
+}
+
 // Fills an empty bin: from what other threads handed back to this thread's
 // heap if that brings blocks of its size, else with a batch carved from the
 // heap.  Leaves the bin empty only if the heap is out of memory.
@@ -388,6 +544,8 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
 {
     size_t block = bin_block_bytes(tc, bin);
     tc->ran_dry[bin - tc->bins] = 1; // even if it may hold nothing yet
+    if (!bin_is_medium(tc, bin))
+        return refill_slots(tc, bin);
     if (bin->room <= 0 || take_remote(tc, bin))
         return;
     // Half the bin: its capacity grows only when the bin proves it swings
@@ -427,6 +585,11 @@ static la_tcache_t *current_cache(void)
     if (LA_UNLIKELY(tc->kind == LA_TC_LIVE && tc->epoch != epoch)) {
         tc->epoch = epoch;
         flush_all(tc);
+        // The decay purge of empty slabs: those the flush emptied went
+        // back to the heap already; the one kept per class goes too.
+        lock_acquire(&tc->heap->lock);
+        slab_purge(tc->heap);
+        lock_release(&tc->heap->lock);
     }
     return tc;
 }
@@ -442,6 +605,14 @@ void *tcache_malloc_slow(size_t req)
         if (bin->head == NULL)
             refill(tc, bin);
         void *p = bin->head;
+        if (p != NULL && !bin_is_medium(tc, bin)) {
+            bin->head = *(void **)p;
+            la_add_owned(&bin->room, 1);
+            ((void **)p)[1] = NULL; // no longer tagged free
+            la_add_owned(&bin->pops, 1);
+            publish_lazily(tc);
+            return p;
+        }
         if (p != NULL) {
             bin->head = *(void **)p;
             la_add_owned(&bin->room, 1);
@@ -473,21 +644,51 @@ static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
     publish_lazily(tc);
 }
 
+// A checked slot with no room in any cache: back to its slab, under the
+// lock of its heap, counted there.
+static void slot_free_direct(la_slab_t *s, void *p)
+{
+    la_heap_t *h = s->heap;
+    size_t size = s->size;
+    lock_acquire(&h->lock);
+    h->counters.nfree++;
+    h->counters.free_bytes += size;
+    slab_free(h, p, "free");
+    lock_release(&h->lock);
+    stats_usage_publish(-(int64_t)size);
+}
+
+static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
+{
+    la_add_owned(&bin->room, -1);
+    ((uintptr_t *)p)[0] = (uintptr_t)bin->head;
+    ((uintptr_t *)p)[1] = slab_tag(p);
+    bin->head = p;
+    publish_lazily(tc);
+}
+
+// A slot the fast path found sound, whose bin is full or whose thread has
+// no live cache (a placeholder: nothing of it is written).
 void tcache_free_full(void *p)
 {
-    la_tcache_t *tc = la_tc;
-    la_block_t *b = blk_from_payload(p);
-    la_tbin_t *bin = tcache_bin_of(tc, b->req);
-    la_store_relaxed(&bin->room, 0); // undo the fast path's decrement below zero
-    if (!make_room(tc, bin)) { // caching is off: straight to the heap
-        la_free_block(la_validate(p, "free"));
-        return;
-    }
-    push(tc, b, bin);
+    la_slab_t *s = slab_of(p);
+    la_tcache_t *tc = current_cache();
+    la_tbin_t *bin = &tc->bins[s->cls];
+    if (tc->kind == LA_TC_LIVE && (bin->room > 0 || make_room(tc, bin)))
+        push_slot(tc, bin, p);
+    else
+        slot_free_direct(s, p);
 }
 
 void tcache_free_slow(void *p)
 {
+    if (p == NULL)
+        return;
+    la_slab_t *s = slab_of(p);
+    if (s != NULL) {
+        slab_check(s, p, "free"); // names the misuse and aborts
+        return tcache_free_full(p);
+    }
     la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;

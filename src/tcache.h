@@ -3,52 +3,60 @@
  * tcache.h: per-thread caches of free blocks, and the fast paths of malloc
  * and free that use them (inlined into the exported family and mem_*_ts).
  *
- * A cache has one bin per 16 bytes of request up to LA_TC_MAX_BYTES; bin i
- * holds blocks whose usable size is at least 16*i, linked through their
- * first payload word.  The fast path bins a block by its requested size
- * (held in the header), which a block always covers.  Medium bins (size
- * classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
- * LA_TC_MEDIUM_MAX_BYTES) are the slow
- * path's, and bin blocks by usable size rounded down to a class.  A cached block is live from
- * its heap's point of view, with its check word its bare hash (a live
- * block's is hash + req + 1) so that a second free of it fails the fast check.
+ * Requests up to LA_SLAB_MAX_BYTES are served from size-class slabs
+ * (slab.h): a cache has one bin per slab class, holding free slots linked
+ * through their first word and tagged in their second (slab_tag), so that
+ * a second free of a slot fails the fast path's one compare.  Medium bins
+ * (size classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
+ * LA_TC_MEDIUM_MAX_BYTES) are the slow path's and hold headed heap blocks,
+ * binned by usable size rounded down to a class; a cached heap block is
+ * live from its heap's point of view, with its check word its bare hash (a
+ * live block's is hash + req + 1), so that a second free of it fails.
  *
  * The fast paths take no lock and no atomic operation: the cache belongs to
- * its thread.  Everything else (a miss, a full bin, a large or suspicious
- * block, a thread without a cache) goes to one named slow function.
- * Counters, and the bins' room and capacity, are written only by the owner,
- * with relaxed atomic stores (la_add_owned); stats.c sums them with relaxed
- * loads (a reader may see a count one operation old).  Frees into the cache
- * are not counted one by one: they are the blocks that entered the bins
- * other than by refill, which tcache_counters() works out from the bins.
+ * its thread.  free finds a slot's slab through the page map and checks,
+ * before it writes anything, that the pointer starts a slot that was handed
+ * out (one multiply) and is not tagged free.  Everything else (a miss, a
+ * full bin, a heap block, a suspicious pointer, a thread without a cache)
+ * goes to one named slow function.  Counters, and the bins' room, are
+ * written only by the owner, with relaxed atomic stores (la_add_owned);
+ * stats.c sums them with relaxed loads (a reader may see a count one
+ * operation old).  Frees into the cache are not counted one by one: they
+ * are the blocks that entered the bins other than by refill, which
+ * tcache_counters() works out from the bins.  Slots are counted by their
+ * class size: they have no header to remember the size asked for.
  */
 #ifndef LA_TCACHE_H
 #define LA_TCACHE_H
 
 #include "internal.h"
+#include "slab.h"
 
-// Small bins (the fast path's), then medium bins (the slow path's).
-#define LA_TC_SMALL_BINS (LA_TC_MAX_BYTES / ALIGNMENT + 1)
+// Slab bins (the fast path's, one per class), then medium bins (the slow
+// path's).
+#define LA_TC_SMALL_BINS LA_SLAB_CLASSES
+_Static_assert(LA_TC_MAX_BYTES == LA_SLAB_MAX_BYTES, "the fast paths serve the slab classes");
 #define LA_TC_MEDIUM_BINS                                                                 \
     (LA_TC_MEDIUM_PER_DOUBLING *                                                          \
      (__builtin_ctz(LA_TC_MEDIUM_MAX_BYTES) - __builtin_ctz(LA_TC_MAX_BYTES)))
 #define LA_TC_BINS (LA_TC_SMALL_BINS + LA_TC_MEDIUM_BINS)
 
-// One bin: 16 bytes, so that the bin of a request is found by rounding the
-// request up to 16 and adding it to the cache's address (no scaling).
+// One bin: 32 bytes, so that a class's bin is one shift from the cache.  A
+// slab bin counts its own allocations (pops: one increment on the fast
+// path, where the bytes follow from the class) and the slots it moved in
+// batches (moved: flushed minus refilled); its frees are derived from
+// these and what it holds, so the free fast path counts nothing.
 typedef struct {
     void *head;       // payloads, linked through their first word
-    int32_t room;     // how many more blocks the bin may take; <0 only briefly
+    int32_t room;     // how many more blocks the bin may take
     uint16_t cap;     // most blocks the bin may hold
     uint16_t unused;
+    uint64_t pops;    // slab bins: slots handed to the program
+    int64_t moved;    // slab bins: slots flushed minus slots refilled
 } la_tbin_t;
 
 // The placeholders' bias: above every 32-bit value.
 #define LA_TC_NO_MATCH ((uint64_t)1 << 32)
-// Any req, even one that passed the check by chance (2^-32), picks a bin
-// inside the cache: offsets up to 2 * LA_TC_MAX_BYTES - 16 (issue 12: a
-// req of 1 GiB indexed far outside).
-#define LA_TC_BIN_MASK ((size_t)(2 * LA_TC_MAX_BYTES - ALIGNMENT))
 
 typedef struct la_tcache {
     la_tbin_t bins[LA_TC_BINS];  // first, at offset 0 (see tcache_bin_of)
@@ -62,15 +70,21 @@ typedef struct la_tcache {
     uint64_t key;
     uint64_t bias;
     uint32_t kind;               // la_tcache_kind_t
-    // Counters, written only by the owning thread.
-    size_t nalloc, alloc_bytes, free_bytes; // every allocation and free
+    // Counters, written only by the owning thread: medium blocks and
+    // resizes (slots count in their bins).
+    size_t nalloc, alloc_bytes, free_bytes;
     size_t nresize;              // resizes in place (one free, one allocation)
     size_t refilled, flushed;    // blocks that entered / left the bins in batches
     size_t cap_bytes;            // what the bins grew: sum of (cap - starting cap) * block size
     uint8_t ran_dry[LA_TC_BINS]; // the bin was refilled since it last overflowed
     // Cold fields: the slow path's.
     la_heap_t *heap;             // where refills come from
-    size_t published;            // alloc_bytes - free_bytes at the last publish
+    size_t published;            // balance() at the last publish
+    // Slot bytes the slab bins moved in batches (flushed minus refilled),
+    // and alloc_bytes - free_bytes - this at the last publish: a balance
+    // kept on slow paths only, that decides when to publish.
+    int64_t slot_moved_bytes;
+    size_t published_cheap;
     unsigned epoch;              // la.tc_epoch when the cache last emptied
     struct la_tcache *next, *prev; // every live cache, under la.tc_lock
 } la_tcache_t;
@@ -87,63 +101,56 @@ LA_HIDDEN extern __thread la_tcache_t *la_tc __attribute__((tls_model("initial-e
 
 LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
 LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
-// The block's bin was full: its room counter was just taken below zero.
+// A slot whose bin is full (or whose thread has no cache yet).
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
 
-_Static_assert(sizeof(la_tbin_t) == ALIGNMENT, "bin i is at byte offset 16 * i");
-_Static_assert(LA_IS_POW2(LA_TC_MAX_BYTES) && LA_TC_BIN_MASK / ALIGNMENT < LA_TC_BINS,
-               "the bin mask keeps every small bin and stays inside the cache");
+_Static_assert(sizeof(la_tbin_t) == 32, "bin i is at byte offset 32 * i");
 
-LA_INLINE size_t tcache_bin(size_t req) { return (req + ALIGNMENT - 1) / ALIGNMENT; }
-// The bin serving `req` bytes: req rounded up to 16 is its byte offset
-// (masked: the same and instruction as the rounding).
+// The bin serving a request of up to LA_SLAB_MAX_BYTES: its class's.
 LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
 {
-    return (la_tbin_t *)((char *)tc->bins + ((req + ALIGNMENT - 1) & LA_TC_BIN_MASK));
+    return &tc->bins[sizeclass_of(req)];
 }
 
 LA_INLINE void *tcache_malloc(size_t req)
 {
-    la_tcache_t *tc = la_tc;
-    if (LA_LIKELY(req <= LA_TC_MAX_BYTES)) {
-        la_tbin_t *bin = tcache_bin_of(tc, req);
-        void *p = bin->head;
+    if (LA_LIKELY(req <= LA_SLAB_MAX_BYTES)) {
+        unsigned cls = sizeclass_of(req);
+        la_tcache_t *tc = la_tc;
+        la_tbin_t *bin = &tc->bins[cls];
+        void **p = bin->head;
         if (LA_LIKELY(p != NULL)) {
-            bin->head = *(void **)p;
+            bin->head = p[0];
             la_add_owned(&bin->room, 1);
-            la_block_t *b = blk_from_payload(p);
-            b->req = (uint32_t)req;
-            b->check += (uint32_t)req + 1; // cached (the hash) to live
-            la_add_owned(&tc->nalloc, 1);
-            la_add_owned(&tc->alloc_bytes, req);
+            p[1] = NULL; // no longer tagged free
+            la_add_owned(&bin->pops, 1);
             return p;
         }
     }
     return tcache_malloc_slow(req);
 }
 
-LA_INLINE void tcache_free(void *p)
+LA_INLINE void tcache_free(void *ptr)
 {
-    if (LA_UNLIKELY(p == NULL))
-        return;
+    la_slab_t *s = slab_of(ptr);
+    // NULL, a heap or large block, a foreign pointer: the slow path.
+    if (LA_UNLIKELY(s == NULL))
+        return tcache_free_slow(ptr);
+    uintptr_t *p = ptr;
+    uintptr_t tag = slab_tag(p);
+    // Not a slot handed out, or tagged free already: named by the slow
+    // path before anything is written.
+    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) || p[1] == tag))
+        return tcache_free_slow(ptr);
     la_tcache_t *tc = la_tc;
-    la_block_t *b = blk_from_payload(p);
-    // A foreign pointer, a double free, a block in a cache, one too big for
-    // any bin (LA_CHECK_BIG), a header an overflow changed, or a thread
-    // without a cache yet (bias 2^32) fails this.  In 64 bits, a live
-    // block's hash + req + 1 may pass 2^32 (for 1 block in 2^22): it then
-    // takes the slow path, which checks in 32 bits.
-    uint32_t req = b->req;
-    uint64_t hash = blk_hash(b, blk_load_head(b), tc->key);
-    if (LA_UNLIKELY(b->check - tc->bias != hash + req + 1))
-        return tcache_free_slow(p);
-    la_tbin_t *bin = tcache_bin_of(tc, req);
-    if (LA_UNLIKELY(la_dec_owned_below_zero(&bin->room)))
-        return tcache_free_full(p);
-    *(void **)p = bin->head;
+    la_tbin_t *bin = &tc->bins[s->cls];
+    int32_t room = bin->room;
+    if (LA_UNLIKELY(room <= 0)) // full, or a placeholder cache (never written)
+        return tcache_free_full(ptr);
+    la_store_relaxed(&bin->room, room - 1);
+    p[0] = (uintptr_t)bin->head;
+    p[1] = tag;
     bin->head = p;
-    b->check = (uint32_t)hash; // cached
-    la_add_owned(&tc->free_bytes, req);
 }
 
 /* ---- tcache.c ----------------------------------------------------------- */

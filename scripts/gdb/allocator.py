@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """
 allocator.py: gdb commands for liballocator (`heap stats`, `heap check`,
-`heap bins`, `heap block ADDR`), loaded by scripts/debug or by hand with
+`heap bins`, `heap block ADDR`, `heap slabs [ADDR]`), loaded by scripts/debug or by hand with
 `source scripts/gdb/allocator.py`.  They read the inferior's memory only
 (struct layouts from its debug info, the block layout of src/internal.h),
 so they work wherever the program stopped, inside malloc too, and never
@@ -42,6 +42,12 @@ ALIGNMENT = 16
 MIN_BLOCK_SIZE = 32
 LA_TC_MAX_BYTES = 1024
 LA_TC_MEDIUM_PER_DOUBLING = 16
+# src/config.h: slabs (the class sizes are read from la_sizeclasses when the
+# debug info has them; SLAB_SIZES mirrors src/sizeclass.c otherwise).
+LA_SLAB_SHIFT = 16
+LA_SLAB_ADDR_BITS = 48
+SLAB_SIZES = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512,
+              640, 768, 896, 1024)
 # src/tcache.h: la_tcache_kind_t
 LA_TC_LIVE = 2
 # src/internal.h: la_region_kind_t
@@ -92,11 +98,10 @@ def bins_class(size, num_classes):
 
 
 def tc_bin_label(i, small_bins):
-    """What thread-cache bin i serves (src/tcache.c medium_class_bytes)."""
-    if i == 0:
-        return "req=0"  # malloc(0)
+    """What thread-cache bin i serves: a slab class, or a medium class
+    (src/tcache.c medium_class_bytes)."""
     if i < small_bins:
-        return "req<=%d" % (i * ALIGNMENT)
+        return "slot=%d" % SLAB_SIZES[i]
     m = i - small_bins
     base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
     top = base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)
@@ -207,7 +212,8 @@ class Layout:
         self.large = offsets(self.large_t)
         tc_t = self.tcache_t.strip_typedefs()
         self.tc_bins = array_len(tc_t["bins"].type)
-        self.tc_small_bins = LA_TC_MAX_BYTES // ALIGNMENT + 1  # src/tcache.h
+        self.tc_small_bins = array_len(heap_t["slab_avail"].type)  # one bin per slab class
+        self.slab_t = heap_t["slab_all"].type.strip_typedefs().target()
         self.tc_bins_offset = tc_t["bins"].bitpos // 8
         tbin_t = tc_t["bins"].type.strip_typedefs().target()
         self.tbin_bytes = tbin_t.strip_typedefs().sizeof
@@ -334,6 +340,42 @@ class State:
         return (self.mem.u64(at + t["head"]), self.mem.i32(at + t["room"]),
                 self.mem.u16(at + t["cap"]))
 
+    def slab_of(self, addr):
+        """The la_slab_t address of the slab holding addr, or 0 (la.slab_map)."""
+        if addr >> LA_SLAB_ADDR_BITS:
+            return 0
+        l2 = int(self.la["slab_map"][addr >> 32])
+        if l2 == 0:
+            return 0
+        return self.mem.u64(l2 + ((addr & 0xFFFFFFFF) >> LA_SLAB_SHIFT) * 8)
+
+    def slab(self, s):
+        """The fields of the la_slab_t at s, as a dict of ints."""
+        v = gdb.Value(s).cast(self.layout.slab_t.pointer()).dereference()
+        names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "first_word",
+                 "next_all", "block")
+        out = {k: int(v[k]) for k in names}
+        out["heap"] = ((int(v["heap"]) - int(self.la["heaps"][0].address))
+                       // self.la["heaps"][0].type.sizeof)
+        out["freemap"] = v["freemap"]
+        return out
+
+    def slabs(self, h):
+        """Every slab of heap h: a list of (address, fields)."""
+        out, seen = [], set()
+        s = int(h["slab_all"])
+        while s != 0 and len(out) < WALK_LIMIT:
+            if s in seen:
+                raise Problem("slab list has a cycle", s, int(h["index"]))
+            seen.add(s)
+            f = self.slab(s)
+            out.append((s, f))
+            s = f["next_all"]
+        return out
+
+    def slot_tag(self, p):
+        return (int(self.la["slot_key"]) ^ p) & MASK64
+
     def chain(self, first, limit):
         """Payloads linked through their first word (thread-cache bins and
         remote lists), at most `limit` of them; the bool says whether the
@@ -434,14 +476,27 @@ def tcache_counters(st, tc):
     and left by an allocation or a flush, so frees = cached now + pops +
     flushed - refilled."""
     v = tc.dereference()
+    out = {"nalloc": 0, "nfree": 0, "alloc_bytes": 0, "free_bytes": 0}
+    # Slab bins count their own pops and batch moves: frees = held + pops + moved.
+    for i in range(st.layout.tc_small_bins):
+        b = v["bins"][i]
+        pops, moved = int(b["pops"]), int(b["moved"])
+        frees = int(b["cap"]) - int(b["room"]) + pops + moved
+        out["nalloc"] += pops
+        out["nfree"] += frees
+        out["alloc_bytes"] += pops * SLAB_SIZES[i]
+        out["free_bytes"] += frees * SLAB_SIZES[i]
     cached = 0
-    for i in range(st.layout.tc_bins):
+    for i in range(st.layout.tc_small_bins, st.layout.tc_bins):
         _, room, cap = st.tc_bin(int(tc), i)
         cached += cap - room
     nalloc, nresize = int(v["nalloc"]), int(v["nresize"])
     pushes = cached + (nalloc - nresize) + int(v["flushed"]) - int(v["refilled"])
-    return {"nalloc": nalloc, "nfree": pushes + nresize,
-            "alloc_bytes": int(v["alloc_bytes"]), "free_bytes": int(v["free_bytes"])}
+    out["nalloc"] += nalloc
+    out["nfree"] += pushes + nresize
+    out["alloc_bytes"] += int(v["alloc_bytes"])
+    out["free_bytes"] += int(v["free_bytes"])
+    return out
 
 
 def compute_stats(st):
@@ -509,6 +564,8 @@ class Checker:
         self.blocks = 0
         self.free = 0
         self.cached = {}  # address of a block marked cached -> its heap
+        self.slots_seen = set()  # free slots met in bins and remote lists
+        self.slab_cache = {}
 
     def run(self):
         for i in range(self.st.num_heaps):
@@ -726,7 +783,10 @@ class Checker:
                     raise Problem("%s: bin %d lists %d blocks, cap - room says %d"
                                   % (where, n, len(entries), cap - room), head)
                 for p in entries:
-                    take(p, "%s bin %d" % (where, n))
+                    if n < self.lay.tc_small_bins:
+                        self.take_slot(p, "%s bin %d" % (where, n), n)
+                    else:
+                        take(p, "%s bin %d" % (where, n))
         for i in range(st.num_heaps):
             where = "heap %d remote list" % i
             entries, ended = st.chain(int(st.heap(i)["remote"]), len(self.cached) + 1)
@@ -736,10 +796,150 @@ class Checker:
             for p in entries:
                 if self.cached[take(p, where)] != i:
                     raise Problem("%s: block of another heap" % where, p - self.lay.header_bytes)
+        for i in range(st.num_heaps):
+            where = "heap %d slab remote list" % i
+            entries, ended = st.chain(int(st.heap(i)["slab_remote"]), WALK_LIMIT)
+            if not ended:
+                raise Problem("%s: does not end" % where, int(st.heap(i)["slab_remote"]))
+            for p in entries:
+                self.take_slot(p, where, None)
+        self.check_slabs()
         stray = set(self.cached) - found
         if stray:
             raise Problem("block marked cached but in no thread cache or remote list",
                           min(stray), self.cached[min(stray)])
+
+
+    def take_slot(self, p, where, cls):
+        """A free slot in a cache bin or a remote list: the start of a
+        handed-out slot of its bin's class, tagged free, seen once."""
+        st = self.st
+        s = st.slab_of(p)
+        if s == 0:
+            raise Problem("%s: entry is not in a slab" % where, p)
+        f = self.slab_fields(s)
+        off = p - f["base"]
+        if off % f["size"] or off // f["size"] >= f["carved"]:
+            raise Problem("%s: entry is not the start of a handed-out slot" % where, p)
+        if cls is not None and f["cls"] != cls:
+            raise Problem("%s: slot of %d bytes in the wrong bin" % (where, f["size"]), p)
+        if st.mem.u64(p + 8) != st.slot_tag(p):
+            raise Problem("%s: free slot's tag overwritten (use after free?)" % where, p)
+        if p in self.slots_seen:
+            raise Problem("%s: slot cached twice" % where, p)
+        self.slots_seen.add(p)
+
+    def slab_fields(self, s):
+        f = self.slab_cache.get(s)
+        if f is None:
+            f = self.slab_cache[s] = self.st.slab(s)
+        return f
+
+    def check_slabs(self):
+        """Each slab: its map entry, its bitmap against its count, and the
+        tag of every slot free in it (slab_check_heap() of src/slab.c)."""
+        st = self.st
+        for i in range(st.num_heaps):
+            for s, f in st.slabs(st.heap(i)):
+                if st.slab_of(f["base"]) != s:
+                    raise Problem("the page map does not lead back to the slab", f["base"], i)
+                bits = slab_bits(f)
+                if len(bits) != f["nfree"]:
+                    raise Problem("the slab's free count disagrees with its bitmap", f["base"], i)
+                for k in bits:
+                    p = f["base"] + k * f["size"]
+                    if k >= f["carved"]:
+                        continue
+                    if st.mem.u64(p + 8) != st.slot_tag(p):
+                        raise Problem("a free slot's tag was overwritten (use after free?)", p, i)
+                    if p in self.slots_seen:
+                        raise Problem("a slot both in a cache and in its slab", p, i)
+                if any(k not in bits for k in range(f["carved"], f["nslots"])):
+                    raise Problem("a slot beyond those handed out is not marked free",
+                                  f["base"], i)
+
+
+def slab_bits(f):
+    """Indices of the slots a slab's bitmap marks free."""
+    out = set()
+    for w in range((f["nslots"] + 63) // 64):
+        word = int(f["freemap"][w]) & MASK64
+        while word:
+            low = word & -word
+            out.add(w * 64 + low.bit_length() - 1)
+            word ^= low
+    return out
+
+
+def slot_states(st, f):
+    """One character per slot: '.' never handed out, 'f' free in the slab,
+    'c' free elsewhere (a thread cache or a remote list: tagged), 'L' live."""
+    bits = slab_bits(f)
+    out = []
+    for k in range(f["nslots"]):
+        p = f["base"] + k * f["size"]
+        if k >= f["carved"]:
+            out.append(".")
+        elif k in bits:
+            out.append("f")
+        elif st.mem.u64(p + 8) == st.slot_tag(p):
+            out.append("c")
+        else:
+            out.append("L")
+    return "".join(out)
+
+
+def describe_cached_slot(st, p):
+    """Which thread-cache bin or remote list holds the free slot p."""
+    owners = st.cache_threads()
+    for tc in st.caches():
+        for n in range(st.layout.tc_small_bins):
+            head, room, cap = st.tc_bin(int(tc), n)
+            if head and p in st.chain(head, cap + 1)[0]:
+                who = owners.get(int(tc))
+                return "in a thread cache (in thread cache %#x%s, bin %d (%s))" % (
+                    int(tc), " of " + who if who else "", n,
+                    tc_bin_label(n, st.layout.tc_small_bins))
+    for i in range(st.num_heaps):
+        if p in st.chain(int(st.heap(i)["slab_remote"]), WALK_LIMIT)[0]:
+            return "freed by another thread, on heap %d's slab remote list" % i
+    return "tagged free, but no thread cache or remote list holds it"
+
+
+def slabs_report(st, addr=None):
+    lines = []
+    if addr is not None:
+        s = st.slab_of(addr)
+        if s == 0:
+            return "%#x: not in a slab" % addr
+        f = st.slab(s)
+        off = addr - f["base"]
+        k, into = divmod(off, f["size"])
+        lines.append("%#x is %s slot %d of the slab at %#x (heap %d, %d-byte slots)"
+                     % (addr, "the start of" if into == 0 else "%d bytes into" % into, k,
+                        f["base"], f["heap"], f["size"]))
+        states = slot_states(st, f)
+        names = {".": "never handed out", "f": "free in the slab", "L": "live"}
+        if k >= len(states):
+            state = "past the last slot (slack)"
+        elif states[k] == "c":
+            state = describe_cached_slot(st, f["base"] + k * f["size"])
+        else:
+            state = names[states[k]]
+        lines.append("  state      %s" % state)
+        lines.append("  slots      %s" % states[:64] + (" ..." if len(states) > 64 else ""))
+        lines.append("  legend     L live, c cached (tagged free), f free in slab, . not carved")
+        return "\n".join(lines)
+    for i in range(st.num_heaps):
+        slabs = st.slabs(st.heap(i))
+        lines.append("heap %d: %d slabs" % (i, len(slabs)))
+        for s, f in slabs:
+            states = slot_states(st, f)
+            lines.append("  slab %#x  slot %4d B  %4d slots  %4d carved  %4d live  %4d cached"
+                         "  %4d free in slab" % (f["base"], f["size"], f["nslots"], f["carved"],
+                                                 states.count("L"), states.count("c"),
+                                                 states.count("f") + states.count(".")))
+    return "\n".join(lines)
 
 
 # ---- heap block -------------------------------------------------------------
@@ -813,6 +1013,8 @@ def locate(st, addr):
 
 
 def block_report(st, addr):
+    if st.slab_of(addr):
+        return slabs_report(st, addr)
     found = locate(st, addr)
     if found is None:
         return "%#x: no block of liballocator holds this address" % addr
@@ -968,6 +1170,7 @@ heap stats [--inferior]   the allocator's statistics
 heap check [--inferior]   walk and validate every heap
 heap bins                 free blocks per size class, and thread caches
 heap block ADDR           the block holding an address
+heap slabs [ADDR]         every slab, or the slots of the slab holding ADDR
 
 These read the program's memory, so they work wherever it stopped (inside
 malloc too); --inferior calls the program's own function instead."""
@@ -1095,7 +1298,31 @@ cache, large), requested size, heap, flags, and where ADDR falls in it."""
         run_safely("heap block", body)
 
 
+class HeapSlabsCommand(gdb.Command):
+    """Show the slabs: heap slabs [ADDR].
+
+Without ADDR: for each heap, each slab's base, slot size, slots, how many
+were ever handed out (carved), and how many are live, in a thread cache or
+remote list (tagged free), or free in the slab.  With ADDR: which slot of
+which slab holds it, its state, and the state of the slab's first 64 slots."""
+
+    def __init__(self):
+        super().__init__("heap slabs", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    def invoke(self, arg, from_tty):
+        def body():
+            addr = None
+            if arg.strip():
+                try:
+                    addr = int(gdb.parse_and_eval(arg)) & MASK64
+                except gdb.error as e:
+                    raise HeapError("cannot evaluate '%s': %s" % (arg.strip(), e))
+            gdb.write(slabs_report(State(), addr) + "\n")
+        run_safely("heap slabs", body)
+
+
 HeapCommand()
+HeapSlabsCommand()
 HeapStatsCommand()
 HeapCheckCommand()
 HeapBinsCommand()

@@ -110,6 +110,56 @@ static void realloc_cached(void)
     (void)!mem_realloc_ts(p, 200);
 }
 
+// Slab slots (the _ts family up to 1 KiB): no header, so these are the
+// slab's checks: the offset, the slots handed out, the bitmap and the tag.
+static void free_middle_of_slot(void)
+{
+    char *p = mem_malloc_ts(100);
+    memset(p, 0, 100);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)(p + 16));
+    announce();
+    mem_free_ts(p + 16);
+}
+
+static void realloc_middle_of_slot(void)
+{
+    char *p = mem_malloc_ts(24);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)(p + 8));
+    announce();
+    (void)!mem_realloc_ts(p + 8, 48);
+}
+
+static void free_slot_never_allocated(void)
+{
+    char *p = mem_malloc_ts(200); // 224-byte slots, 292 to a 64 KiB slab
+    char *last = (char *)((uintptr_t)p & ~(uintptr_t)0xffff) + 224 * 291;
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)last);
+    announce();
+    mem_free_ts(last);
+}
+
+static void double_free_slot_in_slab(void)
+{
+    // 3000 frees overflow the bin: the oldest go back to their slab.
+    static char *p[3000];
+    for (int i = 0; i < 3000; i++)
+        p[i] = mem_malloc_ts(64);
+    for (int i = 0; i < 3000; i++)
+        mem_free_ts(p[i]);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p[0]);
+    announce();
+    mem_free_ts(p[0]);
+}
+
+static void usable_size_of_freed_slot(void)
+{
+    char *p = mem_malloc_ts(500);
+    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)p);
+    announce();
+    mem_free_ts(p);
+    (void)mem_usable_size(p);
+}
+
 static void double_free_large_cached(void)
 {
     char *p = mem_malloc(1 << 20); // its mapping waits in the cache after free
@@ -159,6 +209,14 @@ static const misuse_t cases[] = {
     {"double free of a large block (unmapped)", double_free_large_unmapped, "free()",
      "double free"},
     {"free of the middle of a large block", free_middle_of_large, "free()", "invalid pointer"},
+    {"free of the middle of a slab slot", free_middle_of_slot, "free()", "invalid pointer"},
+    {"realloc of the middle of a slab slot", realloc_middle_of_slot, "realloc()",
+     "invalid pointer"},
+    {"free of a slot never allocated", free_slot_never_allocated, "free()", "never allocated"},
+    {"double free of a slot back in its slab", double_free_slot_in_slab, "free()",
+     "double free"},
+    {"malloc_usable_size of a freed slot", usable_size_of_freed_slot, "malloc_usable_size()",
+     "double free"},
 };
 
 int main(void)

@@ -6,7 +6,9 @@
  * child: the child must die of SIGABRT after one report naming the
  * function, the address and what was wrong, before the allocator wrote
  * anything on the strength of the damaged header.  An alarm turns a hang
- * into a failure.  The thread-cache paths are the _ts functions.
+ * into a failure.  The thread-cache paths are the _ts functions.  ctest
+ * runs it with ALLOCATOR_SLAB=0: slab slots have no header, so small
+ * requests must get headed blocks here (medium ones always do).
  *
  * The header is the 16 bytes before a payload: the head word (size, flags
  * and, in its top byte, the heap index), the requested size (32 bits) and
@@ -138,16 +140,31 @@ static void nul_past_end(void)
 // The heap-index byte (the head's top byte) of a block waiting in the
 // cache, set to 255: the flush indexed arrays of 64 heaps with it, on the
 // stack.
+// Medium blocks (above the slab classes) are the ones cached with headers
+// when slabs are on; their bins grow only once they have run dry and
+// overflowed, so a few rounds of allocating and freeing make them hold
+// blocks first.
+#define MEDIUM_REQ 2000
+
 static void heap_index(void)
 {
+    static char *medium[FLUSH_FREES];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < FLUSH_FREES; i++)
+            REQUIRE((medium[i] = mem_malloc_ts(MEDIUM_REQ)) != NULL);
+        for (int i = 0; i < FLUSH_FREES; i++)
+            mem_free_ts(medium[i]);
+    }
+    for (int i = 0; i < FLUSH_FREES; i++)
+        REQUIRE((medium[i] = mem_malloc_ts(MEDIUM_REQ)) != NULL);
     char *a, *b;
-    adjacent_pair(SMALL_REQ, &a, &b);
-    alloc_many();
+    adjacent_pair(MEDIUM_REQ, &a, &b);
     mem_free_ts(b); // cached
     unsigned char bad = 0xff;
     announce(b);
     overflow(a, 7, &bad, 1); // an 8-byte overflow whose first 7 bytes matched
-    free_many(); // flushes b
+    for (int i = 0; i < FLUSH_FREES; i++)
+        mem_free_ts(medium[i]); // the bin overflows and flushes b
 }
 
 /* ---- the fence of a grown brk region ------------------------------------ */

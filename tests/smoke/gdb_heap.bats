@@ -105,6 +105,10 @@ echo @@freed\n
 heap block gdb_freed
 echo @@cached\n
 heap block gdb_cached
+echo @@small\n
+heap block (char *)gdb_small + 8
+echo @@slabs\n
+heap slabs
 echo @@nowhere\n
 heap block &gdb_nmalloc
 echo @@help\n
@@ -135,11 +139,11 @@ GDB
     [ "$(value errors)" = 0 ] || fail_with "\$heap_check_errors is not 0"
 
     # heap bins: the freed 40000-byte block in the last class's tree; the
-    # 40-byte block freed into the thread cache's bin for up to 48 bytes.
+    # 40-byte block freed into the thread cache's bin of 48-byte slots.
     expect_line bins '^heap 0: '
     expect_line bins '^  class +[0-9]+ +>[0-9]+ +tree +[1-9][0-9]* blocks +[0-9]+ bytes$'
     expect_line bins '^thread cache 0x[0-9a-f]+ \(thread 1 '
-    expect_line bins '^  bin +3 req<=48 +cached +[1-9][0-9]* of +[0-9]+ +list [1-9]'
+    expect_line bins '^  bin +3 slot=48 +cached +[1-9][0-9]* of +[0-9]+ +list [1-9]'
 
     # heap block: a live block, its payload start and 100 bytes in.
     local header
@@ -163,11 +167,16 @@ GDB
     expect_line freed_big '^  state +free \(class [0-9]+, >[0-9]+, the tree\)$'
     expect_line freed_big '^  flags +FREE'
     expect_line freed '^  state +(free|in a thread cache)'
-    expect_line cached '^  state +in a thread cache \(in thread cache 0x[0-9a-f]+ of thread 1 '
+    expect_line cached '^  state +in a thread cache \(in thread cache 0x[0-9a-f]+ of thread 1 \(LWP [0-9]+\), bin 3 \(slot=48\)\)$'
+    # A live slot, 8 bytes in; the slabs: one of 48-byte slots, 2 live.
+    expect_line small '^0x[0-9a-f]+ is 8 bytes into slot [0-9]+ of the slab at 0x[0-9a-f]+ \(heap 0, 48-byte slots\)$'
+    expect_line small '^  state +live$'
+    expect_line slabs '^heap 0: [1-9][0-9]* slabs$'
+    expect_line slabs '^  slab 0x[0-9a-f]+ +slot +48 B +1365 slots +[0-9]+ carved +1 live +[1-9][0-9]* cached'
     expect_line nowhere 'no block of liballocator holds this address$'
 
     # help heap: every command, with its docstring's first line.
-    for f in stats check bins block; do
+    for f in stats check bins block slabs; do
         expect_line help "^heap $f -- [A-Z]"
     done
 }

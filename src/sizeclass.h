@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sizeclass.h: the size classes that slabs serve, and the arithmetic on
+ * them.  Pure functions over constant tables: no state, no locks, no calls
+ * into the rest of the allocator (the lowest layer after config.h).
+ *
+ * Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling
+ * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 1024).  A request is
+ * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
+ * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and
+ * mimalloc all spend 32 or 24 on them).  There is no 8-byte class: a free
+ * slot keeps a tag in its second word, which is how the free fast path
+ * tells a second free from a first one without any shared state (see
+ * slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
+ * otherwise (slabs start 64 KiB-aligned).
+ */
+#ifndef LA_SIZECLASS_H
+#define LA_SIZECLASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    uint32_t size;   // slot bytes
+    uint32_t nslots; // slots in one slab ((LA_SLAB_BYTES - LA_HEADER_BYTES) / size)
+    // Divisibility by size for offsets below 2^32: size = odd << shift, inv
+    // is odd's inverse mod 2^32; ror32(off * inv, shift) is off / size when
+    // size divides off, and above UINT32_MAX / size otherwise.
+    uint32_t inv;
+    uint32_t shift;
+} la_sizeclass_t;
+
+extern const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] __attribute__((visibility("hidden")));
+// Class of a request of n bytes (n <= LA_SLAB_MAX_BYTES), indexed by (n + 7) / 8.
+extern const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
+
+static inline __attribute__((always_inline)) unsigned sizeclass_of(size_t req)
+{
+    return la_class_of8[(req + 7) >> 3];
+}
+
+static inline __attribute__((always_inline)) uint32_t sizeclass_ror32(uint32_t x, uint32_t k)
+{
+    return (x >> k) | (x << ((32 - k) & 31));
+}
+
+// The slot index of byte offset `off` into a slab of class c, or a value
+// >= la_sizeclasses[c].nslots when off is not the start of a slot.
+static inline __attribute__((always_inline)) uint32_t sizeclass_slot(uint32_t off, uint32_t inv,
+                                                                      uint32_t shift)
+{
+    return sizeclass_ror32(off * inv, shift);
+}
+
+#endif /* LA_SIZECLASS_H */

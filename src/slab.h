@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/*
+ * slab.h: size-class slabs.  A slab is one live block of the heap below it
+ * (heap_alloc_aligned, LA_SLAB_BYTES-aligned), cut into equal slots of one
+ * class (sizeclass.h) with no header per slot.  Its metadata (la_slab_t)
+ * lives out of band, in mapped chunks, and any address finds it in O(1)
+ * through the two-level page map la.slab_map.  Free slots go back to their
+ * slab and never coalesce; a slab whose slots are all free goes back to
+ * the heap as one block (LA_SLAB_EMPTY_KEEP per class wait for the purge).
+ *
+ * Layer: above heap.c (heap_alloc_aligned, heap_free), below tcache.c,
+ * which keeps per-thread bins of free slots in front of the slabs.
+ * Functions that take a heap expect its lock held, except slab_of() (any
+ * thread, no lock: the slot's owner knows its slab cannot go away) and
+ * the remote list (slab_push_remote: one CAS; slab_take_remote: one
+ * exchange when non-empty).
+ *
+ * A slot is live, or free: on a thread cache's bin or a heap's remote list
+ * (linked by its first word), or back in its slab (its bit set in the
+ * slab's bitmap).  A free slot's second word holds slab_tag(p), a keyed
+ * function of its address that a live
+ * slot's data matches only by a 2^-64 chance; so the free fast path tells
+ * a second free from a first with one compare and no shared state.  The
+ * slab's bitmap (bit set: free in the slab, or never carved) makes the
+ * slow path's verdict exact for slots that went back to their slab.
+ */
+#ifndef LA_SLAB_H
+#define LA_SLAB_H
+
+#include "internal.h"
+#include "sizeclass.h"
+
+typedef struct la_slab {
+    // The free fast path reads these four, on one cache line.
+    uintptr_t base;          // first slot, LA_SLAB_BYTES-aligned
+    uint32_t inv, shift;     // the class's divisibility constants
+    uint32_t carved;         // slots [0, carved) were handed out once (atomic)
+    uint32_t cls;
+    uint32_t size;           // slot bytes
+    uint32_t nslots;
+    uint32_t nfree;          // free in the slab: on `free`, plus never carved
+    uint32_t on_avail;       // on heap->slab_avail[cls]
+    uint32_t first_word;     // freemap words below this have no free slot
+    la_heap_t *heap;
+    la_block_t *block;       // the heap block holding the slab
+    struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
+    struct la_slab *next_all, *prev_all;     // every slab of the heap
+    uint64_t freemap[LA_SLAB_BYTES / 16 / 64]; // bit i: slot i free in the slab
+                                               // (or never handed out)
+} la_slab_t;
+
+// The slab holding address p, or NULL (no lock; see the file comment).
+LA_INLINE la_slab_t *slab_of(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (LA_UNLIKELY((a >> 32) >= ((uintptr_t)1 << LA_SLAB_MAP_L1_BITS)))
+        return NULL;
+    la_slab_t **l2 = la_load_relaxed(&la.slab_map[a >> 32]);
+    if (l2 == NULL)
+        return NULL;
+    return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
+}
+
+// The tag a free slot at p holds in its second word.
+LA_INLINE uintptr_t slab_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
+
+// The slot index of p in s, or a value >= s->carved when p is not the
+// start of a slot handed out at least once (interior, or never carved).
+LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
+{
+    return sizeclass_slot((uint32_t)((uintptr_t)p - s->base), s->inv, s->shift);
+}
+
+// Up to `want` slots of class cls taken from h's slabs (made as needed)
+// into out[]; returns how many (0: out of memory).  They are live to the
+// slab; the caller tags them if it caches them.
+LA_HIDDEN size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out);
+// Gives one slot of h's back to its slab (checked: a slot already free in
+// the slab is reported as a double free by `func`).
+LA_HIDDEN void slab_free(la_heap_t *h, void *p, const char *func);
+// The same for a chain of slots of h, linked by word 0.
+LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
+// Slots of h freed by threads bound to other heaps: pushed as one chain
+// (first..last) with one CAS, taken all at once by h's threads.
+LA_HIDDEN void slab_push_remote(la_heap_t *h, void *first, void *last);
+LA_HIDDEN void *slab_take_remote(la_heap_t *h);
+// Gives h's empty slabs back to the heap; returns their bytes.
+LA_HIDDEN size_t slab_purge(la_heap_t *h);
+// Checks p, a pointer into slab s, for a free or a resize: reports misuse
+// by `func` and aborts (an interior or never-carved slot, a slot already
+// free), before anything is written.  No lock.
+LA_HIDDEN void slab_check(la_slab_t *s, const void *p, const char *func);
+// Per class: slabs, slots in use (handed out by the slabs: live or in a
+// thread cache) and their bytes, summed over every heap (takes each lock).
+typedef struct {
+    size_t slabs, slots, used_slots, empty_slabs;
+} la_slab_stats_t;
+LA_HIDDEN void slab_stats(la_slab_stats_t out[LA_SLAB_CLASSES]);
+// Consistency of h's slabs (check.c): NULL when sound, else what is wrong.
+LA_HIDDEN const char *slab_check_heap(la_heap_t *h, const void **where);
+// Free slot bytes in h's slabs (mallinfo); the caller holds h's lock.
+LA_HIDDEN size_t slab_free_bytes(la_heap_t *h, size_t *slots);
+
+#endif /* LA_SLAB_H */

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_slabs: what the slab layer promises through the _ts family (the
+ * exported malloc family's code): the class sizes as usable sizes, realloc
+ * within a slot never moving, an empty slab going back to the heap and
+ * out by mem_trim, frees from another thread taken back by the owner,
+ * slots outliving the thread that allocated them, fork, and the heap walk
+ * after each step.  It peeks at slab_stats() for the per-class counts.
+ */
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "allocator.h"
+#include "slab.h"
+#include "../testhelper.h"
+
+static size_t slabs_in_use(void)
+{
+    la_slab_stats_t st[LA_SLAB_CLASSES];
+    slab_stats(st);
+    size_t n = 0;
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
+        n += st[c].slabs;
+    return n;
+}
+
+static void test_sizes(void)
+{
+    for (size_t n = 0; n <= 1024; n++) {
+        unsigned char *p = mem_malloc_ts(n);
+        REQUIRE(p != NULL);
+        size_t u = mem_usable_size(p);
+        CHECK(u >= n && u >= 16);
+        CHECK(n < 64 || (u - n) * 4 < u); // within 25% from 64 bytes on
+        CHECK((uintptr_t)p % (u == 24 ? 8 : 16) == 0);
+        memset(p, 0xcd, u); // all of the usable size is the program's
+        mem_free_ts(p);
+    }
+    // The bytes per live block: 8 -> 16, 16, 24, 100 -> 112, 1000 -> 1024.
+    size_t want[][2] = {{8, 16}, {16, 16}, {24, 24}, {100, 112}, {1000, 1024}};
+    for (size_t i = 0; i < 5; i++) {
+        void *p = mem_malloc_ts(want[i][0]);
+        CHECK_EQ(mem_usable_size(p), want[i][1]);
+        mem_free_ts(p);
+    }
+    void *a = mem_aligned_alloc(16, 24); // 16-aligned: the 32-byte class
+    CHECK((uintptr_t)a % 16 == 0);
+    mem_free_ts(a);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_realloc(void)
+{
+    char *p = mem_malloc_ts(20);
+    memcpy(p, "0123456789abcdefghi", 20);
+    CHECK(mem_realloc_ts(p, 24) == p); // within the 24-byte slot
+    CHECK(mem_realloc_ts(p, 1) == p);  // shrinking never moves either
+    CHECK(mem_realloc_ts(p, 17) == p);
+    char *q = mem_realloc_ts(p, 25); // leaves the class: moves once
+    REQUIRE(q != NULL);
+    CHECK(q != p && memcmp(q, "0123456789abcdefg", 17) == 0);
+    CHECK(mem_realloc_ts(q, 32) == q);
+    char *big = mem_realloc_ts(q, 5000); // to a heap block
+    REQUIRE(big != NULL);
+    CHECK(memcmp(big, "0123456789abcdefg", 17) == 0);
+    mem_free_ts(big);
+    // mem_realloc and mem_free (the direct path) accept a slot too.
+    char *s = mem_malloc_ts(40);
+    CHECK(mem_realloc(s, 48) == s);
+    mem_free(s);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+#define MANY 20000
+
+static void *many[MANY];
+
+static void test_empty_slabs_return(void)
+{
+    mem_trim(0);
+    size_t before = slabs_in_use();
+    for (int i = 0; i < MANY; i++)
+        many[i] = mem_malloc_ts(64 + (size_t)(i % 4) * 16); // 4 classes, 20 slabs or so
+    CHECK(slabs_in_use() >= before + 4);
+    for (int i = 0; i < MANY; i++)
+        mem_free_ts(many[i]);
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_trim(0); // the cache's slots, then every empty slab, go back
+    CHECK(slabs_in_use() <= before);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void *free_all(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MANY; i++)
+        mem_free_ts(many[i]);
+    return NULL;
+}
+
+static void *alloc_all(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MANY; i++) {
+        many[i] = mem_malloc_ts(32);
+        memset(many[i], 0x11, 32);
+    }
+    return NULL;
+}
+
+// Frees from another thread reach the owner's remote list and are used
+// again: the same amount allocated round after round, each round freed by
+// a new thread (bound to the other heap every other time), settles at a
+// heap size and stays there.
+static void test_remote(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, alloc_all, NULL) == 0);
+    pthread_join(t, NULL); // slots outlive the thread that made them
+    size_t settled = 0;
+    for (int round = 0; round < 16; round++) {
+        REQUIRE(pthread_create(&t, NULL, free_all, NULL) == 0);
+        pthread_join(t, NULL);
+        for (int i = 0; i < MANY; i++)
+            many[i] = mem_malloc_ts(32);
+        if (round == 7)
+            settled = mem_get_stats().heap_size;
+        CHECK_EQ(mem_check_heap(), 0);
+    }
+    // A leak would add a round's 640 KB of slots eight more times.
+    CHECK(mem_get_stats().heap_size <= settled + 256 * 1024);
+    for (int i = 0; i < MANY; i++)
+        mem_free_ts(many[i]);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_fork(void)
+{
+    for (int i = 0; i < 1000; i++)
+        many[i] = mem_malloc_ts((size_t)i % 1000);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int bad = mem_check_heap();
+        for (int i = 0; i < 1000; i++)
+            mem_free_ts(many[i]);
+        for (int i = 0; i < 1000; i++)
+            mem_free_ts(mem_malloc_ts((size_t)i));
+        _exit(bad || mem_check_heap() ? 1 : 0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 1000; i++)
+        mem_free_ts(many[i]);
+}
+
+int main(void)
+{
+    test_sizes();
+    test_realloc();
+    test_empty_slabs_return();
+    test_remote();
+    test_fork();
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_slabs");
+}

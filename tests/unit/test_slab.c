@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_slab: the slab layer on its own, below the thread caches: the class
+ * table and its divisibility constants, carving every class, alloc and
+ * free of every slot, an empty slab going back to the heap whole, the
+ * remote list (one push per chain, taken in one batch, from many
+ * threads), and misuse named before anything is written (an interior
+ * pointer, a slot never handed out, a slot already free).
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "slab.h"
+
+#include "../testhelper.h"
+
+static la_heap_t *heap0(void)
+{
+    la_ensure_init();
+    return heap_get(0);
+}
+
+static size_t slabs_of_class(unsigned cls)
+{
+    la_slab_stats_t st[LA_SLAB_CLASSES];
+    slab_stats(st);
+    return st[cls].slabs;
+}
+
+static void test_table(void)
+{
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+        const la_sizeclass_t *k = &la_sizeclasses[c];
+        CHECK(k->size % 8 == 0);
+        CHECK(c == 0 || k->size > la_sizeclasses[c - 1].size);
+        CHECK_EQ(k->nslots, (LA_SLAB_BYTES - LA_HEADER_BYTES) / k->size);
+        CHECK_EQ(k->size >> k->shift << k->shift, k->size);
+        CHECK(((k->size >> k->shift) & 1) == 1);
+        CHECK_EQ((uint32_t)((k->size >> k->shift) * k->inv), 1u);
+        // Every offset in a slab: a slot index exactly when it starts a slot.
+        for (uint32_t off = 0; off < LA_SLAB_BYTES; off++) {
+            uint32_t i = sizeclass_slot(off, k->inv, k->shift);
+            int starts = off % k->size == 0 && off / k->size < k->nslots;
+            if ((i < k->nslots) != starts || (starts && i != off / k->size)) {
+                CHECK(!"divisibility constants");
+                break;
+            }
+        }
+        // Waste from 64 B up stays within 25% (20% in fact).
+        if (c > 0 && la_sizeclasses[c - 1].size >= 64)
+            CHECK((k->size - la_sizeclasses[c - 1].size - 1) * 4 < k->size);
+    }
+    CHECK_EQ(la_sizeclasses[LA_SLAB_CLASSES - 1].size, LA_SLAB_MAX_BYTES);
+    for (size_t req = 0; req <= LA_SLAB_MAX_BYTES; req++) {
+        unsigned c = sizeclass_of(req);
+        CHECK(c < LA_SLAB_CLASSES && la_sizeclasses[c].size >= req);
+        CHECK(c == 0 || la_sizeclasses[c - 1].size < req);
+    }
+    // The bytes-per-block figures.
+    CHECK_EQ(la_sizeclasses[sizeclass_of(24)].size, 24);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(100)].size, 112);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1024);
+}
+
+// Carves every slot of two slabs of each class, checks them, frees them
+// all in a scrambled order: the slabs go back to the heap, but one.
+static void test_every_class(void)
+{
+    la_heap_t *h = heap0();
+    static void *slot[2 * LA_SLAB_BYTES / 16];
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+        const la_sizeclass_t *k = &la_sizeclasses[c];
+        size_t want = 2 * (size_t)k->nslots, n = 0;
+        lock_acquire(&h->lock);
+        while (n < want) {
+            size_t got = slab_alloc_batch(h, c, LA_MIN(want - n, (size_t)32), slot + n);
+            REQUIRE(got > 0);
+            n += got;
+        }
+        lock_release(&h->lock);
+        CHECK_EQ(slabs_of_class(c), 2);
+        for (size_t i = 0; i < n; i++) {
+            la_slab_t *s = slab_of(slot[i]);
+            REQUIRE(s != NULL);
+            CHECK_EQ(s->cls, c);
+            CHECK((uintptr_t)slot[i] % (k->size % 16 == 0 ? 16 : 8) == 0);
+            CHECK_EQ(slab_slot_index(s, slot[i]), ((uintptr_t)slot[i] - s->base) / k->size);
+            CHECK(slab_slot_index(s, (char *)slot[i] + 8) >= s->nslots);
+            memset(slot[i], (int)i, k->size); // the whole slot is the program's
+        }
+        for (size_t i = 0; i < n; i++)
+            CHECK(((unsigned char *)slot[i])[k->size - 1] == (unsigned char)i);
+        const void *where = NULL;
+        lock_acquire(&h->lock);
+        CHECK(slab_check_heap(h, &where) == NULL);
+        for (size_t i = 0; i < n; i++) // 7919 is prime to every slot count
+            slab_free(h, slot[(i * 7919) % n], "free");
+        CHECK(slab_check_heap(h, &where) == NULL);
+        lock_release(&h->lock);
+        CHECK_EQ(slabs_of_class(c), LA_SLAB_EMPTY_KEEP);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+// An empty slab goes back to the heap as one block; slab_purge gives back
+// the one kept, and its address no longer maps to a slab.
+static void test_empty_return(void)
+{
+    la_heap_t *h = heap0();
+    unsigned c = sizeclass_of(1000);
+    void *p[(LA_SLAB_BYTES - LA_HEADER_BYTES) / 1024 * 3];
+    size_t n = 0, want = sizeof p / sizeof p[0];
+    lock_acquire(&h->lock);
+    while (n < want)
+        n += slab_alloc_batch(h, c, want - n, p + n);
+    lock_release(&h->lock);
+    CHECK_EQ(slabs_of_class(c), 3);
+    size_t free_before, blocks_before, free_after, blocks_after;
+    la_free_space(&free_before, &blocks_before);
+    lock_acquire(&h->lock);
+    for (size_t i = 0; i < n; i++)
+        slab_free(h, p[i], "free");
+    lock_release(&h->lock);
+    CHECK_EQ(slabs_of_class(c), 1);
+    la_free_space(&free_after, &blocks_after);
+    CHECK(free_after >= free_before + 2 * LA_SLAB_BYTES);
+    lock_acquire(&h->lock);
+    CHECK(slab_purge(h) >= LA_SLAB_BYTES);
+    lock_release(&h->lock);
+    CHECK_EQ(slabs_of_class(c), 0);
+    CHECK(slab_of(p[0]) == NULL && slab_of(p[n - 1]) == NULL);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+/* ---- remote frees --------------------------------------------------------- */
+
+#define REMOTE_THREADS 4
+#define REMOTE_SLOTS 2000
+
+static void *remote_slot[REMOTE_THREADS][REMOTE_SLOTS];
+
+// Pushes its slots onto heap 0's remote list in chains of 100, one CAS each.
+static void *remote_pusher(void *arg)
+{
+    void **mine = arg;
+    la_heap_t *h = heap_get(0);
+    for (size_t i = 0; i < REMOTE_SLOTS; i += 100) {
+        for (size_t k = i; k < i + 99; k++)
+            *(void **)mine[k] = mine[k + 1];
+        slab_push_remote(h, mine[i], mine[i + 99]);
+    }
+    return NULL;
+}
+
+static void test_remote(void)
+{
+    la_heap_t *h = heap0();
+    unsigned c = sizeclass_of(48);
+    lock_acquire(&h->lock);
+    for (int t = 0; t < REMOTE_THREADS; t++)
+        for (size_t n = 0; n < REMOTE_SLOTS;)
+            n += slab_alloc_batch(h, c, REMOTE_SLOTS - n, remote_slot[t] + n);
+    lock_release(&h->lock);
+    la_slab_stats_t st[LA_SLAB_CLASSES];
+    slab_stats(st);
+    CHECK_EQ(st[c].used_slots, REMOTE_THREADS * REMOTE_SLOTS);
+    pthread_t tid[REMOTE_THREADS];
+    for (int t = 0; t < REMOTE_THREADS; t++)
+        REQUIRE(pthread_create(&tid[t], NULL, remote_pusher, remote_slot[t]) == 0);
+    for (int t = 0; t < REMOTE_THREADS; t++)
+        pthread_join(tid[t], NULL);
+    // The owner takes everything in one exchange, then the list is empty.
+    void *chain = slab_take_remote(h);
+    size_t count = 0;
+    for (void *p = chain; p != NULL; p = *(void **)p)
+        count++;
+    CHECK_EQ(count, REMOTE_THREADS * REMOTE_SLOTS);
+    CHECK(slab_take_remote(h) == NULL);
+    lock_acquire(&h->lock);
+    slab_free_chain(h, chain);
+    const void *where;
+    CHECK(slab_check_heap(h, &where) == NULL);
+    lock_release(&h->lock);
+    slab_stats(st);
+    CHECK_EQ(st[c].used_slots, 0);
+    // A slab out of free slots collects the remote list before it grows.
+    void *one;
+    lock_acquire(&h->lock);
+    slab_purge(h);
+    CHECK_EQ(slab_alloc_batch(h, c, 1, &one), 1);
+    lock_release(&h->lock);
+    *(void **)one = NULL;
+    slab_push_remote(h, one, one);
+    lock_acquire(&h->lock);
+    CHECK(slab_take_remote(h) == one);
+    slab_free(h, one, "free");
+    lock_release(&h->lock);
+}
+
+/* ---- misuse --------------------------------------------------------------- */
+
+static void *victim(unsigned cls)
+{
+    la_heap_t *h = heap0();
+    void *p[2];
+    lock_acquire(&h->lock);
+    REQUIRE(slab_alloc_batch(h, cls, 2, p) == 2);
+    lock_release(&h->lock);
+    memset(p[0], 0x5a, la_sizeclasses[cls].size);
+    return p[0];
+}
+
+static void interior_pointer(void)
+{
+    char *p = victim(sizeclass_of(100));
+    slab_check(slab_of(p), p + 16, "free");
+}
+
+static void never_carved(void)
+{
+    char *p = victim(sizeclass_of(100));
+    slab_check(slab_of(p), p + 112 * 40, "free");
+}
+
+static void double_free_in_slab(void)
+{
+    la_heap_t *h = heap0();
+    char *p = victim(sizeclass_of(100));
+    lock_acquire(&h->lock);
+    slab_free(h, p, "free");
+    lock_release(&h->lock);
+    slab_check(slab_of(p), p, "free");
+}
+
+static void double_free_tagged(void)
+{
+    uintptr_t *p = victim(sizeclass_of(100));
+    p[1] = slab_tag(p); // as a thread cache's bin holds it
+    slab_check(slab_of(p), p, "realloc");
+}
+
+static void double_free_locked(void)
+{
+    la_heap_t *h = heap0();
+    char *p = victim(sizeclass_of(24));
+    lock_acquire(&h->lock);
+    slab_free(h, p, "free");
+    slab_free(h, p, "free");
+}
+
+typedef struct {
+    void (*fn)(void);
+    const char *want;
+} misuse_t;
+
+static const misuse_t cases[] = {
+    {interior_pointer, "free(): invalid pointer"},
+    {never_carved, "never allocated"},
+    {double_free_in_slab, "free(): double free"},
+    {double_free_tagged, "realloc(): double free"},
+    {double_free_locked, "free(): double free"},
+};
+
+static void test_misuse(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[1024];
+        int status = run_child(cases[i].fn, err, sizeof err);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+        if (strstr(err, cases[i].want) == NULL) {
+            fprintf(stderr, "misuse case %zu: unexpected report: %s\n", i, err);
+            CHECK(!"the report names the misuse");
+        }
+    }
+}
+
+int main(void)
+{
+    test_table();
+    test_every_class();
+    test_empty_return();
+    test_remote();
+    test_misuse();
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_slab");
+}

@@ -92,6 +92,13 @@ MEM_API int mem_trim(size_t pad);
  * and returns nonzero.  Thread-safe. */
 MEM_API int mem_check_heap(void);
 
+/* Heap profiler (ALLOCATOR_PROF, docs/PROFILING.md): write the live
+ * sampled allocations by call stack, and the process's mappings, to path
+ * (NULL: ALLOCATOR_PROF_FILE, default liballocator.<pid>.prof).  Returns
+ * 0, or -1 with errno ENOENT when the profiler is off and EIO when the
+ * file cannot be written.  Thread-safe; does not allocate. */
+MEM_API int mem_prof_dump(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,14 +37,62 @@ LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
 
 /* ---- the core family ---------------------------------------------------- */
 
+// With the heap profiler on (ALLOCATOR_PROF, prof.c), every allocating
+// entry point goes through prof_*, which is told where the program called
+// from.  Off, that costs one load and one predictable branch per
+// allocation; frees are not hooked (a sampled block fails the free fast
+// path's check by itself).
+#define LA_PROFILING profiling()
+#define LA_CALLER __builtin_return_address(0)
+
+// gcc 12 loads the flag, tests it and branches (three instructions); one
+// compare with memory and the branch are two (callgrind: 45 instructions
+// per malloc+free pair instead of 46; 43 without the check).
+static inline __attribute__((always_inline)) bool profiling(void)
+{
+#if defined(__x86_64__)
+    __asm__ goto("cmpl $0, %0\n\tjne %l1" : : "m"(la.prof_on) : "cc" : on);
+    return false;
+on:
+    return true;
+#else
+    return LA_UNLIKELY(la_load_relaxed(&la.prof_on));
+#endif
+}
+
+// The allocating helpers take the caller of the exported function.
+static inline __attribute__((always_inline)) void *alloc(size_t size, void *caller)
+{
+    return LA_PROFILING ? prof_malloc(size, caller) : la_malloc(size);
+}
+static inline __attribute__((always_inline)) void *aligned(size_t align, size_t size,
+                                                           void *caller)
+{
+    return LA_PROFILING ? prof_aligned(align, size, caller) : la_aligned(align, size);
+}
+static inline __attribute__((always_inline)) void *resize(void *ptr, size_t size, void *caller)
+{
+    return LA_PROFILING ? prof_realloc(ptr, size, caller) : la_realloc(ptr, size);
+}
+static inline __attribute__((always_inline)) void *zeroed(size_t nmemb, size_t size,
+                                                          void *caller)
+{
+    return LA_PROFILING ? prof_calloc(nmemb, size, caller) : la_calloc(nmemb, size);
+}
+
 // The two hot entry points inline the thread-cache fast path.
-LA_EXPORT void *malloc(size_t size) { return tcache_malloc(size); }
+LA_EXPORT void *malloc(size_t size)
+{
+    if (LA_PROFILING)
+        return prof_malloc(size, LA_CALLER);
+    return tcache_malloc(size);
+}
 
 LA_EXPORT void free(void *ptr) { tcache_free(ptr); }
 
-LA_EXPORT void *calloc(size_t nmemb, size_t size) { return la_calloc(nmemb, size); }
+LA_EXPORT void *calloc(size_t nmemb, size_t size) { return zeroed(nmemb, size, LA_CALLER); }
 
-LA_EXPORT void *realloc(void *ptr, size_t size) { return la_realloc(ptr, size); }
+LA_EXPORT void *realloc(void *ptr, size_t size) { return resize(ptr, size, LA_CALLER); }
 
 LA_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
 {
@@ -53,7 +101,7 @@ LA_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
         errno = ENOMEM; // the old block stays intact
         return NULL;
     }
-    return la_realloc(ptr, bytes);
+    return resize(ptr, bytes, LA_CALLER);
 }
 
 // Old binaries may still call cfree (glibc keeps it for compatibility).
@@ -68,7 +116,7 @@ LA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
     if (!LA_IS_POW2(alignment) || alignment % sizeof(void *) != 0)
         return EINVAL;
     int saved = errno;
-    void *p = la_aligned(alignment, size);
+    void *p = aligned(alignment, size, LA_CALLER);
     if (p == NULL) {
         int err = errno;
         errno = saved;
@@ -79,14 +127,18 @@ LA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
 }
 
 // C11 (DR 460) and glibc 2.38+: a non-power-of-two alignment is EINVAL.
-LA_EXPORT void *aligned_alloc(size_t alignment, size_t size) { return la_aligned(alignment, size); }
+LA_EXPORT void *aligned_alloc(size_t alignment, size_t size)
+{
+    return aligned(alignment, size, LA_CALLER);
+}
 
 // glibc's memalign rounds an alignment that is not a power of two up to
 // the next one, and treats small alignments as malloc.
-LA_EXPORT void *memalign(size_t alignment, size_t size)
+static inline __attribute__((always_inline)) void *memalign_from(size_t alignment, size_t size,
+                                                                 void *caller)
 {
     if (alignment <= ALIGNMENT) // 24-byte slots are 8-aligned: ask for 16 above 8
-        return la_aligned(alignment > 8 ? ALIGNMENT : 8, size);
+        return aligned(alignment > 8 ? ALIGNMENT : 8, size, caller);
     if (!LA_IS_POW2(alignment)) {
         if (alignment > LA_MAX_ALIGNMENT) {
             errno = EINVAL;
@@ -94,7 +146,12 @@ LA_EXPORT void *memalign(size_t alignment, size_t size)
         }
         alignment = (size_t)1 << (64 - __builtin_clzl(alignment));
     }
-    return la_aligned(alignment, size);
+    return aligned(alignment, size, caller);
+}
+
+LA_EXPORT void *memalign(size_t alignment, size_t size)
+{
+    return memalign_from(alignment, size, LA_CALLER);
 }
 
 static size_t page_bytes(void)
@@ -103,9 +160,14 @@ static size_t page_bytes(void)
     return la.page_bytes;
 }
 
-LA_EXPORT void *valloc(size_t size) { return la_aligned(page_bytes(), size); }
+static inline __attribute__((always_inline)) void *valloc_from(size_t size, void *caller)
+{
+    return aligned(page_bytes(), size, caller);
+}
 
-LA_EXPORT void *pvalloc(size_t size)
+LA_EXPORT void *valloc(size_t size) { return valloc_from(size, LA_CALLER); }
+
+static inline __attribute__((always_inline)) void *pvalloc_from(size_t size, void *caller)
 {
     size_t page = page_bytes();
     if (size > LA_MAX_REQUEST) {
@@ -115,20 +177,25 @@ LA_EXPORT void *pvalloc(size_t size)
     // Whole pages, and at least one for pvalloc(0) (glibc 2.36 gives a
     // minimal block there; a page is as valid and matches the name).
     size_t rounded = size == 0 ? page : LA_ALIGN_UP(size, page);
-    return la_aligned(page, rounded);
+    return aligned(page, rounded, caller);
 }
+
+LA_EXPORT void *pvalloc(size_t size) { return pvalloc_from(size, LA_CALLER); }
 
 LA_EXPORT size_t malloc_usable_size(void *ptr) { return la_usable_size(ptr, "malloc_usable_size"); }
 
 /* ---- glibc's internal names --------------------------------------------- */
 
-LA_EXPORT void *__libc_malloc(size_t size) { return la_malloc(size); }
+LA_EXPORT void *__libc_malloc(size_t size) { return alloc(size, LA_CALLER); }
 LA_EXPORT void __libc_free(void *ptr) { la_free(ptr); }
-LA_EXPORT void *__libc_calloc(size_t nmemb, size_t size) { return la_calloc(nmemb, size); }
-LA_EXPORT void *__libc_realloc(void *ptr, size_t size) { return la_realloc(ptr, size); }
-LA_EXPORT void *__libc_memalign(size_t alignment, size_t size) { return memalign(alignment, size); }
-LA_EXPORT void *__libc_valloc(size_t size) { return valloc(size); }
-LA_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc(size); }
+LA_EXPORT void *__libc_calloc(size_t nmemb, size_t size) { return zeroed(nmemb, size, LA_CALLER); }
+LA_EXPORT void *__libc_realloc(void *ptr, size_t size) { return resize(ptr, size, LA_CALLER); }
+LA_EXPORT void *__libc_memalign(size_t alignment, size_t size)
+{
+    return memalign_from(alignment, size, LA_CALLER);
+}
+LA_EXPORT void *__libc_valloc(size_t size) { return valloc_from(size, LA_CALLER); }
+LA_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc_from(size, LA_CALLER); }
 
 /* ---- introspection and tuning ------------------------------------------- */
 

@@ -91,14 +91,26 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
 
 // The header of every pointer passed in is checked before anything is
 // written: misuse is reported with the function and address, then abort.
-static la_block_t *validate(const void *p, const char *func);
+// *sampled: the block carries the heap profiler's mark (LA_CHECK_PROF).
+static la_block_t *validate(const void *p, const char *func, bool *sampled);
 
-la_block_t *la_validate(const void *p, const char *func)
+static la_block_t *validate_quiet(const void *p, const char *func, bool *sampled)
 {
     la_ensure_init(); // a free before any malloc: the key must be set
     debug_quiet_begin(); // it reads headers memcheck is told are not the program's
-    la_block_t *b = validate(p, func);
+    la_block_t *b = validate(p, func, sampled);
     debug_quiet_end();
+    return b;
+}
+
+// Every free and realloc passes here: a block the profiler sampled loses
+// its sample and its mark before it is freed or resized.
+la_block_t *la_validate(const void *p, const char *func)
+{
+    bool sampled = false;
+    la_block_t *b = validate_quiet(p, func, &sampled);
+    if (LA_UNLIKELY(sampled))
+        prof_forget(b);
     return b;
 }
 
@@ -134,7 +146,7 @@ unsigned la_validate_cached(const void *p, const char *func)
     return heap_index;
 }
 
-static la_block_t *validate(const void *p, const char *func)
+static la_block_t *validate(const void *p, const char *func, bool *sampled)
 {
     // Slots have no header: their callers dispatch on slab_of() first.
     if (LA_UNLIKELY(slab_of(p) != NULL))
@@ -146,12 +158,15 @@ static la_block_t *validate(const void *p, const char *func)
     size_t head = la_load_relaxed(&b->head);
     uint32_t check = blk_check(b), req = blk_req(b), hash = blk_hash(b, head, la.key);
     if (LA_UNLIKELY(check != la_check_word(hash, req))) {
-        if (check == hash) // the cached value
+        if (check == (la_check_word(hash, req) ^ LA_CHECK_PROF))
+            *sampled = true;
+        else if (check == hash) // the cached value
             la_fatal(func, "double free of %p (block of %zu bytes, in a thread cache)", p,
                      blk_usable(b));
-        if (check == (la_check_plain(hash, req) ^ LA_CHECK_FREED))
+        else if (check == (la_check_plain(hash, req) ^ LA_CHECK_FREED))
             la_fatal(func, "double free of %p (already freed)", p);
-        report_bad_header(p, func);
+        else
+            report_bad_header(p, func);
     }
     size_t size = head & LA_SIZE_MASK;
     unsigned heap_index = (unsigned)(head >> LA_HEAD_HEAP_SHIFT);
@@ -472,7 +487,8 @@ size_t la_usable_size(const void *p, const char *func)
         slab_check(s, p, func);
         return s->size;
     }
-    la_block_t *b = la_validate(p, func);
+    bool sampled;
+    la_block_t *b = validate_quiet(p, func, &sampled); // a sampled block stays sampled
     // In debug mode the slack is a canary or a redzone: not the program's.
     return LA_UNLIKELY(la.debug) ? block_req(b) : blk_usable(b);
 }

@@ -52,7 +52,8 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
         } else {
             uint32_t hash = blk_hash_now(b), check = blk_check(b), req = blk_req(b);
             bool cached = check == hash;
-            if (!cached && check != la_check_word(hash, req)) {
+            bool sampled = check == (la_check_word(hash, req) ^ LA_CHECK_PROF);
+            if (!cached && !sampled && check != la_check_word(hash, req)) {
                 uint32_t plain = la_check_plain(hash, req);
                 if (check == plain || check == (plain ^ LA_CHECK_BIG))
                     return fail(h, b, "check variant disagrees with the requested size");

@@ -200,6 +200,24 @@
 // Heap walk period in checking mode when ALLOCATOR_CHECK_EVERY is not set.
 #define LA_CHECK_EVERY_DEFAULT 1000
 
+/* ---- heap profiler (prof.c) --------------------------------------------- */
+
+// Mean bytes between samples for ALLOCATOR_PROF=1: tcmalloc's and
+// jemalloc's default; a sample costs a stack walk (microseconds).  Bytes.
+#define LA_PROF_DEFAULT_INTERVAL (512 * 1024)
+// Frames recorded per sample; a deeper stack is cut there.
+#define LA_PROF_MAX_FRAMES 24
+// Most live samples, and most distinct call stacks, the tables hold; past
+// them a sample is dropped (and counted).  Together with the hash buckets
+// they bound the profiler's own memory to about 50 MiB of address space,
+// of which only the pages in use are touched.
+#define LA_PROF_MAX_SAMPLES (1u << 20)
+#define LA_PROF_MAX_STACKS (1u << 16)
+// Bytes of the stack buffer a profile is formatted into before write(2).
+#define LA_PROF_WRITE_BUFFER 4096
+// Call sites the leak report at exit lists on stderr.
+#define LA_PROF_LEAK_SITES 10
+
 /* ---- output ------------------------------------------------------------- */
 
 // Size of the stack buffer the diagnostic formatter writes into.  Bytes.

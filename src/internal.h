@@ -165,6 +165,9 @@ LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 #define LA_CHECK_FREED  0xf4eef4eeu
 #define LA_CHECK_BIG    0x0000b160u
 #define LA_CHECK_FENCE  0x5e4ce000u
+// A live block the heap profiler sampled (prof.c): its free fails the fast
+// check and reaches la_validate, which drops the sample (issue 16).
+#define LA_CHECK_PROF   0x9f0f0000u
 
 typedef struct la_block {
     size_t head;
@@ -391,6 +394,8 @@ typedef struct {
     // Either threshold was set at start-up: they stay fixed (as glibc's
     // once M_MMAP_THRESHOLD or M_TRIM_THRESHOLD is set).
     bool thresholds_fixed;
+    size_t prof_bytes;  // ALLOCATOR_PROF: mean bytes between samples (0: off)
+    int prof_leaks;     // ALLOCATOR_PROF_LEAKS: 1 leak report on stderr at exit
 } la_options_t;
 
 struct la_tcache;
@@ -469,6 +474,12 @@ typedef struct {
     size_t peak;                     // highest usage seen (atomic)
     la_lock_t stats_lock;            // reset_base
     mem_stats_t reset_base;          // counters at the last mem_reset
+
+    // The heap profiler (prof.c).  prof_on is read by every exported
+    // allocation function: set once, by prof.c's constructor.
+    int prof_on;
+    int prof_dump_pending;           // the profile signal arrived (atomic)
+    la_lock_t prof_lock;             // prof.c's tables
 } la_state_t;
 
 LA_HIDDEN extern la_state_t la;
@@ -506,7 +517,8 @@ LA_INLINE uint32_t la_check_word(uint32_t hash, size_t req)
 // True for the header of a live block (cacheable or not).
 LA_INLINE bool blk_check_ok(const la_block_t *b)
 {
-    return b->check == la_check_word(blk_hash_now(b), b->req);
+    uint32_t live = la_check_word(blk_hash_now(b), b->req);
+    return b->check == live || b->check == (live ^ LA_CHECK_PROF);
 }
 // Sets the requested size of a live block and its check word.  Whoever
 // changes a live block's size or address sets its req again.
@@ -558,6 +570,15 @@ LA_HIDDEN const char *os_getenv(const char *name);
 // True in a set-user-ID or set-group-ID program (or one with file
 // capabilities): the kernel's AT_SECURE, as glibc's secure_getenv uses.
 LA_HIDDEN bool os_secure(void);
+// A file written from scratch (mode 0644), or -1; and its companions
+// (errno is kept).  os_write_fd writes everything or gives up.
+LA_HIDDEN int os_open_write(const char *path);
+LA_HIDDEN int os_open_read(const char *path);
+LA_HIDDEN long os_read(int fd, void *buf, size_t len);
+// Installs handler for signal signo (SA_RESTART); false on failure.
+LA_HIDDEN bool os_on_signal(int signo, void (*handler)(int));
+// The number of a signal named USR1, SIGUSR2, 12...; 0 if unknown.
+LA_HIDDEN int os_signal_number(const char *name);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL
 LA_HIDDEN LA_NORETURN void os_abort(void);
 LA_HIDDEN void os_futex_wait(int *word, int expected);
@@ -801,6 +822,24 @@ LA_HIDDEN void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
 /* ---- check.c ------------------------------------------------------------ */
 
 LA_HIDDEN int check_heap(la_heap_t *h);
+
+/* ---- prof.c: the sampling heap profiler (issue 16) ----------------------- */
+
+// The exported family's entry points while the profiler is on: the same
+// work as la_*, then the result may be sampled.  `caller` is the return
+// address of the exported function, where the recorded stack starts.
+LA_HIDDEN LA_NOINLINE void *prof_malloc(size_t req, void *caller);
+LA_HIDDEN LA_NOINLINE void *prof_calloc(size_t nmemb, size_t size, void *caller);
+LA_HIDDEN LA_NOINLINE void *prof_realloc(void *p, size_t req, void *caller);
+LA_HIDDEN LA_NOINLINE void *prof_aligned(size_t align, size_t req, void *caller);
+// b carries LA_CHECK_PROF and is being freed or resized: drop its sample
+// and give it its plain live check word back.
+LA_HIDDEN void prof_forget(la_block_t *b);
+// Live samples, call sites and bytes of the profiler's tables in use.
+LA_HIDDEN void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes);
+LA_HIDDEN void prof_lock_all(void);
+LA_HIDDEN void prof_unlock_all(void);
+LA_HIDDEN void prof_after_fork_child(void);
 
 /* ---- options.c ---------------------------------------------------------- */
 

@@ -65,12 +65,14 @@ static void fork_prepare(void)
     lock_acquire(&la.slab_lock);
     lock_acquire(&la.large_lock);
     lock_acquire(&la.stats_lock);
+    prof_lock_all();
 }
 
 static void fork_parent(void)
 {
     if (!fork_locked)
         return;
+    prof_unlock_all();
     lock_release(&la.stats_lock);
     lock_release(&la.large_lock);
     lock_release(&la.slab_lock);
@@ -85,6 +87,7 @@ static void fork_child(void)
     if (!fork_locked)
         return;
     // The child has one thread; nobody else can hold or wait on these.
+    prof_after_fork_child();
     lock_reset(&la.stats_lock);
     lock_reset(&la.large_lock);
     lock_reset(&la.slab_lock);

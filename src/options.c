@@ -18,6 +18,7 @@ typedef enum {
     OPT_BYTES, // a decimal number, optionally with k, m or g (powers of 1024)
     OPT_STATS, // 0, 1 (text) or json
     OPT_PATH,  // a file name (a char array field of LA_PATH_BYTES)
+    OPT_PROF,  // 0, 1 (the default interval), or bytes: 1b, 64k, 4096...
 } opt_kind_t;
 
 typedef struct {
@@ -46,7 +47,12 @@ static const opt_t table[] = {
     {"ALLOCATOR_BACKGROUND", OPT_BOOL, 0, 1, 1, FIELD(background), 1},
     {"ALLOCATOR_STATS_FILE", OPT_PATH, 0, 0, 0, FIELD(stats_file), 0},
     {"ALLOCATOR_VERBOSE", OPT_BOOL, 0, 1, 0, FIELD(verbose), 1},
+    {"ALLOCATOR_PROF", OPT_PROF, 0, (size_t)1 << 40, 0, FIELD(prof_bytes), 0},
+    {"ALLOCATOR_PROF_LEAKS", OPT_BOOL, 0, 1, 0, FIELD(prof_leaks), 1},
 };
+
+// Options whose value is a string, read where they are used (prof.c).
+static const char *const string_options[] = {"ALLOCATOR_PROF_FILE", "ALLOCATOR_PROF_SIGNAL"};
 
 #define NUM_OPTIONS (sizeof table / sizeof table[0])
 
@@ -81,6 +87,8 @@ static parse_t parse_number(const char *s, bool suffixes, size_t *out)
         else
             v = v * 10 + digit;
     }
+    if (suffixes && (*s == 'b' || *s == 'B') && s[1] == '\0')
+        s++; // bytes, said explicitly (ALLOCATOR_PROF=1b: every allocation)
     if (suffixes && *s != '\0') {
         unsigned shift = (*s == 'k' || *s == 'K') ? 10 : (*s == 'm' || *s == 'M') ? 20
                          : (*s == 'g' || *s == 'G')                               ? 30
@@ -172,8 +180,12 @@ static source_t read_one(la_options_t *opts, const opt_t *o, bool secure)
         return FROM_ENV;
     }
     size_t n = 0;
-    parse_t parsed = parse_number(v, o->kind == OPT_BYTES, &n);
+    bool bytes = o->kind == OPT_BYTES || o->kind == OPT_PROF;
+    parse_t parsed = parse_number(v, bytes, &n);
     if (parsed == PARSE_OK && n >= o->lo && n <= o->hi) {
+        // ALLOCATOR_PROF=1 means "on"; one byte is spelled 1b.
+        if (o->kind == OPT_PROF && v[0] == '1' && v[1] == '\0')
+            n = LA_PROF_DEFAULT_INTERVAL;
         store(opts, o, n);
         return FROM_ENV;
     }
@@ -182,7 +194,7 @@ static source_t read_one(la_options_t *opts, const opt_t *o, bool secure)
     format_bound(hi, sizeof hi, o, o->hi);
     if (parsed == PARSE_BAD)
         log_printf("liballocator: %s=%s not understood (use %s%s%s..%s); using the default\n",
-                   o->name, v, o->kind == OPT_BYTES ? "bytes, k, m or g suffix, " : "",
+                   o->name, v, bytes ? "bytes, k, m or g suffix, " : "",
                    o->kind == OPT_STATS ? "json or " : "", lo, hi);
     else
         log_printf("liballocator: %s=%s out of range (%s..%s); using the default\n", o->name, v,
@@ -246,6 +258,13 @@ static void warn_unknown(void)
         bool known = false;
         for (size_t k = 0; k < sizeof table / sizeof table[0] && !known; k++) {
             const char *name = table[k].name;
+            size_t j = 0;
+            while (name[j] != '\0' && var[j] == name[j])
+                j++;
+            known = name[j] == '\0' && var[j] == '=';
+        }
+        for (size_t k = 0; k < sizeof string_options / sizeof string_options[0] && !known; k++) {
+            const char *name = string_options[k];
             size_t j = 0;
             while (name[j] != '\0' && var[j] == name[j])
                 j++;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -359,4 +360,64 @@ void os_stdio_list_reset(void)
 {
     if (_IO_list_resetlock != NULL)
         _IO_list_resetlock();
+}
+
+/* ---- files and signals (the heap profiler's output) --------------------- */
+
+int os_open_write(const char *path)
+{
+    int saved = errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    errno = saved;
+    return fd;
+}
+
+int os_open_read(const char *path)
+{
+    int saved = errno;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    errno = saved;
+    return fd;
+}
+
+long os_read(int fd, void *buf, size_t len)
+{
+    int saved = errno;
+    ssize_t n;
+    do
+        n = read(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    errno = saved;
+    return (long)n;
+}
+
+bool os_on_signal(int signo, void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(signo, &sa, NULL) == 0;
+}
+
+int os_signal_number(const char *name)
+{
+    static const struct {
+        const char *name;
+        int signo;
+    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},
+                 {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"URG", SIGURG}};
+    if (name[0] == 'S' && name[1] == 'I' && name[2] == 'G')
+        name += 3;
+    if (name[0] >= '0' && name[0] <= '9') {
+        int n = 0;
+        for (; *name >= '0' && *name <= '9' && n < 1000; name++)
+            n = n * 10 + (*name - '0');
+        return *name == '\0' && n > 0 && n < NSIG ? n : 0;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].signo;
+    return 0;
 }

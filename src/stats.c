@@ -250,6 +250,14 @@ static void format_text(text_t *t, const mem_stats_t *s)
         add_row(t, fields[i].name, field_value(s, &fields[i]), fields[i].bytes);
     // Not in mem_stats_t: the whole process's RSS, read as the report is made.
     add_row(t, "resident_bytes", os_resident_bytes(), true);
+    // The heap profiler's figures, when it is on (ALLOCATOR_PROF).
+    if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
+        size_t samples, sites, table_bytes;
+        prof_stats(&samples, &sites, &table_bytes);
+        add_row(t, "prof_samples", samples, false);
+        add_row(t, "prof_sites", sites, false);
+        add_row(t, "prof_table_bytes", table_bytes, true);
+    }
     // Per slab class: slots handed out by the slabs (live, or waiting in
     // a thread cache) of the slots their slabs hold.
     la_slab_stats_t slabs[LA_SLAB_CLASSES];
@@ -309,7 +317,14 @@ static void format_json(text_t *t, const mem_stats_t *s)
         add(t, ",\"used_slots\":%zu,\"used_bytes\":%zu}", k->used_slots,
             k->used_slots * la_sizeclasses[c].size);
     }
-    add(t, "]}}\n");
+    add(t, "]");
+    if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
+        size_t samples, sites, table_bytes;
+        prof_stats(&samples, &sites, &table_bytes);
+        add(t, ",\"prof_samples\":%zu,\"prof_sites\":%zu,\"prof_table_bytes\":%zu", samples,
+            sites, table_bytes);
+    }
+    add(t, "}}\n");
 }
 
 // Writes a finished report (cut to the buffer if it overflowed).

@@ -12,7 +12,7 @@
  * metadata chunks and are reused after their thread exits.
  *
  * Lock order (also fork's): init_lock, tc_lock, heaps_lock, each heap,
- * slab_lock, large_lock, stats_lock.
+ * slab_lock, large_lock, stats_lock, prof_lock (the heap profiler's, prof.c).
  */
 #include <pthread.h>
 #include <string.h>

@@ -34,6 +34,8 @@ LA_HEAP_NONE = 0xFF
 LA_REQ_LARGE = 0xFFFFFFFF
 # src/internal.h: check-word variants, xor'ed into a live block's check.
 LA_CHECK_BIG = 0x0000B160
+# A live block the heap profiler sampled (src/prof.c) carries this too.
+LA_CHECK_PROF = 0x9F0F0000
 LA_CHECK_FREED = 0xF4EEF4EE
 # src/config.h
 ALIGNMENT = 16
@@ -261,7 +263,8 @@ class Block:
         return block_hash(self.addr, self.head, key, self.header_bytes)
 
     def is_live(self, key):
-        return self.check == check_word(self.hash(key), self.req)
+        live = check_word(self.hash(key), self.req)
+        return self.check in (live, live ^ LA_CHECK_PROF)
 
     def is_cached(self, key):
         """Marked as waiting in a thread cache or on a remote list: the
@@ -644,7 +647,8 @@ class Checker:
                 plain = check_plain(b.hash(self.st.key), b.req)
                 if b.is_cached(self.st.key):
                     self.cached[addr] = i
-                elif b.check not in (plain, plain ^ LA_CHECK_BIG):
+                elif b.check not in (plain, plain ^ LA_CHECK_BIG, plain ^ LA_CHECK_PROF,
+                                     plain ^ LA_CHECK_BIG ^ LA_CHECK_PROF):
                     raise Problem("live block header fails its check word (%#x)" % b.check,
                                   addr, i)
                 elif not b.is_live(self.st.key):

@@ -82,6 +82,13 @@ grep -q "^bin$\|^usr$" "$tmp/run_out" || fail "liballocator-run lost the program
 grep -q "^LD_PRELOAD=.*/liballocator-preload\.so$" "$tmp/run_out" ||
   fail "liballocator-run --malloc-only: $(grep LD_PRELOAD "$tmp/run_out")"
 grep -q "liballocator statistics" "$tmp/run_err" || fail "liballocator-run --malloc-only showed no statistics"
+# liballocator-prof reads a profile of a program run on the installed library.
+(cd "$tmp" && env -u LIBALLOCATOR -u LD_PRELOAD ALLOCATOR_PROF=1b ALLOCATOR_STATS=0 \
+  ALLOCATOR_PROF_FILE="$tmp/ls.prof" "$prefix/bin/liballocator-run" ls / >/dev/null) ||
+  fail "liballocator-run with ALLOCATOR_PROF failed"
+"$prefix/bin/liballocator-prof" "$tmp/ls.prof" >"$tmp/prof_out" || fail "liballocator-prof failed"
+grep -q "^liballocator heap profile: live bytes" "$tmp/prof_out" ||
+  fail "liballocator-prof printed no table"
 # They speak under their installed names, and know the version.
 for s in run debug; do
   "$prefix/bin/liballocator-$s" --help >"$tmp/help" || fail "liballocator-$s --help failed"

@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: MIT
+/*
+ * prof.c: the sampling heap profiler (issue 16).  With ALLOCATOR_PROF set,
+ * preload/ routes the exported malloc family here; each allocation counts
+ * its bytes down a per-thread countdown drawn from an exponential
+ * distribution (mean: the interval), and the one that takes it to zero is
+ * sampled: its call stack (libgcc's unwinder, no allocation) goes into a
+ * stack table and the block into a sample table, and its check word gets
+ * LA_CHECK_PROF, so that its free misses the thread-cache fast path and
+ * la_validate calls prof_forget.  A sample of s bytes stands for s / p
+ * bytes and 1 / p objects, p = 1 - exp(-s / interval) being the chance
+ * that an allocation of s bytes is sampled (interval 1: every one, p = 1).
+ *
+ * Tables are mapped once (os_map, bounded by config.h) and guarded by
+ * la.prof_lock, taken after every other allocator lock (lock.c's fork
+ * handler); stacks are walked before it is taken.  Output (at exit, on
+ * mem_prof_dump and on ALLOCATOR_PROF_SIGNAL) is written with write(2):
+ * no stdio, no malloc.  The profiler off costs the exported family one
+ * load and branch of la.prof_on per allocation and nothing per free.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unwind.h>
+
+#include "tcache.h"
+
+typedef struct {
+    uint64_t hash;
+    uint32_t next;       // next stack in the bucket, index + 1 (0: none)
+    uint32_t depth;
+    double live_bytes, live_objs;   // estimated, of the samples alive now
+    double total_bytes, total_objs; // estimated, of every sample taken
+    void *frames[LA_PROF_MAX_FRAMES];
+} prof_stack_t;
+
+typedef struct {
+    const void *addr;    // the payload; NULL while the record is free
+    uint32_t next;       // next sample in the bucket or the free list, index + 1
+    uint32_t stack;      // index into the stack table
+    double bytes, objs;  // what this sample stands for
+} prof_sample_t;
+
+// Buckets of the sample table: about four samples a chain when it is full.
+#define PROF_SAMPLE_BUCKETS (LA_PROF_MAX_SAMPLES / 4)
+
+static struct {
+    uint32_t *sample_buckets;
+    prof_sample_t *samples;
+    uint32_t samples_used;  // records ever handed out (high-water mark)
+    uint32_t sample_free;   // freed records, index + 1
+    uint32_t live;          // samples alive now
+    uint32_t *stack_buckets;
+    prof_stack_t *stacks;
+    uint32_t stacks_used;
+    size_t dropped;         // samples the full tables could not take
+    size_t sampled;         // samples ever taken
+    size_t interval;        // mean bytes between samples (1: every allocation)
+    size_t mapped_bytes;
+    uint64_t seq;           // draws so far (atomic), for the random numbers
+} prof;
+
+// Bytes until the calling thread's next sample (a sample is due when it
+// drops to 0 or below); 0 before the thread's first allocation, INT64_MAX
+// while it takes one (an allocation made meanwhile, by the unwinder or a
+// signal handler, is then not sampled).
+static __thread int64_t prof_left __attribute__((tls_model("initial-exec")));
+
+/* ---- numbers ------------------------------------------------------------- */
+
+// libm is not linked: log and expm1 to about 1e-12, enough for weights.
+static double prof_log(double x) // x > 0
+{
+    int e = 0;
+    while (x >= 2.0) {
+        x *= 0.5;
+        e++;
+    }
+    while (x < 1.0) {
+        x *= 2.0;
+        e--;
+    }
+    double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
+    for (int k = 1; k < 40; k += 2) {
+        sum += term / k;
+        term *= z2;
+    }
+    return 2.0 * sum + e * 0.69314718055994530942;
+}
+
+// 1 - exp(-x), x >= 0, without cancellation for small x.
+static double prof_one_minus_exp_neg(double x)
+{
+    if (x > 40.0)
+        return 1.0;
+    if (x <= 0.5) {
+        double term = x, sum = 0.0;
+        for (int k = 1; k < 30; k++) {
+            sum += term;
+            term *= -x / (k + 1);
+        }
+        return sum;
+    }
+    int k = 0;
+    while (x > 0.5) {
+        x *= 0.5;
+        k++;
+    }
+    double e = 1.0 - prof_one_minus_exp_neg(x); // exp(-x) for the reduced x
+    while (k-- > 0)
+        e *= e;
+    return 1.0 - e;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+// Bytes to the next sample: exponential with mean prof.interval; 1 when
+// every allocation is sampled.
+static int64_t draw_countdown(void)
+{
+    if (prof.interval <= 1)
+        return 1;
+    uint64_t n = __atomic_fetch_add(&prof.seq, 1, __ATOMIC_RELAXED);
+    uint64_t r = mix64(la.key ^ mix64(n) ^ (uintptr_t)&prof_left);
+    double u = ((double)(r >> 11) + 1.0) / 9007199254740992.0; // (0, 1]
+    double bytes = -prof_log(u) * (double)prof.interval;
+    if (bytes > 1e15)
+        bytes = 1e15;
+    return (int64_t)bytes + 1;
+}
+
+/* ---- stacks ------------------------------------------------------------- */
+
+typedef struct {
+    void *caller;   // the return address of the exported function
+    void **frames;
+    unsigned depth;
+    unsigned seen;  // frames walked before caller turned up
+    bool started;
+} walk_t;
+
+static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
+{
+    walk_t *w = arg;
+    void *ip = (void *)_Unwind_GetIP(ctx);
+    if (!w->started) {
+        // Our own frames are skipped; if the caller never turns up (a
+        // frame the unwinder cannot see), the walk is kept from the top.
+        if (ip != w->caller && w->seen < LA_PROF_MAX_FRAMES) {
+            w->frames[w->seen++] = ip;
+            return _URC_NO_REASON;
+        }
+        w->started = true;
+    }
+    if (ip == NULL)
+        return _URC_END_OF_STACK;
+    w->frames[w->depth++] = ip;
+    return w->depth == LA_PROF_MAX_FRAMES ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+// Up to LA_PROF_MAX_FRAMES return addresses from the caller outwards.
+static unsigned capture(void **frames, void *caller)
+{
+    walk_t w = {.caller = caller, .frames = frames};
+    _Unwind_Backtrace(walk_frame, &w);
+    if (!w.started) {
+        w.depth = w.seen; // the top of the walk, ours included
+        if (w.depth == 0)
+            frames[w.depth++] = caller;
+    }
+    return w.depth;
+}
+
+static uint64_t hash_frames(void *const *frames, unsigned depth)
+{
+    uint64_t h = depth;
+    for (unsigned i = 0; i < depth; i++)
+        h = mix64(h ^ (uintptr_t)frames[i]);
+    return h;
+}
+
+// The stack's index, added if new; UINT32_MAX when the table is full.
+// Under prof_lock.
+static uint32_t stack_intern(void *const *frames, unsigned depth)
+{
+    uint64_t h = hash_frames(frames, depth);
+    uint32_t *bucket = &prof.stack_buckets[h % LA_PROF_MAX_STACKS];
+    for (uint32_t i = *bucket; i != 0; i = prof.stacks[i - 1].next) {
+        prof_stack_t *s = &prof.stacks[i - 1];
+        if (s->hash != h || s->depth != depth)
+            continue;
+        unsigned k = 0;
+        while (k < depth && s->frames[k] == frames[k])
+            k++;
+        if (k == depth)
+            return i - 1;
+    }
+    if (prof.stacks_used == LA_PROF_MAX_STACKS)
+        return UINT32_MAX;
+    uint32_t idx = prof.stacks_used++;
+    prof_stack_t *s = &prof.stacks[idx];
+    s->hash = h;
+    s->depth = depth;
+    for (unsigned k = 0; k < depth; k++)
+        s->frames[k] = frames[k];
+    s->next = *bucket;
+    *bucket = idx + 1;
+    return idx;
+}
+
+/* ---- samples ------------------------------------------------------------ */
+
+static uint32_t *sample_bucket(const void *addr)
+{
+    return &prof.sample_buckets[mix64((uintptr_t)addr) % PROF_SAMPLE_BUCKETS];
+}
+
+static LA_NOINLINE void take_sample(void *p, size_t req, void *caller)
+{
+    void *frames[LA_PROF_MAX_FRAMES];
+    unsigned depth = capture(frames, caller);
+    double objs = 1.0, bytes = (double)req;
+    if (prof.interval > 1) {
+        double chance = prof_one_minus_exp_neg((double)req / (double)prof.interval);
+        objs = 1.0 / chance;
+        bytes = (double)req / chance;
+    }
+    la_block_t *b = blk_from_payload(p);
+    lock_acquire(&la.prof_lock);
+    prof.sampled++;
+    uint32_t si = stack_intern(frames, depth);
+    uint32_t k = prof.sample_free;
+    if (k != 0)
+        prof.sample_free = prof.samples[k - 1].next;
+    else if (prof.samples_used < LA_PROF_MAX_SAMPLES)
+        k = ++prof.samples_used;
+    if (si == UINT32_MAX || k == 0) {
+        if (k != 0) { // give the record back
+            prof.samples[k - 1].next = prof.sample_free;
+            prof.sample_free = k;
+        }
+        prof.dropped++;
+        lock_release(&la.prof_lock);
+        return;
+    }
+    prof_sample_t *s = &prof.samples[k - 1];
+    *s = (prof_sample_t){.addr = p, .stack = si, .bytes = bytes, .objs = objs};
+    uint32_t *bucket = sample_bucket(p);
+    s->next = *bucket;
+    *bucket = k;
+    prof.live++;
+    prof_stack_t *st = &prof.stacks[si];
+    st->live_bytes += bytes;
+    st->live_objs += objs;
+    st->total_bytes += bytes;
+    st->total_objs += objs;
+    // The block is ours until it is returned: nobody else reads its check.
+    b->check ^= LA_CHECK_PROF;
+    lock_release(&la.prof_lock);
+}
+
+void prof_forget(la_block_t *b)
+{
+    const void *p = blk_payload(b);
+    lock_acquire(&la.prof_lock);
+    if (prof.sample_buckets != NULL) {
+        for (uint32_t *link = sample_bucket(p); *link != 0; link = &prof.samples[*link - 1].next) {
+            prof_sample_t *s = &prof.samples[*link - 1];
+            if (s->addr != p)
+                continue;
+            prof_stack_t *st = &prof.stacks[s->stack];
+            st->live_bytes -= s->bytes;
+            st->live_objs -= s->objs;
+            uint32_t k = *link;
+            *link = s->next;
+            s->addr = NULL;
+            s->next = prof.sample_free;
+            prof.sample_free = k;
+            prof.live--;
+            break;
+        }
+    }
+    b->check = la_check_word(blk_hash_now(b), b->req);
+    lock_release(&la.prof_lock);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+typedef struct {
+    int fd; // -1: stderr through os_write_stderr
+    size_t len;
+    char buf[LA_PROF_WRITE_BUFFER];
+} writer_t;
+
+static void w_flush(writer_t *w)
+{
+    if (w->fd < 0)
+        os_write_stderr(w->buf, w->len);
+    else
+        os_write_fd(w->fd, w->buf, w->len);
+    w->len = 0;
+}
+
+// One line (shorter than a quarter of the buffer) at a time.
+static void w_printf(writer_t *w, const char *fmt, ...) LA_PRINTF(2, 3);
+static void w_printf(writer_t *w, const char *fmt, ...)
+{
+    if (w->len > sizeof w->buf * 3 / 4)
+        w_flush(w);
+    __builtin_va_list ap;
+    __builtin_va_start(ap, fmt);
+    size_t n = log_format(w->buf + w->len, sizeof w->buf - w->len, fmt, ap);
+    __builtin_va_end(ap);
+    w->len += LA_MIN(n, sizeof w->buf - w->len - 1);
+}
+
+static size_t rounded(double x) { return x <= 0.0 ? 0 : (size_t)(x + 0.5); }
+
+// The file name: ALLOCATOR_PROF_FILE or the default, %p replaced by the pid.
+static void profile_path(char *out, size_t cap)
+{
+    const char *tmpl = os_getenv("ALLOCATOR_PROF_FILE");
+    if (tmpl == NULL || tmpl[0] == '\0')
+        tmpl = "liballocator.%p.prof";
+    size_t n = 0;
+    for (const char *s = tmpl; *s != '\0' && n + 24 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+            char digits[16];
+            unsigned pid = (unsigned)os_getpid(), k = 0;
+            do
+                digits[k++] = (char)('0' + pid % 10);
+            while ((pid /= 10) != 0 && k < sizeof digits);
+            while (k > 0)
+                out[n++] = digits[--k];
+            s++;
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n] = '\0';
+}
+
+// Writes the profile into fd; under prof_lock.
+static void write_profile(int fd)
+{
+    writer_t w = {.fd = fd, .len = 0};
+    double live_bytes = 0, live_objs = 0;
+    size_t sites = 0;
+    for (uint32_t i = 0; i < prof.stacks_used; i++) {
+        live_bytes += prof.stacks[i].live_bytes;
+        live_objs += prof.stacks[i].live_objs;
+        sites += rounded(prof.stacks[i].live_objs) > 0;
+    }
+    w_printf(&w, "liballocator heap profile 1\n");
+    w_printf(&w, "pid %d\ninterval_bytes %zu\nmax_frames %d\n", os_getpid(), prof.interval,
+             LA_PROF_MAX_FRAMES);
+    w_printf(&w, "samples_taken %zu\nsamples_live %u\nsamples_dropped %zu\n", prof.sampled,
+             prof.live, prof.dropped);
+    w_printf(&w, "live_bytes %zu\nlive_objects %zu\nlive_sites %zu\n", rounded(live_bytes),
+             rounded(live_objs), sites);
+    // One line per call stack: estimates of what is alive now and of what
+    // was allocated since the start, then the return addresses, innermost
+    // first.
+    w_printf(&w, "--- sites: live_bytes live_objects total_bytes total_objects @ frames\n");
+    for (uint32_t i = 0; i < prof.stacks_used; i++) {
+        prof_stack_t *s = &prof.stacks[i];
+        w_printf(&w, "%zu %zu %zu %zu @", rounded(s->live_bytes), rounded(s->live_objs),
+                 rounded(s->total_bytes), rounded(s->total_objs));
+        for (unsigned k = 0; k < s->depth; k++)
+            w_printf(&w, " %p", s->frames[k]);
+        w_printf(&w, "\n");
+    }
+    // The mappings, to resolve the addresses after the run.
+    w_printf(&w, "--- maps\n");
+    w_flush(&w);
+    int maps = os_open_read("/proc/self/maps");
+    if (maps >= 0) {
+        long n;
+        while ((n = os_read(maps, w.buf, sizeof w.buf)) > 0)
+            os_write_fd(fd, w.buf, (size_t)n);
+        os_close(maps);
+    }
+}
+
+static int dump_to(const char *path)
+{
+    if (!__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE))
+        return -1;
+    int fd = os_open_write(path);
+    if (fd < 0)
+        return -1;
+    // Writes under the lock: frees of sampled blocks wait for the dump.
+    lock_acquire(&la.prof_lock);
+    write_profile(fd);
+    lock_release(&la.prof_lock);
+    os_close(fd);
+    return 0;
+}
+
+int mem_prof_dump(const char *path)
+{
+    char buf[512];
+    if (path == NULL) {
+        profile_path(buf, sizeof buf);
+        path = buf;
+    }
+    if (dump_to(path) != 0) {
+        errno = __atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE) ? EIO : ENOENT;
+        return -1;
+    }
+    return 0;
+}
+
+// ALLOCATOR_PROF_LEAKS: the call sites still holding memory at exit, the
+// largest first, on stderr.  Under prof_lock.
+static void leak_report(const char *path)
+{
+    writer_t w = {.fd = -1, .len = 0};
+    double bytes = 0, objs = 0;
+    size_t sites = 0;
+    for (uint32_t i = 0; i < prof.stacks_used; i++) {
+        bytes += prof.stacks[i].live_bytes;
+        objs += prof.stacks[i].live_objs;
+        sites += rounded(prof.stacks[i].live_objs) > 0;
+    }
+    w_printf(&w, "liballocator: leak report (pid %d): %zu bytes in %zu objects still allocated "
+                 "at exit, at %zu call sites (estimated from %u samples, one per %zu bytes)\n",
+             os_getpid(), rounded(bytes), rounded(objs), sites, prof.live, prof.interval);
+    uint32_t shown[LA_PROF_LEAK_SITES];
+    unsigned nshown = 0;
+    while (nshown < LA_PROF_LEAK_SITES) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t i = 0; i < prof.stacks_used; i++) {
+            bool seen = false;
+            for (unsigned k = 0; k < nshown; k++)
+                seen |= shown[k] == i;
+            if (!seen && rounded(prof.stacks[i].live_objs) > 0 &&
+                (best == UINT32_MAX || prof.stacks[i].live_bytes > prof.stacks[best].live_bytes))
+                best = i;
+        }
+        if (best == UINT32_MAX)
+            break;
+        shown[nshown++] = best;
+        prof_stack_t *s = &prof.stacks[best];
+        w_printf(&w, "liballocator:   %zu bytes in %zu objects at", rounded(s->live_bytes),
+                 rounded(s->live_objs));
+        for (unsigned k = 0; k < s->depth && k < 6; k++)
+            w_printf(&w, " %p", s->frames[k]);
+        w_printf(&w, "\n");
+    }
+    w_printf(&w, "liballocator: resolve with: liballocator-prof --leaks %s\n", path);
+    w_flush(&w);
+}
+
+// After the program's atexit handlers, like the statistics (stats.c).  A
+// process that took no sample (a shell the environment passed through)
+// writes nothing.
+__attribute__((destructor)) static void prof_at_exit(void)
+{
+    if (!__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE) || la_load_relaxed(&prof.sampled) == 0)
+        return;
+    char path[512];
+    profile_path(path, sizeof path);
+    int fd = os_open_write(path);
+    lock_acquire(&la.prof_lock);
+    if (fd >= 0)
+        write_profile(fd);
+    if (la.options.prof_leaks)
+        leak_report(fd >= 0 ? path : "(the profile could not be written)");
+    lock_release(&la.prof_lock);
+    if (fd >= 0)
+        os_close(fd);
+}
+
+/* ---- the entry points --------------------------------------------------- */
+
+static void on_profile_signal(int signo)
+{
+    (void)signo;
+    // Only a flag: the next allocation that takes the slow path (the next
+    // sample, or any with ALLOCATOR_PROF=1b) writes the profile.
+    la_store_relaxed(&la.prof_dump_pending, 1);
+}
+
+static LA_COLD void dump_pending(void)
+{
+    if (__atomic_exchange_n(&la.prof_dump_pending, 0, __ATOMIC_ACQ_REL)) {
+        char path[512];
+        profile_path(path, sizeof path);
+        dump_to(path);
+    }
+}
+
+// Past the countdown: the thread's first allocation starts its countdown,
+// or a sample is due (true: the caller allocates past the thread cache and
+// calls sampled()).  Also where a profile signal is answered.
+static LA_NOINLINE bool count_down_slow(size_t req)
+{
+    if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
+        dump_pending();
+    if (prof_left == 0) { // the thread's first allocation
+        prof_left = draw_countdown();
+        if ((int64_t)((uint64_t)prof_left - req) > 0) {
+            prof_left -= (int64_t)req;
+            return false;
+        }
+    }
+    // Allocations made while the sample is taken (the unwinder's, a
+    // signal handler's) count down from here harmlessly.
+    prof_left = INT64_MAX;
+    return true;
+}
+
+// Counts req bytes down; true when this allocation is to be sampled.  A
+// request that must fail counts nothing: its size, negative as an
+// int64_t, would push the next sample away by up to 2^63 bytes.
+static inline __attribute__((always_inline)) bool count_down(size_t req)
+{
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return false;
+    // In unsigned arithmetic: no signed overflow whatever req is.
+    int64_t left = (int64_t)((uint64_t)prof_left - req);
+    if (LA_LIKELY(left > 0)) {
+        prof_left = left;
+        return false;
+    }
+    return count_down_slow(req);
+}
+
+// A sampled allocation came back: record it (if it succeeded) and draw
+// the next countdown.
+static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
+{
+    if (p != NULL)
+        take_sample(p, req, caller);
+    prof_left = draw_countdown();
+    return p;
+}
+
+// Sampled blocks come from la_alloc_direct, past the thread cache: always
+// a block with a header (a heap block or a large one) for the mark.
+
+static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
+{
+    if (!count_down(req))
+        return la_malloc(req);
+    return sampled(la_alloc_direct(req, req, false), req, caller);
+}
+
+// malloc, the hot one, counts down before it allocates, so that the
+// thread-cache fast path inlined here ends in a tail call and needs no
+// saved registers: the profiler on costs a jump and the countdown.
+void *prof_malloc(size_t req, void *caller)
+{
+    int64_t left = (int64_t)((uint64_t)prof_left - req);
+    if (LA_LIKELY(left > 0 && req <= LA_MAX_REQUEST)) {
+        prof_left = left;
+        return tcache_malloc(req);
+    }
+    return prof_malloc_slow(req, caller);
+}
+
+void *prof_calloc(size_t nmemb, size_t size, void *caller)
+{
+    size_t req;
+    if (__builtin_mul_overflow(nmemb, size, &req) || !count_down(req))
+        return la_calloc(nmemb, size);
+    return sampled(la_alloc_direct(req, req, true), req, caller);
+}
+
+void *prof_realloc(void *p, size_t req, void *caller)
+{
+    if (p == NULL)
+        return prof_malloc(req, caller);
+    if (req == 0 || !count_down(req))
+        return la_realloc(p, req);
+    // A new block, which the sample marks; the old one is freed (its own
+    // sample, if any, dropped) once its bytes are copied.
+    size_t old = la_usable_size(p, "realloc");
+    void *q = la_alloc_direct(req, req, false);
+    if (q != NULL) {
+        memcpy(q, p, LA_MIN(old, req));
+        la_free(p);
+    }
+    return sampled(q, req, caller);
+}
+
+void *prof_aligned(size_t align, size_t req, void *caller)
+{
+    if (!count_down(req))
+        return la_aligned(align, req);
+    // Above ALIGNMENT the aligned paths hand out headed blocks; at or
+    // below it, la_aligned is malloc, and a direct block is aligned enough.
+    if (align <= ALIGNMENT && LA_IS_POW2(align))
+        return sampled(la_alloc_direct(req, req, false), req, caller);
+    return sampled(la_aligned(align, req), req, caller);
+}
+
+/* ---- set-up, statistics and fork ---------------------------------------- */
+
+void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes)
+{
+    lock_acquire(&la.prof_lock);
+    *samples = prof.live;
+    *sites = prof.stacks_used;
+    // The buckets are counted whole; the records as far as they were used.
+    *table_bytes = prof.sample_buckets == NULL
+                       ? 0
+                       : PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
+                             LA_PROF_MAX_STACKS * sizeof(uint32_t) +
+                             prof.samples_used * sizeof(prof_sample_t) +
+                             prof.stacks_used * sizeof(prof_stack_t);
+    lock_release(&la.prof_lock);
+}
+
+void prof_lock_all(void) { lock_acquire(&la.prof_lock); }
+void prof_unlock_all(void) { lock_release(&la.prof_lock); }
+void prof_after_fork_child(void) { lock_reset(&la.prof_lock); }
+
+// Before the program's constructors run main, and outside every lock: the
+// tables are mapped and the unwinder walks once (its first walk may set
+// itself up), then the exported family starts calling here.
+__attribute__((constructor)) static void prof_init_process(void)
+{
+    la_ensure_init();
+    if (la.options.prof_bytes == 0)
+        return;
+    prof.interval = la.options.prof_bytes;
+    size_t bytes = PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
+                   (size_t)LA_PROF_MAX_SAMPLES * sizeof(prof_sample_t) +
+                   LA_PROF_MAX_STACKS * sizeof(uint32_t) +
+                   (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t);
+    bytes = LA_ALIGN_UP(bytes, la.page_bytes);
+    char *map = os_map(bytes); // zeroed; pages are touched as they are used
+    if (map == NULL) {
+        log_printf("liballocator: ALLOCATOR_PROF: no memory for the profiler's tables; "
+                   "profiling off\n");
+        return;
+    }
+    prof.mapped_bytes = bytes;
+    prof.samples = (prof_sample_t *)map;
+    prof.stacks = (prof_stack_t *)(prof.samples + LA_PROF_MAX_SAMPLES);
+    prof.sample_buckets = (uint32_t *)(prof.stacks + LA_PROF_MAX_STACKS);
+    prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
+    void *frames[LA_PROF_MAX_FRAMES];
+    capture(frames, NULL);
+    const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");
+    if (sig != NULL && sig[0] != '\0') {
+        int signo = os_signal_number(sig);
+        if (signo == 0 || !os_on_signal(signo, on_profile_signal))
+            log_printf("liballocator: ALLOCATOR_PROF_SIGNAL=%s not understood (use USR1, USR2, "
+                       "HUP, PROF or a number); no dump on a signal\n", sig);
+    }
+    if (la.options.prof_leaks)
+        os_keep_stderr(); // the report at exit must reach the user's stderr
+    __atomic_store_n(&la.prof_on, 1, __ATOMIC_RELEASE);
+}

@@ -344,17 +344,26 @@ static void profile_path(char *out, size_t cap)
     out[n] = '\0';
 }
 
+// What every call site still holds: estimated bytes and objects, and the
+// number of sites with any.  Under prof_lock.
+static void live_totals(double *bytes, double *objs, size_t *sites)
+{
+    *bytes = *objs = 0;
+    *sites = 0;
+    for (uint32_t i = 0; i < prof.stacks_used; i++) {
+        *bytes += prof.stacks[i].live_bytes;
+        *objs += prof.stacks[i].live_objs;
+        *sites += rounded(prof.stacks[i].live_objs) > 0;
+    }
+}
+
 // Writes the profile into fd; under prof_lock.
 static void write_profile(int fd)
 {
     writer_t w = {.fd = fd, .len = 0};
-    double live_bytes = 0, live_objs = 0;
-    size_t sites = 0;
-    for (uint32_t i = 0; i < prof.stacks_used; i++) {
-        live_bytes += prof.stacks[i].live_bytes;
-        live_objs += prof.stacks[i].live_objs;
-        sites += rounded(prof.stacks[i].live_objs) > 0;
-    }
+    double live_bytes, live_objs;
+    size_t sites;
+    live_totals(&live_bytes, &live_objs, &sites);
     w_printf(&w, "liballocator heap profile 1\n");
     w_printf(&w, "pid %d\ninterval_bytes %zu\nmax_frames %d\n", os_getpid(), prof.interval,
              LA_PROF_MAX_FRAMES);
@@ -420,13 +429,9 @@ int mem_prof_dump(const char *path)
 static void leak_report(const char *path)
 {
     writer_t w = {.fd = -1, .len = 0};
-    double bytes = 0, objs = 0;
-    size_t sites = 0;
-    for (uint32_t i = 0; i < prof.stacks_used; i++) {
-        bytes += prof.stacks[i].live_bytes;
-        objs += prof.stacks[i].live_objs;
-        sites += rounded(prof.stacks[i].live_objs) > 0;
-    }
+    double bytes, objs;
+    size_t sites;
+    live_totals(&bytes, &objs, &sites);
     w_printf(&w, "liballocator: leak report (pid %d): %zu bytes in %zu objects still allocated "
                  "at exit, at %zu call sites (estimated from %u samples, one per %zu bytes)\n",
              os_getpid(), rounded(bytes), rounded(objs), sites, prof.live, prof.interval);

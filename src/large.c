@@ -214,9 +214,7 @@ static char *cache_fit(const la_map_t *m, size_t bytes, size_t *len)
     }
     char *moved = os_remap(m->map, have, bytes);
     if (moved == NULL) {
-        os_unmap(m->map, have);
-        count(&la.num_munmaps, 1);
-        la_count_release(have);
+        unmap_all(m, 1); // as any cached mapping goes: counted, tombstone kept
         return NULL;
     }
     *len = bytes;

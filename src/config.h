@@ -226,16 +226,17 @@
 // Slots of the guard pool: at most this many guarded blocks live or in
 // quarantine at once; a sample that finds none free is skipped.  The pool
 // is reserved once (PROT_NONE): slots * (LA_GUARD_SLOT_PAGES + 1) + 1
-// pages of address space, and only the pages of live blocks are resident
-// (128 slots of 2 pages: 1 MiB at most with 4 KiB pages).
-#define LA_GUARD_SLOTS 128
+// pages of address space, of which the pages blocks used stay resident
+// (freed blocks' pages are kept for their slot's next block): 112 slots
+// of 2 pages are 896 KiB at most with 4 KiB pages, under the issue's
+// 1 MiB with the slots' records (about 19 KiB).
+#define LA_GUARD_SLOTS 112
 // Pages of one slot: the largest request guarded (8 KiB less the
 // alignment slack with 4 KiB pages; bigger ones are never sampled).
 #define LA_GUARD_SLOT_PAGES 2
 // Freed guarded blocks kept inaccessible, and not reused, before their
 // slot can serve again (a use after free within this many guarded frees
-// is named with both stacks).  Their pages are given back at once, so the
-// quarantine holds address space only.  At most LA_GUARD_SLOTS / 2.
+// is named with both stacks).  At most LA_GUARD_SLOTS / 2.
 #define LA_GUARD_QUARANTINE 32
 // Frames recorded for the allocation and for the free of a guarded block.
 #define LA_GUARD_FRAMES 8

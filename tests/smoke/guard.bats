@@ -61,3 +61,32 @@ print(len(words), sum(words.values()), re.sub(r"[0-9]", "d", "a1b22c333"))'
     expect_output
     guarded_some
 }
+
+# A JVM installs its own SIGSEGV handler when it starts, after the
+# allocator's, and takes faults on purpose (implicit null checks of
+# compiled code throw NullPointerException through it).  It must run as
+# on glibc; a fault on a guard page would reach its handler (an hs_err
+# crash report), docs/DEBUGGING.md "Guard pages".
+@test "guard pages: java with its own SIGSEGV handler and NullPointerExceptions" {
+    skip_unless_installed java javac
+    cat >Npe.java <<'JAVA'
+public class Npe {
+    static int len(String s) { return s.length(); }
+    public static void main(String[] a) {
+        int caught = 0;
+        long sum = 0;
+        for (int i = 0; i < 200000; i++) {
+            String s = (i % 3 == 0) ? null : ("x" + i);
+            try { sum += len(s); } catch (NullPointerException e) { caught++; }
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 20000; i++) sb.append(i % 10);
+        System.out.println("caught " + caught + " sum " + sum + " len " + sb.length());
+    }
+}
+JAVA
+    env -u LD_PRELOAD javac Npe.java
+    compare_under_allocator java -cp . Npe
+    expect_output
+    guarded_some
+}

@@ -394,20 +394,19 @@ void guard_lock_all(void) { lock_acquire(&la.guard_lock); }
 void guard_unlock_all(void) { lock_release(&la.guard_lock); }
 void guard_after_fork_child(void) { lock_reset(&la.guard_lock); }
 
-// Before the program's constructors and main, outside every lock, like
-// the profiler's: the pool is reserved, the unwinder walks once (its
-// first walk may set itself up), the SIGSEGV handler goes in (after any
-// handler a library constructor that ran earlier installed, which it
-// chains to), and then the sampling hook starts handing blocks here.
-__attribute__((constructor)) static void guard_init_process(void)
+// From prof.c's constructor, before the program's constructors and main,
+// outside every lock: the pool is reserved, the unwinder walks once (its
+// first walk may set itself up), and the SIGSEGV handler goes in (after
+// any handler a library constructor that ran earlier installed, which it
+// chains to).  True if the sampler is on; prof.c then turns the hook on.
+bool guard_init(void)
 {
-    la_ensure_init();
     size_t n = la.options.guard_sample;
     if (n == 0)
-        return;
+        return false;
     if (la.valgrind) { // memcheck watches every byte already
         log_printf("liballocator: ALLOCATOR_GUARD_SAMPLE is off under Valgrind\n");
-        return;
+        return false;
     }
     size_t page = la.page_bytes;
     guard.slot_bytes = LA_GUARD_SLOT_PAGES * page;
@@ -423,7 +422,7 @@ __attribute__((constructor)) static void guard_init_process(void)
             os_unmap(pool, pool_bytes);
         if (slots != NULL)
             os_unmap(slots, meta_bytes);
-        return;
+        return false;
     }
     guard.slots = slots;
     guard.first = pool + page;
@@ -435,10 +434,10 @@ __attribute__((constructor)) static void guard_init_process(void)
     prof_capture(frames, LA_GUARD_FRAMES, NULL);
     if (!os_on_fault(on_fault)) {
         log_printf("liballocator: ALLOCATOR_GUARD_SAMPLE: no SIGSEGV handler; guard pages off\n");
-        return;
+        return false;
     }
     // The start first: while the size is 0, guard_owns() is false.
     la_store_relaxed(&la.guard_pool, (uintptr_t)pool);
     __atomic_store_n(&la.guard_pool_bytes, pool_bytes, __ATOMIC_RELEASE);
-    __atomic_or_fetch(&la.sampling, LA_SAMPLE_GUARD, __ATOMIC_RELEASE);
+    return true;
 }

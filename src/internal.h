@@ -484,8 +484,8 @@ typedef struct {
 
     // The sampling hook: LA_SAMPLE_PROF and/or LA_SAMPLE_GUARD.  Every
     // exported allocation function tests it (one compare and branch) and
-    // goes through prof.c's countdowns when it is not 0.  Set by the
-    // constructors of prof.c and guard.c, before main.
+    // goes through prof.c's countdowns when it is not 0.  Set once, by
+    // prof.c's constructor, before main.
     int sampling;
     // Sampled guard pages (guard.c): the pool every guarded block lies in
     // (0 and 0 while off, so that guard_owns() is one compare), and the
@@ -893,6 +893,8 @@ LA_HIDDEN void guard_free(void *p, void *caller, const char *func);
 LA_HIDDEN size_t guard_usable(const void *p, const char *func);
 // realloc of a guarded block: a new ordinary block, the old one freed.
 LA_HIDDEN void *guard_realloc(void *p, size_t req, void *caller);
+// Sets the sampler up (prof.c's constructor calls it); true if it is on.
+LA_HIDDEN bool guard_init(void);
 // One in about how many allocations is guarded when the sampler is on.
 LA_HIDDEN size_t guard_interval(void);
 // Guarded blocks live now, ever made, and samples skipped (the pool was full).

@@ -716,14 +716,11 @@ void prof_lock_all(void) { lock_acquire(&la.prof_lock); }
 void prof_unlock_all(void) { lock_release(&la.prof_lock); }
 void prof_after_fork_child(void) { lock_reset(&la.prof_lock); }
 
-// Before the program's constructors run main, and outside every lock: the
-// tables are mapped and the unwinder walks once (its first walk may set
-// itself up), then the exported family starts calling here.
-__attribute__((constructor)) static void prof_init_process(void)
+// The profiler's tables; true if it is on.
+static bool prof_init(void)
 {
-    la_ensure_init();
     if (la.options.prof_bytes == 0)
-        return;
+        return false;
     prof.interval = la.options.prof_bytes;
     size_t bytes = PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
                    (size_t)LA_PROF_MAX_SAMPLES * sizeof(prof_sample_t) +
@@ -734,7 +731,7 @@ __attribute__((constructor)) static void prof_init_process(void)
     if (map == NULL) {
         log_printf("liballocator: ALLOCATOR_PROF: no memory for the profiler's tables; "
                    "profiling off\n");
-        return;
+        return false;
     }
     prof.mapped_bytes = bytes;
     prof.samples = (prof_sample_t *)map;
@@ -753,5 +750,20 @@ __attribute__((constructor)) static void prof_init_process(void)
     if (la.options.prof_leaks)
         os_keep_stderr(); // the report at exit must reach the user's stderr
     __atomic_store_n(&la.prof_on, 1, __ATOMIC_RELEASE);
-    __atomic_or_fetch(&la.sampling, LA_SAMPLE_PROF, __ATOMIC_RELEASE);
+    return true;
+}
+
+// Before the program's constructors run main, and outside every lock: the
+// profiler's tables are mapped and the guard pool reserved, the unwinder
+// walks once (its first walk may set itself up), and only then is the
+// sampling hook turned on, for both samplers at once.  One constructor,
+// so that no allocation draws a thread's countdowns while one sampler is
+// on and the other not yet (the one still off would never fire in that
+// thread).
+__attribute__((constructor)) static void sampling_init_process(void)
+{
+    la_ensure_init();
+    int on = (prof_init() ? LA_SAMPLE_PROF : 0) | (guard_init() ? LA_SAMPLE_GUARD : 0);
+    if (on != 0)
+        __atomic_store_n(&la.sampling, on, __ATOMIC_RELEASE);
 }

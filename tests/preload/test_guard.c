@@ -54,6 +54,7 @@ static size_t block_size;
 
 static void overflow_case(void)
 {
+    alarm(20); // children do not inherit main's: a lost fault must not hang
     char *p = guarded(block_size, true);
     volatile char *v = p;
     v[block_size + over_by - 1] = 1;
@@ -62,6 +63,7 @@ static void overflow_case(void)
 
 static void overflow_left_case(void)
 {
+    alarm(20);
     char *p = guarded(block_size, false);
     volatile char *v = p;
     v[block_size + over_by - 1] = 1;
@@ -70,6 +72,7 @@ static void overflow_left_case(void)
 
 static void underflow_case(void)
 {
+    alarm(20);
     char *p = guarded(64, false);
     volatile char *v = p;
     v[-1] = 1;
@@ -77,6 +80,7 @@ static void underflow_case(void)
 
 static void underflow_read_case(void)
 {
+    alarm(20);
     char *p = guarded(64, false);
     volatile char *v = p;
     sink = (char *)(uintptr_t)v[-16];
@@ -86,6 +90,7 @@ static char *uaf_block;
 
 static void uaf_write_case(void)
 {
+    alarm(20);
     volatile char *v = uaf_block;
     free(uaf_block);
     v[10] = 1;
@@ -93,6 +98,7 @@ static void uaf_write_case(void)
 
 static void uaf_read_case(void)
 {
+    alarm(20);
     volatile char *v = uaf_block;
     free(uaf_block);
     sink = (char *)(uintptr_t)v[20];
@@ -100,12 +106,14 @@ static void uaf_read_case(void)
 
 static void double_free_case(void)
 {
+    alarm(20);
     free(uaf_block);
     free(uaf_block);
 }
 
 static void realloc_freed_case(void)
 {
+    alarm(20);
     free(uaf_block);
     sink = realloc(uaf_block, 10);
 }
@@ -261,16 +269,21 @@ static void own_faults_reach_it(void)
 
 static void guard_fault_to_program(void)
 {
+    alarm(20);
     char *p = guarded(64, true);
     ((volatile char *)p)[64] = 1;
 }
 
-// A NULL dereference in a program that installed no handler after ours
-// still dies of SIGSEGV (the default action, chained to).
-static char *volatile null_ptr;
-static void null_fault(void)
+// A fault outside the guard pool, in a program that installed no handler
+// of its own, still kills it with SIGSEGV (the default action, chained
+// to).  On a page of its own rather than through NULL, which UBSan builds
+// catch before the load.
+static void foreign_fault(void)
 {
-    sink = (char *)(uintptr_t) * (volatile char *)null_ptr;
+    alarm(20);
+    char *page = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(page != MAP_FAILED);
+    sink = (char *)(uintptr_t) * (volatile char *)page;
 }
 
 int main(int argc, char **argv)
@@ -281,7 +294,7 @@ int main(int argc, char **argv)
     if (!early) {
         // No handler but ours: a fault that is not ours is the default's.
         char out[4096];
-        int status = run_child(null_fault, out, sizeof out);
+        int status = run_child(foreign_fault, out, sizeof out);
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
         CHECK(strstr(out, "liballocator") == NULL);
     }

@@ -318,3 +318,68 @@ GDB
     grep -q "^heap stats: heap 0's lock held .*use the command without --inferior$" gdb.out ||
         fail_with "heap stats --inferior did not refuse to call into a locked allocator"
 }
+
+# map_check SVG ARGS...: tests/smoke/heap_map_check.py on the map SVG.
+map_check() {
+    /usr/bin/python3 "$PROJECT_ROOT/tests/smoke/heap_map_check.py" "$@" ||
+        fail_with "the heap map $1 is not what the program made"
+}
+
+@test "gdb heap: map draws the heap, from the live process and from a core file" {
+    skip_unless_installed /usr/bin/python3
+    # No call into the program: the map reads memory, as do gcore and
+    # the core file.
+    gdb_heap ok <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+printf "small=%#lx\n", (unsigned long)gdb_small
+printf "large=%#lx\n", (unsigned long)gdb_large
+printf "medium=%#lx\n", (unsigned long)gdb_medium
+printf "freed_big=%#lx\n", (unsigned long)gdb_freed_big
+echo @@map\n
+heap map live.svg
+echo @@usage\n
+python
+try:
+    gdb.execute("heap map")
+except gdb.error as e:
+    print(e)
+end
+echo @@end\n
+gcore heap.core
+kill
+GDB
+    expect_line map '^heap map: wrote live\.svg \(1 region, 1 slab, 1 large mapping\)$'
+    expect_line usage '^heap map: usage: heap map FILE\.svg$'
+    [ -s heap.core ] || fail_with "gcore wrote no core file"
+    map_check live.svg --slab 48:"$(value small)" --live "$(value medium)" \
+        --free "$(value freed_big)" --large "$(value large)" --cached
+    # The same picture from the core file, in a gdb with no process.
+    timeout -k 10 60 gdb -batch -nx -ex "source $PROJECT_ROOT/scripts/gdb/allocator.py" \
+        -ex "heap map core.svg" "$GDB_HEAP_PROG" heap.core >core.out 2>&1 || true
+    grep -q '^heap map: wrote core\.svg (1 region, 1 slab, 1 large mapping)$' core.out || {
+        cat core.out >&2
+        fail_with "heap map did not read the core file"
+    }
+    map_check core.svg --core --same-as live.svg
+}
+
+@test "gdb heap: map shows the pages a trim gave back" {
+    skip_unless_installed /usr/bin/python3
+    gdb_heap trimmed <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+printf "freed_big=%#lx\n", (unsigned long)gdb_freed_big
+heap map trimmed.svg
+echo @@end\n
+kill
+GDB
+    # malloc_trim gave back gdb_freed_big's inner pages (40000 bytes; the
+    # first and last pages keep the block's header and footer).
+    map_check trimmed.svg --purged "$(printf '%#x' $(($(value freed_big) + 20000)))" \
+        --free "$(value freed_big)"
+}

@@ -1228,7 +1228,7 @@ MAP_KINDS = (
     ("large_slack", "#eab4b2", "large mapping: padding, prefix, slack"),
     ("large_kept", "#b9b9b9", "freed large mapping kept for reuse"),
     ("meta", "#606060", "region header, fence, slab header and slack"),
-    ("damaged", "#ff0000", "damaged header: walk stopped"),
+    ("damaged", "#ff0000", "damaged header (bad check word; bad size: the walk stops)"),
 )
 MAP_COLOR = {k: c for k, c, _ in MAP_KINDS}
 MAP_TEXT = {k: t for k, _, t in MAP_KINDS}
@@ -1356,7 +1356,8 @@ def map_scale(regions):
 
 def map_pixels(segs, lo, bpp, npx):
     """The kind of each of npx pixels from address lo, bpp bytes each: the
-    kind that holds most of the pixel's bytes (None: no segment there)."""
+    kind that holds most of the pixel's bytes (None: no segment there),
+    except that a damaged header shows whatever else shares its pixel."""
     acc = [None] * npx
     for a, z, kind in segs:
         a, z = max(a, lo), min(z, lo + npx * bpp)
@@ -1371,7 +1372,7 @@ def map_pixels(segs, lo, bpp, npx):
                 d = acc[p] if acc[p] is not None else {}
                 d[kind] = d.get(kind, 0) + n
                 acc[p] = d
-    return [max(d, key=d.get) if d else None for d in acc]
+    return [("damaged" if "damaged" in d else max(d, key=d.get)) if d else None for d in acc]
 
 
 def map_runs(kinds):

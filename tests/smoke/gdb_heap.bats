@@ -77,6 +77,12 @@ expect_line() {
     section "$1" | grep -Eq -- "$2" || fail_with "no line of section '$1' matches /$2/"
 }
 
+# map_check SVG ARGS...: tests/smoke/heap_map_check.py on the map SVG.
+map_check() {
+    /usr/bin/python3 "$PROJECT_ROOT/tests/smoke/heap_map_check.py" "$@" ||
+        fail_with "the heap map $1 is not what the program made"
+}
+
 @test "gdb heap: stats, check, bins and block agree with the program" {
     gdb_heap ok <<'GDB'
 set pagination off
@@ -247,11 +253,13 @@ set confirm off
 break checkpoint
 run
 printf "medium=%#lx\n", (unsigned long)gdb_medium
+printf "freed_big=%#lx\n", (unsigned long)gdb_freed_big
 echo @@check\n
 heap check
 printf "errors=%d\n", $heap_check_errors
 echo @@medium\n
 heap block gdb_medium
+heap map corrupt.svg
 echo @@end\n
 kill
 GDB
@@ -260,6 +268,10 @@ GDB
     expect_line check "^heap check: heap 0: live block header fails its check word \(0x[0-9a-f]+\) at $header$"
     [ "$(value errors)" = 1 ] || fail_with "\$heap_check_errors is not 1"
     expect_line medium '^  state +damaged header'
+    # The map shows it in red, the blocks after it as they are.
+    if [ -x /usr/bin/python3 ]; then
+        map_check corrupt.svg --damaged "$(value medium)" --free "$(value freed_big)"
+    fi
 }
 
 @test "gdb heap: check --inferior finds the damaged header too" {
@@ -317,12 +329,6 @@ GDB
     expect_line block '^  requested +40000$'
     grep -q "^heap stats: heap 0's lock held .*use the command without --inferior$" gdb.out ||
         fail_with "heap stats --inferior did not refuse to call into a locked allocator"
-}
-
-# map_check SVG ARGS...: tests/smoke/heap_map_check.py on the map SVG.
-map_check() {
-    /usr/bin/python3 "$PROJECT_ROOT/tests/smoke/heap_map_check.py" "$@" ||
-        fail_with "the heap map $1 is not what the program made"
 }
 
 @test "gdb heap: map draws the heap, from the live process and from a core file" {

@@ -8,7 +8,8 @@ ends with its address range "0xLO-0xHI"; a slab's stripe is a
 <rect class="slab" data-slot-bytes="N">.
 
 Usage: heap_map_check.py SVG [--slab BYTES:ADDR] [--live ADDR] [--free ADDR]
-         [--purged ADDR] [--large ADDR] [--cached] [--core] [--same-as SVG]
+         [--purged ADDR] [--large ADDR] [--damaged ADDR] [--cached] [--core]
+         [--same-as SVG]
 Exits 1 with the reason on stderr when a check fails."""
 import argparse
 import re
@@ -51,6 +52,7 @@ def main():
     ap.add_argument("--free", action="append", default=[])
     ap.add_argument("--purged", action="append", default=[])
     ap.add_argument("--large", action="append", default=[])
+    ap.add_argument("--damaged", action="append", default=[])
     ap.add_argument("--cached", action="store_true")
     ap.add_argument("--core", action="store_true")
     ap.add_argument("--same-as")
@@ -88,7 +90,7 @@ def main():
         need(stripes, "no stripe for a slab of %s-byte slots" % size)
         need(covered("slot_live", addr), "live slot %#x not drawn as slot_live" % addr)
     for kind, addrs in (("live", args.live), ("free", args.free), ("purged", args.purged),
-                        ("large", args.large)):
+                        ("large", args.large), ("damaged", args.damaged)):
         for a in addrs:
             need(covered(kind, int(a, 16)), "%s not drawn as %s" % (a, kind))
     if args.cached:

@@ -370,6 +370,40 @@ GDB
         fail_with "heap map did not read the core file"
     }
     map_check core.svg --core --same-as live.svg
+    # scripts/heapmap PROGRAM CORE OUT: the same, in one command.
+    "$PROJECT_ROOT/scripts/heapmap" "$GDB_HEAP_PROG" heap.core script.svg >script.out 2>&1 ||
+        { cat script.out >&2; fail_with "scripts/heapmap failed on the core file"; }
+    grep -qx 'heap map: wrote script\.svg (1 region, 1 slab, 1 large mapping)' script.out ||
+        fail_with "scripts/heapmap said: $(cat script.out)"
+    map_check script.svg --core --same-as live.svg
+}
+
+@test "scripts/heapmap PID: attaches to a running program and draws its heap" {
+    skip_unless_installed gdb /usr/bin/python3
+    # python3 on the library, holding 50,000 small strings (slab slots) and
+    # a 1 MB buffer (a large block) while it waits; fd 3 closed so that
+    # bats does not wait for it.
+    LD_PRELOAD=$LIBALLOCATOR ALLOCATOR_STATS=0 PYTHONMALLOC=malloc /usr/bin/python3 -c '
+import time
+words = [str(i) * 3 for i in range(50000)]
+buf = bytearray(1000000)
+open("ready", "w").close()
+time.sleep(120)' 3>&- &
+    local pid=$! n=0
+    while [ ! -e ready ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+    local rc=0
+    timeout -k 10 60 "$PROJECT_ROOT/scripts/heapmap" "$pid" attached.svg >map.out 2>&1 || rc=$?
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [ -e ready ] || { cat map.out >&2; false; }
+    if [ "$rc" -ne 0 ] && grep -q "Operation not permitted" map.out; then
+        skip "gdb may not attach to a process here (ptrace): $(tail -n 1 map.out)"
+    fi
+    [ "$rc" -eq 0 ] || { echo "scripts/heapmap exited with $rc:" >&2; cat map.out >&2; false; }
+    grep -Eq '^heap map: wrote attached\.svg \(1 region, [1-9][0-9]* slabs, [1-9][0-9]* large mappings?\)$' map.out ||
+        { cat map.out >&2; false; }
+    /usr/bin/python3 "$PROJECT_ROOT/tests/smoke/heap_map_check.py" attached.svg --program 'python3[.0-9]*' \
+        --has slot_live --has large
 }
 
 @test "gdb heap: map shows the pages a trim gave back" {

@@ -9,7 +9,7 @@ ends with its address range "0xLO-0xHI"; a slab's stripe is a
 
 Usage: heap_map_check.py SVG [--slab BYTES:ADDR] [--live ADDR] [--free ADDR]
          [--purged ADDR] [--large ADDR] [--damaged ADDR] [--cached] [--core]
-         [--same-as SVG]
+         [--same-as SVG] [--program REGEX] [--has KIND]
 Exits 1 with the reason on stderr when a check fails."""
 import argparse
 import re
@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--cached", action="store_true")
     ap.add_argument("--core", action="store_true")
     ap.add_argument("--same-as")
+    ap.add_argument("--program", default="gdb_heap_prog", help="regex: the program's name")
+    ap.add_argument("--has", action="append", default=[], help="a kind drawn somewhere")
     args = ap.parse_args()
     root = load(args.svg)
     texts = ["".join(t.itertext()) for t in root.iter(NS + "text")]
@@ -66,7 +68,8 @@ def main():
             fails.append(what)
 
     title = texts[0] if texts else ""
-    need(re.match(r"liballocator heap map: gdb_heap_prog, pid \d+", title), "title: %r" % title)
+    need(re.match(r"liballocator heap map: %s, pid \d+" % args.program, title),
+         "title: %r" % title)
     need(title.endswith("(core file)") == args.core, "title says core file or not: %r" % title)
     need(any(re.match(r"heap regions: 1 px = \d+ B, one row = ", t) for t in texts),
          "no scale line")
@@ -93,6 +96,8 @@ def main():
                         ("large", args.large), ("damaged", args.damaged)):
         for a in addrs:
             need(covered(kind, int(a, 16)), "%s not drawn as %s" % (a, kind))
+    for kind in args.has:
+        need(kind in kinds, "nothing drawn as %s" % kind)
     if args.cached:
         need("cached" in kinds and "slot_cached" in kinds,
              "no cached block or cached slot drawn")

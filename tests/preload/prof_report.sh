@@ -40,22 +40,25 @@ grep -Eq ";leak_alpha (\(test_prof.c:[0-9]+\)|\[test_prof\]) 300000$" "$tmp/c.tx
 grep -q "<svg" "$tmp/f.svg" && grep -q "leak_gamma" "$tmp/f.svg" || fail "the SVG lacks leak_gamma"
 
 # The pprof file: its header, leak_gamma's 20 blocks of 200,000 bytes
-# (exact with 1b) on one stack line, and the maps.  google-pprof, where it
-# is installed, names leak_gamma with those 20 objects.
+# (exact with 1b) on one stack line, and the maps.  google-pprof and
+# jeprof, where they are installed, name leak_gamma with those 20 objects.
 head -n 1 "$tmp/p.heap" | grep -Eq '^heap profile: +[0-9]+: +[0-9]+ \[ *[0-9]+: +[0-9]+\] @ heapprofile$' ||
   fail "the pprof file's header is wrong: $(head -n 1 "$tmp/p.heap")"
 grep -Eq '^ +20: +4000000 \[ *20: +4000000\] @( 0x[0-9a-f]+)+$' "$tmp/p.heap" ||
   fail "the pprof file has no stack line for leak_gamma's 20 blocks"
 grep -q '^MAPPED_LIBRARIES:$' "$tmp/p.heap" && grep -q ' r-xp .*/test_prof$' "$tmp/p.heap" ||
   fail "the pprof file lacks the maps"
-if command -v google-pprof >/dev/null; then
-  timeout 120 google-pprof --text --inuse_objects "$prog" "$tmp/p.heap" >"$tmp/pprof.txt" 2>&1 ||
-    { cat "$tmp/pprof.txt"; fail "google-pprof could not read the file"; }
+for reader in google-pprof:google-perftools jeprof:libjemalloc-dev; do
+  tool=${reader%%:*}
+  if ! command -v "$tool" >/dev/null; then
+    echo "prof_report: $tool not installed (${reader#*:}): not read back by it"
+    continue
+  fi
+  timeout 120 "$tool" --text --inuse_objects "$prog" "$tmp/p.heap" >"$tmp/pprof.txt" 2>&1 ||
+    { cat "$tmp/pprof.txt"; fail "$tool could not read the file"; }
   grep -Eq '^ +20 .* leak_gamma$' "$tmp/pprof.txt" ||
-    { cat "$tmp/pprof.txt"; fail "google-pprof does not give leak_gamma its 20 objects"; }
-else
-  echo "prof_report: google-pprof not installed (google-perftools): pprof file checked by its text only"
-fi
+    { cat "$tmp/pprof.txt"; fail "$tool does not give leak_gamma its 20 objects"; }
+done
 
 # ls closes stderr in an atexit handler; the report still arrives.
 (cd "$tmp" && LD_PRELOAD=$lib ALLOCATOR_PROF=1b ALLOCATOR_PROF_LEAKS=1 timeout 60 ls / \

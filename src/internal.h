@@ -467,7 +467,7 @@ typedef struct {
     struct la_slab *slab_meta_free;
     char *slab_meta;
     size_t slab_meta_left;
-    uintptr_t slot_key;
+    uintptr_t slot_key;              // keys free-list links (la_link_*); random and odd
     bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
 
     int64_t usage;                   // live requested bytes, as published (atomic)
@@ -534,6 +534,46 @@ LA_INLINE void blk_stamp_cached(la_block_t *b) { b->check = blk_hash_now(b); }
 LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
 {
     b->check = la_check_plain(blk_hash_now(b), b->req) ^ variant;
+}
+
+/* ---- free-list links (issue 15) ------------------------------------------ */
+
+// Every list of free slots or cached blocks that the allocator keeps inside
+// the memory it hands out (thread-cache bins, slab and heap remote lists,
+// a slot free in its slab) links an element p to the next with two words:
+//   p[0] = next ^ la_link_tag(p)      the link, encoded with the key and p
+//   p[1] = next                       the same link, plain
+// so that p[0] ^ p[1] == la_link_tag(p) for every element of every list,
+// and a program's write of either word after free (most often of the first
+// one: a stale object's first field) breaks the relation but with
+// probability 2^-64 without knowing la.slot_key.  Whoever takes p off a
+// list checks the relation first (la_link_next) and reports the list as
+// corrupted instead of following the link.  The relation is also what
+// tells a free slot from a live one on the free fast path (a double free).
+// Reading both words of a free element reveals the tag: the scheme stops
+// blind writes, not a program that can read freed memory and then write.
+LA_INLINE uintptr_t la_link_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
+LA_INLINE void la_link_store(void *p, void *next)
+{
+    uintptr_t *w = p;
+    w[0] = (uintptr_t)next ^ la_link_tag(p);
+    w[1] = (uintptr_t)next;
+}
+// True while p is linked on a list (or free in its slab).
+LA_INLINE bool la_link_ok(const void *p)
+{
+    const uintptr_t *w = p;
+    return (w[0] ^ w[1]) == la_link_tag(p);
+}
+// Reports "free list corrupted at p (a write after free?)" by `func`.
+LA_HIDDEN LA_COLD LA_NORETURN void la_link_corrupt(const void *p, const char *func);
+// The element after p, checked: reports and aborts rather than follow a
+// link the program overwrote.
+LA_INLINE void *la_link_next(const void *p, const char *func)
+{
+    if (LA_UNLIKELY(!la_link_ok(p)))
+        la_link_corrupt(p, func);
+    return (void *)((const uintptr_t *)p)[1];
 }
 
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
@@ -614,7 +654,9 @@ LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char
 
 LA_HIDDEN unsigned bins_class(size_t block_bytes);
 LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
-LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b);
+// Takes a free block off its list, after checking the links around it
+// (a report by `func` if they disagree).
+LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 
 /* ---- tree.c: the last class's size-ordered tree -------------------------- */

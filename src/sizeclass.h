@@ -9,9 +9,10 @@
  * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
  * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and
  * mimalloc all spend 32 or 24 on them).  There is no 8-byte class: a free
- * slot keeps a tag in its second word, which is how the free fast path
- * tells a second free from a first one without any shared state (see
- * slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
+ * slot keeps two link words (the encoded link and the plain one), which
+ * is how malloc tells a link the program overwrote from a sound one, and
+ * how the free fast path tells a second free from a first one without any
+ * shared state (see slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
  * otherwise (slabs start 64 KiB-aligned).
  */
 #ifndef LA_SIZECLASS_H

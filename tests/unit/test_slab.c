@@ -146,7 +146,7 @@ static void *remote_pusher(void *arg)
     la_heap_t *h = heap_get(0);
     for (size_t i = 0; i < REMOTE_SLOTS; i += 100) {
         for (size_t k = i; k < i + 99; k++)
-            *(void **)mine[k] = mine[k + 1];
+            la_link_store(mine[k], mine[k + 1]);
         slab_push_remote(h, mine[i], mine[i + 99]);
     }
     return NULL;
@@ -172,7 +172,7 @@ static void test_remote(void)
     // The owner takes everything in one exchange, then the list is empty.
     void *chain = slab_take_remote(h);
     size_t count = 0;
-    for (void *p = chain; p != NULL; p = *(void **)p)
+    for (void *p = chain; p != NULL; p = la_link_next(p, "free"))
         count++;
     CHECK_EQ(count, REMOTE_THREADS * REMOTE_SLOTS);
     CHECK(slab_take_remote(h) == NULL);
@@ -189,7 +189,6 @@ static void test_remote(void)
     slab_purge(h);
     CHECK_EQ(slab_alloc_batch(h, c, 1, &one), 1);
     lock_release(&h->lock);
-    *(void **)one = NULL;
     slab_push_remote(h, one, one);
     lock_acquire(&h->lock);
     CHECK(slab_take_remote(h) == one);
@@ -235,7 +234,7 @@ static void double_free_in_slab(void)
 static void double_free_tagged(void)
 {
     uintptr_t *p = victim(sizeclass_of(100));
-    p[1] = slab_tag(p); // as a thread cache's bin holds it
+    la_link_store(p, NULL); // as a thread cache's bin holds its last slot
     slab_check(slab_of(p), p, "realloc");
 }
 

@@ -129,6 +129,20 @@ LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 #endif
 }
 
+// True if an owned int32 is zero or less: one compare with memory, where a
+// plain `*p <= 0` compiles to a load and a test (the free fast path's
+// full-bin test).
+LA_INLINE bool la_owned_le_zero(const int32_t *p)
+{
+#if LA_OWNED_ASM
+    bool le;
+    __asm__("cmpl $0, %1" : "=@ccle"(le) : "m"(*p));
+    return le;
+#else
+    return *p <= 0;
+#endif
+}
+
 // Internal asserts (LA_DEBUG >= 2).  The failure path allocates nothing and
 // takes no lock.
 #define la_assert(cond)                                                        \
@@ -404,6 +418,11 @@ struct la_tcache;
 
 // All process-wide mutable state.  Defined in heap.c.
 typedef struct {
+    // The page map from address to slab (slab.h; second levels mapped on
+    // first use, published with a release store).  First, at offset 0:
+    // the free fast path then indexes it from la's address, with no
+    // offset to add.
+    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
     int ready;                       // set (release) once la_init finished
     la_lock_t init_lock;
     uint64_t key;                    // keys the header check; random and odd
@@ -458,11 +477,9 @@ typedef struct {
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
 
-    // Slabs: the page map from address to slab (second levels mapped on
-    // first use, published with a release store), the metadata pool, and
-    // the key of free slots' tags.  slab_lock guards the map's second
-    // levels and the pool.
-    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
+    // Slabs: the metadata pool, and the key of free-list links (the page
+    // map is the first field).  slab_lock guards the map's second levels
+    // and the pool.
     la_lock_t slab_lock;
     struct la_slab *slab_meta_free;
     char *slab_meta;

@@ -37,6 +37,11 @@ extern const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] __attribute__((visib
 // Class of a request of n bytes (n <= LA_SLAB_MAX_BYTES), indexed by (n + 7) / 8.
 extern const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
 
+// Four times the class, by the same index: 8 * this is the byte offset of
+// the class's entry in a table of 32-byte entries, one scaled address mode
+// with no shift (the malloc fast path's thread-cache bin).
+extern const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
+
 static inline __attribute__((always_inline)) unsigned sizeclass_of(size_t req)
 {
     return la_class_of8[(req + 7) >> 3];

@@ -158,6 +158,7 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     s->inv = c->inv;
     s->shift = c->shift;
     s->cls = cls;
+    s->cls4 = 4 * cls;
     s->size = c->size;
     s->nslots = c->nslots;
     s->nfree = c->nslots;

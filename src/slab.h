@@ -44,6 +44,7 @@ typedef struct la_slab {
     uint32_t nfree;          // free in the slab: on `free`, plus never carved
     uint32_t on_avail;       // on heap->slab_avail[cls]
     uint32_t first_word;     // freemap words below this have no free slot
+    uint32_t cls4;           // 4 * cls (see la_class4_of8): the free fast path's bin
     la_heap_t *heap;
     la_block_t *block;       // the heap block holding the slab
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots

@@ -119,12 +119,19 @@ LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
     return &tc->bins[sizeclass_of(req)];
 }
 
+// The bin of class cls4 / 4 (la_class4_of8, la_slab_t.cls4): a byte offset
+// of 8 * cls4, which the fast paths' loads and stores take as one scaled
+// index, where &tc->bins[cls] cost a shift and an add.
+_Static_assert(sizeof(la_tbin_t) == 8 * 4, "cls4 * 8 is a bin's offset");
+LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
+{
+    return (la_tbin_t *)((char *)tc + cls4 * 8);
+}
+
 LA_INLINE void *tcache_malloc(size_t req)
 {
     if (LA_LIKELY(req <= LA_SLAB_MAX_BYTES)) {
-        unsigned cls = sizeclass_of(req);
-        la_tcache_t *tc = la_tc;
-        la_tbin_t *bin = &tc->bins[cls];
+        la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of8[(req + 7) >> 3]);
         uintptr_t *p = bin->head;
         if (LA_LIKELY(p != NULL)) {
             // Its link words are checked before the link is followed.
@@ -154,12 +161,10 @@ LA_INLINE void tcache_free(void *ptr)
     if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) ||
                     (p[0] ^ p[1]) == tag))
         return tcache_free_slow(ptr);
-    la_tcache_t *tc = la_tc;
-    la_tbin_t *bin = &tc->bins[s->cls];
-    int32_t room = bin->room;
-    if (LA_UNLIKELY(room <= 0)) // full, or a placeholder cache (never written)
+    la_tbin_t *bin = tcache_bin_at(la_tc, s->cls4);
+    if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)
         return tcache_free_full(ptr);
-    la_store_relaxed(&bin->room, room - 1);
+    la_add_owned(&bin->room, -1); // one subtract from memory
     uintptr_t head = (uintptr_t)bin->head;
     p[0] = head ^ tag; // la_link_store, with the tag computed above
     p[1] = head;

@@ -29,7 +29,7 @@ void bins_insert(la_heap_t *h, la_block_t *b)
 {
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
-        tree_insert(&h->tree, (la_tnode_t *)b);
+        tree_insert(&h->tree, (la_tnode_t *)b, "free");
         h->bitmap |= 1u << c;
         return;
     }
@@ -59,7 +59,7 @@ void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
 {
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
-        tree_remove(&h->tree, (la_tnode_t *)b);
+        tree_remove(&h->tree, (la_tnode_t *)b, func);
         if (h->tree == NULL)
             h->bitmap &= ~(1u << LAST_CLASS);
         return;
@@ -92,7 +92,7 @@ la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
     unsigned c = bins_class(block_bytes);
     la_block_t *found = NULL;
     if (c == LAST_CLASS) {
-        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes); // best fit
+        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"); // best fit
     } else {
         if (h->bitmap & (1u << c))
             found = (la_block_t *)first_fit(h->bins[c], block_bytes);

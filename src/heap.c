@@ -577,7 +577,7 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
     if (unmap != NULL)
         released += take_empty_regions(h, unmap, n, cap);
     // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree.
-    for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES); t != NULL;
+    for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES, "malloc_trim"); t != NULL;
          t = tree_next(t))
         if (!(blk_load_head((la_block_t *)t) & LA_PURGED) || t->dirty_hi != t->dirty_lo)
             released += purge_block((la_block_t *)t);

@@ -678,10 +678,12 @@ LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 
 /* ---- tree.c: the last class's size-ordered tree -------------------------- */
 
-LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node);
-LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node);
+// These check the links they follow (a child must name its parent back)
+// and report a broken one by `func` (issue 15).
+LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node, const char *func);
+LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node, const char *func);
 // The smallest node of at least `bytes`, or NULL.
-LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes);
+LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func);
 // In-order traversal.
 LA_HIDDEN la_tnode_t *tree_first(la_tnode_t *root);
 LA_HIDDEN la_tnode_t *tree_next(la_tnode_t *node);

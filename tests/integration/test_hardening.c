@@ -8,7 +8,8 @@
  * die of SIGABRT after one report, "free list corrupted" at the freed
  * block's address, and never hand out the static buffer.  Covered: slots
  * of several classes in a thread cache, medium blocks in a thread cache,
- * headed blocks on the heap's free lists (the un-suffixed mem_* path),
+ * headed blocks on the heap's free lists and in its tree of big free
+ * blocks (the un-suffixed mem_* path),
  * and slots and medium blocks on a heap's remote list after another
  * thread freed them.  ctest sets ALLOCATOR_HEAPS=4, so that a second
  * thread is bound to another heap than the main thread's.
@@ -140,6 +141,8 @@ static const case_t cases[] = {
     {"medium block of 20000 bytes", cached, 20000, "malloc()"},
     {"heap list block of 200 bytes", heap_list, 200, "malloc()"},
     {"heap list block of 4000 bytes", heap_list, 4000, "malloc()"},
+    {"heap tree block of 20000 bytes", heap_list, 20000, "malloc()"},
+    {"heap tree block of 100000 bytes", heap_list, 100000, "malloc()"},
     // The remote list may be drained by a decay pass (a free) before a
     // refill (a malloc) takes it: either names the corruption.
     {"remote slot of 100 bytes", remote, 100, "()"},

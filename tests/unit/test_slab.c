@@ -248,6 +248,26 @@ static void double_free_locked(void)
     slab_free(h, p, "free");
 }
 
+// A write after free into a slot back in its slab (issue 15): the slab
+// must not hand it out again as if nothing happened, since its link words
+// are what tells the free fast path that it is free.
+static void written_in_slab(void)
+{
+    static char planted[64];
+    la_heap_t *h = heap0();
+    unsigned cls = sizeclass_of(100);
+    char *p = victim(cls);
+    lock_acquire(&h->lock);
+    slab_free(h, p, "free");
+    *(char *volatile *)p = planted;
+    for (uint32_t i = 0; i < 4 * la_sizeclasses[cls].nslots; i++) {
+        void *q;
+        REQUIRE(slab_alloc_batch(h, cls, 1, &q) == 1);
+        if (q == p)
+            return; // handed out again: no report (the child exits 0)
+    }
+}
+
 typedef struct {
     void (*fn)(void);
     const char *want;
@@ -259,6 +279,7 @@ static const misuse_t cases[] = {
     {double_free_in_slab, "free(): double free"},
     {double_free_tagged, "realloc(): double free"},
     {double_free_locked, "free(): double free"},
+    {written_in_slab, "malloc(): free list corrupted at "},
 };
 
 static void test_misuse(void)

@@ -20,9 +20,9 @@
  * its thread.  free finds a slot's slab through the page map and checks,
  * before it writes anything, that the pointer starts a slot that was handed
  * out (one multiply) and is not linked on a list already.  Medium blocks
- * are linked the same way, and checked when the slow path pops them.  Everything else (a miss, a
- * full bin, a heap block, a suspicious pointer, a thread without a cache)
- * goes to one named slow function.  Counters, and the bins' room, are
+ * are linked the same way, and checked when the slow path pops them.
+ * Everything else (a miss, a full bin, a heap block, a suspicious pointer,
+ * a thread without a cache) goes to one named slow function.  Counters, and the bins' room, are
  * written only by the owner, with relaxed atomic stores (la_add_owned);
  * stats.c sums them with relaxed loads (a reader may see a count one
  * operation old).  Frees into the cache are not counted one by one: they

@@ -376,15 +376,23 @@ class State:
     def slot_tag(self, p):
         return (int(self.la["slot_key"]) ^ p) & MASK64
 
+    def linked(self, p):
+        """True while p's two link words agree (src/internal.h, la_link_*):
+        word 0 is the next element ^ slot_key ^ p, word 1 the next one."""
+        return (self.mem.u64(p) ^ self.mem.u64(p + 8)) == self.slot_tag(p)
+
     def chain(self, first, limit):
-        """Payloads linked through their first word (thread-cache bins and
+        """Payloads linked through their link words (thread-cache bins and
         remote lists), at most `limit` of them; the bool says whether the
-        chain ended within the limit."""
+        chain ended within the limit.  A link that fails its check ends the
+        walk there, as the allocator would refuse to follow it."""
         out = []
         p = first
         while p != 0 and len(out) < limit:
             out.append(p)
-            p = self.mem.u64(p)
+            if not self.linked(p):
+                raise Problem("free list corrupted (a write after free?)", p)
+            p = self.mem.u64(p + 8)
         return out, p == 0
 
     def cache_threads(self):
@@ -853,8 +861,8 @@ class Checker:
             raise Problem("%s: entry is not the start of a handed-out slot" % where, p)
         if cls is not None and f["cls"] != cls:
             raise Problem("%s: slot of %d bytes in the wrong bin" % (where, f["size"]), p)
-        if st.mem.u64(p + 8) != st.slot_tag(p):
-            raise Problem("%s: free slot's tag overwritten (use after free?)" % where, p)
+        if not st.linked(p):
+            raise Problem("%s: free slot's link words overwritten (use after free?)" % where, p)
         if p in self.slots_seen:
             raise Problem("%s: slot cached twice" % where, p)
         self.slots_seen.add(p)
@@ -880,8 +888,9 @@ class Checker:
                     p = f["base"] + k * f["size"]
                     if k >= f["carved"]:
                         continue
-                    if st.mem.u64(p + 8) != st.slot_tag(p):
-                        raise Problem("a free slot's tag was overwritten (use after free?)", p, i)
+                    if not st.linked(p):
+                        raise Problem("a free slot's link words were overwritten (use after free?)",
+                                      p, i)
                     if p in self.slots_seen:
                         raise Problem("a slot both in a cache and in its slab", p, i)
                 if any(k not in bits for k in range(f["carved"], f["nslots"])):
@@ -912,7 +921,7 @@ def slot_states(st, f):
             out.append(".")
         elif k in bits:
             out.append("f")
-        elif st.mem.u64(p + 8) == st.slot_tag(p):
+        elif st.linked(p):
             out.append("c")
         else:
             out.append("L")

@@ -114,6 +114,11 @@ la_block_t *la_validate(const void *p, const char *func)
     return b;
 }
 
+void la_link_corrupt(const void *p, const char *func)
+{
+    la_fatal(func, "free list corrupted at %p (a write after free?)", p);
+}
+
 static LA_COLD LA_NORETURN void report_bad_cached(const void *p, const char *func)
 {
     la_region_t *r = heap_region_of(blk_from_payload(p));

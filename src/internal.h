@@ -129,6 +129,20 @@ LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 #endif
 }
 
+// True if an owned int32 is zero or less: one compare with memory, where a
+// plain `*p <= 0` compiles to a load and a test (the free fast path's
+// full-bin test).
+LA_INLINE bool la_owned_le_zero(const int32_t *p)
+{
+#if LA_OWNED_ASM
+    bool le;
+    __asm__("cmpl $0, %1" : "=@ccle"(le) : "m"(*p));
+    return le;
+#else
+    return *p <= 0;
+#endif
+}
+
 // Internal asserts (LA_DEBUG >= 2).  The failure path allocates nothing and
 // takes no lock.
 #define la_assert(cond)                                                        \
@@ -405,6 +419,11 @@ struct la_tcache;
 
 // All process-wide mutable state.  Defined in heap.c.
 typedef struct {
+    // The page map from address to slab (slab.h; second levels mapped on
+    // first use, published with a release store).  First, at offset 0:
+    // the free fast path then indexes it from la's address, with no
+    // offset to add.
+    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
     int ready;                       // set (release) once la_init finished
     la_lock_t init_lock;
     uint64_t key;                    // keys the header check; random and odd
@@ -459,16 +478,14 @@ typedef struct {
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
 
-    // Slabs: the page map from address to slab (second levels mapped on
-    // first use, published with a release store), the metadata pool, and
-    // the key of free slots' tags.  slab_lock guards the map's second
-    // levels and the pool.
-    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
+    // Slabs: the metadata pool, and the key of free-list links (the page
+    // map is the first field).  slab_lock guards the map's second levels
+    // and the pool.
     la_lock_t slab_lock;
     struct la_slab *slab_meta_free;
     char *slab_meta;
     size_t slab_meta_left;
-    uintptr_t slot_key;
+    uintptr_t slot_key;              // keys free-list links (la_link_*); random and odd
     bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
 
     int64_t usage;                   // live requested bytes, as published (atomic)
@@ -547,6 +564,46 @@ LA_INLINE void blk_stamp_cached(la_block_t *b) { b->check = blk_hash_now(b); }
 LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
 {
     b->check = la_check_plain(blk_hash_now(b), b->req) ^ variant;
+}
+
+/* ---- free-list links (issue 15) ------------------------------------------ */
+
+// Every list of free slots or cached blocks that the allocator keeps inside
+// the memory it hands out (thread-cache bins, slab and heap remote lists,
+// a slot free in its slab) links an element p to the next with two words:
+//   p[0] = next ^ la_link_tag(p)      the link, encoded with the key and p
+//   p[1] = next                       the same link, plain
+// so that p[0] ^ p[1] == la_link_tag(p) for every element of every list,
+// and a program's write of either word after free (most often of the first
+// one: a stale object's first field) breaks the relation but with
+// probability 2^-64 without knowing la.slot_key.  Whoever takes p off a
+// list checks the relation first (la_link_next) and reports the list as
+// corrupted instead of following the link.  The relation is also what
+// tells a free slot from a live one on the free fast path (a double free).
+// Reading both words of a free element reveals the tag: the scheme stops
+// blind writes, not a program that can read freed memory and then write.
+LA_INLINE uintptr_t la_link_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
+LA_INLINE void la_link_store(void *p, void *next)
+{
+    uintptr_t *w = p;
+    w[0] = (uintptr_t)next ^ la_link_tag(p);
+    w[1] = (uintptr_t)next;
+}
+// True while p is linked on a list (or free in its slab).
+LA_INLINE bool la_link_ok(const void *p)
+{
+    const uintptr_t *w = p;
+    return (w[0] ^ w[1]) == la_link_tag(p);
+}
+// Reports "free list corrupted at p (a write after free?)" by `func`.
+LA_HIDDEN LA_COLD LA_NORETURN void la_link_corrupt(const void *p, const char *func);
+// The element after p, checked: reports and aborts rather than follow a
+// link the program overwrote.
+LA_INLINE void *la_link_next(const void *p, const char *func)
+{
+    if (LA_UNLIKELY(!la_link_ok(p)))
+        la_link_corrupt(p, func);
+    return (void *)((const uintptr_t *)p)[1];
 }
 
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
@@ -638,15 +695,19 @@ LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char
 
 LA_HIDDEN unsigned bins_class(size_t block_bytes);
 LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
-LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b);
+// Takes a free block off its list, after checking the links around it
+// (a report by `func` if they disagree).
+LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 
 /* ---- tree.c: the last class's size-ordered tree -------------------------- */
 
-LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node);
-LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node);
+// These check the links they follow (a child must name its parent back)
+// and report a broken one by `func` (issue 15).
+LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node, const char *func);
+LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node, const char *func);
 // The smallest node of at least `bytes`, or NULL.
-LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes);
+LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func);
 // In-order traversal.
 LA_HIDDEN la_tnode_t *tree_first(la_tnode_t *root);
 LA_HIDDEN la_tnode_t *tree_next(la_tnode_t *node);

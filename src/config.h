@@ -221,7 +221,7 @@
 /* ---- sampled guard pages (guard.c) -------------------------------------- */
 
 // ALLOCATOR_GUARD_SAMPLE's default: 0, off.  Turning the sampling hook on
-// costs the malloc fast path 19 instructions (60 -> 79 per malloc+free)
+// costs the malloc fast path 19 instructions (62 -> 81 per malloc+free)
 // before any block is guarded, so no rate stays within the 1.01x
 // on allocation-bound work (docs/DEBUGGING.md, "Guard pages", has the
 // figures).  Allocations.

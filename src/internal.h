@@ -493,8 +493,9 @@ typedef struct {
     la_lock_t stats_lock;            // reset_base
     mem_stats_t reset_base;          // counters at the last mem_reset
 
-    // The heap profiler (prof.c).  prof_on is read by every exported
-    // allocation function: set once, by prof.c's constructor.
+    // The heap profiler (prof.c).  prof_on: it is on (statistics, dumps);
+    // set once, by prof.c's constructor.  The exported allocation
+    // functions read la.sampling, below.
     int prof_on;
     int prof_dump_pending;           // the profile signal arrived (atomic)
     la_lock_t prof_lock;             // prof.c's tables

@@ -410,6 +410,7 @@ typedef struct {
     bool thresholds_fixed;
     size_t prof_bytes;  // ALLOCATOR_PROF: mean bytes between samples (0: off)
     int prof_leaks;     // ALLOCATOR_PROF_LEAKS: 1 leak report on stderr at exit
+    size_t guard_sample; // ALLOCATOR_GUARD_SAMPLE: one allocation in about N guarded (0: off)
 } la_options_t;
 
 struct la_tcache;
@@ -492,11 +493,24 @@ typedef struct {
     la_lock_t stats_lock;            // reset_base
     mem_stats_t reset_base;          // counters at the last mem_reset
 
-    // The heap profiler (prof.c).  prof_on is read by every exported
-    // allocation function: set once, by prof.c's constructor.
+    // The heap profiler (prof.c).  prof_on: it is on (statistics, dumps);
+    // set once, by prof.c's constructor.  The exported allocation
+    // functions read la.sampling, below.
     int prof_on;
     int prof_dump_pending;           // the profile signal arrived (atomic)
     la_lock_t prof_lock;             // prof.c's tables
+
+    // The sampling hook: LA_SAMPLE_PROF and/or LA_SAMPLE_GUARD.  Every
+    // exported allocation function tests it (one compare and branch) and
+    // goes through prof.c's countdowns when it is not 0.  Set once, by
+    // prof.c's constructor, before main.
+    int sampling;
+    // Sampled guard pages (guard.c): the pool every guarded block lies in
+    // (0 and 0 while off, so that guard_owns() is one compare), and the
+    // lock of its slots.
+    uintptr_t guard_pool;
+    size_t guard_pool_bytes;
+    la_lock_t guard_lock;
 } la_state_t;
 
 LA_HIDDEN extern la_state_t la;
@@ -602,6 +616,10 @@ LA_HIDDEN void *os_brk_current(void);
 LA_HIDDEN void os_sbrk_release(size_t bytes);       // lowers the break
 LA_HIDDEN void *os_map(size_t bytes);               // NULL on failure, zeroed
 LA_HIDDEN void os_unmap(void *addr, size_t bytes);
+// Address space only (PROT_NONE, no memory committed); NULL on failure.
+LA_HIDDEN void *os_reserve(size_t bytes);
+// Makes pages read-write, or inaccessible; false on failure.
+LA_HIDDEN bool os_protect(void *addr, size_t bytes, bool accessible);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
 // Gives the pages back; the range stays mapped and reads as zeros.
 LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
@@ -634,6 +652,13 @@ LA_HIDDEN int os_open_read(const char *path);
 LA_HIDDEN long os_read(int fd, void *buf, size_t len);
 // Installs handler for signal signo (SA_RESTART); false on failure.
 LA_HIDDEN bool os_on_signal(int signo, void (*handler)(int));
+// Called on every SIGSEGV the kernel raises for a fault at addr (pc: the
+// faulting instruction; write: 1 a write, 0 a read, -1 unknown).  It
+// returns only when the fault is not the allocator's; it then goes to the
+// handler that was installed before (or the default action).
+typedef void (*la_fault_fn)(void *addr, void *pc, int write);
+// Installs fn with sigaction (SA_SIGINFO | SA_ONSTACK); false on failure.
+LA_HIDDEN bool os_on_fault(la_fault_fn fn);
 // The number of a signal named USR1, SIGUSR2, 12...; 0 if unknown.
 LA_HIDDEN int os_signal_number(const char *name);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL
@@ -901,6 +926,51 @@ LA_HIDDEN void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes);
 LA_HIDDEN void prof_lock_all(void);
 LA_HIDDEN void prof_unlock_all(void);
 LA_HIDDEN void prof_after_fork_child(void);
+
+/* ---- guard.c: sampled guard pages (issue 15) ---------------------------- */
+
+#define LA_SAMPLE_PROF 1  // la.sampling: the heap profiler is on
+#define LA_SAMPLE_GUARD 2 // la.sampling: the guard sampler is on
+
+// True for any address in the guard pool (a guarded block or its guard
+// pages): the slow paths of free, realloc and malloc_usable_size ask this
+// before they read a header, which a guarded block does not have.
+LA_INLINE bool guard_owns(const void *p)
+{
+    return (uintptr_t)p - la_load_relaxed(&la.guard_pool) <
+           la_load_relaxed(&la.guard_pool_bytes);
+}
+// A block of req bytes (aligned to align, a power of two up to a page) on
+// its own pages against a guard page; NULL when the pool has no free slot
+// or the request does not fit one (the caller then allocates as usual).
+// zero: the block must read as zeros (it always does: fresh pages).
+// caller: the exported function's return address, where the recorded
+// stack starts.
+LA_HIDDEN void *guard_alloc(size_t req, size_t align, void *caller);
+// free() of a pointer guard_owns(): checks it (double free, not a block
+// start, bytes written past it), records the stack, makes the pages
+// inaccessible and puts the slot in quarantine.  func names the caller.
+LA_HIDDEN void guard_free(void *p, void *caller, const char *func);
+// The requested size of a live guarded block (misuse is reported).
+LA_HIDDEN size_t guard_usable(const void *p, const char *func);
+// realloc of a guarded block: a new ordinary block, the old one freed.
+LA_HIDDEN void *guard_realloc(void *p, size_t req, void *caller);
+// Sets the sampler up (prof.c's constructor calls it); true if it is on.
+LA_HIDDEN bool guard_init(void);
+// One in about how many allocations is guarded when the sampler is on.
+LA_HIDDEN size_t guard_interval(void);
+// Guarded blocks live now, ever made, and samples skipped (the pool was full).
+LA_HIDDEN void guard_stats(size_t *live, size_t *made, size_t *skipped);
+// The guarded blocks' allocations and frees added into *sum (statistics).
+LA_HIDDEN void guard_sum_counters(la_counters_t *sum);
+LA_HIDDEN void guard_lock_all(void);
+LA_HIDDEN void guard_unlock_all(void);
+LA_HIDDEN void guard_after_fork_child(void);
+// prof.c's stack capture, without allocating: up to max return addresses
+// from `caller` outwards (our own frames are skipped).
+LA_HIDDEN unsigned prof_capture(void **frames, unsigned max, void *caller);
+// Draws a per-thread countdown's next value (prof.c's random numbers).
+LA_HIDDEN uint64_t prof_random(void);
 
 /* ---- options.c ---------------------------------------------------------- */
 

@@ -692,6 +692,8 @@ void tcache_free_slow(void *p)
         slab_check(s, p, "free"); // names the misuse and aborts
         return tcache_free_full(p);
     }
+    if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
+        return guard_free(p, __builtin_return_address(0), "free");
     la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;

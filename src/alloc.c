@@ -266,12 +266,16 @@ static void free_block(la_block_t *b, bool ts, const char *func)
         debug_on_free(blk_payload(b), req, blk_usable(b), func);
     if (blk_is_mmapped(b)) {
         size_t map_bytes = large_of(b)->map_bytes;
-        large_free(b);
         // The exported family's thresholds follow its frees (glibc's
         // dynamic threshold); the mem_* path keeps the seed's.  Requests
         // below a raised threshold go to the heaps: cached mappings that
-        // small would only hold pages until the decay.
-        if (ts && la_adapt_thresholds(map_bytes))
+        // small would only hold pages until the decay.  So would this one
+        // when the threshold is above it, raised now or before (issue 14:
+        // w_bufpool's first buffers, freed after bigger ones had raised
+        // it, waited in the cache while the heap grew).
+        bool raised = ts && la_adapt_thresholds(map_bytes);
+        large_free(b, map_bytes > la_mmap_threshold(ts));
+        if (raised)
             large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];

@@ -743,7 +743,9 @@ LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
 LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
 // Unmaps every cached mapping smaller than `bytes`.
 LA_HIDDEN void large_cache_drop_below(size_t bytes);
-LA_HIDDEN void large_free(la_block_t *b);
+// Frees a large block: its mapping waits in the cache if `cache`, else
+// it is unmapped now (no later request could reuse it).
+LA_HIDDEN void large_free(la_block_t *b, bool cache);
 // os_map, and when that fails, unmaps the cached freed mappings and tries
 // once more (the caller may hold a heap lock: large_lock comes after it).
 LA_HIDDEN void *large_map_or_purge(size_t bytes);

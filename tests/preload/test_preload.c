@@ -141,6 +141,27 @@ static void test_errno_and_sizes(void)
     }
 }
 
+// Freeing the bigger of two mapped blocks raises the dynamic threshold
+// above the smaller one: no request could reuse its mapping any more, so
+// its free unmaps it instead of caching it (issue 14: such mappings held
+// their pages until the decay while the heap grew).
+static void test_unreachable_mapping_not_cached(void)
+{
+    malloc_trim(0);
+    size_t large = mem_get_stats().num_large;
+    void *small = malloc(10u << 20);
+    void *big = malloc(12u << 20);
+    REQUIRE(small != NULL && big != NULL);
+    REQUIRE(mem_get_stats().num_large == large + 2); // both mapped
+    free(big);
+    size_t cached = mem_get_stats().large_cached;
+    size_t munmaps = mem_get_stats().num_munmaps;
+    free(small);
+    CHECK_EQ(mem_get_stats().large_cached, cached);
+    CHECK_EQ(mem_get_stats().num_munmaps, munmaps + 1);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_mallopt_mallinfo(void)
 {
     // Above the highest dynamic threshold (earlier tests freed large
@@ -382,6 +403,7 @@ int main(void)
     test_binding();
     test_aligned_family();
     test_errno_and_sizes();
+    test_unreachable_mapping_not_cached();
     test_mallopt_mallinfo();
     test_fork_with_threads();
     test_thread_exit_destructors();

@@ -382,6 +382,21 @@ static void take_block(la_heap_t *h, la_block_t *b, size_t need)
     heap_note_written(h, (char *)b + blk_size(b));
 }
 
+la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
+{
+    la_block_t *b = bins_find(h, need);
+    if (b == NULL)
+        return NULL;
+    // It may be bigger than the bound on live heap block sizes that the
+    // threshold set: the bound follows before the block is handed out.
+    raise_heap_block_max(need);
+    if (dirty_bytes != NULL)
+        *dirty_bytes = dirty_payload(h, b);
+    take_block(h, b, need);
+    heap_tick(h);
+    return b;
+}
+
 la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     la_block_t *b = bins_find(h, need);

@@ -665,6 +665,10 @@ LA_HIDDEN bool la_adapt_thresholds(size_t freed_bytes);
 // With dirty_bytes, also tells how many payload bytes from the start may be
 // non-zero (the rest are known zero, for calloc).
 LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
+// The same from the free blocks h already has, without growing it; NULL
+// if none fits.  For a block of any size: the bound on live heap block
+// sizes rises to it.
+LA_HIDDEN la_block_t *heap_alloc_fit(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
 LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align);
 // Up to `want` live blocks of `block` bytes into out[], carved from the free
 // blocks there are before the heap grows; returns how many (0: no memory).

@@ -225,6 +225,25 @@ static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool
     return b;
 }
 
+// A request at or above the threshold served by a free block of the
+// calling thread's heap, without growing it; NULL if none fits.
+static la_block_t *heap_fit(size_t req, bool zero)
+{
+    la_heap_t *h = tcache_heap();
+    size_t dirty = 0;
+    lock_acquire(&h->lock);
+    la_block_t *b = heap_alloc_fit(h, blk_size_for(req + la.guard_bytes), zero ? &dirty : NULL);
+    if (b != NULL) {
+        blk_set_req(b, req);
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
+    }
+    lock_release(&h->lock);
+    if (b != NULL && zero)
+        memset(blk_payload(b), 0, LA_MIN(dirty, req));
+    return b;
+}
+
 // Heap or large allocation of req bytes in a block of at least `usable`.
 // ts: take the heap lock and use the calling thread's heap; otherwise the
 // single-threaded mem_* path on heap 0.
@@ -236,10 +255,22 @@ static void *alloc_impl(size_t req, size_t usable, bool ts, bool zero)
     debug_quiet_begin();
     la_block_t *b;
     if (req >= la_mmap_threshold(ts)) {
-        bool zeroed;
-        b = large_alloc(req, ALIGNMENT, &zeroed);
-        if (b != NULL && zero && !zeroed) // a reused mapping; fresh ones are zero
-            memset(blk_payload(b), 0, req);
+        b = NULL;
+        // A free block the heap already has serves first, as in glibc,
+        // which maps only what its heap cannot hold without growing: a
+        // new mapping beside resident free blocks that could hold it made
+        // w_bufpool's peak (issue 14).  Up to the highest dynamic
+        // threshold, as glibc's sizes above it are all mapped; not in
+        // checking mode, whose large blocks are checked as mappings.
+        if (ts && !la.debug && req <= LA_MMAP_THRESHOLD_MAX &&
+            la_load_relaxed(&la.thresholds_dynamic))
+            b = heap_fit(req, zero);
+        if (b == NULL) {
+            bool zeroed;
+            b = large_alloc(req, ALIGNMENT, &zeroed);
+            if (b != NULL && zero && !zeroed) // a reused mapping; fresh ones are zero
+                memset(blk_payload(b), 0, req);
+        }
     } else {
         size_t dirty = 0;
         b = heap_block(req, blk_size_for(usable + la.guard_bytes), ALIGNMENT, ts,
@@ -271,12 +302,16 @@ static void free_block(la_block_t *b, bool ts, const char *func)
         debug_on_free(blk_payload(b), req, blk_usable(b), func);
     if (blk_is_mmapped(b)) {
         size_t map_bytes = large_of(b)->map_bytes;
-        large_free(b);
         // The exported family's thresholds follow its frees (glibc's
         // dynamic threshold); the mem_* path keeps the seed's.  Requests
         // below a raised threshold go to the heaps: cached mappings that
-        // small would only hold pages until the decay.
-        if (ts && la_adapt_thresholds(map_bytes))
+        // small would only hold pages until the decay.  So would this one
+        // when the threshold is above it, raised now or before (issue 14:
+        // w_bufpool's first buffers, freed after bigger ones had raised
+        // it, waited in the cache while the heap grew).
+        bool raised = ts && la_adapt_thresholds(map_bytes);
+        large_free(b, map_bytes > la_mmap_threshold(ts));
+        if (raised)
             large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];

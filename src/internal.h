@@ -751,6 +751,10 @@ LA_HIDDEN bool la_adapt_thresholds(size_t freed_bytes);
 // With dirty_bytes, also tells how many payload bytes from the start may be
 // non-zero (the rest are known zero, for calloc).
 LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
+// The same from the free blocks h already has, without growing it; NULL
+// if none fits.  For a block of any size: the bound on live heap block
+// sizes rises to it.
+LA_HIDDEN la_block_t *heap_alloc_fit(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
 LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align);
 // Up to `want` live blocks of `block` bytes into out[], carved from the free
 // blocks there are before the heap grows; returns how many (0: no memory).
@@ -829,7 +833,9 @@ LA_HIDDEN la_block_t *large_alloc(size_t req, size_t align, bool *zeroed);
 LA_HIDDEN size_t large_cache_purge(uint64_t older_than_ms);
 // Unmaps every cached mapping smaller than `bytes`.
 LA_HIDDEN void large_cache_drop_below(size_t bytes);
-LA_HIDDEN void large_free(la_block_t *b);
+// Frees a large block: its mapping waits in the cache if `cache`, else
+// it is unmapped now (no later request could reuse it).
+LA_HIDDEN void large_free(la_block_t *b, bool cache);
 // os_map, and when that fails, unmaps the cached freed mappings and tries
 // once more (the caller may hold a heap lock: large_lock comes after it).
 LA_HIDDEN void *large_map_or_purge(size_t bytes);

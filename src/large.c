@@ -318,7 +318,7 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
 
 size_t large_req(la_block_t *b) { return large_of(b)->req_bytes; }
 
-void large_free(la_block_t *b)
+void large_free(la_block_t *b, bool cache)
 {
     size_t map_bytes = large_of(b)->map_bytes;
     char *start = large_map_start(b);
@@ -333,7 +333,11 @@ void large_free(la_block_t *b)
     // thread) and a fork child must never see a freed header on the list
     // (issue 12).
     blk_stamp(b, LA_CHECK_FREED);
-    unsigned n = cache_put_locked(start, map_bytes, (char *)b, now, evicted);
+    unsigned n = 0;
+    if (cache)
+        n = cache_put_locked(start, map_bytes, (char *)b, now, evicted);
+    else
+        evicted[n++] = (la_map_t){start, map_bytes, now, (char *)b};
     lock_release(&la.large_lock);
     if (n != 0)
         unmap_all(evicted, n);

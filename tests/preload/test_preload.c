@@ -141,6 +141,48 @@ static void test_errno_and_sizes(void)
     }
 }
 
+// Freeing the bigger of two mapped blocks raises the dynamic threshold
+// above the smaller one: no request could reuse its mapping any more, so
+// its free unmaps it instead of caching it (issue 14: such mappings held
+// their pages until the decay while the heap grew).
+static void test_unreachable_mapping_not_cached(void)
+{
+    malloc_trim(0);
+    size_t large = mem_get_stats().num_large;
+    void *small = malloc(10u << 20);
+    void *big = malloc(12u << 20);
+    REQUIRE(small != NULL && big != NULL);
+    REQUIRE(mem_get_stats().num_large == large + 2); // both mapped
+    free(big);
+    size_t cached = mem_get_stats().large_cached;
+    size_t munmaps = mem_get_stats().num_munmaps;
+    free(small);
+    CHECK_EQ(mem_get_stats().large_cached, cached);
+    CHECK_EQ(mem_get_stats().num_munmaps, munmaps + 1);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+// A request above the dynamic threshold that a free heap block can hold
+// takes it, as in glibc, instead of a new mapping beside it (issue 14).
+// The threshold is 12 MiB and a page now (the test above).
+static void test_large_request_from_heap(void)
+{
+    char *a = malloc(7u << 20), *b = malloc(7u << 20); // heap blocks
+    REQUIRE(a != NULL && b != NULL);
+    size_t large = mem_get_stats().num_large, mmaps = mem_get_stats().num_mmaps;
+    free(a);
+    free(b); // 14 MiB free, together or with the heap's free top
+    char *c = calloc(1, 13u << 20);
+    REQUIRE(c != NULL);
+    CHECK_EQ(mem_get_stats().num_large, large);
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps);
+    CHECK(c[0] == 0 && c[(13u << 20) - 1] == 0 && c[7u << 20] == 0);
+    CHECK(malloc_usable_size(c) >= (13u << 20));
+    CHECK_EQ(mem_check_heap(), 0);
+    free(c);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_mallopt_mallinfo(void)
 {
     // Above the highest dynamic threshold (earlier tests freed large
@@ -382,6 +424,8 @@ int main(void)
     test_binding();
     test_aligned_family();
     test_errno_and_sizes();
+    test_unreachable_mapping_not_cached();
+    test_large_request_from_heap();
     test_mallopt_mallinfo();
     test_fork_with_threads();
     test_thread_exit_destructors();

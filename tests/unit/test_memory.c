@@ -238,6 +238,34 @@ static void test_purge_once_until_reused(void)
     mem_free(guard);
 }
 
+// A purged block with freed blocks merged on both sides: the pages its
+// purge gave back lie between two resident parts, and must not be advised
+// again by the next purge (issue 14: one interval covered them all).
+static void test_purge_skips_purged_middle(void)
+{
+    enum { BIG = 64 * 1024 };
+    mem_trim(0);
+    char *x = mem_malloc(BIG), *p = mem_malloc(BIG), *y = mem_malloc(BIG);
+    char *guard = mem_malloc(16);
+    REQUIRE(x != NULL && p != NULL && y != NULL && guard != NULL);
+    memset(x, 1, BIG);
+    memset(p, 2, BIG);
+    memset(y, 3, BIG);
+    mem_free(p);
+    mem_trim(0); // p's inner pages go
+    size_t r1 = mem_get_stats().released_bytes;
+    mem_free(x); // before p: resident, then p's purged pages
+    mem_free(y); // after p: resident again
+    mem_trim(0);
+    size_t r2 = mem_get_stats().released_bytes;
+    CHECK(r2 - r1 >= 2 * BIG - 4 * 4096); // x's and y's pages
+    CHECK(r2 - r1 <= 2 * BIG + 2 * 4096); // not p's again
+    mem_trim(0);
+    CHECK_EQ(mem_get_stats().released_bytes - r2, 0);
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_free(guard);
+}
+
 static void test_large_cache_ages_out(void)
 {
     size_t saved = la.decay_ms;
@@ -268,6 +296,7 @@ int main(void)
     test_decay_without_trim();
     test_free_regions_unmapped();
     test_purge_once_until_reused();
+    test_purge_skips_purged_middle();
     test_large_cache_ages_out();
     return test_report("test_memory");
 }

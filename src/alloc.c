@@ -73,6 +73,9 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
             la_fatal(func, "double free of %p (large block of %zu bytes, already unmapped)", p,
                      usable);
         void *start = large_containing(p);
+        if (start == p)
+            la_fatal(func, "corrupted header at %p (a large block whose header was overwritten: "
+                           "an underflow?)", p);
         if (start != NULL)
             la_fatal(func, "invalid pointer %p (inside the large block at %p, not its start)", p,
                      start);
@@ -87,6 +90,15 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
     report_overwritten(p, r, func);
     la_fatal(func, "invalid pointer %p (inside the heap, but no live block starts here: "
                    "a pointer into a block, or a header overwritten)", p);
+}
+
+// A block in checking mode's quarantine passed to free, realloc or
+// malloc_usable_size: the program freed it already.
+static LA_COLD LA_NORETURN void report_held(const void *p, const char *func)
+{
+    if (strcmp(func, "free") == 0)
+        la_fatal(func, "double free of %p (already freed; it waits in the quarantine)", p);
+    la_fatal(func, "use after free: %p was freed already (it waits in the quarantine)", p);
 }
 
 // The header of every pointer passed in is checked before anything is
@@ -165,6 +177,8 @@ static la_block_t *validate(const void *p, const char *func, bool *sampled)
                      blk_usable(b));
         else if (check == (la_check_plain(hash, req) ^ LA_CHECK_FREED))
             la_fatal(func, "double free of %p (already freed)", p);
+        else if (check == (la_check_plain(hash, req) ^ LA_CHECK_QUARANTINE))
+            report_held(p, func);
         else
             report_bad_header(p, func);
     }
@@ -258,12 +272,11 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     return alloc_impl(req, req, ts, zero);
 }
 
-static void free_block(la_block_t *b, bool ts, const char *func)
+// Frees b for real.  lock: take the heap's lock (the _ts path, and every
+// block leaving the quarantine); adapt: the exported family's free, whose
+// large frees move the mmap threshold.
+static void release_block(la_block_t *b, size_t req, bool lock, bool adapt)
 {
-    debug_quiet_begin();
-    size_t req = block_req(b);
-    if (LA_UNLIKELY(la.debug))
-        debug_on_free(blk_payload(b), req, blk_usable(b), func);
     if (blk_is_mmapped(b)) {
         size_t map_bytes = large_of(b)->map_bytes;
         large_free(b);
@@ -271,18 +284,44 @@ static void free_block(la_block_t *b, bool ts, const char *func)
         // dynamic threshold); the mem_* path keeps the seed's.  Requests
         // below a raised threshold go to the heaps: cached mappings that
         // small would only hold pages until the decay.
-        if (ts && la_adapt_thresholds(map_bytes))
+        if (adapt && la_adapt_thresholds(map_bytes))
             large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];
-        if (ts)
+        if (lock)
             lock_acquire(&h->lock);
         h->counters.nfree++;
         h->counters.free_bytes += req;
         heap_free(h, b);
-        if (ts)
+        if (lock)
             lock_release(&h->lock);
     }
+}
+
+// Checking mode: b, checked and poisoned, waits in the quarantine; the
+// blocks it pushes out are freed now.  False if b is not held.
+static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
+{
+    la_held_t out[LA_QUARANTINE_EVICT_MAX];
+    unsigned n;
+    if (!debug_quarantine(b, blk_usable(b), ts, out, &n))
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        release_block(out[i].block, block_req(out[i].block), true, out[i].ts);
+    return true;
+}
+
+static void free_block(la_block_t *b, bool ts, const char *func)
+{
+    debug_quiet_begin();
+    size_t req = block_req(b);
+    bool held = false;
+    if (LA_UNLIKELY(la.debug)) {
+        debug_on_free(blk_payload(b), req, blk_usable(b), func);
+        held = la.options.check && quarantine_block(b, ts);
+    }
+    if (!held)
+        release_block(b, req, ts, ts);
     debug_quiet_end();
     usage_sub(req);
     if (LA_UNLIKELY(la.check_every != 0))

@@ -53,7 +53,8 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
             uint32_t hash = blk_hash_now(b), check = blk_check(b), req = blk_req(b);
             bool cached = check == hash;
             bool sampled = check == (la_check_word(hash, req) ^ LA_CHECK_PROF);
-            if (!cached && !sampled && check != la_check_word(hash, req)) {
+            bool held = check == (la_check_plain(hash, req) ^ LA_CHECK_QUARANTINE);
+            if (!cached && !sampled && !held && check != la_check_word(hash, req)) {
                 uint32_t plain = la_check_plain(hash, req);
                 if (check == plain || check == (plain ^ LA_CHECK_BIG))
                     return fail(h, b, "check variant disagrees with the requested size");
@@ -157,7 +158,9 @@ static int check_large(void)
     size_t bytes = 0;
     for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
         la_block_t *b = (la_block_t *)(l + 1);
-        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE || !blk_check_ok(b) ||
+        // A block in checking mode's quarantine is still on the list.
+        bool held = blk_check(b) == (la_check_plain(blk_hash_now(b), blk_req(b)) ^ LA_CHECK_QUARANTINE);
+        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE || !(blk_check_ok(b) || held) ||
             blk_req(b) != LA_REQ_LARGE ||
             l->map_bytes < blk_size(b) ||
             l->req_bytes > blk_usable(b)) {

@@ -199,6 +199,19 @@
 #define LA_POISON_BYTE 0xdd
 // Heap walk period in checking mode when ALLOCATOR_CHECK_EVERY is not set.
 #define LA_CHECK_EVERY_DEFAULT 1000
+// Checking mode's quarantine (issue 15): freed blocks are poisoned and
+// held, oldest out first, before they are really freed; when one leaves,
+// its poison is verified, so that a write after free is reported, and
+// while it waits no new block can alias a stale pointer to it.  At most
+// this many blocks, and this many bytes (usable bytes of the blocks held).
+// A block bigger than the bytes over the divisor is freed at once: one
+// buffer must not flush the whole quarantine.
+#define LA_QUARANTINE_SLOTS 1024
+#define LA_QUARANTINE_BYTES (8 * 1024 * 1024)
+#define LA_QUARANTINE_BLOCK_DIVISOR 4
+// Blocks one free may push out of the quarantine (it may exceed its bytes
+// until the next free; the evicted are checked on the caller's stack).
+#define LA_QUARANTINE_EVICT_MAX 8
 
 /* ---- heap profiler (prof.c) --------------------------------------------- */
 

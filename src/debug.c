@@ -8,8 +8,10 @@
  * Checking mode: new blocks are filled with LA_JUNK_BYTE (calloc excepted),
  * the slack after the requested size (at least LA_GUARD_BYTES, requested
  * on top) holds LA_CANARY_BYTE and is checked on free and realloc, freed
- * blocks are poisoned with LA_POISON_BYTE, and the heap is walked every
- * ALLOCATOR_CHECK_EVERY operations.
+ * blocks are poisoned with LA_POISON_BYTE and held in a quarantine (FIFO,
+ * LA_QUARANTINE_SLOTS blocks and LA_QUARANTINE_BYTES at most) whose poison
+ * is verified when they leave it for the heap, and the heap is walked
+ * every ALLOCATOR_CHECK_EVERY operations.
  *
  * Valgrind (memcheck, detected at start-up with RUNNING_ON_VALGRIND): heap
  * regions start no-access, every block is described with MALLOCLIKE /
@@ -117,6 +119,76 @@ void debug_on_free(void *p, size_t req, size_t usable, const char *func)
     }
     if (la.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
+}
+
+/* ---- the quarantine (checking mode) -------------------------------------- */
+
+// The first byte of [p, p + bytes) that is not poison, or bytes.
+static size_t poison_intact(const unsigned char *p, size_t bytes)
+{
+    const uint64_t word = 0x0101010101010101ull * LA_POISON_BYTE;
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w != word)
+            break;
+    }
+    for (; i < bytes; i++)
+        if (p[i] != LA_POISON_BYTE)
+            return i;
+    return bytes;
+}
+
+// A block leaving the quarantine: its header must still carry the stamp
+// and its payload the poison, or the program wrote to it after its free.
+// Then it becomes live again, for the caller to free for real.
+static void release_check(const la_held_t *e)
+{
+    la_block_t *b = e->block;
+    void *p = blk_payload(b);
+    if (blk_check(b) != (la_check_plain(blk_hash_now(b), blk_req(b)) ^ LA_CHECK_QUARANTINE))
+        la_fatal("free", "write after free of %p: its header was overwritten while the "
+                         "block waited in the quarantine", p);
+    size_t at = poison_intact(p, e->usable);
+    if (at != e->usable)
+        la_fatal("free", "write after free of %p: byte %zu of the block (of %zu usable bytes) "
+                         "changed after it was freed", p, at, e->usable);
+    blk_set_req(b, blk_req(b));
+}
+
+bool debug_quarantine(la_block_t *b, size_t usable, bool ts, la_held_t *out, unsigned *n)
+{
+    *n = 0;
+    if (usable > LA_QUARANTINE_BYTES / LA_QUARANTINE_BLOCK_DIVISOR)
+        return false;
+    // Stamped before it is listed: from now on it is a freed block to
+    // free, realloc and malloc_usable_size, and a held one to the walker.
+    blk_stamp(b, LA_CHECK_QUARANTINE);
+    lock_acquire(&la.quarantine_lock);
+    if (la.quarantine_count == LA_QUARANTINE_SLOTS) { // full: the oldest goes
+        out[(*n)++] = la.quarantine[la.quarantine_head];
+        la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
+        la.quarantine_count--;
+        la.quarantine_bytes -= out[0].usable;
+    }
+    unsigned tail = (la.quarantine_head + la.quarantine_count) % LA_QUARANTINE_SLOTS;
+    la.quarantine[tail] = (la_held_t){.block = b, .usable = usable, .ts = ts};
+    la.quarantine_count++;
+    la.quarantine_bytes += usable;
+    while (la.quarantine_bytes > LA_QUARANTINE_BYTES && *n < LA_QUARANTINE_EVICT_MAX) {
+        la_held_t *e = &la.quarantine[la.quarantine_head];
+        out[(*n)++] = *e;
+        la.quarantine_bytes -= e->usable;
+        la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
+        la.quarantine_count--;
+    }
+    lock_release(&la.quarantine_lock);
+    // Checked outside the lock: a report aborts, and the walk of a big
+    // block should not hold up other threads' frees.
+    for (unsigned i = 0; i < *n; i++)
+        release_check(&out[i]);
+    return true;
 }
 
 void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable)

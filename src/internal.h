@@ -168,6 +168,10 @@ LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 // A live block the heap profiler sampled (prof.c): its free fails the fast
 // check and reaches la_validate, which drops the sample (issue 16).
 #define LA_CHECK_PROF   0x9f0f0000u
+// A block the program freed that waits in checking mode's quarantine
+// (debug.c): still a block to the heap and the walker, a freed one to
+// free, realloc and malloc_usable_size (issue 15).
+#define LA_CHECK_QUARANTINE 0x0a4a3e00u
 
 typedef struct la_block {
     size_t head;
@@ -374,6 +378,14 @@ typedef struct {
     size_t usable;
 } la_tomb_t;
 
+// A block in checking mode's quarantine, and whether its free came from
+// the exported family (whose frees adapt the mmap threshold).
+typedef struct {
+    struct la_block *block;
+    size_t usable;
+    bool ts;
+} la_held_t;
+
 // Options read once from the environment (options.c).
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit, LA_STATS_JSON
@@ -428,6 +440,10 @@ typedef struct {
     size_t guard_bytes;              // added to every request in debug mode
     size_t check_every;              // operations between heap walks (0: none)
     size_t check_ops;                // operations counted for them (atomic)
+    la_lock_t quarantine_lock;       // the quarantine below (a leaf lock)
+    la_held_t quarantine[LA_QUARANTINE_SLOTS]; // a ring, oldest at quarantine_head
+    unsigned quarantine_head, quarantine_count;
+    size_t quarantine_bytes;         // usable bytes of the blocks held
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
@@ -778,6 +794,12 @@ LA_HIDDEN void debug_on_free(void *p, size_t req, size_t usable, const char *fun
 // After a resize in place (the caller checked the canary before it).
 LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable);
 LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);
+// Checking mode: holds b, freed and poisoned, in the quarantine (stamped
+// LA_CHECK_QUARANTINE); false if it is too big to hold.  The blocks it
+// pushes out go to out[] (at most LA_QUARANTINE_EVICT_MAX, *n of them),
+// checked and with their live check word back: the caller frees them.
+LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t usable, bool ts, la_held_t *out,
+                                unsigned *n);
 // Counts an operation; walks the heap every ALLOCATOR_CHECK_EVERY.
 LA_HIDDEN void debug_tick(void);
 

@@ -4,7 +4,8 @@
  * hold junk, calloc's hold zeros, freed blocks are poisoned, a write past
  * the requested size is reported on free and on realloc with the number of
  * bytes written past the end, malloc_usable_size is the requested size,
- * and the periodic heap walk catches a damaged header.  Misuse cases
+ * the periodic heap walk catches a damaged header, and freed blocks wait
+ * in a quarantine that reports a write after free.  Misuse cases
  * run in forked children that must abort with one line.
  */
 #include <signal.h>
@@ -29,6 +30,33 @@ static void overflow_on_realloc(void)
     victim = mem_malloc_ts(100);
     memset(victim, 'y', 101);
     (void)!mem_realloc_ts(victim, 400);
+}
+
+// The quarantine: a freed block waits, poisoned, and a write into it is
+// reported when it leaves; a second free, or a realloc, while it waits is
+// named too.
+static void write_after_free(void)
+{
+    victim = mem_malloc_ts(200);
+    mem_free_ts(victim);
+    victim[50] = 'w';
+    for (int i = 0; i < 5000; i++)
+        mem_free_ts(mem_malloc_ts(200));
+}
+
+static void double_free_held(void)
+{
+    victim = mem_malloc_ts(5000);
+    mem_free_ts(victim);
+    mem_free_ts(mem_malloc_ts(5000));
+    mem_free_ts(victim);
+}
+
+static void realloc_held(void)
+{
+    victim = mem_malloc(300000);
+    mem_free(victim);
+    (void)!mem_realloc(victim, 10);
 }
 
 static void damaged_header(void)
@@ -87,6 +115,18 @@ int main(void)
                        "block of 20 bytes"));
     CHECK(aborted_with(overflow_on_realloc, "realloc(): buffer overflow: 1 bytes written",
                        "block of 100 bytes"));
+    CHECK(aborted_with(write_after_free, "free(): write after free of",
+                       "byte 50 of the block"));
+    CHECK(aborted_with(double_free_held, "free(): double free of", "quarantine"));
+    CHECK(aborted_with(realloc_held, "realloc(): use after free", "quarantine"));
+    // Quarantined blocks are sound to the heap walker.
+    void *held[100];
+    for (int i = 0; i < 100; i++)
+        held[i] = mem_malloc_ts(16 + (size_t)i * 40);
+    for (int i = 0; i < 100; i++)
+        mem_free_ts(held[i]);
+    mem_free_ts(mem_malloc_ts(300000));
+    CHECK_EQ(mem_check_heap(), 0);
     CHECK(aborted_with(damaged_header, "periodic heap check",
                        "live block header fails its check word"));
     CHECK_EQ(mem_check_heap(), 0);

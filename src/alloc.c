@@ -298,6 +298,24 @@ static void release_block(la_block_t *b, size_t req, bool lock, bool adapt)
     }
 }
 
+void la_release_held(const la_held_t *e)
+{
+    la_slab_t *s = e->slot ? slab_of(e->p) : NULL;
+    if (s == NULL) {
+        la_block_t *b = blk_from_payload(e->p);
+        release_block(b, block_req(b), true, e->ts);
+        return;
+    }
+    // A slot goes back to its slab, counted by its size, under the lock of
+    // the heap that owns it.
+    la_heap_t *h = s->heap;
+    lock_acquire(&h->lock);
+    h->counters.nfree++;
+    h->counters.free_bytes += s->size;
+    slab_free(h, e->p, "free");
+    lock_release(&h->lock);
+}
+
 // Checking mode: b, checked and poisoned, waits in the quarantine; the
 // blocks it pushes out are freed now.  False if b is not held.
 static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
@@ -307,7 +325,7 @@ static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
     if (!debug_quarantine(b, blk_usable(b), ts, out, &n))
         return false;
     for (unsigned i = 0; i < n; i++)
-        release_block(out[i].block, block_req(out[i].block), true, out[i].ts);
+        la_release_held(&out[i]);
     return true;
 }
 
@@ -379,8 +397,29 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
 // realloc of a slab slot: within the slot's size it never moves (shrinking
 // included); beyond, it moves once, to a slot of a bigger class or a heap
 // block.  Counted as one free and one allocation like any resize.
+// Checking mode's slots move on every realloc: their trailer and canary
+// are made for one request size.
+static LA_COLD void *realloc_slot_checked(la_slab_t *s, void *p, size_t req)
+{
+    size_t old_req = debug_slot_req(s, p, "realloc");
+    if (req == 0) { // glibc: free and return NULL
+        la_free(p);
+        return NULL;
+    }
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return fail_nomem(); // the old slot stays intact
+    void *q = la_malloc(req);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, LA_MIN(old_req, req));
+    la_free(p);
+    return q;
+}
+
 static void *realloc_slot(la_slab_t *s, void *p, size_t req)
 {
+    if (LA_UNLIKELY(la.debug))
+        return realloc_slot_checked(s, p, req);
     slab_check(s, p, "realloc");
     if (req == 0) { // glibc: free and return NULL
         la_free(p);
@@ -523,6 +562,8 @@ size_t la_usable_size(const void *p, const char *func)
         return 0;
     la_slab_t *s = slab_of(p);
     if (s != NULL) {
+        if (LA_UNLIKELY(la.debug)) // the slack is the canary's and the trailer's
+            return debug_slot_req(s, p, func);
         slab_check(s, p, func);
         return s->size;
     }

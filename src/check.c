@@ -150,6 +150,8 @@ int check_heap(la_heap_t *h)
         return 1;
     const void *where = NULL;
     const char *why = slab_check_heap(h, &where);
+    if (why == NULL && la.options.check && la.slabs_on)
+        why = debug_check_slots(h, &where); // checking mode: slot canaries
     return why != NULL ? fail(h, where, why) : 0;
 }
 

@@ -378,12 +378,13 @@ typedef struct {
     size_t usable;
 } la_tomb_t;
 
-// A block in checking mode's quarantine, and whether its free came from
-// the exported family (whose frees adapt the mmap threshold).
+// A block or slot in checking mode's quarantine: its payload, the bytes
+// poisoned, whether it is a slab slot, and whether its free came from the
+// exported family (whose frees adapt the mmap threshold).
 typedef struct {
-    struct la_block *block;
+    void *p;
     size_t usable;
-    bool ts;
+    bool ts, slot;
 } la_held_t;
 
 // Options read once from the environment (options.c).
@@ -800,6 +801,24 @@ LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, cons
 // checked and with their live check word back: the caller frees them.
 LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t usable, bool ts, la_held_t *out,
                                 unsigned *n);
+// Frees for real a block or slot that left the quarantine (alloc.c).
+LA_HIDDEN void la_release_held(const la_held_t *e);
+// Checking mode keeps the slabs (issue 13): slots are handed out and freed
+// one at a time under the heap lock, sized for the request plus a canary
+// and a trailer word that records the request (slots have no header).
+struct la_slab;
+// A slot for req bytes from heap h, filled with junk and a canary; NULL if
+// the request is too big for a slot with that room (or memory is out).
+LA_HIDDEN void *debug_slot_alloc(la_heap_t *h, size_t req);
+// Checks and poisons a slot the program frees, and holds it in the
+// quarantine.
+LA_HIDDEN void debug_slot_free(struct la_slab *s, void *p, const char *func);
+// The requested size of a live slot (its trailer), after checking it is
+// one and its canary holds.
+LA_HIDDEN size_t debug_slot_req(struct la_slab *s, const void *p, const char *func);
+// The heap walk's part (h's lock held): every live slot's trailer and
+// canaries.  NULL when sound, else what is wrong at *where.
+LA_HIDDEN const char *debug_check_slots(la_heap_t *h, const void **where);
 // Counts an operation; walks the heap every ALLOCATOR_CHECK_EVERY.
 LA_HIDDEN void debug_tick(void);
 

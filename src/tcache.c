@@ -599,6 +599,11 @@ void *tcache_malloc_slow(size_t req)
     la_ensure_init();
     background_poke();
     la_tcache_t *tc = current_cache();
+    if (LA_UNLIKELY(la.debug && la.slabs_on)) { // checking mode: one checked slot
+        void *p = debug_slot_alloc(tc->heap, req);
+        if (p != NULL)
+            return p;
+    }
     size_t usable = req;
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
         la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
@@ -672,6 +677,8 @@ static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
 void tcache_free_full(void *p)
 {
     la_slab_t *s = slab_of(p);
+    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
+        return debug_slot_free(s, p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
     if (tc->kind == LA_TC_LIVE && (bin->room > 0 || make_room(tc, bin)))
@@ -685,6 +692,8 @@ void tcache_free_slow(void *p)
     if (p == NULL)
         return;
     la_slab_t *s = slab_of(p);
+    if (LA_UNLIKELY(s != NULL && la.debug)) // checking mode: a payload inside its slot
+        return debug_slot_free(s, p, "free");
     if (s != NULL) {
         slab_check(s, p, "free"); // names the misuse and aborts
         return tcache_free_full(p);

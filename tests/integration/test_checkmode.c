@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include "allocator.h"
+#include "slab.h" // slab_of: checking mode keeps the production layout
 #include "../testhelper.h"
 
 #define JUNK 0xa5
@@ -59,6 +60,13 @@ static void realloc_held(void)
     (void)!mem_realloc(victim, 10);
 }
 
+static void underflow_slot(void)
+{
+    volatile unsigned char *p = mem_malloc_ts(40);
+    p[-2] = 'u';
+    mem_free_ts((void *)p);
+}
+
 static void damaged_header(void)
 {
     // An underflow over a live block's header, as volatile stores: the
@@ -98,6 +106,18 @@ int main(void)
     for (int i = 32; i < 64; i++)
         poisoned &= p[i] == POISON;
     CHECK(poisoned);
+
+    // Small blocks of the _ts family (and the exported malloc) stay slab
+    // slots in checking mode, with a front canary: an underflow is named.
+    unsigned char *slot = mem_malloc_ts(64);
+    REQUIRE(slot != NULL);
+    CHECK(slab_of(slot) != NULL);
+    CHECK((uintptr_t)slot % 16 == 0);
+    CHECK(slot[0] == JUNK && slot[63] == JUNK);
+    CHECK_EQ(mem_usable_size(slot), 64);
+    mem_free_ts(slot);
+    CHECK(aborted_with(underflow_slot, "free(): buffer underflow: 2 bytes written before",
+                       "block of 40 bytes"));
 
     unsigned char *z = mem_calloc_ts(10, 10);
     REQUIRE(z != NULL);

@@ -33,7 +33,9 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
     char *fence = (char *)region_fence(r);
     la_block_t *b = region_first(r);
     bool prev_free = false;
+    size_t blocks = 0; // for the checking mode's walk period (debug_tick)
     while ((char *)b < fence) {
+        blocks++;
         size_t size = blk_size(b);
         if (size < MIN_BLOCK_SIZE || (char *)b + size > fence)
             return fail(h, b, "block size out of bounds");
@@ -68,6 +70,7 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
         prev_free = blk_is_free(b);
         b = blk_next(b);
     }
+    __atomic_add_fetch(&la.check_visited, blocks, __ATOMIC_RELAXED);
     if ((char *)b != fence)
         return fail(h, b, "blocks overrun the region's fence");
     if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free || blk_heap_index(b) != h->index ||

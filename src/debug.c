@@ -62,6 +62,7 @@ static bool tool_tracks_blocks(void)
 void debug_init(void)
 {
     la.check_every = la.options.check_every;
+    la.check_next = la.check_every;
     la.valgrind = HAVE_VALGRIND && la.options.valgrind && RUNNING_ON_VALGRIND && tool_tracks_blocks();
     la.debug = la.options.check || la.valgrind;
     if (la.debug) {
@@ -97,11 +98,31 @@ void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed)
     }
 }
 
+// The first byte of [p, p + bytes) that is not `fill`, or bytes: a word at
+// a time, since every check of checking mode passes here.
+static size_t fill_intact(const unsigned char *p, size_t bytes, unsigned char fill)
+{
+    const uint64_t word = 0x0101010101010101ull * fill;
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w != word)
+            break;
+    }
+    for (; i < bytes; i++)
+        if (p[i] != fill)
+            return i;
+    return bytes;
+}
+
 // Reports a canary that was written over: the bytes after the requested
 // size that no longer hold LA_CANARY_BYTE.
 void debug_check_canary(const void *p, size_t req, size_t usable, const char *func)
 {
     const unsigned char *c = (const unsigned char *)p + req;
+    if (LA_LIKELY(fill_intact(c, usable - req, LA_CANARY_BYTE) == usable - req))
+        return;
     size_t last = 0;
     for (size_t i = 0; i < usable - req; i++)
         if (c[i] != LA_CANARY_BYTE)
@@ -123,21 +144,9 @@ void debug_on_free(void *p, size_t req, size_t usable, const char *func)
 
 /* ---- the quarantine (checking mode) -------------------------------------- */
 
-// The first byte of [p, p + bytes) that is not poison, or bytes.
 static size_t poison_intact(const unsigned char *p, size_t bytes)
 {
-    const uint64_t word = 0x0101010101010101ull * LA_POISON_BYTE;
-    size_t i = 0;
-    for (; i + 8 <= bytes; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w != word)
-            break;
-    }
-    for (; i < bytes; i++)
-        if (p[i] != LA_POISON_BYTE)
-            return i;
-    return bytes;
+    return fill_intact(p, bytes, LA_POISON_BYTE);
 }
 
 static void slot_release_check(void *p, size_t usable);
@@ -289,10 +298,7 @@ size_t debug_slot_req(la_slab_t *s, const void *p, const char *func)
 {
     size_t req = slot_live_req(s, p, func);
     const unsigned char *front = (const unsigned char *)p - SLOT_FRONT_BYTES;
-    size_t first = SLOT_FRONT_BYTES;
-    for (size_t i = 0; i < SLOT_FRONT_BYTES; i++)
-        if (front[i] != LA_CANARY_BYTE && first == SLOT_FRONT_BYTES)
-            first = i;
+    size_t first = fill_intact(front, SLOT_FRONT_BYTES, LA_CANARY_BYTE);
     if (first != SLOT_FRONT_BYTES)
         la_fatal(func, "buffer underflow: %zu bytes written before the start of %p (block of "
                        "%zu bytes)", SLOT_FRONT_BYTES - first, p, req);
@@ -343,6 +349,7 @@ const char *debug_check_slots(la_heap_t *h, const void **where)
 {
     for (la_slab_t *s = h->slab_all; s != NULL; s = s->next_all) {
         size_t size = s->size, canary = size - SLOT_TRAILER_BYTES;
+        __atomic_add_fetch(&la.check_visited, s->carved, __ATOMIC_RELAXED);
         for (uint32_t i = 0; i < s->carved; i++) {
             if ((s->freemap[i / 64] >> (i % 64)) & 1)
                 continue; // back in the slab
@@ -354,12 +361,11 @@ const char *debug_check_slots(la_heap_t *h, const void **where)
                 continue; // in the quarantine: checked when it leaves
             if (req >= size || t != trailer_word(slot, req, SLOT_LIVE))
                 return "a live slot's trailer was overwritten (an overflow?)";
-            for (size_t k = 0; k < SLOT_FRONT_BYTES; k++)
-                if (slot[k] != LA_CANARY_BYTE)
-                    return "a live slot's front canary was overwritten (an underflow?)";
-            for (size_t k = SLOT_FRONT_BYTES + req; k < canary; k++)
-                if (slot[k] != LA_CANARY_BYTE)
-                    return "a live slot's canary was overwritten (an overflow?)";
+            if (fill_intact(slot, SLOT_FRONT_BYTES, LA_CANARY_BYTE) != SLOT_FRONT_BYTES)
+                return "a live slot's front canary was overwritten (an underflow?)";
+            size_t tail = canary - SLOT_FRONT_BYTES - req;
+            if (fill_intact(slot + SLOT_FRONT_BYTES + req, tail, LA_CANARY_BYTE) != tail)
+                return "a live slot's canary was overwritten (an overflow?)";
         }
     }
     return NULL;
@@ -383,9 +389,18 @@ void debug_tick(void)
     if (la.check_every == 0)
         return;
     size_t n = __atomic_add_fetch(&la.check_ops, 1, __ATOMIC_RELAXED);
-    if (n % la.check_every == 0 && mem_check_heap() != 0) {
+    if (n < la_load_relaxed(&la.check_next))
+        return;
+    size_t before = la_load_relaxed(&la.check_visited);
+    size_t period = la.check_every;
+    // Claimed before the walk: other threads do not start one meanwhile.
+    la_store_relaxed(&la.check_next, n + period);
+    if (mem_check_heap() != 0) {
         log_printf("liballocator: periodic heap check: the heap is corrupted (the report above "
                    "says where), found after %zu operations\n", n);
         os_abort();
     }
+    size_t visited = la_load_relaxed(&la.check_visited) - before;
+    if (la.options.check_every_auto && visited > period)
+        la_store_relaxed(&la.check_next, n + visited);
 }

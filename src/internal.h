@@ -399,6 +399,7 @@ typedef struct {
     int check;          // ALLOCATOR_CHECK: 1 junk, canaries, poison, heap walks
     int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
     size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
+    bool check_every_auto; // not set: the period follows the heap's size
     int background;     // ALLOCATOR_BACKGROUND: 1 a thread purges decayed memory
     // ALLOCATOR_STATS_FILE: where the report at exit goes ("": stderr).
     // A copy: programs that set their process title overwrite environ.
@@ -441,6 +442,8 @@ typedef struct {
     size_t guard_bytes;              // added to every request in debug mode
     size_t check_every;              // operations between heap walks (0: none)
     size_t check_ops;                // operations counted for them (atomic)
+    size_t check_next;               // check_ops of the next walk (atomic)
+    size_t check_visited;            // blocks and slots walks visited (atomic)
     la_lock_t quarantine_lock;       // the quarantine below (a leaf lock)
     la_held_t quarantine[LA_QUARANTINE_SLOTS]; // a ring, oldest at quarantine_head
     unsigned quarantine_head, quarantine_count;

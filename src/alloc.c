@@ -394,9 +394,6 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     return b;
 }
 
-// realloc of a slab slot: within the slot's size it never moves (shrinking
-// included); beyond, it moves once, to a slot of a bigger class or a heap
-// block.  Counted as one free and one allocation like any resize.
 // Checking mode's slots move on every realloc: their trailer and canary
 // are made for one request size.
 static LA_COLD void *realloc_slot_checked(la_slab_t *s, void *p, size_t req)
@@ -416,6 +413,9 @@ static LA_COLD void *realloc_slot_checked(la_slab_t *s, void *p, size_t req)
     return q;
 }
 
+// realloc of a slab slot: within the slot's size it never moves (shrinking
+// included); beyond, it moves once, to a slot of a bigger class or a heap
+// block.  Counted as one free and one allocation like any resize.
 static void *realloc_slot(la_slab_t *s, void *p, size_t req)
 {
     if (LA_UNLIKELY(la.debug))

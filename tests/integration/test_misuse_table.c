@@ -15,6 +15,9 @@
  * other death is recorded as a crash, never as caught.  The test fails if
  * checking mode misses any case, or if the default mode's verdict differs
  * from the expected column below (a regression, or a gain to record).
+ * The guard column is printed, not checked: the sampler catches a block
+ * only when it samples it, and its expected verdicts belong with it (a
+ * run with ALLOCATOR_GUARD_SAMPLE=1 is meant to sample every block).
  * With an argument "glibc" it also prints the table for plain glibc, for
  * reference; that column is not checked.
  *

@@ -611,9 +611,11 @@ int mem_trim(size_t pad)
         la_map_t unmap[LA_TRIM_UNMAP_MAX];
         unsigned n_unmap = 0;
         lock_acquire(&h->lock);
+        debug_quiet_begin(); // Valgrind: free blocks and slabs are not the program's
         heap_free_chain(h, heap_take_remote(h));
         slab_purge(h); // empty slabs become free heap blocks, purged below
         released += heap_purge(h, unmap, &n_unmap, LA_TRIM_UNMAP_MAX);
+        debug_quiet_end();
         lock_release(&h->lock);
         // Whole regions are unmapped after the lock is released.
         for (unsigned k = 0; k < n_unmap; k++) {

@@ -14,7 +14,8 @@
  * every ALLOCATOR_CHECK_EVERY operations.
  *
  * Valgrind (memcheck, detected at start-up with RUNNING_ON_VALGRIND): heap
- * regions start no-access, every block is described with MALLOCLIKE /
+ * regions start no-access, every block (slab slots included, laid out as
+ * in checking mode, with a no-access front) is described with MALLOCLIKE /
  * FREELIKE / RESIZEINPLACE client requests, its slack (again at least
  * LA_GUARD_BYTES) is a no-access redzone, and the allocator's own reads and
  * writes of headers and free blocks run with error reporting off.  The
@@ -247,6 +248,7 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     size_t size = la_sizeclasses[cls].size;
     void *slot;
     char *p = NULL;
+    debug_quiet_begin(); // slab memory is not the program's until handed out
     // The slot is written under the heap lock: the heap walk (which holds
     // it) must never see a slot handed out without its canaries.
     lock_acquire(&h->lock);
@@ -254,11 +256,18 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
         h->counters.nalloc++; // counted by the slot's size, as the caches count
         h->counters.alloc_bytes += size;
         *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_LIVE);
-        memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
+        if (la.options.check)
+            memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
         p = (char *)slot + SLOT_FRONT_BYTES;
         debug_on_alloc(p, req, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, false);
+        // Valgrind: the block is [p, p + req); the front stays a redzone
+        // too (debug_on_alloc opens the 16 bytes before a block for the
+        // header that heap blocks have there).
+        if (la.valgrind)
+            VALGRIND_MAKE_MEM_NOACCESS(slot, SLOT_FRONT_BYTES);
     }
     lock_release(&h->lock);
+    debug_quiet_end();
     if (p == NULL)
         return NULL;
     stats_usage_publish((int64_t)size);
@@ -266,6 +275,8 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
         debug_tick();
     return p;
 }
+
+static void check_slot_canaries(la_slab_t *s, const void *p, size_t req, const char *func);
 
 // p must be the payload of a live slot of s: its slot handed out, not
 // back in the slab, its trailer live (not held).  Returns its req.
@@ -296,14 +307,22 @@ static size_t slot_live_req(la_slab_t *s, const void *p, const char *func)
 
 size_t debug_slot_req(la_slab_t *s, const void *p, const char *func)
 {
+    debug_quiet_begin(); // the trailer and canaries are not the program's
     size_t req = slot_live_req(s, p, func);
+    if (la.options.check)
+        check_slot_canaries(s, p, req, func);
+    debug_quiet_end();
+    return req;
+}
+
+static void check_slot_canaries(la_slab_t *s, const void *p, size_t req, const char *func)
+{
     const unsigned char *front = (const unsigned char *)p - SLOT_FRONT_BYTES;
     size_t first = fill_intact(front, SLOT_FRONT_BYTES, LA_CANARY_BYTE);
     if (first != SLOT_FRONT_BYTES)
         la_fatal(func, "buffer underflow: %zu bytes written before the start of %p (block of "
                        "%zu bytes)", SLOT_FRONT_BYTES - first, p, req);
     debug_check_canary(p, req, s->size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, func);
-    return req;
 }
 
 // A slot leaving the quarantine: trailer and poison as its free left them.
@@ -330,6 +349,16 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
     size_t size = s->size;
     size_t req = debug_slot_req(s, p, func);
     char *slot = (char *)p - SLOT_FRONT_BYTES;
+    la_held_t e = {.p = slot, .usable = size - SLOT_TRAILER_BYTES, .ts = true, .slot = true};
+    debug_quiet_begin();
+    if (la.valgrind)
+        VALGRIND_FREELIKE_BLOCK(p, 0);
+    if (!la.options.check) { // Valgrind alone: memcheck watches the freed slot
+        la_release_held(&e);
+        debug_quiet_end();
+        stats_usage_publish(-(int64_t)size);
+        return;
+    }
     lock_acquire(&s->heap->lock); // for the heap walk, as in debug_slot_alloc
     memset(slot, LA_POISON_BYTE, size - SLOT_TRAILER_BYTES);
     *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_HELD);
@@ -337,10 +366,10 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
     stats_usage_publish(-(int64_t)size);
     la_held_t out[LA_QUARANTINE_EVICT_MAX];
     unsigned n;
-    hold((la_held_t){.p = slot, .usable = size - SLOT_TRAILER_BYTES, .ts = true, .slot = true},
-         out, &n);
+    hold(e, out, &n);
     for (unsigned i = 0; i < n; i++)
         la_release_held(&out[i]);
+    debug_quiet_end();
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();
 }

@@ -60,11 +60,11 @@ void la_init_slow(void)
         la.thresholds_dynamic = !la.options.thresholds_fixed;
         la.decay_ms = la.options.decay_ms;
         debug_init();
-        // Checking mode keeps the slabs, so that it tests the layout of
-        // production (issue 13): its slots carry a canary and a trailer
-        // (debug.c).  Valgrind, whose redzones and client requests are
-        // made for headed blocks, still turns them off.
-        la.slabs_on = la.options.slab && !la.valgrind;
+        // Checking mode and Valgrind keep the slabs, so that they test
+        // the layout of production (issue 13): their slots carry a front
+        // canary or redzone, the canary or redzone after the request, and
+        // a trailer (debug.c).
+        la.slabs_on = la.options.slab;
         la.slot_key = os_random64() | 1;
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;

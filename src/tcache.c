@@ -588,7 +588,9 @@ static la_tcache_t *current_cache(void)
         // The decay purge of empty slabs: those the flush emptied went
         // back to the heap already; the one kept per class goes too.
         lock_acquire(&tc->heap->lock);
+        debug_quiet_begin(); // Valgrind: slab memory is not the program's
         slab_purge(tc->heap);
+        debug_quiet_end();
         lock_release(&tc->heap->lock);
     }
     return tc;

@@ -306,12 +306,12 @@ void la_release_held(const la_held_t *e)
         release_block(b, block_req(b), true, e->ts);
         return;
     }
-    // A slot goes back to its slab, counted by its size, under the lock of
+    // A slot goes back to its slab, counted by its req, under the lock of
     // the heap that owns it.
     la_heap_t *h = s->heap;
     lock_acquire(&h->lock);
     h->counters.nfree++;
-    h->counters.free_bytes += s->size;
+    h->counters.free_bytes += e->counted;
     slab_free(h, e->p, "free");
     lock_release(&h->lock);
 }
@@ -322,7 +322,7 @@ static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
 {
     la_held_t out[LA_QUARANTINE_EVICT_MAX];
     unsigned n;
-    if (!debug_quarantine(b, blk_usable(b), ts, out, &n))
+    if (!debug_quarantine(b, block_req(b), blk_usable(b), ts, out, &n))
         return false;
     for (unsigned i = 0; i < n; i++)
         la_release_held(&out[i]);

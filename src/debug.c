@@ -188,12 +188,20 @@ static void hold(la_held_t e, la_held_t *out, unsigned *n)
     la.quarantine[tail] = e;
     la.quarantine_count++;
     la.quarantine_bytes += e.usable;
+    la_counters_t *c = &la.quarantine_counters;
+    la_store_relaxed(&c->nfree, c->nfree + 1);
+    la_store_relaxed(&c->free_bytes, c->free_bytes + e.counted);
     while (la.quarantine_bytes > LA_QUARANTINE_BYTES && *n < LA_QUARANTINE_EVICT_MAX) {
         la_held_t *old = &la.quarantine[la.quarantine_head];
         out[(*n)++] = *old;
         la.quarantine_bytes -= old->usable;
         la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
         la.quarantine_count--;
+    }
+    // The real free of those pushed out counts them from here on.
+    for (unsigned i = 0; i < *n; i++) {
+        la_store_relaxed(&c->nfree, c->nfree - 1);
+        la_store_relaxed(&c->free_bytes, c->free_bytes - out[i].counted);
     }
     lock_release(&la.quarantine_lock);
     // Checked outside the lock: a report aborts, and the walk of a big
@@ -202,7 +210,8 @@ static void hold(la_held_t e, la_held_t *out, unsigned *n)
         release_check(&out[i]);
 }
 
-bool debug_quarantine(la_block_t *b, size_t usable, bool ts, la_held_t *out, unsigned *n)
+bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts, la_held_t *out,
+                      unsigned *n)
 {
     *n = 0;
     if (usable > LA_QUARANTINE_BYTES / LA_QUARANTINE_BLOCK_DIVISOR)
@@ -210,7 +219,7 @@ bool debug_quarantine(la_block_t *b, size_t usable, bool ts, la_held_t *out, uns
     // Stamped before it is listed: from now on it is a freed block to
     // free, realloc and malloc_usable_size, and a held one to the walker.
     blk_stamp(b, LA_CHECK_QUARANTINE);
-    hold((la_held_t){.p = blk_payload(b), .usable = usable, .ts = ts}, out, n);
+    hold((la_held_t){.p = blk_payload(b), .usable = usable, .counted = req, .ts = ts}, out, n);
     return true;
 }
 
@@ -253,8 +262,10 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     // it) must never see a slot handed out without its canaries.
     lock_acquire(&h->lock);
     if (slab_alloc_batch(h, cls, 1, &slot) != 0) {
-        h->counters.nalloc++; // counted by the slot's size, as the caches count
-        h->counters.alloc_bytes += size;
+        // Counted by the request, as heap blocks are (the caches count a
+        // slot by its size: without a trailer, they do not know req).
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
         *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_LIVE);
         if (la.options.check)
             memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
@@ -270,7 +281,7 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     debug_quiet_end();
     if (p == NULL)
         return NULL;
-    stats_usage_publish((int64_t)size);
+    stats_usage_publish((int64_t)req);
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();
     return p;
@@ -349,21 +360,22 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
     size_t size = s->size;
     size_t req = debug_slot_req(s, p, func);
     char *slot = (char *)p - SLOT_FRONT_BYTES;
-    la_held_t e = {.p = slot, .usable = size - SLOT_TRAILER_BYTES, .ts = true, .slot = true};
+    la_held_t e = {.p = slot, .usable = size - SLOT_TRAILER_BYTES, .counted = req, .ts = true,
+                   .slot = true};
     debug_quiet_begin();
     if (la.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
     if (!la.options.check) { // Valgrind alone: memcheck watches the freed slot
         la_release_held(&e);
         debug_quiet_end();
-        stats_usage_publish(-(int64_t)size);
+        stats_usage_publish(-(int64_t)req);
         return;
     }
     lock_acquire(&s->heap->lock); // for the heap walk, as in debug_slot_alloc
     memset(slot, LA_POISON_BYTE, size - SLOT_TRAILER_BYTES);
     *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_HELD);
     lock_release(&s->heap->lock);
-    stats_usage_publish(-(int64_t)size);
+    stats_usage_publish(-(int64_t)req);
     la_held_t out[LA_QUARANTINE_EVICT_MAX];
     unsigned n;
     hold(e, out, &n);

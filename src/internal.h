@@ -384,6 +384,7 @@ typedef struct {
 typedef struct {
     void *p;
     size_t usable;
+    size_t counted;   // the bytes its free counts (its req)
     bool ts, slot;
 } la_held_t;
 
@@ -448,6 +449,7 @@ typedef struct {
     la_held_t quarantine[LA_QUARANTINE_SLOTS]; // a ring, oldest at quarantine_head
     unsigned quarantine_head, quarantine_count;
     size_t quarantine_bytes;         // usable bytes of the blocks held
+    la_counters_t quarantine_counters; // frees of the blocks held (nfree, free_bytes)
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
@@ -802,8 +804,8 @@ LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, cons
 // LA_CHECK_QUARANTINE); false if it is too big to hold.  The blocks it
 // pushes out go to out[] (at most LA_QUARANTINE_EVICT_MAX, *n of them),
 // checked and with their live check word back: the caller frees them.
-LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t usable, bool ts, la_held_t *out,
-                                unsigned *n);
+LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts,
+                                la_held_t *out, unsigned *n);
 // Frees for real a block or slot that left the quarantine (alloc.c).
 LA_HIDDEN void la_release_held(const la_held_t *e);
 // Checking mode keeps the slabs (issue 13): slots are handed out and freed

@@ -139,6 +139,23 @@ int main(void)
                        "byte 50 of the block"));
     CHECK(aborted_with(double_free_held, "free(): double free of", "quarantine"));
     CHECK(aborted_with(realloc_held, "realloc(): use after free", "quarantine"));
+    // The statistics count a free when the program frees, not when the
+    // block leaves the quarantine, and slots by their request, as heap
+    // blocks are counted: current_usage comes back to where it was.
+    mem_stats_t before = mem_get_stats();
+    void *v[60];
+    size_t asked = 0;
+    for (int i = 0; i < 60; i++) {
+        v[i] = mem_malloc_ts(10 + (size_t)i * 33); // slots and heap blocks
+        asked += 10 + (size_t)i * 33;
+    }
+    for (int i = 0; i < 60; i++)
+        mem_free_ts(v[i]);
+    mem_stats_t after = mem_get_stats();
+    CHECK_EQ(after.num_frees - before.num_frees, 60);
+    CHECK_EQ(after.total_allocated - before.total_allocated, asked);
+    CHECK_EQ(after.total_freed - before.total_freed, asked);
+    CHECK_EQ(after.current_usage, before.current_usage);
     // Quarantined blocks are sound to the heap walker.
     void *held[100];
     for (int i = 0; i < 100; i++)

@@ -37,11 +37,12 @@ LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
 
 /* ---- the core family ---------------------------------------------------- */
 
-// With the heap profiler on (ALLOCATOR_PROF, prof.c), every allocating
-// entry point goes through prof_*, which is told where the program called
-// from.  Off, that costs one load and one predictable branch per
+// With the heap profiler (ALLOCATOR_PROF) or the guard sampler
+// (ALLOCATOR_GUARD_SAMPLE) on, every allocating entry point goes through
+// prof_* (prof.c), which is told where the program called from.  Both
+// off, that costs one compare with memory and one predictable branch per
 // allocation; frees are not hooked (a sampled block fails the free fast
-// path's check by itself).
+// path's check by itself, a guarded one is not in the slab map).
 #define LA_PROFILING profiling()
 #define LA_CALLER __builtin_return_address(0)
 
@@ -51,12 +52,12 @@ LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
 static inline __attribute__((always_inline)) bool profiling(void)
 {
 #if defined(__x86_64__)
-    __asm__ goto("cmpl $0, %0\n\tjne %l1" : : "m"(la.prof_on) : "cc" : on);
+    __asm__ goto("cmpl $0, %0\n\tjne %l1" : : "m"(la.sampling) : "cc" : on);
     return false;
 on:
     return true;
 #else
-    return LA_UNLIKELY(la_load_relaxed(&la.prof_on));
+    return LA_UNLIKELY(la_load_relaxed(&la.sampling));
 #endif
 }
 

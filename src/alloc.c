@@ -126,6 +126,11 @@ la_block_t *la_validate(const void *p, const char *func)
     return b;
 }
 
+void la_link_corrupt(const void *p, const char *func)
+{
+    la_fatal(func, "free list corrupted at %p (a write after free?)", p);
+}
+
 static LA_COLD LA_NORETURN void report_bad_cached(const void *p, const char *func)
 {
     la_region_t *r = heap_region_of(blk_from_payload(p));
@@ -455,6 +460,8 @@ static void *realloc_impl(void *p, size_t req, bool ts)
     la_slab_t *s = slab_of(p);
     if (s != NULL) // a slot from the _ts family or the exported malloc
         return realloc_slot(s, p, req);
+    if (LA_UNLIKELY(guard_owns(p))) // no header to validate (guard.c)
+        return guard_realloc(p, req, NULL);
     la_block_t *b = la_validate(p, "realloc");
     if (req == 0) { // glibc: free and return NULL
         free_block(b, ts, "realloc");
@@ -567,6 +574,8 @@ size_t la_usable_size(const void *p, const char *func)
         slab_check(s, p, func);
         return s->size;
     }
+    if (LA_UNLIKELY(guard_owns(p)))
+        return guard_usable(p, func);
     bool sampled;
     la_block_t *b = validate_quiet(p, func, &sampled); // a sampled block stays sampled
     // In debug mode the slack is a canary or a redzone: not the program's.
@@ -638,6 +647,8 @@ void mem_free(void *ptr)
 {
     if (slab_of(ptr) != NULL) // a slot from the _ts family
         return la_free(ptr);
+    if (guard_owns(ptr)) // a guarded block from the exported malloc
+        return guard_free(ptr, NULL, "free");
     if (ptr != NULL)
         free_block(la_validate(ptr, "free"), false, "free");
 }

@@ -29,7 +29,7 @@ void bins_insert(la_heap_t *h, la_block_t *b)
 {
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
-        tree_insert(&h->tree, (la_tnode_t *)b);
+        tree_insert(&h->tree, (la_tnode_t *)b, "free");
         h->bitmap |= 1u << c;
         return;
     }
@@ -42,22 +42,35 @@ void bins_insert(la_heap_t *h, la_block_t *b)
     h->bitmap |= 1u << c;
 }
 
-void bins_remove(la_heap_t *h, la_block_t *b)
+// A free block's links must agree with its neighbours' before they are
+// followed or written through (issue 15): its prev link is the first word
+// of the payload it had, where a write after free lands, and an unlink
+// through a forged link writes wherever it points.  The head of a class
+// has no prev; any other block is its prev's next, and its next's prev.
+static void check_links(la_heap_t *h, la_free_t *f, unsigned c, const char *func)
 {
-    if (bins_class(blk_size(b)) == LAST_CLASS) {
-        tree_remove(&h->tree, (la_tnode_t *)b);
+    bool ok = h->bins[c] == f ? f->prev == NULL : f->prev != NULL && f->prev->next == f;
+    if (LA_UNLIKELY(!ok || (f->next != NULL && f->next->prev != f)))
+        la_fatal(func, "free list corrupted at %p (a write after free?)",
+                 (void *)blk_payload((la_block_t *)f));
+}
+
+void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
+{
+    unsigned c = bins_class(blk_size(b));
+    if (c == LAST_CLASS) {
+        tree_remove(&h->tree, (la_tnode_t *)b, func);
         if (h->tree == NULL)
             h->bitmap &= ~(1u << LAST_CLASS);
         return;
     }
     la_free_t *f = (la_free_t *)b;
+    check_links(h, f, c, func);
     if (f->next != NULL)
         f->next->prev = f->prev;
     if (f->prev != NULL) {
         f->prev->next = f->next;
     } else {
-        unsigned c = bins_class(blk_size(b));
-        la_assert(h->bins[c] == f);
         h->bins[c] = f->next;
         if (f->next == NULL)
             h->bitmap &= ~(1u << c);
@@ -79,7 +92,7 @@ la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
     unsigned c = bins_class(block_bytes);
     la_block_t *found = NULL;
     if (c == LAST_CLASS) {
-        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes); // best fit
+        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"); // best fit
     } else {
         if (h->bitmap & (1u << c))
             found = (la_block_t *)first_fit(h->bins[c], block_bytes);
@@ -95,6 +108,6 @@ la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
         }
     }
     if (found != NULL)
-        bins_remove(h, found);
+        bins_remove(h, found, "malloc");
     return found;
 }

@@ -55,7 +55,7 @@ void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
     // A shrink in place may leave the remainder beside a free block.
     la_block_t *next = blk_next(rest);
     if (blk_is_free(next)) {
-        bins_remove(h, next);
+        bins_remove(h, next, "malloc");
         rest_bytes += blk_size(next);
         blk_stamp(next, LA_CHECK_FREED);
         h->counters.coalesces++;
@@ -68,7 +68,7 @@ la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b)
     size_t size = blk_size(b);
     la_block_t *next = blk_next(b);
     if (blk_is_free(next)) {
-        bins_remove(h, next);
+        bins_remove(h, next, "free");
         size += blk_size(next);
         blk_stamp(next, LA_CHECK_FREED);
         h->counters.coalesces++;
@@ -76,7 +76,7 @@ la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b)
     if (blk_prev_is_free(b)) {
         la_block_t *prev = blk_prev(b);
         la_assert(blk_is_free(prev));
-        bins_remove(h, prev);
+        bins_remove(h, prev, "free");
         size += blk_size(prev);
         blk_stamp(b, LA_CHECK_FREED);
         b = prev;

@@ -238,6 +238,39 @@
 // Call sites the leak report at exit lists on stderr.
 #define LA_PROF_LEAK_SITES 10
 
+/* ---- sampled guard pages (guard.c) -------------------------------------- */
+
+// ALLOCATOR_GUARD_SAMPLE's default: 0, off.  Turning the sampling hook on
+// costs the malloc fast path 19 instructions (62 -> 81 per malloc+free)
+// before any block is guarded, so no rate stays within the 1.01x
+// on allocation-bound work (docs/DEBUGGING.md, "Guard pages", has the
+// figures).  Allocations.
+#define LA_GUARD_SAMPLE_DEFAULT 0
+// Slots of the guard pool: at most this many guarded blocks live or in
+// quarantine at once; a sample that finds none free is skipped.  The pool
+// is reserved once (PROT_NONE): slots * (LA_GUARD_SLOT_PAGES + 1) + 1
+// pages of address space, of which the pages blocks used stay resident
+// (freed blocks' pages are kept for their slot's next block): 112 slots
+// of 2 pages are 896 KiB at most with 4 KiB pages, under the issue's
+// 1 MiB with the slots' records (about 19 KiB).
+#define LA_GUARD_SLOTS 112
+// Pages of one slot: the largest request guarded (8 KiB less the
+// alignment slack with 4 KiB pages; bigger ones are never sampled).
+#define LA_GUARD_SLOT_PAGES 2
+// Freed guarded blocks kept inaccessible, and not reused, before their
+// slot can serve again (a use after free within this many guarded frees
+// is named with both stacks).  At most LA_GUARD_SLOTS / 2.
+#define LA_GUARD_QUARANTINE 32
+// Frames recorded for the allocation and for the free of a guarded block.
+#define LA_GUARD_FRAMES 8
+// Fills the bytes of a guarded block's pages outside the block: the slack
+// the 16-byte alignment leaves after a right-aligned block, the rest of
+// the last page after a left-aligned one.  Checked at free, so a write
+// too small to reach the guard page is still named.
+#define LA_GUARD_FILL_BYTE 0x9b
+// Stack buffer of a guard report (two stacks and the text).  Bytes.
+#define LA_GUARD_REPORT_BYTES 1024
+
 /* ---- output ------------------------------------------------------------- */
 
 // Size of the stack buffer the diagnostic formatter writes into.  Bytes.

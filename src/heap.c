@@ -194,7 +194,7 @@ static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
         r->fresh = r->end;
     if (prev_free) {
         la_block_t *last = blk_prev(span);
-        bins_remove(h, last);
+        bins_remove(h, last, "malloc");
         span_bytes += blk_size(last);
         span = last;
     }
@@ -279,7 +279,7 @@ void heap_push_remote(la_heap_t *h, void *first, void *last)
 {
     void *old = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
     do
-        *(void **)last = old;
+        la_link_store(last, old);
     while (!__atomic_compare_exchange_n(&h->remote, &old, first, true, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
 }
@@ -294,7 +294,7 @@ void *heap_take_remote(la_heap_t *h)
 void heap_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
-        void *next = *(void **)chain;
+        void *next = la_link_next(chain, "free");
         // They waited in a cache or on a remote list, where an overflow of
         // the block before may have reached their headers.
         if (LA_UNLIKELY(la_validate_cached(chain, "free") != h->index))
@@ -538,7 +538,7 @@ static size_t trim_brk(la_heap_t *h)
     if ((char *)os_brk_current() != r->end)
         return 0;
     size_t release = (size - BRK_INCREMENT) & ~(la.page_bytes - 1);
-    bins_remove(h, last);
+    bins_remove(h, last, "free");
     r->end -= release;
     r->bytes -= release;
     h->region_bytes -= release;
@@ -561,7 +561,7 @@ static size_t take_empty_regions(la_heap_t *h, la_map_t *unmap, unsigned *n, uns
         la_region_t *r = *link;
         la_block_t *first = region_first(r);
         if (r->kind == LA_REGION_MAPPED && blk_is_free(first) && blk_next(first) == region_fence(r)) {
-            bins_remove(h, first);
+            bins_remove(h, first, "malloc_trim");
             *link = r->next;
             h->region_bytes -= r->bytes;
             unmap[(*n)++] = (la_map_t){(char *)r, r->bytes, 0, NULL};
@@ -579,7 +579,7 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
     if (unmap != NULL)
         released += take_empty_regions(h, unmap, n, cap);
     // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree.
-    for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES); t != NULL;
+    for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES, "malloc_trim"); t != NULL;
          t = tree_next(t))
         if (!(blk_load_head((la_block_t *)t) & LA_PURGED) || t->dirty_hi != t->dirty_lo)
             released += purge_block((la_block_t *)t);
@@ -687,7 +687,7 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need)
     if (avail < need)
         return false;
     if (blk_is_free(next)) {
-        bins_remove(h, next);
+        bins_remove(h, next, "realloc");
         blk_stamp(next, LA_CHECK_FREED);
         blk_set_size(b, avail);
         blk_mark_used(b);

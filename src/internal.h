@@ -129,6 +129,20 @@ LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 #endif
 }
 
+// True if an owned int32 is zero or less: one compare with memory, where a
+// plain `*p <= 0` compiles to a load and a test (the free fast path's
+// full-bin test).
+LA_INLINE bool la_owned_le_zero(const int32_t *p)
+{
+#if LA_OWNED_ASM
+    bool le;
+    __asm__("cmpl $0, %1" : "=@ccle"(le) : "m"(*p));
+    return le;
+#else
+    return *p <= 0;
+#endif
+}
+
 // Internal asserts (LA_DEBUG >= 2).  The failure path allocates nothing and
 // takes no lock.
 #define la_assert(cond)                                                        \
@@ -411,6 +425,7 @@ typedef struct {
     bool thresholds_fixed;
     size_t prof_bytes;  // ALLOCATOR_PROF: mean bytes between samples (0: off)
     int prof_leaks;     // ALLOCATOR_PROF_LEAKS: 1 leak report on stderr at exit
+    size_t guard_sample; // ALLOCATOR_GUARD_SAMPLE: one allocation in about N guarded (0: off)
 } la_options_t;
 
 struct la_tcache;
@@ -419,6 +434,11 @@ struct la_tcache;
 
 // All process-wide mutable state.  Defined in heap.c.
 typedef struct {
+    // The page map from address to slab (slab.h; second levels mapped on
+    // first use, published with a release store).  First, at offset 0:
+    // the free fast path then indexes it from la's address, with no
+    // offset to add.
+    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
     int ready;                       // set (release) once la_init finished
     la_lock_t init_lock;
     uint64_t key;                    // keys the header check; random and odd
@@ -480,16 +500,14 @@ typedef struct {
     size_t num_mmaps, num_munmaps;
     la_counters_t large_counters;
 
-    // Slabs: the page map from address to slab (second levels mapped on
-    // first use, published with a release store), the metadata pool, and
-    // the key of free slots' tags.  slab_lock guards the map's second
-    // levels and the pool.
-    struct la_slab **slab_map[(size_t)1 << LA_SLAB_MAP_L1_BITS];
+    // Slabs: the metadata pool, and the key of free-list links (the page
+    // map is the first field).  slab_lock guards the map's second levels
+    // and the pool.
     la_lock_t slab_lock;
     struct la_slab *slab_meta_free;
     char *slab_meta;
     size_t slab_meta_left;
-    uintptr_t slot_key;
+    uintptr_t slot_key;              // keys free-list links (la_link_*); random and odd
     bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
 
     int64_t usage;                   // live requested bytes, as published (atomic)
@@ -497,11 +515,24 @@ typedef struct {
     la_lock_t stats_lock;            // reset_base
     mem_stats_t reset_base;          // counters at the last mem_reset
 
-    // The heap profiler (prof.c).  prof_on is read by every exported
-    // allocation function: set once, by prof.c's constructor.
+    // The heap profiler (prof.c).  prof_on: it is on (statistics, dumps);
+    // set once, by prof.c's constructor.  The exported allocation
+    // functions read la.sampling, below.
     int prof_on;
     int prof_dump_pending;           // the profile signal arrived (atomic)
     la_lock_t prof_lock;             // prof.c's tables
+
+    // The sampling hook: LA_SAMPLE_PROF and/or LA_SAMPLE_GUARD.  Every
+    // exported allocation function tests it (one compare and branch) and
+    // goes through prof.c's countdowns when it is not 0.  Set once, by
+    // prof.c's constructor, before main.
+    int sampling;
+    // Sampled guard pages (guard.c): the pool every guarded block lies in
+    // (0 and 0 while off, so that guard_owns() is one compare), and the
+    // lock of its slots.
+    uintptr_t guard_pool;
+    size_t guard_pool_bytes;
+    la_lock_t guard_lock;
 } la_state_t;
 
 LA_HIDDEN extern la_state_t la;
@@ -558,6 +589,46 @@ LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
     b->check = la_check_plain(blk_hash_now(b), b->req) ^ variant;
 }
 
+/* ---- free-list links (issue 15) ------------------------------------------ */
+
+// Every list of free slots or cached blocks that the allocator keeps inside
+// the memory it hands out (thread-cache bins, slab and heap remote lists,
+// a slot free in its slab) links an element p to the next with two words:
+//   p[0] = next ^ la_link_tag(p)      the link, encoded with the key and p
+//   p[1] = next                       the same link, plain
+// so that p[0] ^ p[1] == la_link_tag(p) for every element of every list,
+// and a program's write of either word after free (most often of the first
+// one: a stale object's first field) breaks the relation but with
+// probability 2^-64 without knowing la.slot_key.  Whoever takes p off a
+// list checks the relation first (la_link_next) and reports the list as
+// corrupted instead of following the link.  The relation is also what
+// tells a free slot from a live one on the free fast path (a double free).
+// Reading both words of a free element reveals the tag: the scheme stops
+// blind writes, not a program that can read freed memory and then write.
+LA_INLINE uintptr_t la_link_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
+LA_INLINE void la_link_store(void *p, void *next)
+{
+    uintptr_t *w = p;
+    w[0] = (uintptr_t)next ^ la_link_tag(p);
+    w[1] = (uintptr_t)next;
+}
+// True while p is linked on a list (or free in its slab).
+LA_INLINE bool la_link_ok(const void *p)
+{
+    const uintptr_t *w = p;
+    return (w[0] ^ w[1]) == la_link_tag(p);
+}
+// Reports "free list corrupted at p (a write after free?)" by `func`.
+LA_HIDDEN LA_COLD LA_NORETURN void la_link_corrupt(const void *p, const char *func);
+// The element after p, checked: reports and aborts rather than follow a
+// link the program overwrote.
+LA_INLINE void *la_link_next(const void *p, const char *func)
+{
+    if (LA_UNLIKELY(!la_link_ok(p)))
+        la_link_corrupt(p, func);
+    return (void *)((const uintptr_t *)p)[1];
+}
+
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
 
 LA_HIDDEN size_t os_page_bytes(void);
@@ -567,6 +638,10 @@ LA_HIDDEN void *os_brk_current(void);
 LA_HIDDEN void os_sbrk_release(size_t bytes);       // lowers the break
 LA_HIDDEN void *os_map(size_t bytes);               // NULL on failure, zeroed
 LA_HIDDEN void os_unmap(void *addr, size_t bytes);
+// Address space only (PROT_NONE, no memory committed); NULL on failure.
+LA_HIDDEN void *os_reserve(size_t bytes);
+// Makes pages read-write, or inaccessible; false on failure.
+LA_HIDDEN bool os_protect(void *addr, size_t bytes, bool accessible);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
 // Gives the pages back; the range stays mapped and reads as zeros.
 LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
@@ -599,6 +674,13 @@ LA_HIDDEN int os_open_read(const char *path);
 LA_HIDDEN long os_read(int fd, void *buf, size_t len);
 // Installs handler for signal signo (SA_RESTART); false on failure.
 LA_HIDDEN bool os_on_signal(int signo, void (*handler)(int));
+// Called on every SIGSEGV the kernel raises for a fault at addr (pc: the
+// faulting instruction; write: 1 a write, 0 a read, -1 unknown).  It
+// returns only when the fault is not the allocator's; it then goes to the
+// handler that was installed before (or the default action).
+typedef void (*la_fault_fn)(void *addr, void *pc, int write);
+// Installs fn with sigaction (SA_SIGINFO | SA_ONSTACK); false on failure.
+LA_HIDDEN bool os_on_fault(la_fault_fn fn);
 // The number of a signal named USR1, SIGUSR2, 12...; 0 if unknown.
 LA_HIDDEN int os_signal_number(const char *name);
 LA_HIDDEN const char *const *os_environ(void); // may be NULL
@@ -636,15 +718,19 @@ LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char
 
 LA_HIDDEN unsigned bins_class(size_t block_bytes);
 LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
-LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b);
+// Takes a free block off its list, after checking the links around it
+// (a report by `func` if they disagree).
+LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 
 /* ---- tree.c: the last class's size-ordered tree -------------------------- */
 
-LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node);
-LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node);
+// These check the links they follow (a child must name its parent back)
+// and report a broken one by `func` (issue 15).
+LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node, const char *func);
+LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node, const char *func);
 // The smallest node of at least `bytes`, or NULL.
-LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes);
+LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func);
 // In-order traversal.
 LA_HIDDEN la_tnode_t *tree_first(la_tnode_t *root);
 LA_HIDDEN la_tnode_t *tree_next(la_tnode_t *node);
@@ -886,6 +972,51 @@ LA_HIDDEN void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes);
 LA_HIDDEN void prof_lock_all(void);
 LA_HIDDEN void prof_unlock_all(void);
 LA_HIDDEN void prof_after_fork_child(void);
+
+/* ---- guard.c: sampled guard pages (issue 15) ---------------------------- */
+
+#define LA_SAMPLE_PROF 1  // la.sampling: the heap profiler is on
+#define LA_SAMPLE_GUARD 2 // la.sampling: the guard sampler is on
+
+// True for any address in the guard pool (a guarded block or its guard
+// pages): the slow paths of free, realloc and malloc_usable_size ask this
+// before they read a header, which a guarded block does not have.
+LA_INLINE bool guard_owns(const void *p)
+{
+    return (uintptr_t)p - la_load_relaxed(&la.guard_pool) <
+           la_load_relaxed(&la.guard_pool_bytes);
+}
+// A block of req bytes (aligned to align, a power of two up to a page) on
+// its own pages against a guard page; NULL when the pool has no free slot
+// or the request does not fit one (the caller then allocates as usual).
+// zero: the block must read as zeros (it always does: fresh pages).
+// caller: the exported function's return address, where the recorded
+// stack starts.
+LA_HIDDEN void *guard_alloc(size_t req, size_t align, void *caller);
+// free() of a pointer guard_owns(): checks it (double free, not a block
+// start, bytes written past it), records the stack, makes the pages
+// inaccessible and puts the slot in quarantine.  func names the caller.
+LA_HIDDEN void guard_free(void *p, void *caller, const char *func);
+// The requested size of a live guarded block (misuse is reported).
+LA_HIDDEN size_t guard_usable(const void *p, const char *func);
+// realloc of a guarded block: a new ordinary block, the old one freed.
+LA_HIDDEN void *guard_realloc(void *p, size_t req, void *caller);
+// Sets the sampler up (prof.c's constructor calls it); true if it is on.
+LA_HIDDEN bool guard_init(void);
+// One in about how many allocations is guarded when the sampler is on.
+LA_HIDDEN size_t guard_interval(void);
+// Guarded blocks live now, ever made, and samples skipped (the pool was full).
+LA_HIDDEN void guard_stats(size_t *live, size_t *made, size_t *skipped);
+// The guarded blocks' allocations and frees added into *sum (statistics).
+LA_HIDDEN void guard_sum_counters(la_counters_t *sum);
+LA_HIDDEN void guard_lock_all(void);
+LA_HIDDEN void guard_unlock_all(void);
+LA_HIDDEN void guard_after_fork_child(void);
+// prof.c's stack capture, without allocating: up to max return addresses
+// from `caller` outwards (our own frames are skipped).
+LA_HIDDEN unsigned prof_capture(void **frames, unsigned max, void *caller);
+// Draws a per-thread countdown's next value (prof.c's random numbers).
+LA_HIDDEN uint64_t prof_random(void);
 
 /* ---- options.c ---------------------------------------------------------- */
 

@@ -67,12 +67,14 @@ static void fork_prepare(void)
     lock_acquire(&la.stats_lock);
     lock_acquire(&la.quarantine_lock);
     prof_lock_all();
+    guard_lock_all();
 }
 
 static void fork_parent(void)
 {
     if (!fork_locked)
         return;
+    guard_unlock_all();
     prof_unlock_all();
     lock_release(&la.quarantine_lock);
     lock_release(&la.stats_lock);
@@ -89,6 +91,7 @@ static void fork_child(void)
     if (!fork_locked)
         return;
     // The child has one thread; nobody else can hold or wait on these.
+    guard_after_fork_child();
     prof_after_fork_child();
     lock_reset(&la.quarantine_lock);
     lock_reset(&la.stats_lock);

@@ -49,6 +49,8 @@ static const opt_t table[] = {
     {"ALLOCATOR_VERBOSE", OPT_BOOL, 0, 1, 0, FIELD(verbose), 1},
     {"ALLOCATOR_PROF", OPT_PROF, 0, (size_t)1 << 40, 0, FIELD(prof_bytes), 0},
     {"ALLOCATOR_PROF_LEAKS", OPT_BOOL, 0, 1, 0, FIELD(prof_leaks), 1},
+    {"ALLOCATOR_GUARD_SAMPLE", OPT_COUNT, 0, (size_t)1 << 40, LA_GUARD_SAMPLE_DEFAULT,
+     FIELD(guard_sample), 0},
 };
 
 // Options whose value is a string, read where they are used (prof.c).

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -68,6 +69,24 @@ void *os_map(size_t bytes)
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     errno = saved;
     return p == MAP_FAILED ? NULL : p;
+}
+
+void *os_reserve(size_t bytes)
+{
+    int saved = errno;
+    // NORESERVE: address space only; pages count once they are made
+    // accessible and touched.
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+bool os_protect(void *addr, size_t bytes, bool accessible)
+{
+    int saved = errno;
+    int rc = mprotect(addr, bytes, accessible ? PROT_READ | PROT_WRITE : PROT_NONE);
+    errno = saved;
+    return rc == 0;
 }
 
 void os_unmap(void *addr, size_t bytes)
@@ -420,4 +439,70 @@ int os_signal_number(const char *name)
         if (strcmp(name, names[i].name) == 0)
             return names[i].signo;
     return 0;
+}
+
+/* ---- SIGSEGV, for the guard pages (guard.c) ----------------------------- */
+
+static la_fault_fn fault_fn;
+static struct sigaction fault_prev; // the handler in place when ours went in
+
+// Faults that are not the allocator's go where they would have gone
+// without it: the previous handler, or the default action (the faulting
+// instruction runs again and kills the process with SIGSEGV, core and
+// all).  A program that installs its own handler after start-up replaces
+// this one and gets every fault, ours included (docs/DEBUGGING.md).
+static void chain_fault(int signo, siginfo_t *info, void *uctx)
+{
+    if (fault_prev.sa_flags & SA_SIGINFO) {
+        fault_prev.sa_sigaction(signo, info, uctx);
+    } else if (fault_prev.sa_handler == SIG_DFL || fault_prev.sa_handler == SIG_IGN) {
+        // An ignored SIGSEGV from a real fault is delivered anyway by the
+        // kernel, with the default action: so here.  A SIGSEGV sent with
+        // kill() (no fault to run again) is raised again.
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(SIGSEGV, &dfl, NULL);
+        if (info->si_code <= 0)
+            raise(SIGSEGV);
+    } else {
+        fault_prev.sa_handler(signo);
+    }
+}
+
+static void on_fault(int signo, siginfo_t *info, void *uctx)
+{
+    int saved = errno;
+    void *pc = NULL;
+    int write = -1;
+#if defined(__x86_64__)
+    const ucontext_t *uc = uctx;
+    pc = (void *)uc->uc_mcontext.gregs[REG_RIP];
+    write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0; // the page-fault error code's W bit
+#elif defined(__aarch64__)
+    const ucontext_t *uc = uctx;
+    pc = (void *)uc->uc_mcontext.pc;
+#endif
+    // si_code > 0: the kernel sent it for a fault at si_addr.
+    if (info->si_code > 0)
+        fault_fn(info->si_addr, pc, write); // returns only if the address is not ours
+    errno = saved;
+    chain_fault(signo, info, uctx);
+}
+
+bool os_on_fault(la_fault_fn fn)
+{
+    int saved = errno;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    // ONSTACK: a thread with an alternate stack reports there.  NODEFER is
+    // not set: a fault inside the report kills the process by default.
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    fault_fn = fn;
+    bool ok = sigaction(SIGSEGV, &sa, &fault_prev) == 0;
+    errno = saved;
+    return ok;
 }

@@ -15,8 +15,13 @@
  * la.prof_lock, taken after every other allocator lock (lock.c's fork
  * handler); stacks are walked before it is taken.  Output (at exit, on
  * mem_prof_dump and on ALLOCATOR_PROF_SIGNAL) is written with write(2):
- * no stdio, no malloc.  The profiler off costs the exported family one
- * load and branch of la.prof_on per allocation and nothing per free.
+ * no stdio, no malloc.
+ *
+ * The entry points here are the exported family's sampling hook, shared
+ * with the guard sampler (guard.c, issue 15): a second per-thread
+ * countdown, in allocations, picks the blocks that get guard pages.  With
+ * both off the family pays one compare and branch of la.sampling per
+ * allocation and nothing per free.
  */
 #include <errno.h>
 #include <string.h>
@@ -118,14 +123,20 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+// 64 random bits: the process key, a draw counter and the thread.
+uint64_t prof_random(void)
+{
+    uint64_t n = __atomic_fetch_add(&prof.seq, 1, __ATOMIC_RELAXED);
+    return mix64(la.key ^ mix64(n) ^ (uintptr_t)&prof_left);
+}
+
 // Bytes to the next sample: exponential with mean prof.interval; 1 when
 // every allocation is sampled.
 static int64_t draw_countdown(void)
 {
     if (prof.interval <= 1)
         return 1;
-    uint64_t n = __atomic_fetch_add(&prof.seq, 1, __ATOMIC_RELAXED);
-    uint64_t r = mix64(la.key ^ mix64(n) ^ (uintptr_t)&prof_left);
+    uint64_t r = prof_random();
     double u = ((double)(r >> 11) + 1.0) / 9007199254740992.0; // (0, 1]
     double bytes = -prof_log(u) * (double)prof.interval;
     if (bytes > 1e15)
@@ -138,6 +149,7 @@ static int64_t draw_countdown(void)
 typedef struct {
     void *caller;   // the return address of the exported function
     void **frames;
+    unsigned max;   // frames wanted
     unsigned depth;
     unsigned seen;  // frames walked before caller turned up
     bool started;
@@ -150,7 +162,7 @@ static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
     if (!w->started) {
         // Our own frames are skipped; if the caller never turns up (a
         // frame the unwinder cannot see), the walk is kept from the top.
-        if (ip != w->caller && w->seen < LA_PROF_MAX_FRAMES) {
+        if (ip != w->caller && w->seen < w->max) {
             w->frames[w->seen++] = ip;
             return _URC_NO_REASON;
         }
@@ -159,13 +171,14 @@ static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
     if (ip == NULL)
         return _URC_END_OF_STACK;
     w->frames[w->depth++] = ip;
-    return w->depth == LA_PROF_MAX_FRAMES ? _URC_END_OF_STACK : _URC_NO_REASON;
+    return w->depth == w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
-// Up to LA_PROF_MAX_FRAMES return addresses from the caller outwards.
-static unsigned capture(void **frames, void *caller)
+// Up to max return addresses from the caller outwards.  Also the guard
+// sampler's (guard.c).
+unsigned prof_capture(void **frames, unsigned max, void *caller)
 {
-    walk_t w = {.caller = caller, .frames = frames};
+    walk_t w = {.caller = caller, .frames = frames, .max = max};
     _Unwind_Backtrace(walk_frame, &w);
     if (!w.started) {
         w.depth = w.seen; // the top of the walk, ours included
@@ -222,7 +235,7 @@ static uint32_t *sample_bucket(const void *addr)
 static LA_NOINLINE void take_sample(void *p, size_t req, void *caller)
 {
     void *frames[LA_PROF_MAX_FRAMES];
-    unsigned depth = capture(frames, caller);
+    unsigned depth = prof_capture(frames, LA_PROF_MAX_FRAMES, caller);
     double objs = 1.0, bytes = (double)req;
     if (prof.interval > 1) {
         double chance = prof_one_minus_exp_neg((double)req / (double)prof.interval);
@@ -500,38 +513,72 @@ static LA_COLD void dump_pending(void)
     }
 }
 
-// Past the countdown: the thread's first allocation starts its countdown,
-// or a sample is due (true: the caller allocates past the thread cache and
-// calls sampled()).  Also where a profile signal is answered.
-static LA_NOINLINE bool count_down_slow(size_t req)
+// The two countdowns of the sampling hook, per thread.  prof_left: bytes
+// until the next profile sample (see above).  guard_left: allocations
+// until the next guarded one (guard.c), 0 before the thread's first
+// allocation.  The one whose sampler is off is set to INT64_MAX at the
+// thread's first allocation and never comes down to 0.
+static __thread int64_t guard_left __attribute__((tls_model("initial-exec")));
+
+#define DUE_PROF 1u
+#define DUE_GUARD 2u
+
+// Allocations to the next guarded one: uniform in 1 .. 2N - 1 (mean N).
+static int64_t draw_guard(void)
+{
+    size_t n = guard_interval();
+    if (n <= 1)
+        return 1;
+    return 1 + (int64_t)(prof_random() % (2 * (uint64_t)n - 1));
+}
+
+// Past a countdown: the thread's first allocation starts them, or a
+// sample is due (DUE_PROF: the caller allocates past the thread cache and
+// calls sampled(); DUE_GUARD: it asks guard.c for the block).  A countdown
+// that fired stays at INT64_MAX until the caller draws it again, so that
+// allocations made meanwhile (the unwinder's, a signal handler's) are
+// neither sampled nor guarded.  Also where a profile signal is answered.
+static LA_NOINLINE unsigned count_down_slow(size_t req)
 {
     if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
         dump_pending();
-    if (prof_left == 0) { // the thread's first allocation
-        prof_left = draw_countdown();
-        if ((int64_t)((uint64_t)prof_left - req) > 0) {
-            prof_left -= (int64_t)req;
-            return false;
-        }
+    unsigned on = (unsigned)la_load_relaxed(&la.sampling);
+    if (prof_left == 0) // the thread's first allocation
+        prof_left = (on & LA_SAMPLE_PROF) ? draw_countdown() : INT64_MAX;
+    if (guard_left == 0)
+        guard_left = (on & LA_SAMPLE_GUARD) ? draw_guard() : INT64_MAX;
+    unsigned due = 0;
+    int64_t left = (int64_t)((uint64_t)prof_left - req);
+    if (left > 0) {
+        prof_left = left;
+    } else {
+        prof_left = INT64_MAX;
+        due |= DUE_PROF;
     }
-    // Allocations made while the sample is taken (the unwinder's, a
-    // signal handler's) count down from here harmlessly.
-    prof_left = INT64_MAX;
-    return true;
+    if (guard_left > 1) {
+        guard_left--;
+    } else {
+        guard_left = INT64_MAX;
+        due |= DUE_GUARD;
+    }
+    return due;
 }
 
-// Counts req bytes down; true when this allocation is to be sampled.  A
-// request that must fail counts nothing: its size, negative as an
-// int64_t, would push the next sample away by up to 2^63 bytes.
-static inline __attribute__((always_inline)) bool count_down(size_t req)
+// Counts req bytes and one allocation down; which samplers want this
+// allocation (0: none).  A request that must fail counts nothing: its
+// size, negative as an int64_t, would push the next sample away by up to
+// 2^63 bytes.
+static inline __attribute__((always_inline)) unsigned count_down(size_t req)
 {
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
-        return false;
+        return 0;
     // In unsigned arithmetic: no signed overflow whatever req is.
     int64_t left = (int64_t)((uint64_t)prof_left - req);
-    if (LA_LIKELY(left > 0)) {
+    int64_t guard = guard_left - 1;
+    if (LA_LIKELY(left > 0 && guard > 0)) {
         prof_left = left;
-        return false;
+        guard_left = guard;
+        return 0;
     }
     return count_down_slow(req);
 }
@@ -546,24 +593,43 @@ static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
     return p;
 }
 
+// The guard sampler's turn: a guarded block, or NULL (the pool is full,
+// the request too big, or the profiler took this allocation: a sampled
+// block needs a header to carry its mark, and the profile stays
+// unbiased).  The next countdown is drawn after the block is made.
+static LA_NOINLINE void *guarded(unsigned due, size_t req, size_t align, void *caller)
+{
+    void *p = (due & DUE_PROF) ? NULL : guard_alloc(req, align, caller);
+    guard_left = draw_guard();
+    return p;
+}
+
 // Sampled blocks come from la_alloc_direct, past the thread cache: always
 // a block with a header (a heap block or a large one) for the mark.
 
 static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
 {
-    if (!count_down(req))
+    unsigned due = count_down(req);
+    if (due & DUE_GUARD) {
+        void *p = guarded(due, req, ALIGNMENT, caller);
+        if (p != NULL)
+            return p;
+    }
+    if (!(due & DUE_PROF))
         return la_malloc(req);
     return sampled(la_alloc_direct(req, req, false), req, caller);
 }
 
 // malloc, the hot one, counts down before it allocates, so that the
 // thread-cache fast path inlined here ends in a tail call and needs no
-// saved registers: the profiler on costs a jump and the countdown.
+// saved registers: the hook on costs a jump and the two countdowns.
 void *prof_malloc(size_t req, void *caller)
 {
     int64_t left = (int64_t)((uint64_t)prof_left - req);
-    if (LA_LIKELY(left > 0 && req <= LA_MAX_REQUEST)) {
+    int64_t guard = guard_left - 1;
+    if (LA_LIKELY(left > 0 && guard > 0 && req <= LA_MAX_REQUEST)) {
         prof_left = left;
+        guard_left = guard;
         return tcache_malloc(req);
     }
     return prof_malloc_slow(req, caller);
@@ -572,7 +638,15 @@ void *prof_malloc(size_t req, void *caller)
 void *prof_calloc(size_t nmemb, size_t size, void *caller)
 {
     size_t req;
-    if (__builtin_mul_overflow(nmemb, size, &req) || !count_down(req))
+    unsigned due;
+    if (__builtin_mul_overflow(nmemb, size, &req) || (due = count_down(req)) == 0)
+        return la_calloc(nmemb, size);
+    if (due & DUE_GUARD) {
+        void *p = guarded(due, req, ALIGNMENT, caller); // fresh pages: zero
+        if (p != NULL)
+            return p;
+    }
+    if (!(due & DUE_PROF))
         return la_calloc(nmemb, size);
     return sampled(la_alloc_direct(req, req, true), req, caller);
 }
@@ -581,22 +655,38 @@ void *prof_realloc(void *p, size_t req, void *caller)
 {
     if (p == NULL)
         return prof_malloc(req, caller);
-    if (req == 0 || !count_down(req))
+    unsigned due;
+    if (req == 0 || (due = count_down(req)) == 0)
         return la_realloc(p, req);
-    // A new block, which the sample marks; the old one is freed (its own
-    // sample, if any, dropped) once its bytes are copied.
+    // A new block, which the sample marks (or a guarded one); the old one
+    // is freed (its own sample, if any, dropped) once its bytes are
+    // copied.
     size_t old = la_usable_size(p, "realloc");
-    void *q = la_alloc_direct(req, req, false);
+    void *q = NULL;
+    if (due & DUE_GUARD)
+        q = guarded(due, req, ALIGNMENT, caller);
+    if (q == NULL && !(due & DUE_PROF))
+        return la_realloc(p, req);
+    if (q == NULL)
+        q = la_alloc_direct(req, req, false);
     if (q != NULL) {
         memcpy(q, p, LA_MIN(old, req));
         la_free(p);
     }
-    return sampled(q, req, caller);
+    return (due & DUE_PROF) ? sampled(q, req, caller) : q;
 }
 
 void *prof_aligned(size_t align, size_t req, void *caller)
 {
-    if (!count_down(req))
+    unsigned due = count_down(req);
+    if (due == 0)
+        return la_aligned(align, req);
+    if ((due & DUE_GUARD) && LA_IS_POW2(align)) {
+        void *p = guarded(due, req, LA_MAX(align, (size_t)ALIGNMENT), caller);
+        if (p != NULL)
+            return p;
+    }
+    if (!(due & DUE_PROF))
         return la_aligned(align, req);
     // Above ALIGNMENT the aligned paths hand out headed blocks; at or
     // below it, la_aligned is malloc, and a direct block is aligned enough.
@@ -626,14 +716,11 @@ void prof_lock_all(void) { lock_acquire(&la.prof_lock); }
 void prof_unlock_all(void) { lock_release(&la.prof_lock); }
 void prof_after_fork_child(void) { lock_reset(&la.prof_lock); }
 
-// Before the program's constructors run main, and outside every lock: the
-// tables are mapped and the unwinder walks once (its first walk may set
-// itself up), then the exported family starts calling here.
-__attribute__((constructor)) static void prof_init_process(void)
+// The profiler's tables; true if it is on.
+static bool prof_init(void)
 {
-    la_ensure_init();
     if (la.options.prof_bytes == 0)
-        return;
+        return false;
     prof.interval = la.options.prof_bytes;
     size_t bytes = PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
                    (size_t)LA_PROF_MAX_SAMPLES * sizeof(prof_sample_t) +
@@ -644,7 +731,7 @@ __attribute__((constructor)) static void prof_init_process(void)
     if (map == NULL) {
         log_printf("liballocator: ALLOCATOR_PROF: no memory for the profiler's tables; "
                    "profiling off\n");
-        return;
+        return false;
     }
     prof.mapped_bytes = bytes;
     prof.samples = (prof_sample_t *)map;
@@ -652,7 +739,7 @@ __attribute__((constructor)) static void prof_init_process(void)
     prof.sample_buckets = (uint32_t *)(prof.stacks + LA_PROF_MAX_STACKS);
     prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
     void *frames[LA_PROF_MAX_FRAMES];
-    capture(frames, NULL);
+    prof_capture(frames, LA_PROF_MAX_FRAMES, NULL);
     const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");
     if (sig != NULL && sig[0] != '\0') {
         int signo = os_signal_number(sig);
@@ -663,4 +750,20 @@ __attribute__((constructor)) static void prof_init_process(void)
     if (la.options.prof_leaks)
         os_keep_stderr(); // the report at exit must reach the user's stderr
     __atomic_store_n(&la.prof_on, 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+// Before the program's constructors run main, and outside every lock: the
+// profiler's tables are mapped and the guard pool reserved, the unwinder
+// walks once (its first walk may set itself up), and only then is the
+// sampling hook turned on, for both samplers at once.  One constructor,
+// so that no allocation draws a thread's countdowns while one sampler is
+// on and the other not yet (the one still off would never fire in that
+// thread).
+__attribute__((constructor)) static void sampling_init_process(void)
+{
+    la_ensure_init();
+    int on = (prof_init() ? LA_SAMPLE_PROF : 0) | (guard_init() ? LA_SAMPLE_GUARD : 0);
+    if (on != 0)
+        __atomic_store_n(&la.sampling, on, __ATOMIC_RELEASE);
 }

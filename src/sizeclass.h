@@ -9,9 +9,10 @@
  * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
  * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and
  * mimalloc all spend 32 or 24 on them).  There is no 8-byte class: a free
- * slot keeps a tag in its second word, which is how the free fast path
- * tells a second free from a first one without any shared state (see
- * slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
+ * slot keeps two link words (the encoded link and the plain one), which
+ * is how malloc tells a link the program overwrote from a sound one, and
+ * how the free fast path tells a second free from a first one without any
+ * shared state (see slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
  * otherwise (slabs start 64 KiB-aligned).
  */
 #ifndef LA_SIZECLASS_H
@@ -35,6 +36,11 @@ typedef struct {
 extern const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] __attribute__((visibility("hidden")));
 // Class of a request of n bytes (n <= LA_SLAB_MAX_BYTES), indexed by (n + 7) / 8.
 extern const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
+
+// Four times the class, by the same index: 8 * this is the byte offset of
+// the class's entry in a table of 32-byte entries, one scaled address mode
+// with no shift (the malloc fast path's thread-cache bin).
+extern const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
 
 static inline __attribute__((always_inline)) unsigned sizeclass_of(size_t req)
 {

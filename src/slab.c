@@ -158,6 +158,7 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     s->inv = c->inv;
     s->shift = c->shift;
     s->cls = cls;
+    s->cls4 = 4 * cls;
     s->size = c->size;
     s->nslots = c->nslots;
     s->nfree = c->nslots;
@@ -211,14 +212,21 @@ size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
             if (n > 0 || (s = slab_create(h, cls)) == NULL)
                 break;
         }
-        uint32_t words = (s->nslots + 63) / 64, top = s->carved;
+        uint32_t words = (s->nslots + 63) / 64, carved = s->carved, top = carved;
         size_t first = n;
         for (uint32_t w = s->first_word; w < words && n < want; w++) {
             uint64_t bits = la_load_relaxed(&s->freemap[w]);
             while (bits != 0 && n < want) {
                 uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                out[n++] = (void *)(s->base + (uintptr_t)i * s->size);
+                void *p = (void *)(s->base + (uintptr_t)i * s->size);
+                // A slot handed out before came back through slab_free,
+                // linked to nothing: a write after its free broke that,
+                // and would have let a second free of it pass the fast
+                // path while the slab hands it out again.
+                if (LA_UNLIKELY(i < carved && !la_link_ok(p)))
+                    la_link_corrupt(p, "malloc");
+                out[n++] = p;
                 top = LA_MAX(top, i + 1);
             }
             la_store_relaxed(&s->freemap[w], bits);
@@ -254,7 +262,7 @@ void slab_free(la_heap_t *h, void *p, const char *func)
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
     bit_set(s, i);
-    ((uintptr_t *)p)[1] = slab_tag(p); // a slot from a bin has it already
+    la_link_store(p, NULL); // free: a second free of it fails the fast path
     s->nfree++;
     if (i / 64 < s->first_word)
         s->first_word = i / 64;
@@ -267,7 +275,7 @@ void slab_free(la_heap_t *h, void *p, const char *func)
 void slab_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
-        void *next = *(void **)chain;
+        void *next = la_link_next(chain, "free");
         slab_free(h, chain, "free");
         chain = next;
     }
@@ -277,7 +285,7 @@ void slab_push_remote(la_heap_t *h, void *first, void *last)
 {
     void *old = __atomic_load_n(&h->slab_remote, __ATOMIC_RELAXED);
     do
-        *(void **)last = old;
+        la_link_store(last, old);
     while (!__atomic_compare_exchange_n(&h->slab_remote, &old, first, true, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
 }
@@ -323,7 +331,7 @@ void slab_check(la_slab_t *s, const void *p, const char *func)
     }
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
-    if (LA_UNLIKELY(((const uintptr_t *)p)[1] == slab_tag(p)))
+    if (LA_UNLIKELY(la_link_ok(p)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free, in a thread cache)", p,
                  s->size);
 }
@@ -374,8 +382,8 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
         for (uint32_t i = 0; i < s->carved; i++) {
             uintptr_t *p = (uintptr_t *)(s->base + (uintptr_t)i * s->size);
             *where = p;
-            if (bit_get(s, i) && p[1] != slab_tag(p))
-                return "a free slot's tag was overwritten (use after free?)";
+            if (bit_get(s, i) && !la_link_ok(p))
+                return "a free slot's link words were overwritten (use after free?)";
             if (i / 64 < s->first_word && bit_get(s, i))
                 return "a free slot below the slab's first free word";
         }

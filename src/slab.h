@@ -15,14 +15,17 @@
  * the remote list (slab_push_remote: one CAS; slab_take_remote: one
  * exchange when non-empty).
  *
- * A slot is live, or free: on a thread cache's bin or a heap's remote list
- * (linked by its first word), or back in its slab (its bit set in the
- * slab's bitmap).  A free slot's second word holds slab_tag(p), a keyed
- * function of its address that a live
- * slot's data matches only by a 2^-64 chance; so the free fast path tells
- * a second free from a first with one compare and no shared state.  The
- * slab's bitmap (bit set: free in the slab, or never carved) makes the
- * slow path's verdict exact for slots that went back to their slab.
+ * A slot is live, or free: on a thread cache's bin or a heap's remote list,
+ * or back in its slab (its bit set in the slab's bitmap, and linked to
+ * nothing).  A free slot's first two words are its link words (internal.h,
+ * la_link_*): p[0] ^ p[1] == la.slot_key ^ p, a keyed relation that a live
+ * slot's data meets only by a 2^-64 chance, and that a write after free
+ * breaks; so the free fast path tells a second free from a first with one
+ * compare and no shared state, and whoever takes a slot off a list (or out
+ * of its slab again) checks the relation before it trusts the link (issue
+ * 15).  The slab's bitmap (bit set: free in the slab, or never carved)
+ * makes the slow path's verdict exact for slots that went back to their
+ * slab.
  */
 #ifndef LA_SLAB_H
 #define LA_SLAB_H
@@ -41,6 +44,7 @@ typedef struct la_slab {
     uint32_t nfree;          // free in the slab: on `free`, plus never carved
     uint32_t on_avail;       // on heap->slab_avail[cls]
     uint32_t first_word;     // freemap words below this have no free slot
+    uint32_t cls4;           // 4 * cls (see la_class4_of8): the free fast path's bin
     la_heap_t *heap;
     la_block_t *block;       // the heap block holding the slab
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
@@ -60,9 +64,6 @@ LA_INLINE la_slab_t *slab_of(const void *p)
         return NULL;
     return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
 }
-
-// The tag a free slot at p holds in its second word.
-LA_INLINE uintptr_t slab_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
 
 // The slot index of p in s, or a value >= s->carved when p is not the
 // start of a slot handed out at least once (interior, or never carved).

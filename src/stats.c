@@ -88,6 +88,7 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
     // Checking mode: frees of blocks still in the quarantine.
     add_counters(&sum, &la.quarantine_counters);
     tcache_sum_counters(&sum);
+    guard_sum_counters(&sum);
     mem_stats_t s = {0};
     s.total_allocated = sum.alloc_bytes;
     s.total_freed = sum.free_bytes;
@@ -260,6 +261,14 @@ static void format_text(text_t *t, const mem_stats_t *s)
         add_row(t, "prof_sites", sites, false);
         add_row(t, "prof_table_bytes", table_bytes, true);
     }
+    // The guard sampler's, when it is on (ALLOCATOR_GUARD_SAMPLE).
+    if (la_load_relaxed(&la.sampling) & LA_SAMPLE_GUARD) {
+        size_t live, made, skipped;
+        guard_stats(&live, &made, &skipped);
+        add_row(t, "guard_blocks", made, false);
+        add_row(t, "guard_live", live, false);
+        add_row(t, "guard_skipped", skipped, false);
+    }
     // Per slab class: slots handed out by the slabs (live, or waiting in
     // a thread cache) of the slots their slabs hold.
     la_slab_stats_t slabs[LA_SLAB_CLASSES];
@@ -325,6 +334,12 @@ static void format_json(text_t *t, const mem_stats_t *s)
         prof_stats(&samples, &sites, &table_bytes);
         add(t, ",\"prof_samples\":%zu,\"prof_sites\":%zu,\"prof_table_bytes\":%zu", samples,
             sites, table_bytes);
+    }
+    if (la_load_relaxed(&la.sampling) & LA_SAMPLE_GUARD) {
+        size_t live, made, skipped;
+        guard_stats(&live, &made, &skipped);
+        add(t, ",\"guard_blocks\":%zu,\"guard_live\":%zu,\"guard_skipped\":%zu", made, live,
+            skipped);
     }
     add(t, "}}\n");
 }

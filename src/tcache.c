@@ -254,14 +254,14 @@ static uint32_t flush_slots(la_tcache_t *tc, void *rest)
     void *local = NULL;
     uint32_t released = 0;
     while (rest != NULL) {
-        void *next = *(void **)rest;
+        void *next = la_link_next(rest, "free");
         la_heap_t *owner = slab_of(rest)->heap;
         if (owner == tc->heap) {
-            *(void **)rest = local;
+            la_link_store(rest, local);
             local = rest;
         } else {
             unsigned k = owner->index;
-            *(void **)rest = first[k];
+            la_link_store(rest, first[k]);
             if (first[k] == NULL)
                 last[k] = rest;
             first[k] = rest;
@@ -295,11 +295,11 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         void *rest = bin->head, *last = NULL, *p = rest;
         for (uint32_t i = 0; i < n && p != NULL; i++) {
             last = p;
-            p = *(void **)p;
+            p = la_link_next(p, "free");
         }
         if (last == NULL)
             return;
-        *(void **)last = NULL;
+        la_link_store(last, NULL);
         bin->head = p;
         uint32_t released = flush_slots(tc, rest);
         la_add_owned(&bin->room, (int32_t)released);
@@ -307,11 +307,15 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         la_add_owned(&tc->slot_moved_bytes, (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
         return;
     }
-    void **link = &bin->head;
-    for (unsigned i = 0; i < keep && *link != NULL; i++)
-        link = (void **)*link;
-    void *rest = *link;
-    *link = NULL;
+    void *rest = bin->head, *kept = NULL;
+    for (unsigned i = 0; i < keep && rest != NULL; i++) {
+        kept = rest;
+        rest = la_link_next(rest, "free");
+    }
+    if (kept != NULL)
+        la_link_store(kept, NULL);
+    else
+        bin->head = NULL;
     // Blocks of this thread's heap are freed into it under its lock (they
     // merge with their neighbours); blocks of other heaps are chained per
     // heap and handed back with one CAS each, so a thread that frees what
@@ -320,15 +324,15 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     void *local = NULL;
     uint32_t released = 0;
     while (rest != NULL) {
-        void *next = *(void **)rest;
+        void *next = la_link_next(rest, "free");
         // Checked before its heap index picks an entry of first[] (issue
         // 12): the header may have been overwritten while it waited here.
         unsigned owner = la_validate_cached(rest, "free");
         if (&la.heaps[owner] == tc->heap) {
-            *(void **)rest = local;
+            la_link_store(rest, local);
             local = rest;
         } else {
-            *(void **)rest = first[owner];
+            la_link_store(rest, first[owner]);
             if (first[owner] == NULL)
                 last[owner] = rest;
             first[owner] = rest;
@@ -450,7 +454,7 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
         return false;
     void *leftover = NULL;
     while (chain != NULL) {
-        void *next = *(void **)chain;
+        void *next = la_link_next(chain, "malloc");
         // bin_for_block trusts its req and size: check them first.
         if (LA_UNLIKELY(la_validate_cached(chain, "free") != tc->heap->index))
             la_fatal("free", "corrupted header at %p (a block of heap %u on heap %u's remote "
@@ -459,12 +463,12 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
         if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
             // Still marked cached: its free was counted by whoever freed it.
-            *(void **)chain = to->head;
+            la_link_store(chain, to->head);
             to->head = chain;
             la_add_owned(&to->room, -1);
             la_add_owned(&tc->refilled, 1);
         } else {
-            *(void **)chain = leftover;
+            la_link_store(chain, leftover);
             leftover = chain;
         }
         chain = next;
@@ -487,17 +491,17 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
         return false;
     void *leftover = NULL;
     while (chain != NULL) {
-        void *next = *(void **)chain;
+        void *next = la_link_next(chain, "malloc");
         la_tbin_t *to = &tc->bins[slab_of(chain)->cls];
         if (to->room > 0 || grow_bin(tc, to)) {
-            // Still tagged free: its free was counted by whoever freed it.
-            *(void **)chain = to->head;
+            // Its free was counted by whoever freed it.
+            la_link_store(chain, to->head);
             to->head = chain;
             la_add_owned(&to->room, -1);
             la_add_owned(&to->moved, (int64_t)-1);
             la_add_owned(&tc->slot_moved_bytes, -(int64_t)la_sizeclasses[to - tc->bins].size);
         } else {
-            *(void **)chain = leftover;
+            la_link_store(chain, leftover);
             leftover = chain;
         }
         chain = next;
@@ -527,10 +531,8 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
     lock_release(&h->lock);
     // Pushed last to first, so that the first carved is used first.
     for (size_t i = n; i-- > 0;) {
-        uintptr_t *p = got[i];
-        p[0] = (uintptr_t)bin->head;
-        p[1] = slab_tag(p);
-        bin->head = p;
+        la_link_store(got[i], bin->head);
+        bin->head = got[i];
     }
     la_add_owned(&bin->room, -(int32_t)n);
     la_add_owned(&bin->moved, -(int64_t)n);
@@ -564,7 +566,7 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
         piece->req = 0;
         blk_stamp_cached(piece); // its size is final now
         void *p = blk_payload(piece);
-        *(void **)p = bin->head;
+        la_link_store(p, bin->head);
         bin->head = p;
     }
     la_add_owned(&bin->room, -(int32_t)n);
@@ -596,6 +598,8 @@ static la_tcache_t *current_cache(void)
     return tc;
 }
 
+void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
+
 void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
@@ -613,15 +617,15 @@ void *tcache_malloc_slow(size_t req)
             refill(tc, bin);
         void *p = bin->head;
         if (p != NULL && !bin_is_medium(tc, bin)) {
-            bin->head = *(void **)p;
+            bin->head = la_link_next(p, "malloc");
             la_add_owned(&bin->room, 1);
-            ((void **)p)[1] = NULL; // no longer tagged free
+            ((void **)p)[0] = NULL; // no longer linked: the relation fails
             la_add_owned(&bin->pops, 1);
             publish_lazily(tc);
             return p;
         }
         if (p != NULL) {
-            bin->head = *(void **)p;
+            bin->head = la_link_next(p, "malloc");
             la_add_owned(&bin->room, 1);
             blk_set_req(blk_from_payload(p), req); // and a live check word
             la_add_owned(&tc->nalloc, 1);
@@ -644,7 +648,7 @@ static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
     void *p = blk_payload(b);
     la_add_owned(&bin->room, -1);
-    *(void **)p = bin->head;
+    la_link_store(p, bin->head);
     bin->head = p;
     blk_stamp_cached(b);
     la_add_owned(&tc->free_bytes, b->req);
@@ -668,8 +672,7 @@ static void slot_free_direct(la_slab_t *s, void *p)
 static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
 {
     la_add_owned(&bin->room, -1);
-    ((uintptr_t *)p)[0] = (uintptr_t)bin->head;
-    ((uintptr_t *)p)[1] = slab_tag(p);
+    la_link_store(p, bin->head);
     bin->head = p;
     publish_lazily(tc);
 }
@@ -700,6 +703,8 @@ void tcache_free_slow(void *p)
         slab_check(s, p, "free"); // names the misuse and aborts
         return tcache_free_full(p);
     }
+    if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
+        return guard_free(p, __builtin_return_address(0), "free");
     la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;

@@ -5,8 +5,11 @@
  *
  * Requests up to LA_SLAB_MAX_BYTES are served from size-class slabs
  * (slab.h): a cache has one bin per slab class, holding free slots linked
- * through their first word and tagged in their second (slab_tag), so that
- * a second free of a slot fails the fast path's one compare.  Medium bins
+ * through their first two words (la_link_store: the link encoded with the
+ * key and the slot's address, then the plain link), which malloc checks
+ * against each other before it follows the link (a write after free into
+ * either is reported, issue 15), and which a second free of the slot
+ * finds in agreement (one compare).  Medium bins
  * (size classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
  * LA_TC_MEDIUM_MAX_BYTES) are the slow path's and hold headed heap blocks,
  * binned by usable size rounded down to a class; a cached heap block is
@@ -16,9 +19,10 @@
  * The fast paths take no lock and no atomic operation: the cache belongs to
  * its thread.  free finds a slot's slab through the page map and checks,
  * before it writes anything, that the pointer starts a slot that was handed
- * out (one multiply) and is not tagged free.  Everything else (a miss, a
- * full bin, a heap block, a suspicious pointer, a thread without a cache)
- * goes to one named slow function.  Counters, and the bins' room, are
+ * out (one multiply) and is not linked on a list already.  Medium blocks
+ * are linked the same way, and checked when the slow path pops them.
+ * Everything else (a miss, a full bin, a heap block, a suspicious pointer,
+ * a thread without a cache) goes to one named slow function.  Counters, and the bins' room, are
  * written only by the owner, with relaxed atomic stores (la_add_owned);
  * stats.c sums them with relaxed loads (a reader may see a count one
  * operation old).  Frees into the cache are not counted one by one: they
@@ -100,6 +104,9 @@ typedef enum {
 LA_HIDDEN extern __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec")));
 
 LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
+// Reports a bin whose head's link words fail their check; never returns
+// (not declared noreturn, so that the fast path reaches it by a jump).
+LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
 LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
 // A slot whose bin is full (or whose thread has no cache yet).
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
@@ -112,17 +119,28 @@ LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
     return &tc->bins[sizeclass_of(req)];
 }
 
+// The bin of class cls4 / 4 (la_class4_of8, la_slab_t.cls4): a byte offset
+// of 8 * cls4, which the fast paths' loads and stores take as one scaled
+// index, where &tc->bins[cls] cost a shift and an add.
+_Static_assert(sizeof(la_tbin_t) == 8 * 4, "cls4 * 8 is a bin's offset");
+LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
+{
+    return (la_tbin_t *)((char *)tc + cls4 * 8);
+}
+
 LA_INLINE void *tcache_malloc(size_t req)
 {
     if (LA_LIKELY(req <= LA_SLAB_MAX_BYTES)) {
-        unsigned cls = sizeclass_of(req);
-        la_tcache_t *tc = la_tc;
-        la_tbin_t *bin = &tc->bins[cls];
-        void **p = bin->head;
+        la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of8[(req + 7) >> 3]);
+        uintptr_t *p = bin->head;
         if (LA_LIKELY(p != NULL)) {
-            bin->head = p[0];
+            // Its link words are checked before the link is followed.
+            uintptr_t next = p[1];
+            if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
+                return tcache_malloc_corrupt(p); // a jump: no frame here
+            bin->head = (void *)next;
             la_add_owned(&bin->room, 1);
-            p[1] = NULL; // no longer tagged free
+            p[0] = 0; // no longer linked: the relation fails
             la_add_owned(&bin->pops, 1);
             return p;
         }
@@ -137,19 +155,19 @@ LA_INLINE void tcache_free(void *ptr)
     if (LA_UNLIKELY(s == NULL))
         return tcache_free_slow(ptr);
     uintptr_t *p = ptr;
-    uintptr_t tag = slab_tag(p);
-    // Not a slot handed out, or tagged free already: named by the slow
+    uintptr_t tag = la_link_tag(p);
+    // Not a slot handed out, or linked free already: named by the slow
     // path before anything is written.
-    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) || p[1] == tag))
+    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) ||
+                    (p[0] ^ p[1]) == tag))
         return tcache_free_slow(ptr);
-    la_tcache_t *tc = la_tc;
-    la_tbin_t *bin = &tc->bins[s->cls];
-    int32_t room = bin->room;
-    if (LA_UNLIKELY(room <= 0)) // full, or a placeholder cache (never written)
+    la_tbin_t *bin = tcache_bin_at(la_tc, s->cls4);
+    if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)
         return tcache_free_full(ptr);
-    la_store_relaxed(&bin->room, room - 1);
-    p[0] = (uintptr_t)bin->head;
-    p[1] = tag;
+    la_add_owned(&bin->room, -1); // one subtract from memory
+    uintptr_t head = (uintptr_t)bin->head;
+    p[0] = head ^ tag; // la_link_store, with the tag computed above
+    p[1] = head;
     bin->head = p;
 }
 

@@ -6,8 +6,11 @@
  * inside the free blocks themselves (la_tnode_t overlays the free-block
  * header; such blocks are far bigger than a node).  Keys are unique because
  * addresses are.  The algorithms are the textbook ones (insert and delete
- * with recolouring and rotations; a NULL child is a black leaf).  Callers
- * hold the heap's lock.
+ * with recolouring and rotations; a NULL child is a black leaf).  Links
+ * are checked before they are followed or written through (a child names
+ * its parent back), since they lie where a write after free lands: a
+ * broken one is reported, by the caller's function name.  Callers hold
+ * the heap's lock.
  */
 #include "internal.h"
 
@@ -26,6 +29,25 @@ static bool less(const la_tnode_t *a, const la_tnode_t *b)
 }
 
 static bool is_red(const la_tnode_t *n) { return n != NULL && n->color == RED; }
+
+// A node's links are in the free block's first payload words (right is the
+// first), where a write after free lands; a link followed unchecked let
+// best fit return, or an unlink write to, what the program wrote there
+// (issue 15).  So a child is trusted only if it names its parent back,
+// and a node being removed only if its neighbours name it.
+static LA_COLD LA_NORETURN void corrupt(const la_tnode_t *n, const char *func)
+{
+    la_fatal(func, "free list corrupted at %p (a write after free?)",
+             (const void *)((const char *)n + LA_HEADER_BYTES));
+}
+
+static void check_node(la_tnode_t **root, const la_tnode_t *n, const char *func)
+{
+    const la_tnode_t *p = n->parent;
+    if ((n->left != NULL && n->left->parent != n) || (n->right != NULL && n->right->parent != n) ||
+        (p == NULL ? *root != n : p->left != n && p->right != n))
+        corrupt(n, func);
+}
 
 // Puts `child` where `old` hung from its parent (or the root).
 static void replace_child(la_tnode_t **root, la_tnode_t *parent, la_tnode_t *old, la_tnode_t *child)
@@ -62,10 +84,12 @@ static void rotate_right(la_tnode_t **root, la_tnode_t *x)
     x->parent = y;
 }
 
-void tree_insert(la_tnode_t **root, la_tnode_t *z)
+void tree_insert(la_tnode_t **root, la_tnode_t *z, const char *func)
 {
     la_tnode_t *parent = NULL, **link = root;
     while (*link != NULL) {
+        if (LA_UNLIKELY((*link)->parent != parent))
+            corrupt(parent != NULL ? parent : *link, func);
         parent = *link;
         link = less(z, parent) ? &parent->left : &parent->right;
     }
@@ -120,8 +144,9 @@ static la_tnode_t *leftmost(la_tnode_t *n)
     return n;
 }
 
-void tree_remove(la_tnode_t **root, la_tnode_t *z)
+void tree_remove(la_tnode_t **root, la_tnode_t *z, const char *func)
 {
+    check_node(root, z, func);
     // x takes the place of the node that leaves its position; it may be
     // NULL, so its parent is tracked separately.
     la_tnode_t *x, *x_parent;
@@ -135,6 +160,7 @@ void tree_remove(la_tnode_t **root, la_tnode_t *z)
     } else {
         // Two children: the in-order successor y takes z's place.
         la_tnode_t *y = leftmost(z->right);
+        check_node(root, y, func);
         removed_color = y->color;
         x = y->right;
         if (y->parent == z) {
@@ -213,12 +239,15 @@ void tree_remove(la_tnode_t **root, la_tnode_t *z)
         x->color = BLACK;
 }
 
-la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes)
+la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func)
 {
     // The smallest node whose size is at least `bytes` (lowest address
     // among equals, since any of them would do and it keeps the heap low).
-    la_tnode_t *best = NULL;
+    la_tnode_t *best = NULL, *parent = NULL;
     while (root != NULL) {
+        if (LA_UNLIKELY(root->parent != parent))
+            corrupt(parent != NULL ? parent : root, func);
+        parent = root;
         if (key_size(root) >= bytes) {
             best = root;
             root = root->left;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """
 allocator.py: gdb commands for liballocator (`heap stats`, `heap check`,
-`heap bins`, `heap block ADDR`, `heap slabs [ADDR]`), loaded by scripts/debug or by hand with
+`heap bins`, `heap block ADDR`, `heap slabs [ADDR]`, `heap map FILE`), loaded by scripts/debug or by hand with
 `source scripts/gdb/allocator.py`.  They read the inferior's memory only
 (struct layouts from its debug info, the block layout of src/internal.h),
 so they work wherever the program stopped, inside malloc too, and never
@@ -376,15 +376,23 @@ class State:
     def slot_tag(self, p):
         return (int(self.la["slot_key"]) ^ p) & MASK64
 
+    def linked(self, p):
+        """True while p's two link words agree (src/internal.h, la_link_*):
+        word 0 is the next element ^ slot_key ^ p, word 1 the next one."""
+        return (self.mem.u64(p) ^ self.mem.u64(p + 8)) == self.slot_tag(p)
+
     def chain(self, first, limit):
-        """Payloads linked through their first word (thread-cache bins and
+        """Payloads linked through their link words (thread-cache bins and
         remote lists), at most `limit` of them; the bool says whether the
-        chain ended within the limit."""
+        chain ended within the limit.  A link that fails its check ends the
+        walk there, as the allocator would refuse to follow it."""
         out = []
         p = first
         while p != 0 and len(out) < limit:
             out.append(p)
-            p = self.mem.u64(p)
+            if not self.linked(p):
+                raise Problem("free list corrupted (a write after free?)", p)
+            p = self.mem.u64(p + 8)
         return out, p == 0
 
     def cache_threads(self):
@@ -853,8 +861,8 @@ class Checker:
             raise Problem("%s: entry is not the start of a handed-out slot" % where, p)
         if cls is not None and f["cls"] != cls:
             raise Problem("%s: slot of %d bytes in the wrong bin" % (where, f["size"]), p)
-        if st.mem.u64(p + 8) != st.slot_tag(p):
-            raise Problem("%s: free slot's tag overwritten (use after free?)" % where, p)
+        if not st.linked(p):
+            raise Problem("%s: free slot's link words overwritten (use after free?)" % where, p)
         if p in self.slots_seen:
             raise Problem("%s: slot cached twice" % where, p)
         self.slots_seen.add(p)
@@ -880,8 +888,9 @@ class Checker:
                     p = f["base"] + k * f["size"]
                     if k >= f["carved"]:
                         continue
-                    if st.mem.u64(p + 8) != st.slot_tag(p):
-                        raise Problem("a free slot's tag was overwritten (use after free?)", p, i)
+                    if not st.linked(p):
+                        raise Problem("a free slot's link words were overwritten (use after free?)",
+                                      p, i)
                     if p in self.slots_seen:
                         raise Problem("a slot both in a cache and in its slab", p, i)
                 if any(k not in bits for k in range(f["carved"], f["nslots"])):
@@ -912,7 +921,7 @@ def slot_states(st, f):
             out.append(".")
         elif k in bits:
             out.append("f")
-        elif st.mem.u64(p + 8) == st.slot_tag(p):
+        elif st.linked(p):
             out.append("c")
         else:
             out.append("L")
@@ -1206,6 +1215,355 @@ def bins_report(st):
     return "\n".join(out)
 
 
+# ---- heap map -------------------------------------------------------------------
+#
+# `heap map FILE.svg` draws what the walkers above read: each region of each
+# heap as rows of bytes (addresses on the left), every block and slab slot
+# in it coloured by its state, then the large blocks' own mappings and the
+# freed mappings kept for reuse.  Plain SVG text, no Python packages; a
+# FILE ending in .png goes through rsvg-convert (librsvg2-bin) when present.
+
+# Kinds of bytes: (key, colour, legend text).  Order is legend order.
+MAP_KINDS = (
+    ("live", "#3a6ab0", "live block (with its header)"),
+    ("cached", "#f0a030", "block in a thread cache or remote list"),
+    ("free", "#8ccf7e", "free block"),
+    ("purged", "#dff2da", "free, pages given back (purged)"),
+    ("slot_live", "#7a3d9c", "slab slot, live"),
+    ("slot_cached", "#d46fb5", "slab slot in a thread cache or remote list"),
+    ("slot_free", "#e3cff0", "slab slot free in its slab"),
+    ("slot_unused", "#f5f0f8", "slab slot never handed out"),
+    ("large", "#c0504d", "large block: requested bytes"),
+    ("large_slack", "#eab4b2", "large mapping: padding, prefix, slack"),
+    ("large_kept", "#b9b9b9", "freed large mapping kept for reuse"),
+    ("meta", "#606060", "region header, fence, slab header and slack"),
+    ("damaged", "#ff0000", "damaged header (bad check word; bad size: the walk stops)"),
+)
+MAP_COLOR = {k: c for k, c, _ in MAP_KINDS}
+MAP_TEXT = {k: t for k, _, t in MAP_KINDS}
+# Layout, in SVG pixels: bytes run left to right over MAP_ROW_PX pixels a
+# row; the scale is the smallest power of two (at least 16 bytes, the
+# alignment) that keeps the heaps within MAP_MAX_ROWS rows.
+MAP_ROW_PX = 1024
+MAP_MAX_ROWS = 48
+MAP_LEFT = 120
+MAP_ROW_H = 14
+MAP_ROW_GAP = 3
+MAP_MAX_LARGE = 40
+
+
+def map_block_segments(st, b, kind_of_free, out):
+    """Appends (lo, hi, kind) for a free block: free, with the whole pages
+    its last purge gave back (heap.c purge_block, dirty_span) as purged."""
+    lo, hi = b.addr, b.addr + b.size
+    if not kind_of_free:
+        out.append((lo, hi, "free"))
+        return
+    page = int(st.la["page_bytes"])
+    lay = st.layout
+    given_lo = -(-(lo + lay.tnode_t.strip_typedefs().sizeof) // page) * page
+    given_hi = (hi - 8) // page * page
+    dlo = st.mem.u64(lo + lay.tnode["dirty_lo"])
+    dhi = st.mem.u64(lo + lay.tnode["dirty_hi"])
+    spans = [(given_lo, given_hi)]
+    if dlo < dhi:  # pages that may be resident again: not given back
+        keep_lo, keep_hi = (lo + dlo) // page * page, -(-(lo + dhi) // page) * page
+        spans = [(given_lo, min(given_hi, keep_lo)), (max(given_lo, keep_hi), given_hi)]
+    at = lo
+    for a, z in spans:
+        if a < z:
+            out.append((at, a, "free"))
+            out.append((a, z, "purged"))
+            at = z
+    out.append((at, hi, "free"))
+
+
+def map_slab_segments(st, f, block, block_end, out):
+    """Appends a slab's header and padding, its slot runs by state
+    (slot_states) and its slack; returns its per-state slot counts."""
+    out.append((block, f["base"], "meta"))
+    states = slot_states(st, f)
+    names = {"L": "slot_live", "c": "slot_cached", "f": "slot_free", ".": "slot_unused"}
+    k = 0
+    while k < len(states):
+        j = k
+        while j < len(states) and states[j] == states[k]:
+            j += 1
+        out.append((f["base"] + k * f["size"], f["base"] + j * f["size"], names[states[k]]))
+        k = j
+    out.append((f["base"] + len(states) * f["size"], block_end, "meta"))
+    return {s: states.count(s) for s in "Lcf."}
+
+
+def map_region(st, i, r, slab_blocks):
+    """One region: its bands' segments, its slabs and what the walk met."""
+    lay = st.layout
+    start, end = int(r.address), int(r["end"])
+    first, fence = st.region_span(r)
+    segs = [(start, first, "meta")]
+    slabs = []
+    addr = first
+    while addr < fence:
+        b = Block(st.mem, lay, addr)
+        if b.size < MIN_BLOCK_SIZE or addr + b.size > fence:
+            segs.append((addr, fence, "damaged"))
+            break
+        if b.is_free:
+            map_block_segments(st, b, b.head & LA_PURGED, segs)
+        elif addr in slab_blocks:
+            f = slab_blocks[addr]
+            counts = map_slab_segments(st, f, addr, addr + b.size, segs)
+            slabs.append((f, counts))
+        elif b.is_cached(st.key):
+            segs.append((addr, addr + b.size, "cached"))
+        elif b.is_live(st.key):
+            segs.append((addr, addr + b.size, "live"))
+        else:
+            segs.append((addr, addr + b.size, "damaged"))
+        addr += b.size
+    segs.append((fence, end, "meta"))
+    return {"heap": i, "kind": REGION_KINDS.get(int(r["kind"]), "?"), "start": start,
+            "end": end, "segs": segs, "slabs": slabs}
+
+
+def map_data(st):
+    """Everything the map shows, read from memory (no call into the program)."""
+    regions = []
+    for i in range(st.num_heaps):
+        h = st.heap(i)
+        slab_blocks = {f["block"]: f for _, f in st.slabs(h)}
+        for r in reversed(st.regions(h)):  # oldest first
+            regions.append(map_region(st, i, r, slab_blocks))
+    larges = []
+    hdr = st.layout.header_bytes
+    for l, b in st.larges():
+        blk = Block(st.mem, st.layout, b)
+        map_bytes = st.mem.u64(l + st.layout.large["map_bytes"])
+        req = st.mem.u64(l + st.layout.large["req_bytes"])
+        lo = b + blk.size - map_bytes
+        larges.append({"start": lo, "end": lo + map_bytes, "req": req, "segs": [
+            (lo, b + hdr, "large_slack"), (b + hdr, b + hdr + req, "large"),
+            (b + hdr + req, lo + map_bytes, "large_slack")]})
+    for k in range(int(st.la["large_cache_count"])):
+        m = st.la["large_cache"][k]
+        lo, n = int(m["map"]), int(m["bytes"])
+        larges.append({"start": lo, "end": lo + n, "req": None,
+                       "segs": [(lo, lo + n, "large_kept")]})
+    return {"regions": regions, "larges": larges}
+
+
+def map_scale(regions):
+    """(bytes per pixel, bytes per row) for the heap regions."""
+    bpp = ALIGNMENT
+    while True:
+        row = bpp * MAP_ROW_PX
+        rows = sum((r["end"] - 1) // row - r["start"] // row + 1 for r in regions)
+        if rows <= MAP_MAX_ROWS:
+            return bpp, row
+        bpp *= 2
+
+
+def map_pixels(segs, lo, bpp, npx):
+    """The kind of each of npx pixels from address lo, bpp bytes each: the
+    kind that holds most of the pixel's bytes (None: no segment there),
+    except that a damaged header shows whatever else shares its pixel."""
+    acc = [None] * npx
+    for a, z, kind in segs:
+        a, z = max(a, lo), min(z, lo + npx * bpp)
+        if a >= z:
+            continue
+        for p in range((a - lo) // bpp, (z - 1 - lo) // bpp + 1):
+            p_lo = lo + p * bpp
+            n = min(z, p_lo + bpp) - max(a, p_lo)
+            if n == bpp:
+                acc[p] = {kind: n}
+            else:
+                d = acc[p] if acc[p] is not None else {}
+                d[kind] = d.get(kind, 0) + n
+                acc[p] = d
+    return [("damaged" if "damaged" in d else max(d, key=d.get)) if d else None for d in acc]
+
+
+def map_runs(kinds):
+    """[(first pixel, pixels, kind)] for runs of equal, present kinds."""
+    runs, p = [], 0
+    while p < len(kinds):
+        q = p
+        while q < len(kinds) and kinds[q] == kinds[p]:
+            q += 1
+        if kinds[p] is not None:
+            runs.append((p, q - p, kinds[p]))
+        p = q
+    return runs
+
+
+def svg_escape(text):
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def slab_hue(size):
+    """A colour per slot size, from blue (16 B) round to red (1 KiB)."""
+    k = SLAB_SIZES.index(size) if size in SLAB_SIZES else 0
+    return "hsl(%d,70%%,40%%)" % (220 - 220 * k // max(len(SLAB_SIZES) - 1, 1))
+
+
+def map_svg(data, title):
+    """The SVG text of the map."""
+    regions, larges = data["regions"], data["larges"]
+    bpp, row_bytes = map_scale(regions) if regions else (ALIGNMENT, ALIGNMENT * MAP_ROW_PX)
+    width = MAP_LEFT + MAP_ROW_PX + 20
+    totals = {}
+    for part in regions + larges:
+        for a, z, kind in part["segs"]:
+            totals[kind] = totals.get(kind, 0) + max(z - a, 0)
+    body, y = [], 0
+
+    def text(x, y_, s, cls="", size=11, anchor="start", backed=False):
+        if backed:  # a light box under a label that sits on coloured bands
+            body.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#fff" '
+                        'fill-opacity="0.8"/>' % (x - 1, y_ - size + 1, len(s) * size * 0.62 + 2,
+                                                  size + 1))
+        body.append('<text x="%d" y="%d" font-size="%d" text-anchor="%s"%s>%s</text>'
+                    % (x, y_, size, anchor, ' class="%s"' % cls if cls else "", svg_escape(s)))
+
+    text(10, 22, title, "title", 15)
+    text(10, 40, "heap regions: 1 px = %s, one row = %s; each pixel shows what holds most "
+         "of its bytes; hover for addresses" % (bytes_for_people(bpp), bytes_for_people(row_bytes)),
+         "scale")
+    # Legend: three columns, with each kind's bytes in the whole map.
+    y = 52
+    shown = [k for k in MAP_KINDS if totals.get(k[0])] or list(MAP_KINDS[:1])
+    col_w = (width - 20) // 3
+    for n, (key, color, label) in enumerate(shown):
+        x, yy = 10 + (n % 3) * col_w, y + (n // 3) * 16
+        body.append('<rect class="legend k-%s" x="%d" y="%d" width="12" height="12" '
+                    'fill="%s" stroke="#444" stroke-width="0.5"/>' % (key, x, yy, color))
+        text(x + 16, yy + 10, "%s: %s" % (label, bytes_for_people(totals.get(key, 0))),
+             "legend-text")
+    y += ((len(shown) + 2) // 3) * 16 + 4
+    body.append('<rect x="10" y="%d" width="24" height="3" fill="%s"/>' % (y + 4, slab_hue(16)))
+    body.append('<rect x="34" y="%d" width="24" height="3" fill="%s"/>' % (y + 4, slab_hue(1024)))
+    text(64, y + 9, "stripe over a slab: its slot size, blue (16 B) to red (1 KiB)", "legend-text")
+    y += 22
+
+    def rows_of(segs, lo, hi, bpp_, row_bytes_, label_rows=True):
+        nonlocal y
+        r0 = lo // row_bytes_ * row_bytes_
+        for row_lo in range(r0, hi, row_bytes_):
+            text(MAP_LEFT - 6, y + MAP_ROW_H - 3, "%#x" % row_lo, "addr", 10, "end")
+            kinds = map_pixels(segs, row_lo, bpp_, MAP_ROW_PX)
+            for p, n, kind in map_runs(kinds):
+                a = row_lo + p * bpp_
+                body.append('<rect class="k-%s" x="%d" y="%d" width="%d" height="%d" fill="%s">'
+                            '<title>%s: %#x-%#x</title></rect>'
+                            % (kind, MAP_LEFT + p, y, n, MAP_ROW_H, MAP_COLOR[kind],
+                               svg_escape(MAP_TEXT[kind]), a, a + n * bpp_))
+            yield row_lo
+            y += MAP_ROW_H + MAP_ROW_GAP
+
+    for reg in regions:
+        y += 8
+        text(10, y + 10, "heap %d, %s region %#x-%#x (%s), %d slab%s"
+             % (reg["heap"], reg["kind"], reg["start"], reg["end"],
+                bytes_for_people(reg["end"] - reg["start"]), len(reg["slabs"]),
+                "" if len(reg["slabs"]) == 1 else "s"), "region", 12)
+        y += 16
+        for row_lo in rows_of(reg["segs"], reg["start"], reg["end"], bpp, row_bytes):
+            row_hi = row_lo + row_bytes
+            for f, counts in reg["slabs"]:
+                a = max(f["base"], row_lo)
+                z = min(f["base"] + f["nslots"] * f["size"], row_hi)
+                if a >= z:
+                    continue
+                x0 = MAP_LEFT + (a - row_lo) // bpp
+                w = max((z - a) // bpp, 1)
+                tip = ("slab %#x: %d-byte slots, %d slots: %d live, %d cached, %d free in the "
+                       "slab, %d never handed out" % (f["base"], f["size"], f["nslots"],
+                                                      counts["L"], counts["c"], counts["f"],
+                                                      counts["."]))
+                body.append('<rect class="slab" data-slot-bytes="%d" data-live="%d" x="%d" y="%d" '
+                            'width="%d" height="3" fill="%s"><title>%s</title></rect>'
+                            % (f["size"], counts["L"], x0, y, w, slab_hue(f["size"]),
+                               svg_escape(tip)))
+                if w >= 70 and a == f["base"]:
+                    text(x0 + 3, y + MAP_ROW_H - 3, "%d B slots" % f["size"], "slab-label", 9,
+                         backed=True)
+    if larges:
+        y += 8
+        shown_l = sorted(larges, key=lambda m: -(m["end"] - m["start"]))[:MAP_MAX_LARGE]
+        biggest = max(m["end"] - m["start"] for m in shown_l)
+        # The biggest takes four fifths of a row: its label goes after it.
+        lbpp = max(-(-biggest * 5 // (MAP_ROW_PX * 4)), 1)
+        text(10, y + 10, "large blocks, each its own mapping, and freed mappings kept for "
+             "reuse: 1 px = %s" % bytes_for_people(lbpp), "region", 12)
+        y += 16
+        for m in sorted(shown_l, key=lambda m: m["start"]):
+            n = m["end"] - m["start"]
+            text(MAP_LEFT - 6, y + MAP_ROW_H - 3, "%#x" % m["start"], "addr", 10, "end")
+            x = MAP_LEFT
+            for a, z, kind in m["segs"]:
+                w = (z - a) / lbpp
+                if w <= 0:
+                    continue
+                body.append('<rect class="k-%s" x="%.1f" y="%d" width="%.1f" height="%d" '
+                            'fill="%s"><title>%s: %#x-%#x (%d bytes)</title></rect>'
+                            % (kind, x, y, max(w, 1.0), MAP_ROW_H, MAP_COLOR[kind],
+                               svg_escape(MAP_TEXT[kind]), a, z, z - a))
+                x += w
+            what = ("requested %d" % m["req"]) if m["req"] is not None else "kept for reuse"
+            text(int(x) + 6, y + MAP_ROW_H - 3, "%s, %s" % (bytes_for_people(n), what),
+                 "large-label", 10)
+            y += MAP_ROW_H + MAP_ROW_GAP
+        if len(larges) > len(shown_l):
+            rest = larges[len(shown_l):]
+            text(MAP_LEFT, y + 10, "... and %d smaller mappings (%s)" % (
+                len(rest), bytes_for_people(sum(m["end"] - m["start"] for m in rest))), "more")
+            y += 16
+    height = y + 16
+    return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>',
+                      '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+                      'font-family="monospace">' % (width, height),
+                      '<rect width="100%" height="100%" fill="#fcfcf8"/>'] + body + ["</svg>", ""])
+
+
+def write_map(st, path):
+    """Writes the map to path (SVG; PNG through rsvg-convert); returns a
+    one-line summary."""
+    data = map_data(st)
+    prog = gdb.current_progspace().filename or "?"
+    inferior = gdb.selected_inferior()
+    title = "liballocator heap map: %s, pid %d" % (os.path.basename(prog), inferior.pid)
+    try:  # Inferior.connection: gdb 12 and later
+        if inferior.connection is not None and inferior.connection.type == "core":
+            title += " (core file)"
+    except AttributeError:
+        pass
+    svg = map_svg(data, title)
+    if path.endswith(".png"):
+        import shutil
+        import subprocess
+        import tempfile
+        if shutil.which("rsvg-convert") is None:
+            raise HeapError("a .png needs rsvg-convert (Debian: librsvg2-bin); "
+                            "write a .svg instead")
+        with tempfile.NamedTemporaryFile("w", suffix=".svg") as tmp:
+            tmp.write(svg)
+            tmp.flush()
+            proc = subprocess.run(["rsvg-convert", "-o", path, tmp.name],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise HeapError("rsvg-convert failed: %s" % proc.stderr.strip())
+    else:
+        with open(path, "w") as f:
+            f.write(svg)
+    slabs = sum(len(r["slabs"]) for r in data["regions"])
+    return "heap map: wrote %s (%d region%s, %d slab%s, %d large mapping%s)" % (
+        path, len(data["regions"]), "" if len(data["regions"]) == 1 else "s",
+        slabs, "" if slabs == 1 else "s", len(data["larges"]),
+        "" if len(data["larges"]) == 1 else "s")
+
+
 # ---- commands -------------------------------------------------------------------
 
 
@@ -1240,6 +1598,7 @@ heap check [--inferior]   walk and validate every heap
 heap bins                 free blocks per size class, and thread caches
 heap block ADDR           the block holding an address
 heap slabs [ADDR]         every slab, or the slots of the slab holding ADDR
+heap map FILE.svg         draw the heaps as a picture (FILE.png: through rsvg-convert)
 
 These read the program's memory, so they work wherever it stopped (inside
 malloc too); --inferior calls the program's own function instead."""
@@ -1390,9 +1749,33 @@ which slab holds it, its state, and the state of the slab's first 64 slots."""
         run_safely("heap slabs", body)
 
 
+class HeapMapCommand(gdb.Command):
+    """Draw the heaps as a picture: heap map FILE.svg (or FILE.png).
+
+Each region of each heap (brk or mapped) as rows of bytes, its start
+address on the left: live, cached and free blocks, the pages purges gave
+back, slabs (a stripe coloured by slot size) with their slots live, cached,
+free or never handed out; then each large block's own mapping and the
+freed mappings kept for reuse; a legend with each kind's bytes.  Reads
+memory only: works on a live process, stopped anywhere, and on a core
+file.  A .png file is converted by rsvg-convert (librsvg2-bin)."""
+
+    def __init__(self):
+        super().__init__("heap map", gdb.COMMAND_DATA, gdb.COMPLETE_FILENAME)
+
+    def invoke(self, arg, from_tty):
+        def body():
+            args = gdb.string_to_argv(arg)
+            if len(args) != 1:
+                raise HeapError("usage: heap map FILE.svg")
+            gdb.write(write_map(State(), os.path.expanduser(args[0])) + "\n")
+        run_safely("heap map", body)
+
+
 HeapCommand()
 HeapSlabsCommand()
 HeapStatsCommand()
 HeapCheckCommand()
 HeapBinsCommand()
 HeapBlockCommand()
+HeapMapCommand()

@@ -211,10 +211,11 @@ static void *stale_owner(void *arg)
     (void)arg;
     void *cached = malloc(40);
     free(cached);
+    char *link = *(char **)cached; // its link word, as the cache wrote it
     *(char **)cached = stale_live; // a use-after-free write, or a torn push
     pthread_barrier_wait(&park);   // cache ready: the main thread forks
     pthread_barrier_wait(&park);   // fork done
-    *(char **)cached = NULL; // the parent's own copy stays sound
+    *(char **)cached = link; // the parent's own copy stays sound
     return NULL;
 }
 

@@ -99,6 +99,16 @@ for s in run debug; do
   grep -qx "liballocator-$s: no such program: no-such-program" "$tmp/err" ||
     fail "liballocator-$s: no 'no such program' message: $(cat "$tmp/err")"
 done
+# liballocator-heapmap: its usage and version under that name, and a
+# program that does not exist named before gdb starts.
+"$prefix/bin/liballocator-heapmap" --help >"$tmp/help" || fail "liballocator-heapmap --help failed"
+grep -q "^usage: liballocator-heapmap PID " "$tmp/help" || fail "liballocator-heapmap --help: no usage line"
+[ "$("$prefix/bin/liballocator-heapmap" --version)" = "liballocator $(cat "$src/VERSION")" ] ||
+  fail "liballocator-heapmap --version is not liballocator $(cat "$src/VERSION")"
+"$prefix/bin/liballocator-heapmap" no-such-program core map.svg 2>"$tmp/err" &&
+  fail "liballocator-heapmap drew a map of no-such-program"
+grep -qx "liballocator-heapmap: no such program: no-such-program" "$tmp/err" ||
+  fail "liballocator-heapmap: no 'no such program' message: $(cat "$tmp/err")"
 # Preloaded by absolute path from anywhere.
 (cd / && ALLOCATOR_STATS=1 LD_PRELOAD="$lib" ls >/dev/null 2>"$tmp/abs_err") || fail "preload by path failed"
 grep -q "num_allocations" "$tmp/abs_err" || fail "preload by path showed no statistics"

@@ -208,7 +208,7 @@ static const la_case_t cases[] = {
     BY("underflow", underflow, 1, "header|underflow", 0, 1, 1),
     BY("underflow", underflow, 8, "header|underflow", 0, 1, 1),
     BY("underflow", underflow, 32, "header|underflow", 0, 1, 1),
-    SIZED("write-after-free", write_after_free, "write after free", 0, 0, 0),
+    SIZED("write-after-free", write_after_free, "write after free|use after free", 0, 0, 0),
     SIZED("free-reused", free_reused, "double free", 1, 1, 1),
     SIZED("double-free", double_free, "double free", 1, 1, 1),
     SIZED("double-free-between", double_free_between, "double free", 1, 1, 1),
@@ -216,11 +216,11 @@ static const la_case_t cases[] = {
     SIZED("free-unaligned", free_unaligned, "invalid pointer", 1, 1, 1),
     SIZED("realloc-freed", realloc_freed, "freed|double free", 1, 1, 1),
     SIZED("usable-size-freed", usable_freed, "freed|double free", 1, 1, 1),
-    // A reused slot keeps its free-list link in its first word, and the
-    // 256 KiB block comes from a heap region whose old headers it covers:
-    // neither reads as all zeros, by accident.
-    SIZED("uninit-read", uninit, "", 1, 0, 1),
-    SIZED("stale-write", stale_write, "write after free", 0, 0, 0),
+    // A reused slot or medium block keeps its free-list link words, and
+    // the 256 KiB block comes from a heap region whose old headers it
+    // covers: none reads as all zeros, by accident.
+    SIZED("uninit-read", uninit, "", 1, 1, 1),
+    SIZED("stale-write", stale_write, "write after free|use after free", 0, 0, 0),
     {"free-stack", free_stack, 0, NULL, "invalid pointer", 1},
     {"free-static", free_static, 0, NULL, "invalid pointer", 1},
 };

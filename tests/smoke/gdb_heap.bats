@@ -77,6 +77,12 @@ expect_line() {
     section "$1" | grep -Eq -- "$2" || fail_with "no line of section '$1' matches /$2/"
 }
 
+# map_check SVG ARGS...: tests/smoke/heap_map_check.py on the map SVG.
+map_check() {
+    /usr/bin/python3 "$PROJECT_ROOT/tests/smoke/heap_map_check.py" "$@" ||
+        fail_with "the heap map $1 is not what the program made"
+}
+
 @test "gdb heap: stats, check, bins and block agree with the program" {
     gdb_heap ok <<'GDB'
 set pagination off
@@ -247,11 +253,13 @@ set confirm off
 break checkpoint
 run
 printf "medium=%#lx\n", (unsigned long)gdb_medium
+printf "freed_big=%#lx\n", (unsigned long)gdb_freed_big
 echo @@check\n
 heap check
 printf "errors=%d\n", $heap_check_errors
 echo @@medium\n
 heap block gdb_medium
+heap map corrupt.svg
 echo @@end\n
 kill
 GDB
@@ -260,6 +268,10 @@ GDB
     expect_line check "^heap check: heap 0: live block header fails its check word \(0x[0-9a-f]+\) at $header$"
     [ "$(value errors)" = 1 ] || fail_with "\$heap_check_errors is not 1"
     expect_line medium '^  state +damaged header'
+    # The map shows it in red, the blocks after it as they are.
+    if [ -x /usr/bin/python3 ]; then
+        map_check corrupt.svg --damaged "$(value medium)" --free "$(value freed_big)"
+    fi
 }
 
 @test "gdb heap: check --inferior finds the damaged header too" {
@@ -317,4 +329,97 @@ GDB
     expect_line block '^  requested +40000$'
     grep -q "^heap stats: heap 0's lock held .*use the command without --inferior$" gdb.out ||
         fail_with "heap stats --inferior did not refuse to call into a locked allocator"
+}
+
+@test "gdb heap: map draws the heap, from the live process and from a core file" {
+    skip_unless_installed /usr/bin/python3
+    # No call into the program: the map reads memory, as do gcore and
+    # the core file.
+    gdb_heap ok <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+printf "small=%#lx\n", (unsigned long)gdb_small
+printf "large=%#lx\n", (unsigned long)gdb_large
+printf "medium=%#lx\n", (unsigned long)gdb_medium
+printf "freed_big=%#lx\n", (unsigned long)gdb_freed_big
+echo @@map\n
+heap map live.svg
+echo @@usage\n
+python
+try:
+    gdb.execute("heap map")
+except gdb.error as e:
+    print(e)
+end
+echo @@end\n
+gcore heap.core
+kill
+GDB
+    expect_line map '^heap map: wrote live\.svg \(1 region, 1 slab, 1 large mapping\)$'
+    expect_line usage '^heap map: usage: heap map FILE\.svg$'
+    [ -s heap.core ] || fail_with "gcore wrote no core file"
+    map_check live.svg --slab 48:"$(value small)" --live "$(value medium)" \
+        --free "$(value freed_big)" --large "$(value large)" --cached
+    # The same picture from the core file, in a gdb with no process.
+    timeout -k 10 60 gdb -batch -nx -ex "source $PROJECT_ROOT/scripts/gdb/allocator.py" \
+        -ex "heap map core.svg" "$GDB_HEAP_PROG" heap.core >core.out 2>&1 || true
+    grep -q '^heap map: wrote core\.svg (1 region, 1 slab, 1 large mapping)$' core.out || {
+        cat core.out >&2
+        fail_with "heap map did not read the core file"
+    }
+    map_check core.svg --core --same-as live.svg
+    # scripts/heapmap PROGRAM CORE OUT: the same, in one command.
+    "$PROJECT_ROOT/scripts/heapmap" "$GDB_HEAP_PROG" heap.core script.svg >script.out 2>&1 ||
+        { cat script.out >&2; fail_with "scripts/heapmap failed on the core file"; }
+    grep -qx 'heap map: wrote script\.svg (1 region, 1 slab, 1 large mapping)' script.out ||
+        fail_with "scripts/heapmap said: $(cat script.out)"
+    map_check script.svg --core --same-as live.svg
+}
+
+@test "scripts/heapmap PID: attaches to a running program and draws its heap" {
+    skip_unless_installed gdb /usr/bin/python3
+    # python3 on the library, holding 50,000 small strings (slab slots) and
+    # a 1 MB buffer (a large block) while it waits; fd 3 closed so that
+    # bats does not wait for it.
+    LD_PRELOAD=$LIBALLOCATOR ALLOCATOR_STATS=0 PYTHONMALLOC=malloc /usr/bin/python3 -c '
+import time
+words = [str(i) * 3 for i in range(50000)]
+buf = bytearray(1000000)
+open("ready", "w").close()
+time.sleep(120)' 3>&- &
+    local pid=$! n=0
+    while [ ! -e ready ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+    local rc=0
+    timeout -k 10 60 "$PROJECT_ROOT/scripts/heapmap" "$pid" attached.svg >map.out 2>&1 || rc=$?
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [ -e ready ] || { cat map.out >&2; false; }
+    if [ "$rc" -ne 0 ] && grep -q "Operation not permitted" map.out; then
+        skip "gdb may not attach to a process here (ptrace): $(tail -n 1 map.out)"
+    fi
+    [ "$rc" -eq 0 ] || { echo "scripts/heapmap exited with $rc:" >&2; cat map.out >&2; false; }
+    grep -Eq '^heap map: wrote attached\.svg \(1 region, [1-9][0-9]* slabs, [1-9][0-9]* large mappings?\)$' map.out ||
+        { cat map.out >&2; false; }
+    /usr/bin/python3 "$PROJECT_ROOT/tests/smoke/heap_map_check.py" attached.svg --program 'python3[.0-9]*' \
+        --has slot_live --has large
+}
+
+@test "gdb heap: map shows the pages a trim gave back" {
+    skip_unless_installed /usr/bin/python3
+    gdb_heap trimmed <<'GDB'
+set pagination off
+set confirm off
+break checkpoint
+run
+printf "freed_big=%#lx\n", (unsigned long)gdb_freed_big
+heap map trimmed.svg
+echo @@end\n
+kill
+GDB
+    # malloc_trim gave back gdb_freed_big's inner pages (40000 bytes; the
+    # first and last pages keep the block's header and footer).
+    map_check trimmed.svg --purged "$(printf '%#x' $(($(value freed_big) + 20000)))" \
+        --free "$(value freed_big)"
 }

@@ -55,6 +55,7 @@ static void test_table(void)
         unsigned c = sizeclass_of(req);
         CHECK(c < LA_SLAB_CLASSES && la_sizeclasses[c].size >= req);
         CHECK(c == 0 || la_sizeclasses[c - 1].size < req);
+        CHECK_EQ(la_class4_of8[(req + 7) >> 3], 4 * c);
     }
     // The issue's bytes-per-block figures.
     CHECK_EQ(la_sizeclasses[sizeclass_of(24)].size, 24);
@@ -146,7 +147,7 @@ static void *remote_pusher(void *arg)
     la_heap_t *h = heap_get(0);
     for (size_t i = 0; i < REMOTE_SLOTS; i += 100) {
         for (size_t k = i; k < i + 99; k++)
-            *(void **)mine[k] = mine[k + 1];
+            la_link_store(mine[k], mine[k + 1]);
         slab_push_remote(h, mine[i], mine[i + 99]);
     }
     return NULL;
@@ -172,7 +173,7 @@ static void test_remote(void)
     // The owner takes everything in one exchange, then the list is empty.
     void *chain = slab_take_remote(h);
     size_t count = 0;
-    for (void *p = chain; p != NULL; p = *(void **)p)
+    for (void *p = chain; p != NULL; p = la_link_next(p, "free"))
         count++;
     CHECK_EQ(count, REMOTE_THREADS * REMOTE_SLOTS);
     CHECK(slab_take_remote(h) == NULL);
@@ -189,7 +190,6 @@ static void test_remote(void)
     slab_purge(h);
     CHECK_EQ(slab_alloc_batch(h, c, 1, &one), 1);
     lock_release(&h->lock);
-    *(void **)one = NULL;
     slab_push_remote(h, one, one);
     lock_acquire(&h->lock);
     CHECK(slab_take_remote(h) == one);
@@ -235,7 +235,7 @@ static void double_free_in_slab(void)
 static void double_free_tagged(void)
 {
     uintptr_t *p = victim(sizeclass_of(100));
-    p[1] = slab_tag(p); // as a thread cache's bin holds it
+    la_link_store(p, NULL); // as a thread cache's bin holds its last slot
     slab_check(slab_of(p), p, "realloc");
 }
 
@@ -246,6 +246,26 @@ static void double_free_locked(void)
     lock_acquire(&h->lock);
     slab_free(h, p, "free");
     slab_free(h, p, "free");
+}
+
+// A write after free into a slot back in its slab (issue 15): the slab
+// must not hand it out again as if nothing happened, since its link words
+// are what tells the free fast path that it is free.
+static void written_in_slab(void)
+{
+    static char planted[64];
+    la_heap_t *h = heap0();
+    unsigned cls = sizeclass_of(100);
+    char *p = victim(cls);
+    lock_acquire(&h->lock);
+    slab_free(h, p, "free");
+    *(char *volatile *)p = planted;
+    for (uint32_t i = 0; i < 4 * la_sizeclasses[cls].nslots; i++) {
+        void *q;
+        REQUIRE(slab_alloc_batch(h, cls, 1, &q) == 1);
+        if (q == p)
+            return; // handed out again: no report (the child exits 0)
+    }
 }
 
 typedef struct {
@@ -259,6 +279,7 @@ static const misuse_t cases[] = {
     {double_free_in_slab, "free(): double free"},
     {double_free_tagged, "realloc(): double free"},
     {double_free_locked, "free(): double free"},
+    {written_in_slab, "malloc(): free list corrupted at "},
 };
 
 static void test_misuse(void)

@@ -42,13 +42,13 @@ static void test_against_shadow(void)
     for (int step = 0; step < 60000; step++) {
         int i = (int)(rng_next(&rng) % NODES);
         if (in_tree[i]) {
-            tree_remove(&root, &nodes[i]);
+            tree_remove(&root, &nodes[i], "free");
             in_tree[i] = false;
             live--;
         } else {
             // Few distinct sizes, so that equal keys are common.
             nodes[i].head = (8192 + 16 * (rng_next(&rng) % 300)) | LA_FREE;
-            tree_insert(&root, &nodes[i]);
+            tree_insert(&root, &nodes[i], "free");
             in_tree[i] = true;
             live++;
         }
@@ -74,7 +74,7 @@ static void test_against_shadow(void)
             CHECK_EQ(seen, live);
         }
         size_t ask = 8000 + 16 * (rng_next(&rng) % 320);
-        CHECK(tree_lower_bound(root, ask) == shadow_lower_bound(ask));
+        CHECK(tree_lower_bound(root, ask, "malloc") == shadow_lower_bound(ask));
         if (test_failures > 10)
             return;
     }

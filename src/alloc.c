@@ -73,6 +73,9 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
             la_fatal(func, "double free of %p (large block of %zu bytes, already unmapped)", p,
                      usable);
         void *start = large_containing(p);
+        if (start == p)
+            la_fatal(func, "corrupted header at %p (a large block whose header was overwritten: "
+                           "an underflow?)", p);
         if (start != NULL)
             la_fatal(func, "invalid pointer %p (inside the large block at %p, not its start)", p,
                      start);
@@ -87,6 +90,15 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
     report_overwritten(p, r, func);
     la_fatal(func, "invalid pointer %p (inside the heap, but no live block starts here: "
                    "a pointer into a block, or a header overwritten)", p);
+}
+
+// A block in checking mode's quarantine passed to free, realloc or
+// malloc_usable_size: the program freed it already.
+static LA_COLD LA_NORETURN void report_held(const void *p, const char *func)
+{
+    if (strcmp(func, "free") == 0)
+        la_fatal(func, "double free of %p (already freed; it waits in the quarantine)", p);
+    la_fatal(func, "use after free: %p was freed already (it waits in the quarantine)", p);
 }
 
 // The header of every pointer passed in is checked before anything is
@@ -170,6 +182,8 @@ static la_block_t *validate(const void *p, const char *func, bool *sampled)
                      blk_usable(b));
         else if (check == (la_check_plain(hash, req) ^ LA_CHECK_FREED))
             la_fatal(func, "double free of %p (already freed)", p);
+        else if (check == (la_check_plain(hash, req) ^ LA_CHECK_QUARANTINE))
+            report_held(p, func);
         else
             report_bad_header(p, func);
     }
@@ -294,12 +308,11 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     return alloc_impl(req, req, ts, zero);
 }
 
-static void free_block(la_block_t *b, bool ts, const char *func)
+// Frees b for real.  lock: take the heap's lock (the _ts path, and every
+// block leaving the quarantine); adapt: the exported family's free, whose
+// large frees move the mmap threshold.
+static void release_block(la_block_t *b, size_t req, bool lock, bool adapt)
 {
-    debug_quiet_begin();
-    size_t req = block_req(b);
-    if (LA_UNLIKELY(la.debug))
-        debug_on_free(blk_payload(b), req, blk_usable(b), func);
     if (blk_is_mmapped(b)) {
         size_t map_bytes = large_of(b)->map_bytes;
         // The exported family's thresholds follow its frees (glibc's
@@ -309,20 +322,64 @@ static void free_block(la_block_t *b, bool ts, const char *func)
         // when the threshold is above it, raised now or before (issue 14:
         // w_bufpool's first buffers, freed after bigger ones had raised
         // it, waited in the cache while the heap grew).
-        bool raised = ts && la_adapt_thresholds(map_bytes);
-        large_free(b, map_bytes > la_mmap_threshold(ts));
+        bool raised = adapt && la_adapt_thresholds(map_bytes);
+        large_free(b, map_bytes > la_mmap_threshold(adapt));
         if (raised)
             large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];
-        if (ts)
+        if (lock)
             lock_acquire(&h->lock);
         h->counters.nfree++;
         h->counters.free_bytes += req;
         heap_free(h, b);
-        if (ts)
+        if (lock)
             lock_release(&h->lock);
     }
+}
+
+void la_release_held(const la_held_t *e)
+{
+    la_slab_t *s = e->slot ? slab_of(e->p) : NULL;
+    if (s == NULL) {
+        la_block_t *b = blk_from_payload(e->p);
+        release_block(b, block_req(b), true, e->ts);
+        return;
+    }
+    // A slot goes back to its slab, counted by its req, under the lock of
+    // the heap that owns it.
+    la_heap_t *h = s->heap;
+    lock_acquire(&h->lock);
+    h->counters.nfree++;
+    h->counters.free_bytes += e->counted;
+    slab_free(h, e->p, "free");
+    lock_release(&h->lock);
+}
+
+// Checking mode: b, checked and poisoned, waits in the quarantine; the
+// blocks it pushes out are freed now.  False if b is not held.
+static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
+{
+    la_held_t out[LA_QUARANTINE_EVICT_MAX];
+    unsigned n;
+    if (!debug_quarantine(b, block_req(b), blk_usable(b), ts, out, &n))
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        la_release_held(&out[i]);
+    return true;
+}
+
+static void free_block(la_block_t *b, bool ts, const char *func)
+{
+    debug_quiet_begin();
+    size_t req = block_req(b);
+    bool held = false;
+    if (LA_UNLIKELY(la.debug)) {
+        debug_on_free(blk_payload(b), req, blk_usable(b), func);
+        held = la.options.check && quarantine_block(b, ts);
+    }
+    if (!held)
+        release_block(b, req, ts, ts);
     debug_quiet_end();
     usage_sub(req);
     if (LA_UNLIKELY(la.check_every != 0))
@@ -377,11 +434,32 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     return b;
 }
 
+// Checking mode's slots move on every realloc: their trailer and canary
+// are made for one request size.
+static LA_COLD void *realloc_slot_checked(la_slab_t *s, void *p, size_t req)
+{
+    size_t old_req = debug_slot_req(s, p, "realloc");
+    if (req == 0) { // glibc: free and return NULL
+        la_free(p);
+        return NULL;
+    }
+    if (LA_UNLIKELY(req > LA_MAX_REQUEST))
+        return fail_nomem(); // the old slot stays intact
+    void *q = la_malloc(req);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, LA_MIN(old_req, req));
+    la_free(p);
+    return q;
+}
+
 // realloc of a slab slot: within the slot's size it never moves (shrinking
 // included); beyond, it moves once, to a slot of a bigger class or a heap
 // block.  Counted as one free and one allocation like any resize.
 static void *realloc_slot(la_slab_t *s, void *p, size_t req)
 {
+    if (LA_UNLIKELY(la.debug))
+        return realloc_slot_checked(s, p, req);
     slab_check(s, p, "realloc");
     if (req == 0) { // glibc: free and return NULL
         la_free(p);
@@ -526,6 +604,8 @@ size_t la_usable_size(const void *p, const char *func)
         return 0;
     la_slab_t *s = slab_of(p);
     if (s != NULL) {
+        if (LA_UNLIKELY(la.debug)) // the slack is the canary's and the trailer's
+            return debug_slot_req(s, p, func);
         slab_check(s, p, func);
         return s->size;
     }
@@ -575,9 +655,11 @@ int mem_trim(size_t pad)
         la_map_t unmap[LA_TRIM_UNMAP_MAX];
         unsigned n_unmap = 0;
         lock_acquire(&h->lock);
+        debug_quiet_begin(); // Valgrind: free blocks and slabs are not the program's
         heap_free_chain(h, heap_take_remote(h));
         slab_purge(h); // empty slabs become free heap blocks, purged below
         released += heap_purge(h, unmap, &n_unmap, LA_TRIM_UNMAP_MAX);
+        debug_quiet_end();
         lock_release(&h->lock);
         // Whole regions are unmapped after the lock is released.
         for (unsigned k = 0; k < n_unmap; k++) {

@@ -33,7 +33,9 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
     char *fence = (char *)region_fence(r);
     la_block_t *b = region_first(r);
     bool prev_free = false;
+    size_t blocks = 0; // for the checking mode's walk period (debug_tick)
     while ((char *)b < fence) {
+        blocks++;
         size_t size = blk_size(b);
         if (size < MIN_BLOCK_SIZE || (char *)b + size > fence)
             return fail(h, b, "block size out of bounds");
@@ -53,7 +55,8 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
             uint32_t hash = blk_hash_now(b), check = blk_check(b), req = blk_req(b);
             bool cached = check == hash;
             bool sampled = check == (la_check_word(hash, req) ^ LA_CHECK_PROF);
-            if (!cached && !sampled && check != la_check_word(hash, req)) {
+            bool held = check == (la_check_plain(hash, req) ^ LA_CHECK_QUARANTINE);
+            if (!cached && !sampled && !held && check != la_check_word(hash, req)) {
                 uint32_t plain = la_check_plain(hash, req);
                 if (check == plain || check == (plain ^ LA_CHECK_BIG))
                     return fail(h, b, "check variant disagrees with the requested size");
@@ -67,6 +70,7 @@ static int check_region(la_heap_t *h, la_region_t *r, size_t *free_count)
         prev_free = blk_is_free(b);
         b = blk_next(b);
     }
+    __atomic_add_fetch(&la.check_visited, blocks, __ATOMIC_RELAXED);
     if ((char *)b != fence)
         return fail(h, b, "blocks overrun the region's fence");
     if (blk_size(b) != 0 || blk_prev_is_free(b) != prev_free || blk_heap_index(b) != h->index ||
@@ -149,6 +153,8 @@ int check_heap(la_heap_t *h)
         return 1;
     const void *where = NULL;
     const char *why = slab_check_heap(h, &where);
+    if (why == NULL && la.options.check && la.slabs_on)
+        why = debug_check_slots(h, &where); // checking mode: slot canaries
     return why != NULL ? fail(h, where, why) : 0;
 }
 
@@ -157,7 +163,9 @@ static int check_large(void)
     size_t bytes = 0;
     for (la_large_t *l = la.large_list; l != NULL; l = l->next) {
         la_block_t *b = (la_block_t *)(l + 1);
-        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE || !blk_check_ok(b) ||
+        // A block in checking mode's quarantine is still on the list.
+        bool held = blk_check(b) == (la_check_plain(blk_hash_now(b), blk_req(b)) ^ LA_CHECK_QUARANTINE);
+        if (!blk_is_mmapped(b) || blk_heap_index(b) != LA_HEAP_NONE || !(blk_check_ok(b) || held) ||
             blk_req(b) != LA_REQ_LARGE ||
             l->map_bytes < blk_size(b) ||
             l->req_bytes > blk_usable(b)) {

@@ -8,11 +8,14 @@
  * Checking mode: new blocks are filled with LA_JUNK_BYTE (calloc excepted),
  * the slack after the requested size (at least LA_GUARD_BYTES, requested
  * on top) holds LA_CANARY_BYTE and is checked on free and realloc, freed
- * blocks are poisoned with LA_POISON_BYTE, and the heap is walked every
- * ALLOCATOR_CHECK_EVERY operations.
+ * blocks are poisoned with LA_POISON_BYTE and held in a quarantine (FIFO,
+ * LA_QUARANTINE_SLOTS blocks and LA_QUARANTINE_BYTES at most) whose poison
+ * is verified when they leave it for the heap, and the heap is walked
+ * every ALLOCATOR_CHECK_EVERY operations.
  *
  * Valgrind (memcheck, detected at start-up with RUNNING_ON_VALGRIND): heap
- * regions start no-access, every block is described with MALLOCLIKE /
+ * regions start no-access, every block (slab slots included, laid out as
+ * in checking mode, with a no-access front) is described with MALLOCLIKE /
  * FREELIKE / RESIZEINPLACE client requests, its slack (again at least
  * LA_GUARD_BYTES) is a no-access redzone, and the allocator's own reads and
  * writes of headers and free blocks run with error reporting off.  The
@@ -20,7 +23,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "slab.h"
 
 #if defined(LA_VALGRIND) && LA_VALGRIND && __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
@@ -60,6 +63,7 @@ static bool tool_tracks_blocks(void)
 void debug_init(void)
 {
     la.check_every = la.options.check_every;
+    la.check_next = la.check_every;
     la.valgrind = HAVE_VALGRIND && la.options.valgrind && RUNNING_ON_VALGRIND && tool_tracks_blocks();
     la.debug = la.options.check || la.valgrind;
     if (la.debug) {
@@ -95,11 +99,31 @@ void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed)
     }
 }
 
+// The first byte of [p, p + bytes) that is not `fill`, or bytes: a word at
+// a time, since every check of checking mode passes here.
+static size_t fill_intact(const unsigned char *p, size_t bytes, unsigned char fill)
+{
+    const uint64_t word = 0x0101010101010101ull * fill;
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w != word)
+            break;
+    }
+    for (; i < bytes; i++)
+        if (p[i] != fill)
+            return i;
+    return bytes;
+}
+
 // Reports a canary that was written over: the bytes after the requested
 // size that no longer hold LA_CANARY_BYTE.
 void debug_check_canary(const void *p, size_t req, size_t usable, const char *func)
 {
     const unsigned char *c = (const unsigned char *)p + req;
+    if (LA_LIKELY(fill_intact(c, usable - req, LA_CANARY_BYTE) == usable - req))
+        return;
     size_t last = 0;
     for (size_t i = 0; i < usable - req; i++)
         if (c[i] != LA_CANARY_BYTE)
@@ -117,6 +141,275 @@ void debug_on_free(void *p, size_t req, size_t usable, const char *func)
     }
     if (la.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
+}
+
+/* ---- the quarantine (checking mode) -------------------------------------- */
+
+static size_t poison_intact(const unsigned char *p, size_t bytes)
+{
+    return fill_intact(p, bytes, LA_POISON_BYTE);
+}
+
+static void slot_release_check(void *p, size_t usable);
+
+// A block leaving the quarantine: its header must still carry the stamp
+// and its payload the poison, or the program wrote to it after its free.
+// Then it becomes live again, for the caller to free for real.
+static void release_check(const la_held_t *e)
+{
+    void *p = e->p;
+    if (e->slot) {
+        slot_release_check(p, e->usable);
+        return;
+    }
+    la_block_t *b = blk_from_payload(p);
+    if (blk_check(b) != (la_check_plain(blk_hash_now(b), blk_req(b)) ^ LA_CHECK_QUARANTINE))
+        la_fatal("free", "write after free of %p: its header was overwritten while the "
+                         "block waited in the quarantine", p);
+    size_t at = poison_intact(p, e->usable);
+    if (at != e->usable)
+        la_fatal("free", "write after free of %p: byte %zu of the block (of %zu usable bytes) "
+                         "changed after it was freed", p, at, e->usable);
+    blk_set_req(b, blk_req(b));
+}
+
+// Lists e in the quarantine; the entries pushed out go to out[], checked.
+static void hold(la_held_t e, la_held_t *out, unsigned *n)
+{
+    *n = 0;
+    lock_acquire(&la.quarantine_lock);
+    if (la.quarantine_count == LA_QUARANTINE_SLOTS) { // full: the oldest goes
+        out[(*n)++] = la.quarantine[la.quarantine_head];
+        la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
+        la.quarantine_count--;
+        la.quarantine_bytes -= out[0].usable;
+    }
+    unsigned tail = (la.quarantine_head + la.quarantine_count) % LA_QUARANTINE_SLOTS;
+    la.quarantine[tail] = e;
+    la.quarantine_count++;
+    la.quarantine_bytes += e.usable;
+    la_counters_t *c = &la.quarantine_counters;
+    la_store_relaxed(&c->nfree, c->nfree + 1);
+    la_store_relaxed(&c->free_bytes, c->free_bytes + e.counted);
+    while (la.quarantine_bytes > LA_QUARANTINE_BYTES && *n < LA_QUARANTINE_EVICT_MAX) {
+        la_held_t *old = &la.quarantine[la.quarantine_head];
+        out[(*n)++] = *old;
+        la.quarantine_bytes -= old->usable;
+        la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
+        la.quarantine_count--;
+    }
+    // The real free of those pushed out counts them from here on.
+    for (unsigned i = 0; i < *n; i++) {
+        la_store_relaxed(&c->nfree, c->nfree - 1);
+        la_store_relaxed(&c->free_bytes, c->free_bytes - out[i].counted);
+    }
+    lock_release(&la.quarantine_lock);
+    // Checked outside the lock: a report aborts, and the walk of a big
+    // block should not hold up other threads' frees.
+    for (unsigned i = 0; i < *n; i++)
+        release_check(&out[i]);
+}
+
+bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts, la_held_t *out,
+                      unsigned *n)
+{
+    *n = 0;
+    if (usable > LA_QUARANTINE_BYTES / LA_QUARANTINE_BLOCK_DIVISOR)
+        return false;
+    // Stamped before it is listed: from now on it is a freed block to
+    // free, realloc and malloc_usable_size, and a held one to the walker.
+    blk_stamp(b, LA_CHECK_QUARANTINE);
+    hold((la_held_t){.p = blk_payload(b), .usable = usable, .counted = req, .ts = ts}, out, n);
+    return true;
+}
+
+/* ---- slots (checking mode) ---------------------------------------------- */
+
+// A slot in checking mode: a front canary of LA_GUARD_BYTES (slots have no
+// header to catch an underflow), the program's req bytes, the canary after
+// them, and a trailer word: req in its low half, and in its high half a
+// keyed hash of the slot's address plus req plus the state (live, or
+// waiting in the quarantine), so that a stray pointer or an overwritten
+// trailer is told from a slot handed out.  The program gets slot + front.
+#define SLOT_TRAILER_BYTES sizeof(uint64_t)
+#define SLOT_FRONT_BYTES LA_GUARD_BYTES
+_Static_assert(SLOT_FRONT_BYTES % ALIGNMENT == 0, "the payload stays aligned");
+enum { SLOT_LIVE = 1, SLOT_HELD = 2 };
+
+static uint64_t *slot_trailer(const void *slot, size_t size)
+{
+    return (uint64_t *)((char *)slot + size - SLOT_TRAILER_BYTES);
+}
+
+static uint64_t trailer_word(const void *slot, uint32_t req, uint32_t state)
+{
+    uint32_t hash = (uint32_t)(((la.slot_key ^ (uintptr_t)slot) * la.key) >> 32);
+    return (uint64_t)(hash + req + state) << 32 | req;
+}
+
+void *debug_slot_alloc(la_heap_t *h, size_t req)
+{
+    size_t need = LA_ALIGN_UP(SLOT_FRONT_BYTES + req + la.guard_bytes + SLOT_TRAILER_BYTES,
+                              ALIGNMENT);
+    if (need > LA_SLAB_MAX_BYTES)
+        return NULL;
+    unsigned cls = sizeclass_of(need);
+    size_t size = la_sizeclasses[cls].size;
+    void *slot;
+    char *p = NULL;
+    debug_quiet_begin(); // slab memory is not the program's until handed out
+    // The slot is written under the heap lock: the heap walk (which holds
+    // it) must never see a slot handed out without its canaries.
+    lock_acquire(&h->lock);
+    if (slab_alloc_batch(h, cls, 1, &slot) != 0) {
+        // Counted by the request, as heap blocks are (the caches count a
+        // slot by its size: without a trailer, they do not know req).
+        h->counters.nalloc++;
+        h->counters.alloc_bytes += req;
+        *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_LIVE);
+        if (la.options.check)
+            memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
+        p = (char *)slot + SLOT_FRONT_BYTES;
+        debug_on_alloc(p, req, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, false);
+        // Valgrind: the block is [p, p + req); the front stays a redzone
+        // too (debug_on_alloc opens the 16 bytes before a block for the
+        // header that heap blocks have there).
+        if (la.valgrind)
+            VALGRIND_MAKE_MEM_NOACCESS(slot, SLOT_FRONT_BYTES);
+    }
+    lock_release(&h->lock);
+    debug_quiet_end();
+    if (p == NULL)
+        return NULL;
+    stats_usage_publish((int64_t)req);
+    if (LA_UNLIKELY(la.check_every != 0))
+        debug_tick();
+    return p;
+}
+
+static void check_slot_canaries(la_slab_t *s, const void *p, size_t req, const char *func);
+
+// p must be the payload of a live slot of s: its slot handed out, not
+// back in the slab, its trailer live (not held).  Returns its req.
+static size_t slot_live_req(la_slab_t *s, const void *p, const char *func)
+{
+    const char *slot = (const char *)p - SLOT_FRONT_BYTES;
+    uint32_t i = slab_slot_index(s, slot);
+    if ((uintptr_t)p < s->base + SLOT_FRONT_BYTES ||
+        i >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED))
+        la_fatal(func, "invalid pointer %p (inside a slab of %u-byte slots, not the start of a "
+                       "block handed out)", p, s->size);
+    if ((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1)
+        la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
+    uint64_t t = *slot_trailer(slot, s->size);
+    uint32_t req = (uint32_t)t;
+    if (req < s->size && t == trailer_word(slot, req, SLOT_HELD)) {
+        if (strcmp(func, "free") == 0)
+            la_fatal(func, "double free of %p (slot of %u bytes, already freed; it waits in "
+                           "the quarantine)", p, s->size);
+        la_fatal(func, "use after free: %p was freed already (slot of %u bytes; it waits in "
+                       "the quarantine)", p, s->size);
+    }
+    if (req >= s->size || t != trailer_word(slot, req, SLOT_LIVE))
+        la_fatal(func, "corrupted slot at %p (slot of %u bytes whose trailer was overwritten: "
+                       "an overflow of it or of the slot before it?)", p, s->size);
+    return req;
+}
+
+size_t debug_slot_req(la_slab_t *s, const void *p, const char *func)
+{
+    debug_quiet_begin(); // the trailer and canaries are not the program's
+    size_t req = slot_live_req(s, p, func);
+    if (la.options.check)
+        check_slot_canaries(s, p, req, func);
+    debug_quiet_end();
+    return req;
+}
+
+static void check_slot_canaries(la_slab_t *s, const void *p, size_t req, const char *func)
+{
+    const unsigned char *front = (const unsigned char *)p - SLOT_FRONT_BYTES;
+    size_t first = fill_intact(front, SLOT_FRONT_BYTES, LA_CANARY_BYTE);
+    if (first != SLOT_FRONT_BYTES)
+        la_fatal(func, "buffer underflow: %zu bytes written before the start of %p (block of "
+                       "%zu bytes)", SLOT_FRONT_BYTES - first, p, req);
+    debug_check_canary(p, req, s->size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, func);
+}
+
+// A slot leaving the quarantine: trailer and poison as its free left them.
+static void slot_release_check(void *slot, size_t usable)
+{
+    uint64_t t = *slot_trailer(slot, usable + SLOT_TRAILER_BYTES);
+    void *p = (char *)slot + SLOT_FRONT_BYTES;
+    if (t != trailer_word(slot, (uint32_t)t, SLOT_HELD))
+        la_fatal("free", "write after free of %p: the trailer of its slot (of %zu bytes) was "
+                         "overwritten while it waited in the quarantine", p,
+                 usable + SLOT_TRAILER_BYTES);
+    size_t at = poison_intact(slot, usable);
+    if (at < SLOT_FRONT_BYTES)
+        la_fatal("free", "write after free of %p: the front canary of its slot (of %zu bytes) "
+                         "changed after it was freed", p, usable + SLOT_TRAILER_BYTES);
+    if (at != usable)
+        la_fatal("free", "write after free of %p: byte %zu of the block (in a slot of %zu bytes) "
+                         "changed after it was freed", p, at - SLOT_FRONT_BYTES,
+                 usable + SLOT_TRAILER_BYTES);
+}
+
+void debug_slot_free(la_slab_t *s, void *p, const char *func)
+{
+    size_t size = s->size;
+    size_t req = debug_slot_req(s, p, func);
+    char *slot = (char *)p - SLOT_FRONT_BYTES;
+    la_held_t e = {.p = slot, .usable = size - SLOT_TRAILER_BYTES, .counted = req, .ts = true,
+                   .slot = true};
+    debug_quiet_begin();
+    if (la.valgrind)
+        VALGRIND_FREELIKE_BLOCK(p, 0);
+    if (!la.options.check) { // Valgrind alone: memcheck watches the freed slot
+        la_release_held(&e);
+        debug_quiet_end();
+        stats_usage_publish(-(int64_t)req);
+        return;
+    }
+    lock_acquire(&s->heap->lock); // for the heap walk, as in debug_slot_alloc
+    memset(slot, LA_POISON_BYTE, size - SLOT_TRAILER_BYTES);
+    *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_HELD);
+    lock_release(&s->heap->lock);
+    stats_usage_publish(-(int64_t)req);
+    la_held_t out[LA_QUARANTINE_EVICT_MAX];
+    unsigned n;
+    hold(e, out, &n);
+    for (unsigned i = 0; i < n; i++)
+        la_release_held(&out[i]);
+    debug_quiet_end();
+    if (LA_UNLIKELY(la.check_every != 0))
+        debug_tick();
+}
+
+const char *debug_check_slots(la_heap_t *h, const void **where)
+{
+    for (la_slab_t *s = h->slab_all; s != NULL; s = s->next_all) {
+        size_t size = s->size, canary = size - SLOT_TRAILER_BYTES;
+        __atomic_add_fetch(&la.check_visited, s->carved, __ATOMIC_RELAXED);
+        for (uint32_t i = 0; i < s->carved; i++) {
+            if ((s->freemap[i / 64] >> (i % 64)) & 1)
+                continue; // back in the slab
+            const unsigned char *slot = (const unsigned char *)s->base + (size_t)i * size;
+            uint64_t t = *slot_trailer(slot, size);
+            uint32_t req = (uint32_t)t;
+            *where = slot + SLOT_FRONT_BYTES;
+            if (req < size && t == trailer_word(slot, req, SLOT_HELD))
+                continue; // in the quarantine: checked when it leaves
+            if (req >= size || t != trailer_word(slot, req, SLOT_LIVE))
+                return "a live slot's trailer was overwritten (an overflow?)";
+            if (fill_intact(slot, SLOT_FRONT_BYTES, LA_CANARY_BYTE) != SLOT_FRONT_BYTES)
+                return "a live slot's front canary was overwritten (an underflow?)";
+            size_t tail = canary - SLOT_FRONT_BYTES - req;
+            if (fill_intact(slot + SLOT_FRONT_BYTES + req, tail, LA_CANARY_BYTE) != tail)
+                return "a live slot's canary was overwritten (an overflow?)";
+        }
+    }
+    return NULL;
 }
 
 void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable)
@@ -137,9 +430,18 @@ void debug_tick(void)
     if (la.check_every == 0)
         return;
     size_t n = __atomic_add_fetch(&la.check_ops, 1, __ATOMIC_RELAXED);
-    if (n % la.check_every == 0 && mem_check_heap() != 0) {
+    if (n < la_load_relaxed(&la.check_next))
+        return;
+    size_t before = la_load_relaxed(&la.check_visited);
+    size_t period = la.check_every;
+    // Claimed before the walk: other threads do not start one meanwhile.
+    la_store_relaxed(&la.check_next, n + period);
+    if (mem_check_heap() != 0) {
         log_printf("liballocator: periodic heap check: the heap is corrupted (the report above "
                    "says where), found after %zu operations\n", n);
         os_abort();
     }
+    size_t visited = la_load_relaxed(&la.check_visited) - before;
+    if (la.options.check_every_auto && visited > period)
+        la_store_relaxed(&la.check_next, n + visited);
 }

@@ -64,9 +64,11 @@ void la_init_slow(void)
         la.thresholds_dynamic = !la.options.thresholds_fixed;
         la.decay_ms = la.options.decay_ms;
         debug_init();
-        // Slots carry no header, so checking mode and Valgrind (which
-        // need a canary or a redzone after each block) keep heap blocks.
-        la.slabs_on = la.options.slab && !la.debug;
+        // Checking mode and Valgrind keep the slabs, so that they test
+        // the layout of production (issue 13): their slots carry a front
+        // canary or redzone, the canary or redzone after the request, and
+        // a trailer (debug.c).
+        la.slabs_on = la.options.slab;
         la.slot_key = os_random64() | 1;
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;

@@ -182,6 +182,10 @@ LA_INLINE bool la_owned_le_zero(const int32_t *p)
 // A live block the heap profiler sampled (prof.c): its free fails the fast
 // check and reaches la_validate, which drops the sample (issue 16).
 #define LA_CHECK_PROF   0x9f0f0000u
+// A block the program freed that waits in checking mode's quarantine
+// (debug.c): still a block to the heap and the walker, a freed one to
+// free, realloc and malloc_usable_size (issue 15).
+#define LA_CHECK_QUARANTINE 0x0a4a3e00u
 
 typedef struct la_block {
     size_t head;
@@ -388,6 +392,16 @@ typedef struct {
     size_t usable;
 } la_tomb_t;
 
+// A block or slot in checking mode's quarantine: its payload, the bytes
+// poisoned, whether it is a slab slot, and whether its free came from the
+// exported family (whose frees adapt the mmap threshold).
+typedef struct {
+    void *p;
+    size_t usable;
+    size_t counted;   // the bytes its free counts (its req)
+    bool ts, slot;
+} la_held_t;
+
 // Options read once from the environment (options.c).
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit, LA_STATS_JSON
@@ -400,6 +414,7 @@ typedef struct {
     int check;          // ALLOCATOR_CHECK: 1 junk, canaries, poison, heap walks
     int valgrind;       // ALLOCATOR_VALGRIND: 1 client requests under Valgrind
     size_t check_every; // ALLOCATOR_CHECK_EVERY: operations between heap walks
+    bool check_every_auto; // not set: the period follows the heap's size
     int background;     // ALLOCATOR_BACKGROUND: 1 a thread purges decayed memory
     // ALLOCATOR_STATS_FILE: where the report at exit goes ("": stderr).
     // A copy: programs that set their process title overwrite environ.
@@ -448,6 +463,13 @@ typedef struct {
     size_t guard_bytes;              // added to every request in debug mode
     size_t check_every;              // operations between heap walks (0: none)
     size_t check_ops;                // operations counted for them (atomic)
+    size_t check_next;               // check_ops of the next walk (atomic)
+    size_t check_visited;            // blocks and slots walks visited (atomic)
+    la_lock_t quarantine_lock;       // the quarantine below (a leaf lock)
+    la_held_t quarantine[LA_QUARANTINE_SLOTS]; // a ring, oldest at quarantine_head
+    unsigned quarantine_head, quarantine_count;
+    size_t quarantine_bytes;         // usable bytes of the blocks held
+    la_counters_t quarantine_counters; // frees of the blocks held (nfree, free_bytes)
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
@@ -870,6 +892,30 @@ LA_HIDDEN void debug_on_free(void *p, size_t req, size_t usable, const char *fun
 // After a resize in place (the caller checked the canary before it).
 LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable);
 LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);
+// Checking mode: holds b, freed and poisoned, in the quarantine (stamped
+// LA_CHECK_QUARANTINE); false if it is too big to hold.  The blocks it
+// pushes out go to out[] (at most LA_QUARANTINE_EVICT_MAX, *n of them),
+// checked and with their live check word back: the caller frees them.
+LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts,
+                                la_held_t *out, unsigned *n);
+// Frees for real a block or slot that left the quarantine (alloc.c).
+LA_HIDDEN void la_release_held(const la_held_t *e);
+// Checking mode keeps the slabs (issue 13): slots are handed out and freed
+// one at a time under the heap lock, sized for the request plus a canary
+// and a trailer word that records the request (slots have no header).
+struct la_slab;
+// A slot for req bytes from heap h, filled with junk and a canary; NULL if
+// the request is too big for a slot with that room (or memory is out).
+LA_HIDDEN void *debug_slot_alloc(la_heap_t *h, size_t req);
+// Checks and poisons a slot the program frees, and holds it in the
+// quarantine.
+LA_HIDDEN void debug_slot_free(struct la_slab *s, void *p, const char *func);
+// The requested size of a live slot (its trailer), after checking it is
+// one and its canary holds.
+LA_HIDDEN size_t debug_slot_req(struct la_slab *s, const void *p, const char *func);
+// The heap walk's part (h's lock held): every live slot's trailer and
+// canaries.  NULL when sound, else what is wrong at *where.
+LA_HIDDEN const char *debug_check_slots(la_heap_t *h, const void **where);
 // Counts an operation; walks the heap every ALLOCATOR_CHECK_EVERY.
 LA_HIDDEN void debug_tick(void);
 

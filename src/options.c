@@ -423,8 +423,10 @@ void options_read(la_options_t *opts)
     source_t from[NUM_OPTIONS];
     for (size_t k = 0; k < NUM_OPTIONS; k++)
         from[k] = read_one(opts, &table[k], false);
-    if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL)
+    if (opts->check && os_getenv("ALLOCATOR_CHECK_EVERY") == NULL) {
         opts->check_every = LA_CHECK_EVERY_DEFAULT;
+        opts->check_every_auto = true;
+    }
     // A file for the report asks for the report.
     if (opts->stats_file[0] != '\0' && os_getenv("ALLOCATOR_STATS") == NULL)
         opts->stats = 1;

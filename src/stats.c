@@ -85,6 +85,8 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
     lock_acquire(&la.large_lock);
     add_counters(&sum, &la.large_counters);
     lock_release(&la.large_lock);
+    // Checking mode: frees of blocks still in the quarantine.
+    add_counters(&sum, &la.quarantine_counters);
     tcache_sum_counters(&sum);
     guard_sum_counters(&sum);
     mem_stats_t s = {0};

@@ -590,7 +590,9 @@ static la_tcache_t *current_cache(void)
         // The decay purge of empty slabs: those the flush emptied went
         // back to the heap already; the one kept per class goes too.
         lock_acquire(&tc->heap->lock);
+        debug_quiet_begin(); // Valgrind: slab memory is not the program's
         slab_purge(tc->heap);
+        debug_quiet_end();
         lock_release(&tc->heap->lock);
     }
     return tc;
@@ -603,6 +605,11 @@ void *tcache_malloc_slow(size_t req)
     la_ensure_init();
     background_poke();
     la_tcache_t *tc = current_cache();
+    if (LA_UNLIKELY(la.debug && la.slabs_on)) { // checking mode: one checked slot
+        void *p = debug_slot_alloc(tc->heap, req);
+        if (p != NULL)
+            return p;
+    }
     size_t usable = req;
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
         la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
@@ -675,6 +682,8 @@ static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
 void tcache_free_full(void *p)
 {
     la_slab_t *s = slab_of(p);
+    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
+        return debug_slot_free(s, p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
     if (tc->kind == LA_TC_LIVE && (bin->room > 0 || make_room(tc, bin)))
@@ -688,6 +697,8 @@ void tcache_free_slow(void *p)
     if (p == NULL)
         return;
     la_slab_t *s = slab_of(p);
+    if (LA_UNLIKELY(s != NULL && la.debug)) // checking mode: a payload inside its slot
+        return debug_slot_free(s, p, "free");
     if (s != NULL) {
         slab_check(s, p, "free"); // names the misuse and aborts
         return tcache_free_full(p);

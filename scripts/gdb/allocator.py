@@ -835,12 +835,14 @@ class Checker:
                 if self.cached[take(p, where)] != i:
                     raise Problem("%s: block of another heap" % where, p - self.lay.header_bytes)
         for i in range(st.num_heaps):
-            where = "heap %d slab remote list" % i
-            entries, ended = st.chain(int(st.heap(i)["slab_remote"]), WALK_LIMIT)
-            if not ended:
-                raise Problem("%s: does not end" % where, int(st.heap(i)["slab_remote"]))
-            for p in entries:
-                self.take_slot(p, where, None)
+            for c in range(st.layout.tc_small_bins):
+                where = "heap %d slab remote list of class %d" % (i, c)
+                head = int(st.heap(i)["slab_remote"][c])
+                entries, ended = st.chain(head, WALK_LIMIT)
+                if not ended:
+                    raise Problem("%s: does not end" % where, head)
+                for p in entries:
+                    self.take_slot(p, where, c)
         self.check_slabs()
         stray = set(self.cached) - found
         if stray:
@@ -940,8 +942,9 @@ def describe_cached_slot(st, p):
                     int(tc), " of " + who if who else "", n,
                     tc_bin_label(n, st.layout.tc_small_bins))
     for i in range(st.num_heaps):
-        if p in st.chain(int(st.heap(i)["slab_remote"]), WALK_LIMIT)[0]:
-            return "freed by another thread, on heap %d's slab remote list" % i
+        for c in range(st.layout.tc_small_bins):
+            if p in st.chain(int(st.heap(i)["slab_remote"][c]), WALK_LIMIT)[0]:
+                return "freed by another thread, on heap %d's slab remote list" % i
     return "tagged free, but no thread cache or remote list holds it"
 
 

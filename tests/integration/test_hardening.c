@@ -20,6 +20,7 @@
 
 #include "allocator.h"
 #include "internal.h"
+#include "sizeclass.h"
 #include "../testhelper.h"
 
 // What a program would plant: a buffer that is not the allocator's.
@@ -115,7 +116,9 @@ static void remote(void)
     REQUIRE(pthread_create(&t, NULL, free_them, NULL) == 0);
     REQUIRE(pthread_join(t, NULL) == 0);
     la_heap_t *h = &la.heaps[0];
-    void *head = la_load_relaxed(case_size <= LA_SLAB_MAX_BYTES ? &h->slab_remote : &h->remote);
+    void *head = la_load_relaxed(case_size <= LA_SLAB_MAX_BYTES
+                                     ? &h->slab_remote[sizeclass_of(case_size)]
+                                     : &h->remote);
     REQUIRE(head != NULL);
     announce(head);
     write_after_free(head);

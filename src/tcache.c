@@ -294,8 +294,19 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
     }
     la_link_store(last, NULL);
     if (!mixed) {
+        // Back to the slabs oldest first, in the order the program freed
+        // them: newest first (the walk's order) made slabs empty, go back
+        // to the heap and be carved again in another order, and grew
+        // w_shuffle's heap from 28.9 to 34-43 MiB (peak RSS 34.5 -> 39.7 MB).
+        void *local = NULL;
+        while (rest != NULL) {
+            void *next = la_link_next(rest, "free");
+            la_link_store(rest, local);
+            local = rest;
+            rest = next;
+        }
         lock_acquire(&tc->heap->lock);
-        slab_free_chain(tc->heap, rest);
+        slab_free_chain(tc->heap, local);
         lock_release(&tc->heap->lock);
         return released;
     }

@@ -347,10 +347,11 @@ typedef struct la_heap {
     uint32_t ops;                         // heap operations, to pace decay checks
     uint64_t purged_ms;                   // when this heap was last purged
     // Slabs (slab.c): per class, those with free slots; all of them; and
-    // slots that threads bound to other heaps freed (pushed with a CAS).
+    // per class, slots that threads bound to other heaps freed (pushed
+    // with a CAS, so that a refill takes its class's with one exchange).
     struct la_slab *slab_avail[LA_SLAB_CLASSES];
     struct la_slab *slab_all;
-    void *slab_remote;
+    void *slab_remote[LA_SLAB_CLASSES];
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
     // with an exchange.  They are live (check: their bare hash) until a

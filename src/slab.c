@@ -204,7 +204,7 @@ size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
         la_slab_t *s = h->slab_avail[cls];
         if (s == NULL) {
             // Slots other threads gave back first: they may refill a slab.
-            void *remote = slab_take_remote(h);
+            void *remote = slab_take_remote(h, cls);
             if (remote != NULL) {
                 slab_free_chain(h, remote);
                 continue;
@@ -281,26 +281,36 @@ void slab_free_chain(la_heap_t *h, void *chain)
     }
 }
 
-void slab_push_remote(la_heap_t *h, void *first, void *last)
+void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last)
 {
-    void *old = __atomic_load_n(&h->slab_remote, __ATOMIC_RELAXED);
+    void **list = &h->slab_remote[cls];
+    void *old = __atomic_load_n(list, __ATOMIC_RELAXED);
     do
         la_link_store(last, old);
-    while (!__atomic_compare_exchange_n(&h->slab_remote, &old, first, true, __ATOMIC_RELEASE,
+    while (!__atomic_compare_exchange_n(list, &old, first, true, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
 }
 
-void *slab_take_remote(la_heap_t *h)
+void *slab_take_remote(la_heap_t *h, unsigned cls)
 {
-    if (__atomic_load_n(&h->slab_remote, __ATOMIC_RELAXED) == NULL)
+    void **list = &h->slab_remote[cls];
+    if (__atomic_load_n(list, __ATOMIC_RELAXED) == NULL)
         return NULL; // the common case costs no locked instruction
-    return __atomic_exchange_n(&h->slab_remote, NULL, __ATOMIC_ACQUIRE);
+    return __atomic_exchange_n(list, NULL, __ATOMIC_ACQUIRE);
+}
+
+bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain)
+{
+    void *none = NULL;
+    return __atomic_compare_exchange_n(&h->slab_remote[cls], &none, chain, false, __ATOMIC_RELEASE,
+                                       __ATOMIC_RELAXED);
 }
 
 size_t slab_purge(la_heap_t *h)
 {
     size_t bytes = 0;
-    slab_free_chain(h, slab_take_remote(h));
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
+        slab_free_chain(h, slab_take_remote(h, c));
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
         la_slab_t *s = h->slab_avail[c];
         while (s != NULL) {

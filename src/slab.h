@@ -12,7 +12,7 @@
  * which keeps per-thread bins of free slots in front of the slabs.
  * Functions that take a heap expect its lock held, except slab_of() (any
  * thread, no lock: the slot's owner knows its slab cannot go away) and
- * the remote list (slab_push_remote: one CAS; slab_take_remote: one
+ * the remote lists (slab_push_remote: one CAS; slab_take_remote: one
  * exchange when non-empty).
  *
  * A slot is live, or free: on a thread cache's bin or a heap's remote list,
@@ -81,10 +81,15 @@ LA_HIDDEN size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void 
 LA_HIDDEN void slab_free(la_heap_t *h, void *p, const char *func);
 // The same for a chain of slots of h, linked by word 0.
 LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
-// Slots of h freed by threads bound to other heaps: pushed as one chain
-// (first..last) with one CAS, taken all at once by h's threads.
-LA_HIDDEN void slab_push_remote(la_heap_t *h, void *first, void *last);
-LA_HIDDEN void *slab_take_remote(la_heap_t *h);
+// Slots of class cls of h freed by threads bound to other heaps: pushed
+// as one chain (first..last, all of class cls) with one CAS, taken all at
+// once by h's threads (one list per class, so that a refill takes only
+// its class's and files none by class).
+LA_HIDDEN void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last);
+LA_HIDDEN void *slab_take_remote(la_heap_t *h, unsigned cls);
+// Puts back the part of a taken list that its taker had no room for, as
+// it is, if the list is still empty (one CAS, no walk); false otherwise.
+LA_HIDDEN bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain);
 // Gives h's empty slabs back to the heap; returns their bytes.
 LA_HIDDEN size_t slab_purge(la_heap_t *h);
 // Checks p, a pointer into slab s, for a free or a resize: reports misuse

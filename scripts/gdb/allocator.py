@@ -40,14 +40,14 @@ LA_CHECK_FREED = 0xF4EEF4EE
 # src/config.h
 ALIGNMENT = 16
 MIN_BLOCK_SIZE = 32
-LA_TC_MAX_BYTES = 1024
+LA_TC_MAX_BYTES = 4096
 LA_TC_MEDIUM_PER_DOUBLING = 16
 # src/config.h: slabs (the class sizes are read from la_sizeclasses when the
 # debug info has them; SLAB_SIZES mirrors src/sizeclass.c otherwise).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48
 SLAB_SIZES = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512,
-              640, 768, 896, 1024)
+              640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096)
 # src/tcache.h: la_tcache_kind_t
 LA_TC_LIVE = 2
 # src/internal.h: la_region_kind_t
@@ -835,12 +835,14 @@ class Checker:
                 if self.cached[take(p, where)] != i:
                     raise Problem("%s: block of another heap" % where, p - self.lay.header_bytes)
         for i in range(st.num_heaps):
-            where = "heap %d slab remote list" % i
-            entries, ended = st.chain(int(st.heap(i)["slab_remote"]), WALK_LIMIT)
-            if not ended:
-                raise Problem("%s: does not end" % where, int(st.heap(i)["slab_remote"]))
-            for p in entries:
-                self.take_slot(p, where, None)
+            for c in range(st.layout.tc_small_bins):
+                where = "heap %d slab remote list of class %d" % (i, c)
+                head = int(st.heap(i)["slab_remote"][c])
+                entries, ended = st.chain(head, WALK_LIMIT)
+                if not ended:
+                    raise Problem("%s: does not end" % where, head)
+                for p in entries:
+                    self.take_slot(p, where, c)
         self.check_slabs()
         stray = set(self.cached) - found
         if stray:
@@ -940,8 +942,9 @@ def describe_cached_slot(st, p):
                     int(tc), " of " + who if who else "", n,
                     tc_bin_label(n, st.layout.tc_small_bins))
     for i in range(st.num_heaps):
-        if p in st.chain(int(st.heap(i)["slab_remote"]), WALK_LIMIT)[0]:
-            return "freed by another thread, on heap %d's slab remote list" % i
+        for c in range(st.layout.tc_small_bins):
+            if p in st.chain(int(st.heap(i)["slab_remote"][c]), WALK_LIMIT)[0]:
+                return "freed by another thread, on heap %d's slab remote list" % i
     return "tagged free, but no thread cache or remote list holds it"
 
 

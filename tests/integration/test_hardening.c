@@ -20,6 +20,7 @@
 
 #include "allocator.h"
 #include "internal.h"
+#include "sizeclass.h"
 #include "../testhelper.h"
 
 // What a program would plant: a buffer that is not the allocator's.
@@ -115,7 +116,9 @@ static void remote(void)
     REQUIRE(pthread_create(&t, NULL, free_them, NULL) == 0);
     REQUIRE(pthread_join(t, NULL) == 0);
     la_heap_t *h = &la.heaps[0];
-    void *head = la_load_relaxed(case_size <= LA_SLAB_MAX_BYTES ? &h->slab_remote : &h->remote);
+    void *head = la_load_relaxed(case_size <= LA_SLAB_MAX_BYTES
+                                     ? &h->slab_remote[sizeclass_of(case_size)]
+                                     : &h->remote);
     REQUIRE(head != NULL);
     announce(head);
     write_after_free(head);
@@ -137,7 +140,9 @@ static const case_t cases[] = {
     {"slot of 100 bytes", cached, 100, "malloc()"},
     {"slot of 512 bytes", cached, 512, "malloc()"},
     {"slot of 1024 bytes", cached, 1024, "malloc()"},
-    {"medium block of 2000 bytes", cached, 2000, "malloc()"},
+    {"slot of 2048 bytes", cached, 2048, "malloc()"},
+    {"slot of 4096 bytes", cached, 4096, "malloc()"},
+    {"medium block of 6000 bytes", cached, 6000, "malloc()"},
     {"medium block of 20000 bytes", cached, 20000, "malloc()"},
     {"heap list block of 200 bytes", heap_list, 200, "malloc()"},
     {"heap list block of 4000 bytes", heap_list, 4000, "malloc()"},
@@ -146,7 +151,7 @@ static const case_t cases[] = {
     // The remote list may be drained by a decay pass (a free) before a
     // refill (a malloc) takes it: either names the corruption.
     {"remote slot of 100 bytes", remote, 100, "()"},
-    {"remote medium block of 3000 bytes", remote, 3000, "()"},
+    {"remote medium block of 6000 bytes", remote, 6000, "()"},
 };
 
 static const case_t *current;

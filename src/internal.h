@@ -505,6 +505,13 @@ typedef struct {
     // goes through prof.c's countdowns when it is not 0.  Set once, by
     // prof.c's constructor, before main.
     int sampling;
+    // The exported malloc's fast path serves requests below this bound
+    // (preload/interpose.c, issue 16): LA_SLAB_MAX_BYTES + 1 with both
+    // samplers off, 0 while one is on (every request then goes past, where
+    // la.sampling is tested), so that the hook costs the fast path no
+    // instruction.  0 until prof.c's constructor sets it, before main: the
+    // allocations made earlier take the slow path.
+    size_t fast_bound;
     // Sampled guard pages (guard.c): the pool every guarded block lies in
     // (0 and 0 while off, so that guard_owns() is one compare), and the
     // lock of its slots.

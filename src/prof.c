@@ -766,4 +766,6 @@ __attribute__((constructor)) static void sampling_init_process(void)
     int on = (prof_init() ? LA_SAMPLE_PROF : 0) | (guard_init() ? LA_SAMPLE_GUARD : 0);
     if (on != 0)
         __atomic_store_n(&la.sampling, on, __ATOMIC_RELEASE);
+    else // malloc's fast path opens; with a sampler on it stays shut
+        __atomic_store_n(&la.fast_bound, (size_t)LA_SLAB_MAX_BYTES + 1, __ATOMIC_RELEASE);
 }

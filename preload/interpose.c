@@ -81,18 +81,6 @@ static inline __attribute__((always_inline)) void *zeroed(size_t nmemb, size_t s
     return LA_PROFILING ? prof_calloc(nmemb, size, caller) : la_calloc(nmemb, size);
 }
 
-// Past malloc's fast path: a request it does not serve by size, or any
-// request while a sampler is on (la.fast_bound is 0 then).  malloc jumps
-// here (a tail call), so the return address is still malloc's caller's;
-// passing it from malloc cost the fast path a load from the stack.
-static LA_NOINLINE void *malloc_past(size_t size, void *unused)
-{
-    (void)unused;
-    if (LA_PROFILING)
-        return prof_malloc(size, LA_CALLER);
-    return tcache_malloc_slow(size);
-}
-
 // The two hot entry points inline the thread-cache fast path.  malloc's
 // size test reads its bound from memory, which folds the sampling hook
 // into it: no instruction of its own (issue 16; callgrind: 60
@@ -103,7 +91,8 @@ LA_EXPORT void *malloc(size_t size)
     // A plain load, which the compare takes as its operand (a relaxed
     // atomic one is a separate mov): the bound is written once, by prof.c's
     // constructor, before main and any thread.
-    return tcache_malloc_below(size, la.fast_bound, malloc_past, NULL);
+    // Everything else goes to prof_malloc_past (prof.c), by a jump.
+    return tcache_malloc_below(size, la.fast_bound, prof_malloc_past, NULL);
 }
 
 LA_EXPORT void free(void *ptr) { tcache_free(ptr); }

@@ -683,6 +683,20 @@ void *prof_realloc(void *p, size_t req, void *caller)
         q = guarded(due, req, ALIGNMENT, caller);
     if (q == NULL && !(due & DUE_PROF))
         return la_realloc(p, req);
+    if (q == NULL && req > LA_SLAB_MAX_BYTES) {
+        // A block with a header: resized as usual (in place, or moved
+        // with room to grow), then marked.  Moving every sampled block to
+        // one made to size copied it, and its next growth moved it again:
+        // rrgrow, strings grown by realloc, ran 3x slower with the
+        // default interval.
+        q = la_realloc(p, req);
+        if (q == NULL || (slab_of(q) == NULL && !guard_owns(q)))
+            return sampled(q, req, caller);
+        // A slot after all (not expected above the slab classes): no
+        // header for the mark, so no sample; the next is drawn.
+        prof_tls.prof = (uint64_t)draw_countdown();
+        return q;
+    }
     if (q == NULL)
         q = la_alloc_direct(req, req, false);
     if (q != NULL) {

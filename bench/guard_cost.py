@@ -9,6 +9,12 @@ without the sampler.
 
     bench/guard_cost.py --build-dir build --reps 3 --rates 5000 -w 'pairs,batch'
 
+A rate may also be any environment, VAR=VALUE[+VAR=VALUE...], compared
+with the same run without ALLOCATOR_GUARD_SAMPLE and ALLOCATOR_PROF (the
+heap profiler's cost, issue 16):
+
+    bench/guard_cost.py --build-dir build --reps 3 --group speed --rates ALLOCATOR_PROF=1
+
 Every option of bench/run.py is accepted (-w, --group, --scale, --reps...).
 """
 import os
@@ -18,6 +24,16 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py)
+
+
+def config_env(c):
+    """The environment of a configuration: "off", a guard sampling rate, or
+    VAR=VALUE[+VAR=VALUE...]."""
+    if c == "off":
+        return {}
+    if "=" not in c:
+        return {"ALLOCATOR_GUARD_SAMPLE": c}
+    return dict(kv.split("=", 1) for kv in c.split("+"))
 
 
 def main(argv):
@@ -33,7 +49,8 @@ def main(argv):
                  if not w.skip_reason and w.kind != "redis"]
     configs = ["off"] + rates
     base_env = dict(suite.env)
-    base_env.pop("ALLOCATOR_GUARD_SAMPLE", None)
+    for var in ("ALLOCATOR_GUARD_SAMPLE", "ALLOCATOR_PROF"):
+        base_env.pop(var, None)
     cells = {}
     bench_tmp = os.path.join(args.build_dir, "bench")
     os.makedirs(bench_tmp, exist_ok=True)
@@ -46,12 +63,11 @@ def main(argv):
                 line = []
                 for c in order:
                     suite.env = dict(base_env)
-                    if c != "off":
-                        suite.env["ALLOCATOR_GUARD_SAMPLE"] = c
+                    suite.env.update(config_env(c))
                     r = suite.run_workload(w, ("liballocator", lib))
                     if r.status != "ok":
-                        raise SystemExit("%s with ALLOCATOR_GUARD_SAMPLE=%s: %s %s"
-                                         % (w.name, c, r.status, r.detail))
+                        raise SystemExit("%s with %s: %s %s"
+                                         % (w.name, config_env(c) or "off", r.status, r.detail))
                     cells.setdefault((w.name, c), []).append(r)
                     line.append("%s %.2fs" % (c, r.wall_s))
                 print("[rep %d/%d] %-22s %s" % (rep + 1, args.reps, w.name, "  ".join(line)),
@@ -60,8 +76,9 @@ def main(argv):
     wall = lambda r: r.wall_s
     cpu = lambda r: r.user_s + r.sys_s
     rss = lambda r: r.rss_kib
-    print("guard sampler cost: median of %d repetition(s), configurations interleaved" % args.reps)
-    print("%-22s %-6s %8s %8s %9s %7s %7s %7s" % ("workload", "rate", "wall s", "cpu s", "rss KiB",
+    width = max(len(c) for c in configs)
+    print("sampler cost: median of %d repetition(s), configurations interleaved" % args.reps)
+    print("%-22s %-*s %8s %8s %9s %7s %7s %7s" % ("workload", width, "rate", "wall s", "cpu s", "rss KiB",
                                                    "wall x", "cpu x", "rss x"))
     ratios = {c: ([], []) for c in rates}
     for w in workloads:
@@ -74,8 +91,8 @@ def main(argv):
             if c != "off" and w.in_means:
                 ratios[c][0].append(wx)
                 ratios[c][1].append(cx)
-            print("%-22s %-6s %8.3f %8.3f %9d %7.3f %7.3f %7.3f"
-                  % (w.name, c, med(rs, wall), med(rs, cpu), med(rs, rss), wx, cx, rx))
+            print("%-22s %-*s %8.3f %8.3f %9d %7.3f %7.3f %7.3f"
+                  % (w.name, width, c, med(rs, wall), med(rs, cpu), med(rs, rss), wx, cx, rx))
     for c in rates:
         print("geomean rate %s vs off: wall %.4fx, cpu %.4fx (%d workloads)"
               % (c, run.geomean(ratios[c][0]), run.geomean(ratios[c][1]), len(ratios[c][0])))

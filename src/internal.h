@@ -528,6 +528,13 @@ typedef struct {
     // goes through prof.c's countdowns when it is not 0.  Set once, by
     // prof.c's constructor, before main.
     int sampling;
+    // The exported malloc's fast path serves requests below this bound
+    // (preload/interpose.c, issue 16): LA_SLAB_MAX_BYTES + 1 with both
+    // samplers off, 0 while one is on (every request then goes past, where
+    // la.sampling is tested), so that the hook costs the fast path no
+    // instruction.  0 until prof.c's constructor sets it, before main: the
+    // allocations made earlier take the slow path.
+    size_t fast_bound;
     // Sampled guard pages (guard.c): the pool every guarded block lies in
     // (0 and 0 while off, so that guard_owns() is one compare), and the
     // lock of its slots.
@@ -968,6 +975,10 @@ LA_HIDDEN int check_heap(la_heap_t *h);
 // work as la_*, then the result may be sampled.  `caller` is the return
 // address of the exported function, where the recorded stack starts.
 LA_HIDDEN LA_NOINLINE void *prof_malloc(size_t req, void *caller);
+// The exported malloc's path past its fast path, sampling or not (its
+// signature is tcache_malloc_below's `past`); malloc must reach it by a
+// tail jump: it takes its caller from its own return address.
+LA_HIDDEN LA_NOINLINE void *prof_malloc_past(size_t req, void *unused);
 LA_HIDDEN LA_NOINLINE void *prof_calloc(size_t nmemb, size_t size, void *caller);
 LA_HIDDEN LA_NOINLINE void *prof_realloc(void *p, size_t req, void *caller);
 LA_HIDDEN LA_NOINLINE void *prof_aligned(size_t align, size_t req, void *caller);

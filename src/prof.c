@@ -64,11 +64,21 @@ static struct {
     uint64_t seq;           // draws so far (atomic), for the random numbers
 } prof;
 
-// Bytes until the calling thread's next sample (a sample is due when it
-// drops to 0 or below); 0 before the thread's first allocation, INT64_MAX
-// while it takes one (an allocation made meanwhile, by the unwinder or a
-// signal handler, is then not sampled).
-static __thread int64_t prof_left __attribute__((tls_model("initial-exec")));
+// The sampling hook's countdowns, one TLS struct per thread.  prof: bytes
+// until the next profile sample (due when a request of at least as many
+// bytes comes); guard: allocations until the next guarded one (due when
+// it is at most 1).  Both 0 before the thread's first allocation, which
+// draws them; the one whose sampler is off is then INT64_MAX and never
+// comes down.  A countdown that fired stays at INT64_MAX until it is drawn
+// again, so that allocations made meanwhile (the unwinder's, a signal
+// handler's) are neither sampled nor guarded.  With one sampler on,
+// malloc's path reads and writes its countdown only (prof_malloc_past).
+typedef struct {
+    uint64_t prof;
+    uint64_t guard;
+} prof_tls_t;
+
+static __thread prof_tls_t prof_tls __attribute__((tls_model("initial-exec")));
 
 /* ---- numbers ------------------------------------------------------------- */
 
@@ -127,7 +137,7 @@ static uint64_t mix64(uint64_t z)
 uint64_t prof_random(void)
 {
     uint64_t n = __atomic_fetch_add(&prof.seq, 1, __ATOMIC_RELAXED);
-    return mix64(la.key ^ mix64(n) ^ (uintptr_t)&prof_left);
+    return mix64(la.key ^ mix64(n) ^ (uintptr_t)&prof_tls);
 }
 
 // Bytes to the next sample: exponential with mean prof.interval; 1 when
@@ -513,13 +523,6 @@ static LA_COLD void dump_pending(void)
     }
 }
 
-// The two countdowns of the sampling hook, per thread.  prof_left: bytes
-// until the next profile sample (see above).  guard_left: allocations
-// until the next guarded one (guard.c), 0 before the thread's first
-// allocation.  The one whose sampler is off is set to INT64_MAX at the
-// thread's first allocation and never comes down to 0.
-static __thread int64_t guard_left __attribute__((tls_model("initial-exec")));
-
 #define DUE_PROF 1u
 #define DUE_GUARD 2u
 
@@ -534,31 +537,29 @@ static int64_t draw_guard(void)
 
 // Past a countdown: the thread's first allocation starts them, or a
 // sample is due (DUE_PROF: the caller allocates past the thread cache and
-// calls sampled(); DUE_GUARD: it asks guard.c for the block).  A countdown
-// that fired stays at INT64_MAX until the caller draws it again, so that
-// allocations made meanwhile (the unwinder's, a signal handler's) are
-// neither sampled nor guarded.  Also where a profile signal is answered.
+// calls sampled(); DUE_GUARD: it asks guard.c for the block).  Also where
+// a profile signal is answered.
 static LA_NOINLINE unsigned count_down_slow(size_t req)
 {
+    prof_tls_t *t = &prof_tls;
     if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
         dump_pending();
     unsigned on = (unsigned)la_load_relaxed(&la.sampling);
-    if (prof_left == 0) // the thread's first allocation
-        prof_left = (on & LA_SAMPLE_PROF) ? draw_countdown() : INT64_MAX;
-    if (guard_left == 0)
-        guard_left = (on & LA_SAMPLE_GUARD) ? draw_guard() : INT64_MAX;
+    if (t->prof == 0) // the thread's first allocation
+        t->prof = (on & LA_SAMPLE_PROF) ? (uint64_t)draw_countdown() : INT64_MAX;
+    if (t->guard == 0)
+        t->guard = (on & LA_SAMPLE_GUARD) ? (uint64_t)draw_guard() : INT64_MAX;
     unsigned due = 0;
-    int64_t left = (int64_t)((uint64_t)prof_left - req);
-    if (left > 0) {
-        prof_left = left;
+    if (req < t->prof) {
+        t->prof -= req;
     } else {
-        prof_left = INT64_MAX;
+        t->prof = INT64_MAX;
         due |= DUE_PROF;
     }
-    if (guard_left > 1) {
-        guard_left--;
+    if (t->guard > 1) {
+        t->guard--;
     } else {
-        guard_left = INT64_MAX;
+        t->guard = INT64_MAX;
         due |= DUE_GUARD;
     }
     return due;
@@ -566,18 +567,17 @@ static LA_NOINLINE unsigned count_down_slow(size_t req)
 
 // Counts req bytes and one allocation down; which samplers want this
 // allocation (0: none).  A request that must fail counts nothing: its
-// size, negative as an int64_t, would push the next sample away by up to
-// 2^63 bytes.
+// size would push the next sample away by up to 2^63 bytes.  In unsigned
+// arithmetic, so that no request overflows anything.
 static inline __attribute__((always_inline)) unsigned count_down(size_t req)
 {
     if (LA_UNLIKELY(req > LA_MAX_REQUEST))
         return 0;
-    // In unsigned arithmetic: no signed overflow whatever req is.
-    int64_t left = (int64_t)((uint64_t)prof_left - req);
-    int64_t guard = guard_left - 1;
-    if (LA_LIKELY(left > 0 && guard > 0)) {
-        prof_left = left;
-        guard_left = guard;
+    prof_tls_t *t = &prof_tls;
+    uint64_t left = t->prof, guard = t->guard;
+    if (LA_LIKELY(req < left && guard > 1)) {
+        t->prof = left - req;
+        t->guard = guard - 1;
         return 0;
     }
     return count_down_slow(req);
@@ -589,7 +589,7 @@ static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
 {
     if (p != NULL)
         take_sample(p, req, caller);
-    prof_left = draw_countdown();
+    prof_tls.prof = (uint64_t)draw_countdown();
     return p;
 }
 
@@ -600,14 +600,14 @@ static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
 static LA_NOINLINE void *guarded(unsigned due, size_t req, size_t align, void *caller)
 {
     void *p = (due & DUE_PROF) ? NULL : guard_alloc(req, align, caller);
-    guard_left = draw_guard();
+    prof_tls.guard = (uint64_t)draw_guard();
     return p;
 }
 
 // Sampled blocks come from la_alloc_direct, past the thread cache: always
 // a block with a header (a heap block or a large one) for the mark.
 
-static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
+void *prof_malloc(size_t req, void *caller)
 {
     unsigned due = count_down(req);
     if (due & DUE_GUARD) {
@@ -620,19 +620,56 @@ static LA_NOINLINE void *prof_malloc_slow(size_t req, void *caller)
     return sampled(la_alloc_direct(req, req, false), req, caller);
 }
 
-// malloc, the hot one, counts down before it allocates, so that the
-// thread-cache fast path inlined here ends in a tail call and needs no
-// saved registers: the hook on costs a jump and the two countdowns.
-void *prof_malloc(size_t req, void *caller)
+// malloc's path past its fast path (la.fast_bound is 0 while a sampler is
+// on): the sampler that is on counts its countdown down, alone (bytes for
+// the profiler, one allocation for the guard sampler), and the
+// thread-cache fast path inlined here ends in a tail call: no frame, no
+// saved register.  Both samplers on, a thread's first allocation, a
+// sample due, a failing request and both samplers off (a request above
+// the slab classes) go on to prof_malloc or the thread cache's slow path.
+// malloc reaches this by a jump: the return address is malloc's caller's.
+void *prof_malloc_past(size_t req, void *unused);
+
+// la.sampling == LA_SAMPLE_PROF as one compare of memory with an
+// immediate and the branch: written in C, gcc loads the flag into a
+// register first, to compare it with the other values, one instruction
+// more on the profiler's path.
+static inline __attribute__((always_inline)) bool sampling_is_prof(void)
 {
-    int64_t left = (int64_t)((uint64_t)prof_left - req);
-    int64_t guard = guard_left - 1;
-    if (LA_LIKELY(left > 0 && guard > 0 && req <= LA_MAX_REQUEST)) {
-        prof_left = left;
-        guard_left = guard;
-        return tcache_malloc(req);
+#if defined(__x86_64__)
+    __asm__ goto("cmpl %0, %1\n\tje %l2" : : "i"(LA_SAMPLE_PROF), "m"(la.sampling) : "cc" : yes);
+    return false;
+yes:
+    return true;
+#else
+    return la.sampling == LA_SAMPLE_PROF;
+#endif
+}
+
+void *prof_malloc_past(size_t req, void *unused)
+{
+    (void)unused;
+    prof_tls_t *t = &prof_tls;
+    // la.sampling is written once, before main.  The profiler first, the
+    // path issue 16 measures; then off (a request above the slab classes:
+    // nine instructions to the slow path, five before the hook was folded
+    // into malloc's size test).
+    if (sampling_is_prof()) {
+        uint64_t left = t->prof;
+        if (LA_LIKELY(req < left)) { // a failing request's size is above any countdown
+            t->prof = left - req;
+            return tcache_malloc(req);
+        }
+    } else if (la.sampling == 0) {
+        return tcache_malloc_slow(req);
+    } else if (la.sampling == LA_SAMPLE_GUARD) {
+        uint64_t left = t->guard;
+        if (LA_LIKELY(left > 1)) { // a failing request counts too: harmless
+            t->guard = left - 1;
+            return tcache_malloc(req);
+        }
     }
-    return prof_malloc_slow(req, caller);
+    return prof_malloc(req, __builtin_return_address(0));
 }
 
 void *prof_calloc(size_t nmemb, size_t size, void *caller)
@@ -667,6 +704,20 @@ void *prof_realloc(void *p, size_t req, void *caller)
         q = guarded(due, req, ALIGNMENT, caller);
     if (q == NULL && !(due & DUE_PROF))
         return la_realloc(p, req);
+    if (q == NULL && req > LA_SLAB_MAX_BYTES) {
+        // A block with a header: resized as usual (in place, or moved
+        // with room to grow), then marked.  Moving every sampled block to
+        // one made to size copied it, and its next growth moved it again:
+        // rrgrow, strings grown by realloc, ran 3x slower with the
+        // default interval.
+        q = la_realloc(p, req);
+        if (q == NULL || (slab_of(q) == NULL && !guard_owns(q)))
+            return sampled(q, req, caller);
+        // A slot after all (not expected above the slab classes): no
+        // header for the mark, so no sample; the next is drawn.
+        prof_tls.prof = (uint64_t)draw_countdown();
+        return q;
+    }
     if (q == NULL)
         q = la_alloc_direct(req, req, false);
     if (q != NULL) {
@@ -766,4 +817,6 @@ __attribute__((constructor)) static void sampling_init_process(void)
     int on = (prof_init() ? LA_SAMPLE_PROF : 0) | (guard_init() ? LA_SAMPLE_GUARD : 0);
     if (on != 0)
         __atomic_store_n(&la.sampling, on, __ATOMIC_RELEASE);
+    else // malloc's fast path opens; with a sampler on it stays shut
+        __atomic_store_n(&la.fast_bound, (size_t)LA_SLAB_MAX_BYTES + 1, __ATOMIC_RELEASE);
 }

@@ -128,24 +128,44 @@ LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
     return (la_tbin_t *)((char *)tc + cls4 * 8);
 }
 
-LA_INLINE void *tcache_malloc(size_t req)
+// The malloc fast path for requests below `bound`: a slot from the bin of
+// the request's class, if it has one.  A request at or above the bound
+// goes to past(req, arg), a bin that cannot serve to tcache_malloc_slow.
+// tcache_malloc's bound is a constant; the exported malloc's is read from
+// memory (la.fast_bound, issue 16), which costs the size test nothing on
+// x86 (cmp mem,reg where cmp imm,reg was) and sends every request past
+// while a sampler is on.  past must be a constant, so that inlining turns
+// the call into a direct jump.
+LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size_t, void *),
+                                    void *arg)
 {
-    if (LA_LIKELY(req <= LA_SLAB_MAX_BYTES)) {
-        la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of8[(req + 7) >> 3]);
-        uintptr_t *p = bin->head;
-        if (LA_LIKELY(p != NULL)) {
-            // Its link words are checked before the link is followed.
-            uintptr_t next = p[1];
-            if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
-                return tcache_malloc_corrupt(p); // a jump: no frame here
-            bin->head = (void *)next;
-            la_add_owned(&bin->room, 1);
-            p[0] = 0; // no longer linked: the relation fails
-            la_add_owned(&bin->pops, 1);
-            return p;
-        }
+    if (LA_UNLIKELY(req >= bound))
+        return past(req, arg);
+    la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of8[(req + 7) >> 3]);
+    uintptr_t *p = bin->head;
+    if (LA_LIKELY(p != NULL)) {
+        // Its link words are checked before the link is followed.
+        uintptr_t next = p[1];
+        if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
+            return tcache_malloc_corrupt(p); // a jump: no frame here
+        bin->head = (void *)next;
+        la_add_owned(&bin->room, 1);
+        p[0] = 0; // no longer linked: the relation fails
+        la_add_owned(&bin->pops, 1);
+        return p;
     }
     return tcache_malloc_slow(req);
+}
+
+LA_INLINE void *tcache_malloc_past(size_t req, void *arg)
+{
+    (void)arg;
+    return tcache_malloc_slow(req);
+}
+
+LA_INLINE void *tcache_malloc(size_t req)
+{
+    return tcache_malloc_below(req, LA_SLAB_MAX_BYTES + 1, tcache_malloc_past, NULL);
 }
 
 LA_INLINE void tcache_free(void *ptr)

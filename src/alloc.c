@@ -206,12 +206,17 @@ static void *fail_nomem(void)
 
 // A heap block of block_bytes for req bytes (aligned to `align` when above
 // ALIGNMENT), counted as one allocation.  ts: the calling thread's heap,
-// under its lock; otherwise heap 0 without one (the mem_* path).
+// under its lock; otherwise heap 0 without one (the mem_* path).  A
+// single-threaded process takes no heap lock here, as glibc's malloc takes
+// no arena lock (SINGLE_THREAD_P): nobody else can hold it, and only this
+// thread could create another, not from inside the allocator (issue 14:
+// the locked instructions of malloc(1 MiB) + free in a loop).
 static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
                               size_t *dirty_bytes)
 {
     la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
-    if (ts)
+    bool lock = ts && !la_single_threaded();
+    if (lock)
         lock_acquire(&h->lock);
     la_block_t *b = align > ALIGNMENT ? heap_alloc_aligned(h, block_bytes, align)
                                       : heap_alloc(h, block_bytes, dirty_bytes);
@@ -220,7 +225,7 @@ static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool
         h->counters.nalloc++;
         h->counters.alloc_bytes += req;
     }
-    if (ts)
+    if (lock)
         lock_release(&h->lock);
     return b;
 }
@@ -231,14 +236,17 @@ static la_block_t *heap_fit(size_t req, bool zero)
 {
     la_heap_t *h = tcache_heap();
     size_t dirty = 0;
-    lock_acquire(&h->lock);
+    bool lock = !la_single_threaded();
+    if (lock)
+        lock_acquire(&h->lock);
     la_block_t *b = heap_alloc_fit(h, blk_size_for(req + la.guard_bytes), zero ? &dirty : NULL);
     if (b != NULL) {
         blk_set_req(b, req);
         h->counters.nalloc++;
         h->counters.alloc_bytes += req;
     }
-    lock_release(&h->lock);
+    if (lock)
+        lock_release(&h->lock);
     if (b != NULL && zero)
         memset(blk_payload(b), 0, LA_MIN(dirty, req));
     return b;
@@ -315,12 +323,13 @@ static void free_block(la_block_t *b, bool ts, const char *func)
             large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];
-        if (ts)
+        bool lock = ts && !la_single_threaded();
+        if (lock)
             lock_acquire(&h->lock);
         h->counters.nfree++;
         h->counters.free_bytes += req;
         heap_free(h, b);
-        if (ts)
+        if (lock)
             lock_release(&h->lock);
     }
     debug_quiet_end();

@@ -675,6 +675,15 @@ LA_HIDDEN void os_program_name(char *buf, size_t cap);
 // True while the process has never had a second thread (glibc's
 // __libc_single_threaded; false when unknown).
 LA_HIDDEN bool os_single_threaded(void);
+// The same, inlined for the heap paths that skip their lock on it (issue
+// 14): a call cost more instructions than the lock it saved.  A libc
+// variable read, not a system call; glibc 2.32 and later define it, and
+// the weak reference leaves it NULL elsewhere.
+extern char __libc_single_threaded __attribute__((weak));
+LA_INLINE bool la_single_threaded(void)
+{
+    return &__libc_single_threaded != NULL && __libc_single_threaded;
+}
 // stdio's list lock (glibc's _IO_list_*; nothing where libc lacks them):
 // taken around fork in the same order as glibc's fork takes it.
 LA_HIDDEN void os_stdio_list_lock(void);

@@ -704,6 +704,12 @@ LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char
 /* ---- bins.c: size classes and free lists -------------------------------- */
 
 LA_HIDDEN unsigned bins_class(size_t block_bytes);
+// bins_class(block_bytes) == NUM_SIZE_CLASSES - 1, the tree's class, with
+// one compare and no call (the big-block paths ask it several times).
+LA_INLINE bool bins_in_tree(size_t block_bytes)
+{
+    return block_bytes > ((size_t)MIN_BLOCK_SIZE << (NUM_SIZE_CLASSES - 2));
+}
 LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
 // Takes a free block off its list, after checking the links around it
 // (a report by `func` if they disagree).
@@ -716,6 +722,9 @@ LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 // and report a broken one by `func` (issue 15).
 LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node, const char *func);
 LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node, const char *func);
+LA_HIDDEN bool tree_can_rekey(la_tnode_t **root, la_tnode_t *node, size_t size, const void *at,
+                              const char *func);
+LA_HIDDEN void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to);
 // The smallest node of at least `bytes`, or NULL.
 LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func);
 // In-order traversal.
@@ -729,6 +738,9 @@ LA_HIDDEN const char *tree_check(const la_tnode_t *root, size_t *count, const la
 LA_HIDDEN void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index);
 LA_HIDDEN void blk_mark_used(la_block_t *b);
 LA_HIDDEN void blk_make_free(la_heap_t *h, la_block_t *b, size_t size);
+// blk_make_free but for the free list: for a block whose tree node was
+// moved into place (tree_move).
+LA_HIDDEN void blk_set_free(la_heap_t *h, la_block_t *b, size_t size);
 LA_HIDDEN void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes);
 LA_HIDDEN la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b);
 

@@ -41,7 +41,7 @@ static LA_COLD LA_NORETURN void corrupt(const la_tnode_t *n, const char *func)
              (const void *)((const char *)n + LA_HEADER_BYTES));
 }
 
-static void check_node(la_tnode_t **root, const la_tnode_t *n, const char *func)
+LA_INLINE void check_node(la_tnode_t **root, const la_tnode_t *n, const char *func)
 {
     const la_tnode_t *p = n->parent;
     if ((n->left != NULL && n->left->parent != n) || (n->right != NULL && n->right->parent != n) ||

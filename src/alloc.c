@@ -153,9 +153,10 @@ unsigned la_validate_cached(const void *p, const char *func)
 
 static la_block_t *validate(const void *p, const char *func, bool *sampled)
 {
-    // Slots have no header: their callers dispatch on slab_of() first.
-    if (LA_UNLIKELY(slab_of(p) != NULL))
-        la_fatal(func, "invalid pointer %p (a slab slot where a heap block was expected)", p);
+    // Slots have no header: every caller (la_validate's: free, realloc;
+    // la_usable's) dispatched on slab_of() already, and a second page-map
+    // lookup per big free was issue 14's "validated twice".
+    la_assert(slab_of(p) == NULL);
     if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);

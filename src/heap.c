@@ -33,7 +33,7 @@ _Static_assert(sizeof(la_free_t) <= MIN_BLOCK_SIZE - sizeof(size_t), "links and 
 #define LA_TAIL_GUARD (LA_HEADER_BYTES + sizeof(size_t))
 
 LA_INLINE void dirty_span(la_block_t *b, char **lo, char **hi);
-static void note_dirty(la_block_t *b, char *lo, char *hi);
+LA_INLINE void note_dirty(la_block_t *b, char *lo, char *hi);
 static size_t purge_block(la_block_t *b);
 
 /* ---- initialisation ----------------------------------------------------- */
@@ -372,7 +372,7 @@ LA_INLINE void dirty_span(la_block_t *b, char **lo, char **hi)
 // Records that only [lo, hi) of the free block b (just made free, so not
 // marked) may be resident; nothing to record unless that is less than the
 // whole block.  Only blocks in the tree can be purged, and carry the span.
-static void note_dirty(la_block_t *b, char *lo, char *hi)
+LA_INLINE void note_dirty(la_block_t *b, char *lo, char *hi)
 {
     char *start = (char *)b, *end = start + blk_size(b);
     lo = LA_MAX(lo, start);

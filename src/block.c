@@ -33,19 +33,14 @@ void blk_mark_used(la_block_t *b)
     set_prev_free(blk_next(b), false);
 }
 
-void blk_set_free(la_heap_t *h, la_block_t *b, size_t size)
+void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
 {
     // The left neighbour is never free here (it would have been merged).
     blk_store_head(b, blk_head(size, LA_FREE, h->index));
     *(size_t *)((char *)b + size - sizeof(size_t)) = size;
     set_prev_free(blk_next(b), true);
-    heap_note_written(h, (char *)b + sizeof(la_free_t));
-}
-
-void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
-{
-    blk_set_free(h, b, size);
     bins_insert(h, b);
+    heap_note_written(h, (char *)b + sizeof(la_free_t));
 }
 
 void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)

@@ -416,12 +416,22 @@ static void take_block(la_heap_t *h, la_block_t *b, size_t need)
     take_block_span(h, b, need, &lo, &hi);
 }
 
+// A free block whose tree node was moved into place (tree_move) takes its
+// new size: blk_make_free without the list insert, and without the right
+// neighbour's PREV_FREE, which the block's old self set already.
+LA_INLINE void retag_free(la_heap_t *h, la_block_t *b, size_t size)
+{
+    blk_store_head(b, blk_head(size, LA_FREE, h->index));
+    *(size_t *)((char *)b + size - sizeof(size_t)) = size;
+    heap_note_written(h, (char *)b + sizeof(la_free_t));
+}
+
 // The tree's best fit for `need`, carved where it stands when what is left
 // of it keeps its place in the tree, as the heap's top does under every big
 // request (issue 14: malloc(1 MiB) + free took the top out of the tree and
 // put its remainder back each time, 1139 instructions a round against
 // glibc's 310).  NULL when that is not the case: bins_find then does it.
-static la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
+LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     if (!bins_in_tree(need))
         return NULL;
@@ -438,8 +448,10 @@ static la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes
     char *lo, *hi;
     dirty_span(b, &lo, &hi); // before the node moves and the header is rewritten
     tree_move(&h->tree, t, (la_tnode_t *)rest);
-    blk_set_live(b, need, 0, h->index); // a free block's left neighbour is live
-    blk_set_free(h, rest, rest_bytes);  // its right neighbour says PREV_FREE already
+    // As blk_set_live, inlined: a free block's left neighbour is live.
+    blk_store_head(b, blk_head(need, 0, h->index));
+    blk_set_req(b, 0);
+    retag_free(h, rest, rest_bytes);
     h->counters.splits++;
     note_dirty(rest, lo, hi); // the remainder keeps what the purge did to its part
     heap_note_written(h, (char *)b + need);
@@ -605,7 +617,7 @@ void heap_free(la_heap_t *h, la_block_t *b)
         tree_move(&h->tree, (la_tnode_t *)next, (la_tnode_t *)b);
         blk_stamp(next, LA_CHECK_FREED);
         h->counters.coalesces++;
-        blk_set_free(h, b, merged);
+        retag_free(h, b, merged);
     } else {
         b = blk_coalesce(h, b);
         blk_make_free(h, b, blk_size(b));

@@ -738,9 +738,6 @@ LA_HIDDEN const char *tree_check(const la_tnode_t *root, size_t *count, const la
 LA_HIDDEN void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index);
 LA_HIDDEN void blk_mark_used(la_block_t *b);
 LA_HIDDEN void blk_make_free(la_heap_t *h, la_block_t *b, size_t size);
-// blk_make_free but for the free list: for a block whose tree node was
-// moved into place (tree_move).
-LA_HIDDEN void blk_set_free(la_heap_t *h, la_block_t *b, size_t size);
 LA_HIDDEN void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes);
 LA_HIDDEN la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b);
 

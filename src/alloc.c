@@ -212,7 +212,7 @@ static void *fail_nomem(void)
 // no arena lock (SINGLE_THREAD_P): nobody else can hold it, and only this
 // thread could create another, not from inside the allocator (issue 14:
 // the locked instructions of malloc(1 MiB) + free in a loop).
-static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
+LA_INLINE la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
                               size_t *dirty_bytes)
 {
     la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
@@ -303,7 +303,7 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
     return alloc_impl(req, req, ts, zero);
 }
 
-static void free_block(la_block_t *b, bool ts, const char *func)
+LA_INLINE void free_block(la_block_t *b, bool ts, const char *func)
 {
     debug_quiet_begin();
     size_t req = block_req(b);

@@ -440,14 +440,15 @@ LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_by
         return NULL;
     la_block_t *b = (la_block_t *)t, *rest = (la_block_t *)((char *)b + need);
     size_t rest_bytes = blk_size(b) - need;
+    // The move writes only the new node and its neighbours' links: b's
+    // header and purge span are read after it, before b is rewritten.
     if (!bins_in_tree(rest_bytes) ||
-        !tree_can_rekey(&h->tree, t, rest_bytes, rest, "malloc"))
+        !tree_rekey(&h->tree, t, (la_tnode_t *)rest, rest_bytes, "malloc"))
         return NULL;
     if (dirty_bytes != NULL)
         *dirty_bytes = dirty_payload(h, b);
     char *lo, *hi;
-    dirty_span(b, &lo, &hi); // before the node moves and the header is rewritten
-    tree_move(&h->tree, t, (la_tnode_t *)rest);
+    dirty_span(b, &lo, &hi);
     // As blk_set_live, inlined: a free block's left neighbour is live.
     blk_store_head(b, blk_head(need, 0, h->index));
     blk_set_req(b, 0);
@@ -613,8 +614,7 @@ void heap_free(la_heap_t *h, la_block_t *b)
     size_t merged = blk_size(b) + blk_size(next);
     if (blk_is_free(next) && !blk_prev_is_free(b) && blk_size(b) >= 2 * sizeof(la_tnode_t) &&
         bins_in_tree(blk_size(next)) &&
-        tree_can_rekey(&h->tree, (la_tnode_t *)next, merged, b, "free")) {
-        tree_move(&h->tree, (la_tnode_t *)next, (la_tnode_t *)b);
+        tree_rekey(&h->tree, (la_tnode_t *)next, (la_tnode_t *)b, merged, "free")) {
         blk_stamp(next, LA_CHECK_FREED);
         h->counters.coalesces++;
         retag_free(h, b, merged);

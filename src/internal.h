@@ -725,6 +725,9 @@ LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node, const char *func
 LA_HIDDEN bool tree_can_rekey(la_tnode_t **root, la_tnode_t *node, size_t size, const void *at,
                               const char *func);
 LA_HIDDEN void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to);
+// tree_can_rekey(root, from, size, to), and if so tree_move(root, from, to).
+LA_HIDDEN bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size,
+                          const char *func);
 // The smallest node of at least `bytes`, or NULL.
 LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func);
 // In-order traversal.

@@ -245,8 +245,8 @@ void tree_remove(la_tnode_t **root, la_tnode_t *z, const char *func)
 // node without reordering it; moving the node then costs a few stores
 // where a remove and an insert cost rebalancing (issue 14: two of each
 // per malloc(1 MiB) + free).  The links walked are checked as walked.
-bool tree_can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *at,
-                    const char *func)
+LA_INLINE bool can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *at,
+                         const char *func)
 {
     check_node(root, n, func);
     uintptr_t addr = (uintptr_t)at;
@@ -286,7 +286,7 @@ bool tree_can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *a
 
 // Moves node `from` to `to` (the two may overlap), keeping its place: the
 // caller checked with tree_can_rekey and writes to's head (its key) next.
-void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to)
+LA_INLINE void move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to)
 {
     la_tnode_t *left = from->left, *right = from->right, *parent = from->parent;
     int color = from->color;
@@ -299,6 +299,24 @@ void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to)
         left->parent = to;
     if (right != NULL)
         right->parent = to;
+}
+
+bool tree_can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *at,
+                    const char *func)
+{
+    return can_rekey(root, n, size, at, func);
+}
+
+void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to) { move(root, from, to); }
+
+// Both in one call, for the heap's big-block paths.
+bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size,
+                const char *func)
+{
+    if (!can_rekey(root, from, size, to, func))
+        return false;
+    move(root, from, to);
+    return true;
 }
 
 la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func)

@@ -94,7 +94,7 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
 // *sampled: the block carries the heap profiler's mark (LA_CHECK_PROF).
 static la_block_t *validate(const void *p, const char *func, bool *sampled);
 
-static la_block_t *validate_quiet(const void *p, const char *func, bool *sampled)
+LA_INLINE la_block_t *validate_quiet(const void *p, const char *func, bool *sampled)
 {
     la_ensure_init(); // a free before any malloc: the key must be set
     debug_quiet_begin(); // it reads headers memcheck is told are not the program's

@@ -106,7 +106,7 @@ static LA_COLD LA_NORETURN void report_held(const void *p, const char *func)
 // *sampled: the block carries the heap profiler's mark (LA_CHECK_PROF).
 static la_block_t *validate(const void *p, const char *func, bool *sampled);
 
-static la_block_t *validate_quiet(const void *p, const char *func, bool *sampled)
+LA_INLINE la_block_t *validate_quiet(const void *p, const char *func, bool *sampled)
 {
     la_ensure_init(); // a free before any malloc: the key must be set
     debug_quiet_begin(); // it reads headers memcheck is told are not the program's
@@ -165,9 +165,10 @@ unsigned la_validate_cached(const void *p, const char *func)
 
 static la_block_t *validate(const void *p, const char *func, bool *sampled)
 {
-    // Slots have no header: their callers dispatch on slab_of() first.
-    if (LA_UNLIKELY(slab_of(p) != NULL))
-        la_fatal(func, "invalid pointer %p (a slab slot where a heap block was expected)", p);
+    // Slots have no header: every caller (la_validate's: free, realloc;
+    // la_usable's) dispatched on slab_of() already, and a second page-map
+    // lookup per big free was issue 14's "validated twice".
+    la_assert(slab_of(p) == NULL);
     if (LA_UNLIKELY((uintptr_t)p % ALIGNMENT != 0))
         la_fatal(func, "invalid pointer %p (not %d-byte aligned, so not from this allocator)", p,
                  ALIGNMENT);
@@ -220,12 +221,17 @@ static void *fail_nomem(void)
 
 // A heap block of block_bytes for req bytes (aligned to `align` when above
 // ALIGNMENT), counted as one allocation.  ts: the calling thread's heap,
-// under its lock; otherwise heap 0 without one (the mem_* path).
-static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
+// under its lock; otherwise heap 0 without one (the mem_* path).  A
+// single-threaded process takes no heap lock here, as glibc's malloc takes
+// no arena lock (SINGLE_THREAD_P): nobody else can hold it, and only this
+// thread could create another, not from inside the allocator (issue 14:
+// the locked instructions of malloc(1 MiB) + free in a loop).
+LA_INLINE la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
                               size_t *dirty_bytes)
 {
     la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
-    if (ts)
+    bool lock = ts && !la_single_threaded();
+    if (lock)
         lock_acquire(&h->lock);
     la_block_t *b = align > ALIGNMENT ? heap_alloc_aligned(h, block_bytes, align)
                                       : heap_alloc(h, block_bytes, dirty_bytes);
@@ -234,7 +240,7 @@ static la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool
         h->counters.nalloc++;
         h->counters.alloc_bytes += req;
     }
-    if (ts)
+    if (lock)
         lock_release(&h->lock);
     return b;
 }
@@ -245,14 +251,17 @@ static la_block_t *heap_fit(size_t req, bool zero)
 {
     la_heap_t *h = tcache_heap();
     size_t dirty = 0;
-    lock_acquire(&h->lock);
+    bool lock = !la_single_threaded();
+    if (lock)
+        lock_acquire(&h->lock);
     la_block_t *b = heap_alloc_fit(h, blk_size_for(req + la.guard_bytes), zero ? &dirty : NULL);
     if (b != NULL) {
         blk_set_req(b, req);
         h->counters.nalloc++;
         h->counters.alloc_bytes += req;
     }
-    lock_release(&h->lock);
+    if (lock)
+        lock_release(&h->lock);
     if (b != NULL && zero)
         memset(blk_payload(b), 0, LA_MIN(dirty, req));
     return b;
@@ -309,9 +318,10 @@ static void *malloc_impl(size_t req, bool ts, bool zero)
 }
 
 // Frees b for real.  lock: take the heap's lock (the _ts path, and every
-// block leaving the quarantine); adapt: the exported family's free, whose
-// large frees move the mmap threshold.
-static void release_block(la_block_t *b, size_t req, bool lock, bool adapt)
+// block leaving the quarantine) unless the process is single-threaded;
+// adapt: the exported family's free, whose large frees move the mmap
+// threshold.
+LA_INLINE void release_block(la_block_t *b, size_t req, bool lock, bool adapt)
 {
     if (blk_is_mmapped(b)) {
         size_t map_bytes = large_of(b)->map_bytes;
@@ -328,6 +338,7 @@ static void release_block(la_block_t *b, size_t req, bool lock, bool adapt)
             large_cache_drop_below(la_load_relaxed(&la.dyn_mmap_threshold) + 1);
     } else {
         la_heap_t *h = &la.heaps[blk_heap_index(b)];
+        lock = lock && !la_single_threaded();
         if (lock)
             lock_acquire(&h->lock);
         h->counters.nfree++;
@@ -369,7 +380,7 @@ static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
     return true;
 }
 
-static void free_block(la_block_t *b, bool ts, const char *func)
+LA_INLINE void free_block(la_block_t *b, bool ts, const char *func)
 {
     debug_quiet_begin();
     size_t req = block_req(b);

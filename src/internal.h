@@ -705,6 +705,15 @@ LA_HIDDEN void os_program_name(char *buf, size_t cap);
 // True while the process has never had a second thread (glibc's
 // __libc_single_threaded; false when unknown).
 LA_HIDDEN bool os_single_threaded(void);
+// The same, inlined for the heap paths that skip their lock on it (issue
+// 14): a call cost more instructions than the lock it saved.  A libc
+// variable read, not a system call; glibc 2.32 and later define it, and
+// the weak reference leaves it NULL elsewhere.
+extern char __libc_single_threaded __attribute__((weak));
+LA_INLINE bool la_single_threaded(void)
+{
+    return &__libc_single_threaded != NULL && __libc_single_threaded;
+}
 // stdio's list lock (glibc's _IO_list_*; nothing where libc lacks them):
 // taken around fork in the same order as glibc's fork takes it.
 LA_HIDDEN void os_stdio_list_lock(void);
@@ -725,6 +734,12 @@ LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char
 /* ---- bins.c: size classes and free lists -------------------------------- */
 
 LA_HIDDEN unsigned bins_class(size_t block_bytes);
+// bins_class(block_bytes) == NUM_SIZE_CLASSES - 1, the tree's class, with
+// one compare and no call (the big-block paths ask it several times).
+LA_INLINE bool bins_in_tree(size_t block_bytes)
+{
+    return block_bytes > ((size_t)MIN_BLOCK_SIZE << (NUM_SIZE_CLASSES - 2));
+}
 LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
 // Takes a free block off its list, after checking the links around it
 // (a report by `func` if they disagree).
@@ -737,6 +752,12 @@ LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
 // and report a broken one by `func` (issue 15).
 LA_HIDDEN void tree_insert(la_tnode_t **root, la_tnode_t *node, const char *func);
 LA_HIDDEN void tree_remove(la_tnode_t **root, la_tnode_t *node, const char *func);
+LA_HIDDEN bool tree_can_rekey(la_tnode_t **root, la_tnode_t *node, size_t size, const void *at,
+                              const char *func);
+LA_HIDDEN void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to);
+// tree_can_rekey(root, from, size, to), and if so tree_move(root, from, to).
+LA_HIDDEN bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size,
+                          const char *func);
 // The smallest node of at least `bytes`, or NULL.
 LA_HIDDEN la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func);
 // In-order traversal.

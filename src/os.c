@@ -347,13 +347,8 @@ void os_program_name(char *buf, size_t cap)
     errno = saved;
 }
 
-// glibc 2.32 and later; weak, so that another libc leaves it NULL.
-extern char __libc_single_threaded __attribute__((weak));
-
-bool os_single_threaded(void)
-{
-    return &__libc_single_threaded != NULL && __libc_single_threaded;
-}
+// glibc 2.32 and later (internal.h: la_single_threaded).
+bool os_single_threaded(void) { return la_single_threaded(); }
 
 // Exported by glibc since 2.2.5 (libio); the lock is recursive, so taking
 // it before fork does not stop fork from taking it again.

@@ -32,7 +32,12 @@ void stats_usage_publish(int64_t delta)
     if (delta == 0)
         return;
     // Thread caches publish late, so the sum may dip below zero for a while.
-    int64_t now = __atomic_add_fetch(&la.usage, delta, __ATOMIC_RELAXED);
+    // A single-threaded process needs no locked add (one per big block).
+    int64_t now;
+    if (la_single_threaded())
+        la_store_relaxed(&la.usage, now = la_load_relaxed(&la.usage) + delta);
+    else
+        now = __atomic_add_fetch(&la.usage, delta, __ATOMIC_RELAXED);
     if (delta > 0 && now > 0)
         raise_peak((size_t)now);
 }

@@ -41,7 +41,7 @@ static LA_COLD LA_NORETURN void corrupt(const la_tnode_t *n, const char *func)
              (const void *)((const char *)n + LA_HEADER_BYTES));
 }
 
-static void check_node(la_tnode_t **root, const la_tnode_t *n, const char *func)
+LA_INLINE void check_node(la_tnode_t **root, const la_tnode_t *n, const char *func)
 {
     const la_tnode_t *p = n->parent;
     if ((n->left != NULL && n->left->parent != n) || (n->right != NULL && n->right->parent != n) ||
@@ -237,6 +237,86 @@ void tree_remove(la_tnode_t **root, la_tnode_t *z, const char *func)
     }
     if (x != NULL)
         x->color = BLACK;
+}
+
+// Whether node n may take the key (size, at) where it stands: its in-order
+// neighbours stay on either side of the new key.  A carve from the top of
+// the heap, or a free merged into it, changes the key of the tree's last
+// node without reordering it; moving the node then costs a few stores
+// where a remove and an insert cost rebalancing (issue 14: two of each
+// per malloc(1 MiB) + free).  The links walked are checked as walked.
+LA_INLINE bool can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *at,
+                         const char *func)
+{
+    check_node(root, n, func);
+    uintptr_t addr = (uintptr_t)at;
+    // The predecessor: the rightmost of the left subtree, or the first
+    // ancestor n hangs right of.
+    const la_tnode_t *p = n->left, *c;
+    if (p != NULL) {
+        while (p->right != NULL) {
+            if (LA_UNLIKELY(p->right->parent != p))
+                corrupt(p, func);
+            p = p->right;
+        }
+    } else {
+        for (c = n, p = n->parent; p != NULL && p->left == c; c = p, p = p->parent)
+            ;
+        if (p != NULL && LA_UNLIKELY(p->right != c))
+            corrupt(c, func);
+    }
+    if (p != NULL && !(key_size(p) < size || (key_size(p) == size && (uintptr_t)p < addr)))
+        return false;
+    // The successor, symmetrically.
+    p = n->right;
+    if (p != NULL) {
+        while (p->left != NULL) {
+            if (LA_UNLIKELY(p->left->parent != p))
+                corrupt(p, func);
+            p = p->left;
+        }
+    } else {
+        for (c = n, p = n->parent; p != NULL && p->right == c; c = p, p = p->parent)
+            ;
+        if (p != NULL && LA_UNLIKELY(p->left != c))
+            corrupt(c, func);
+    }
+    return p == NULL || size < key_size(p) || (size == key_size(p) && addr < (uintptr_t)p);
+}
+
+// Moves node `from` to `to` (the two may overlap), keeping its place: the
+// caller checked with tree_can_rekey and writes to's head (its key) next.
+LA_INLINE void move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to)
+{
+    la_tnode_t *left = from->left, *right = from->right, *parent = from->parent;
+    int color = from->color;
+    replace_child(root, parent, from, to);
+    to->left = left;
+    to->right = right;
+    to->parent = parent;
+    to->color = color;
+    if (left != NULL)
+        left->parent = to;
+    if (right != NULL)
+        right->parent = to;
+}
+
+bool tree_can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *at,
+                    const char *func)
+{
+    return can_rekey(root, n, size, at, func);
+}
+
+void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to) { move(root, from, to); }
+
+// Both in one call, for the heap's big-block paths.
+bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size,
+                const char *func)
+{
+    if (!can_rekey(root, from, size, to, func))
+        return false;
+    move(root, from, to);
+    return true;
 }
 
 la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func)

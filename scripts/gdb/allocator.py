@@ -410,20 +410,29 @@ class State:
         """Threads stopped inside the allocator's code ("thread N in FUNC"):
         its structures may be half-way through a change there.  The
         allocator's code is what was compiled from the src/ and preload/
-        directories next to the file that defines `la`."""
+        directories next to the file that defines `la`, or, without line
+        information, liballocator.so's."""
         inside = []
         try:
             symtab = self.la_symbol.symtab
             root = os.path.dirname(os.path.dirname(symtab.fullname()))
+            dirs = tuple(os.path.join(root, d) + os.sep for d in ("src", "preload"))
         except (AttributeError, gdb.error):
-            return inside
-        dirs = tuple(os.path.join(root, d) + os.sep for d in ("src", "preload"))
+            dirs = ()
+
+        def ours(frame):
+            sal = frame.find_sal()
+            if dirs and sal.symtab is not None and sal.symtab.fullname().startswith(dirs):
+                return True
+            # Without line info (inlined into a caller built elsewhere), the
+            # shared object the pc is in still tells.
+            lib = gdb.solib_name(frame.pc())
+            return lib is not None and os.path.basename(lib).startswith("liballocator.")
 
         def scan(t):
             frame, depth = gdb.newest_frame(), 0
             while frame is not None and depth < 64:
-                sal = frame.find_sal()
-                if sal.symtab is not None and sal.symtab.fullname().startswith(dirs):
+                if ours(frame):
                     inside.append("thread %d in %s" % (t.num, frame.name() or "?"))
                     return
                 frame, depth = frame.older(), depth + 1
@@ -1591,6 +1600,15 @@ def call_guard(st, what):
     if held:
         raise HeapError("%s held (stopped inside the allocator?); calling %s would wait "
                         "forever: use the command without --inferior" % (", ".join(held), what))
+    # A single-threaded program's heap operations take no lock (issue 14,
+    # as glibc's malloc takes no arena lock then): a thread stopped inside
+    # the allocator is the sign that its structures are half-way through a
+    # change, which a call would walk into.
+    inside = st.threads_inside()
+    if inside:
+        raise HeapError("%s: stopped inside the allocator; calling %s would find its heap "
+                        "half-way through a change: use the command without --inferior"
+                        % (", ".join(inside), what))
 
 
 class HeapCommand(gdb.Command):

@@ -80,6 +80,64 @@ static void test_against_shadow(void)
     }
 }
 
+static bool key_less(size_t sa, const void *a, size_t sb, const void *b)
+{
+    return sa < sb || (sa == sb && (uintptr_t)a < (uintptr_t)b);
+}
+
+// tree_can_rekey and tree_move (issue 14: the heap's top carved and merged
+// where it stands): a node may take a new key at a new address exactly
+// when no other node's key lies between its old and its new one, and the
+// tree stays sound after the move.
+static void test_rekey(void)
+{
+    la_tnode_t *root = NULL;
+    uint64_t rng = 7;
+    memset(in_tree, 0, sizeof in_tree);
+    for (int i = 0; i < NODES; i += 2) {
+        nodes[i].head = (8192 + 16 * (rng_next(&rng) % 300)) | LA_FREE;
+        tree_insert(&root, &nodes[i], "free");
+        in_tree[i] = true;
+    }
+    int moved = 0, refused = 0;
+    for (int step = 0; step < 20000; step++) {
+        int i = (int)(rng_next(&rng) % NODES), j = (int)(rng_next(&rng) % NODES);
+        if (!in_tree[i] || in_tree[j])
+            continue;
+        // Mostly a key near the old one, as a carve or a merge makes when
+        // few nodes are near; sometimes anywhere.
+        size_t old = size_of(&nodes[i]);
+        size_t want = step % 4 == 0 ? 8192 + 16 * (rng_next(&rng) % 300)
+                                    : LA_MAX(old - 16 + 16 * (rng_next(&rng) % 3), (size_t)8208);
+        bool expect = true;
+        for (int k = 0; k < NODES && expect; k++)
+            if (in_tree[k] && k != i &&
+                key_less(size_of(&nodes[k]), &nodes[k], old, &nodes[i]) !=
+                    key_less(size_of(&nodes[k]), &nodes[k], want, &nodes[j]))
+                expect = false;
+        bool can = tree_can_rekey(&root, &nodes[i], want, &nodes[j], "free");
+        CHECK(can == expect);
+        if (!can) {
+            refused++;
+            continue;
+        }
+        tree_move(&root, &nodes[i], &nodes[j]);
+        nodes[j].head = want | LA_FREE;
+        in_tree[i] = false;
+        in_tree[j] = true;
+        moved++;
+        size_t count;
+        const la_tnode_t *bad;
+        const char *why = tree_check(root, &count, &bad);
+        if (why != NULL) {
+            fprintf(stderr, "rekey step %d: %s\n", step, why);
+            CHECK(why == NULL);
+            return;
+        }
+    }
+    CHECK(moved > 100 && refused > 100);
+}
+
 static void test_many_large_free_blocks(void)
 {
     // Free blocks of distinct sizes above 8 KiB, each kept apart by a small
@@ -117,6 +175,7 @@ static void test_many_large_free_blocks(void)
 int main(void)
 {
     test_against_shadow();
+    test_rekey();
     test_many_large_free_blocks();
     return test_report("test_tree");
 }

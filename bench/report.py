@@ -1057,6 +1057,8 @@ def run_suite(run_args):
     tail = shlex.join([runpy] + run_args)
     found = []
     for name in sorted(set(os.listdir(results)) - before):
+        if os.path.islink(os.path.join(results, name)):
+            continue  # "latest", new on a fresh clone: it names the run's own directory
         try:
             with open(os.path.join(results, name, "summary.json")) as f:
                 if json.load(f).get("command", "").endswith(tail):

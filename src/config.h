@@ -123,7 +123,7 @@
 
 // Requests up to this size are served from per-thread caches by the fast
 // path, one bin per slab class.  Bytes.
-#define LA_TC_MAX_BYTES 4096
+#define LA_TC_MAX_BYTES 2048
 // Requests above that and up to this size are cached too, by the slow path:
 // it spares them the heap lock.  A power of two.  Bytes.
 #define LA_TC_MEDIUM_MAX_BYTES (32 * 1024)
@@ -157,21 +157,20 @@
 /* ---- slabs (slab.c, sizeclass.c) ---------------------------------------- */
 
 // Requests up to this size are served from size-class slabs (slots with no
-// header) through the thread caches: the range of the fast paths.  4 KiB:
+// header) through the thread caches: the range of the fast paths.  2 KiB:
 // with 1 KiB, the 1-2 KiB strings and buffers of w_churn (a tenth of its
 // blocks) took the medium slow path on both malloc and free, and that
-// path was a fifth of its profile; with 2 KiB, w_fragment's 2-4 KiB blocks
-// (6% of them) cost it a fifth of its time in the heap.  Bytes.
-#define LA_SLAB_MAX_BYTES 4096
+// path was a fifth of its profile.  Bytes.
+#define LA_SLAB_MAX_BYTES 2048
 // realloc of a heap block in the exported family: it stays in place while
 // it has up to 1/n to spare, and one that grows and must move gets 1/n
 // more than asked (issue 13: round-robin string growth).
 #define LA_REALLOC_SLACK_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table).
-#define LA_SLAB_CLASSES 29
+#define LA_SLAB_CLASSES 25
 // A slab is one heap block of this many payload bytes, aligned to it, so
 // that an address finds its slab through one page-map entry per slab.
-// 64 KiB holds 15 slots of the largest class and costs one address-space
+// 64 KiB holds 31 slots of the largest class and costs one address-space
 // chunk per class and heap; its pages are touched only as slots are
 // carved.  A power of two.  Bytes.
 #define LA_SLAB_BYTES (64 * 1024)

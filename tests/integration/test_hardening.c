@@ -141,8 +141,7 @@ static const case_t cases[] = {
     {"slot of 512 bytes", cached, 512, "malloc()"},
     {"slot of 1024 bytes", cached, 1024, "malloc()"},
     {"slot of 2048 bytes", cached, 2048, "malloc()"},
-    {"slot of 4096 bytes", cached, 4096, "malloc()"},
-    {"medium block of 6000 bytes", cached, 6000, "malloc()"},
+    {"medium block of 4000 bytes", cached, 4000, "malloc()"},
     {"medium block of 20000 bytes", cached, 20000, "malloc()"},
     {"heap list block of 200 bytes", heap_list, 200, "malloc()"},
     {"heap list block of 4000 bytes", heap_list, 4000, "malloc()"},
@@ -151,7 +150,7 @@ static const case_t cases[] = {
     // The remote list may be drained by a decay pass (a free) before a
     // refill (a malloc) takes it: either names the corruption.
     {"remote slot of 100 bytes", remote, 100, "()"},
-    {"remote medium block of 6000 bytes", remote, 6000, "()"},
+    {"remote medium block of 3000 bytes", remote, 3000, "()"},
 };
 
 static const case_t *current;

@@ -153,7 +153,7 @@ int main(int argc, char **argv)
     }
     bool exact = strcmp(mode, "exact") == 0;
     if (exact) { // small, medium and large blocks, every one sampled
-        size_t c[3] = {3000, 500, 20}, s[3] = {100, 6000, 200000};
+        size_t c[3] = {3000, 500, 20}, s[3] = {100, 3000, 200000};
         memcpy(counts, c, sizeof c);
         memcpy(sizes, s, sizeof s);
     } else { // 1000, 937.5 and 781.25 MiB, mapped but barely touched

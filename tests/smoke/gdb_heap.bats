@@ -134,7 +134,7 @@ GDB
     [ "$(stats_field stats num_frees)" -ge 3 ] || fail_with "num_frees below the program's 3 frees"
     [ "$(stats_field stats num_mmaps)" -ge 1 ] || fail_with "num_mmaps: the 200000-byte block was mapped"
     [ "$(stats_field stats mmap_bytes)" -ge 200000 ] || fail_with "mmap_bytes below the live large block"
-    [ "$(stats_field stats current_usage)" -ge $((40 + 6000 + 200000 + 2 * 6000 + 40000)) ] ||
+    [ "$(stats_field stats current_usage)" -ge $((40 + 3000 + 200000 + 2 * 3000 + 40000)) ] ||
         fail_with "current_usage below the program's live blocks"
     [ "$(stats_field stats num_heaps)" -ge 1 ] || fail_with "num_heaps below 1"
 
@@ -158,13 +158,13 @@ GDB
     expect_line medium "^  block +$header \(header\)$"
     expect_line medium "^  payload +$medium$"
     expect_line medium '^  state +live$'
-    expect_line medium '^  requested +6000$'
+    expect_line medium '^  requested +3000$'
     expect_line medium '^  heap +0 '
-    [ "$(section medium | awk '$1 == "usable" { print $2 }')" -ge 6000 ] ||
-        fail_with "the 6000-byte block's usable size is below 6000"
+    [ "$(section medium | awk '$1 == "usable" { print $2 }')" -ge 3000 ] ||
+        fail_with "the 3000-byte block's usable size is below 3000"
     expect_line medium100 "^$(printf '%#x' $((medium + 100))) is 100 bytes into the payload \(116 into the block\)$"
     expect_line medium100 "^  block +$header \(header\)$"
-    expect_line medium100 '^  requested +6000$'
+    expect_line medium100 '^  requested +3000$'
     # A large block, freed blocks, a cached block, and no block at all.
     expect_line large "^$large is the payload start$"
     expect_line large '^  state +live \(large\)$'

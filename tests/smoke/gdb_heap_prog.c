@@ -24,7 +24,7 @@
 
 // What the test refers to by name (volatile: kept, and read back by gdb).
 void *volatile gdb_small;       // 40 bytes, live
-void *volatile gdb_medium;      // 6000 bytes, live
+void *volatile gdb_medium;      // 3000 bytes, live
 void *volatile gdb_large;       // 200000 bytes, live, its own mapping
 void *volatile gdb_freed;       // 5000 bytes, freed (into its heap, as caches are now)
 void *volatile gdb_freed_big;   // 40000 bytes, freed into its heap's last class
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "ok";
     gdb_small = take(40);
-    gdb_medium = take(6000);
+    gdb_medium = take(3000);
     gdb_large = take(200000);
     // Each freed block has a live block after it, so it cannot merge into
     // the heap's free top and stays a free block of its own size class.
@@ -69,9 +69,9 @@ int main(int argc, char **argv)
     // big for any cache bin (LA_TC_MEDIUM_MAX_BYTES), so it is freed into
     // the heap whatever the caches' policy.
     gdb_freed = take(5000);
-    void *guard1 = take(6000);
+    void *guard1 = take(3000);
     gdb_freed_big = take(40000);
-    void *guard2 = take(6000);
+    void *guard2 = take(3000);
     gdb_cached = take(40);
     gdb_spare = take(40000);
     free(gdb_freed);

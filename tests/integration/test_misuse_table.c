@@ -35,7 +35,7 @@
 #include <malloc.h>
 
 #define SMALL 100          // a 112-byte slot in the default mode
-#define MEDIUM 6000        // a headed heap block (above the 4 KiB slabs: a medium bin)
+#define MEDIUM 6000        // a headed heap block (above the slabs: a medium bin)
 #define LARGE (256 * 1024) // its own mapping
 #define CHURN 20000        // frees that push a freed block out of any quarantine
 

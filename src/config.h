@@ -122,8 +122,8 @@
 /* ---- thread caches ----------------------------------------------------- */
 
 // Requests up to this size are served from per-thread caches by the fast
-// path, one bin per slab class.  Bytes.
-#define LA_TC_MAX_BYTES 2048
+// path, one bin per 16 bytes.  Bytes.
+#define LA_TC_MAX_BYTES 1024
 // Requests above that and up to this size are cached too, by the slow path:
 // it spares them the heap lock.  A power of two.  Bytes.
 #define LA_TC_MEDIUM_MAX_BYTES (32 * 1024)
@@ -157,20 +157,17 @@
 /* ---- slabs (slab.c, sizeclass.c) ---------------------------------------- */
 
 // Requests up to this size are served from size-class slabs (slots with no
-// header) through the thread caches: the range of the fast paths.  2 KiB:
-// with 1 KiB, the 1-2 KiB strings and buffers of w_churn (a tenth of its
-// blocks) took the medium slow path on both malloc and free, and that
-// path was a fifth of its profile.  Bytes.
-#define LA_SLAB_MAX_BYTES 2048
+// header) through the thread caches: the range of the fast paths.  Bytes.
+#define LA_SLAB_MAX_BYTES 1024
 // realloc of a heap block in the exported family: it stays in place while
 // it has up to 1/n to spare, and one that grows and must move gets 1/n
 // more than asked (issue 13: round-robin string growth).
 #define LA_REALLOC_SLACK_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table).
-#define LA_SLAB_CLASSES 25
+#define LA_SLAB_CLASSES 21
 // A slab is one heap block of this many payload bytes, aligned to it, so
 // that an address finds its slab through one page-map entry per slab.
-// 64 KiB holds 31 slots of the largest class and costs one address-space
+// 64 KiB holds 64 slots of the largest class and costs one address-space
 // chunk per class and heap; its pages are touched only as slots are
 // carved.  A power of two.  Bytes.
 #define LA_SLAB_BYTES (64 * 1024)

@@ -6,7 +6,7 @@
  * constants or the lookup fails a test.
  *
  *   sizes = [16, 24, 32, 48, 64, 80, 96, 112, 128]; b = 128
- *   while b < 2048: sizes += [b + b // 4 * i for i in (1, 2, 3, 4)]; b *= 2
+ *   while b < 1024: sizes += [b + b // 4 * i for i in (1, 2, 3, 4)]; b *= 2
  *   inv, shift = pow(s >> k, -1, 1 << 32), k   where k = ctz(s)
  *   nslots = (65536 - 16) // s     (a slab's payload: 64 KiB less its header)
  *   class_of8[q] = first class with size >= max(8 q, 1)
@@ -25,8 +25,8 @@
  */
 #include "sizeclass.h"
 
-_Static_assert(LA_SLAB_CLASSES == 25, "the table below has LA_SLAB_CLASSES rows");
-_Static_assert(LA_SLAB_MAX_BYTES == 2048, "class_of8 covers requests up to 2048 bytes");
+_Static_assert(LA_SLAB_CLASSES == 21, "the table below has LA_SLAB_CLASSES rows");
+_Static_assert(LA_SLAB_MAX_BYTES == 1024, "class_of8 covers requests up to 1024 bytes");
 _Static_assert(LA_SLAB_BYTES == 65536 && LA_HEADER_BYTES == 16,
                "nslots below are for slabs of 64 KiB less a block header");
 
@@ -52,10 +52,6 @@ const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] = {
     {768, 85, 0xaaaaaaabu, 8},
     {896, 73, 0xb6db6db7u, 7},
     {1024, 63, 0x00000001u, 10},
-    {1280, 51, 0xcccccccdu, 8},
-    {1536, 42, 0xaaaaaaabu, 9},
-    {1792, 36, 0xb6db6db7u, 8},
-    {2048, 31, 0x00000001u, 11},
 };
 
 const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] = {
@@ -67,15 +63,7 @@ const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] = {
     17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
     18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
     19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
-    20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21,
-    21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21,
-    21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
-    22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
-    22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
-    23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23,
-    23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
-    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
-    24,
+    20,
 };
 
 const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] = {
@@ -87,13 +75,5 @@ const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] = {
     68, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72,
     72, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76,
     76, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80,
-    80, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84,
-    84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84,
-    84, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88,
-    88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88,
-    88, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92,
-    92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92,
-    92, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96,
-    96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96, 96,
-    96,
+    80,
 };

@@ -26,7 +26,7 @@ static size_t slabs_in_use(void)
 
 static void test_sizes(void)
 {
-    for (size_t n = 0; n <= LA_SLAB_MAX_BYTES; n++) {
+    for (size_t n = 0; n <= 1024; n++) {
         unsigned char *p = mem_malloc_ts(n);
         REQUIRE(p != NULL);
         size_t u = mem_usable_size(p);

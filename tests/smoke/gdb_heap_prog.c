@@ -69,9 +69,9 @@ int main(int argc, char **argv)
     // big for any cache bin (LA_TC_MEDIUM_MAX_BYTES), so it is freed into
     // the heap whatever the caches' policy.
     gdb_freed = take(5000);
-    void *guard1 = take(3000);
+    void *guard1 = take(2000);
     gdb_freed_big = take(40000);
-    void *guard2 = take(3000);
+    void *guard2 = take(2000);
     gdb_cached = take(40);
     gdb_spare = take(40000);
     free(gdb_freed);

@@ -383,10 +383,7 @@ void guard_stats(size_t *live, size_t *made, size_t *skipped)
 void guard_sum_counters(la_counters_t *sum)
 {
     lock_acquire(&la.guard_lock);
-    sum->nalloc += guard.counters.nalloc;
-    sum->alloc_bytes += guard.counters.alloc_bytes;
-    sum->nfree += guard.counters.nfree;
-    sum->free_bytes += guard.counters.free_bytes;
+    la_counters_add(sum, &guard.counters);
     lock_release(&la.guard_lock);
 }
 

@@ -330,6 +330,18 @@ typedef struct {
     size_t coalesces;
 } la_counters_t;
 
+// Adds c into sum, field by field.  Relaxed loads: c may be a heap's
+// counters that their owner updates while a snapshot reads them.
+LA_INLINE void la_counters_add(la_counters_t *sum, const la_counters_t *c)
+{
+    sum->alloc_bytes += la_load_relaxed(&c->alloc_bytes);
+    sum->free_bytes += la_load_relaxed(&c->free_bytes);
+    sum->nalloc += la_load_relaxed(&c->nalloc);
+    sum->nfree += la_load_relaxed(&c->nfree);
+    sum->splits += la_load_relaxed(&c->splits);
+    sum->coalesces += la_load_relaxed(&c->coalesces);
+}
+
 // Cache-line aligned so that heaps used by different threads do not share
 // a line.
 typedef struct la_heap {

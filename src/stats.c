@@ -42,16 +42,6 @@ void stats_usage_publish(int64_t delta)
         raise_peak((size_t)now);
 }
 
-static void add_counters(la_counters_t *sum, const la_counters_t *c)
-{
-    sum->alloc_bytes += la_load_relaxed(&c->alloc_bytes);
-    sum->free_bytes += la_load_relaxed(&c->free_bytes);
-    sum->nalloc += la_load_relaxed(&c->nalloc);
-    sum->nfree += la_load_relaxed(&c->nfree);
-    sum->splits += la_load_relaxed(&c->splits);
-    sum->coalesces += la_load_relaxed(&c->coalesces);
-}
-
 // The bytes of h's regions in RAM now, asked of the kernel (mincore): an
 // exact figure of what the heap holds resident, where released_bytes only
 // adds up every madvise, trim and unmap, counting the same pages again
@@ -79,7 +69,7 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
     for (unsigned i = 0; i < n; i++) {
         la_heap_t *h = &la.heaps[i];
         lock_acquire(&h->lock);
-        add_counters(&sum, &h->counters);
+        la_counters_add(&sum, &h->counters);
         heap_bytes += h->region_bytes;
         if (resident_wanted)
             resident += heap_resident_bytes(h);
@@ -88,10 +78,10 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
     // Under the lock its writers hold: large_realloc adjusts nalloc and
     // nfree with plain stores, in pairs that cancel out before it unlocks.
     lock_acquire(&la.large_lock);
-    add_counters(&sum, &la.large_counters);
+    la_counters_add(&sum, &la.large_counters);
     lock_release(&la.large_lock);
     // Checking mode: frees of blocks still in the quarantine.
-    add_counters(&sum, &la.quarantine_counters);
+    la_counters_add(&sum, &la.quarantine_counters);
     tcache_sum_counters(&sum);
     guard_sum_counters(&sum);
     mem_stats_t s = {0};

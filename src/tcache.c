@@ -359,7 +359,8 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         uint32_t released = flush_slots(tc, bin, n);
         la_add_owned(&bin->room, (int32_t)released);
         la_add_owned(&bin->moved, (int64_t)released);
-        la_add_owned(&tc->slot_moved_bytes, (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
+        la_add_owned(&tc->slot_moved_bytes,
+                     (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
         return;
     }
     void *rest = bin->head, *kept = NULL;
@@ -459,12 +460,11 @@ static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
     sum->free_bytes += la_load_relaxed(&tc->free_bytes);
 }
 
-// Flushes a cache and folds its counters into the retired ones.  The
-// caller holds la.tc_lock.
-static void retire_locked(la_tcache_t *tc)
+// Takes a dead thread's cache off the live list without touching its bins:
+// its counters are kept (as they stand), its blocks stay where they are.
+// The caller holds la.tc_lock.
+static void abandon_locked(la_tcache_t *tc)
 {
-    flush_all(tc);
-    publish(tc);
     tcache_counters(tc, &la.tc_retired);
     if (tc->next != NULL)
         tc->next->prev = tc->prev;
@@ -472,6 +472,15 @@ static void retire_locked(la_tcache_t *tc)
         tc->prev->next = tc->next;
     else
         la.tc_list = tc->next;
+}
+
+// Flushes a cache and folds its counters into the retired ones.  The
+// caller holds la.tc_lock.
+static void retire_locked(la_tcache_t *tc)
+{
+    flush_all(tc);
+    publish(tc);
+    abandon_locked(tc);
     tc->kind = LA_TC_DEAD;
     tc->next = la.tc_free;
     la.tc_free = tc;
@@ -817,10 +826,7 @@ void tcache_flush_current(void)
 void tcache_sum_counters(la_counters_t *sum)
 {
     lock_acquire(&la.tc_lock);
-    sum->nalloc += la.tc_retired.nalloc;
-    sum->alloc_bytes += la.tc_retired.alloc_bytes;
-    sum->nfree += la.tc_retired.nfree;
-    sum->free_bytes += la.tc_retired.free_bytes;
+    la_counters_add(sum, &la.tc_retired);
     for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
         tcache_counters(tc, sum);
     lock_release(&la.tc_lock);
@@ -845,20 +851,6 @@ void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
 
 void tcache_lock_all(void) { lock_acquire(&la.tc_lock); }
 void tcache_unlock_all(void) { lock_release(&la.tc_lock); }
-
-// Takes a dead thread's cache off the live list without touching its bins:
-// its counters are kept (as they stand), its blocks stay where they are.
-// The caller holds la.tc_lock.
-static void abandon_locked(la_tcache_t *tc)
-{
-    tcache_counters(tc, &la.tc_retired);
-    if (tc->next != NULL)
-        tc->next->prev = tc->prev;
-    if (tc->prev != NULL)
-        tc->prev->next = tc->next;
-    else
-        la.tc_list = tc->next;
-}
 
 void tcache_after_fork_child(void)
 {

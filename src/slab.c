@@ -164,8 +164,11 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     s->nfree = c->nslots;
     s->heap = h;
     s->block = b;
-    for (uint32_t i = 0; i < c->nslots; i++)
-        bit_set(s, i);
+    // Every slot free (never carved): whole words, then the last's low bits.
+    for (uint32_t w = 0; w < c->nslots / 64; w++)
+        s->freemap[w] = ~(uint64_t)0;
+    if (c->nslots % 64 != 0)
+        s->freemap[c->nslots / 64] = ((uint64_t)1 << (c->nslots % 64)) - 1;
     if (!map_set(s->base, s)) {
         heap_free(h, b);
         meta_free(s);
@@ -197,9 +200,16 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
 
 /* ---- slots -------------------------------------------------------------- */
 
-size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
+// Up to `want` slots of class cls, into out[] when it is not NULL, else
+// linked into a chain (the first found at its head, the last linking to
+// `tail`), whose head goes to *head.  Inlined into its two callers with
+// the sink fixed, so that each loop has one store per slot.
+static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, unsigned cls,
+                                                               size_t want, void **out,
+                                                               void *tail, void **head)
 {
     size_t n = 0;
+    void *prev = NULL;
     while (n < want) {
         la_slab_t *s = h->slab_avail[cls];
         if (s == NULL) {
@@ -220,13 +230,20 @@ size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
                 uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
                 void *p = (void *)(s->base + (uintptr_t)i * s->size);
-                // A slot handed out before came back through slab_free,
-                // linked to nothing: a write after its free broke that,
+                // A slot handed out before came back through slab_free
+                // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
                 // path while the slab hands it out again.
                 if (LA_UNLIKELY(i < carved && !la_link_ok(p)))
                     la_link_corrupt(p, "malloc");
-                out[n++] = p;
+                if (out != NULL)
+                    out[n] = p;
+                else if (prev != NULL)
+                    la_link_store(prev, p);
+                else
+                    *head = p;
+                prev = p;
+                n++;
                 top = LA_MAX(top, i + 1);
             }
             la_store_relaxed(&s->freemap[w], bits);
@@ -238,7 +255,19 @@ size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
         if (s->nfree == 0)
             avail_remove(h, s);
     }
+    if (out == NULL && prev != NULL)
+        la_link_store(prev, tail);
     return n;
+}
+
+size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
+{
+    return alloc_slots(h, cls, want, out, NULL, NULL);
+}
+
+size_t slab_alloc_chain(la_heap_t *h, unsigned cls, size_t want, void *tail, void **head)
+{
+    return alloc_slots(h, cls, want, NULL, tail, head);
 }
 
 // Slabs of a class that are empty, beyond the one kept.
@@ -251,10 +280,15 @@ static bool keep_empty(la_heap_t *h, la_slab_t *self)
     return true;
 }
 
-void slab_free(la_heap_t *h, void *p, const char *func)
+// Slot i of s, p, back into its slab: checked, marked free, counted;
+// `linked` says its link words hold already (it comes off a chain or a
+// bin), else they are written, so that a second free of it fails the fast
+// path.  The slab goes back to the heap if that emptied it: p's memory is
+// the heap's then, and nothing may be written to it after this.
+static inline __attribute__((always_inline)) void slot_release(la_heap_t *h, la_slab_t *s,
+                                                              void *p, bool linked,
+                                                              const char *func)
 {
-    la_slab_t *s = slab_of(p);
-    la_assert(s != NULL && s->heap == h);
     uint32_t i = slab_slot_index(s, p);
     if (LA_UNLIKELY(i >= s->carved))
         la_fatal(func, "invalid pointer %p (inside a slab of %u-byte slots, not a slot's start)", p,
@@ -262,7 +296,8 @@ void slab_free(la_heap_t *h, void *p, const char *func)
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
     bit_set(s, i);
-    la_link_store(p, NULL); // free: a second free of it fails the fast path
+    if (!linked)
+        la_link_store(p, NULL);
     s->nfree++;
     if (i / 64 < s->first_word)
         s->first_word = i / 64;
@@ -272,12 +307,39 @@ void slab_free(la_heap_t *h, void *p, const char *func)
         slab_release(h, s);
 }
 
+void slab_free(la_heap_t *h, void *p, const char *func)
+{
+    la_slab_t *s = slab_of(p);
+    la_assert(s != NULL && s->heap == h);
+    slot_release(h, s, p, false, func);
+}
+
 void slab_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
         void *next = la_link_next(chain, "free");
-        slab_free(h, chain, "free");
+        la_slab_t *s = slab_of(chain);
+        la_assert(s != NULL && s->heap == h);
+        slot_release(h, s, chain, true, "free");
         chain = next;
+    }
+}
+
+void slab_free_slots(la_heap_t *h, void *const *slots, size_t n)
+{
+    uintptr_t base = 0; // the slab of the slot before: none yet
+    la_slab_t *s = NULL;
+    while (n-- > 0) {
+        void *p = slots[n];
+        // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff it
+        // is less than that above it.  A slab released here held none of
+        // the slots still to come (each of them kept it from being empty).
+        if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
+            s = slab_of(p);
+            la_assert(s != NULL && s->heap == h);
+            base = s->base;
+        }
+        slot_release(h, s, p, true, "free");
     }
 }
 

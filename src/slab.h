@@ -16,8 +16,8 @@
  * exchange when non-empty).
  *
  * A slot is live, or free: on a thread cache's bin or a heap's remote list,
- * or back in its slab (its bit set in the slab's bitmap, and linked to
- * nothing).  A free slot's first two words are its link words (internal.h,
+ * or back in its slab (its bit set in the slab's bitmap; its link words
+ * still hold, their link stale and never followed).  A free slot's first two words are its link words (internal.h,
  * la_link_*): p[0] ^ p[1] == la.slot_key ^ p, a keyed relation that a live
  * slot's data meets only by a 2^-64 chance, and that a write after free
  * breaks; so the free fast path tells a second free from a first with one
@@ -76,11 +76,19 @@ LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
 // into out[]; returns how many (0: out of memory).  They are live to the
 // slab; the caller tags them if it caches them.
 LA_HIDDEN size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out);
+// The same, linked into a chain for a thread cache's bin: the first slot
+// found at *head, the last linking to `tail` (the bin's head before).
+// Each slot is written once, and the caller walks nothing.
+LA_HIDDEN size_t slab_alloc_chain(la_heap_t *h, unsigned cls, size_t want, void *tail,
+                                  void **head);
 // Gives one slot of h's back to its slab (checked: a slot already free in
 // the slab is reported as a double free by `func`).
 LA_HIDDEN void slab_free(la_heap_t *h, void *p, const char *func);
-// The same for a chain of slots of h, linked by word 0.
+// The same for a chain of slots of h, linked (la_link_*).
 LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
+// The same for n slots of h that the caller took off a chain (their links
+// checked and still holding), freed from the last to the first.
+LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, size_t n);
 // Slots of class cls of h freed by threads bound to other heaps: pushed
 // as one chain (first..last, all of class cls) with one CAS, taken all at
 // once by h's threads (one list per class, so that a refill takes only

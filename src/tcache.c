@@ -256,20 +256,25 @@ static la_tcache_t *tcache_create(void)
 // Gives the n newest slots of a slab bin (from its head) back to their
 // heaps: those of this thread's heap to their slabs under its lock, those
 // of another heap onto that heap's remote list of the class with one CAS.
-// Returns how many left the bin.  One walk checks each link and finds
-// each slot's heap; consecutive slots mostly share a slab, whose page-map
-// entry is then looked up once per run, and when all of them share a heap
-// (a thread that frees what one other thread allocated) the walked chain
-// goes as it is, relinked nowhere (flush_bin was 21% of w_pipeline's
-// profile when it walked twice, looked every slot up and relinked it).
+// Returns how many left the bin.  One walk checks each link, finds each
+// slot's heap and notes the slot: consecutive slots mostly share a slab,
+// whose page-map entry is then looked up once per run; when all of them
+// share a heap (a thread that frees what one other thread allocated) the
+// walked chain goes as it is, relinked nowhere (flush_bin was 21% of
+// w_pipeline's profile when it walked twice, looked every slot up and
+// relinked it), and when that heap is this thread's the noted slots go to
+// their slabs from the array (w_shuffle: a second walk to reverse the
+// chain and a third to free it cost 40 instructions a slot).
 static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
 {
     unsigned cls = (unsigned)(bin - tc->bins);
     void *rest = bin->head, *last = NULL, *p = rest;
+    void *slots[LA_TC_COUNT_MAX];
     la_heap_t *owner = NULL;
     bool mixed = false;
     uintptr_t base = 0; // the slab of the slot before: none yet
     uint32_t released = 0;
+    n = LA_MIN(n, (uint32_t)LA_TC_COUNT_MAX); // a bin holds no more
     while (released < n && p != NULL) {
         // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff
         // it is less than that above it.
@@ -281,9 +286,9 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
             else if (s->heap != owner)
                 mixed = true;
         }
+        slots[released++] = p;
         last = p;
         p = la_link_next(p, "free");
-        released++;
     }
     if (last == NULL)
         return 0;
@@ -292,24 +297,17 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         slab_push_remote(owner, cls, rest, last); // relinks last
         return released;
     }
-    la_link_store(last, NULL);
     if (!mixed) {
         // Back to the slabs oldest first, in the order the program freed
         // them: newest first (the walk's order) made slabs empty, go back
         // to the heap and be carved again in another order, and grew
         // w_shuffle's heap from 28.9 to 34-43 MiB (peak RSS 34.5 -> 39.7 MB).
-        void *local = NULL;
-        while (rest != NULL) {
-            void *next = la_link_next(rest, "free");
-            la_link_store(rest, local);
-            local = rest;
-            rest = next;
-        }
         lock_acquire(&tc->heap->lock);
-        slab_free_chain(tc->heap, local);
+        slab_free_slots(tc->heap, slots, released);
         lock_release(&tc->heap->lock);
         return released;
     }
+    la_link_store(last, NULL);
     // Slots of several heaps: chained per heap.
     void *first[LA_MAX_HEAPS] = {0}, *tail[LA_MAX_HEAPS];
     void *local = NULL;
@@ -601,15 +599,13 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
     if (want == 0)
         return;
     la_heap_t *h = tc->heap;
-    void *got[LA_TC_BATCH_MAX];
+    // Linked as they are found, the first carved at the head (used first).
+    void *head = NULL;
     lock_acquire(&h->lock);
-    size_t n = slab_alloc_batch(h, (unsigned)(bin - tc->bins), want, got);
+    size_t n = slab_alloc_chain(h, (unsigned)(bin - tc->bins), want, bin->head, &head);
     lock_release(&h->lock);
-    // Pushed last to first, so that the first carved is used first.
-    for (size_t i = n; i-- > 0;) {
-        la_link_store(got[i], bin->head);
-        bin->head = got[i];
-    }
+    if (n > 0)
+        bin->head = head;
     la_add_owned(&bin->room, -(int32_t)n);
     la_add_owned(&bin->moved, -(int64_t)n);
     la_add_owned(&tc->slot_moved_bytes, -(int64_t)n * (int64_t)la_sizeclasses[bin - tc->bins].size);

@@ -223,13 +223,16 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 break;
         }
         uint32_t words = (s->nslots + 63) / 64, carved = s->carved, top = carved;
+        // In locals: the link stores below might alias the slab for all
+        // the compiler knows, and it reloaded both for every slot.
+        uintptr_t base = s->base, size = s->size;
         size_t first = n;
         for (uint32_t w = s->first_word; w < words && n < want; w++) {
             uint64_t bits = la_load_relaxed(&s->freemap[w]);
             while (bits != 0 && n < want) {
                 uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                void *p = (void *)(s->base + (uintptr_t)i * s->size);
+                void *p = (void *)(base + (uintptr_t)i * size);
                 // A slot handed out before came back through slab_free
                 // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
@@ -280,14 +283,12 @@ static bool keep_empty(la_heap_t *h, la_slab_t *self)
     return true;
 }
 
-// Slot i of s, p, back into its slab: checked, marked free, counted;
-// `linked` says its link words hold already (it comes off a chain or a
-// bin), else they are written, so that a second free of it fails the fast
-// path.  The slab goes back to the heap if that emptied it: p's memory is
-// the heap's then, and nothing may be written to it after this.
-static inline __attribute__((always_inline)) void slot_release(la_heap_t *h, la_slab_t *s,
-                                                              void *p, bool linked,
-                                                              const char *func)
+// Slot p of s back in its slab, checked first (a second free of a slot
+// already back in its slab, or a pointer that is not a slot's start, is
+// reported by `func`): marked in the bitmap and counted.  The caller then
+// settles the slab (slab_settle), once per run of slots in one slab.
+static inline __attribute__((always_inline)) void slot_put_back(la_slab_t *s, void *p,
+                                                               const char *func)
 {
     uint32_t i = slab_slot_index(s, p);
     if (LA_UNLIKELY(i >= s->carved))
@@ -296,11 +297,16 @@ static inline __attribute__((always_inline)) void slot_release(la_heap_t *h, la_
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
     bit_set(s, i);
-    if (!linked)
-        la_link_store(p, NULL);
     s->nfree++;
     if (i / 64 < s->first_word)
         s->first_word = i / 64;
+}
+
+// A slab that got slots back: onto its class list, and back to the heap if
+// it is empty now (its memory is then the heap's: nothing may be written
+// to its slots after this).
+static inline __attribute__((always_inline)) void slab_settle(la_heap_t *h, la_slab_t *s)
+{
     if (!s->on_avail)
         avail_push(h, s);
     if (s->nfree == s->nslots && !keep_empty(h, s))
@@ -311,36 +317,47 @@ void slab_free(la_heap_t *h, void *p, const char *func)
 {
     la_slab_t *s = slab_of(p);
     la_assert(s != NULL && s->heap == h);
-    slot_release(h, s, p, false, func);
+    slot_put_back(s, p, func);
+    la_link_store(p, NULL); // free: a second free of it fails the fast path
+    slab_settle(h, s);
 }
 
+// Slots that come off a chain or a bin keep their link words: they hold
+// already (the link is stale and never followed).
 void slab_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
         void *next = la_link_next(chain, "free");
         la_slab_t *s = slab_of(chain);
         la_assert(s != NULL && s->heap == h);
-        slot_release(h, s, chain, true, "free");
+        slot_put_back(s, chain, "free");
+        slab_settle(h, s);
         chain = next;
     }
 }
 
 void slab_free_slots(la_heap_t *h, void *const *slots, size_t n)
 {
-    uintptr_t base = 0; // the slab of the slot before: none yet
+    // Settled once per run of slots in one slab (slabs are
+    // LA_SLAB_BYTES-aligned: p is in the slab at base iff it is less than
+    // that above it): a batch freed in the order it was allocated comes in
+    // runs hundreds long.  A slab released here held none of the slots
+    // still to come (each of them kept it from being empty).
     la_slab_t *s = NULL;
+    uintptr_t base = 0; // the slab of the run: none yet
     while (n-- > 0) {
         void *p = slots[n];
-        // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff it
-        // is less than that above it.  A slab released here held none of
-        // the slots still to come (each of them kept it from being empty).
         if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
+            if (s != NULL)
+                slab_settle(h, s);
             s = slab_of(p);
             la_assert(s != NULL && s->heap == h);
             base = s->base;
         }
-        slot_release(h, s, p, true, "free");
+        slot_put_back(s, p, "free");
     }
+    if (s != NULL)
+        slab_settle(h, s);
 }
 
 void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last)

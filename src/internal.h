@@ -622,7 +622,8 @@ LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
 // probability 2^-64 without knowing la.slot_key.  Whoever takes p off a
 // list checks the relation first (la_link_next) and reports the list as
 // corrupted instead of following the link.  The relation is also what
-// tells a free slot from a live one on the free fast path (a double free).
+// tells a free slot from a live one on the free fast path (a double free),
+// which looks at word 1 first (la_link_maybe).
 // Reading both words of a free element reveals the tag: the scheme stops
 // blind writes, not a program that can read freed memory and then write.
 LA_INLINE uintptr_t la_link_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
@@ -637,6 +638,30 @@ LA_INLINE bool la_link_ok(const void *p)
 {
     const uintptr_t *w = p;
     return (w[0] ^ w[1]) == la_link_tag(p);
+}
+// p leaves its list for the program: word 1 becomes 1, which no link is
+// (links are 16-byte aligned or NULL), so that la_link_maybe fails on word
+// 1 alone; and word 0 becomes 0, so that the relation stays out of reach
+// of partial writes (the last element of a list has word 0 = its tag: with
+// word 0 kept, a program writing byte 0 and byte 8 of a fresh block met
+// the relation by a 2^-8 chance, and w_ruby's malloc_usable_size called
+// its blocks double frees).
+LA_INLINE void la_link_clear(void *p)
+{
+    uintptr_t *w = p;
+    w[0] = 0;
+    w[1] = 1;
+}
+// Whether p may be linked, for the free fast path: word 1 is a link
+// (16-byte aligned or NULL), and only then the relation.  Word 0 is where
+// programs write most, often just before they free: a narrower store
+// still in flight there makes an 8-byte load of it wait until the store
+// retires (store forwarding fails), and w_pairs (byte 0 written, then
+// freed) ran 1.3x slower while free loaded word 0 every time.
+LA_INLINE bool la_link_maybe(const void *p)
+{
+    const uintptr_t *w = p;
+    return (w[1] & (ALIGNMENT - 1)) == 0 && (w[0] ^ w[1]) == la_link_tag(p);
 }
 // Reports "free list corrupted at p (a write after free?)" by `func`.
 LA_HIDDEN LA_COLD LA_NORETURN void la_link_corrupt(const void *p, const char *func);

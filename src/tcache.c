@@ -691,7 +691,7 @@ void *tcache_malloc_slow(size_t req)
         if (p != NULL && !bin_is_medium(tc, bin)) {
             bin->head = la_link_next(p, "malloc");
             la_add_owned(&bin->room, 1);
-            ((void **)p)[0] = NULL; // no longer linked: the relation fails
+            la_link_clear(p); // no longer linked: the relation fails
             la_add_owned(&bin->pops, 1);
             publish_lazily(tc);
             return p;

@@ -150,7 +150,7 @@ LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size
             return tcache_malloc_corrupt(p); // a jump: no frame here
         bin->head = (void *)next;
         la_add_owned(&bin->room, 1);
-        p[0] = 0; // no longer linked: the relation fails
+        la_link_clear(p); // no longer linked: the relation fails
         la_add_owned(&bin->pops, 1);
         return p;
     }
@@ -179,7 +179,7 @@ LA_INLINE void tcache_free(void *ptr)
     // Not a slot handed out, or linked free already: named by the slow
     // path before anything is written.
     if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) ||
-                    (p[0] ^ p[1]) == tag))
+                    la_link_maybe(p)))
         return tcache_free_slow(ptr);
     la_tbin_t *bin = tcache_bin_at(la_tc, s->cls4);
     if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)

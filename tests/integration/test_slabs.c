@@ -155,6 +155,35 @@ static void test_fork(void)
         mem_free_ts(many[i]);
 }
 
+// A slot fresh from malloc must not look linked (free's and
+// malloc_usable_size's double-free test) whatever a program writes into
+// its first bytes.  The last slot of a bin's list has word 0 equal to its
+// tag; when malloc cleared only word 1, writing byte 0 and byte 8 made the
+// link relation hold for one value in 256 of byte 8, and such a block was
+// called a double free.  Refills leave such a last slot among the 4096.
+static void test_fresh_slot_writes(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        enum { N = 4096 };
+        static unsigned char *many[N];
+        for (int i = 0; i < N; i++)
+            many[i] = mem_malloc_ts(24);
+        for (int i = 0; i < N; i++)
+            for (int v = 0; v < 256; v++) {
+                many[i][0] = (unsigned char)i;
+                many[i][8] = (unsigned char)v;
+                (void)mem_usable_size(many[i]); // aborts if it looks free
+            }
+        for (int i = 0; i < N; i++)
+            mem_free_ts(many[i]);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     test_sizes();
@@ -162,6 +191,7 @@ int main(void)
     test_empty_slabs_return();
     test_remote();
     test_fork();
+    test_fresh_slot_writes();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_slabs");
 }

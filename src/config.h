@@ -80,6 +80,10 @@
 // Unmapped large blocks whose header page stays mapped (as a zero page,
 // no RSS) so that a double free of them is reported, not a fault.
 #define LA_LARGE_TOMBSTONES 64
+// Checking mode's SIGSEGV report on a large block's guard page tries the
+// large-block lock this many times (yielding between tries) before it
+// reads the list without it: the faulting thread may hold it itself.
+#define LA_LARGE_REPORT_LOCK_TRIES 100
 
 /* ---- giving memory back ------------------------------------------------ */
 

@@ -99,12 +99,38 @@ void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed)
     }
 }
 
-// The first byte of [p, p + bytes) that is not `fill`, or bytes: a word at
-// a time, since every check of checking mode passes here.
+// The first byte of [p, p + bytes) that is not `fill`, or bytes.  Every
+// check of checking mode passes here, over every byte of every block
+// freed: 64 bytes a step in 16-byte vectors (the compiler's SIMD, whatever
+// the target has), one branch a step, then 16, then words and bytes for
+// the rest and for the step that differs.  A word at a time, it was a
+// tenth of all the instructions of sqlite3 in checking mode (issue 15).
+typedef uint64_t fill_vec_t __attribute__((vector_size(16)));
+
+static fill_vec_t fill_diff(const unsigned char *p, fill_vec_t pattern)
+{
+    fill_vec_t v;
+    memcpy(&v, p, sizeof v);
+    return v ^ pattern;
+}
+
 static size_t fill_intact(const unsigned char *p, size_t bytes, unsigned char fill)
 {
     const uint64_t word = 0x0101010101010101ull * fill;
+    const fill_vec_t pattern = {word, word};
     size_t i = 0;
+    for (; i + 64 <= bytes; i += 64) {
+        const unsigned char *q = p + i;
+        fill_vec_t diff = fill_diff(q, pattern) | fill_diff(q + 16, pattern) |
+                          fill_diff(q + 32, pattern) | fill_diff(q + 48, pattern);
+        if ((diff[0] | diff[1]) != 0)
+            break;
+    }
+    for (; i + 16 <= bytes; i += 16) {
+        fill_vec_t diff = fill_diff(p + i, pattern);
+        if ((diff[0] | diff[1]) != 0)
+            break;
+    }
     for (; i + 8 <= bytes; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
@@ -470,7 +496,7 @@ void debug_tick(void)
                    "says where), found after %zu operations\n", n);
         os_abort();
     }
-    size_t visited = la_load_relaxed(&la.check_visited) - before;
-    if (la.options.check_every_auto && visited > period)
-        la_store_relaxed(&la.check_next, n + visited);
+    size_t spacing = (la_load_relaxed(&la.check_visited) - before) * LA_CHECK_OPS_PER_VISIT;
+    if (la.options.check_every_auto && spacing > period)
+        la_store_relaxed(&la.check_next, n + spacing);
 }

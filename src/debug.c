@@ -304,6 +304,10 @@ static uint64_t trailer_word(const void *slot, uint32_t req, uint32_t state)
 
 void *debug_slot_alloc(la_heap_t *h, size_t req)
 {
+    // Compared before the sum, which wraps for a request near SIZE_MAX:
+    // malloc(SIZE_MAX) got a small slot and a memset of SIZE_MAX bytes.
+    if (req > LA_SLAB_MAX_BYTES)
+        return NULL; // not a slot: the caller's path fails it or serves it
     size_t need = LA_ALIGN_UP(SLOT_FRONT_BYTES + req + la.guard_bytes + SLOT_TRAILER_BYTES,
                               ALIGNMENT);
     if (need > LA_SLAB_MAX_BYTES)

@@ -8,10 +8,13 @@
  * guard page), blocks moved by realloc and over-aligned blocks; faults
  * elsewhere still kill the process with SIGSEGV; guard pages go with
  * their mappings (no mapping left behind after many cycles); and a write
- * after free into a block still in the quarantine at exit is named.
+ * after free into a block still in the quarantine at exit is named.  And
+ * malloc(SIZE_MAX) fails with ENOMEM (it crashed in checking mode).
  * Misuse cases run in forked children that must abort with the report.
  */
+#include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "allocator.h"
 #include "../testhelper.h"
@@ -83,6 +86,13 @@ static size_t mappings(void)
 
 int main(void)
 {
+    // A request near SIZE_MAX fails as in the default mode: the size of
+    // the checked slot it would need wrapped, and it got a small one.
+    errno = 0;
+    CHECK(mem_malloc_ts(SIZE_MAX) == NULL && errno == ENOMEM);
+    errno = 0;
+    CHECK(mem_malloc_ts(SIZE_MAX - 20) == NULL && errno == ENOMEM);
+
     // A fresh mapping: the block ends at the guard page.
     unsigned char *p = mem_malloc(LARGE);
     REQUIRE(p != NULL);

@@ -80,6 +80,10 @@
 // Unmapped large blocks whose header page stays mapped (as a zero page,
 // no RSS) so that a double free of them is reported, not a fault.
 #define LA_LARGE_TOMBSTONES 64
+// Checking mode's SIGSEGV report on a large block's guard page tries the
+// large-block lock this many times (yielding between tries) before it
+// reads the list without it: the faulting thread may hold it itself.
+#define LA_LARGE_REPORT_LOCK_TRIES 100
 
 /* ---- giving memory back ------------------------------------------------ */
 
@@ -201,11 +205,17 @@
 #define LA_CANARY_BYTE 0xcb
 #define LA_POISON_BYTE 0xdd
 // Heap walk period in checking mode when ALLOCATOR_CHECK_EVERY is not set:
-// this many operations, or as many as the last walk visited blocks and
-// slots if that is more, so that walks cost about one block per operation
-// however big the heap (every 1000 made checking mode 2x slower than the
-// default on a sqlite3 workload, issue 15).
+// this many operations, or LA_CHECK_OPS_PER_VISIT times as many as the
+// last walk visited blocks and slots if that is more, so that walks cost
+// a bounded share of each operation however big the heap (every 1000 made
+// checking mode 2x slower than the default on a sqlite3 workload, issue
+// 15).
 #define LA_CHECK_EVERY_DEFAULT 1000
+// Operations per block or slot visited by the periodic walk (see above).
+// At 1 the walk was a third of checking mode's extra time on sqlite3 (a
+// 75 MiB heap: a cache and TLB miss per block header); at 2 a corruption
+// is found within twice the ops, and the walk costs half.
+#define LA_CHECK_OPS_PER_VISIT 2
 // Checking mode's quarantine (issue 15): freed blocks are poisoned and
 // held, oldest out first, before they are really freed; when one leaves,
 // its poison is verified, so that a write after free is reported, and

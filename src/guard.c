@@ -20,6 +20,10 @@
  * before they read a header, which these blocks do not have.  The slots'
  * records and lists are guarded by la.guard_lock (after prof_lock in the
  * fork order); the fault handler reads the records without it.
+ *
+ * The same handler names faults on checking mode's guard pages after large
+ * blocks (large.c, ALLOCATOR_CHECK=1): "heap buffer overflow past 0x...
+ * (a block of N bytes)".  It is installed for either, never twice.
  */
 #include <string.h>
 
@@ -41,6 +45,8 @@ _Static_assert(LA_GUARD_QUARANTINE <= LA_GUARD_SLOTS / 2, "slots must remain for
 
 static struct {
     slot_t *slots;        // LA_GUARD_SLOTS records, mapped at start-up
+    char *pool;           // the reservation: a guard page, then the slots
+    size_t pool_bytes;
     char *first;          // slot 0's first page
     size_t stride;        // a slot and the guard page after it
     size_t slot_bytes;
@@ -173,11 +179,35 @@ static bool distance_to(uint32_t i, const char *a, size_t *dist, bool *past)
     return true;
 }
 
+// Checking mode: a fault on the guard page after a large block (large.c).
+static void on_large_fault(const char *a, void *pc, const char *what)
+{
+    const void *payload;
+    size_t req;
+    int found = large_guard_find(a, &payload, &req);
+    if (found == 0)
+        return; // not ours: os.c passes it on
+    report_t r = {.len = 0};
+    if (payload == NULL) {
+        add(&r, "liballocator: heap buffer overflow past a freed large block: %s of %p, on the "
+                "guard page after it, at pc %p", what, (const void *)a, pc);
+        report_end(&r, NULL);
+    }
+    size_t dist = (size_t)(a - ((const char *)payload + req)) + 1;
+    add(&r, "liballocator: heap buffer overflow past %p (a %sblock of %zu %s): %s %zu %s past "
+            "its end at pc %p", payload, found == 2 ? "freed " : "", req, bytes_word(req), what,
+        dist, bytes_word(dist), pc);
+    report_end(&r, NULL);
+}
+
 static void on_fault(void *addr, void *pc, int write)
 {
     const char *a = addr;
-    if (!guard_owns(a))
+    const char *what = write == 1 ? "write" : write == 0 ? "read" : "access";
+    if (!guard_owns(a)) {
+        on_large_fault(a, pc, what);
         return; // not ours: os.c passes it on
+    }
     // The block it belongs to: the one of its slot, or on a guard page the
     // nearer of the two slots beside it.
     uint32_t cand[2] = {UINT32_MAX, UINT32_MAX};
@@ -202,7 +232,6 @@ static void on_fault(void *addr, void *pc, int write)
             past = p;
         }
     }
-    const char *what = write == 1 ? "write" : write == 0 ? "read" : "access";
     report_t r = {.len = 0};
     add(&r, "liballocator: ");
     if (s == NULL) {
@@ -391,20 +420,10 @@ void guard_lock_all(void) { lock_acquire(&la.guard_lock); }
 void guard_unlock_all(void) { lock_release(&la.guard_lock); }
 void guard_after_fork_child(void) { lock_reset(&la.guard_lock); }
 
-// From prof.c's constructor, before the program's constructors and main,
-// outside every lock: the pool is reserved, the unwinder walks once (its
-// first walk may set itself up), and the SIGSEGV handler goes in (after
-// any handler a library constructor that ran earlier installed, which it
-// chains to).  True if the sampler is on; prof.c then turns the hook on.
-bool guard_init(void)
+// Reserves the pool and the slots' records for a sampler of one in n;
+// false (and a word to the user) if there is no address space for them.
+static bool pool_init(size_t n)
 {
-    size_t n = la.options.guard_sample;
-    if (n == 0)
-        return false;
-    if (la.valgrind) { // memcheck watches every byte already
-        log_printf("liballocator: ALLOCATOR_GUARD_SAMPLE is off under Valgrind\n");
-        return false;
-    }
     size_t page = la.page_bytes;
     guard.slot_bytes = LA_GUARD_SLOT_PAGES * page;
     guard.stride = guard.slot_bytes + page;
@@ -422,6 +441,8 @@ bool guard_init(void)
         return false;
     }
     guard.slots = slots;
+    guard.pool = pool;
+    guard.pool_bytes = pool_bytes;
     guard.first = pool + page;
     for (uint32_t i = 0; i < LA_GUARD_SLOTS; i++)
         guard.free_list[i] = LA_GUARD_SLOTS - 1 - i; // slot 0 first
@@ -429,12 +450,39 @@ bool guard_init(void)
     guard.interval = n;
     void *frames[LA_GUARD_FRAMES];
     prof_capture(frames, LA_GUARD_FRAMES, NULL);
+    return true;
+}
+
+// From prof.c's constructor, before the program's constructors and main,
+// outside every lock: the pool is reserved, the unwinder walks once (its
+// first walk may set itself up), and the SIGSEGV handler goes in (after
+// any handler a library constructor that ran earlier installed, which it
+// chains to).  True if the sampler is on; prof.c then turns the hook on.
+// The handler also goes in for checking mode's guard pages after large
+// blocks (large.c), with the sampler off.
+bool guard_init(void)
+{
+    size_t n = la.options.guard_sample;
+    // Checking mode's guard pages after large blocks (large.c) report
+    // through the same handler, sampler or not.
+    bool large = large_guarded();
+    if (n != 0 && la.valgrind) { // memcheck watches every byte already
+        log_printf("liballocator: ALLOCATOR_GUARD_SAMPLE is off under Valgrind\n");
+        n = 0;
+    }
+    if (n != 0 && !pool_init(n))
+        n = 0;
+    if (n == 0 && !large)
+        return false;
     if (!os_on_fault(on_fault)) {
-        log_printf("liballocator: ALLOCATOR_GUARD_SAMPLE: no SIGSEGV handler; guard pages off\n");
+        log_printf("liballocator: no SIGSEGV handler; guard pages %s\n",
+                   large ? "will not be named" : "off");
         return false;
     }
+    if (n == 0)
+        return false;
     // The start first: while the size is 0, guard_owns() is false.
-    la_store_relaxed(&la.guard_pool, (uintptr_t)pool);
-    __atomic_store_n(&la.guard_pool_bytes, pool_bytes, __ATOMIC_RELEASE);
+    la_store_relaxed(&la.guard_pool, (uintptr_t)guard.pool);
+    __atomic_store_n(&la.guard_pool_bytes, guard.pool_bytes, __ATOMIC_RELEASE);
     return true;
 }

@@ -934,6 +934,12 @@ LA_HIDDEN size_t large_req(la_block_t *b);
 LA_HIDDEN size_t large_tombstone(const void *p);
 // The payload of the live large block holding p, or NULL (diagnostics).
 LA_HIDDEN void *large_containing(const void *p);
+// Checking mode: whether large blocks end at an inaccessible guard page.
+LA_HIDDEN bool large_guarded(void);
+// The large block whose guard page holds addr (guard.c's SIGSEGV
+// handler): 1 for a live block, 2 for a freed mapping in the cache (with
+// *payload NULL if no block is known), 0 for none.  Safe in the handler.
+LA_HIDDEN int large_guard_find(const void *addr, const void **payload, size_t *req);
 
 /* ---- debug.c: checking mode and Valgrind -------------------------------- */
 

@@ -18,12 +18,32 @@
  * A loop that allocates and frees a large block neither maps nor faults in
  * pages each time, nor does a pool of big buffers of varying sizes.
  * Reused mappings are not zero.
+ *
+ * Checking mode (ALLOCATOR_CHECK=1, not under Valgrind, issue 15): every
+ * mapping, live or cached, has one more page right after it, PROT_NONE
+ * (not counted in map_bytes or any statistic: address space, no RSS), and
+ * the payload is right-aligned against it as far as its alignment allows,
+ * so that a write or read past the end faults on the spot; guard.c's
+ * SIGSEGV handler asks large_guard_find() and names the block.  The few
+ * bytes of alignment slack keep their canary, checked at free.  So that
+ * every mapping keeps its guard: a cached mapping is split around a new
+ * guard page, never grown by mremap (a smaller one is not taken), and
+ * realloc moves the block instead of resizing its mapping.
  */
 #include <string.h>
 
 #include "internal.h"
 
 #define LA_LARGE_PREFIX (sizeof(la_large_t) + LA_HEADER_BYTES)
+
+// The inaccessible page after every mapping in checking mode, or 0.
+// Fixed once debug_init has run, which is before the first allocation.
+static size_t guard_page_bytes(void)
+{
+    return la.options.check && !la.valgrind ? la.page_bytes : 0;
+}
+
+bool large_guarded(void) { return guard_page_bytes() != 0; }
 
 // The large-block list, its byte count and the counters change under
 // la.large_lock; stats.c reads the counters with relaxed loads.
@@ -86,6 +106,7 @@ static void unmap_keeping_tombstone(const la_map_t *m)
     char *end = m->map + m->bytes;
     la_tomb_t tomb = {keep, blk_payload((la_block_t *)m->block), 0};
     tomb.usable = (size_t)(end - (char *)tomb.payload);
+    end += guard_page_bytes(); // the guard page goes with it
     lock_acquire(&la.large_lock);
     la_tomb_t old = la.tombs[la.tomb_next];
     la.tombs[la.tomb_next] = tomb;
@@ -108,7 +129,7 @@ static size_t unmap_all(const la_map_t *maps, unsigned n)
         if (maps[i].block != NULL)
             unmap_keeping_tombstone(&maps[i]);
         else
-            os_unmap(maps[i].map, maps[i].bytes);
+            os_unmap(maps[i].map, maps[i].bytes + guard_page_bytes());
         count(&la.num_munmaps, 1);
         la_count_release(maps[i].bytes);
         bytes += maps[i].bytes;
@@ -161,13 +182,17 @@ static size_t cache_budget_locked(void)
 
 // Takes out the cached mapping closest in size to `bytes` (the fewest
 // pages to unmap or fault in); false if the cache is empty.  The caller
-// holds la.large_lock.
+// holds la.large_lock.  In checking mode only a mapping at least that
+// big is taken.
 static bool cache_take_locked(size_t bytes, la_map_t *got)
 {
     int best = -1;
     size_t best_gap = SIZE_MAX;
+    bool grow = guard_page_bytes() == 0; // mremap would leave the guard page behind
     for (int i = 0; i < (int)la.large_cache_count; i++) {
         size_t have = la.large_cache[i].bytes;
+        if (have < bytes && !grow)
+            continue;
         size_t gap = have > bytes ? have - bytes : bytes - have;
         if (gap < best_gap) {
             best = i;
@@ -198,16 +223,20 @@ static void cache_put_back(char *map, size_t bytes)
 
 // Makes a mapping taken from the cache `bytes` long: kept whole when a
 // little bigger; split when much bigger (the tail goes back to the cache);
+// in checking mode never smaller (see cache_take_locked);
 // grown in place or moved by mremap (pages and all) when smaller, so only
 // the growth is faulted in.  Returns the mapping and its length in *len, or NULL
 // (it was unmapped).  No lock held: these are syscalls.
 static char *cache_fit(const la_map_t *m, size_t bytes, size_t *len)
 {
-    size_t have = m->bytes;
+    size_t have = m->bytes, gp = guard_page_bytes();
     *len = have;
     if (have >= bytes) {
-        if (have - bytes > bytes / LA_LARGE_REUSE_SLACK_DIVISOR) {
-            cache_put_back(m->map + bytes, have - bytes);
+        // Checking mode: a guard page for the head between the two parts;
+        // the tail keeps the guard page it had.
+        if (have - bytes > bytes / LA_LARGE_REUSE_SLACK_DIVISOR && have - bytes > gp &&
+            (gp == 0 || os_protect(m->map + bytes, gp, false))) {
+            cache_put_back(m->map + bytes + gp, have - bytes - gp);
             *len = bytes;
         }
         return m->map;
@@ -268,14 +297,28 @@ static la_block_t *place(char *start, char *end, char *payload, size_t req)
     return b;
 }
 
+// Where the payload of req bytes goes in a mapping [map, end): right after
+// the prefix, or in checking mode against the guard page at end (as close
+// as the alignment allows; the room for that is in the mapping's length).
+static char *payload_in(char *map, char *end, size_t req, size_t align)
+{
+    if (guard_page_bytes() != 0)
+        return (char *)((uintptr_t)(end - req) & ~(uintptr_t)(align - 1));
+    return (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+}
+
 la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
 {
-    size_t page = la.page_bytes;
+    size_t page = la.page_bytes, gp = guard_page_bytes();
     if (align < ALIGNMENT)
         align = ALIGNMENT;
     // Room to slide the payload up to its alignment; trimmed off below.
-    size_t slack = align > ALIGNMENT ? align : 0;
-    size_t want = req + la.guard_bytes; // debug mode's canary or redzone
+    // Checking mode needs it at every alignment: the payload slides down
+    // from the end of the mapping, which req need not be a multiple of.
+    size_t slack = align > ALIGNMENT || gp != 0 ? align : 0;
+    // Debug mode's canary or redzone; with a guard page, the slack is the
+    // canary and the guard page the rest.
+    size_t want = req + (gp != 0 ? 0 : la.guard_bytes);
     size_t map_bytes = LA_ALIGN_UP(want + LA_LARGE_PREFIX + slack, page);
     // An empty cache is common (most programs free few large blocks): the
     // unlocked peek spares them the lock.
@@ -287,7 +330,7 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
         size_t len;
         char *map = taken ? cache_fit(&cached, map_bytes, &len) : NULL;
         if (map != NULL) {
-            char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+            char *payload = payload_in(map, map + len, req, align);
             la_block_t *b = place(map, map + len, payload, req);
             lock_acquire(&la.large_lock);
             link_locked(b, req);
@@ -296,18 +339,22 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
             return b;
         }
     }
-    char *map = large_map_or_purge(map_bytes);
+    char *map = large_map_or_purge(map_bytes + gp);
     if (map == NULL)
         return NULL;
     count(&la.num_mmaps, 1);
-    char *payload = (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
+    char *payload = payload_in(map, map + map_bytes, req, align);
     char *start = (char *)((uintptr_t)(payload - LA_LARGE_PREFIX) & ~(page - 1));
-    char *end = (char *)LA_ALIGN_UP((uintptr_t)payload + want, page);
+    char *end = gp != 0 ? map + map_bytes : (char *)LA_ALIGN_UP((uintptr_t)payload + want, page);
     // Give back the slack on both sides of an over-aligned block.
     if (start > map)
         os_unmap(map, (size_t)(start - map));
     if (end < map + map_bytes)
         os_unmap(end, (size_t)(map + map_bytes - end));
+    // If mprotect fails (out of mappings), the page stays accessible: the
+    // canary check at free is all that is left, as without a guard page.
+    if (gp != 0)
+        os_protect(end, gp, false);
     la_block_t *b = place(start, end, payload, req);
     lock_acquire(&la.large_lock);
     link_locked(b, req);
@@ -371,6 +418,11 @@ size_t large_cache_purge(uint64_t older_than_ms)
 
 la_block_t *large_realloc(la_block_t *b, size_t req)
 {
+    // Checking mode: a block resized in place would no longer end at its
+    // guard page, and mremap would leave the page behind; the caller
+    // moves it to a new block instead (as when mremap fails).
+    if (guard_page_bytes() != 0)
+        return NULL;
     size_t old_map = large_of(b)->map_bytes;
     size_t old_req = large_of(b)->req_bytes;
     char *start = large_map_start(b);
@@ -405,4 +457,58 @@ la_block_t *large_realloc(la_block_t *b, size_t req)
     bump(&la.large_counters.alloc_bytes, req);
     lock_release(&la.large_lock);
     return b;
+}
+
+/* ---- guard pages (checking mode) ---------------------------------------- */
+
+// The lock, if it can be had: the SIGSEGV handler must not wait forever
+// for a lock its own thread may hold.  After a few tries the list is read
+// without it; the process aborts right after anyway.
+static bool lock_for_report(void)
+{
+    for (int i = 0; i < LA_LARGE_REPORT_LOCK_TRIES; i++) {
+        if (lock_try(&la.large_lock))
+            return true;
+        os_yield();
+    }
+    return false;
+}
+
+int large_guard_find(const void *addr, const void **payload, size_t *req)
+{
+    size_t gp = guard_page_bytes();
+    if (gp == 0)
+        return 0;
+    const char *a = addr;
+    int found = 0;
+    bool locked = lock_for_report();
+    for (la_large_t *l = la.large_list; l != NULL && found == 0; l = l->next) {
+        la_block_t *b = (la_block_t *)(l + 1);
+        const char *end = (const char *)b + blk_size(b);
+        if (a >= end && a < end + gp) {
+            *payload = blk_payload(b);
+            *req = l->req_bytes;
+            found = 1;
+        }
+    }
+    unsigned n = la_load_relaxed(&la.large_cache_count);
+    for (unsigned i = 0; i < n && i < LA_LARGE_CACHE_SLOTS && found == 0; i++) {
+        const la_map_t *m = &la.large_cache[i];
+        const char *end = m->map + m->bytes;
+        if (a >= end && a < end + gp) {
+            la_block_t *b = (la_block_t *)m->block;
+            // A block's mapping, or (block NULL) the tail of one split off.
+            if (b != NULL && (char *)b + blk_size(b) == end) {
+                *payload = blk_payload(b);
+                *req = large_of(b)->req_bytes;
+            } else {
+                *payload = NULL;
+                *req = 0;
+            }
+            found = 2;
+        }
+    }
+    if (locked)
+        lock_release(&la.large_lock);
+    return found;
 }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The misuse-class table (issues 13 and 15): every class of heap misuse
- * (overflow and underflow by 1, 8 and 32 bytes, writes after free, double
- * and invalid frees, use of freed blocks, uninitialised reads, a stale
- * pointer writing into a reused block) for small (slot), medium (~4 KiB)
+ * (overflow and underflow by 1, 8 and 32 bytes, an overread and an
+ * overflow never freed (large blocks), writes after free (also one still
+ * in the quarantine at exit), double and invalid frees, use of freed
+ * blocks, uninitialised reads, a stale pointer writing into a reused
+ * block) for small (slot), medium (~4 KiB)
  * and large (256 KiB, mapped) blocks, run in a child process on the
  * preloaded library, once per mode: the default, checking mode
  * (ALLOCATOR_CHECK=1) and the guard-page sampler (ALLOCATOR_GUARD_SAMPLE=1,
@@ -69,6 +71,24 @@ static void overflow(size_t n, int by)
     free(p);
 }
 
+// Past the end without a free to find it: a read, or a write the program
+// never frees the block after.  Caught only by a fault on a guard page
+// (checking mode's after every large block, issue 15).
+static void overread(size_t n, int by)
+{
+    volatile unsigned char *p = launder(malloc(n));
+    volatile unsigned char sink = p[n - 1 + (size_t)by];
+    (void)sink;
+    free(launder((void *)p));
+}
+
+static void overflow_unfreed(size_t n, int by)
+{
+    unsigned char *p = launder(malloc(n));
+    memset(p, 'a', n + (size_t)by);
+    exit(0);
+}
+
 static void underflow(size_t n, int by)
 {
     volatile unsigned char *p = launder(malloc(n));
@@ -88,6 +108,18 @@ static void write_after_free(size_t n)
     p = launder(p);
     p[n / 2] = 'w';
     churn(n);
+}
+
+// A write after free into a block still in the quarantine at exit: found
+// by the check of the quarantine at exit, or not at all (issue 15).
+static void write_after_free_exit(size_t n)
+{
+    unsigned char *p = launder(malloc(n));
+    memset(p, 0, n);
+    free(p);
+    p = launder(p);
+    p[n / 2] = 'w';
+    exit(0);
 }
 
 static void free_reused(size_t n)
@@ -211,7 +243,13 @@ static const la_case_t cases[] = {
     BY("underflow", underflow, 1, "header|underflow", 0, 1, 1),
     BY("underflow", underflow, 8, "header|underflow", 0, 1, 1),
     BY("underflow", underflow, 32, "header|underflow", 0, 1, 1),
+    // Large blocks only: small and medium ones have no guard page after
+    // them in checking mode, whose table must catch every row.
+    {"overread-32-large", NULL, 32, overread, "overflow past", 0},
+    {"overflow-8-unfreed-large", NULL, 8, overflow_unfreed, "overflow past", 0},
     SIZED("write-after-free", write_after_free, "write after free|use after free", 0, 0, 0),
+    SIZED("write-after-free-exit", write_after_free_exit,
+          "exit(): write after free|use after free of", 0, 0, 0),
     SIZED("free-reused", free_reused, "double free", 1, 1, 1),
     SIZED("double-free", double_free, "double free", 1, 1, 1),
     SIZED("double-free-between", double_free_between, "double free", 1, 1, 1),

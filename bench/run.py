@@ -936,10 +936,10 @@ def print_perblock_table(out, workloads, names, cells, width):
         return
     out()
     out("== bytes per live block: resident bytes per block of one request size, (RSS after -")
-    out("   RSS before) / count, median of the runs (issue 13's target: %s no more than the"
+    out("   RSS before) / count, median of the runs; issue 13's target: ours/best <= 1.00 at")
+    out("   every size (ours = %s); then malloc_usable_size of a block, the slot without its"
         % OURS)
-    out("   best of the others; ours = %s); then malloc_usable_size of a block: the slot" % OURS)
-    out("   without its metadata")
+    out("   metadata")
     out("%-*s " % (width, "allocator") + " ".join("%9s" % ("%d B" % n) for n in t["sizes"]))
     for n in names:
         out("%-*s " % (width, n) + " ".join(fmt(x, "9.1f", 9) for x in t["bytes"][n]))

@@ -39,6 +39,7 @@ KNOWN_SCHEMAS = (1, 2, 3)
 # out of the side-by-side table's RSS mean.  MiB.
 SMALL_RSS_MIB = 16
 GROUPS = ("speed", "memory")
+OURS = "liballocator"  # the allocator the "ours / best" line of the perblock table is about
 
 # One colour per allocator in every chart, so a reader learns them once;
 # liballocator gets the loudest one.  Unknown names take the spares.
@@ -494,6 +495,32 @@ def largefree_rows(res):
                   key=lambda w: workload_k(w["name"]))
 
 
+def perblock_bytes(name):
+    """The request size of a perblock row from its name: perblock-100 -> 100."""
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if name.startswith("perblock-") and tail.isdigit() else None
+
+
+def perblock_rows(res):
+    return sorted((w for w in res.figure_rows("bytes_per_block") if perblock_bytes(w["name"])),
+                  key=lambda w: perblock_bytes(w["name"]))
+
+
+def perblock_figures(res, rows, name, key="bytes_per_block"):
+    return [(res.cell(w["name"], name).get("figures") or {}).get(key) for w in rows]
+
+
+def perblock_best(res, rows):
+    """Per row: (bytes per block, allocator) of the best allocator other
+    than OURS, or None."""
+    best = []
+    for i, _ in enumerate(rows):
+        others = [(perblock_figures(res, rows, n)[i], n) for n in res.names if n != OURS]
+        others = [o for o in others if o[0] is not None]
+        best.append(min(others) if others else None)
+    return best
+
+
 def k_panel(res, c, large, title, ylabel, value, key):
     """One log-log panel of a largefree figure against K, a line per allocator."""
     ks = [workload_k(w["name"]) for w in large]
@@ -783,6 +810,36 @@ def largefree_table(res):
             + md_table(head, out))
 
 
+def perblock_table(res):
+    """Issue 13's table: resident bytes per live block, allocators x request
+    sizes, the best of the others and ours / best."""
+    rows = perblock_rows(res)
+    if not rows:
+        return []
+    sizes = [perblock_bytes(w["name"]) for w in rows]
+    per = {n: perblock_figures(res, rows, n) for n in res.names}
+    usable = {n: perblock_figures(res, rows, n, "usable_bytes") for n in res.names}
+    cols = [[] for _ in rows]  # the cells of each size, bolded per column below
+    for i in range(len(rows)):
+        for n in res.names:
+            cols[i].append("–" if per[n][i] is None else "%.1f (%s)"
+                           % (per[n][i], num(usable[n][i], "%.0f")))
+        cols[i] = bold_min(cols[i], [per[n][i] for n in res.names])
+    out = [[n] + [cols[i][j] for i in range(len(rows))] for j, n in enumerate(res.names)]
+    best = perblock_best(res, rows)
+    out.append(["best of the others"] + ["%.1f (%s)" % b if b else "–" for b in best])
+    if OURS in res.names:
+        out.append(["%s / best" % OURS] + [num(per[OURS][i] / b[0] if b and b[0] and
+                                                per[OURS][i] is not None else None, "%.2f")
+                                            for i, b in enumerate(best)])
+    return (["", "`%s` — resident bytes per live block of one request size, (RSS after − RSS "
+             "before) / count, read by the program from /proc/self/statm (median of the runs); "
+             "in parentheses `malloc_usable_size` of a block, the slot without its metadata. "
+             "Issue 13's target: %s / best at most 1.00:" % ("`, `".join(w["name"] for w in rows),
+                                                              OURS), ""]
+            + md_table(["allocator"] + ["%d B" % n for n in sizes], out))
+
+
 def scaling_table(res):
     cols = []
     for per in res.scaling.values():
@@ -909,7 +966,7 @@ def build_markdown(res, out_path, charts):
                    "in bold." % SMALL_RSS_MIB, ""]
             md += side_by_side_table(res, mean_rows)
         if group == "memory":
-            extra = memret_tables(res) + largefree_table(res)
+            extra = memret_tables(res) + largefree_table(res) + perblock_table(res)
             if extra:
                 md += ["", "### Memory figures"] + extra
         md += ["", "<details><summary>Absolute medians: wall time ± (max − min) / median, "
@@ -985,6 +1042,13 @@ def memory_summary_table(res):
         cells = [" / ".join(mib_text(v / 1024.0) if v else "–" for v in per) for per in mib]
         rows.append(["peak RSS of the same runs, MiB"]
                      + bold_min(cells, [per[-1] for per in mib]))
+    blocks = perblock_rows(res)
+    if blocks:
+        # Several sizes to a cell: nothing to bold as one figure.
+        rows.append(["bytes per live block of %s B" % "/".join(
+            str(perblock_bytes(w["name"])) for w in blocks)]
+            + [" / ".join(num(v, "%.1f") for v in perblock_figures(res, blocks, n))
+               for n in names])
     return md_table(["figure"] + names, rows)
 
 
@@ -1018,7 +1082,8 @@ def readme_snippet(res, publish_dir, published):
                   "as ratios to glibc's, but RSS in MiB where glibc's peak is under %d MiB:"
                   % SMALL_RSS_MIB, ""]
         lines += side_by_side_table(res, speed)
-    if res.has_time and (res.figure_rows("rss_end_kib") or largefree_rows(res)):
+    if res.has_time and (res.figure_rows("rss_end_kib") or largefree_rows(res)
+                         or perblock_rows(res)):
         lines += ["", "Memory, from the same run (`bench/README.md`, \"The memory group\"):", ""]
         lines += memory_summary_table(res)
         lines += decay_table(res)

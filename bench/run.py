@@ -87,6 +87,10 @@ LARGEFREE_KS = (("1k", 1000), ("10k", 10000), ("100k", 100000))
 # figure is timed inside the program over 200,000 requests: three runs give
 # a steady median and keep the memory group near 4 minutes.
 LARGEFREE_REPS = 3
+# Issue 13's table: resident bytes per live block for these request sizes,
+# liballocator's to be no more than the best of the others (w_perblock).
+PERBLOCK_BYTES = (8, 16, 24, 100, 1000)
+OURS = "liballocator"  # the allocator the "ours / best" lines are about
 
 INS_SIZES = "16,32,48,64,100,128,256,512,1024"  # documentation; ins_loop.c holds them
 
@@ -226,6 +230,12 @@ WORKLOADS = [
              "synthetic", "w_largefree", 1, str(k), group="memory", figures=("request_ns",),
              in_means=False, max_reps=LARGEFREE_REPS)
     for label, k in LARGEFREE_KS
+] + [
+    Workload("perblock-%d" % n, "%d B blocks, 32 MiB of them (at most 4M) live, one byte written "
+             "into each: resident bytes per block, (RSS after - RSS before) / count" % n,
+             "synthetic", "w_perblock", 1, str(n), group="memory",
+             figures=("bytes_per_block", "usable_bytes"), in_means=False)
+    for n in PERBLOCK_BYTES
 ]
 GROUPS = ("speed", "memory")
 
@@ -889,6 +899,60 @@ def print_memory_tables(out, args, workloads, allocs, cells, decay=None):
             out("%-*s " % (width, n) + " ".join(fmt(x, "10.1f", 10) for x in ns)
                 + "  %s" % (fmt(growth, "9.2f", 9) if len(ns) > 1 else "")
                 + " ".join(fmt(x / 1024.0 if x else None, "11.1f", 11) for x in rss))
+    print_perblock_table(out, workloads, names, cells, width)
+
+
+def perblock_table(workloads, names, cells):
+    """Issue 13's table from the perblock rows: {"sizes": [...], "bytes":
+    {allocator: [bytes per block or None]}, "usable": {allocator: [...]},
+    "best": [(value, allocator) or None], "ours_vs_best": [ratio or None]}.
+    The best is over the allocators other than OURS that completed the
+    row; None where there is nothing to compare."""
+    rows = [w for w in workloads if w.prog == "w_perblock" and not w.skip_reason]
+    if not rows:
+        return None
+
+    def figure(w, n, key):
+        return cells.get((w.name, n), {}).get("figures", {}).get(key)
+
+    t = {"sizes": [int(w.mode) for w in rows], "bytes": {}, "usable": {}, "best": [],
+         "ours_vs_best": []}
+    for n in names:
+        t["bytes"][n] = [figure(w, n, "bytes_per_block") for w in rows]
+        t["usable"][n] = [figure(w, n, "usable_bytes") for w in rows]
+    for i, _ in enumerate(rows):
+        others = [(t["bytes"][n][i], n) for n in names
+                  if n != OURS and t["bytes"][n][i] is not None]
+        best = min(others) if others else None
+        t["best"].append(best)
+        ours = t["bytes"].get(OURS, [None] * len(rows))[i]
+        t["ours_vs_best"].append(ratio(ours, best[0]) if best else None)
+    return t
+
+
+def print_perblock_table(out, workloads, names, cells, width):
+    t = perblock_table(workloads, names, cells)
+    if not t:
+        return
+    out()
+    out("== bytes per live block: resident bytes per block of one request size, (RSS after -")
+    out("   RSS before) / count, median of the runs; issue 13's target: ours/best <= 1.00 at")
+    out("   every size (ours = %s); then malloc_usable_size of a block, the slot without its"
+        % OURS)
+    out("   metadata")
+    out("%-*s " % (width, "allocator") + " ".join("%9s" % ("%d B" % n) for n in t["sizes"]))
+    for n in names:
+        out("%-*s " % (width, n) + " ".join(fmt(x, "9.1f", 9) for x in t["bytes"][n]))
+    out("%-*s " % (width, "best other") + " ".join(fmt(b[0] if b else None, "9.1f", 9)
+                                                   for b in t["best"]))
+    out("%-*s " % (width, "  (which)") + " ".join("%9s" % (b[1] if b else "-") for b in t["best"]))
+    if OURS in names:
+        out("%-*s " % (width, "ours/best") + " ".join(
+            fmt(r, "9.2f", 9) for r in t["ours_vs_best"]))
+    out()
+    out("%-*s " % (width, "usable bytes") + " ".join("%9s" % ("%d B" % n) for n in t["sizes"]))
+    for n in names:
+        out("%-*s " % (width, n) + " ".join(fmt(x, "9.0f", 9) for x in t["usable"][n]))
 
 
 def geomeans(workloads, allocs, cells):

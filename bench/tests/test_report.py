@@ -15,6 +15,10 @@ The same document brought back to schema 2 and to schema 1, and one
 without instruction counts, must still give a report; --publish must
 copy the charts, print the README tables and refuse a run that lacks a
 chart, and --run must hand the rest of the command line to bench/run.py.
+Issue 13's bytes-per-block table (the perblock rows, which the fixture
+predates, so the test adds them with made-up figures) must come out of
+report.py and of bench/run.py alike, with the best of the others and
+liballocator / best.
 Exit 77 (ctest: skipped) without gnuplot.  Standard library only.
 """
 
@@ -66,6 +70,68 @@ def write_doc(tmp, name, doc):
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(doc, f)
     return d
+
+
+# Made-up perblock figures, (bytes per block, usable bytes) per allocator
+# and request size: the best of the others is mimalloc at 8 B and glibc at
+# 100 B, and liballocator is at 2.00 and 0.95 of it.
+PERBLOCK = {8: {"glibc": (32.0, 24), "liballocator": (16.2, 16), "mimalloc": (8.1, 8)},
+            100: {"glibc": (112.3, 104), "liballocator": (106.7, 104), "mimalloc": (112.9, 112)}}
+
+
+def with_perblock(doc):
+    """doc (not changed) with perblock-8 and perblock-100 rows added."""
+    doc = json.loads(json.dumps(doc))
+    for n, cells in PERBLOCK.items():
+        name = "perblock-%d" % n
+        doc["time"]["workloads"].append({
+            "name": name, "description": "%d B blocks" % n, "group": "memory",
+            "in_means": False, "kind": "synthetic", "scaling_baseline": False,
+            "scaling_of": None, "skipped": None, "threads": 1})
+        for alloc, (per, usable) in cells.items():
+            f = {"bytes_per_block": per, "usable_bytes": usable}
+            doc["time"]["results"].append({
+                "workload": name, "allocator": alloc, "status": "ok", "detail": "", "reps": 1,
+                "time_s": 0.1, "time_min_s": 0.1, "time_max_s": 0.1, "rss_kib": 40000,
+                "figures": f, "figures_per_run": [f]})
+    return doc
+
+
+def check_perblock_report(tmp, doc):
+    d = write_doc(tmp, "perblock-results", with_perblock(doc))
+    out = os.path.join(tmp, "perblock", "REPORT.md")
+    report([d, "--out", out])
+    with open(out) as f:
+        md = f.read()
+    for needle in ("| allocator | 8 B | 100 B |", "| liballocator | 16.2 (16) | **106.7 (104)** |",
+                   "| best of the others | 8.1 (mimalloc) | 112.3 (glibc) |",
+                   "| liballocator / best | 2.00 | 0.95 |"):
+        check(needle in md, "REPORT.md's perblock table contains %r" % needle)
+    res = report([d, "--out", os.path.join(tmp, "perblock-pub", "REPORT.md"), "--publish",
+                  "--force", "--publish-dir", os.path.join(tmp, "perblock-images")])
+    check("| bytes per live block of 8/100 B | 32.0 / 112.3 | 16.2 / 106.7 | 8.1 / 112.9 |"
+          in res.stdout, "--publish prints the bytes per block line:\n" + res.stdout)
+
+
+def check_perblock_run_table():
+    """bench/run.py's own table, from the same figures."""
+    import run as run_module
+    names = ["glibc", "liballocator", "mimalloc"]
+    ws = [w for w in run_module.WORKLOADS if w.prog == "w_perblock"]
+    check([int(w.mode) for w in ws] == [8, 16, 24, 100, 1000]
+          and all(w.group == "memory" and not w.in_means for w in ws),
+          "run.py has perblock rows for 8, 16, 24, 100 and 1000 B, memory, out of the means")
+    ws = [w for w in ws if int(w.mode) in PERBLOCK]
+    cells = {}
+    for w in ws:
+        for n, (per, usable) in PERBLOCK[int(w.mode)].items():
+            cells[(w.name, n)] = {"figures": {"bytes_per_block": per, "usable_bytes": usable}}
+    lines = []
+    run_module.print_perblock_table(lambda line="": lines.append(line), ws, names, cells, 12)
+    text = "\n".join(lines)
+    for needle in ("best other         8.1     112.3", "  (which)     mimalloc     glibc",
+                   "ours/best         2.00      0.95", "liballocator        16       104"):
+        check(needle in text, "run.py's perblock table contains %r:\n%s" % (needle, text))
 
 
 def main():
@@ -167,6 +233,8 @@ def main():
                expect_rc=1)
         check(not os.path.exists(os.path.join(tmp, "images2")), "a partial run is not published")
 
+        check_perblock_report(tmp, doc)
+
     # --run hands everything after it to bench/run.py (make bench-report).
     sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.dirname(REPORT))
@@ -175,6 +243,7 @@ def main():
                                      "--quick", "-w", "pairs"])
     check(args.run == ["--build-dir", "build", "--quick", "-w", "pairs"] and args.out == "x.md",
           "--run passes the rest to run.py: %r" % args.run)
+    check_perblock_run_table()
 
     if failures:
         print("%d check(s) failed" % len(failures))

@@ -10,6 +10,8 @@
  * la_validate calls prof_forget.  A sample of s bytes stands for s / p
  * bytes and 1 / p objects, p = 1 - exp(-s / interval) being the chance
  * that an allocation of s bytes is sampled (interval 1: every one, p = 1).
+ * realloc counts only the bytes a resize adds, and a sampled block keeps
+ * its sample through its resizes (the rules are above prof_realloc).
  *
  * Tables are mapped once (os_map, bounded by config.h) and guarded by
  * la.prof_lock, taken after every other allocator lock (lock.c's fork
@@ -41,9 +43,15 @@ typedef struct {
 typedef struct {
     const void *addr;    // the payload; NULL while the record is free
     uint32_t next;       // next sample in the bucket or the free list, index + 1
-    uint32_t stack;      // index into the stack table
-    double bytes, objs;  // what this sample stands for
+    uint16_t stack;      // index into the stack table
+    // The block's twin, the one it would be had it not been sampled
+    // (prof_realloc): the slot size of a slab slot, 0 for a block with a
+    // header.  A sampled block has a header whatever its twin.
+    uint16_t twin_slot;
+    double bytes, objs;  // what this sample stands for: req / chance, 1 / chance
 } prof_sample_t;
+_Static_assert(LA_PROF_MAX_STACKS <= 65536 && LA_SLAB_MAX_BYTES < 65536,
+               "prof_sample_t's 16-bit fields");
 
 // Buckets of the sample table: about four samples a chain when it is full.
 #define PROF_SAMPLE_BUCKETS (LA_PROF_MAX_SAMPLES / 4)
@@ -73,9 +81,16 @@ static struct {
 // again, so that allocations made meanwhile (the unwinder's, a signal
 // handler's) are neither sampled nor guarded.  With one sampler on,
 // malloc's path reads and writes its countdown only (prof_malloc_past).
+//
+// resizing, stash: prof_realloc names the block it passes to la_realloc;
+// if it is sampled, prof_forget (from la_validate) takes its record out
+// of the table into stash (index + 1) instead of freeing it, and the
+// record follows the block to its new address.
 typedef struct {
     uint64_t prof;
     uint64_t guard;
+    const void *resizing;
+    uint32_t stash;
 } prof_tls_t;
 
 static __thread prof_tls_t prof_tls __attribute__((tls_model("initial-exec")));
@@ -242,17 +257,55 @@ static uint32_t *sample_bucket(const void *addr)
     return &prof.sample_buckets[mix64((uintptr_t)addr) % PROF_SAMPLE_BUCKETS];
 }
 
-static LA_NOINLINE void take_sample(void *p, size_t req, void *caller)
+// The chance that an allocation of req bytes is sampled: 1 - exp(-req /
+// interval); 1 with every allocation sampled.
+static double chance_of(size_t req)
+{
+    if (prof.interval <= 1)
+        return 1.0;
+    return prof_one_minus_exp_neg((double)req / (double)prof.interval);
+}
+
+// The slot size of the block malloc(req) would have made without the
+// profiler (prof_sample_t.twin_slot): a slab slot up to the slab classes.
+static uint16_t twin_slot_of(size_t req)
+{
+    return req <= LA_SLAB_MAX_BYTES ? (uint16_t)la_sizeclasses[sizeclass_of(req)].size : 0;
+}
+
+// Links record k (index + 1) into the bucket of p, and marks p's block.
+// Under prof_lock.  The block is ours until it is returned: nobody else
+// reads its check.
+static void insert_record(uint32_t k, void *p)
+{
+    prof_sample_t *s = &prof.samples[k - 1];
+    s->addr = p;
+    uint32_t *bucket = sample_bucket(p);
+    s->next = *bucket;
+    *bucket = k;
+    blk_from_payload(p)->check ^= LA_CHECK_PROF;
+}
+
+// Gives record k back to the free list and takes what it stood for off
+// its stack.  Under prof_lock; the record is in no bucket.
+static void free_record(uint32_t k)
+{
+    prof_sample_t *s = &prof.samples[k - 1];
+    prof_stack_t *st = &prof.stacks[s->stack];
+    st->live_bytes -= s->bytes;
+    st->live_objs -= s->objs;
+    s->addr = NULL;
+    s->next = prof.sample_free;
+    prof.sample_free = k;
+    prof.live--;
+}
+
+static LA_NOINLINE void take_sample(void *p, size_t req, void *caller, uint16_t twin_slot)
 {
     void *frames[LA_PROF_MAX_FRAMES];
     unsigned depth = prof_capture(frames, LA_PROF_MAX_FRAMES, caller);
-    double objs = 1.0, bytes = (double)req;
-    if (prof.interval > 1) {
-        double chance = prof_one_minus_exp_neg((double)req / (double)prof.interval);
-        objs = 1.0 / chance;
-        bytes = (double)req / chance;
-    }
-    la_block_t *b = blk_from_payload(p);
+    double chance = chance_of(req);
+    double objs = 1.0 / chance, bytes = (double)req / chance;
     lock_acquire(&la.prof_lock);
     prof.sampled++;
     uint32_t si = stack_intern(frames, depth);
@@ -271,39 +324,33 @@ static LA_NOINLINE void take_sample(void *p, size_t req, void *caller)
         return;
     }
     prof_sample_t *s = &prof.samples[k - 1];
-    *s = (prof_sample_t){.addr = p, .stack = si, .bytes = bytes, .objs = objs};
-    uint32_t *bucket = sample_bucket(p);
-    s->next = *bucket;
-    *bucket = k;
+    *s = (prof_sample_t){.stack = (uint16_t)si, .bytes = bytes, .objs = objs, .twin_slot = twin_slot};
+    insert_record(k, p);
     prof.live++;
     prof_stack_t *st = &prof.stacks[si];
     st->live_bytes += bytes;
     st->live_objs += objs;
     st->total_bytes += bytes;
     st->total_objs += objs;
-    // The block is ours until it is returned: nobody else reads its check.
-    b->check ^= LA_CHECK_PROF;
     lock_release(&la.prof_lock);
 }
 
 void prof_forget(la_block_t *b)
 {
     const void *p = blk_payload(b);
+    prof_tls_t *t = &prof_tls;
     lock_acquire(&la.prof_lock);
     if (prof.sample_buckets != NULL) {
         for (uint32_t *link = sample_bucket(p); *link != 0; link = &prof.samples[*link - 1].next) {
             prof_sample_t *s = &prof.samples[*link - 1];
             if (s->addr != p)
                 continue;
-            prof_stack_t *st = &prof.stacks[s->stack];
-            st->live_bytes -= s->bytes;
-            st->live_objs -= s->objs;
             uint32_t k = *link;
             *link = s->next;
-            s->addr = NULL;
-            s->next = prof.sample_free;
-            prof.sample_free = k;
-            prof.live--;
+            if (t->resizing == p) // prof_realloc's: the record waits for the new address
+                t->stash = k;
+            else
+                free_record(k);
             break;
         }
     }
@@ -584,11 +631,11 @@ static inline __attribute__((always_inline)) unsigned count_down(size_t req)
 }
 
 // A sampled allocation came back: record it (if it succeeded) and draw
-// the next countdown.
-static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
+// the next countdown.  twin_slot: prof_sample_t's.
+static LA_NOINLINE void *sampled(void *p, size_t req, void *caller, uint16_t twin_slot)
 {
     if (p != NULL)
-        take_sample(p, req, caller);
+        take_sample(p, req, caller, twin_slot);
     prof_tls.prof = (uint64_t)draw_countdown();
     return p;
 }
@@ -617,7 +664,7 @@ void *prof_malloc(size_t req, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_malloc(req);
-    return sampled(la_alloc_direct(req, req, false), req, caller);
+    return sampled(la_alloc_direct(req, req, false), req, caller, twin_slot_of(req));
 }
 
 // malloc's path past its fast path (la.fast_bound is 0 while a sampler is
@@ -685,46 +732,196 @@ void *prof_calloc(size_t nmemb, size_t size, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_calloc(nmemb, size);
-    return sampled(la_alloc_direct(req, req, true), req, caller);
+    return sampled(la_alloc_direct(req, req, true), req, caller, twin_slot_of(req));
+}
+
+/*
+ * realloc counts the bytes a resize adds, not the whole new size: a string
+ * grown 8 bytes at a time to 64 KiB once counted about 4,000 times its
+ * size, and rrgrow (strings grown by realloc) ran 1.8x slower with the
+ * default interval.  The estimate stays unbiased because the bytes a block
+ * counts over its life are the bytes the chance of its sample is figured
+ * from:
+ *  - a block with a header that grows counts new req - old req; from its
+ *    allocation (or last restart, below) it has counted its req, so its
+ *    chance of carrying a sample is chance_of(req), as for a fresh block;
+ *  - a slot that grows in place (within its slot size) counts nothing and
+ *    keeps its chance; one that must move to a bigger slot or a block is a
+ *    fresh allocation: it counts its whole req (a restart);
+ *  - a block that shrinks restarts too (counts its whole, smaller req).
+ * A sampled block keeps its sample through its resizes (the record
+ * follows it to its new address, req / chance updated); at a restart the
+ * sample is kept with the chance a fresh allocation would have, by a
+ * coin of its own, and dropped otherwise.  Sampled blocks always have a
+ * header, so the rule that applies is their twin's: the block they would
+ * be without the profiler (prof_sample_t.twin_slot).  Counted bytes are
+ * rules on the program's requests alone, so a sampled block counts what
+ * its twin would; if the countdown runs out on a block already sampled,
+ * no second sample is taken (the exponential countdown has no memory, so
+ * the other blocks' chances do not change).
+ */
+
+// A block with a header for a sample: q itself, or a copy of its req
+// bytes when it is a slot (or guarded: no header for the mark); NULL if
+// none could be made (q is then left as it is).
+static void *headed(void *q, size_t req)
+{
+    if (slab_of(q) == NULL && !guard_owns(q))
+        return q;
+    void *h = la_alloc_direct(req, req, false);
+    if (h != NULL) {
+        memcpy(h, q, req);
+        la_free(q);
+    }
+    return h;
+}
+
+// p, sampled, went through la_realloc to q (NULL: it failed, p stands):
+// record k, taken out of the table on the way, follows the block, or is
+// dropped at a restart its coin loses.  old: p's req.
+static LA_NOINLINE void *resized_sample(uint32_t k, void *p, void *q, size_t old, size_t req)
+{
+    prof_sample_t *s = &prof.samples[k - 1];
+    void *at = q;
+    size_t now = req;
+    if (q == NULL) { // p is intact: back where it was
+        at = p;
+        now = old;
+    }
+    double chance = 1.0 / s->objs;
+    uint16_t twin = s->twin_slot;
+    bool keep = true;
+    if (q != NULL) {
+        bool restart = twin != 0 ? req > twin : req < old;
+        if (restart) {
+            chance = chance_of(req);
+            double u = (double)(prof_random() >> 11) / 9007199254740992.0; // [0, 1)
+            keep = u < chance;
+            twin = twin != 0 ? twin_slot_of(req) : 0;
+        } else if (twin == 0) {
+            chance = chance_of(req); // grown (or the same): it counted up to req
+        }
+        if (keep) {
+            at = headed(q, req);
+            if (at == NULL) { // no block with a header: q stays, unsampled
+                keep = false;
+                at = q;
+            }
+        }
+    }
+    lock_acquire(&la.prof_lock);
+    if (keep) {
+        prof_stack_t *st = &prof.stacks[s->stack];
+        double bytes = (double)now / chance, objs = 1.0 / chance;
+        st->live_bytes += bytes - s->bytes;
+        st->live_objs += objs - s->objs;
+        s->bytes = bytes;
+        s->objs = objs;
+        s->twin_slot = twin;
+        insert_record(k, at);
+    } else {
+        free_record(k);
+    }
+    lock_release(&la.prof_lock);
+    if (!keep && twin != 0 && slab_of(at) == NULL) {
+        // Unsampled again, it must count what its twin would: a slot's
+        // rules, so it becomes the slot.  (As a block with a header it
+        // counted only what it adds, and its next restarts went missing:
+        // strings grown 200 bytes at a time were estimated 5 % short.)
+        void *slot = la_malloc(req);
+        if (slot != NULL) {
+            memcpy(slot, at, req);
+            la_free(at);
+            at = slot;
+        }
+    }
+    return q == NULL ? NULL : at;
+}
+
+// A resize whose counted bytes ran the countdown out: q (p resized, not
+// sampled) gets a sample with the chance of a fresh block of req bytes.
+static LA_NOINLINE void *sampled_resize(void *q, size_t req, void *caller, bool was_slot)
+{
+    if (q != NULL) {
+        void *h = headed(q, req);
+        if (h == NULL) { // q stays, unsampled
+            prof_tls.prof = (uint64_t)draw_countdown();
+            return q;
+        }
+        q = h;
+    }
+    // A slot that moved is a fresh allocation: its twin is the slot (or
+    // block) malloc(req) would make.  A block with a header stays one.
+    return sampled(q, req, caller, was_slot ? twin_slot_of(req) : 0);
+}
+
+// A resize that is not the common case: a countdown may run out (either
+// sampler's: charge is what it counts), or p carries a sample.  old: p's
+// req if it has a header.
+static LA_NOINLINE void *resize_slow(void *p, size_t req, void *caller, size_t charge,
+                                     bool was_slot, size_t old)
+{
+    unsigned due = count_down(charge);
+    if (due & DUE_GUARD) {
+        // The guard sampler's turn: a guarded block (a fresh one, which
+        // drops p's sample if it had one), unless the profiler's is due too.
+        void *q = guarded(due, req, ALIGNMENT, caller);
+        if (q != NULL) {
+            memcpy(q, p, LA_MIN(la_usable_size(p, "realloc"), req));
+            la_free(p);
+            return q;
+        }
+    }
+    prof_tls_t *t = &prof_tls;
+    t->resizing = p;
+    void *q = la_realloc(p, req);
+    uint32_t k = t->stash;
+    t->resizing = NULL;
+    if (k != 0) {
+        t->stash = 0;
+        if (due & DUE_PROF) // already sampled: no second sample
+            t->prof = (uint64_t)draw_countdown();
+        return resized_sample(k, p, q, old, req);
+    }
+    if (due & DUE_PROF)
+        return sampled_resize(q, req, caller, was_slot);
+    return q;
 }
 
 void *prof_realloc(void *p, size_t req, void *caller)
 {
     if (p == NULL)
         return prof_malloc(req, caller);
-    unsigned due;
-    if (req == 0 || (due = count_down(req)) == 0)
-        return la_realloc(p, req);
-    // A new block, which the sample marks (or a guarded one); the old one
-    // is freed (its own sample, if any, dropped) once its bytes are
-    // copied.
-    size_t old = la_usable_size(p, "realloc");
-    void *q = NULL;
-    if (due & DUE_GUARD)
-        q = guarded(due, req, ALIGNMENT, caller);
-    if (q == NULL && !(due & DUE_PROF))
-        return la_realloc(p, req);
-    if (q == NULL && req > LA_SLAB_MAX_BYTES) {
-        // A block with a header: resized as usual (in place, or moved
-        // with room to grow), then marked.  Moving every sampled block to
-        // one made to size copied it, and its next growth moved it again:
-        // rrgrow, strings grown by realloc, ran 3x slower with the
-        // default interval.
-        q = la_realloc(p, req);
-        if (q == NULL || (slab_of(q) == NULL && !guard_owns(q)))
-            return sampled(q, req, caller);
-        // A slot after all (not expected above the slab classes): no
-        // header for the mark, so no sample; the next is drawn.
-        prof_tls.prof = (uint64_t)draw_countdown();
-        return q;
+    if (req == 0 || req > LA_MAX_REQUEST)
+        return la_realloc(p, req); // freed (its sample dropped), or fails
+    // What the resize counts (the rules above).  The header is read
+    // unchecked: la_realloc checks it, and what was read here is used only
+    // if it returns.  Blocks above 4 GiB, whose header's req is cut,
+    // restart.
+    la_slab_t *s = slab_of(p);
+    size_t charge, old = 0;
+    bool marked = false;
+    if (s != NULL) {
+        charge = req <= s->size ? 0 : req;
+    } else if (guard_owns(p) || (uintptr_t)p % ALIGNMENT != 0) {
+        charge = req;
+    } else {
+        la_block_t *b = blk_from_payload(p);
+        old = blk_req(b);
+        charge = req >= old && req <= UINT32_MAX ? req - old : req;
+        // A sampled block's check word is the live one with the mark.
+        marked = blk_check(b) == (la_check_word(blk_hash_now(b), old) ^ LA_CHECK_PROF);
     }
-    if (q == NULL)
-        q = la_alloc_direct(req, req, false);
-    if (q != NULL) {
-        memcpy(q, p, LA_MIN(old, req));
-        la_free(p);
+    // count_down's fast half: its slow half is resize_slow's, so that
+    // nothing here is called but by a jump (no frame, no saved register).
+    prof_tls_t *t = &prof_tls;
+    uint64_t left = t->prof, guard = t->guard;
+    if (LA_LIKELY(charge < left && guard > 1 && !marked)) {
+        t->prof = left - charge;
+        t->guard = guard - 1;
+        return la_realloc(p, req);
     }
-    return (due & DUE_PROF) ? sampled(q, req, caller) : q;
+    return resize_slow(p, req, caller, charge, s != NULL, old);
 }
 
 void *prof_aligned(size_t align, size_t req, void *caller)
@@ -742,8 +939,8 @@ void *prof_aligned(size_t align, size_t req, void *caller)
     // Above ALIGNMENT the aligned paths hand out headed blocks; at or
     // below it, la_aligned is malloc, and a direct block is aligned enough.
     if (align <= ALIGNMENT && LA_IS_POW2(align))
-        return sampled(la_alloc_direct(req, req, false), req, caller);
-    return sampled(la_aligned(align, req), req, caller);
+        return sampled(la_alloc_direct(req, req, false), req, caller, twin_slot_of(req));
+    return sampled(la_aligned(align, req), req, caller, 0);
 }
 
 /* ---- set-up, statistics and fork ---------------------------------------- */

@@ -233,6 +233,11 @@
 // of which only the pages in use are touched.
 #define LA_PROF_MAX_SAMPLES (1u << 20)
 #define LA_PROF_MAX_STACKS (1u << 16)
+// Entries of the profiler's stack cache (prof.c): a sample taken again
+// from the same place on the same thread's stack skips the unwinder above
+// its caller (_Unwind_Backtrace costs about a thousand instructions a
+// frame).  Direct-mapped, 216 bytes each.
+#define LA_PROF_STACK_CACHE 1024
 // Bytes of the stack buffer a profile is formatted into before write(2).
 #define LA_PROF_WRITE_BUFFER 4096
 // Call sites the leak report at exit lists on stderr.

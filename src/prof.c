@@ -53,6 +53,29 @@ typedef struct {
 _Static_assert(LA_PROF_MAX_STACKS <= 65536 && LA_SLAB_MAX_BYTES < 65536,
                "prof_sample_t's 16-bit fields");
 
+// The stack cache: a stack walked once, from a caller's frame at a given
+// place on a thread's stack, is known again without the unwinder if the
+// return addresses it found are still in their slots (x86-64: a frame's
+// return address is the word below its callee's CFA).  The frames above
+// sit where their callees' frame sizes put them; a frame that changes its
+// size (alloca) and still finds the old return addresses where it moved
+// would be taken for the same stack: stale words equal to the return
+// addresses at every level, not expected in practice.  A hit reads those
+// slots (on the thread's own stack, above its frame: mapped) instead of
+// unwinding every frame above the caller (about a thousand instructions
+// each).  Only the thread that walked it uses an entry: a stack slot of
+// another thread's could lie past this one's stack.
+typedef struct {
+    const void *thread;   // &prof_tls of the thread that walked it
+    void *ip0;            // the caller
+    uintptr_t cfa0;       // the caller's frame
+    uint32_t stack;       // stack index + 1 (0: an empty entry)
+    uint32_t depth;
+    // The unwinder's CFA at each frame: that of the frame below it (its
+    // callee), so that frame i's return address is at cfas[i] - 8.
+    uintptr_t cfas[LA_PROF_MAX_FRAMES];
+} prof_cached_t;
+
 // Buckets of the sample table: about four samples a chain when it is full.
 #define PROF_SAMPLE_BUCKETS (LA_PROF_MAX_SAMPLES / 4)
 
@@ -65,6 +88,8 @@ static struct {
     uint32_t *stack_buckets;
     prof_stack_t *stacks;
     uint32_t stacks_used;
+    prof_cached_t *cache;   // LA_PROF_STACK_CACHE entries, direct-mapped
+    size_t cache_hits;      // samples whose stack the cache knew
     size_t dropped;         // samples the full tables could not take
     size_t sampled;         // samples ever taken
     size_t interval;        // mean bytes between samples (1: every allocation)
@@ -174,11 +199,15 @@ static int64_t draw_countdown(void)
 typedef struct {
     void *caller;   // the return address of the exported function
     void **frames;
+    uintptr_t *cfas; // each frame's CFA, for the stack cache (NULL: not kept)
     unsigned max;   // frames wanted
     unsigned depth;
     unsigned seen;  // frames walked before caller turned up
+    uint32_t hit;   // the stack cache's answer: a stack index + 1
     bool started;
 } walk_t;
+
+static uint32_t cache_lookup(void *ip0, uintptr_t cfa0);
 
 static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
 {
@@ -192,11 +221,30 @@ static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
             return _URC_NO_REASON;
         }
         w->started = true;
+        if (w->cfas != NULL && ip != NULL) {
+            // The caller's frame: the rest of the stack may be known.
+            w->hit = cache_lookup(ip, (uintptr_t)_Unwind_GetCFA(ctx));
+            if (w->hit != 0)
+                return _URC_END_OF_STACK;
+        }
     }
     if (ip == NULL)
         return _URC_END_OF_STACK;
+    if (w->cfas != NULL)
+        w->cfas[w->depth] = (uintptr_t)_Unwind_GetCFA(ctx);
     w->frames[w->depth++] = ip;
     return w->depth == w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+// After the walk: the frames kept when the caller never turned up.
+static unsigned walk_end(walk_t *w)
+{
+    if (!w->started) {
+        w->depth = w->seen; // the top of the walk, ours included
+        if (w->depth == 0)
+            w->frames[w->depth++] = w->caller;
+    }
+    return w->depth;
 }
 
 // Up to max return addresses from the caller outwards.  Also the guard
@@ -205,13 +253,55 @@ unsigned prof_capture(void **frames, unsigned max, void *caller)
 {
     walk_t w = {.caller = caller, .frames = frames, .max = max};
     _Unwind_Backtrace(walk_frame, &w);
-    if (!w.started) {
-        w.depth = w.seen; // the top of the walk, ours included
-        if (w.depth == 0)
-            frames[w.depth++] = caller;
-    }
-    return w.depth;
+    return walk_end(&w);
 }
+
+// A sample's call stack, walked where it is declared (trace_here is
+// inlined into the entry points, so that the unwinder walks no more of
+// our frames than the one: about a thousand instructions each).
+typedef struct {
+    unsigned depth;
+    uint32_t hit;   // the stack cache's stack index + 1: frames unused
+    bool cacheable; // the walk found the caller: cfas may go in the cache
+    void *frames[LA_PROF_MAX_FRAMES];
+    uintptr_t cfas[LA_PROF_MAX_FRAMES];
+} prof_trace_t;
+
+// sp0: the caller's stack pointer at its call (the word below it holds
+// caller), 0 if not known.  With it, a stack the cache knows costs no
+// unwinding at all (the unwinder's first steps, itself and our frame,
+// cost about 5,000 instructions).
+static inline __attribute__((always_inline)) void trace_here(prof_trace_t *tr, void *caller,
+                                                             uintptr_t sp0)
+{
+    tr->hit = sp0 != 0 ? cache_lookup(caller, sp0) : 0;
+    if (tr->hit != 0) {
+        tr->cacheable = false;
+        tr->depth = 0;
+        return;
+    }
+    walk_t w = {.caller = caller, .frames = tr->frames, .cfas = tr->cfas,
+                .max = LA_PROF_MAX_FRAMES};
+    _Unwind_Backtrace(walk_frame, &w);
+    tr->cacheable = w.started && w.hit == 0;
+    tr->hit = w.hit;
+    tr->depth = walk_end(&w);
+}
+
+// The caller's stack pointer at its call, for trace_here: known in an
+// entry point the exported function reached by a jump (then its return
+// address, above our frame pointer, is the caller); 0 otherwise.  The
+// frame address makes gcc keep a frame pointer in the function.
+#if defined(__x86_64__)
+#define CALLER_SP(caller) caller_sp(__builtin_frame_address(0), caller)
+static inline __attribute__((always_inline)) uintptr_t caller_sp(void *fp, void *caller)
+{
+    void **frame = fp;
+    return frame[1] == caller ? (uintptr_t)(frame + 2) : 0;
+}
+#else
+#define CALLER_SP(caller) ((void)(caller), (uintptr_t)0)
+#endif
 
 static uint64_t hash_frames(void *const *frames, unsigned depth)
 {
@@ -248,6 +338,59 @@ static uint32_t stack_intern(void *const *frames, unsigned depth)
     s->next = *bucket;
     *bucket = idx + 1;
     return idx;
+}
+
+static prof_cached_t *cache_entry(void *ip0, uintptr_t cfa0)
+{
+    uint64_t h = mix64((uintptr_t)ip0 ^ mix64(cfa0 ^ (uintptr_t)&prof_tls));
+    return &prof.cache[h % LA_PROF_STACK_CACHE];
+}
+
+// The stack index + 1 the cache knows for the caller ip0 whose frame is
+// cfa0 on this thread, if every return address above it is where it was
+// (0 otherwise).  From the unwinder's callback: takes prof_lock.
+static uint32_t cache_lookup(void *ip0, uintptr_t cfa0)
+{
+#if defined(__x86_64__)
+    uint32_t hit = 0;
+    lock_acquire(&la.prof_lock);
+    prof_cached_t *e = cache_entry(ip0, cfa0);
+    if (e->stack != 0 && e->ip0 == ip0 && e->cfa0 == cfa0 && e->thread == &prof_tls) {
+        void *const *frames = prof.stacks[e->stack - 1].frames;
+        unsigned i = 1;
+        while (i < e->depth && *(void *const *)(e->cfas[i] - sizeof(void *)) == frames[i])
+            i++;
+        if (i == e->depth) {
+            hit = e->stack;
+            prof.cache_hits++;
+        }
+    }
+    lock_release(&la.prof_lock);
+    return hit;
+#else
+    (void)ip0;
+    (void)cfa0;
+    return 0;
+#endif
+}
+
+// Keeps a stack just walked (si: its index) for the next sample from the
+// same place.  Only a walk whose frames sit in order up the stack.  Under
+// prof_lock.
+static void cache_store(const prof_trace_t *tr, uint32_t si)
+{
+    if (!tr->cacheable || tr->depth == 0)
+        return;
+    for (unsigned i = 0; i < tr->depth; i++)
+        if (tr->cfas[i] % sizeof(void *) != 0 || (i > 0 && tr->cfas[i] <= tr->cfas[i - 1]))
+            return;
+    prof_cached_t *e = cache_entry(tr->frames[0], tr->cfas[0]);
+    e->thread = &prof_tls;
+    e->ip0 = tr->frames[0];
+    e->cfa0 = tr->cfas[0];
+    e->depth = tr->depth;
+    memcpy(e->cfas, tr->cfas, tr->depth * sizeof tr->cfas[0]);
+    e->stack = si + 1;
 }
 
 /* ---- samples ------------------------------------------------------------ */
@@ -300,15 +443,19 @@ static void free_record(uint32_t k)
     prof.live--;
 }
 
-static LA_NOINLINE void take_sample(void *p, size_t req, void *caller, uint16_t twin_slot)
+static LA_NOINLINE void take_sample(void *p, size_t req, const prof_trace_t *tr,
+                                    uint16_t twin_slot)
 {
-    void *frames[LA_PROF_MAX_FRAMES];
-    unsigned depth = prof_capture(frames, LA_PROF_MAX_FRAMES, caller);
     double chance = chance_of(req);
     double objs = 1.0 / chance, bytes = (double)req / chance;
     lock_acquire(&la.prof_lock);
     prof.sampled++;
-    uint32_t si = stack_intern(frames, depth);
+    uint32_t si = tr->hit - 1;
+    if (tr->hit == 0) {
+        si = stack_intern(tr->frames, tr->depth);
+        if (si != UINT32_MAX)
+            cache_store(tr, si);
+    }
     uint32_t k = prof.sample_free;
     if (k != 0)
         prof.sample_free = prof.samples[k - 1].next;
@@ -439,6 +586,7 @@ static void write_profile(int fd)
              LA_PROF_MAX_FRAMES);
     w_printf(&w, "samples_taken %zu\nsamples_live %u\nsamples_dropped %zu\n", prof.sampled,
              prof.live, prof.dropped);
+    w_printf(&w, "stacks_cached %zu\n", prof.cache_hits);
     w_printf(&w, "live_bytes %zu\nlive_objects %zu\nlive_sites %zu\n", rounded(live_bytes),
              rounded(live_objs), sites);
     // One line per call stack: estimates of what is alive now and of what
@@ -632,10 +780,11 @@ static inline __attribute__((always_inline)) unsigned count_down(size_t req)
 
 // A sampled allocation came back: record it (if it succeeded) and draw
 // the next countdown.  twin_slot: prof_sample_t's.
-static LA_NOINLINE void *sampled(void *p, size_t req, void *caller, uint16_t twin_slot)
+static LA_NOINLINE void *sampled(void *p, size_t req, const prof_trace_t *tr,
+                                 uint16_t twin_slot)
 {
     if (p != NULL)
-        take_sample(p, req, caller, twin_slot);
+        take_sample(p, req, tr, twin_slot);
     prof_tls.prof = (uint64_t)draw_countdown();
     return p;
 }
@@ -664,7 +813,9 @@ void *prof_malloc(size_t req, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_malloc(req);
-    return sampled(la_alloc_direct(req, req, false), req, caller, twin_slot_of(req));
+    prof_trace_t tr;
+    trace_here(&tr, caller, CALLER_SP(caller));
+    return sampled(la_alloc_direct(req, req, false), req, &tr, twin_slot_of(req));
 }
 
 // malloc's path past its fast path (la.fast_bound is 0 while a sampler is
@@ -732,7 +883,9 @@ void *prof_calloc(size_t nmemb, size_t size, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_calloc(nmemb, size);
-    return sampled(la_alloc_direct(req, req, true), req, caller, twin_slot_of(req));
+    prof_trace_t tr;
+    trace_here(&tr, caller, CALLER_SP(caller));
+    return sampled(la_alloc_direct(req, req, true), req, &tr, twin_slot_of(req));
 }
 
 /*
@@ -840,7 +993,8 @@ static LA_NOINLINE void *resized_sample(uint32_t k, void *p, void *q, size_t old
 
 // A resize whose counted bytes ran the countdown out: q (p resized, not
 // sampled) gets a sample with the chance of a fresh block of req bytes.
-static LA_NOINLINE void *sampled_resize(void *q, size_t req, void *caller, bool was_slot)
+static LA_NOINLINE void *sampled_resize(void *q, size_t req, const prof_trace_t *tr,
+                                        bool was_slot)
 {
     if (q != NULL) {
         void *h = headed(q, req);
@@ -852,7 +1006,7 @@ static LA_NOINLINE void *sampled_resize(void *q, size_t req, void *caller, bool 
     }
     // A slot that moved is a fresh allocation: its twin is the slot (or
     // block) malloc(req) would make.  A block with a header stays one.
-    return sampled(q, req, caller, was_slot ? twin_slot_of(req) : 0);
+    return sampled(q, req, tr, was_slot ? twin_slot_of(req) : 0);
 }
 
 // A resize that is not the common case: a countdown may run out (either
@@ -883,8 +1037,11 @@ static LA_NOINLINE void *resize_slow(void *p, size_t req, void *caller, size_t c
             t->prof = (uint64_t)draw_countdown();
         return resized_sample(k, p, q, old, req);
     }
-    if (due & DUE_PROF)
-        return sampled_resize(q, req, caller, was_slot);
+    if (due & DUE_PROF) {
+        prof_trace_t tr;
+        trace_here(&tr, caller, CALLER_SP(caller));
+        return sampled_resize(q, req, &tr, was_slot);
+    }
     return q;
 }
 
@@ -938,9 +1095,11 @@ void *prof_aligned(size_t align, size_t req, void *caller)
         return la_aligned(align, req);
     // Above ALIGNMENT the aligned paths hand out headed blocks; at or
     // below it, la_aligned is malloc, and a direct block is aligned enough.
+    prof_trace_t tr;
+    trace_here(&tr, caller, CALLER_SP(caller));
     if (align <= ALIGNMENT && LA_IS_POW2(align))
-        return sampled(la_alloc_direct(req, req, false), req, caller, twin_slot_of(req));
-    return sampled(la_aligned(align, req), req, caller, 0);
+        return sampled(la_alloc_direct(req, req, false), req, &tr, twin_slot_of(req));
+    return sampled(la_aligned(align, req), req, &tr, 0);
 }
 
 /* ---- set-up, statistics and fork ---------------------------------------- */
@@ -956,7 +1115,8 @@ void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes)
                        : PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
                              LA_PROF_MAX_STACKS * sizeof(uint32_t) +
                              prof.samples_used * sizeof(prof_sample_t) +
-                             prof.stacks_used * sizeof(prof_stack_t);
+                             prof.stacks_used * sizeof(prof_stack_t) +
+                             LA_PROF_STACK_CACHE * sizeof(prof_cached_t);
     lock_release(&la.prof_lock);
 }
 
@@ -973,7 +1133,8 @@ static bool prof_init(void)
     size_t bytes = PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
                    (size_t)LA_PROF_MAX_SAMPLES * sizeof(prof_sample_t) +
                    LA_PROF_MAX_STACKS * sizeof(uint32_t) +
-                   (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t);
+                   (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t) +
+                   LA_PROF_STACK_CACHE * sizeof(prof_cached_t);
     bytes = LA_ALIGN_UP(bytes, la.page_bytes);
     char *map = os_map(bytes); // zeroed; pages are touched as they are used
     if (map == NULL) {
@@ -986,6 +1147,7 @@ static bool prof_init(void)
     prof.stacks = (prof_stack_t *)(prof.samples + LA_PROF_MAX_SAMPLES);
     prof.sample_buckets = (uint32_t *)(prof.stacks + LA_PROF_MAX_STACKS);
     prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
+    prof.cache = (prof_cached_t *)(prof.stack_buckets + LA_PROF_MAX_STACKS);
     void *frames[LA_PROF_MAX_FRAMES];
     prof_capture(frames, LA_PROF_MAX_FRAMES, NULL);
     const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");

@@ -50,6 +50,33 @@ LEAKER(leak_gamma, 2)
 // that they move as they outgrow their slots and blocks.
 static size_t grown[2], grown_to[2], grown_step[2];
 
+// leak_leaf allocates for two callers alike (the same frame sizes, so the
+// same stack pointer at its malloc): the profile must tell them apart by
+// the second frame (the profiler's stack cache keys on the innermost
+// frame and its place on the stack, and checks the return addresses
+// above it).
+static size_t via_counts[2];
+#define VIA_BYTES 40
+__attribute__((noinline, visibility("default"))) void leak_leaf(void)
+{
+    sink = malloc(VIA_BYTES);
+    if (sink == NULL)
+        abort();
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline, visibility("default"))) void leak_via_one(void)
+{
+    for (size_t k = 0; k < via_counts[0]; k++)
+        leak_leaf();
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline, visibility("default"))) void leak_via_two(void)
+{
+    for (size_t k = 0; k < via_counts[1]; k++)
+        leak_leaf();
+    __asm__ volatile("" ::: "memory");
+}
+
 // The length the strings of group i end at.
 static size_t grown_final(int i) { return 8 + (grown_to[i] - 8) / grown_step[i] * grown_step[i]; }
 
@@ -90,6 +117,17 @@ __attribute__((noinline, visibility("default"))) void churn(void)
 #define SITES 4 // the three leakers and leak_grown
 static const char *const names[SITES] = {"leak_alpha", "leak_beta", "leak_gamma", "leak_grown"};
 
+static double via_live[2]; // leak_leaf's bytes by its caller
+
+// The function of a return address, or "".
+static const char *function_of(void *frame)
+{
+    Dl_info info;
+    if (frame == NULL || dladdr((char *)frame - 1, &info) == 0 || info.dli_sname == NULL)
+        return "";
+    return info.dli_sname;
+}
+
 // Live bytes per function (index SITES: churn) from the dump at path.
 static void read_profile(const char *path, double live[SITES + 1])
 {
@@ -112,7 +150,13 @@ static void read_profile(const char *path, double live[SITES + 1])
         char *at = strchr(line, '@');
         if (sscanf(line, "%llu", &bytes) != 1 || at == NULL)
             continue;
-        void *frame = (void *)strtoull(at + 1, NULL, 16);
+        char *end;
+        void *frame = (void *)strtoull(at + 1, &end, 16);
+        if (strcmp(function_of(frame), "leak_leaf") == 0) {
+            const char *via = function_of((void *)strtoull(end, NULL, 16));
+            via_live[0] += strcmp(via, "leak_via_one") == 0 ? (double)bytes : 0;
+            via_live[1] += strcmp(via, "leak_via_two") == 0 ? (double)bytes : 0;
+        }
         Dl_info info;
         if (frame == NULL || dladdr((char *)frame - 1, &info) == 0 || info.dli_sname == NULL)
             continue;
@@ -146,6 +190,13 @@ __attribute__((noinline, visibility("default"))) void check_sites(bool exact)
         else
             CHECK(err > -0.10 && err < 0.10);
     }
+    if (exact) // every allocation sampled: exact by the second frame
+        for (int i = 0; i < 2; i++) { // leak_via_one runs twice
+            size_t want = (i == 0 ? 2 : 1) * via_counts[i] * VIA_BYTES;
+            printf("test_prof: leak_leaf from leak_via_%s: %zu bytes, report says %.0f\n",
+                   i == 0 ? "one" : "two", want, via_live[i]);
+            CHECK(via_live[i] == (double)want);
+        }
     // Everything churn allocated was freed: its samples are gone.
     CHECK(live[SITES] == 0);
     unlink(path);
@@ -209,6 +260,8 @@ int main(int argc, char **argv)
         size_t c[3] = {3000, 500, 20}, s[3] = {100, 3000, 200000};
         memcpy(counts, c, sizeof c);
         memcpy(sizes, s, sizeof s);
+        via_counts[0] = 700;
+        via_counts[1] = 300;
         size_t g[2] = {300, 30}, to[2] = {1000, 64 << 10}, step[2] = {8, 200};
         memcpy(grown, g, sizeof g);
         memcpy(grown_to, to, sizeof to);
@@ -232,6 +285,9 @@ int main(int argc, char **argv)
     leak_beta();
     leak_gamma();
     leak_grown();
+    leak_via_one();
+    leak_via_two();
+    leak_via_one();
     check_sites(exact);
     return test_report(exact ? "test_prof exact" : "test_prof sampled");
 }

@@ -99,13 +99,16 @@ static struct {
 
 // The sampling hook's countdowns, one TLS struct per thread.  prof: bytes
 // until the next profile sample (due when a request of at least as many
-// bytes comes); guard: allocations until the next guarded one (due when
-// it is at most 1).  Both 0 before the thread's first allocation, which
-// draws them; the one whose sampler is off is then INT64_MAX and never
-// comes down.  A countdown that fired stays at INT64_MAX until it is drawn
-// again, so that allocations made meanwhile (the unwinder's, a signal
-// handler's) are neither sampled nor guarded.  With one sampler on,
-// malloc's path reads and writes its countdown only (prof_malloc_past).
+// bytes comes) while the profiler alone is on, and 0 otherwise, so that
+// the fast checks of it (malloc's, realloc's, count_down's) fail and the
+// slow path counts: both: the profiler's countdown with both samplers on.
+// guard: allocations until the next guarded one (due when it is at most
+// 1).  All 0 before the thread's first allocation, which draws them; the
+// guard countdown is INT64_MAX while its sampler is off.  A countdown that
+// fired stays at INT64_MAX until it is drawn again, so that allocations
+// made meanwhile (the unwinder's, a signal handler's) are neither sampled
+// nor guarded.  With the profiler alone on, malloc's path reads and
+// writes prof only (prof_malloc_past).
 //
 // resizing, stash: prof_realloc names the block it passes to la_realloc;
 // if it is sampled, prof_forget (from la_validate) takes its record out
@@ -114,6 +117,7 @@ static struct {
 typedef struct {
     uint64_t prof;
     uint64_t guard;
+    uint64_t both;
     const void *resizing;
     uint32_t stash;
 } prof_tls_t;
@@ -740,15 +744,18 @@ static LA_NOINLINE unsigned count_down_slow(size_t req)
     if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
         dump_pending();
     unsigned on = (unsigned)la_load_relaxed(&la.sampling);
-    if (t->prof == 0) // the thread's first allocation
-        t->prof = (on & LA_SAMPLE_PROF) ? (uint64_t)draw_countdown() : INT64_MAX;
+    uint64_t *left = on == LA_SAMPLE_PROF ? &t->prof : &t->both;
+    if ((on & LA_SAMPLE_PROF) && *left == 0) // the thread's first allocation
+        *left = (uint64_t)draw_countdown();
     if (t->guard == 0)
         t->guard = (on & LA_SAMPLE_GUARD) ? (uint64_t)draw_guard() : INT64_MAX;
     unsigned due = 0;
-    if (req < t->prof) {
-        t->prof -= req;
+    if (!(on & LA_SAMPLE_PROF)) {
+        // t->prof stays 0
+    } else if (req < *left) {
+        *left -= req;
     } else {
-        t->prof = INT64_MAX;
+        *left = INT64_MAX;
         due |= DUE_PROF;
     }
     if (t->guard > 1) {
@@ -758,6 +765,17 @@ static LA_NOINLINE unsigned count_down_slow(size_t req)
         due |= DUE_GUARD;
     }
     return due;
+}
+
+// The profiler's next countdown, after a sample (or a countdown that ran
+// out on a block already sampled).
+static void redraw(void)
+{
+    uint64_t next = (uint64_t)draw_countdown();
+    if (la_load_relaxed(&la.sampling) == LA_SAMPLE_PROF)
+        prof_tls.prof = next;
+    else
+        prof_tls.both = next;
 }
 
 // Counts req bytes and one allocation down; which samplers want this
@@ -785,7 +803,7 @@ static LA_NOINLINE void *sampled(void *p, size_t req, const prof_trace_t *tr,
 {
     if (p != NULL)
         take_sample(p, req, tr, twin_slot);
-    prof_tls.prof = (uint64_t)draw_countdown();
+    redraw();
     return p;
 }
 
@@ -828,42 +846,29 @@ void *prof_malloc(size_t req, void *caller)
 // malloc reaches this by a jump: the return address is malloc's caller's.
 void *prof_malloc_past(size_t req, void *unused);
 
-// la.sampling == LA_SAMPLE_PROF as one compare of memory with an
-// immediate and the branch: written in C, gcc loads the flag into a
-// register first, to compare it with the other values, one instruction
-// more on the profiler's path.
-static inline __attribute__((always_inline)) bool sampling_is_prof(void)
-{
-#if defined(__x86_64__)
-    __asm__ goto("cmpl %0, %1\n\tje %l2" : : "i"(LA_SAMPLE_PROF), "m"(la.sampling) : "cc" : yes);
-    return false;
-yes:
-    return true;
-#else
-    return la.sampling == LA_SAMPLE_PROF;
-#endif
-}
-
 void *prof_malloc_past(size_t req, void *unused)
 {
     (void)unused;
     prof_tls_t *t = &prof_tls;
-    // la.sampling is written once, before main.  The profiler first, the
-    // path issue 16 measures; then off (a request above the slab classes:
-    // nine instructions to the slow path, five before the hook was folded
-    // into malloc's size test).
-    if (sampling_is_prof()) {
-        uint64_t left = t->prof;
-        if (LA_LIKELY(req < left)) { // a failing request's size is above any countdown
-            t->prof = left - req;
-            return tcache_malloc(req);
-        }
-    } else if (la.sampling == 0) {
+    // The profiler alone on, the path issue 16 measures: prof is its
+    // countdown (0 otherwise, which fails the test).  A failing request's
+    // size is above any countdown.
+    uint64_t left = t->prof;
+    if (LA_LIKELY(req < left)) {
+        t->prof = left - req;
+        return tcache_malloc(req);
+    }
+    // la.sampling is written once, before main.  Off: a request above the
+    // slab classes, which pays for the test of prof first (two
+    // instructions more than when la.sampling was tested first, on a path
+    // of hundreds; two fewer for every malloc with the profiler on).
+    unsigned on = (unsigned)la.sampling;
+    if (on == 0)
         return tcache_malloc_slow(req);
-    } else if (la.sampling == LA_SAMPLE_GUARD) {
-        uint64_t left = t->guard;
-        if (LA_LIKELY(left > 1)) { // a failing request counts too: harmless
-            t->guard = left - 1;
+    if (on == LA_SAMPLE_GUARD) {
+        uint64_t guard = t->guard;
+        if (LA_LIKELY(guard > 1)) { // a failing request counts too: harmless
+            t->guard = guard - 1;
             return tcache_malloc(req);
         }
     }
@@ -999,7 +1004,7 @@ static LA_NOINLINE void *sampled_resize(void *q, size_t req, const prof_trace_t 
     if (q != NULL) {
         void *h = headed(q, req);
         if (h == NULL) { // q stays, unsampled
-            prof_tls.prof = (uint64_t)draw_countdown();
+            redraw();
             return q;
         }
         q = h;
@@ -1034,7 +1039,7 @@ static LA_NOINLINE void *resize_slow(void *p, size_t req, void *caller, size_t c
     if (k != 0) {
         t->stash = 0;
         if (due & DUE_PROF) // already sampled: no second sample
-            t->prof = (uint64_t)draw_countdown();
+            redraw();
         return resized_sample(k, p, q, old, req);
     }
     if (due & DUE_PROF) {

@@ -89,6 +89,12 @@ static struct {
     prof_stack_t *stacks;
     uint32_t stacks_used;
     prof_cached_t *cache;   // LA_PROF_STACK_CACHE entries, direct-mapped
+    // Samples in the table per address hash (marks_of): a block whose
+    // count is 0 carries no sample, which prof_realloc learns without
+    // reading the block's check word (one load instead of about 15
+    // instructions).  Written under prof_lock, read without it (a block's
+    // own count cannot drop to 0 while its owner resizes it).
+    uint32_t *marks;
     size_t cache_hits;      // samples whose stack the cache knew
     size_t dropped;         // samples the full tables could not take
     size_t sampled;         // samples ever taken
@@ -397,6 +403,12 @@ static void cache_store(const prof_trace_t *tr, uint32_t si)
     e->stack = si + 1;
 }
 
+// p's count in prof.marks.
+static inline __attribute__((always_inline)) uint32_t *marks_of(const void *p)
+{
+    return &prof.marks[((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15u >> (64 - LA_PROF_MARK_BITS)];
+}
+
 /* ---- samples ------------------------------------------------------------ */
 
 static uint32_t *sample_bucket(const void *addr)
@@ -430,6 +442,7 @@ static void insert_record(uint32_t k, void *p)
     uint32_t *bucket = sample_bucket(p);
     s->next = *bucket;
     *bucket = k;
+    la_store_relaxed(marks_of(p), *marks_of(p) + 1);
     blk_from_payload(p)->check ^= LA_CHECK_PROF;
 }
 
@@ -498,6 +511,7 @@ void prof_forget(la_block_t *b)
                 continue;
             uint32_t k = *link;
             *link = s->next;
+            la_store_relaxed(marks_of(p), *marks_of(p) - 1);
             if (t->resizing == p) // prof_realloc's: the record waits for the new address
                 t->stash = k;
             else
@@ -1062,26 +1076,24 @@ void *prof_realloc(void *p, size_t req, void *caller)
     // restart.
     la_slab_t *s = slab_of(p);
     size_t charge, old = 0;
-    bool marked = false;
     if (s != NULL) {
-        charge = req <= s->size ? 0 : req;
+        charge = req <= s->size ? 0 : req; // a slot: never sampled
     } else if (guard_owns(p) || (uintptr_t)p % ALIGNMENT != 0) {
         charge = req;
     } else {
-        la_block_t *b = blk_from_payload(p);
-        old = blk_req(b);
+        old = blk_req(blk_from_payload(p));
         charge = req >= old && req <= UINT32_MAX ? req - old : req;
-        // A sampled block's check word is the live one with the mark.
-        marked = blk_check(b) == (la_check_word(blk_hash_now(b), old) ^ LA_CHECK_PROF);
     }
     // count_down's fast half: its slow half is resize_slow's, so that
     // nothing here is called but by a jump (no frame, no saved register).
+    // prof is 0 unless the profiler alone is on (then prof.marks exists).
     prof_tls_t *t = &prof_tls;
-    uint64_t left = t->prof, guard = t->guard;
-    if (LA_LIKELY(charge < left && guard > 1 && !marked)) {
-        t->prof = left - charge;
-        t->guard = guard - 1;
-        return la_realloc(p, req);
+    uint64_t left = t->prof;
+    if (LA_LIKELY(charge < left)) {
+        if (LA_LIKELY(s != NULL || la_load_relaxed(marks_of(p)) == 0)) {
+            t->prof = left - charge;
+            return la_realloc(p, req);
+        }
     }
     return resize_slow(p, req, caller, charge, s != NULL, old);
 }
@@ -1121,7 +1133,8 @@ void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes)
                              LA_PROF_MAX_STACKS * sizeof(uint32_t) +
                              prof.samples_used * sizeof(prof_sample_t) +
                              prof.stacks_used * sizeof(prof_stack_t) +
-                             LA_PROF_STACK_CACHE * sizeof(prof_cached_t);
+                             LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
+                             ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint32_t);
     lock_release(&la.prof_lock);
 }
 
@@ -1139,7 +1152,8 @@ static bool prof_init(void)
                    (size_t)LA_PROF_MAX_SAMPLES * sizeof(prof_sample_t) +
                    LA_PROF_MAX_STACKS * sizeof(uint32_t) +
                    (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t) +
-                   LA_PROF_STACK_CACHE * sizeof(prof_cached_t);
+                   LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
+                   ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint32_t);
     bytes = LA_ALIGN_UP(bytes, la.page_bytes);
     char *map = os_map(bytes); // zeroed; pages are touched as they are used
     if (map == NULL) {
@@ -1153,6 +1167,7 @@ static bool prof_init(void)
     prof.sample_buckets = (uint32_t *)(prof.stacks + LA_PROF_MAX_STACKS);
     prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
     prof.cache = (prof_cached_t *)(prof.stack_buckets + LA_PROF_MAX_STACKS);
+    prof.marks = (uint32_t *)(prof.cache + LA_PROF_STACK_CACHE);
     void *frames[LA_PROF_MAX_FRAMES];
     prof_capture(frames, LA_PROF_MAX_FRAMES, NULL);
     const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");

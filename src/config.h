@@ -239,9 +239,10 @@
 // frame).  Direct-mapped, 216 bytes each.
 #define LA_PROF_STACK_CACHE 1024
 // log2 of the counters of live samples per address hash that let realloc
-// skip the sample check of a block (prof.c): 2^16 of 4 bytes; with a
-// thousand live samples one block in 65 is checked for nothing.
-#define LA_PROF_MARK_BITS 16
+// skip the sample check of a block (prof.c): 2^15 of 2 bytes (64 KiB, all
+// touched once samples are spread over them); with a thousand live
+// samples one block in 33 is checked for nothing.
+#define LA_PROF_MARK_BITS 15
 // Bytes of the stack buffer a profile is formatted into before write(2).
 #define LA_PROF_WRITE_BUFFER 4096
 // Call sites the leak report at exit lists on stderr.

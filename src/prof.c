@@ -93,8 +93,11 @@ static struct {
     // count is 0 carries no sample, which prof_realloc learns without
     // reading the block's check word (one load instead of about 15
     // instructions).  Written under prof_lock, read without it (a block's
-    // own count cannot drop to 0 while its owner resizes it).
-    uint32_t *marks;
+    // own count cannot drop to 0 while its owner resizes it).  16 bits:
+    // 65,536 live samples on one counter would wrap it, and a sampled
+    // block resized through the common path loses its sample (no harm
+    // but to the estimate).
+    uint16_t *marks;
     size_t cache_hits;      // samples whose stack the cache knew
     size_t dropped;         // samples the full tables could not take
     size_t sampled;         // samples ever taken
@@ -404,7 +407,7 @@ static void cache_store(const prof_trace_t *tr, uint32_t si)
 }
 
 // p's count in prof.marks.
-static inline __attribute__((always_inline)) uint32_t *marks_of(const void *p)
+static inline __attribute__((always_inline)) uint16_t *marks_of(const void *p)
 {
     return &prof.marks[((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15u >> (64 - LA_PROF_MARK_BITS)];
 }
@@ -442,7 +445,7 @@ static void insert_record(uint32_t k, void *p)
     uint32_t *bucket = sample_bucket(p);
     s->next = *bucket;
     *bucket = k;
-    la_store_relaxed(marks_of(p), *marks_of(p) + 1);
+    la_store_relaxed(marks_of(p), (uint16_t)(*marks_of(p) + 1));
     blk_from_payload(p)->check ^= LA_CHECK_PROF;
 }
 
@@ -511,7 +514,7 @@ void prof_forget(la_block_t *b)
                 continue;
             uint32_t k = *link;
             *link = s->next;
-            la_store_relaxed(marks_of(p), *marks_of(p) - 1);
+            la_store_relaxed(marks_of(p), (uint16_t)(*marks_of(p) - 1));
             if (t->resizing == p) // prof_realloc's: the record waits for the new address
                 t->stash = k;
             else
@@ -1134,7 +1137,7 @@ void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes)
                              prof.samples_used * sizeof(prof_sample_t) +
                              prof.stacks_used * sizeof(prof_stack_t) +
                              LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
-                             ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint32_t);
+                             ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint16_t);
     lock_release(&la.prof_lock);
 }
 
@@ -1153,7 +1156,7 @@ static bool prof_init(void)
                    LA_PROF_MAX_STACKS * sizeof(uint32_t) +
                    (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t) +
                    LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
-                   ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint32_t);
+                   ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint16_t);
     bytes = LA_ALIGN_UP(bytes, la.page_bytes);
     char *map = os_map(bytes); // zeroed; pages are touched as they are used
     if (map == NULL) {
@@ -1167,7 +1170,7 @@ static bool prof_init(void)
     prof.sample_buckets = (uint32_t *)(prof.stacks + LA_PROF_MAX_STACKS);
     prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
     prof.cache = (prof_cached_t *)(prof.stack_buckets + LA_PROF_MAX_STACKS);
-    prof.marks = (uint32_t *)(prof.cache + LA_PROF_STACK_CACHE);
+    prof.marks = (uint16_t *)(prof.cache + LA_PROF_STACK_CACHE);
     void *frames[LA_PROF_MAX_FRAMES];
     prof_capture(frames, LA_PROF_MAX_FRAMES, NULL);
     const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");

@@ -15,7 +15,9 @@
  *
  * Tables are mapped once (os_map, bounded by config.h) and guarded by
  * la.prof_lock, taken after every other allocator lock (lock.c's fork
- * handler); stacks are walked before it is taken.  Output (at exit, on
+ * handler); stacks are walked before it is taken (the stack cache's
+ * lookup takes it alone, from the unwinder's callback, which holds none
+ * of ours).  Output (at exit, on
  * mem_prof_dump and on ALLOCATOR_PROF_SIGNAL) is written with write(2):
  * no stdio, no malloc.
  *

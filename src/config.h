@@ -246,6 +246,16 @@
 // of which only the pages in use are touched.
 #define LA_PROF_MAX_SAMPLES (1u << 20)
 #define LA_PROF_MAX_STACKS (1u << 16)
+// Entries of the profiler's stack cache (prof.c): a sample taken again
+// from the same place on the same thread's stack skips the unwinder above
+// its caller (_Unwind_Backtrace costs about a thousand instructions a
+// frame).  Direct-mapped, 216 bytes each.
+#define LA_PROF_STACK_CACHE 1024
+// log2 of the counters of live samples per address hash that let realloc
+// skip the sample check of a block (prof.c): 2^15 of 2 bytes (64 KiB, all
+// touched once samples are spread over them); with a thousand live
+// samples one block in 33 is checked for nothing.
+#define LA_PROF_MARK_BITS 15
 // Bytes of the stack buffer a profile is formatted into before write(2).
 #define LA_PROF_WRITE_BUFFER 4096
 // Call sites the leak report at exit lists on stderr.

@@ -10,10 +10,14 @@
  * la_validate calls prof_forget.  A sample of s bytes stands for s / p
  * bytes and 1 / p objects, p = 1 - exp(-s / interval) being the chance
  * that an allocation of s bytes is sampled (interval 1: every one, p = 1).
+ * realloc counts only the bytes a resize adds, and a sampled block keeps
+ * its sample through its resizes (the rules are above prof_realloc).
  *
  * Tables are mapped once (os_map, bounded by config.h) and guarded by
  * la.prof_lock, taken after every other allocator lock (lock.c's fork
- * handler); stacks are walked before it is taken.  Output (at exit, on
+ * handler); stacks are walked before it is taken (the stack cache's
+ * lookup takes it alone, from the unwinder's callback, which holds none
+ * of ours).  Output (at exit, on
  * mem_prof_dump and on ALLOCATOR_PROF_SIGNAL) is written with write(2):
  * no stdio, no malloc.
  *
@@ -41,9 +45,38 @@ typedef struct {
 typedef struct {
     const void *addr;    // the payload; NULL while the record is free
     uint32_t next;       // next sample in the bucket or the free list, index + 1
-    uint32_t stack;      // index into the stack table
-    double bytes, objs;  // what this sample stands for
+    uint16_t stack;      // index into the stack table
+    // The block's twin, the one it would be had it not been sampled
+    // (prof_realloc): the slot size of a slab slot, 0 for a block with a
+    // header.  A sampled block has a header whatever its twin.
+    uint16_t twin_slot;
+    double bytes, objs;  // what this sample stands for: req / chance, 1 / chance
 } prof_sample_t;
+_Static_assert(LA_PROF_MAX_STACKS <= 65536 && LA_SLAB_MAX_BYTES < 65536,
+               "prof_sample_t's 16-bit fields");
+
+// The stack cache: a stack walked once, from a caller's frame at a given
+// place on a thread's stack, is known again without the unwinder if the
+// return addresses it found are still in their slots (x86-64: a frame's
+// return address is the word below its callee's CFA).  The frames above
+// sit where their callees' frame sizes put them; a frame that changes its
+// size (alloca) and still finds the old return addresses where it moved
+// would be taken for the same stack: stale words equal to the return
+// addresses at every level, not expected in practice.  A hit reads those
+// slots (on the thread's own stack, above its frame: mapped) instead of
+// unwinding every frame above the caller (about a thousand instructions
+// each).  Only the thread that walked it uses an entry: a stack slot of
+// another thread's could lie past this one's stack.
+typedef struct {
+    const void *thread;   // &prof_tls of the thread that walked it
+    void *ip0;            // the caller
+    uintptr_t cfa0;       // the caller's frame
+    uint32_t stack;       // stack index + 1 (0: an empty entry)
+    uint32_t depth;
+    // The unwinder's CFA at each frame: that of the frame below it (its
+    // callee), so that frame i's return address is at cfas[i] - 8.
+    uintptr_t cfas[LA_PROF_MAX_FRAMES];
+} prof_cached_t;
 
 // Buckets of the sample table: about four samples a chain when it is full.
 #define PROF_SAMPLE_BUCKETS (LA_PROF_MAX_SAMPLES / 4)
@@ -57,6 +90,17 @@ static struct {
     uint32_t *stack_buckets;
     prof_stack_t *stacks;
     uint32_t stacks_used;
+    prof_cached_t *cache;   // LA_PROF_STACK_CACHE entries, direct-mapped
+    // Samples in the table per address hash (marks_of): a block whose
+    // count is 0 carries no sample, which prof_realloc learns without
+    // reading the block's check word (one load instead of about 15
+    // instructions).  Written under prof_lock, read without it (a block's
+    // own count cannot drop to 0 while its owner resizes it).  16 bits:
+    // 65,536 live samples on one counter would wrap it, and a sampled
+    // block resized through the common path loses its sample (no harm
+    // but to the estimate).
+    uint16_t *marks;
+    size_t cache_hits;      // samples whose stack the cache knew
     size_t dropped;         // samples the full tables could not take
     size_t sampled;         // samples ever taken
     size_t interval;        // mean bytes between samples (1: every allocation)
@@ -66,16 +110,27 @@ static struct {
 
 // The sampling hook's countdowns, one TLS struct per thread.  prof: bytes
 // until the next profile sample (due when a request of at least as many
-// bytes comes); guard: allocations until the next guarded one (due when
-// it is at most 1).  Both 0 before the thread's first allocation, which
-// draws them; the one whose sampler is off is then INT64_MAX and never
-// comes down.  A countdown that fired stays at INT64_MAX until it is drawn
-// again, so that allocations made meanwhile (the unwinder's, a signal
-// handler's) are neither sampled nor guarded.  With one sampler on,
-// malloc's path reads and writes its countdown only (prof_malloc_past).
+// bytes comes) while the profiler alone is on, and 0 otherwise, so that
+// the fast checks of it (malloc's, realloc's, count_down's) fail and the
+// slow path counts: both: the profiler's countdown with both samplers on.
+// guard: allocations until the next guarded one (due when it is at most
+// 1).  All 0 before the thread's first allocation, which draws them; the
+// guard countdown is INT64_MAX while its sampler is off.  A countdown that
+// fired stays at INT64_MAX until it is drawn again, so that allocations
+// made meanwhile (the unwinder's, a signal handler's) are neither sampled
+// nor guarded.  With the profiler alone on, malloc's path reads and
+// writes prof only (prof_malloc_past).
+//
+// resizing, stash: prof_realloc names the block it passes to la_realloc;
+// if it is sampled, prof_forget (from la_validate) takes its record out
+// of the table into stash (index + 1) instead of freeing it, and the
+// record follows the block to its new address.
 typedef struct {
     uint64_t prof;
     uint64_t guard;
+    uint64_t both;
+    const void *resizing;
+    uint32_t stash;
 } prof_tls_t;
 
 static __thread prof_tls_t prof_tls __attribute__((tls_model("initial-exec")));
@@ -94,9 +149,15 @@ static double prof_log(double x) // x > 0
         x *= 2.0;
         e--;
     }
+    // x in [1, 2): z below 1/3, each term under a ninth of the last; the
+    // loop stops when the terms no longer change the sum (about 13
+    // rounds; it ran 20 with a division each, at every sample).
     double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
     for (int k = 1; k < 40; k += 2) {
-        sum += term / k;
+        double add = term / k;
+        if (add <= sum * 1e-17)
+            break;
+        sum += add;
         term *= z2;
     }
     return 2.0 * sum + e * 0.69314718055994530942;
@@ -108,10 +169,14 @@ static double prof_one_minus_exp_neg(double x)
     if (x > 40.0)
         return 1.0;
     if (x <= 0.5) {
+        // The terms fall by x / k at least: a sample's x (its size over
+        // the interval) is mostly far below 1, and a few rounds do.
         double term = x, sum = 0.0;
         for (int k = 1; k < 30; k++) {
             sum += term;
             term *= -x / (k + 1);
+            if (__builtin_fabs(term) <= sum * 1e-17)
+                break;
         }
         return sum;
     }
@@ -159,11 +224,15 @@ static int64_t draw_countdown(void)
 typedef struct {
     void *caller;   // the return address of the exported function
     void **frames;
+    uintptr_t *cfas; // each frame's CFA, for the stack cache (NULL: not kept)
     unsigned max;   // frames wanted
     unsigned depth;
     unsigned seen;  // frames walked before caller turned up
+    uint32_t hit;   // the stack cache's answer: a stack index + 1
     bool started;
 } walk_t;
+
+static uint32_t cache_lookup(void *ip0, uintptr_t cfa0);
 
 static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
 {
@@ -177,11 +246,30 @@ static _Unwind_Reason_Code walk_frame(struct _Unwind_Context *ctx, void *arg)
             return _URC_NO_REASON;
         }
         w->started = true;
+        if (w->cfas != NULL && ip != NULL) {
+            // The caller's frame: the rest of the stack may be known.
+            w->hit = cache_lookup(ip, (uintptr_t)_Unwind_GetCFA(ctx));
+            if (w->hit != 0)
+                return _URC_END_OF_STACK;
+        }
     }
     if (ip == NULL)
         return _URC_END_OF_STACK;
+    if (w->cfas != NULL)
+        w->cfas[w->depth] = (uintptr_t)_Unwind_GetCFA(ctx);
     w->frames[w->depth++] = ip;
     return w->depth == w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+// After the walk: the frames kept when the caller never turned up.
+static unsigned walk_end(walk_t *w)
+{
+    if (!w->started) {
+        w->depth = w->seen; // the top of the walk, ours included
+        if (w->depth == 0)
+            w->frames[w->depth++] = w->caller;
+    }
+    return w->depth;
 }
 
 // Up to max return addresses from the caller outwards.  Also the guard
@@ -190,13 +278,55 @@ unsigned prof_capture(void **frames, unsigned max, void *caller)
 {
     walk_t w = {.caller = caller, .frames = frames, .max = max};
     _Unwind_Backtrace(walk_frame, &w);
-    if (!w.started) {
-        w.depth = w.seen; // the top of the walk, ours included
-        if (w.depth == 0)
-            frames[w.depth++] = caller;
-    }
-    return w.depth;
+    return walk_end(&w);
 }
+
+// A sample's call stack, walked where it is declared (trace_here is
+// inlined into the entry points, so that the unwinder walks no more of
+// our frames than the one: about a thousand instructions each).
+typedef struct {
+    unsigned depth;
+    uint32_t hit;   // the stack cache's stack index + 1: frames unused
+    bool cacheable; // the walk found the caller: cfas may go in the cache
+    void *frames[LA_PROF_MAX_FRAMES];
+    uintptr_t cfas[LA_PROF_MAX_FRAMES];
+} prof_trace_t;
+
+// sp0: the caller's stack pointer at its call (the word below it holds
+// caller), 0 if not known.  With it, a stack the cache knows costs no
+// unwinding at all (the unwinder's first steps, itself and our frame,
+// cost about 5,000 instructions).
+static inline __attribute__((always_inline)) void trace_here(prof_trace_t *tr, void *caller,
+                                                             uintptr_t sp0)
+{
+    tr->hit = sp0 != 0 ? cache_lookup(caller, sp0) : 0;
+    if (tr->hit != 0) {
+        tr->cacheable = false;
+        tr->depth = 0;
+        return;
+    }
+    walk_t w = {.caller = caller, .frames = tr->frames, .cfas = tr->cfas,
+                .max = LA_PROF_MAX_FRAMES};
+    _Unwind_Backtrace(walk_frame, &w);
+    tr->cacheable = w.started && w.hit == 0;
+    tr->hit = w.hit;
+    tr->depth = walk_end(&w);
+}
+
+// The caller's stack pointer at its call, for trace_here: known in an
+// entry point the exported function reached by a jump (then its return
+// address, above our frame pointer, is the caller); 0 otherwise.  The
+// frame address makes gcc keep a frame pointer in the function.
+#if defined(__x86_64__)
+#define CALLER_SP(caller) caller_sp(__builtin_frame_address(0), caller)
+static inline __attribute__((always_inline)) uintptr_t caller_sp(void *fp, void *caller)
+{
+    void **frame = fp;
+    return frame[1] == caller ? (uintptr_t)(frame + 2) : 0;
+}
+#else
+#define CALLER_SP(caller) ((void)(caller), (uintptr_t)0)
+#endif
 
 static uint64_t hash_frames(void *const *frames, unsigned depth)
 {
@@ -235,6 +365,65 @@ static uint32_t stack_intern(void *const *frames, unsigned depth)
     return idx;
 }
 
+static prof_cached_t *cache_entry(void *ip0, uintptr_t cfa0)
+{
+    uint64_t h = mix64((uintptr_t)ip0 ^ mix64(cfa0 ^ (uintptr_t)&prof_tls));
+    return &prof.cache[h % LA_PROF_STACK_CACHE];
+}
+
+// The stack index + 1 the cache knows for the caller ip0 whose frame is
+// cfa0 on this thread, if every return address above it is where it was
+// (0 otherwise).  From the unwinder's callback: takes prof_lock.
+static uint32_t cache_lookup(void *ip0, uintptr_t cfa0)
+{
+#if defined(__x86_64__)
+    uint32_t hit = 0;
+    lock_acquire(&la.prof_lock);
+    prof_cached_t *e = cache_entry(ip0, cfa0);
+    if (e->stack != 0 && e->ip0 == ip0 && e->cfa0 == cfa0 && e->thread == &prof_tls) {
+        void *const *frames = prof.stacks[e->stack - 1].frames;
+        unsigned i = 1;
+        while (i < e->depth && *(void *const *)(e->cfas[i] - sizeof(void *)) == frames[i])
+            i++;
+        if (i == e->depth) {
+            hit = e->stack;
+            prof.cache_hits++;
+        }
+    }
+    lock_release(&la.prof_lock);
+    return hit;
+#else
+    (void)ip0;
+    (void)cfa0;
+    return 0;
+#endif
+}
+
+// Keeps a stack just walked (si: its index) for the next sample from the
+// same place.  Only a walk whose frames sit in order up the stack.  Under
+// prof_lock.
+static void cache_store(const prof_trace_t *tr, uint32_t si)
+{
+    if (!tr->cacheable || tr->depth == 0)
+        return;
+    for (unsigned i = 0; i < tr->depth; i++)
+        if (tr->cfas[i] % sizeof(void *) != 0 || (i > 0 && tr->cfas[i] <= tr->cfas[i - 1]))
+            return;
+    prof_cached_t *e = cache_entry(tr->frames[0], tr->cfas[0]);
+    e->thread = &prof_tls;
+    e->ip0 = tr->frames[0];
+    e->cfa0 = tr->cfas[0];
+    e->depth = tr->depth;
+    memcpy(e->cfas, tr->cfas, tr->depth * sizeof tr->cfas[0]);
+    e->stack = si + 1;
+}
+
+// p's count in prof.marks.
+static inline __attribute__((always_inline)) uint16_t *marks_of(const void *p)
+{
+    return &prof.marks[((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15u >> (64 - LA_PROF_MARK_BITS)];
+}
+
 /* ---- samples ------------------------------------------------------------ */
 
 static uint32_t *sample_bucket(const void *addr)
@@ -242,20 +431,63 @@ static uint32_t *sample_bucket(const void *addr)
     return &prof.sample_buckets[mix64((uintptr_t)addr) % PROF_SAMPLE_BUCKETS];
 }
 
-static LA_NOINLINE void take_sample(void *p, size_t req, void *caller)
+// The chance that an allocation of req bytes is sampled: 1 - exp(-req /
+// interval); 1 with every allocation sampled.
+static double chance_of(size_t req)
 {
-    void *frames[LA_PROF_MAX_FRAMES];
-    unsigned depth = prof_capture(frames, LA_PROF_MAX_FRAMES, caller);
-    double objs = 1.0, bytes = (double)req;
-    if (prof.interval > 1) {
-        double chance = prof_one_minus_exp_neg((double)req / (double)prof.interval);
-        objs = 1.0 / chance;
-        bytes = (double)req / chance;
-    }
-    la_block_t *b = blk_from_payload(p);
+    if (prof.interval <= 1)
+        return 1.0;
+    return prof_one_minus_exp_neg((double)req / (double)prof.interval);
+}
+
+// The slot size of the block malloc(req) would have made without the
+// profiler (prof_sample_t.twin_slot): a slab slot up to the slab classes.
+static uint16_t twin_slot_of(size_t req)
+{
+    return req <= LA_SLAB_MAX_BYTES ? (uint16_t)la_sizeclasses[sizeclass_of(req)].size : 0;
+}
+
+// Links record k (index + 1) into the bucket of p, and marks p's block.
+// Under prof_lock.  The block is ours until it is returned: nobody else
+// reads its check.
+static void insert_record(uint32_t k, void *p)
+{
+    prof_sample_t *s = &prof.samples[k - 1];
+    s->addr = p;
+    uint32_t *bucket = sample_bucket(p);
+    s->next = *bucket;
+    *bucket = k;
+    la_store_relaxed(marks_of(p), (uint16_t)(*marks_of(p) + 1));
+    blk_from_payload(p)->check ^= LA_CHECK_PROF;
+}
+
+// Gives record k back to the free list and takes what it stood for off
+// its stack.  Under prof_lock; the record is in no bucket.
+static void free_record(uint32_t k)
+{
+    prof_sample_t *s = &prof.samples[k - 1];
+    prof_stack_t *st = &prof.stacks[s->stack];
+    st->live_bytes -= s->bytes;
+    st->live_objs -= s->objs;
+    s->addr = NULL;
+    s->next = prof.sample_free;
+    prof.sample_free = k;
+    prof.live--;
+}
+
+static LA_NOINLINE void take_sample(void *p, size_t req, const prof_trace_t *tr,
+                                    uint16_t twin_slot)
+{
+    double chance = chance_of(req);
+    double objs = 1.0 / chance, bytes = (double)req / chance;
     lock_acquire(&la.prof_lock);
     prof.sampled++;
-    uint32_t si = stack_intern(frames, depth);
+    uint32_t si = tr->hit - 1;
+    if (tr->hit == 0) {
+        si = stack_intern(tr->frames, tr->depth);
+        if (si != UINT32_MAX)
+            cache_store(tr, si);
+    }
     uint32_t k = prof.sample_free;
     if (k != 0)
         prof.sample_free = prof.samples[k - 1].next;
@@ -271,39 +503,34 @@ static LA_NOINLINE void take_sample(void *p, size_t req, void *caller)
         return;
     }
     prof_sample_t *s = &prof.samples[k - 1];
-    *s = (prof_sample_t){.addr = p, .stack = si, .bytes = bytes, .objs = objs};
-    uint32_t *bucket = sample_bucket(p);
-    s->next = *bucket;
-    *bucket = k;
+    *s = (prof_sample_t){.stack = (uint16_t)si, .bytes = bytes, .objs = objs, .twin_slot = twin_slot};
+    insert_record(k, p);
     prof.live++;
     prof_stack_t *st = &prof.stacks[si];
     st->live_bytes += bytes;
     st->live_objs += objs;
     st->total_bytes += bytes;
     st->total_objs += objs;
-    // The block is ours until it is returned: nobody else reads its check.
-    b->check ^= LA_CHECK_PROF;
     lock_release(&la.prof_lock);
 }
 
 void prof_forget(la_block_t *b)
 {
     const void *p = blk_payload(b);
+    prof_tls_t *t = &prof_tls;
     lock_acquire(&la.prof_lock);
     if (prof.sample_buckets != NULL) {
         for (uint32_t *link = sample_bucket(p); *link != 0; link = &prof.samples[*link - 1].next) {
             prof_sample_t *s = &prof.samples[*link - 1];
             if (s->addr != p)
                 continue;
-            prof_stack_t *st = &prof.stacks[s->stack];
-            st->live_bytes -= s->bytes;
-            st->live_objs -= s->objs;
             uint32_t k = *link;
             *link = s->next;
-            s->addr = NULL;
-            s->next = prof.sample_free;
-            prof.sample_free = k;
-            prof.live--;
+            la_store_relaxed(marks_of(p), (uint16_t)(*marks_of(p) - 1));
+            if (t->resizing == p) // prof_realloc's: the record waits for the new address
+                t->stash = k;
+            else
+                free_record(k);
             break;
         }
     }
@@ -392,6 +619,7 @@ static void write_profile(int fd)
              LA_PROF_MAX_FRAMES);
     w_printf(&w, "samples_taken %zu\nsamples_live %u\nsamples_dropped %zu\n", prof.sampled,
              prof.live, prof.dropped);
+    w_printf(&w, "stacks_cached %zu\n", prof.cache_hits);
     w_printf(&w, "live_bytes %zu\nlive_objects %zu\nlive_sites %zu\n", rounded(live_bytes),
              rounded(live_objs), sites);
     // One line per call stack: estimates of what is alive now and of what
@@ -545,15 +773,18 @@ static LA_NOINLINE unsigned count_down_slow(size_t req)
     if (LA_UNLIKELY(la_load_relaxed(&la.prof_dump_pending)))
         dump_pending();
     unsigned on = (unsigned)la_load_relaxed(&la.sampling);
-    if (t->prof == 0) // the thread's first allocation
-        t->prof = (on & LA_SAMPLE_PROF) ? (uint64_t)draw_countdown() : INT64_MAX;
+    uint64_t *left = on == LA_SAMPLE_PROF ? &t->prof : &t->both;
+    if ((on & LA_SAMPLE_PROF) && *left == 0) // the thread's first allocation
+        *left = (uint64_t)draw_countdown();
     if (t->guard == 0)
         t->guard = (on & LA_SAMPLE_GUARD) ? (uint64_t)draw_guard() : INT64_MAX;
     unsigned due = 0;
-    if (req < t->prof) {
-        t->prof -= req;
+    if (!(on & LA_SAMPLE_PROF)) {
+        // t->prof stays 0
+    } else if (req < *left) {
+        *left -= req;
     } else {
-        t->prof = INT64_MAX;
+        *left = INT64_MAX;
         due |= DUE_PROF;
     }
     if (t->guard > 1) {
@@ -563,6 +794,17 @@ static LA_NOINLINE unsigned count_down_slow(size_t req)
         due |= DUE_GUARD;
     }
     return due;
+}
+
+// The profiler's next countdown, after a sample (or a countdown that ran
+// out on a block already sampled).
+static void redraw(void)
+{
+    uint64_t next = (uint64_t)draw_countdown();
+    if (la_load_relaxed(&la.sampling) == LA_SAMPLE_PROF)
+        prof_tls.prof = next;
+    else
+        prof_tls.both = next;
 }
 
 // Counts req bytes and one allocation down; which samplers want this
@@ -584,12 +826,13 @@ static inline __attribute__((always_inline)) unsigned count_down(size_t req)
 }
 
 // A sampled allocation came back: record it (if it succeeded) and draw
-// the next countdown.
-static LA_NOINLINE void *sampled(void *p, size_t req, void *caller)
+// the next countdown.  twin_slot: prof_sample_t's.
+static LA_NOINLINE void *sampled(void *p, size_t req, const prof_trace_t *tr,
+                                 uint16_t twin_slot)
 {
     if (p != NULL)
-        take_sample(p, req, caller);
-    prof_tls.prof = (uint64_t)draw_countdown();
+        take_sample(p, req, tr, twin_slot);
+    redraw();
     return p;
 }
 
@@ -617,7 +860,9 @@ void *prof_malloc(size_t req, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_malloc(req);
-    return sampled(la_alloc_direct(req, req, false), req, caller);
+    prof_trace_t tr;
+    trace_here(&tr, caller, CALLER_SP(caller));
+    return sampled(la_alloc_direct(req, req, false), req, &tr, twin_slot_of(req));
 }
 
 // malloc's path past its fast path (la.fast_bound is 0 while a sampler is
@@ -630,42 +875,29 @@ void *prof_malloc(size_t req, void *caller)
 // malloc reaches this by a jump: the return address is malloc's caller's.
 void *prof_malloc_past(size_t req, void *unused);
 
-// la.sampling == LA_SAMPLE_PROF as one compare of memory with an
-// immediate and the branch: written in C, gcc loads the flag into a
-// register first, to compare it with the other values, one instruction
-// more on the profiler's path.
-static inline __attribute__((always_inline)) bool sampling_is_prof(void)
-{
-#if defined(__x86_64__)
-    __asm__ goto("cmpl %0, %1\n\tje %l2" : : "i"(LA_SAMPLE_PROF), "m"(la.sampling) : "cc" : yes);
-    return false;
-yes:
-    return true;
-#else
-    return la.sampling == LA_SAMPLE_PROF;
-#endif
-}
-
 void *prof_malloc_past(size_t req, void *unused)
 {
     (void)unused;
     prof_tls_t *t = &prof_tls;
-    // la.sampling is written once, before main.  The profiler first, the
-    // path issue 16 measures; then off (a request above the slab classes:
-    // nine instructions to the slow path, five before the hook was folded
-    // into malloc's size test).
-    if (sampling_is_prof()) {
-        uint64_t left = t->prof;
-        if (LA_LIKELY(req < left)) { // a failing request's size is above any countdown
-            t->prof = left - req;
-            return tcache_malloc(req);
-        }
-    } else if (la.sampling == 0) {
+    // The profiler alone on, the path issue 16 measures: prof is its
+    // countdown (0 otherwise, which fails the test).  A failing request's
+    // size is above any countdown.
+    uint64_t left = t->prof;
+    if (LA_LIKELY(req < left)) {
+        t->prof = left - req;
+        return tcache_malloc(req);
+    }
+    // la.sampling is written once, before main.  Off: a request above the
+    // slab classes, which pays for the test of prof first (two
+    // instructions more than when la.sampling was tested first, on a path
+    // of hundreds; two fewer for every malloc with the profiler on).
+    unsigned on = (unsigned)la.sampling;
+    if (on == 0)
         return tcache_malloc_slow(req);
-    } else if (la.sampling == LA_SAMPLE_GUARD) {
-        uint64_t left = t->guard;
-        if (LA_LIKELY(left > 1)) { // a failing request counts too: harmless
-            t->guard = left - 1;
+    if (on == LA_SAMPLE_GUARD) {
+        uint64_t guard = t->guard;
+        if (LA_LIKELY(guard > 1)) { // a failing request counts too: harmless
+            t->guard = guard - 1;
             return tcache_malloc(req);
         }
     }
@@ -685,46 +917,200 @@ void *prof_calloc(size_t nmemb, size_t size, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_calloc(nmemb, size);
-    return sampled(la_alloc_direct(req, req, true), req, caller);
+    prof_trace_t tr;
+    trace_here(&tr, caller, CALLER_SP(caller));
+    return sampled(la_alloc_direct(req, req, true), req, &tr, twin_slot_of(req));
+}
+
+/*
+ * realloc counts the bytes a resize adds, not the whole new size: a string
+ * grown 8 bytes at a time to 64 KiB once counted about 4,000 times its
+ * size, and rrgrow (strings grown by realloc) ran 1.8x slower with the
+ * default interval.  The estimate stays unbiased because the bytes a block
+ * counts over its life are the bytes the chance of its sample is figured
+ * from:
+ *  - a block with a header that grows counts new req - old req; from its
+ *    allocation (or last restart, below) it has counted its req, so its
+ *    chance of carrying a sample is chance_of(req), as for a fresh block;
+ *  - a slot that grows in place (within its slot size) counts nothing and
+ *    keeps its chance; one that must move to a bigger slot or a block is a
+ *    fresh allocation: it counts its whole req (a restart);
+ *  - a block that shrinks restarts too (counts its whole, smaller req).
+ * A sampled block keeps its sample through its resizes (the record
+ * follows it to its new address, req / chance updated); at a restart the
+ * sample is kept with the chance a fresh allocation would have, by a
+ * coin of its own, and dropped otherwise.  Sampled blocks always have a
+ * header, so the rule that applies is their twin's: the block they would
+ * be without the profiler (prof_sample_t.twin_slot).  Counted bytes are
+ * rules on the program's requests alone, so a sampled block counts what
+ * its twin would; if the countdown runs out on a block already sampled,
+ * no second sample is taken (the exponential countdown has no memory, so
+ * the other blocks' chances do not change).
+ */
+
+// A block with a header for a sample: q itself, or a copy of its req
+// bytes when it is a slot (or guarded: no header for the mark); NULL if
+// none could be made (q is then left as it is).
+static void *headed(void *q, size_t req)
+{
+    if (slab_of(q) == NULL && !guard_owns(q))
+        return q;
+    void *h = la_alloc_direct(req, req, false);
+    if (h != NULL) {
+        memcpy(h, q, req);
+        la_free(q);
+    }
+    return h;
+}
+
+// p, sampled, went through la_realloc to q (NULL: it failed, p stands):
+// record k, taken out of the table on the way, follows the block, or is
+// dropped at a restart its coin loses.  old: p's req.
+static LA_NOINLINE void *resized_sample(uint32_t k, void *p, void *q, size_t old, size_t req)
+{
+    prof_sample_t *s = &prof.samples[k - 1];
+    void *at = q;
+    size_t now = req;
+    if (q == NULL) { // p is intact: back where it was
+        at = p;
+        now = old;
+    }
+    double chance = 1.0 / s->objs;
+    uint16_t twin = s->twin_slot;
+    bool keep = true;
+    if (q != NULL) {
+        bool restart = twin != 0 ? req > twin : req < old;
+        if (restart) {
+            chance = chance_of(req);
+            double u = (double)(prof_random() >> 11) / 9007199254740992.0; // [0, 1)
+            keep = u < chance;
+            twin = twin != 0 ? twin_slot_of(req) : 0;
+        } else if (twin == 0) {
+            chance = chance_of(req); // grown (or the same): it counted up to req
+        }
+        if (keep) {
+            at = headed(q, req);
+            if (at == NULL) { // no block with a header: q stays, unsampled
+                keep = false;
+                at = q;
+            }
+        }
+    }
+    lock_acquire(&la.prof_lock);
+    if (keep) {
+        prof_stack_t *st = &prof.stacks[s->stack];
+        double bytes = (double)now / chance, objs = 1.0 / chance;
+        st->live_bytes += bytes - s->bytes;
+        st->live_objs += objs - s->objs;
+        s->bytes = bytes;
+        s->objs = objs;
+        s->twin_slot = twin;
+        insert_record(k, at);
+    } else {
+        free_record(k);
+    }
+    lock_release(&la.prof_lock);
+    if (!keep && twin != 0 && slab_of(at) == NULL) {
+        // Unsampled again, it must count what its twin would: a slot's
+        // rules, so it becomes the slot.  (As a block with a header it
+        // counted only what it adds, and its next restarts went missing:
+        // strings grown 200 bytes at a time were estimated 5 % short.)
+        void *slot = la_malloc(req);
+        if (slot != NULL) {
+            memcpy(slot, at, req);
+            la_free(at);
+            at = slot;
+        }
+    }
+    return q == NULL ? NULL : at;
+}
+
+// A resize whose counted bytes ran the countdown out: q (p resized, not
+// sampled) gets a sample with the chance of a fresh block of req bytes.
+static LA_NOINLINE void *sampled_resize(void *q, size_t req, const prof_trace_t *tr,
+                                        bool was_slot)
+{
+    if (q != NULL) {
+        void *h = headed(q, req);
+        if (h == NULL) { // q stays, unsampled
+            redraw();
+            return q;
+        }
+        q = h;
+    }
+    // A slot that moved is a fresh allocation: its twin is the slot (or
+    // block) malloc(req) would make.  A block with a header stays one.
+    return sampled(q, req, tr, was_slot ? twin_slot_of(req) : 0);
+}
+
+// A resize that is not the common case: a countdown may run out (either
+// sampler's: charge is what it counts), or p carries a sample.  old: p's
+// req if it has a header.
+static LA_NOINLINE void *resize_slow(void *p, size_t req, void *caller, size_t charge,
+                                     bool was_slot, size_t old)
+{
+    unsigned due = count_down(charge);
+    if (due & DUE_GUARD) {
+        // The guard sampler's turn: a guarded block (a fresh one, which
+        // drops p's sample if it had one), unless the profiler's is due too.
+        void *q = guarded(due, req, ALIGNMENT, caller);
+        if (q != NULL) {
+            memcpy(q, p, LA_MIN(la_usable_size(p, "realloc"), req));
+            la_free(p);
+            return q;
+        }
+    }
+    prof_tls_t *t = &prof_tls;
+    t->resizing = p;
+    void *q = la_realloc(p, req);
+    uint32_t k = t->stash;
+    t->resizing = NULL;
+    if (k != 0) {
+        t->stash = 0;
+        if (due & DUE_PROF) // already sampled: no second sample
+            redraw();
+        return resized_sample(k, p, q, old, req);
+    }
+    if (due & DUE_PROF) {
+        prof_trace_t tr;
+        trace_here(&tr, caller, CALLER_SP(caller));
+        return sampled_resize(q, req, &tr, was_slot);
+    }
+    return q;
 }
 
 void *prof_realloc(void *p, size_t req, void *caller)
 {
     if (p == NULL)
         return prof_malloc(req, caller);
-    unsigned due;
-    if (req == 0 || (due = count_down(req)) == 0)
-        return la_realloc(p, req);
-    // A new block, which the sample marks (or a guarded one); the old one
-    // is freed (its own sample, if any, dropped) once its bytes are
-    // copied.
-    size_t old = la_usable_size(p, "realloc");
-    void *q = NULL;
-    if (due & DUE_GUARD)
-        q = guarded(due, req, ALIGNMENT, caller);
-    if (q == NULL && !(due & DUE_PROF))
-        return la_realloc(p, req);
-    if (q == NULL && req > LA_SLAB_MAX_BYTES) {
-        // A block with a header: resized as usual (in place, or moved
-        // with room to grow), then marked.  Moving every sampled block to
-        // one made to size copied it, and its next growth moved it again:
-        // rrgrow, strings grown by realloc, ran 3x slower with the
-        // default interval.
-        q = la_realloc(p, req);
-        if (q == NULL || (slab_of(q) == NULL && !guard_owns(q)))
-            return sampled(q, req, caller);
-        // A slot after all (not expected above the slab classes): no
-        // header for the mark, so no sample; the next is drawn.
-        prof_tls.prof = (uint64_t)draw_countdown();
-        return q;
+    if (req == 0 || req > LA_MAX_REQUEST)
+        return la_realloc(p, req); // freed (its sample dropped), or fails
+    // What the resize counts (the rules above).  The header is read
+    // unchecked: la_realloc checks it, and what was read here is used only
+    // if it returns.  Blocks above 4 GiB, whose header's req is cut,
+    // restart.
+    la_slab_t *s = slab_of(p);
+    size_t charge, old = 0;
+    if (s != NULL) {
+        charge = req <= s->size ? 0 : req; // a slot: never sampled
+    } else if (guard_owns(p) || (uintptr_t)p % ALIGNMENT != 0) {
+        charge = req;
+    } else {
+        old = blk_req(blk_from_payload(p));
+        charge = req >= old && req <= UINT32_MAX ? req - old : req;
     }
-    if (q == NULL)
-        q = la_alloc_direct(req, req, false);
-    if (q != NULL) {
-        memcpy(q, p, LA_MIN(old, req));
-        la_free(p);
+    // count_down's fast half: its slow half is resize_slow's, so that
+    // nothing here is called but by a jump (no frame, no saved register).
+    // prof is 0 unless the profiler alone is on (then prof.marks exists).
+    prof_tls_t *t = &prof_tls;
+    uint64_t left = t->prof;
+    if (LA_LIKELY(charge < left)) {
+        if (LA_LIKELY(s != NULL || la_load_relaxed(marks_of(p)) == 0)) {
+            t->prof = left - charge;
+            return la_realloc(p, req);
+        }
     }
-    return (due & DUE_PROF) ? sampled(q, req, caller) : q;
+    return resize_slow(p, req, caller, charge, s != NULL, old);
 }
 
 void *prof_aligned(size_t align, size_t req, void *caller)
@@ -741,9 +1127,11 @@ void *prof_aligned(size_t align, size_t req, void *caller)
         return la_aligned(align, req);
     // Above ALIGNMENT the aligned paths hand out headed blocks; at or
     // below it, la_aligned is malloc, and a direct block is aligned enough.
+    prof_trace_t tr;
+    trace_here(&tr, caller, CALLER_SP(caller));
     if (align <= ALIGNMENT && LA_IS_POW2(align))
-        return sampled(la_alloc_direct(req, req, false), req, caller);
-    return sampled(la_aligned(align, req), req, caller);
+        return sampled(la_alloc_direct(req, req, false), req, &tr, twin_slot_of(req));
+    return sampled(la_aligned(align, req), req, &tr, 0);
 }
 
 /* ---- set-up, statistics and fork ---------------------------------------- */
@@ -759,7 +1147,9 @@ void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes)
                        : PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
                              LA_PROF_MAX_STACKS * sizeof(uint32_t) +
                              prof.samples_used * sizeof(prof_sample_t) +
-                             prof.stacks_used * sizeof(prof_stack_t);
+                             prof.stacks_used * sizeof(prof_stack_t) +
+                             LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
+                             ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint16_t);
     lock_release(&la.prof_lock);
 }
 
@@ -776,7 +1166,9 @@ static bool prof_init(void)
     size_t bytes = PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
                    (size_t)LA_PROF_MAX_SAMPLES * sizeof(prof_sample_t) +
                    LA_PROF_MAX_STACKS * sizeof(uint32_t) +
-                   (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t);
+                   (size_t)LA_PROF_MAX_STACKS * sizeof(prof_stack_t) +
+                   LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
+                   ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint16_t);
     bytes = LA_ALIGN_UP(bytes, la.page_bytes);
     char *map = os_map(bytes); // zeroed; pages are touched as they are used
     if (map == NULL) {
@@ -789,6 +1181,8 @@ static bool prof_init(void)
     prof.stacks = (prof_stack_t *)(prof.samples + LA_PROF_MAX_SAMPLES);
     prof.sample_buckets = (uint32_t *)(prof.stacks + LA_PROF_MAX_STACKS);
     prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
+    prof.cache = (prof_cached_t *)(prof.stack_buckets + LA_PROF_MAX_STACKS);
+    prof.marks = (uint16_t *)(prof.cache + LA_PROF_STACK_CACHE);
     void *frames[LA_PROF_MAX_FRAMES];
     prof_capture(frames, LA_PROF_MAX_FRAMES, NULL);
     const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");

@@ -7,6 +7,17 @@
  * free blocks themselves, newest first; within a class the first block
  * that fits is taken.  The last class is a size-ordered tree (tree.c), so
  * its best fit costs O(log n).  Callers hold the heap's lock.
+ *
+ * The top: a free block that ends the heap's newest region is no list's
+ * and not the tree's, but h->top, as glibc keeps its top chunk out of its
+ * bins.  bins_insert makes such a block the top, bins_remove lets go of
+ * it, and bins_find serves from it only when no listed block fits; so the
+ * merges and splits of block.c and heap.c keep it without knowing of it.
+ * A big block carved from the top or freed beside it then costs a few
+ * stores instead of moving a tree node (issue 14: malloc(1 MiB) + free).
+ * Invariant: h->top is NULL or a free block whose right neighbour is the
+ * fence of h->regions; it is the only free block not on a list or in the
+ * tree.
  */
 #include "internal.h"
 
@@ -25,7 +36,14 @@ unsigned bins_class(size_t block_bytes)
 
 #define LAST_CLASS (NUM_SIZE_CLASSES - 1)
 
-void bins_insert(la_heap_t *h, la_block_t *b)
+// A free block at the end of the newest region is the top.
+LA_INLINE bool ends_newest(const la_heap_t *h, la_block_t *b)
+{
+    la_region_t *r = h->regions;
+    return r != NULL && blk_next(b) == region_fence(r);
+}
+
+static void insert_listed(la_heap_t *h, la_block_t *b)
 {
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
@@ -40,6 +58,25 @@ void bins_insert(la_heap_t *h, la_block_t *b)
         f->next->prev = f;
     h->bins[c] = f;
     h->bitmap |= 1u << c;
+}
+
+void bins_insert(la_heap_t *h, la_block_t *b)
+{
+    if (ends_newest(h, b)) {
+        la_assert(h->top == NULL);
+        h->top = b;
+        return;
+    }
+    insert_listed(h, b);
+}
+
+void bins_retire_top(la_heap_t *h)
+{
+    la_block_t *top = h->top;
+    if (top != NULL) {
+        h->top = NULL;
+        insert_listed(h, top);
+    }
 }
 
 // A free block's links must agree with its neighbours' before they are
@@ -57,6 +94,10 @@ static void check_links(la_heap_t *h, la_free_t *f, unsigned c, const char *func
 
 void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
 {
+    if (b == h->top) {
+        h->top = NULL;
+        return;
+    }
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
         tree_remove(&h->tree, (la_tnode_t *)b, func);
@@ -87,27 +128,38 @@ static la_free_t *first_fit(la_free_t *f, size_t block_bytes)
     return NULL;
 }
 
-la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
+// The listed block that serves block_bytes, still listed (NULL if none).
+static la_block_t *find_listed(la_heap_t *h, size_t block_bytes)
 {
     unsigned c = bins_class(block_bytes);
+    if (c == LAST_CLASS)
+        return (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"); // best fit
     la_block_t *found = NULL;
-    if (c == LAST_CLASS) {
-        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"); // best fit
-    } else {
-        if (h->bitmap & (1u << c))
-            found = (la_block_t *)first_fit(h->bins[c], block_bytes);
-        if (found == NULL) {
-            // Every block of a higher class is big enough: take the first
-            // one (the smallest in the tree, to keep big blocks whole).
-            uint32_t higher = h->bitmap & ~((2u << c) - 1);
-            if (higher == 0)
-                return NULL;
-            unsigned hc = (unsigned)__builtin_ctz(higher);
-            found = hc == LAST_CLASS ? (la_block_t *)tree_first(h->tree)
-                                     : (la_block_t *)h->bins[hc];
-        }
+    if (h->bitmap & (1u << c))
+        found = (la_block_t *)first_fit(h->bins[c], block_bytes);
+    if (found == NULL) {
+        // Every block of a higher class is big enough: take the first
+        // one (the smallest in the tree, to keep big blocks whole).
+        uint32_t higher = h->bitmap & ~((2u << c) - 1);
+        if (higher == 0)
+            return NULL;
+        unsigned hc = (unsigned)__builtin_ctz(higher);
+        found = hc == LAST_CLASS ? (la_block_t *)tree_first(h->tree) : (la_block_t *)h->bins[hc];
     }
-    if (found != NULL)
+    return found;
+}
+
+la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
+{
+    la_block_t *found = find_listed(h, block_bytes);
+    if (found != NULL) {
         bins_remove(h, found, "malloc");
+        return found;
+    }
+    // No listed block fits: the top, if it does.
+    found = h->top;
+    if (found == NULL || blk_size(found) < block_bytes)
+        return NULL;
+    h->top = NULL;
     return found;
 }

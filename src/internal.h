@@ -352,6 +352,10 @@ typedef struct la_heap {
     bool brk_failed;                      // sbrk refused once: map from now on
     la_free_t *bins[NUM_SIZE_CLASSES];    // the last class's list stays empty:
     la_tnode_t *tree;                     // its blocks are in this tree
+    // The free block that ends the newest region, if any, kept out of the
+    // lists and the tree (bins.c): served when no listed block fits, and
+    // grown by the frees beside it without any tree work (issue 14).
+    la_block_t *top;
     la_region_t *regions;                 // newest first
     la_region_t *brk_region;              // the region sbrk extends, if any
     size_t region_bytes;                  // sum of region spans
@@ -756,7 +760,10 @@ LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
 // Takes a free block off its list, after checking the links around it
 // (a report by `func` if they disagree).
 LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
+// The best listed block, else the top if it is big enough; taken off.
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
+// Before a newer region arrives: the top goes into the lists or the tree.
+LA_HIDDEN void bins_retire_top(la_heap_t *h);
 
 /* ---- tree.c: the last class's size-ordered tree -------------------------- */
 

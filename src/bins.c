@@ -11,10 +11,11 @@
  * The top: a free block that ends the heap's newest region is no list's
  * and not the tree's, but h->top, as glibc keeps its top chunk out of its
  * bins.  bins_insert makes such a block the top, bins_remove lets go of
- * it, and bins_find serves from it only when no listed block fits; so the
- * merges and splits of block.c and heap.c keep it without knowing of it.
- * A big block carved from the top or freed beside it then costs a few
- * stores instead of moving a tree node (issue 14: malloc(1 MiB) + free).
+ * it, and bins_find serves from it when it fits best, as if it were in the
+ * tree (bins_top_fits_better); so the merges and splits of block.c and
+ * heap.c keep it without knowing of it.  A big block carved from the top
+ * or freed beside it then costs a few stores instead of moving a tree
+ * node (issue 14: malloc(1 MiB) + free).
  * Invariant: h->top is NULL or a free block whose right neighbour is the
  * fence of h->regions; it is the only free block not on a list or in the
  * tree.
@@ -152,14 +153,12 @@ static la_block_t *find_listed(la_heap_t *h, size_t block_bytes)
 la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
 {
     la_block_t *found = find_listed(h, block_bytes);
-    if (found != NULL) {
-        bins_remove(h, found, "malloc");
+    if (bins_top_fits_better(h, found, block_bytes)) {
+        found = h->top;
+        h->top = NULL;
         return found;
     }
-    // No listed block fits: the top, if it does.
-    found = h->top;
-    if (found == NULL || blk_size(found) < block_bytes)
-        return NULL;
-    h->top = NULL;
+    if (found != NULL)
+        bins_remove(h, found, "malloc");
     return found;
 }

@@ -455,17 +455,19 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
     return b;
 }
 
-// The tree's best fit for `need`, carved where it stands when what is left
-// of it keeps its place in the tree (a big hole cut again and again); the
-// top when the tree has no fit.  NULL when neither is the case: bins_find
+// The best fit for `need` of the tree and the top, carved where it stands:
+// the top, or a tree block whose rest keeps its place in the tree (a big
+// hole cut again and again).  NULL when neither is the case: bins_find
 // then does it.
 LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     if (!bins_in_tree(need))
         return NULL;
     la_tnode_t *t = tree_lower_bound(h->tree, need, "malloc");
-    if (t == NULL)
+    if (bins_top_fits_better(h, (la_block_t *)t, need))
         return carve_top(h, need, dirty_bytes);
+    if (t == NULL)
+        return NULL;
     la_block_t *b = (la_block_t *)t, *rest = (la_block_t *)((char *)b + need);
     size_t rest_bytes = blk_size(b) - need;
     // The move writes only the new node and its neighbours' links: b's

@@ -268,8 +268,8 @@ static void test_purge_skips_purged_middle(void)
 
 // The heap's top is kept out of the lists and the tree (bins.c, issue
 // 14): a big block cut from it and freed again leaves the tree as it was
-// and the top where it was, and a free block of the tree that fits serves
-// before the top, as glibc's bins serve before its top chunk.
+// and the top where it was, and a smaller free block of the tree that
+// fits serves before the top (best fit, as if the top were in the tree).
 static void test_top_out_of_tree(void)
 {
     enum { BIG = 16 * 1024 };

@@ -16,9 +16,10 @@
  * heap.c keep it without knowing of it.  A big block carved from the top
  * or freed beside it then costs a few stores instead of moving a tree
  * node (issue 14: malloc(1 MiB) + free).
- * Invariant: h->top is NULL or a free block whose right neighbour is the
- * fence of h->regions; it is the only free block not on a list or in the
- * tree.
+ * Invariant: h->top is NULL or a free block of the tree's class (above
+ * 8 KiB) whose right neighbour is the fence of h->regions; it is the only
+ * free block not on a list or in the tree.  A smaller last block is listed
+ * as any other: the small paths pay nothing for the top.
  */
 #include "internal.h"
 
@@ -37,16 +38,9 @@ unsigned bins_class(size_t block_bytes)
 
 #define LAST_CLASS (NUM_SIZE_CLASSES - 1)
 
-// A free block at the end of the newest region is the top.
-LA_INLINE bool ends_newest(const la_heap_t *h, la_block_t *b)
+LA_INLINE void insert_listed(la_heap_t *h, la_block_t *b, size_t size)
 {
-    la_region_t *r = h->regions;
-    return r != NULL && blk_next(b) == region_fence(r);
-}
-
-static void insert_listed(la_heap_t *h, la_block_t *b)
-{
-    unsigned c = bins_class(blk_size(b));
+    unsigned c = bins_class(size);
     if (c == LAST_CLASS) {
         tree_insert(&h->tree, (la_tnode_t *)b, "free");
         h->bitmap |= 1u << c;
@@ -63,12 +57,15 @@ static void insert_listed(la_heap_t *h, la_block_t *b)
 
 void bins_insert(la_heap_t *h, la_block_t *b)
 {
-    if (ends_newest(h, b)) {
+    size_t size = blk_size(b);
+    // Only a block of the tree's class can be the top: a small one is
+    // listed at no extra cost.  b lies in a region, so h->regions is set.
+    if (bins_in_tree(size) && (char *)b + size == (char *)region_fence(h->regions)) {
         la_assert(h->top == NULL);
         h->top = b;
         return;
     }
-    insert_listed(h, b);
+    insert_listed(h, b, size);
 }
 
 void bins_retire_top(la_heap_t *h)
@@ -76,7 +73,7 @@ void bins_retire_top(la_heap_t *h)
     la_block_t *top = h->top;
     if (top != NULL) {
         h->top = NULL;
-        insert_listed(h, top);
+        insert_listed(h, top, blk_size(top));
     }
 }
 
@@ -95,12 +92,12 @@ static void check_links(la_heap_t *h, la_free_t *f, unsigned c, const char *func
 
 void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
 {
-    if (b == h->top) {
-        h->top = NULL;
-        return;
-    }
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
+        if (b == h->top) {
+            h->top = NULL;
+            return;
+        }
         tree_remove(&h->tree, (la_tnode_t *)b, func);
         if (h->tree == NULL)
             h->bitmap &= ~(1u << LAST_CLASS);
@@ -129,36 +126,40 @@ static la_free_t *first_fit(la_free_t *f, size_t block_bytes)
     return NULL;
 }
 
-// The listed block that serves block_bytes, still listed (NULL if none).
-static la_block_t *find_listed(la_heap_t *h, size_t block_bytes)
+// The tree's block t (its best fit, or NULL) or the top, whichever serves
+// block_bytes better (bins_top_fits_better); taken off.
+static la_block_t *take_tree_or_top(la_heap_t *h, la_block_t *t, size_t block_bytes)
+{
+    if (bins_top_fits_better(h, t, block_bytes)) {
+        t = h->top;
+        h->top = NULL;
+    } else if (t != NULL) {
+        tree_remove(&h->tree, (la_tnode_t *)t, "malloc");
+        if (h->tree == NULL)
+            h->bitmap &= ~(1u << LAST_CLASS);
+    }
+    return t;
+}
+
+la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
 {
     unsigned c = bins_class(block_bytes);
-    if (c == LAST_CLASS)
-        return (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"); // best fit
+    if (c == LAST_CLASS) // best fit
+        return take_tree_or_top(h, (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"),
+                                block_bytes);
     la_block_t *found = NULL;
     if (h->bitmap & (1u << c))
         found = (la_block_t *)first_fit(h->bins[c], block_bytes);
     if (found == NULL) {
         // Every block of a higher class is big enough: take the first
-        // one (the smallest in the tree, to keep big blocks whole).
+        // one (the smallest in the tree, or the top, to keep big blocks
+        // whole).
         uint32_t higher = h->bitmap & ~((2u << c) - 1);
-        if (higher == 0)
-            return NULL;
-        unsigned hc = (unsigned)__builtin_ctz(higher);
-        found = hc == LAST_CLASS ? (la_block_t *)tree_first(h->tree) : (la_block_t *)h->bins[hc];
+        unsigned hc = higher == 0 ? LAST_CLASS : (unsigned)__builtin_ctz(higher);
+        if (hc == LAST_CLASS)
+            return take_tree_or_top(h, (la_block_t *)tree_first(h->tree), block_bytes);
+        found = (la_block_t *)h->bins[hc];
     }
-    return found;
-}
-
-la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
-{
-    la_block_t *found = find_listed(h, block_bytes);
-    if (bins_top_fits_better(h, found, block_bytes)) {
-        found = h->top;
-        h->top = NULL;
-        return found;
-    }
-    if (found != NULL)
-        bins_remove(h, found, "malloc");
+    bins_remove(h, found, "malloc");
     return found;
 }

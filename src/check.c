@@ -118,6 +118,8 @@ static int check_top(la_heap_t *h, size_t *listed)
         return fail(h, b, "top outside the heap's regions");
     if (!blk_is_free(b) || *blk_footer(b) != blk_size(b) || !blk_prev_is_free(blk_next(b)))
         return fail(h, b, "top is not the start of a free block");
+    if (!bins_in_tree(blk_size(b)))
+        return fail(h, b, "top smaller than the tree's class");
     if (blk_next(b) != region_fence(h->regions))
         return fail(h, b, "top does not end the newest region");
     (*listed)++;

@@ -447,11 +447,19 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
     // As blk_set_live, inlined: a free block's left neighbour is live.
     blk_store_head(b, blk_head(need, 0, h->index));
     blk_set_req(b, 0);
-    h->top = rest;
-    retag_free(h, rest, rest_bytes); // the fence after it keeps PREV_FREE
+    // The fence after it keeps PREV_FREE; the header written there marks
+    // b's bytes written too (heap_note_written).
+    retag_free(h, rest, rest_bytes);
+    // A rest too small for the tree is listed, and the top is no more
+    // (bins.c): a 16 MiB carve from a top grown for it leaves one.
+    if (LA_LIKELY(bins_in_tree(rest_bytes))) {
+        h->top = rest;
+    } else {
+        h->top = NULL;
+        bins_insert(h, rest);
+    }
     h->counters.splits++;
     note_dirty(rest, lo, hi); // the rest keeps what the purge did to its part
-    heap_note_written(h, (char *)b + need);
     return b;
 }
 

@@ -715,6 +715,8 @@ class Checker:
                 raise Problem("top is not the start of a free block", top, i)
             if top + (self.mem.u64(top) & LA_SIZE_MASK) != spans[0][1]:
                 raise Problem("top does not end the newest region", top, i)
+            if bins_class(self.mem.u64(top) & LA_SIZE_MASK, last + 1) != last:
+                raise Problem("top smaller than the tree's class", top, i)
             listed.add(top)
         # The other classes: doubly linked lists, newest first.
         nxt, prv = self.lay.free["next"], self.lay.free["prev"]

@@ -240,8 +240,8 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
         la_block_t *fence = region_fence(r);
         if (blk_prev_is_free(fence)) {
             size_t top = blk_size(blk_prev(fence));
-            if (top < need)
-                inc = LA_ALIGN_UP(need - top + ALIGNMENT, BRK_INCREMENT);
+            if (top < need + LA_GROW_KEEP_BYTES)
+                inc = LA_ALIGN_UP(need + LA_GROW_KEEP_BYTES - top + ALIGNMENT, BRK_INCREMENT);
         }
     }
     // Another library's sbrk of a size that is not a multiple of 16 leaves
@@ -276,7 +276,7 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
 
 static grow_t grow_mapped(la_heap_t *h, size_t need)
 {
-    size_t bytes = LA_ALIGN_UP(need + LA_REGION_OVERHEAD, la.page_bytes);
+    size_t bytes = LA_ALIGN_UP(need + LA_GROW_KEEP_BYTES + LA_REGION_OVERHEAD, la.page_bytes);
     if (bytes < LA_REGION_BYTES)
         bytes = LA_REGION_BYTES;
     void *p = large_map_or_purge(bytes);

@@ -646,6 +646,10 @@ void la_free_space(size_t *bytes, size_t *blocks)
             *bytes += blk_size((la_block_t *)t);
             (*blocks)++;
         }
+        if (h->top != NULL) { // the free block kept out of the lists (bins.c)
+            *bytes += blk_size(h->top);
+            (*blocks)++;
+        }
         *bytes += slab_free_bytes(h, blocks); // free slots in slabs
         lock_release(&h->lock);
     }

@@ -7,6 +7,19 @@
  * free blocks themselves, newest first; within a class the first block
  * that fits is taken.  The last class is a size-ordered tree (tree.c), so
  * its best fit costs O(log n).  Callers hold the heap's lock.
+ *
+ * The top: a free block that ends the heap's newest region is no list's
+ * and not the tree's, but h->top, as glibc keeps its top chunk out of its
+ * bins.  bins_insert makes such a block the top, bins_remove lets go of
+ * it, and bins_find serves from it when it fits best, as if it were in the
+ * tree (bins_top_fits_better); so the merges and splits of block.c and
+ * heap.c keep it without knowing of it.  A big block carved from the top
+ * or freed beside it then costs a few stores instead of moving a tree
+ * node (issue 14: malloc(1 MiB) + free).
+ * Invariant: h->top is NULL or a free block of the tree's class (above
+ * 8 KiB) whose right neighbour is the fence of h->regions; it is the only
+ * free block not on a list or in the tree.  A smaller last block is listed
+ * as any other: the small paths pay nothing for the top.
  */
 #include "internal.h"
 
@@ -25,9 +38,9 @@ unsigned bins_class(size_t block_bytes)
 
 #define LAST_CLASS (NUM_SIZE_CLASSES - 1)
 
-void bins_insert(la_heap_t *h, la_block_t *b)
+LA_INLINE void insert_listed(la_heap_t *h, la_block_t *b, size_t size)
 {
-    unsigned c = bins_class(blk_size(b));
+    unsigned c = bins_class(size);
     if (c == LAST_CLASS) {
         tree_insert(&h->tree, (la_tnode_t *)b, "free");
         h->bitmap |= 1u << c;
@@ -40,6 +53,28 @@ void bins_insert(la_heap_t *h, la_block_t *b)
         f->next->prev = f;
     h->bins[c] = f;
     h->bitmap |= 1u << c;
+}
+
+void bins_insert(la_heap_t *h, la_block_t *b)
+{
+    size_t size = blk_size(b);
+    // Only a block of the tree's class can be the top: a small one is
+    // listed at no extra cost.  b lies in a region, so h->regions is set.
+    if (bins_in_tree(size) && (char *)b + size == (char *)region_fence(h->regions)) {
+        la_assert(h->top == NULL);
+        h->top = b;
+        return;
+    }
+    insert_listed(h, b, size);
+}
+
+void bins_retire_top(la_heap_t *h)
+{
+    la_block_t *top = h->top;
+    if (top != NULL) {
+        h->top = NULL;
+        insert_listed(h, top, blk_size(top));
+    }
 }
 
 // A free block's links must agree with its neighbours' before they are
@@ -59,6 +94,10 @@ void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
 {
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
+        if (b == h->top) {
+            h->top = NULL;
+            return;
+        }
         tree_remove(&h->tree, (la_tnode_t *)b, func);
         if (h->tree == NULL)
             h->bitmap &= ~(1u << LAST_CLASS);
@@ -87,27 +126,40 @@ static la_free_t *first_fit(la_free_t *f, size_t block_bytes)
     return NULL;
 }
 
+// The tree's block t (its best fit, or NULL) or the top, whichever serves
+// block_bytes better (bins_top_fits_better); taken off.
+static la_block_t *take_tree_or_top(la_heap_t *h, la_block_t *t, size_t block_bytes)
+{
+    if (bins_top_fits_better(h, t, block_bytes)) {
+        t = h->top;
+        h->top = NULL;
+    } else if (t != NULL) {
+        tree_remove(&h->tree, (la_tnode_t *)t, "malloc");
+        if (h->tree == NULL)
+            h->bitmap &= ~(1u << LAST_CLASS);
+    }
+    return t;
+}
+
 la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
 {
     unsigned c = bins_class(block_bytes);
+    if (c == LAST_CLASS) // best fit
+        return take_tree_or_top(h, (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"),
+                                block_bytes);
     la_block_t *found = NULL;
-    if (c == LAST_CLASS) {
-        found = (la_block_t *)tree_lower_bound(h->tree, block_bytes, "malloc"); // best fit
-    } else {
-        if (h->bitmap & (1u << c))
-            found = (la_block_t *)first_fit(h->bins[c], block_bytes);
-        if (found == NULL) {
-            // Every block of a higher class is big enough: take the first
-            // one (the smallest in the tree, to keep big blocks whole).
-            uint32_t higher = h->bitmap & ~((2u << c) - 1);
-            if (higher == 0)
-                return NULL;
-            unsigned hc = (unsigned)__builtin_ctz(higher);
-            found = hc == LAST_CLASS ? (la_block_t *)tree_first(h->tree)
-                                     : (la_block_t *)h->bins[hc];
-        }
+    if (h->bitmap & (1u << c))
+        found = (la_block_t *)first_fit(h->bins[c], block_bytes);
+    if (found == NULL) {
+        // Every block of a higher class is big enough: take the first
+        // one (the smallest in the tree, or the top, to keep big blocks
+        // whole).
+        uint32_t higher = h->bitmap & ~((2u << c) - 1);
+        unsigned hc = higher == 0 ? LAST_CLASS : (unsigned)__builtin_ctz(higher);
+        if (hc == LAST_CLASS)
+            return take_tree_or_top(h, (la_block_t *)tree_first(h->tree), block_bytes);
+        found = (la_block_t *)h->bins[hc];
     }
-    if (found != NULL)
-        bins_remove(h, found, "malloc");
+    bins_remove(h, found, "malloc");
     return found;
 }

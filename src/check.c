@@ -4,8 +4,8 @@
  * block by block, then every free list, and cross-checks the two: sizes in
  * bounds, boundary tags that agree, no adjacent free blocks, live headers
  * with a valid check word, lists doubly linked and in the right class, the
- * bitmap matching the lists, and each slab against its map entry, bitmap and
- * free list.  The first problem is reported on stderr.
+ * top (bins.c) ending the newest region, the bitmap matching the lists,
+ * and each slab against its map entry, bitmap and free list.  The first problem is reported on stderr.
  * Callers hold the heap's lock; it reads only, so gdb may call it too.
  */
 #include "slab.h"
@@ -108,10 +108,28 @@ static int check_tree(la_heap_t *h, size_t *listed)
     return 0;
 }
 
+// The top (bins.c): a free block that ends the newest region, in no list.
+static int check_top(la_heap_t *h, size_t *listed)
+{
+    la_block_t *b = h->top;
+    if (b == NULL)
+        return 0;
+    if (!in_regions(h, b))
+        return fail(h, b, "top outside the heap's regions");
+    if (!blk_is_free(b) || *blk_footer(b) != blk_size(b) || !blk_prev_is_free(blk_next(b)))
+        return fail(h, b, "top is not the start of a free block");
+    if (!bins_in_tree(blk_size(b)))
+        return fail(h, b, "top smaller than the tree's class");
+    if (blk_next(b) != region_fence(h->regions))
+        return fail(h, b, "top does not end the newest region");
+    (*listed)++;
+    return 0;
+}
+
 static int check_lists(la_heap_t *h, size_t free_count)
 {
     size_t listed = 0;
-    if (check_tree(h, &listed) != 0)
+    if (check_tree(h, &listed) != 0 || check_top(h, &listed) != 0)
         return 1;
     for (unsigned c = 0; c + 1 < NUM_SIZE_CLASSES; c++) {
         if ((h->bins[c] != NULL) != ((h->bitmap >> c) & 1u))

@@ -53,6 +53,12 @@
 // The brk heap grows in steps of this size; a request larger than one step
 // grows it by the request rounded up to steps.  Bytes.
 #define BRK_INCREMENT (64 * 1024)
+// A heap that grows for a block keeps at least this much free after it:
+// the smallest block of the tree's class, so that what is left stays the
+// heap's top (bins.c) and the block freed back merges into it without
+// list work (issue 14: a 16 MiB block cut from a region mapped for it
+// left a page-sized rest, listed and unlisted every round).  Bytes.
+#define LA_GROW_KEEP_BYTES (((size_t)MIN_BLOCK_SIZE << (NUM_SIZE_CLASSES - 2)) + MIN_BLOCK_SIZE)
 
 // Mapped heap regions (brk fallback and the extra heaps) are at least this
 // big: large enough that a region call is rare, small enough that an idle

@@ -8,7 +8,7 @@
  * the single thread of the mem_* calls).
  *
  * Giving memory back (heap_purge, paced by heap_tick): inner pages of big
- * free blocks are madvised away (their headers and footers stay valid, and
+ * free blocks (the tree's, and the top's: bins.c) are madvised away (their headers and footers stay valid, and
  * LA_PURGED marks them done), the brk heap's free top is returned with a
  * negative sbrk while the break is still ours, and mem_trim also unmaps
  * mapped regions that are entirely free.
@@ -159,6 +159,7 @@ static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t
 {
     la_region_t *r = start;
     debug_new_region(start, bytes);
+    bins_retire_top(h); // the top ends the newest region only
     if (h->regions != NULL)
         h->regions->fresh = h->regions->end; // only the newest region tracks zeros
     r->next = h->regions;
@@ -239,8 +240,8 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
         la_block_t *fence = region_fence(r);
         if (blk_prev_is_free(fence)) {
             size_t top = blk_size(blk_prev(fence));
-            if (top < need)
-                inc = LA_ALIGN_UP(need - top + ALIGNMENT, BRK_INCREMENT);
+            if (top < need + LA_GROW_KEEP_BYTES)
+                inc = LA_ALIGN_UP(need + LA_GROW_KEEP_BYTES - top + ALIGNMENT, BRK_INCREMENT);
         }
     }
     // Another library's sbrk of a size that is not a multiple of 16 leaves
@@ -275,7 +276,7 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
 
 static grow_t grow_mapped(la_heap_t *h, size_t need)
 {
-    size_t bytes = LA_ALIGN_UP(need + LA_REGION_OVERHEAD, la.page_bytes);
+    size_t bytes = LA_ALIGN_UP(need + LA_GROW_KEEP_BYTES + LA_REGION_OVERHEAD, la.page_bytes);
     if (bytes < LA_REGION_BYTES)
         bytes = LA_REGION_BYTES;
     void *p = large_map_or_purge(bytes);
@@ -428,16 +429,51 @@ LA_INLINE void retag_free(la_heap_t *h, la_block_t *b, size_t size)
     heap_note_written(h, (char *)b + sizeof(la_free_t));
 }
 
-// The tree's best fit for `need`, carved where it stands when what is left
-// of it keeps its place in the tree, as the heap's top does under every big
-// request (issue 14: malloc(1 MiB) + free took the top out of the tree and
-// put its remainder back each time, 1139 instructions a round against
-// glibc's 310).  NULL when that is not the case: bins_find then does it.
+// The top carved at its start when nothing listed fits `need`, the rest
+// staying the top: a few stores, as glibc cuts from its top chunk (issue
+// 14: malloc(1 MiB) + free moved the top's tree node twice a round).  NULL
+// when the top is missing or too small to leave a block behind.
+LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
+{
+    la_block_t *b = h->top;
+    if (b == NULL || blk_size(b) < need + MIN_BLOCK_SIZE)
+        return NULL;
+    la_block_t *rest = (la_block_t *)((char *)b + need);
+    size_t rest_bytes = blk_size(b) - need;
+    if (dirty_bytes != NULL)
+        *dirty_bytes = dirty_payload(h, b);
+    char *lo, *hi;
+    dirty_span(b, &lo, &hi);
+    // As blk_set_live, inlined: a free block's left neighbour is live.
+    blk_store_head(b, blk_head(need, 0, h->index));
+    blk_set_req(b, 0);
+    // The fence after it keeps PREV_FREE; the header written there marks
+    // b's bytes written too (heap_note_written).
+    retag_free(h, rest, rest_bytes);
+    // A rest too small for the tree is listed, and the top is no more
+    // (bins.c): a 16 MiB carve from a top grown for it leaves one.
+    if (LA_LIKELY(bins_in_tree(rest_bytes))) {
+        h->top = rest;
+    } else {
+        h->top = NULL;
+        bins_insert(h, rest);
+    }
+    h->counters.splits++;
+    note_dirty(rest, lo, hi); // the rest keeps what the purge did to its part
+    return b;
+}
+
+// The best fit for `need` of the tree and the top, carved where it stands:
+// the top, or a tree block whose rest keeps its place in the tree (a big
+// hole cut again and again).  NULL when neither is the case: bins_find
+// then does it.
 LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     if (!bins_in_tree(need))
         return NULL;
     la_tnode_t *t = tree_lower_bound(h->tree, need, "malloc");
+    if (bins_top_fits_better(h, (la_block_t *)t, need))
+        return carve_top(h, need, dirty_bytes);
     if (t == NULL)
         return NULL;
     la_block_t *b = (la_block_t *)t, *rest = (la_block_t *)((char *)b + need);
@@ -608,15 +644,21 @@ void heap_free(la_heap_t *h, la_block_t *b)
         else if (nhi > nlo)
             lo = nlo;
     }
-    // Merged into a free block of the tree that keeps its place there (the
-    // heap's top, under every big free): its node moves to b's start
-    // instead of leaving the tree and coming back (issue 14).  b is big
-    // enough that the node written at its start stays clear of next's
-    // header, which is stamped after the move read its links.
+    // Merged into the top (every big free beside it), the top starts at b
+    // now: no list or tree work (issue 14).  Merged into a free block of
+    // the tree that keeps its place there: its node moves to b's start
+    // instead of leaving the tree and coming back.  b is big enough that
+    // the node written at its start stays clear of next's header, which is
+    // stamped after the move read its links.
     size_t merged = blk_size(b) + blk_size(next);
-    if (blk_is_free(next) && !blk_prev_is_free(b) && blk_size(b) >= 2 * sizeof(la_tnode_t) &&
-        bins_in_tree(blk_size(next)) &&
-        tree_rekey(&h->tree, (la_tnode_t *)next, (la_tnode_t *)b, merged, "free")) {
+    if (next == h->top && !blk_prev_is_free(b)) {
+        blk_stamp(next, LA_CHECK_FREED);
+        h->counters.coalesces++;
+        h->top = b;
+        retag_free(h, b, merged);
+    } else if (blk_is_free(next) && !blk_prev_is_free(b) &&
+               blk_size(b) >= 2 * sizeof(la_tnode_t) && bins_in_tree(blk_size(next)) &&
+               tree_rekey(&h->tree, (la_tnode_t *)next, (la_tnode_t *)b, merged, "free")) {
         blk_stamp(next, LA_CHECK_FREED);
         h->counters.coalesces++;
         retag_free(h, b, merged);
@@ -726,11 +768,15 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
     size_t released = trim_brk(h);
     if (unmap != NULL)
         released += take_empty_regions(h, unmap, n, cap);
-    // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree.
+    // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree, or the top.
     for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES, "malloc_trim"); t != NULL;
          t = tree_next(t))
         if (!(blk_load_head((la_block_t *)t) & LA_PURGED) || t->dirty_hi != t->dirty_lo)
             released += purge_block((la_block_t *)t);
+    la_tnode_t *top = (la_tnode_t *)h->top;
+    if (top != NULL && blk_size(h->top) >= LA_PURGE_MIN_BYTES &&
+        (!(blk_load_head(h->top) & LA_PURGED) || top->dirty_hi != top->dirty_lo))
+        released += purge_block(h->top);
     h->purged_ms = os_now_ms();
     return released;
 }

@@ -707,6 +707,17 @@ class Checker:
                     bins_class(self.mem.u64(n) & LA_SIZE_MASK, last + 1) != last:
                 raise Problem("tree node not a free block of the last class", n, i)
             listed.add(n)
+        # The top (src/bins.c): the free block that ends the newest region,
+        # on no list and not in the tree.
+        top = int(h["top"])
+        if top:
+            if top not in free_blocks or top in listed:
+                raise Problem("top is not the start of a free block", top, i)
+            if top + (self.mem.u64(top) & LA_SIZE_MASK) != spans[0][1]:
+                raise Problem("top does not end the newest region", top, i)
+            if bins_class(self.mem.u64(top) & LA_SIZE_MASK, last + 1) != last:
+                raise Problem("top smaller than the tree's class", top, i)
+            listed.add(top)
         # The other classes: doubly linked lists, newest first.
         nxt, prv = self.lay.free["next"], self.lay.free["prev"]
         for c in range(last):
@@ -1090,6 +1101,8 @@ def block_report(st, addr):
     if facts["heap"] is None:
         lines.append("  state      live (large)")
         lines.append("  requested  %d" % facts["req"])
+    elif blk.is_free and blk.addr == int(st.heap(facts["heap"])["top"]):
+        lines.append("  state      free (the heap's top)")
     elif blk.is_free:
         c = bins_class(blk.size, st.layout.num_classes)
         lines.append("  state      free (class %d, %s%s)"
@@ -1198,6 +1211,10 @@ def bins_report(st):
                 empty = False
                 out.append("  class %2d %-7s %-4s %6d blocks %12d bytes" % (
                     c, class_label(c, lay.num_classes), kind, len(sizes), sum(sizes)))
+        top = int(h["top"])
+        if top:  # kept out of the classes (src/bins.c)
+            empty = False
+            out.append("  top %#x %28d bytes" % (top, st.mem.u64(top) & LA_SIZE_MASK))
         if empty:
             out.append("  (no free blocks)")
         remote, _ = st.chain(int(h["remote"]), WALK_LIMIT)

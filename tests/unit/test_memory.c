@@ -266,6 +266,48 @@ static void test_purge_skips_purged_middle(void)
     mem_free(guard);
 }
 
+// The heap's top is kept out of the lists and the tree (bins.c, issue
+// 14): a big block cut from it and freed again leaves the tree as it was
+// and the top where it was, and a smaller free block of the tree that
+// fits serves before the top (best fit, as if the top were in the tree).
+static void test_top_out_of_tree(void)
+{
+    enum { BIG = 16 * 1024 };
+    la_heap_t *h = &la.heaps[0];
+    char *a = mem_malloc(BIG), *guard = mem_malloc(16);
+    REQUIRE(a != NULL && guard != NULL);
+    char *big = mem_malloc(4 * BIG); // leaves (or grows) a top behind it
+    REQUIRE(big != NULL);
+    mem_free(big);
+    mem_free(a); // a hole in the tree, between live blocks
+    la_block_t *top = h->top;
+    REQUIRE(top != NULL);
+    CHECK(blk_is_free(top) && blk_next(top) == region_fence(h->regions));
+    la_tnode_t *root = h->tree;
+    CHECK(root != NULL && root != (la_tnode_t *)top);
+    // More than any block of the tree (earlier tests left some): the top.
+    size_t want = 2 * BIG;
+    for (la_tnode_t *t = tree_first(h->tree); t != NULL; t = tree_next(t))
+        want = LA_MAX(want, blk_size((la_block_t *)t) + BIG);
+    REQUIRE(want < MMAP_THRESHOLD); // a heap block, not a mapping
+    for (int round = 0; round < 3; round++) {
+        char *p = mem_malloc(want);
+        CHECK(blk_from_payload(p) == top);
+        CHECK(h->top == (la_block_t *)((char *)top + blk_size(blk_from_payload(p))));
+        CHECK(h->tree == root);
+        mem_free(p); // merges back into the top
+        CHECK(h->top == top);
+        CHECK(h->tree == root);
+    }
+    char *q = mem_malloc(BIG / 2); // the hole fits: it serves, not the top
+    CHECK(q == a);
+    CHECK(h->top == top);
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_free(q);
+    mem_free(guard);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_large_cache_ages_out(void)
 {
     size_t saved = la.decay_ms;
@@ -291,6 +333,7 @@ int main(void)
     setvbuf(stdout, NULL, _IONBF, 0);
     la_ensure_init();
     test_brk_trim();
+    test_top_out_of_tree(); // early: the tree holds only what it made
     test_purged_spans_reused();
     test_heap_resident_now();
     test_decay_without_trim();

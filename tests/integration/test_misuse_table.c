@@ -221,10 +221,14 @@ typedef struct {
     int by;            // overflow/underflow bytes, else 0
     void (*fn_by)(size_t n, int by);
     const char *want;  // words the report must contain ('|' separates choices)
-    // Expected verdict of the default mode: 1 caught, 0 missed.
+    // Expected verdict of the default mode: 1 caught, 0 missed, ANY not
+    // checked (see below).
     int default_catches;
 } la_case_t;
 
+// A default verdict that depends on what the memory held before (an
+// uninitialised read of fresh memory): shown, not checked.
+#define ANY 2
 #define SIZED(label, f, want, es, em, el)                    \
     {label "-small", f, 0, NULL, want, es},                  \
     {label "-medium", f, 0, NULL, want, em},                 \
@@ -259,10 +263,10 @@ static const la_case_t cases[] = {
     SIZED("usable-size-freed", usable_freed, "freed|double free", 1, 1, 1),
     // A reused slot or medium block keeps its free-list link words: it
     // does not read as all zeros, by accident.  The 256 KiB block is cut
-    // from the heap's top, memory fresh from the kernel: zeros, as in
-    // glibc (it read the top's tree node words while the top was in the
-    // tree, before issue 14 kept it out).
-    SIZED("uninit-read", uninit, "", 1, 1, 0),
+    // from the heap's top: zeros when that memory is fresh from the
+    // kernel, as in glibc, but junk when the process had used and freed
+    // it before (the UBSan build's runtime does): not checked.
+    SIZED("uninit-read", uninit, "", 1, 1, ANY),
     SIZED("stale-write", stale_write, "write after free|use after free", 0, 0, 0),
     {"free-stack", free_stack, 0, NULL, "invalid pointer", 1},
     {"free-static", free_static, 0, NULL, "invalid pointer", 1},
@@ -414,7 +418,8 @@ int main(int argc, char **argv)
             ran[m]++;
             caught[m] += v[m] == CAUGHT;
             int fail = (m == 1 && v[m] != CAUGHT) ||
-                       (m == 0 && (v[m] == CAUGHT) != (c->default_catches != 0));
+                       (m == 0 && c->default_catches != ANY &&
+                        (v[m] == CAUGHT) != (c->default_catches != 0));
             if (fail) {
                 failures++;
                 fprintf(stderr, "FAIL %s under %s: %s (expected %s), status %#x: %.*s\n",

@@ -236,6 +236,13 @@ static char *cache_fit(const la_map_t *m, size_t bytes, size_t *len)
         // the tail keeps the guard page it had.
         if (have - bytes > bytes / LA_LARGE_REUSE_SLACK_DIVISOR && have - bytes > gp &&
             (gp == 0 || os_protect(m->map + bytes, gp, false))) {
+            // The tail waits purged: a program that took a big cached
+            // mapping for a small block and grows it (by mremap, which
+            // cannot grow into the tail) held both in RSS.  w_realloc's
+            // second 32 MiB array found the first one's mapping cached,
+            // kept 128 KiB of it and grew elsewhere: peak RSS 78 MB
+            // against glibc's 36.
+            os_advise_free(m->map + bytes + gp, have - bytes - gp);
             cache_put_back(m->map + bytes + gp, have - bytes - gp);
             *len = bytes;
         }

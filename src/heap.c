@@ -433,6 +433,21 @@ LA_INLINE void retag_free(la_heap_t *h, la_block_t *b, size_t size)
 // staying the top: a few stores, as glibc cuts from its top chunk (issue
 // 14: malloc(1 MiB) + free moved the top's tree node twice a round).  NULL
 // when the top is missing or too small to leave a block behind.
+// Makes the first `need` bytes of free block b a live block in place (the
+// caller then retags the rest); its dirty payload bytes to *dirty_bytes
+// if asked, and its purge span, read before the header is rewritten, to
+// *lo, *hi.
+LA_INLINE void take_front(la_heap_t *h, la_block_t *b, size_t need, size_t *dirty_bytes, char **lo,
+                          char **hi)
+{
+    if (dirty_bytes != NULL)
+        *dirty_bytes = dirty_payload(h, b);
+    dirty_span(b, lo, hi);
+    // As blk_set_live, inlined: a free block's left neighbour is live.
+    blk_store_head(b, blk_head(need, 0, h->index));
+    blk_set_req(b, 0);
+}
+
 LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     la_block_t *b = h->top;
@@ -440,13 +455,8 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
         return NULL;
     la_block_t *rest = (la_block_t *)((char *)b + need);
     size_t rest_bytes = blk_size(b) - need;
-    if (dirty_bytes != NULL)
-        *dirty_bytes = dirty_payload(h, b);
     char *lo, *hi;
-    dirty_span(b, &lo, &hi);
-    // As blk_set_live, inlined: a free block's left neighbour is live.
-    blk_store_head(b, blk_head(need, 0, h->index));
-    blk_set_req(b, 0);
+    take_front(h, b, need, dirty_bytes, &lo, &hi);
     // The fence after it keeps PREV_FREE; the header written there marks
     // b's bytes written too (heap_note_written).
     retag_free(h, rest, rest_bytes);
@@ -483,13 +493,8 @@ LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_by
     if (!bins_in_tree(rest_bytes) ||
         !tree_rekey(&h->tree, t, (la_tnode_t *)rest, rest_bytes, "malloc"))
         return NULL;
-    if (dirty_bytes != NULL)
-        *dirty_bytes = dirty_payload(h, b);
     char *lo, *hi;
-    dirty_span(b, &lo, &hi);
-    // As blk_set_live, inlined: a free block's left neighbour is live.
-    blk_store_head(b, blk_head(need, 0, h->index));
-    blk_set_req(b, 0);
+    take_front(h, b, need, dirty_bytes, &lo, &hi);
     retag_free(h, rest, rest_bytes);
     h->counters.splits++;
     note_dirty(rest, lo, hi); // the remainder keeps what the purge did to its part

@@ -9,6 +9,7 @@
 #ifndef TESTHELPER_H
 #define TESTHELPER_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,20 @@ static inline int run_child(void (*fn)(void), char *buf, size_t cap)
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
     return status;
+}
+
+// Runs fn() in a child that must die of SIGABRT with a report holding
+// both strings; says what it got otherwise.  True if it did.
+static inline int aborted_with(void (*fn)(void), const char *want1, const char *want2)
+{
+    char err[2048];
+    int status = run_child(fn, err, sizeof err);
+    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, want1) != NULL &&
+             strstr(err, want2) != NULL;
+    if (!ok)
+        fprintf(stderr, "expected an abort naming '%s' and '%s', got status %#x: %s\n", want1,
+                want2, status, err);
+    return ok;
 }
 
 #endif /* TESTHELPER_H */

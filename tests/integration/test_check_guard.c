@@ -54,17 +54,6 @@ static void write_after_free_exit(void)
     exit(0); // destructors run: the quarantine is checked
 }
 
-static int aborted_with(void (*fn)(void), const char *want1, const char *want2)
-{
-    char err[2048];
-    int status = run_child(fn, err, sizeof err);
-    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, want1) != NULL &&
-             strstr(err, want2) != NULL;
-    if (!ok)
-        fprintf(stderr, "expected an abort naming '%s' and '%s', got status %#x: %s\n", want1,
-                want2, status, err);
-    return ok;
-}
 
 // victim = p of n bytes; its next byte must fault with a report naming it.
 static int overflow_named(unsigned char *p, size_t n)

@@ -78,17 +78,6 @@ static void damaged_header(void)
         mem_free(mem_malloc(24));
 }
 
-static int aborted_with(void (*fn)(void), const char *want1, const char *want2)
-{
-    char err[2048];
-    int status = run_child(fn, err, sizeof err);
-    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, want1) != NULL &&
-             strstr(err, want2) != NULL;
-    if (!ok)
-        fprintf(stderr, "expected an abort naming '%s' and '%s', got status %d: %s\n", want1,
-                want2, status, err);
-    return ok;
-}
 
 int main(void)
 {

@@ -100,13 +100,19 @@ static void underflow(size_t n, int by)
     free(launder((void *)p));
 }
 
-static void write_after_free(size_t n)
+// A block of n bytes freed, then written in its middle.
+static void freed_then_written(size_t n)
 {
     unsigned char *p = launder(malloc(n));
     memset(p, 0, n);
     free(p);
     p = launder(p);
     p[n / 2] = 'w';
+}
+
+static void write_after_free(size_t n)
+{
+    freed_then_written(n);
     churn(n);
 }
 
@@ -114,11 +120,7 @@ static void write_after_free(size_t n)
 // by the check of the quarantine at exit, or not at all (issue 15).
 static void write_after_free_exit(size_t n)
 {
-    unsigned char *p = launder(malloc(n));
-    memset(p, 0, n);
-    free(p);
-    p = launder(p);
-    p[n / 2] = 'w';
+    freed_then_written(n);
     exit(0);
 }
 

@@ -130,7 +130,8 @@ static la_tbin_t *medium_bin_up(la_tcache_t *tc, size_t req)
 // The bin a live block may wait in: by requested size when small (as the
 // fast path does), otherwise the largest class its usable size covers.
 // NULL when no bin fits (large blocks, or too big for the last class).
-static la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
+// Inlined: a call of its own on every big free (issue 14).
+LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
 {
     // Small requests live in slab slots; a small heap block (aligned, or
     // made while slabs are off) is not cached.
@@ -686,6 +687,43 @@ LA_INLINE la_tcache_t *current_cache(void)
 
 void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
 
+// tcache_malloc_slow()'s bin work for a request a bin serves: pop, or
+// refill and pop, or a block made to the bin's class past the cache.  Out
+// of line so that a request above the bins (the 1 MiB of issue 14's loop)
+// pays for no registers it saves.
+static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
+{
+    la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
+    if (bin->head == NULL)
+        refill(tc, bin);
+    void *p = bin->head;
+    if (p != NULL && !bin_is_medium(tc, bin)) {
+        bin->head = la_link_next(p, "malloc");
+        la_add_owned(&bin->room, 1);
+        la_link_clear(p); // no longer linked: the relation fails
+        la_add_owned(&bin->pops, 1);
+        publish_lazily(tc);
+        return p;
+    }
+    if (p != NULL) {
+        bin->head = la_link_next(p, "malloc");
+        la_add_owned(&bin->room, 1);
+        blk_set_req(blk_from_payload(p), req); // and a live check word
+        la_add_owned(&tc->nalloc, 1);
+        la_add_owned(&tc->alloc_bytes, req);
+        publish_lazily(tc);
+        return p;
+    }
+    // Even past the cache, a medium block is made its class's size: its
+    // free then finds this bin, which ran dry and may now grow.  (Made
+    // to size, it would go one class down to a bin that never ran dry,
+    // and such requests would never be cached.)
+    size_t usable = req;
+    if (bin_is_medium(tc, bin))
+        usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
+    return la_alloc_direct(req, usable, false);
+}
+
 void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
@@ -696,37 +734,9 @@ void *tcache_malloc_slow(size_t req)
         if (p != NULL)
             return p;
     }
-    size_t usable = req;
-    if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
-        la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
-        if (bin->head == NULL)
-            refill(tc, bin);
-        void *p = bin->head;
-        if (p != NULL && !bin_is_medium(tc, bin)) {
-            bin->head = la_link_next(p, "malloc");
-            la_add_owned(&bin->room, 1);
-            la_link_clear(p); // no longer linked: the relation fails
-            la_add_owned(&bin->pops, 1);
-            publish_lazily(tc);
-            return p;
-        }
-        if (p != NULL) {
-            bin->head = la_link_next(p, "malloc");
-            la_add_owned(&bin->room, 1);
-            blk_set_req(blk_from_payload(p), req); // and a live check word
-            la_add_owned(&tc->nalloc, 1);
-            la_add_owned(&tc->alloc_bytes, req);
-            publish_lazily(tc);
-            return p;
-        }
-        // Even past the cache, a medium block is made its class's size: its
-        // free then finds this bin, which ran dry and may now grow.  (Made
-        // to size, it would go one class down to a bin that never ran dry,
-        // and such requests would never be cached.)
-        if (bin_is_medium(tc, bin))
-            usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
-    }
-    return la_alloc_direct(req, usable, false);
+    if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE)
+        return malloc_from_bin(tc, req);
+    return la_alloc_direct(req, req, false); // no bin serves it
 }
 
 // Caches a validated block whose bin has room.

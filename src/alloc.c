@@ -229,7 +229,9 @@ static void *fail_nomem(void)
 LA_INLINE la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, bool ts,
                               size_t *dirty_bytes)
 {
-    la_heap_t *h = ts ? tcache_heap() : &la.heaps[0];
+    // la_tc->heap is tcache_heap() inlined (tcache.h declares la_tc): a
+    // call on every heap allocation was a layer more (issue 14).
+    la_heap_t *h = ts ? la_tc->heap : &la.heaps[0];
     bool lock = ts && !la_single_threaded();
     if (lock)
         lock_acquire(&h->lock);
@@ -249,7 +251,7 @@ LA_INLINE la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, b
 // calling thread's heap, without growing it; NULL if none fits.
 static la_block_t *heap_fit(size_t req, bool zero)
 {
-    la_heap_t *h = tcache_heap();
+    la_heap_t *h = la_tc->heap; // tcache_heap(), inlined as in heap_block()
     size_t dirty = 0;
     bool lock = !la_single_threaded();
     if (lock)

@@ -130,7 +130,8 @@ static la_tbin_t *medium_bin_up(la_tcache_t *tc, size_t req)
 // The bin a live block may wait in: by requested size when small (as the
 // fast path does), otherwise the largest class its usable size covers.
 // NULL when no bin fits (large blocks, or too big for the last class).
-static la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
+// Inlined: a call of its own on every big free (issue 14).
+LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
 {
     // Small requests live in slab slots; a small heap block (aligned, or
     // made while slabs are off) is not cached.
@@ -648,15 +649,15 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
 
 /* ---- slow paths --------------------------------------------------------- */
 
-static la_tcache_t *current_cache(void)
+// current_cache()'s rare work: the first slow path of a thread makes its
+// cache; a bumped epoch flushes it.
+static LA_NOINLINE la_tcache_t *current_cache_slow(la_tcache_t *tc, unsigned epoch)
 {
-    la_tcache_t *tc = la_tc;
-    if (LA_UNLIKELY(tc->kind == LA_TC_EMPTY))
+    if (tc->kind == LA_TC_EMPTY)
         tc = tcache_create();
     // Memory is being given back (a purge or a trim bumped the epoch):
     // cached blocks are free memory too.
-    unsigned epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
-    if (LA_UNLIKELY(tc->kind == LA_TC_LIVE && tc->epoch != epoch)) {
+    if (tc->kind == LA_TC_LIVE && tc->epoch != epoch) {
         tc->epoch = epoch;
         flush_all(tc);
         // The decay purge of empty slabs: those the flush emptied went
@@ -670,7 +671,58 @@ static la_tcache_t *current_cache(void)
     return tc;
 }
 
+// The calling thread's cache, made if need be and flushed if the epoch
+// moved.  The common case (a live or placeholder cache, same epoch) is a
+// few inlined loads: out of line with the flush inlined into it, it cost
+// 18 instructions a call, two calls per malloc(1 MiB) + free round
+// (issue 14).  A placeholder (LA_TC_DEAD etc.) has no epoch to keep.
+LA_INLINE la_tcache_t *current_cache(void)
+{
+    la_tcache_t *tc = la_tc;
+    unsigned epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
+    if (LA_UNLIKELY(tc->kind == LA_TC_EMPTY || (tc->kind == LA_TC_LIVE && tc->epoch != epoch)))
+        return current_cache_slow(tc, epoch);
+    return tc;
+}
+
 void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
+
+// tcache_malloc_slow()'s bin work for a request a bin serves: pop, or
+// refill and pop, or a block made to the bin's class past the cache.  Out
+// of line so that a request above the bins (the 1 MiB of issue 14's loop)
+// pays for no registers it saves.
+static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
+{
+    la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
+    if (bin->head == NULL)
+        refill(tc, bin);
+    void *p = bin->head;
+    if (p != NULL && !bin_is_medium(tc, bin)) {
+        bin->head = la_link_next(p, "malloc");
+        la_add_owned(&bin->room, 1);
+        la_link_clear(p); // no longer linked: the relation fails
+        la_add_owned(&bin->pops, 1);
+        publish_lazily(tc);
+        return p;
+    }
+    if (p != NULL) {
+        bin->head = la_link_next(p, "malloc");
+        la_add_owned(&bin->room, 1);
+        blk_set_req(blk_from_payload(p), req); // and a live check word
+        la_add_owned(&tc->nalloc, 1);
+        la_add_owned(&tc->alloc_bytes, req);
+        publish_lazily(tc);
+        return p;
+    }
+    // Even past the cache, a medium block is made its class's size: its
+    // free then finds this bin, which ran dry and may now grow.  (Made
+    // to size, it would go one class down to a bin that never ran dry,
+    // and such requests would never be cached.)
+    size_t usable = req;
+    if (bin_is_medium(tc, bin))
+        usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
+    return la_alloc_direct(req, usable, false);
+}
 
 void *tcache_malloc_slow(size_t req)
 {
@@ -682,37 +734,9 @@ void *tcache_malloc_slow(size_t req)
         if (p != NULL)
             return p;
     }
-    size_t usable = req;
-    if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE) {
-        la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
-        if (bin->head == NULL)
-            refill(tc, bin);
-        void *p = bin->head;
-        if (p != NULL && !bin_is_medium(tc, bin)) {
-            bin->head = la_link_next(p, "malloc");
-            la_add_owned(&bin->room, 1);
-            la_link_clear(p); // no longer linked: the relation fails
-            la_add_owned(&bin->pops, 1);
-            publish_lazily(tc);
-            return p;
-        }
-        if (p != NULL) {
-            bin->head = la_link_next(p, "malloc");
-            la_add_owned(&bin->room, 1);
-            blk_set_req(blk_from_payload(p), req); // and a live check word
-            la_add_owned(&tc->nalloc, 1);
-            la_add_owned(&tc->alloc_bytes, req);
-            publish_lazily(tc);
-            return p;
-        }
-        // Even past the cache, a medium block is made its class's size: its
-        // free then finds this bin, which ran dry and may now grow.  (Made
-        // to size, it would go one class down to a bin that never ran dry,
-        // and such requests would never be cached.)
-        if (bin_is_medium(tc, bin))
-            usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
-    }
-    return la_alloc_direct(req, usable, false);
+    if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE)
+        return malloc_from_bin(tc, req);
+    return la_alloc_direct(req, req, false); // no bin serves it
 }
 
 // Caches a validated block whose bin has room.

@@ -249,14 +249,31 @@
 // Most live samples, and most distinct call stacks, the tables hold; past
 // them a sample is dropped (and counted).  Together with the hash buckets
 // they bound the profiler's own memory to about 50 MiB of address space,
-// of which only the pages in use are touched.
+// of which only the pages in use are touched: records are handed out in
+// order and the hash tables grow with what they hold.
 #define LA_PROF_MAX_SAMPLES (1u << 20)
 #define LA_PROF_MAX_STACKS (1u << 16)
 // Entries of the profiler's stack cache (prof.c): a sample taken again
 // from the same place on the same thread's stack skips the unwinder above
 // its caller (_Unwind_Backtrace costs about a thousand instructions a
-// frame).  Direct-mapped, 216 bytes each.
+// frame).  Direct-mapped, 224 bytes each.  The most entries: the cache
+// starts at LA_PROF_STACK_CACHE_MIN (3.5 KiB) and doubles when it holds
+// fewer than two entries per distinct stack, or when as many stores as it
+// has entries have evicted another (threads sampling from one place each
+// need an entry of their own).
 #define LA_PROF_STACK_CACHE 1024
+#define LA_PROF_STACK_CACHE_MIN 16
+// The first size of the sample and stack bucket tables, in buckets of 4
+// bytes (one page): a program that takes a few samples touches a page of
+// each, not the whole table (issue 16: the sample table's 1 MiB of
+// buckets, scattered over by the hash, grew sqlite3's peak RSS by 1.1-1.3
+// MiB, where it now grows by about 0.2 MiB).
+#define LA_PROF_TABLE_MIN_ENTRIES 1024
+// Entries per bucket on average past which a bucket table doubles (in
+// place: each chain splits in two, no system call), until it has its most
+// buckets: LA_PROF_MAX_STACKS, LA_PROF_MAX_SAMPLES / 4 (then up to 4 a
+// bucket when full).
+#define LA_PROF_BUCKET_LOAD 2
 // log2 of the counters of live samples per address hash that let realloc
 // skip the sample check of a block (prof.c): 2^15 of 2 bytes (64 KiB, all
 // touched once samples are spread over them); with a thousand live

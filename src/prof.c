@@ -78,11 +78,35 @@ typedef struct {
     uintptr_t cfas[LA_PROF_MAX_FRAMES];
 } prof_cached_t;
 
-// Buckets of the sample table: about four samples a chain when it is full.
+// Buckets of the sample table at most: about four samples a chain when it
+// is full.  Powers of two, like every table size here (a table of n
+// buckets takes a hash's low bits, hash & (n - 1)).
 #define PROF_SAMPLE_BUCKETS (LA_PROF_MAX_SAMPLES / 4)
+_Static_assert(LA_IS_POW2(PROF_SAMPLE_BUCKETS) && LA_IS_POW2(LA_PROF_MAX_STACKS) &&
+                   LA_IS_POW2(LA_PROF_STACK_CACHE) && LA_IS_POW2(LA_PROF_TABLE_MIN_ENTRIES) &&
+                   LA_IS_POW2(LA_PROF_STACK_CACHE_MIN) &&
+                   LA_PROF_STACK_CACHE_MIN <= LA_PROF_STACK_CACHE &&
+                   LA_PROF_TABLE_MIN_ENTRIES <= LA_PROF_MAX_STACKS,
+               "the profiler's table sizes");
 
+/*
+ * The profiler's memory is one mapping (prof_init), touched as it is used,
+ * so that what is resident follows what the profiler holds (issue 16):
+ * records are handed out from the start of their arrays, and each hash
+ * table (sample buckets, stack buckets, the stack cache) uses the first n
+ * entries of its room, n doubling from LA_PROF_TABLE_MIN_ENTRIES
+ * (LA_PROF_STACK_CACHE_MIN) as the table fills.  A bucket table doubles in place: the entries of bucket i
+ * whose hash has the bit n set move to bucket i + n, untouched until then
+ * (grow_samples, grow_stacks).  The stack cache just widens its index:
+ * an entry found at the wrong place is never matched (its key is
+ * checked) and is overwritten in time.
+ */
 static struct {
     uint32_t *sample_buckets;
+    uint32_t sample_nbuckets; // in use, a power of two (0 before prof_init)
+    uint32_t stack_nbuckets;
+    uint32_t cache_entries;   // the stack cache's in use, a power of two
+    uint32_t cache_evicted;   // stores that evicted an entry since it grew
     prof_sample_t *samples;
     uint32_t samples_used;  // records ever handed out (high-water mark)
     uint32_t sample_free;   // freed records, index + 1
@@ -336,12 +360,43 @@ static uint64_t hash_frames(void *const *frames, unsigned depth)
     return h;
 }
 
+// Doubles the stack buckets in place (the comment above prof).  Under
+// prof_lock.
+static void grow_stacks(void)
+{
+    uint32_t n = prof.stack_nbuckets;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t stay = 0, move = 0;
+        for (uint32_t k = prof.stack_buckets[i]; k != 0;) {
+            prof_stack_t *s = &prof.stacks[k - 1];
+            uint32_t next = s->next;
+            uint32_t *to = (s->hash & n) ? &move : &stay;
+            s->next = *to;
+            *to = k;
+            k = next;
+        }
+        prof.stack_buckets[i] = stay;
+        prof.stack_buckets[i + n] = move;
+    }
+    prof.stack_nbuckets = 2 * n;
+}
+
+// Doubles the stack cache's index (the comment above prof).  Under
+// prof_lock.
+static void grow_cache(void)
+{
+    if (prof.cache_entries < LA_PROF_STACK_CACHE) {
+        prof.cache_entries *= 2;
+        prof.cache_evicted = 0;
+    }
+}
+
 // The stack's index, added if new; UINT32_MAX when the table is full.
 // Under prof_lock.
 static uint32_t stack_intern(void *const *frames, unsigned depth)
 {
     uint64_t h = hash_frames(frames, depth);
-    uint32_t *bucket = &prof.stack_buckets[h % LA_PROF_MAX_STACKS];
+    uint32_t *bucket = &prof.stack_buckets[h & (prof.stack_nbuckets - 1)];
     for (uint32_t i = *bucket; i != 0; i = prof.stacks[i - 1].next) {
         prof_stack_t *s = &prof.stacks[i - 1];
         if (s->hash != h || s->depth != depth)
@@ -362,13 +417,18 @@ static uint32_t stack_intern(void *const *frames, unsigned depth)
         s->frames[k] = frames[k];
     s->next = *bucket;
     *bucket = idx + 1;
+    if (prof.stacks_used > LA_PROF_BUCKET_LOAD * prof.stack_nbuckets &&
+        prof.stack_nbuckets < LA_PROF_MAX_STACKS)
+        grow_stacks();
+    if (prof.stacks_used * 2 > prof.cache_entries)
+        grow_cache();
     return idx;
 }
 
 static prof_cached_t *cache_entry(void *ip0, uintptr_t cfa0)
 {
     uint64_t h = mix64((uintptr_t)ip0 ^ mix64(cfa0 ^ (uintptr_t)&prof_tls));
-    return &prof.cache[h % LA_PROF_STACK_CACHE];
+    return &prof.cache[h & (prof.cache_entries - 1)];
 }
 
 // The stack index + 1 the cache knows for the caller ip0 whose frame is
@@ -410,6 +470,10 @@ static void cache_store(const prof_trace_t *tr, uint32_t si)
         if (tr->cfas[i] % sizeof(void *) != 0 || (i > 0 && tr->cfas[i] <= tr->cfas[i - 1]))
             return;
     prof_cached_t *e = cache_entry(tr->frames[0], tr->cfas[0]);
+    if (e->stack != 0 && ++prof.cache_evicted >= prof.cache_entries) {
+        grow_cache();
+        e = cache_entry(tr->frames[0], tr->cfas[0]);
+    }
     e->thread = &prof_tls;
     e->ip0 = tr->frames[0];
     e->cfa0 = tr->cfas[0];
@@ -428,7 +492,29 @@ static inline __attribute__((always_inline)) uint16_t *marks_of(const void *p)
 
 static uint32_t *sample_bucket(const void *addr)
 {
-    return &prof.sample_buckets[mix64((uintptr_t)addr) % PROF_SAMPLE_BUCKETS];
+    return &prof.sample_buckets[mix64((uintptr_t)addr) & (prof.sample_nbuckets - 1)];
+}
+
+// Doubles the sample buckets in place (the comment above prof).  A record
+// prof_realloc holds (prof_tls_t.stash) is in no bucket and goes into the
+// new ones when insert_record links it again.  Under prof_lock.
+static void grow_samples(void)
+{
+    uint32_t n = prof.sample_nbuckets;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t stay = 0, move = 0;
+        for (uint32_t k = prof.sample_buckets[i]; k != 0;) {
+            prof_sample_t *s = &prof.samples[k - 1];
+            uint32_t next = s->next;
+            uint32_t *to = (mix64((uintptr_t)s->addr) & n) ? &move : &stay;
+            s->next = *to;
+            *to = k;
+            k = next;
+        }
+        prof.sample_buckets[i] = stay;
+        prof.sample_buckets[i + n] = move;
+    }
+    prof.sample_nbuckets = 2 * n;
 }
 
 // The chance that an allocation of req bytes is sampled: 1 - exp(-req /
@@ -506,6 +592,9 @@ static LA_NOINLINE void take_sample(void *p, size_t req, const prof_trace_t *tr,
     *s = (prof_sample_t){.stack = (uint16_t)si, .bytes = bytes, .objs = objs, .twin_slot = twin_slot};
     insert_record(k, p);
     prof.live++;
+    if (prof.live > LA_PROF_BUCKET_LOAD * prof.sample_nbuckets &&
+        prof.sample_nbuckets < PROF_SAMPLE_BUCKETS)
+        grow_samples();
     prof_stack_t *st = &prof.stacks[si];
     st->live_bytes += bytes;
     st->live_objs += objs;
@@ -1141,14 +1230,15 @@ void prof_stats(size_t *samples, size_t *sites, size_t *table_bytes)
     lock_acquire(&la.prof_lock);
     *samples = prof.live;
     *sites = prof.stacks_used;
-    // The buckets are counted whole; the records as far as they were used.
+    // What the tables use of their room: the records as far as they were
+    // handed out, the hash tables at their size now, the marks whole.
     *table_bytes = prof.sample_buckets == NULL
                        ? 0
-                       : PROF_SAMPLE_BUCKETS * sizeof(uint32_t) +
-                             LA_PROF_MAX_STACKS * sizeof(uint32_t) +
+                       : prof.sample_nbuckets * sizeof(uint32_t) +
+                             prof.stack_nbuckets * sizeof(uint32_t) +
                              prof.samples_used * sizeof(prof_sample_t) +
                              prof.stacks_used * sizeof(prof_stack_t) +
-                             LA_PROF_STACK_CACHE * sizeof(prof_cached_t) +
+                             prof.cache_entries * sizeof(prof_cached_t) +
                              ((size_t)1 << LA_PROF_MARK_BITS) * sizeof(uint16_t);
     lock_release(&la.prof_lock);
 }
@@ -1183,6 +1273,8 @@ static bool prof_init(void)
     prof.stack_buckets = prof.sample_buckets + PROF_SAMPLE_BUCKETS;
     prof.cache = (prof_cached_t *)(prof.stack_buckets + LA_PROF_MAX_STACKS);
     prof.marks = (uint16_t *)(prof.cache + LA_PROF_STACK_CACHE);
+    prof.sample_nbuckets = prof.stack_nbuckets = LA_PROF_TABLE_MIN_ENTRIES;
+    prof.cache_entries = LA_PROF_STACK_CACHE_MIN;
     void *frames[LA_PROF_MAX_FRAMES];
     prof_capture(frames, LA_PROF_MAX_FRAMES, NULL);
     const char *sig = os_getenv("ALLOCATOR_PROF_SIGNAL");

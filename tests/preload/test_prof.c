@@ -18,6 +18,11 @@
  *            bytes than those counted, fail it.  Exact mode grows some too.
  *   fork     threads allocate while the main thread forks; each child
  *            allocates, dumps and exits
+ * Exact mode also fills the profiler's hash tables past their first size
+ * (they double in place as they fill, prof.c): 8192 more live samples
+ * from 4096 distinct stacks, taken twice from different stack depths so
+ * that the second time the stack cache misses and each stack must be
+ * found again in the grown stack table; all freed, the samples are gone.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -202,6 +207,94 @@ __attribute__((noinline, visibility("default"))) void check_sites(bool exact)
     unlink(path);
 }
 
+/* ---- the tables grow ---------------------------------------------------- */
+
+#define TABLE_LEVELS 12 // 4096 stacks: four times the tables' first size
+// Frames of stack_a/stack_b per stack, the varying ones innermost: more
+// than the profiler keeps (LA_PROF_MAX_FRAMES, 24), so that the frames
+// of the caller of stack_from are cut (gcc may call it from two places).
+#define TABLE_DEPTH 30
+static void *table_blocks[2][1u << TABLE_LEVELS];
+static volatile unsigned ticks_a, ticks_b;
+
+// One frame per bit of bits: stack_a for a 1, stack_b for a 0, so that
+// each value is a distinct call stack.  The counters after the calls keep
+// them calls (no tail call) and the two functions different (no folding).
+static void stack_b(unsigned bits, int left, void **out);
+__attribute__((noinline)) static void stack_a(unsigned bits, int left, void **out)
+{
+    if (left == 0)
+        *out = malloc(48);
+    else if (bits & 1)
+        stack_a(bits >> 1, left - 1, out);
+    else
+        stack_b(bits >> 1, left - 1, out);
+    ticks_a++;
+}
+__attribute__((noinline)) static void stack_b(unsigned bits, int left, void **out)
+{
+    if (left == 0)
+        *out = malloc(48);
+    else if (bits & 1)
+        stack_a(bits >> 1, left - 1, out);
+    else
+        stack_b(bits >> 1, left - 1, out);
+    ticks_b += 2;
+}
+
+// pad bytes lower on the stack: the same return addresses, other frames.
+__attribute__((noinline)) static void stack_from(size_t pad, unsigned bits, void **out)
+{
+    volatile char *room = __builtin_alloca(pad);
+    room[0] = 0;
+    stack_a(bits << (TABLE_DEPTH - TABLE_LEVELS), TABLE_DEPTH, out);
+    ticks_a++;
+}
+
+// The dump's samples_live and its number of call stacks.
+static void table_counts(size_t *live, size_t *stacks)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_prof.%d.tables", (int)getpid());
+    CHECK_EQ(mem_prof_dump(path), 0);
+    *live = *stacks = 0;
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    char line[4096];
+    bool sites = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        sscanf(line, "samples_live %zu", live);
+        if (strncmp(line, "--- maps", 8) == 0)
+            break;
+        if (sites)
+            ++*stacks;
+        sites |= strncmp(line, "--- sites", 9) == 0;
+    }
+    fclose(f);
+    unlink(path);
+}
+
+static void table_case(void)
+{
+    size_t live0, stacks0, live, stacks;
+    table_counts(&live0, &stacks0);
+    for (unsigned pass = 0; pass < 2; pass++)
+        for (unsigned bits = 0; bits < (1u << TABLE_LEVELS); bits++)
+            stack_from(16 + 64 * pass, bits, &table_blocks[pass][bits]);
+    table_counts(&live, &stacks);
+    CHECK_EQ(live, live0 + 2 * (1u << TABLE_LEVELS));
+    // Each stack once (not 8192), give or take the stacks of table_counts'
+    // own fopen.
+    CHECK(stacks >= stacks0 + (1u << TABLE_LEVELS) && stacks <= stacks0 + (1u << TABLE_LEVELS) + 4);
+    for (unsigned pass = 0; pass < 2; pass++)
+        for (unsigned bits = 0; bits < (1u << TABLE_LEVELS); bits++)
+            free(table_blocks[pass][bits]);
+    table_counts(&live, &stacks);
+    CHECK_EQ(live, live0); // every sample found in the grown table
+}
+
 static void *thread_main(void *arg)
 {
     (void)arg;
@@ -289,5 +382,7 @@ int main(int argc, char **argv)
     leak_via_two();
     leak_via_one();
     check_sites(exact);
+    if (exact)
+        table_case();
     return test_report(exact ? "test_prof exact" : "test_prof sampled");
 }

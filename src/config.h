@@ -238,6 +238,11 @@
 // Blocks one free may push out of the quarantine (it may exceed its bytes
 // until the next free; the evicted are checked on the caller's stack).
 #define LA_QUARANTINE_EVICT_MAX 8
+// Blocks a free pushes out of a full quarantine (by count) at once, so
+// that a slot free frees them under one lock acquisition: one heap lock
+// round trip per 8 frees, not per free (issue 15).  The quarantine holds
+// at least LA_QUARANTINE_SLOTS - 8 blocks.  At most the above.
+#define LA_QUARANTINE_EVICT_BATCH 8
 
 /* ---- heap profiler (prof.c) --------------------------------------------- */
 

@@ -222,6 +222,9 @@
 // 75 MiB heap: a cache and TLB miss per block header); at 2 a corruption
 // is found within twice the ops, and the walk costs half.
 #define LA_CHECK_OPS_PER_VISIT 2
+// The heap walk prefetches the header this many blocks ahead, guessing
+// they are all the size of the one it is at (check.c).  Blocks.
+#define LA_CHECK_PREFETCH_BLOCKS 8
 // Checking mode's quarantine (issue 15): freed blocks are poisoned and
 // held, oldest out first, before they are really freed; when one leaves,
 // its poison is verified, so that a write after free is reported, and

@@ -316,7 +316,7 @@ __attribute__((destructor)) static void debug_at_exit(void)
 #define SLOT_TRAILER_BYTES sizeof(uint64_t)
 #define SLOT_FRONT_BYTES LA_GUARD_BYTES
 _Static_assert(SLOT_FRONT_BYTES % ALIGNMENT == 0, "the payload stays aligned");
-enum { SLOT_LIVE = 1, SLOT_HELD = 2 };
+enum { SLOT_LIVE = 1, SLOT_HELD = 2, SLOT_MAKING = 3 };
 
 static uint64_t *slot_trailer(const void *slot, size_t size)
 {
@@ -344,26 +344,37 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     void *slot;
     char *p = NULL;
     debug_quiet_begin(); // slab memory is not the program's until handed out
-    // The slot is written under the heap lock: the heap walk (which holds
-    // it) must never see a slot handed out without its canaries.
+    // Only the slot's taking and a trailer that says "being made" are
+    // under the heap lock; the fills come after it, and the trailer says
+    // live after them (a release fence between), so that the heap walk,
+    // which holds the lock, passes over a slot being made and never sees
+    // a live one without its canaries.  The fills under the lock made
+    // its release wait for their stores to cold lines: with the locked
+    // instruction, most of this function's time (issue 15).
     lock_acquire(&h->lock);
     if (slab_alloc_batch(h, cls, 1, &slot) != 0) {
         // Counted by the request, as heap blocks are (the caches count a
         // slot by its size: without a trailer, they do not know req).
         h->counters.nalloc++;
         h->counters.alloc_bytes += req;
-        *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_LIVE);
+        __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_MAKING),
+                         __ATOMIC_RELAXED);
+        p = (char *)slot + SLOT_FRONT_BYTES;
+    }
+    lock_release(&h->lock);
+    if (p != NULL) {
         if (la.options.check)
             memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
-        p = (char *)slot + SLOT_FRONT_BYTES;
         debug_on_alloc(p, req, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, false);
         // Valgrind: the block is [p, p + req); the front stays a redzone
         // too (debug_on_alloc opens the 16 bytes before a block for the
         // header that heap blocks have there).
         if (la.valgrind)
             VALGRIND_MAKE_MEM_NOACCESS(slot, SLOT_FRONT_BYTES);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_LIVE),
+                         __ATOMIC_RELAXED);
     }
-    lock_release(&h->lock);
     debug_quiet_end();
     if (p == NULL)
         return NULL;
@@ -517,10 +528,15 @@ const char *debug_check_slots(la_heap_t *h, const void **where)
                 continue; // back in the slab
             const unsigned char *slot = (const unsigned char *)s->base + (size_t)i * size;
             uint64_t t = __atomic_load_n(slot_trailer(slot, size), __ATOMIC_RELAXED);
+            // Pairs with debug_slot_alloc's fence: a live trailer read
+            // here means its canaries are read as written.
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
             uint32_t req = (uint32_t)t;
             *where = slot + SLOT_FRONT_BYTES;
             if (req < size && t == trailer_word(slot, req, SLOT_HELD))
                 continue; // in the quarantine: checked when it leaves
+            if (req < size && t == trailer_word(slot, req, SLOT_MAKING))
+                continue; // being handed out (debug_slot_alloc), not yet the program's
             if (req >= size || t != trailer_word(slot, req, SLOT_LIVE))
                 return "a live slot's trailer was overwritten (an overflow?)";
             const char *why = NULL;

@@ -222,6 +222,9 @@
 // 75 MiB heap: a cache and TLB miss per block header); at 2 a corruption
 // is found within twice the ops, and the walk costs half.
 #define LA_CHECK_OPS_PER_VISIT 2
+// The heap walk prefetches the header this many blocks ahead, guessing
+// they are all the size of the one it is at (check.c).  Blocks.
+#define LA_CHECK_PREFETCH_BLOCKS 8
 // Checking mode's quarantine (issue 15): freed blocks are poisoned and
 // held, oldest out first, before they are really freed; when one leaves,
 // its poison is verified, so that a write after free is reported, and
@@ -238,6 +241,11 @@
 // Blocks one free may push out of the quarantine (it may exceed its bytes
 // until the next free; the evicted are checked on the caller's stack).
 #define LA_QUARANTINE_EVICT_MAX 8
+// Blocks a free pushes out of a full quarantine (by count) at once, so
+// that a slot free frees them under one lock acquisition: one heap lock
+// round trip per 8 frees, not per free (issue 15).  The quarantine holds
+// at least LA_QUARANTINE_SLOTS - 8 blocks.  At most the above.
+#define LA_QUARANTINE_EVICT_BATCH 8
 
 /* ---- heap profiler (prof.c) --------------------------------------------- */
 

@@ -99,12 +99,15 @@ void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed)
     }
 }
 
-// The first byte of [p, p + bytes) that is not `fill`, or bytes.  Every
-// check of checking mode passes here, over every byte of every block
-// freed: 64 bytes a step in 16-byte vectors (the compiler's SIMD, whatever
-// the target has), one branch a step, then 16, then words and bytes for
-// the rest and for the step that differs.  A word at a time, it was a
-// tenth of all the instructions of sqlite3 in checking mode (issue 15).
+// Whether [p, p + bytes) holds nothing but `fill`.  Every check of
+// checking mode passes here, over every byte of every block freed: 64
+// bytes a step in 16-byte vectors (the compiler's SIMD, whatever the
+// target has), one branch a step; then 16 a step, and the last 16 bytes
+// (or the first and last 8, or 4) as one load that may overlap what was
+// compared already, so that no size ends in a loop of words or bytes.  A
+// word at a time, it was a tenth of all the instructions of sqlite3 in
+// checking mode; with a word and a byte loop for the rest, the rest was
+// a third of its own (issue 15).
 typedef uint64_t fill_vec_t __attribute__((vector_size(16)));
 
 static fill_vec_t fill_diff(const unsigned char *p, fill_vec_t pattern)
@@ -114,30 +117,49 @@ static fill_vec_t fill_diff(const unsigned char *p, fill_vec_t pattern)
     return v ^ pattern;
 }
 
-static size_t fill_intact(const unsigned char *p, size_t bytes, unsigned char fill)
+static bool fill_all(const unsigned char *p, size_t bytes, unsigned char fill)
 {
     const uint64_t word = 0x0101010101010101ull * fill;
-    const fill_vec_t pattern = {word, word};
-    size_t i = 0;
-    for (; i + 64 <= bytes; i += 64) {
-        const unsigned char *q = p + i;
-        fill_vec_t diff = fill_diff(q, pattern) | fill_diff(q + 16, pattern) |
-                          fill_diff(q + 32, pattern) | fill_diff(q + 48, pattern);
-        if ((diff[0] | diff[1]) != 0)
-            break;
+    if (bytes >= 16) {
+        const fill_vec_t pattern = {word, word};
+        size_t i = 0;
+        for (; i + 64 <= bytes; i += 64) {
+            const unsigned char *q = p + i;
+            fill_vec_t diff = fill_diff(q, pattern) | fill_diff(q + 16, pattern) |
+                              fill_diff(q + 32, pattern) | fill_diff(q + 48, pattern);
+            if ((diff[0] | diff[1]) != 0)
+                return false;
+        }
+        fill_vec_t diff = fill_diff(p + bytes - 16, pattern);
+        for (; i + 16 <= bytes; i += 16)
+            diff |= fill_diff(p + i, pattern);
+        return (diff[0] | diff[1]) == 0;
     }
-    for (; i + 16 <= bytes; i += 16) {
-        fill_vec_t diff = fill_diff(p + i, pattern);
-        if ((diff[0] | diff[1]) != 0)
-            break;
+    if (bytes >= 8) {
+        uint64_t a, b;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + bytes - 8, 8);
+        return ((a ^ word) | (b ^ word)) == 0;
     }
-    for (; i + 8 <= bytes; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w != word)
-            break;
+    if (bytes >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + bytes - 4, 4);
+        return ((a ^ (uint32_t)word) | (b ^ (uint32_t)word)) == 0;
     }
-    for (; i < bytes; i++)
+    for (size_t i = 0; i < bytes; i++)
+        if (p[i] != fill)
+            return false;
+    return true;
+}
+
+// The first byte of [p, p + bytes) that is not `fill`, or bytes: the
+// fast test, then (only for a report) the byte that differs.
+static size_t fill_intact(const unsigned char *p, size_t bytes, unsigned char fill)
+{
+    if (LA_LIKELY(fill_all(p, bytes, fill)))
+        return bytes;
+    for (size_t i = 0; i < bytes; i++)
         if (p[i] != fill)
             return i;
     return bytes;
@@ -210,16 +232,21 @@ static void release_check(const la_held_t *e)
     }
 }
 
+_Static_assert(LA_QUARANTINE_EVICT_BATCH <= LA_QUARANTINE_EVICT_MAX, "out[] holds a batch");
+
 // Lists e in the quarantine; the entries pushed out go to out[], checked.
 static void hold(la_held_t e, la_held_t *out, unsigned *n)
 {
     *n = 0;
     lock_acquire(&la.quarantine_lock);
-    if (la.quarantine_count == LA_QUARANTINE_SLOTS) { // full: the oldest goes
-        out[(*n)++] = la.quarantine[la.quarantine_head];
-        la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
-        la.quarantine_count--;
-        la.quarantine_bytes -= out[0].usable;
+    if (la.quarantine_count == LA_QUARANTINE_SLOTS) { // full: the oldest go, a batch at once
+        while (*n < LA_QUARANTINE_EVICT_BATCH) {
+            la_held_t *old = &la.quarantine[la.quarantine_head];
+            out[(*n)++] = *old;
+            la.quarantine_bytes -= old->usable;
+            la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
+            la.quarantine_count--;
+        }
     }
     unsigned tail = (la.quarantine_head + la.quarantine_count) % LA_QUARANTINE_SLOTS;
     la.quarantine[tail] = e;
@@ -289,7 +316,7 @@ __attribute__((destructor)) static void debug_at_exit(void)
 #define SLOT_TRAILER_BYTES sizeof(uint64_t)
 #define SLOT_FRONT_BYTES LA_GUARD_BYTES
 _Static_assert(SLOT_FRONT_BYTES % ALIGNMENT == 0, "the payload stays aligned");
-enum { SLOT_LIVE = 1, SLOT_HELD = 2 };
+enum { SLOT_LIVE = 1, SLOT_HELD = 2, SLOT_MAKING = 3 };
 
 static uint64_t *slot_trailer(const void *slot, size_t size)
 {
@@ -317,26 +344,37 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     void *slot;
     char *p = NULL;
     debug_quiet_begin(); // slab memory is not the program's until handed out
-    // The slot is written under the heap lock: the heap walk (which holds
-    // it) must never see a slot handed out without its canaries.
+    // Only the slot's taking and a trailer that says "being made" are
+    // under the heap lock; the fills come after it, and the trailer says
+    // live after them (a release fence between), so that the heap walk,
+    // which holds the lock, passes over a slot being made and never sees
+    // a live one without its canaries.  The fills under the lock made
+    // its release wait for their stores to cold lines: with the locked
+    // instruction, most of this function's time (issue 15).
     lock_acquire(&h->lock);
     if (slab_alloc_batch(h, cls, 1, &slot) != 0) {
         // Counted by the request, as heap blocks are (the caches count a
         // slot by its size: without a trailer, they do not know req).
         h->counters.nalloc++;
         h->counters.alloc_bytes += req;
-        *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_LIVE);
+        __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_MAKING),
+                         __ATOMIC_RELAXED);
+        p = (char *)slot + SLOT_FRONT_BYTES;
+    }
+    lock_release(&h->lock);
+    if (p != NULL) {
         if (la.options.check)
             memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
-        p = (char *)slot + SLOT_FRONT_BYTES;
         debug_on_alloc(p, req, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, false);
         // Valgrind: the block is [p, p + req); the front stays a redzone
         // too (debug_on_alloc opens the 16 bytes before a block for the
         // header that heap blocks have there).
         if (la.valgrind)
             VALGRIND_MAKE_MEM_NOACCESS(slot, SLOT_FRONT_BYTES);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_LIVE),
+                         __ATOMIC_RELAXED);
     }
-    lock_release(&h->lock);
     debug_quiet_end();
     if (p == NULL)
         return NULL;
@@ -414,6 +452,37 @@ static void slot_verify_held(void *slot, size_t usable, const char *func)
                  usable + SLOT_TRAILER_BYTES);
 }
 
+// Frees for real the blocks and slots that left the quarantine: the slots
+// of one heap under one acquisition of its lock (la_release_held takes it
+// once for each; the quarantine evicts a batch at once for this: the
+// locked instructions were most of the time of checking mode's frees on
+// sqlite3, issue 15).  Counted as la_release_held counts them.
+static void release_evicted(la_held_t *out, unsigned n)
+{
+    la_heap_t *locked = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        la_slab_t *s = out[i].slot ? slab_of(out[i].p) : NULL;
+        if (s == NULL || s->heap != locked) {
+            if (locked != NULL)
+                lock_release(&locked->lock);
+            locked = NULL;
+        }
+        if (s == NULL) {
+            la_release_held(&out[i]);
+            continue;
+        }
+        if (locked == NULL) {
+            locked = s->heap;
+            lock_acquire(&locked->lock);
+        }
+        locked->counters.nfree++;
+        locked->counters.free_bytes += out[i].counted;
+        slab_free(locked, out[i].p, "free");
+    }
+    if (locked != NULL)
+        lock_release(&locked->lock);
+}
+
 void debug_slot_free(la_slab_t *s, void *p, const char *func)
 {
     size_t size = s->size;
@@ -430,16 +499,20 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
         stats_usage_publish(-(int64_t)req);
         return;
     }
-    lock_acquire(&s->heap->lock); // for the heap walk, as in debug_slot_alloc
+    // No heap lock (it was one more lock round trip per free, issue 15):
+    // the trailer says held before the poison lands, in that order for
+    // every thread (the release fence), so that the heap walk, which may
+    // read the slot meanwhile, finds either intact canaries or a held
+    // trailer when it looks again (debug_check_slots).
+    __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_HELD),
+                     __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     memset(slot, LA_POISON_BYTE, size - SLOT_TRAILER_BYTES);
-    *slot_trailer(slot, size) = trailer_word(slot, (uint32_t)req, SLOT_HELD);
-    lock_release(&s->heap->lock);
     stats_usage_publish(-(int64_t)req);
     la_held_t out[LA_QUARANTINE_EVICT_MAX];
     unsigned n;
     hold(e, out, &n);
-    for (unsigned i = 0; i < n; i++)
-        la_release_held(&out[i]);
+    release_evicted(out, n);
     debug_quiet_end();
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();
@@ -454,18 +527,35 @@ const char *debug_check_slots(la_heap_t *h, const void **where)
             if ((s->freemap[i / 64] >> (i % 64)) & 1)
                 continue; // back in the slab
             const unsigned char *slot = (const unsigned char *)s->base + (size_t)i * size;
-            uint64_t t = *slot_trailer(slot, size);
+            uint64_t t = __atomic_load_n(slot_trailer(slot, size), __ATOMIC_RELAXED);
+            // Pairs with debug_slot_alloc's fence: a live trailer read
+            // here means its canaries are read as written.
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
             uint32_t req = (uint32_t)t;
             *where = slot + SLOT_FRONT_BYTES;
             if (req < size && t == trailer_word(slot, req, SLOT_HELD))
                 continue; // in the quarantine: checked when it leaves
+            if (req < size && t == trailer_word(slot, req, SLOT_MAKING))
+                continue; // being handed out (debug_slot_alloc), not yet the program's
             if (req >= size || t != trailer_word(slot, req, SLOT_LIVE))
                 return "a live slot's trailer was overwritten (an overflow?)";
+            const char *why = NULL;
             if (fill_intact(slot, SLOT_FRONT_BYTES, LA_CANARY_BYTE) != SLOT_FRONT_BYTES)
-                return "a live slot's front canary was overwritten (an underflow?)";
+                why = "a live slot's front canary was overwritten (an underflow?)";
             size_t tail = canary - SLOT_FRONT_BYTES - req;
-            if (fill_intact(slot + SLOT_FRONT_BYTES + req, tail, LA_CANARY_BYTE) != tail)
-                return "a live slot's canary was overwritten (an overflow?)";
+            if (why == NULL &&
+                fill_intact(slot + SLOT_FRONT_BYTES + req, tail, LA_CANARY_BYTE) != tail)
+                why = "a live slot's canary was overwritten (an overflow?)";
+            if (why == NULL)
+                continue;
+            // debug_slot_free poisons a slot without the heap lock, after
+            // it marks the trailer held: poison seen here means the held
+            // trailer is visible too (the fence pairs with its own), and
+            // the slot is being freed, not overrun.
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (__atomic_load_n(slot_trailer(slot, size), __ATOMIC_RELAXED) != t)
+                continue;
+            return why;
         }
     }
     return NULL;
@@ -488,7 +578,12 @@ void debug_tick(void)
 {
     if (la.check_every == 0)
         return;
-    size_t n = __atomic_add_fetch(&la.check_ops, 1, __ATOMIC_RELAXED);
+    // A plain load and store, not an atomic add: the count only paces the
+    // walks, so an increment lost to another thread's costs nothing, and a
+    // locked add on every call was one more atomic operation per
+    // allocation and per free (issue 15).
+    size_t n = la_load_relaxed(&la.check_ops) + 1;
+    la_store_relaxed(&la.check_ops, n);
     if (n < la_load_relaxed(&la.check_next))
         return;
     size_t before = la_load_relaxed(&la.check_visited);

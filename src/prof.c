@@ -360,25 +360,36 @@ static uint64_t hash_frames(void *const *frames, unsigned depth)
     return h;
 }
 
-// Doubles the stack buckets in place (the comment above prof).  Under
-// prof_lock.
-static void grow_stacks(void)
+// Doubles a table of n bucket heads in place (the comment above prof):
+// each chain of bucket i is split between i and i + n, by the hash bit n
+// of each record, in its order.  Records are numbered from 1 (0 ends a
+// chain); next(k) is record k's link, moves(k, n) whether it goes to
+// i + n.  Serves the stack and the sample tables.  Under prof_lock.
+static void split_buckets(uint32_t *buckets, uint32_t n, uint32_t *(*next)(uint32_t k),
+                          bool (*moves)(uint32_t k, uint32_t n))
 {
-    uint32_t n = prof.stack_nbuckets;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t stay = 0, move = 0;
-        for (uint32_t k = prof.stack_buckets[i]; k != 0;) {
-            prof_stack_t *s = &prof.stacks[k - 1];
-            uint32_t next = s->next;
-            uint32_t *to = (s->hash & n) ? &move : &stay;
-            s->next = *to;
+        for (uint32_t k = buckets[i]; k != 0;) {
+            uint32_t *link = next(k), after = *link;
+            uint32_t *to = moves(k, n) ? &move : &stay;
+            *link = *to;
             *to = k;
-            k = next;
+            k = after;
         }
-        prof.stack_buckets[i] = stay;
-        prof.stack_buckets[i + n] = move;
+        buckets[i] = stay;
+        buckets[i + n] = move;
     }
-    prof.stack_nbuckets = 2 * n;
+}
+
+static uint32_t *stack_next(uint32_t k) { return &prof.stacks[k - 1].next; }
+static bool stack_moves(uint32_t k, uint32_t n) { return (prof.stacks[k - 1].hash & n) != 0; }
+
+// Doubles the stack buckets.  Under prof_lock.
+static void grow_stacks(void)
+{
+    split_buckets(prof.stack_buckets, prof.stack_nbuckets, stack_next, stack_moves);
+    prof.stack_nbuckets *= 2;
 }
 
 // Doubles the stack cache's index (the comment above prof).  Under
@@ -495,26 +506,19 @@ static uint32_t *sample_bucket(const void *addr)
     return &prof.sample_buckets[mix64((uintptr_t)addr) & (prof.sample_nbuckets - 1)];
 }
 
-// Doubles the sample buckets in place (the comment above prof).  A record
-// prof_realloc holds (prof_tls_t.stash) is in no bucket and goes into the
-// new ones when insert_record links it again.  Under prof_lock.
+static uint32_t *sample_next(uint32_t k) { return &prof.samples[k - 1].next; }
+static bool sample_moves(uint32_t k, uint32_t n)
+{
+    return (mix64((uintptr_t)prof.samples[k - 1].addr) & n) != 0;
+}
+
+// Doubles the sample buckets.  A record prof_realloc holds
+// (prof_tls_t.stash) is in no bucket and goes into the new ones when
+// insert_record links it again.  Under prof_lock.
 static void grow_samples(void)
 {
-    uint32_t n = prof.sample_nbuckets;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t stay = 0, move = 0;
-        for (uint32_t k = prof.sample_buckets[i]; k != 0;) {
-            prof_sample_t *s = &prof.samples[k - 1];
-            uint32_t next = s->next;
-            uint32_t *to = (mix64((uintptr_t)s->addr) & n) ? &move : &stay;
-            s->next = *to;
-            *to = k;
-            k = next;
-        }
-        prof.sample_buckets[i] = stay;
-        prof.sample_buckets[i + n] = move;
-    }
-    prof.sample_nbuckets = 2 * n;
+    split_buckets(prof.sample_buckets, prof.sample_nbuckets, sample_next, sample_moves);
+    prof.sample_nbuckets *= 2;
 }
 
 // The chance that an allocation of req bytes is sampled: 1 - exp(-req /

@@ -523,14 +523,12 @@ la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
     return b;
 }
 
-la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
+// A free block of at least `need` bytes: from the lists and the tree,
+// else after taking back what other threads freed into the heap, else
+// after growing it; NULL when the heap cannot grow.
+static la_block_t *find_or_grow(la_heap_t *h, size_t need)
 {
-    la_block_t *b = carve_in_place(h, need, dirty_bytes);
-    if (b != NULL) {
-        heap_tick(h);
-        return b;
-    }
-    b = bins_find(h, need);
+    la_block_t *b = bins_find(h, need);
     if (LA_UNLIKELY(b == NULL) && drain_remote(h))
         b = bins_find(h, need);
     if (LA_UNLIKELY(b == NULL)) {
@@ -539,6 +537,19 @@ la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
         b = bins_find(h, need);
         la_assert(b != NULL);
     }
+    return b;
+}
+
+la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
+{
+    la_block_t *b = carve_in_place(h, need, dirty_bytes);
+    if (b != NULL) {
+        heap_tick(h);
+        return b;
+    }
+    b = find_or_grow(h, need);
+    if (LA_UNLIKELY(b == NULL))
+        return NULL;
     if (dirty_bytes != NULL)
         *dirty_bytes = dirty_payload(h, b);
     take_block(h, b, need);
@@ -586,15 +597,9 @@ la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align)
     // Room to move the start to an aligned payload with a leading free
     // block of at least MIN_BLOCK_SIZE before it.
     size_t want = need + align + MIN_BLOCK_SIZE;
-    la_block_t *b = bins_find(h, want);
-    if (LA_UNLIKELY(b == NULL) && drain_remote(h))
-        b = bins_find(h, want);
-    if (LA_UNLIKELY(b == NULL)) {
-        if (heap_grow(h, want) == GROW_FAILED)
-            return NULL;
-        b = bins_find(h, want);
-        la_assert(b != NULL);
-    }
+    la_block_t *b = find_or_grow(h, want);
+    if (LA_UNLIKELY(b == NULL))
+        return NULL;
     // The pieces cut off before and after keep what a purge did to them
     // (issue 14: a 64 KiB slab aligned in purged memory made its lead and
     // tail whole dirty, and the next purge advised them again).

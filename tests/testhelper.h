@@ -97,6 +97,28 @@ static inline int run_child(void (*fn)(void), char *buf, size_t cap)
     return status;
 }
 
+// Runs fn() in a child that must die of SIGABRT (CHECKed; what it did
+// instead is printed under `name`), its stderr into err.  The child first
+// announces the address the report must name ("expect ADDR"), which goes
+// to addr ("" if none); *report is the allocator's report, or NULL if
+// there is none or it is more than one line.
+static inline void child_report(const char *name, void (*fn)(void), char *err, size_t cap,
+                                char addr[40], const char **report)
+{
+    int status = run_child(fn, err, cap);
+    int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    if (!aborted)
+        fprintf(stderr, "case '%s': child did not abort (%s %d): %s\n", name,
+                WIFSIGNALED(status) ? "signal" : "exit",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), err);
+    CHECK(aborted);
+    addr[0] = '\0';
+    sscanf(err, "expect %39s", addr);
+    *report = strstr(err, "liballocator: ");
+    if (*report != NULL && strchr(*report, '\n') != strrchr(*report, '\n'))
+        *report = NULL;
+}
+
 // Runs fn() in a child that must die of SIGABRT with a report holding
 // both strings; says what it got otherwise.  True if it did.
 static inline int aborted_with(void (*fn)(void), const char *want1, const char *want2)

@@ -646,12 +646,12 @@ LA_INLINE la_block_t *carve_top_big(la_heap_t *h, la_block_t *b, size_t head, si
 }
 
 // Whether the top, whose head word is `head`, keeps a rest in the tree's
-// class after `need` bytes, and fits better than the tree's best fit t.
+// class after `need` bytes, and serves rather than the tree's best fit t
+// (bins_top_fits_better: only when the tree has none).
 LA_INLINE bool top_serves_big(size_t head, size_t need, const la_tnode_t *t)
 {
     size_t size = head & LA_SIZE_MASK;
-    return size > need && bins_in_tree(size - need) &&
-           (t == NULL || size < blk_size((const la_block_t *)t));
+    return t == NULL && size > need && bins_in_tree(size - need);
 }
 
 // heap_alloc_big() when the tree has blocks: its best fit may beat the top.

@@ -115,15 +115,42 @@ LA_INLINE la_block_t *validate_quiet(const void *p, const char *func, bool *samp
     return b;
 }
 
+// True for the pointer of a live heap block whose header passes every
+// test of validate(), which is then not needed: the common case of a free
+// or realloc past the slabs, inlined and without a report to prepare
+// (issue 14: validate's call and frame were 60 instructions of a
+// malloc(1 MiB) + free round).  Anything else (a large block, a block the
+// profiler sampled, checking mode or Valgrind, a misuse, a free before
+// the first malloc: no heap is set up) goes to validate(), which names it.
+LA_INLINE bool heap_block_sound(const void *p)
+{
+    if ((uintptr_t)p % ALIGNMENT != 0 || LA_UNLIKELY(la.debug))
+        return false;
+    la_block_t *b = blk_from_payload(p);
+    size_t head = blk_load_head(b), size = head & LA_SIZE_MASK;
+    return blk_check(b) == la_check_word(blk_hash(b, head, la.key), blk_req(b)) &&
+           (head & (LA_FREE | LA_MMAPPED)) == 0 &&
+           (head >> LA_HEAD_HEAP_SHIFT) < __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
+           size - MIN_BLOCK_SIZE <= la_load_relaxed(&la.heap_block_max) - MIN_BLOCK_SIZE &&
+           !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE);
+}
+
 // Every free and realloc passes here: a block the profiler sampled loses
 // its sample and its mark before it is freed or resized.
-la_block_t *la_validate(const void *p, const char *func)
+static LA_NOINLINE la_block_t *validate_slow(const void *p, const char *func)
 {
     bool sampled = false;
     la_block_t *b = validate_quiet(p, func, &sampled);
     if (LA_UNLIKELY(sampled))
         prof_forget(b);
     return b;
+}
+
+la_block_t *la_validate(const void *p, const char *func)
+{
+    if (LA_LIKELY(heap_block_sound(p)))
+        return blk_from_payload(p);
+    return validate_slow(p, func);
 }
 
 void la_link_corrupt(const void *p, const char *func)
@@ -210,6 +237,23 @@ static size_t block_req(la_block_t *b) { return blk_is_mmapped(b) ? large_req(b)
 
 static void usage_add(size_t bytes) { stats_usage_publish((int64_t)bytes); }
 static void usage_sub(size_t bytes) { stats_usage_publish(-(int64_t)bytes); }
+// stats_usage_publish() inlined for the big-block paths (issue 14: two
+// calls a malloc(1 MiB) + free round were 31 instructions): plain stores
+// in a single-threaded process, else one atomic add, and a CAS only when
+// the peak rises.
+LA_INLINE void usage_add_single(size_t bytes)
+{
+    int64_t now = la_load_relaxed(&la.usage) + (int64_t)bytes;
+    la_store_relaxed(&la.usage, now);
+    if (now > 0 && (size_t)now > la_load_relaxed(&la.peak))
+        la_store_relaxed(&la.peak, (size_t)now);
+}
+LA_INLINE void usage_add_shared(size_t bytes)
+{
+    int64_t now = __atomic_add_fetch(&la.usage, (int64_t)bytes, __ATOMIC_RELAXED);
+    if (LA_UNLIKELY(now > 0 && (size_t)now > la_load_relaxed(&la.peak)))
+        stats_usage_publish(0); // raises the peak to the usage
+}
 
 /* ---- the paths ---------------------------------------------------------- */
 
@@ -311,6 +355,35 @@ static void *alloc_impl(size_t req, size_t usable, bool ts, bool zero)
     usage_add(req);
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();
+    return blk_payload(b);
+}
+
+// la_malloc_big() in a process with threads: under the heap's lock.
+static LA_NOINLINE void *malloc_big_locked(la_heap_t *h, size_t req)
+{
+    lock_acquire(&h->lock);
+    la_block_t *b = heap_alloc_big(h, LA_ALIGN_UP(req + LA_HEADER_BYTES, ALIGNMENT), req);
+    lock_release(&h->lock);
+    if (LA_UNLIKELY(b == NULL))
+        return fail_nomem();
+    usage_add_shared(req);
+    return blk_payload(b);
+}
+
+void *la_malloc_big(size_t req)
+{
+    // The mmap threshold decides, and the slow paths keep checking mode,
+    // Valgrind and the periodic walks; the caller made the cache current.
+    if (LA_UNLIKELY(req >= la_mmap_threshold(true) || la.debug || la.check_every != 0))
+        return alloc_impl(req, req, true, false);
+    la_heap_t *h = la_tc->heap; // tcache_heap(), inlined as in heap_block()
+    if (!la_single_threaded())
+        return malloc_big_locked(h, req);
+    // blk_size_for(req), knowing that req is above MIN_BLOCK_SIZE.
+    la_block_t *b = heap_alloc_big(h, LA_ALIGN_UP(req + LA_HEADER_BYTES, ALIGNMENT), req);
+    if (LA_UNLIKELY(b == NULL))
+        return fail_nomem();
+    usage_add_single(req);
     return blk_payload(b);
 }
 
@@ -589,7 +662,40 @@ void *la_alloc_direct(size_t req, size_t usable, bool zero)
 {
     return alloc_impl(req, usable, true, zero);
 }
-void la_free_block(la_block_t *b) { free_block(b, true, "free"); }
+// la_free_block() of a large block, or on a path that checks.
+static LA_NOINLINE void free_block_checked(la_block_t *b) { free_block(b, true, "free"); }
+
+// la_free_block() of a heap block in a process with threads: under the
+// heap's lock, the usage with one atomic add.
+static LA_NOINLINE void free_block_locked(la_heap_t *h, la_block_t *b)
+{
+    size_t req = blk_req(b);
+    lock_acquire(&h->lock);
+    h->counters.nfree++;
+    h->counters.free_bytes += req;
+    heap_free(h, b);
+    lock_release(&h->lock);
+    __atomic_sub_fetch(&la.usage, (int64_t)req, __ATOMIC_RELAXED);
+}
+
+void la_free_block(la_block_t *b)
+{
+    // A heap block outside checking mode, Valgrind and the periodic walks:
+    // release_block() and the count, inlined, and in a single-threaded
+    // process heap_free() by a jump (issue 14: release_block()'s frame
+    // and tests).
+    size_t head = blk_load_head(b);
+    if (LA_UNLIKELY((head & LA_MMAPPED) || la.debug || la.check_every != 0))
+        return free_block_checked(b);
+    la_heap_t *h = &la.heaps[head >> LA_HEAD_HEAP_SHIFT];
+    if (!la_single_threaded())
+        return free_block_locked(h, b);
+    size_t req = blk_req(b);
+    h->counters.nfree++;
+    h->counters.free_bytes += req;
+    la_store_relaxed(&la.usage, la_load_relaxed(&la.usage) - (int64_t)req);
+    heap_free(h, b);
+}
 
 void *la_malloc(size_t req) { return tcache_malloc(req); }
 void la_free(void *p) { tcache_free(p); }

@@ -115,6 +115,11 @@
 #define LA_BG_MAX_SLEEP_MS 1000
 // Its stack: it only walks heaps.  Bytes.
 #define LA_BG_STACK_BYTES (64 * 1024)
+// The heap that the starting thread's allocations for it (pthread_create's)
+// come from, unless that is the starting thread's own (then heap 0): one
+// a thread cache binds to on a machine with two CPUs or more, so that the
+// common case adds no heap; the brk heap's top stays whole (issue 14).
+#define LA_BG_START_HEAP 1
 // A heap reads the clock once per this many operations: often enough
 // that "a few more calls" after a pause purge (one in 64 missed a third of
 // the time in bench/run.py's memret-decay), rarely enough to cost nothing

@@ -477,11 +477,8 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
 // the top, or a tree block whose rest keeps its place in the tree (a big
 // hole cut again and again).  NULL when neither is the case: bins_find
 // then does it.
-LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
+LA_INLINE la_block_t *carve_found(la_heap_t *h, la_tnode_t *t, size_t need, size_t *dirty_bytes)
 {
-    if (!bins_in_tree(need))
-        return NULL;
-    la_tnode_t *t = tree_lower_bound(h->tree, need, "malloc");
     if (bins_top_fits_better(h, (la_block_t *)t, need))
         return carve_top(h, need, dirty_bytes);
     if (t == NULL)
@@ -500,6 +497,15 @@ LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_by
     note_dirty(rest, lo, hi); // the remainder keeps what the purge did to its part
     heap_note_written(h, (char *)b + need);
     return b;
+}
+
+// carve_found() with the tree's best fit for `need`, if need is the
+// tree's class; NULL otherwise.
+LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
+{
+    if (!bins_in_tree(need))
+        return NULL;
+    return carve_found(h, tree_lower_bound(h->tree, need, "malloc"), need, dirty_bytes);
 }
 
 la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
@@ -555,6 +561,120 @@ la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
     take_block(h, b, need);
     heap_tick(h);
     return b;
+}
+
+// The purge span of the block cut `cut` bytes into the purged free block
+// `from` (that is, what of from's span lies past the cut), written into
+// `to`'s node; returns to's head flags: LA_PURGED, or 0 when all of it may
+// be resident (as note_dirty).
+LA_INLINE size_t clip_purged(const la_tnode_t *from, la_tnode_t *to, size_t cut, size_t to_bytes)
+{
+    size_t lo = from->dirty_lo > cut ? from->dirty_lo - cut : 0;
+    size_t hi = from->dirty_hi > cut ? from->dirty_hi - cut : 0;
+    if (hi <= lo)
+        lo = hi = 0; // nothing resident
+    else if (lo == 0 && hi == to_bytes)
+        return 0;
+    to->dirty_lo = lo;
+    to->dirty_hi = hi;
+    return LA_PURGED;
+}
+
+// heap_alloc_big() when the top is not the best fit or too small: the
+// tree's best fit t (or NULL) carved in place, else any block, else growth.
+static LA_NOINLINE la_block_t *alloc_big_slow(la_heap_t *h, la_tnode_t *t, size_t need,
+                                              size_t req)
+{
+    la_block_t *b = carve_found(h, t, need, NULL);
+    if (b == NULL) {
+        b = find_or_grow(h, need);
+        if (LA_UNLIKELY(b == NULL))
+            return NULL;
+        take_block(h, b, need);
+    }
+    blk_set_req(b, req);
+    h->counters.nalloc++;
+    h->counters.alloc_bytes += req;
+    heap_tick(h);
+    return b;
+}
+
+// heap_tick() on a path that returns b: by a jump, so that the path
+// keeps no frame for the clock's rare call.
+static LA_NOINLINE la_block_t *tick_then(la_heap_t *h, la_block_t *b)
+{
+    heap_tick_clock(h);
+    return b;
+}
+
+// The start of the top, `head` its head word, made a live block of `need`
+// bytes for req, the rest staying the top: its header, its footer and the
+// top pointer, as glibc cuts its top chunk (issue 14).  A purged top
+// passes its span on to the rest (fresh memory counts as purged: the usual
+// case).  b's header is written once, with its req and check word
+// (heap_alloc's callers set them again: a second hash).  The caller
+// checked that the rest stays in the tree's class.
+LA_INLINE la_block_t *carve_top_big(la_heap_t *h, la_block_t *b, size_t head, size_t need,
+                                    size_t req)
+{
+    size_t rest_bytes = (head & LA_SIZE_MASK) - need;
+    la_block_t *rest = (la_block_t *)((char *)b + need);
+    size_t flags = LA_FREE;
+    if (head & LA_PURGED)
+        flags |= clip_purged((la_tnode_t *)b, (la_tnode_t *)rest, need, rest_bytes);
+    size_t live = blk_head(need, 0, h->index);
+    blk_store_head(b, live);
+    b->req = (uint32_t)req;
+    la_assert(req > LA_TC_MAX_BYTES); // so its check word is the LA_CHECK_BIG variant
+    b->check = la_check_plain(blk_hash(b, live, la.key), req) ^ LA_CHECK_BIG;
+    blk_store_head(rest, blk_head(rest_bytes, flags, h->index));
+    *(size_t *)((char *)rest + rest_bytes - sizeof(size_t)) = rest_bytes;
+    // The fence after it keeps PREV_FREE; the node's bytes count as
+    // written (its purge span may be there): heap_note_written(), but the
+    // top lies in the newest region, well before its end.
+    la_region_t *r = h->regions;
+    char *written = (char *)rest + sizeof(la_tnode_t);
+    if (written > r->fresh)
+        r->fresh = written;
+    h->top = rest;
+    h->counters.splits++;
+    h->counters.nalloc++;
+    h->counters.alloc_bytes += req;
+    if (LA_UNLIKELY(heap_tick_due(h)))
+        return tick_then(h, b);
+    return b;
+}
+
+// Whether the top, whose head word is `head`, keeps a rest in the tree's
+// class after `need` bytes, and serves rather than the tree's best fit t
+// (bins_top_fits_better: only when the tree has none).
+LA_INLINE bool top_serves_big(size_t head, size_t need, const la_tnode_t *t)
+{
+    size_t size = head & LA_SIZE_MASK;
+    return t == NULL && size > need && bins_in_tree(size - need);
+}
+
+// heap_alloc_big() when the tree has blocks: its best fit may beat the top.
+static LA_NOINLINE la_block_t *alloc_big_tree(la_heap_t *h, size_t need, size_t req)
+{
+    la_tnode_t *t = tree_lower_bound(h->tree, need, "malloc");
+    la_block_t *b = h->top;
+    size_t head = b != NULL ? blk_load_head(b) : 0;
+    if (top_serves_big(head, need, t))
+        return carve_top_big(h, b, head, need, req);
+    return alloc_big_slow(h, t, need, req);
+}
+
+la_block_t *heap_alloc_big(la_heap_t *h, size_t need, size_t req)
+{
+    la_assert(bins_in_tree(need));
+    if (h->tree != NULL)
+        return alloc_big_tree(h, need, req);
+    la_block_t *b = h->top;
+    size_t head = b != NULL ? blk_load_head(b) : 0;
+    if (LA_UNLIKELY(!top_serves_big(head, need, NULL)))
+        return alloc_big_slow(h, NULL, need, req);
+    return carve_top_big(h, b, head, need, req);
 }
 
 size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out)
@@ -626,7 +746,44 @@ la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align)
     return b;
 }
 
-void heap_free(la_heap_t *h, la_block_t *b)
+// heap_free() of a block whose right neighbour is the top and whose left
+// one is live: the top starts at b now, with a few stores and no list or
+// tree work (issue 14).  A purged top's span is kept, shifted, if it
+// joins b's (all of b is dirty); false, with nothing written, when pages
+// given back lie between the two (heap_free() purges the top's part).
+LA_INLINE bool free_into_top(la_heap_t *h, la_block_t *b, size_t size, la_block_t *top)
+{
+    size_t top_head = blk_load_head(top);
+    size_t merged = size + (top_head & LA_SIZE_MASK);
+    size_t dirty_hi = merged;
+    if (LA_UNLIKELY(top_head & LA_PURGED)) {
+        const la_tnode_t *t = (const la_tnode_t *)top;
+        if (t->dirty_hi == t->dirty_lo)
+            dirty_hi = size;
+        else if (t->dirty_lo < la.page_bytes)
+            dirty_hi = size + t->dirty_hi;
+        else
+            return false;
+    }
+    blk_stamp(top, LA_CHECK_FREED);
+    h->counters.coalesces++;
+    h->top = b;
+    size_t flags = LA_FREE;
+    if (dirty_hi != merged) {
+        la_tnode_t *t = (la_tnode_t *)b;
+        t->dirty_lo = 0;
+        t->dirty_hi = dirty_hi;
+        flags |= LA_PURGED;
+    }
+    blk_store_head(b, blk_head(merged, flags, h->index));
+    *(size_t *)((char *)b + merged - sizeof(size_t)) = merged;
+    // Nothing to note written: b's node ends below the top's header or
+    // over it, which was noted when it was written.
+    return true;
+}
+
+// heap_free() but into the top: list or tree work, merges, purge spans.
+static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
 {
     // The freed block is all dirty; purged neighbours it merges with add
     // only what their purge left.
@@ -638,7 +795,6 @@ void heap_free(la_heap_t *h, la_block_t *b)
     // frees with ALLOCATOR_DECAY_MS=0, where nothing is reused).
     char *lo = (char *)b, *hi = (char *)b + blk_size(b), *nlo, *nhi;
     size_t page = la.page_bytes;
-    la_block_t *next = blk_next(b);
     if (blk_is_free(next)) {
         dirty_span(next, &nlo, &nhi);
         if (nhi > nlo && nlo >= hi + page)
@@ -654,8 +810,8 @@ void heap_free(la_heap_t *h, la_block_t *b)
         else if (nhi > nlo)
             lo = nlo;
     }
-    // Merged into the top (every big free beside it), the top starts at b
-    // now: no list or tree work (issue 14).  Merged into a free block of
+    // Merged into the top (free_into_top() declined: its part was purged
+    // just now), the top starts at b: no list or tree work.  Merged into a free block of
     // the tree that keeps its place there: its node moves to b's start
     // instead of leaving the tree and coming back.  b is big enough that
     // the node written at its start stays clear of next's header, which is
@@ -680,7 +836,16 @@ void heap_free(la_heap_t *h, la_block_t *b)
     heap_tick(h);
 }
 
-
+void heap_free(la_heap_t *h, la_block_t *b)
+{
+    // blk_load_head(), spelled out so that a breakpoint here stops in
+    // heap.c (docs/DEBUGGING.md shows one).
+    size_t head = la_load_relaxed(&b->head), size = head & LA_SIZE_MASK;
+    la_block_t *next = (la_block_t *)((char *)b + size);
+    if (LA_UNLIKELY(next != h->top || (head & LA_PREV_FREE) || !free_into_top(h, b, size, next)))
+        return free_slow(h, b, next);
+    heap_tick(h);
+}
 
 /* ---- giving memory back ------------------------------------------------- */
 
@@ -841,10 +1006,8 @@ static bool pass_due(uint64_t now)
                                        __ATOMIC_RELAXED);
 }
 
-void heap_tick(la_heap_t *h)
+void heap_tick_clock(la_heap_t *h)
 {
-    if (++h->ops % LA_DECAY_CHECK_EVERY != 0)
-        return;
     uint64_t now = os_now_ms();
     if (pass_due(now))
         purge_pass(h, now, false);

@@ -787,20 +787,19 @@ LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
 LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
 // The best listed block or the top, whichever fits better; taken off.
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
-// Whether the top serves block_bytes better than `listed` (the listed
-// block found for it, or NULL): the top fits, and nothing listed does, or
-// `listed` is a tree block bigger than the top.  Best fit as if the top
-// were in the tree, where it was: preferring any tree block to the top,
-// as glibc prefers its bins, raised w_bufpool's peak RSS from 457 to 473
-// MiB (big holes cut for requests the top could hold; issue 14).
+// Whether the top serves block_bytes rather than `listed` (the listed
+// block found for it, or NULL): the top fits, and nothing listed does.
+// As glibc takes its bins before its top: best fit over the lists and the
+// tree first keeps the top whole for what nothing else holds, and
+// w_bufpool then repeats glibc's layout block for block (peak RSS 440
+// MiB, glibc's 439.9).  The top as one more tree block, taken when it
+// was the best fit, left holes that later requests could not use (457
+// MiB); bins first gave 473-484 only while the background thread's start
+// put a slab at the top's start, between big blocks (issue 14).
 LA_INLINE bool bins_top_fits_better(const la_heap_t *h, la_block_t *listed, size_t block_bytes)
 {
-    if (listed != NULL && !bins_in_tree(blk_size(listed)))
-        return false; // a list's block: smaller than the top
     la_block_t *top = h->top;
-    if (top == NULL || blk_size(top) < block_bytes)
-        return false;
-    return listed == NULL || blk_size(top) < blk_size(listed);
+    return listed == NULL && top != NULL && blk_size(top) >= block_bytes;
 }
 // Before a newer region arrives: the top goes into the lists or the tree.
 LA_HIDDEN void bins_retire_top(la_heap_t *h);
@@ -866,6 +865,11 @@ LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty
 // sizes rises to it.
 LA_HIDDEN la_block_t *heap_alloc_fit(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
 LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align);
+// heap_alloc() for a block of the tree's class, made live with its req and
+// check word: the top's start when the top is the best fit, with a few
+// stores (issue 14: malloc(1 MiB) + free in a loop); NULL when the heap
+// cannot grow.
+LA_HIDDEN la_block_t *heap_alloc_big(la_heap_t *h, size_t block_bytes, size_t req);
 // Up to `want` live blocks of `block` bytes into out[], carved from the free
 // blocks there are before the heap grows; returns how many (0: no memory).
 LA_HIDDEN size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out);
@@ -885,7 +889,15 @@ LA_HIDDEN void heap_free_chain(la_heap_t *h, void *chain);
 LA_HIDDEN size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap);
 // Purges h if decay time passed since its last purge; called on heap
 // operations under h's lock (it reads the clock only now and then).
-LA_HIDDEN void heap_tick(la_heap_t *h);
+// heap_tick_due() counts the operation and says when the clock is due,
+// heap_tick_clock() reads it and purges.
+LA_INLINE bool heap_tick_due(la_heap_t *h) { return ++h->ops % LA_DECAY_CHECK_EVERY == 0; }
+LA_HIDDEN void heap_tick_clock(la_heap_t *h);
+LA_INLINE void heap_tick(la_heap_t *h)
+{
+    if (LA_UNLIKELY(heap_tick_due(h)))
+        heap_tick_clock(h);
+}
 // The pass over every heap (remote lists drained, decayed memory purged,
 // cached large mappings aged), if one is due; waits for each heap's lock,
 // so the caller holds none.  Returns the bytes released.
@@ -914,6 +926,10 @@ LA_HIDDEN void lock_register_fork_handlers(la_register_atfork_fn register_fn);
 // large.  The block has at least `usable` bytes (>= req), so that a medium
 // request's block is the size of its cache class and returns to that bin.
 LA_HIDDEN void *la_alloc_direct(size_t req, size_t usable, bool zero);
+// The exported family's malloc of a request above the thread cache's bins
+// (LA_TC_MEDIUM_MAX_BYTES): a heap block below the mmap threshold on a
+// short path (issue 14), anything else as la_alloc_direct.
+LA_HIDDEN void *la_malloc_big(size_t req);
 // Frees a validated block outside any thread cache (thread-safe).
 LA_HIDDEN void la_free_block(la_block_t *b);
 // Checks the header of a pointer handed back; reports misuse and aborts.

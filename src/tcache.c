@@ -729,6 +729,8 @@ void *tcache_malloc_slow(size_t req)
     la_ensure_init();
     background_poke();
     la_tcache_t *tc = current_cache();
+    if (req > LA_TC_MEDIUM_MAX_BYTES) // above the bins: a jump (issue 14)
+        return la_malloc_big(req);
     if (LA_UNLIKELY(la.debug && la.slabs_on)) { // checking mode: one checked slot
         void *p = debug_slot_alloc(tc->heap, req);
         if (p != NULL)
@@ -788,20 +790,10 @@ void tcache_free_full(void *p)
         slot_free_direct(s, p);
 }
 
-void tcache_free_slow(void *p)
+// A validated heap block whose req a medium bin may take: into its bin,
+// else to its heap.
+static LA_NOINLINE void free_medium(la_block_t *b)
 {
-    if (p == NULL)
-        return;
-    la_slab_t *s = slab_of(p);
-    if (LA_UNLIKELY(s != NULL && la.debug)) // checking mode: a payload inside its slot
-        return debug_slot_free(s, p, "free");
-    if (s != NULL) {
-        slab_check(s, p, "free"); // names the misuse and aborts
-        return tcache_free_full(p);
-    }
-    if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
-        return guard_free(p, __builtin_return_address(0), "free");
-    la_block_t *b = la_validate(p, "free");
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
     if (bin != NULL && (bin->room > 0 || make_room(tc, bin)))
@@ -809,6 +801,33 @@ void tcache_free_slow(void *p)
     else
         la_free_block(b);
     background_poke();
+}
+
+void tcache_free_unslabbed(void *p)
+{
+    if (p == NULL)
+        return;
+    if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
+        return guard_free(p, __builtin_return_address(0), "free");
+    la_block_t *b = la_validate(p, "free");
+    // Above the bins, or large: no cache, and no frame here (issue 14).
+    // Nor the background thread's start, which the next malloc's slow
+    // path makes: here it came before the free, and the new thread's
+    // first blocks went beside the block being freed, not into it.
+    if (b->req > LA_TC_MEDIUM_MAX_BYTES)
+        return la_free_block(b);
+    return free_medium(b);
+}
+
+void tcache_free_slow(void *p)
+{
+    la_slab_t *s = slab_of(p);
+    if (s == NULL)
+        return tcache_free_unslabbed(p);
+    if (LA_UNLIKELY(la.debug)) // checking mode: a payload inside its slot
+        return debug_slot_free(s, p, "free");
+    slab_check(s, p, "free"); // names the misuse and aborts
+    return tcache_free_full(p);
 }
 
 /* ---- services for the rest of the allocator ----------------------------- */

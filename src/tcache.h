@@ -108,6 +108,9 @@ LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
 // (not declared noreturn, so that the fast path reaches it by a jump).
 LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
 LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
+// The same for a pointer in no slab: NULL, a heap or large block, a
+// guarded block, a foreign pointer (the fast path looked up its slab).
+LA_HIDDEN LA_NOINLINE void tcache_free_unslabbed(void *p);
 // A slot whose bin is full (or whose thread has no cache yet).
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
 
@@ -173,7 +176,7 @@ LA_INLINE void tcache_free(void *ptr)
     la_slab_t *s = slab_of(ptr);
     // NULL, a heap or large block, a foreign pointer: the slow path.
     if (LA_UNLIKELY(s == NULL))
-        return tcache_free_slow(ptr);
+        return tcache_free_unslabbed(ptr);
     uintptr_t *p = ptr;
     uintptr_t tag = la_link_tag(p);
     // Not a slot handed out, or linked free already: named by the slow

@@ -206,19 +206,19 @@
 // A class's slab spans the fewest chunks (a power of two, at most
 // LA_SLAB_SPAN_MAX bytes) that hold LA_SLAB_SPAN_MIN_SLOTS slots and leave
 // at most 1/LA_SLAB_SPAN_WASTE_DIVISOR of the pages a full slab touches to
-// no slot (scripts/sizeclass.py): 128 KiB for 1024, 1536, 1792 and 2048,
-// 64 KiB for the rest.  A slab's payload is its span less the 16-byte
-// header, so a power-of-two class loses a slot per slab: 1024 B in 64 KiB
-// cost 16 bytes per 1000-byte block (perblock-1000: 1044 bytes per
-// block, 1033.5 in 128 KiB; a 512-byte bitmap per slab cost 8 more
-// before bitmaps were sized per class).  With slabs above 2 KiB, a 16 KiB
-// class gets 7 slots in 128 KiB, where 64 KiB holds 3 and wastes a
-// quarter.  At most MMAP_THRESHOLD: a slab is a heap block, and the heap
-// walker and free's header check hold live heap blocks to the threshold's
-// bound.  Bytes.
+// no slot (scripts/sizeclass.py): 128 KiB for the 2048-byte class, 64
+// KiB for the rest.  A slab's payload is its span less the 16-byte header,
+// so a power-of-two class loses a slot per slab: 1024 B of every 64 KiB
+// for 1000-byte blocks (perblock-1000: 1044 bytes per block; 1034.8 with
+// 1024-byte slots in 128 KiB, a divisor of 128, which took w_pinned's
+// peak from 1.04 to 1.05 times glibc's: slabs of more slots stay partly
+// used longer).  With slabs above 2 KiB, a 16 KiB class gets 7 slots in
+// 128 KiB, where 64 KiB holds 3 and wastes a quarter.  At most
+// MMAP_THRESHOLD: a slab is a heap block, and the heap walker and free's
+// header check hold live heap blocks to the threshold's bound.  Bytes.
 #define LA_SLAB_SPAN_MAX (128 * 1024)
 #define LA_SLAB_SPAN_MIN_SLOTS 8
-#define LA_SLAB_SPAN_WASTE_DIVISOR 128
+#define LA_SLAB_SPAN_WASTE_DIVISOR 64
 // The page map covers user addresses below 2^48 (x86-64 and AArch64
 // 4-level paging) in two levels: the top 16 bits pick a second-level array
 // of 2^16 slab pointers, mapped on first use (512 KiB of address space,

@@ -137,8 +137,8 @@
 /* ---- thread caches ----------------------------------------------------- */
 
 // Requests up to this size are served from per-thread caches by the fast
-// path, one bin per 16 bytes.  Bytes.
-#define LA_TC_MAX_BYTES 1024
+// path, one bin per slab class.  Bytes.
+#define LA_TC_MAX_BYTES LA_SLAB_MAX_BYTES
 // Requests above that and up to this size are cached too, by the slow path:
 // it spares them the heap lock.  A power of two.  Bytes.
 #define LA_TC_MEDIUM_MAX_BYTES (32 * 1024)
@@ -175,21 +175,55 @@
 /* ---- slabs (slab.c, sizeclass.c) ---------------------------------------- */
 
 // Requests up to this size are served from size-class slabs (slots with no
-// header) through the thread caches: the range of the fast paths.  Bytes.
-#define LA_SLAB_MAX_BYTES 1024
+// header) through the thread caches: the range of the fast paths.  A power
+// of two below LA_TC_MEDIUM_MAX_BYTES.  Changing it (or any LA_SLAB_SPAN_*
+// below) means running scripts/sizeclass.py, which rewrites the class
+// table.  2 KiB by measurement (issue 13; callgrind, w_X 0.5, and peak RSS
+// of w_pinned at scale 1, glibc's 99 MiB; 1 KiB before):
+//   bound    w_fragment Ir  w_rrgrow Ir  w_pinned peak
+//   1 KiB        287 M        268 M        102.5 MiB
+//   2 KiB        268 M        263 M        103.0 MiB
+//   4 KiB        228 M        258 M        107.0 MiB
+//   8 KiB        225 M        245 M        120.7 MiB
+//   16 KiB       220 M        224 M        131.1 MiB
+// A class's free slots serve only that class: a program whose sizes drift
+// (w_pinned pins 1 block in 8 and scales its sizes each phase) keeps slabs
+// of every class partly used where heap blocks would have merged, and
+// jemalloc, tcmalloc and mimalloc, all slabs to 16 KiB or more, peak at
+// 124-152 MiB there.  Above 2 KiB that cost passed the 5% over glibc the
+// memory group allows.  Bytes.
+#define LA_SLAB_MAX_BYTES 2048
 // realloc of a heap block in the exported family: it stays in place while
 // it has up to 1/n to spare, and one that grows and must move gets 1/n
 // more than asked (issue 13: round-robin string growth).
 #define LA_REALLOC_SLACK_DIVISOR 8
-// Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table).
-#define LA_SLAB_CLASSES 21
-// A slab is one heap block of this many payload bytes, aligned to it, so
-// that an address finds its slab through one page-map entry per slab.
-// 64 KiB holds 64 slots of the largest class and costs one address-space
-// chunk per class and heap; its pages are touched only as slots are
-// carved.  A power of two.  Bytes.
+// Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table):
+// 21 to 1 KiB, then four per doubling.
+#define LA_SLAB_CLASSES (21 + 4 * (__builtin_ctz(LA_SLAB_MAX_BYTES) - 10))
+// Slabs are aligned to this many bytes, and an address finds its slab
+// through one page-map entry per such chunk.  A slab is one heap block of
+// a chunk (64 KiB: up to 1 KiB it holds at least 63 slots, and costs one
+// address-space chunk per class and heap) or of a few (see below) less a
+// block header; its pages are touched only as slots are carved.  A power
+// of two.  Bytes.
 #define LA_SLAB_BYTES (64 * 1024)
 #define LA_SLAB_SHIFT 16
+// A class's slab spans the fewest chunks (a power of two, at most
+// LA_SLAB_SPAN_MAX bytes) that hold LA_SLAB_SPAN_MIN_SLOTS slots and leave
+// at most 1/LA_SLAB_SPAN_WASTE_DIVISOR of the pages a full slab touches to
+// no slot (scripts/sizeclass.py): 128 KiB for the 2048-byte class, 64
+// KiB for the rest.  A slab's payload is its span less the 16-byte header,
+// so a power-of-two class loses a slot per slab: 1024 B of every 64 KiB
+// for 1000-byte blocks (perblock-1000: 1044 bytes per block; 1034.8 with
+// 1024-byte slots in 128 KiB, a divisor of 128, which took w_pinned's
+// peak from 1.04 to 1.05 times glibc's: slabs of more slots stay partly
+// used longer).  With slabs above 2 KiB, a 16 KiB class gets 7 slots in
+// 128 KiB, where 64 KiB holds 3 and wastes a quarter.  At most
+// MMAP_THRESHOLD: a slab is a heap block, and the heap walker and free's
+// header check hold live heap blocks to the threshold's bound.  Bytes.
+#define LA_SLAB_SPAN_MAX (128 * 1024)
+#define LA_SLAB_SPAN_MIN_SLOTS 8
+#define LA_SLAB_SPAN_WASTE_DIVISOR 64
 // The page map covers user addresses below 2^48 (x86-64 and AArch64
 // 4-level paging) in two levels: the top 16 bits pick a second-level array
 // of 2^16 slab pointers, mapped on first use (512 KiB of address space,

@@ -521,7 +521,7 @@ typedef struct {
     // map is the first field).  slab_lock guards the map's second levels
     // and the pool.
     la_lock_t slab_lock;
-    struct la_slab *slab_meta_free;
+    struct la_slab *slab_meta_free[LA_SLAB_CLASSES]; // records by class (their bitmaps differ)
     char *slab_meta;
     size_t slab_meta_left;
     uintptr_t slot_key;              // keys free-list links (la_link_*); random and odd

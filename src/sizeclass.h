@@ -5,7 +5,8 @@
  * into the rest of the allocator (the lowest layer after config.h).
  *
  * Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling
- * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 1024).  A request is
+ * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 1024, 1280, ...
+ * 16384).  A request is
  * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
  * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and
  * mimalloc all spend 32 or 24 on them).  There is no 8-byte class: a free
@@ -13,7 +14,10 @@
  * is how malloc tells a link the program overwrote from a sound one, and
  * how the free fast path tells a second free from a first one without any
  * shared state (see slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
- * otherwise (slabs start 64 KiB-aligned).
+ * otherwise (slabs start 64 KiB-aligned).  A class's slabs span one
+ * LA_SLAB_BYTES chunk or a few (`span`, see LA_SLAB_SPAN_MAX): bigger
+ * classes take more, so that a slab holds enough slots and little of it
+ * is wasted.
  */
 #ifndef LA_SIZECLASS_H
 #define LA_SIZECLASS_H
@@ -25,26 +29,28 @@
 
 typedef struct {
     uint32_t size;   // slot bytes
-    uint32_t nslots; // slots in one slab ((LA_SLAB_BYTES - LA_HEADER_BYTES) / size)
+    uint32_t nslots; // slots in one slab ((span - LA_HEADER_BYTES) / size)
     // Divisibility by size for offsets below 2^32: size = odd << shift, inv
     // is odd's inverse mod 2^32; ror32(off * inv, shift) is off / size when
     // size divides off, and above UINT32_MAX / size otherwise.
     uint32_t inv;
     uint32_t shift;
+    uint32_t span;   // bytes of a slab: LA_SLAB_BYTES times a power of two
 } la_sizeclass_t;
 
 extern const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] __attribute__((visibility("hidden")));
-// Class of a request of n bytes (n <= LA_SLAB_MAX_BYTES), indexed by (n + 7) / 8.
-extern const uint8_t la_class_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
-
-// Four times the class, by the same index: 8 * this is the byte offset of
-// the class's entry in a table of 32-byte entries, one scaled address mode
-// with no shift (the malloc fast path's thread-cache bin).
+// Four times the class of a request of n bytes (n <= LA_SLAB_MAX_BYTES),
+// indexed by (n + 7) / 8: 8 * this is the byte offset of the class's entry
+// in a table of 32-byte entries, one scaled address mode with no shift
+// (the malloc fast path's thread-cache bin).  One table, not a second one
+// of classes: at 2 KiB for requests to 16 KiB, two would have been 4.
+_Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX, "4 * class fits the table's bytes");
 extern const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
 
+// The class of a request of n bytes (n <= LA_SLAB_MAX_BYTES).
 static inline __attribute__((always_inline)) unsigned sizeclass_of(size_t req)
 {
-    return la_class_of8[(req + 7) >> 3];
+    return la_class4_of8[(req + 7) >> 3] >> 2;
 }
 
 static inline __attribute__((always_inline)) uint32_t sizeclass_ror32(uint32_t x, uint32_t k)

@@ -20,8 +20,8 @@
 
 _Static_assert(LA_IS_POW2(LA_SLAB_BYTES) && LA_SLAB_BYTES == 1u << LA_SLAB_SHIFT,
                "slabs are aligned to their size");
-_Static_assert(LA_SLAB_BYTES / 16 <= 64 * (sizeof(((la_slab_t *)0)->freemap) / 8),
-               "the bitmap has a bit for every slot of the smallest class");
+_Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP_THRESHOLD,
+               "a slab is whole chunks, no bigger than a heap block may be");
 
 #define L2_ENTRIES ((size_t)1 << LA_SLAB_MAP_L2_BITS)
 
@@ -50,14 +50,16 @@ static bool map_set(uintptr_t base, la_slab_t *s)
     return true;
 }
 
-static la_slab_t *meta_alloc(void)
+// A metadata record for a slab of class cls (its bitmap's size is the
+// class's): one freed by a slab of the class, else carved from the pool.
+static la_slab_t *meta_alloc(unsigned cls)
 {
     lock_acquire(&la.slab_lock);
-    la_slab_t *s = la.slab_meta_free;
+    la_slab_t *s = la.slab_meta_free[cls];
     if (s != NULL) {
-        la.slab_meta_free = s->next_all;
+        la.slab_meta_free[cls] = s->next_all;
     } else {
-        size_t step = LA_ALIGN_UP(sizeof(la_slab_t), 64); // own cache lines
+        size_t step = slab_meta_bytes(cls);
         if (la.slab_meta_left < step) {
             char *chunk = os_map(LA_SLAB_META_CHUNK_BYTES);
             if (chunk != NULL) {
@@ -75,12 +77,25 @@ static la_slab_t *meta_alloc(void)
     return s;
 }
 
-static void meta_free(la_slab_t *s)
+static void meta_free(la_slab_t *s, unsigned cls)
 {
     lock_acquire(&la.slab_lock);
-    s->next_all = la.slab_meta_free;
-    la.slab_meta_free = s;
+    s->next_all = la.slab_meta_free[cls];
+    la.slab_meta_free[cls] = s;
     lock_release(&la.slab_lock);
+}
+
+// Sets the map entries of every chunk of the slab at base (s, or NULL to
+// clear them).
+static bool map_set_span(uintptr_t base, size_t span, la_slab_t *s)
+{
+    for (size_t off = 0; off < span; off += LA_SLAB_BYTES)
+        if (!map_set(base + off, s)) {
+            for (size_t undo = 0; undo < off; undo += LA_SLAB_BYTES)
+                map_set(base + undo, NULL);
+            return false;
+        }
+    return true;
 }
 
 /* ---- lists -------------------------------------------------------------- */
@@ -123,17 +138,18 @@ static void bit_set(la_slab_t *s, uint32_t i)
 
 static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
 {
-    la_slab_t *s = meta_alloc();
+    la_slab_t *s = meta_alloc(cls);
     if (s == NULL)
         return NULL;
-    // The block is the slab's 64 KiB chunk less 16 bytes, preceded by its
-    // header in the last 16 bytes of the chunk before: the next slab's
-    // header then falls in this chunk's last 16 bytes, and consecutive
-    // slabs pack without a gap.  With whole 64 KiB payloads, every slab
-    // left a hole before the next aligned one whose header and footer
-    // kept two pages resident: 100-byte blocks cost 127.7 bytes of RSS
-    // each (glibc, jemalloc, tcmalloc, mimalloc: 112-113).
-    size_t need = blk_size_for(LA_SLAB_BYTES - LA_HEADER_BYTES);
+    const la_sizeclass_t *c = &la_sizeclasses[cls];
+    // The block is the slab's chunks less 16 bytes, preceded by its header
+    // in the last 16 bytes of the chunk before: the next slab's header
+    // then falls in this slab's last 16 bytes, and consecutive slabs pack
+    // without a gap.  With whole 64 KiB payloads, every slab left a hole
+    // before the next aligned one whose header and footer kept two pages
+    // resident: 100-byte blocks cost 127.7 bytes of RSS each (glibc,
+    // jemalloc, tcmalloc, mimalloc: 112-113).
+    size_t need = blk_size_for(c->span - LA_HEADER_BYTES);
     // A slab given back leaves a free block that is aligned already, and
     // best fit finds it; heap_alloc_aligned would ask for need + 64 KiB
     // and grow the heap past such blocks (test_slabs saw the heap grow
@@ -146,14 +162,14 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     if (b == NULL)
         b = heap_alloc_aligned(h, need, LA_SLAB_BYTES);
     if (b == NULL) {
-        meta_free(s);
+        meta_free(s, cls);
         return NULL;
     }
     // A live heap block to the heap and the walker, but not a program's
     // allocation: it is not counted as one.
-    blk_set_req(b, LA_SLAB_BYTES - LA_HEADER_BYTES);
-    const la_sizeclass_t *c = &la_sizeclasses[cls];
-    memset(s, 0, sizeof *s);
+    blk_set_req(b, c->span - LA_HEADER_BYTES);
+    memset(s, 0, sizeof *s); // the bitmap is set below
+    s->span = c->span;
     s->base = (uintptr_t)blk_payload(b);
     s->inv = c->inv;
     s->shift = c->shift;
@@ -169,9 +185,9 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
         s->freemap[w] = ~(uint64_t)0;
     if (c->nslots % 64 != 0)
         s->freemap[c->nslots / 64] = ((uint64_t)1 << (c->nslots % 64)) - 1;
-    if (!map_set(s->base, s)) {
+    if (!map_set_span(s->base, s->span, s)) {
         heap_free(h, b);
-        meta_free(s);
+        meta_free(s, cls);
         return NULL;
     }
     s->next_all = h->slab_all;
@@ -193,9 +209,9 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
         h->slab_all = s->next_all;
     if (s->next_all != NULL)
         s->next_all->prev_all = s->prev_all;
-    map_set(s->base, NULL);
+    map_set_span(s->base, s->span, NULL);
     heap_free(h, s->block);
-    meta_free(s);
+    meta_free(s, s->cls);
 }
 
 /* ---- slots -------------------------------------------------------------- */
@@ -338,21 +354,22 @@ void slab_free_chain(la_heap_t *h, void *chain)
 
 void slab_free_slots(la_heap_t *h, void *const *slots, size_t n)
 {
-    // Settled once per run of slots in one slab (slabs are
-    // LA_SLAB_BYTES-aligned: p is in the slab at base iff it is less than
-    // that above it): a batch freed in the order it was allocated comes in
-    // runs hundreds long.  A slab released here held none of the slots
-    // still to come (each of them kept it from being empty).
+    // Settled once per run of slots in one slab (p is in the slab at base
+    // iff it is less than its span above it): a batch freed in the order
+    // it was allocated comes in runs hundreds long.  A slab released here
+    // held none of the slots still to come (each of them kept it from
+    // being empty).
     la_slab_t *s = NULL;
-    uintptr_t base = 0; // the slab of the run: none yet
+    uintptr_t base = 0, span = 0; // the slab of the run: none yet
     while (n-- > 0) {
         void *p = slots[n];
-        if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
+        if ((uintptr_t)p - base >= span) {
             if (s != NULL)
                 slab_settle(h, s);
             s = slab_of(p);
             la_assert(s != NULL && s->heap == h);
             base = s->base;
+            span = s->span;
         }
         slot_put_back(s, p, "free");
     }
@@ -459,8 +476,12 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
         *where = (const void *)s->base;
         if (slab_of((void *)s->base) != s)
             return "the page map does not lead back to the slab";
-        if (s->heap != h || s->cls >= LA_SLAB_CLASSES || s->size != la_sizeclasses[s->cls].size)
+        if (s->heap != h || s->cls >= LA_SLAB_CLASSES || s->size != la_sizeclasses[s->cls].size ||
+            s->span != la_sizeclasses[s->cls].span)
             return "slab metadata damaged";
+        for (uintptr_t off = LA_SLAB_BYTES; off < s->span; off += LA_SLAB_BYTES)
+            if (slab_of((void *)(s->base + off)) != s)
+                return "the page map does not lead back to the slab";
         if ((char *)blk_payload(s->block) != (char *)s->base || blk_is_free(s->block))
             return "the slab's heap block is not live at its base";
         uint32_t bits = 0;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * slab.h: size-class slabs.  A slab is one live block of the heap below it
- * (heap_alloc_aligned, LA_SLAB_BYTES-aligned), cut into equal slots of one
- * class (sizeclass.h) with no header per slot.  Its metadata (la_slab_t)
- * lives out of band, in mapped chunks, and any address finds it in O(1)
- * through the two-level page map la.slab_map.  Free slots go back to their
+ * (heap_alloc_aligned, LA_SLAB_BYTES-aligned, of its class's span: one
+ * LA_SLAB_BYTES chunk or a few), cut into equal slots of one class
+ * (sizeclass.h) with no header per slot.  Its metadata (la_slab_t, with a
+ * bitmap of the class's slot count) lives out of band, in mapped chunks,
+ * and any address finds it in O(1) through the two-level page map
+ * la.slab_map, which has an entry for each chunk of the slab.  Free slots go back to their
  * slab and never coalesce; a slab whose slots are all free goes back to
  * the heap as one block (LA_SLAB_EMPTY_KEEP per class wait for the purge).
  *
@@ -49,9 +51,20 @@ typedef struct la_slab {
     la_block_t *block;       // the heap block holding the slab
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
     struct la_slab *next_all, *prev_all;     // every slab of the heap
-    uint64_t freemap[LA_SLAB_BYTES / 16 / 64]; // bit i: slot i free in the slab
-                                               // (or never handed out)
+    uint32_t span;           // bytes of address space (the class's span)
+    // Bit i: slot i free in the slab (or never handed out); a word per 64
+    // slots of the class (1 or 2 from 512 B up, 64 for 16 B): a 512-byte
+    // bitmap for every class cost 8 bytes per 1024-byte slot.
+    uint64_t freemap[];
 } la_slab_t;
+
+// Bytes of the metadata record of a slab of class cls: its own cache
+// lines, so that slabs of different heaps share none.
+LA_INLINE size_t slab_meta_bytes(unsigned cls)
+{
+    size_t words = (la_sizeclasses[cls].nslots + 63) / 64;
+    return LA_ALIGN_UP(sizeof(la_slab_t) + words * sizeof(uint64_t), 64);
+}
 
 // The slab holding address p, or NULL (no lock; see the file comment).
 LA_INLINE la_slab_t *slab_of(const void *p)

@@ -40,14 +40,13 @@ LA_CHECK_FREED = 0xF4EEF4EE
 # src/config.h
 ALIGNMENT = 16
 MIN_BLOCK_SIZE = 32
-LA_TC_MAX_BYTES = 1024
+LA_TC_MAX_BYTES = 2048  # LA_SLAB_MAX_BYTES
 LA_TC_MEDIUM_PER_DOUBLING = 16
-# src/config.h: slabs (the class sizes are read from la_sizeclasses when the
-# debug info has them; SLAB_SIZES mirrors src/sizeclass.c otherwise).
+# src/config.h: slabs (SLAB_SIZES mirrors src/sizeclass_table.inc).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48
 SLAB_SIZES = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512,
-              640, 768, 896, 1024)
+              640, 768, 896, 1024, 1280, 1536, 1792, 2048)
 # src/tcache.h: la_tcache_kind_t
 LA_TC_LIVE = 2
 # src/internal.h: la_region_kind_t

@@ -26,7 +26,7 @@ static size_t slabs_in_use(void)
 
 static void test_sizes(void)
 {
-    for (size_t n = 0; n <= 1024; n++) {
+    for (size_t n = 0; n <= LA_SLAB_MAX_BYTES; n++) {
         unsigned char *p = mem_malloc_ts(n);
         REQUIRE(p != NULL);
         size_t u = mem_usable_size(p);
@@ -64,6 +64,25 @@ static void test_realloc(void)
     REQUIRE(big != NULL);
     CHECK(memcmp(big, "0123456789abcdefg", 17) == 0);
     mem_free_ts(big);
+    // The same above 1 KiB: a slot grown in small steps moves only when it
+    // leaves its class, then once to a heap block past the last class.
+    char *g = mem_malloc_ts(1100);
+    REQUIRE(g != NULL);
+    size_t moves = 0, room = mem_usable_size(g);
+    memset(g, 'g', 1100);
+    for (size_t n = 1101; n <= LA_SLAB_MAX_BYTES + 1; n++) {
+        char *h = mem_realloc_ts(g, n);
+        REQUIRE(h != NULL);
+        CHECK(h[0] == 'g' && h[1099] == 'g');
+        CHECK((h != g) == (n > room)); // moves exactly when it outgrows the slot
+        moves += h != g;
+        room = mem_usable_size(h);
+        g = h;
+    }
+    CHECK(slab_of(g) == NULL);
+    // 1280, 1536, ... LA_SLAB_MAX_BYTES, then a heap block.
+    CHECK_EQ(moves, 4 * (size_t)(__builtin_ctz(LA_SLAB_MAX_BYTES) - 10));
+    mem_free_ts(g);
     // mem_realloc and mem_free (the direct path) accept a slot too.
     char *s = mem_malloc_ts(40);
     CHECK(mem_realloc(s, 48) == s);

@@ -64,14 +64,15 @@ int main(int argc, char **argv)
     gdb_large = take(200000);
     // Each freed block has a live block after it, so it cannot merge into
     // the heap's free top and stays a free block of its own size class.
-    // The guards are too big for the small thread-cache bins, whose refills
-    // carve blocks ahead of time (they could land anywhere); 40000 is too
+    // The guards are heap blocks above the slabs (LA_SLAB_MAX_BYTES, 2 KiB),
+    // not slots, and medium bins start empty, so no refill carves blocks
+    // ahead of time (they could land anywhere); 40000 is too
     // big for any cache bin (LA_TC_MEDIUM_MAX_BYTES), so it is freed into
     // the heap whatever the caches' policy.
     gdb_freed = take(5000);
-    void *guard1 = take(2000);
+    void *guard1 = take(3000);
     gdb_freed_big = take(40000);
-    void *guard2 = take(2000);
+    void *guard2 = take(3000);
     gdb_cached = take(40);
     gdb_spare = take(40000);
     free(gdb_freed);

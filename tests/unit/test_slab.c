@@ -33,12 +33,14 @@ static void test_table(void)
         const la_sizeclass_t *k = &la_sizeclasses[c];
         CHECK(k->size % 8 == 0);
         CHECK(c == 0 || k->size > la_sizeclasses[c - 1].size);
-        CHECK_EQ(k->nslots, (LA_SLAB_BYTES - LA_HEADER_BYTES) / k->size);
+        CHECK(k->span % LA_SLAB_BYTES == 0 && LA_IS_POW2(k->span) && k->span <= LA_SLAB_SPAN_MAX);
+        CHECK_EQ(k->nslots, (k->span - LA_HEADER_BYTES) / k->size);
+        CHECK(k->nslots >= LA_SLAB_SPAN_MIN_SLOTS || k->span == LA_SLAB_SPAN_MAX);
         CHECK_EQ(k->size >> k->shift << k->shift, k->size);
         CHECK(((k->size >> k->shift) & 1) == 1);
         CHECK_EQ((uint32_t)((k->size >> k->shift) * k->inv), 1u);
         // Every offset in a slab: a slot index exactly when it starts a slot.
-        for (uint32_t off = 0; off < LA_SLAB_BYTES; off++) {
+        for (uint32_t off = 0; off < k->span; off++) {
             uint32_t i = sizeclass_slot(off, k->inv, k->shift);
             int starts = off % k->size == 0 && off / k->size < k->nslots;
             if ((i < k->nslots) != starts || (starts && i != off / k->size)) {
@@ -61,6 +63,10 @@ static void test_table(void)
     CHECK_EQ(la_sizeclasses[sizeclass_of(24)].size, 24);
     CHECK_EQ(la_sizeclasses[sizeclass_of(100)].size, 112);
     CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1024);
+    // Above 1 KiB: four classes per doubling, and slabs of a few chunks.
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1025)].size, 1280);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(LA_SLAB_MAX_BYTES)].size, LA_SLAB_MAX_BYTES);
+    CHECK(la_sizeclasses[sizeclass_of(2048)].span > LA_SLAB_BYTES);
 }
 
 // Carves every slot of two slabs of each class, checks them, frees them
@@ -87,6 +93,8 @@ static void test_every_class(void)
             CHECK((uintptr_t)slot[i] % (k->size % 16 == 0 ? 16 : 8) == 0);
             CHECK_EQ(slab_slot_index(s, slot[i]), ((uintptr_t)slot[i] - s->base) / k->size);
             CHECK(slab_slot_index(s, (char *)slot[i] + 8) >= s->nslots);
+            // Every chunk of a slab of several maps to it.
+            CHECK(slab_of((char *)slot[i] + k->size - 1) == s);
             memset(slot[i], (int)i, k->size); // the whole slot is the program's
         }
         for (size_t i = 0; i < n; i++)
@@ -109,8 +117,9 @@ static void test_empty_return(void)
 {
     la_heap_t *h = heap0();
     unsigned c = sizeclass_of(1000);
-    void *p[(LA_SLAB_BYTES - LA_HEADER_BYTES) / 1024 * 3];
-    size_t n = 0, want = sizeof p / sizeof p[0];
+    size_t span = la_sizeclasses[c].span;
+    static void *p[3 * LA_SLAB_SPAN_MAX / 1024];
+    size_t n = 0, want = 3 * (size_t)la_sizeclasses[c].nslots;
     lock_acquire(&h->lock);
     while (n < want)
         n += slab_alloc_batch(h, c, want - n, p + n);
@@ -124,12 +133,13 @@ static void test_empty_return(void)
     lock_release(&h->lock);
     CHECK_EQ(slabs_of_class(c), 1);
     la_free_space(&free_after, &blocks_after);
-    CHECK(free_after >= free_before + 2 * LA_SLAB_BYTES);
+    CHECK(free_after >= free_before + 2 * span - 2 * LA_HEADER_BYTES);
     lock_acquire(&h->lock);
-    CHECK(slab_purge(h) >= LA_SLAB_BYTES);
+    CHECK(slab_purge(h) >= span - LA_HEADER_BYTES);
     lock_release(&h->lock);
     CHECK_EQ(slabs_of_class(c), 0);
-    CHECK(slab_of(p[0]) == NULL && slab_of(p[n - 1]) == NULL);
+    for (size_t i = 0; i < n; i++)
+        CHECK(slab_of(p[i]) == NULL);
     CHECK_EQ(mem_check_heap(), 0);
 }
 

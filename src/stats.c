@@ -77,6 +77,8 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
         la_heap_t *h = &la.heaps[i];
         lock_acquire(&h->lock);
         la_counters_add(&sum, &h->counters);
+        // Checking mode: frees of blocks still in its quarantine.
+        la_counters_add(&sum, &la.quarantines[i].counters);
         heap_bytes += h->region_bytes;
         if (resident_wanted)
             resident += heap_resident_bytes(h);
@@ -87,8 +89,6 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
     lock_acquire(&la.large_lock);
     la_counters_add(&sum, &la.large_counters);
     lock_release(&la.large_lock);
-    // Checking mode: frees of blocks still in the quarantine.
-    la_counters_add(&sum, &la.quarantine_counters);
     tcache_sum_counters(&sum);
     guard_sum_counters(&sum);
     mem_stats_t s = {0};

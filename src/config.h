@@ -267,8 +267,10 @@
 // Checking mode's quarantine (issue 15): freed blocks are poisoned and
 // held, oldest out first, before they are really freed; when one leaves,
 // its poison is verified, so that a write after free is reported, and
-// while it waits no new block can alias a stale pointer to it.  At most
-// this many blocks, and this many bytes (usable bytes of the blocks held).
+// while it waits no new block can alias a stale pointer to it.  Each heap
+// has its own (under its lock), large blocks all wait in heap 0's.  At
+// most this many blocks, and this many bytes (usable bytes of the blocks
+// held), per heap.
 // A block bigger than the bytes over the divisor is freed at once: one
 // buffer must not flush the whole quarantine.  2 MiB: every mapped block
 // held is memory no reuse can have, so that new ones are mapped and
@@ -278,12 +280,14 @@
 #define LA_QUARANTINE_BYTES (2 * 1024 * 1024)
 #define LA_QUARANTINE_BLOCK_DIVISOR 4
 // Blocks one free may push out of the quarantine (it may exceed its bytes
-// until the next free; the evicted are checked on the caller's stack).
+// until the next free; the evicted are checked and freed under the heap's
+// lock, large ones after it from the caller's stack).
 #define LA_QUARANTINE_EVICT_MAX 8
-// Blocks a free pushes out of a full quarantine (by count) at once, so
-// that a slot free frees them under one lock acquisition: one heap lock
-// round trip per 8 frees, not per free (issue 15).  The quarantine holds
-// at least LA_QUARANTINE_SLOTS - 8 blocks.  At most the above.
+// Blocks a free pushes out of a full quarantine (by count) at once.  While
+// the quarantine had a lock of its own, this made a slot free free them
+// under one heap lock acquisition per 8 frees (issue 15); under the heap's
+// lock now, it only batches the ring's work.  The quarantine holds at
+// least LA_QUARANTINE_SLOTS - 8 blocks.  At most the above.
 #define LA_QUARANTINE_EVICT_BATCH 8
 
 /* ---- heap profiler (prof.c) --------------------------------------------- */

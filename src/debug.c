@@ -9,7 +9,8 @@
  * the slack after the requested size (at least LA_GUARD_BYTES, requested
  * on top) holds LA_CANARY_BYTE and is checked on free and realloc, freed
  * blocks are poisoned with LA_POISON_BYTE and held in a quarantine (FIFO,
- * LA_QUARANTINE_SLOTS blocks and LA_QUARANTINE_BYTES at most) whose poison
+ * one per heap under its lock, LA_QUARANTINE_SLOTS blocks and
+ * LA_QUARANTINE_BYTES at most) whose poison
  * is verified when they leave it for the heap, and the heap is walked
  * every ALLOCATOR_CHECK_EVERY operations.
  *
@@ -234,44 +235,72 @@ static void release_check(const la_held_t *e)
 
 _Static_assert(LA_QUARANTINE_EVICT_BATCH <= LA_QUARANTINE_EVICT_MAX, "out[] holds a batch");
 
-// Lists e in the quarantine; the entries pushed out go to out[], checked.
-static void hold(la_held_t e, la_held_t *out, unsigned *n)
+// Adds delta to the usage q's heap has not published yet (its lock held)
+// and returns what to publish now: all of it once it moved more than
+// LA_TC_PUBLISH_BYTES, as a thread cache publishes its balance.  Checked
+// slots bypass the caches, and a locked add on the line every thread
+// writes, for each one's allocation and free, was 3% of checking mode's
+// time on sqlite3 (issue 15).  The peak lags by that much per heap at most.
+static int64_t usage_unpublished(la_quarantine_t *q, int64_t delta)
 {
-    *n = 0;
-    lock_acquire(&la.quarantine_lock);
-    if (la.quarantine_count == LA_QUARANTINE_SLOTS) { // full: the oldest go, a batch at once
-        while (*n < LA_QUARANTINE_EVICT_BATCH) {
-            la_held_t *old = &la.quarantine[la.quarantine_head];
-            out[(*n)++] = *old;
-            la.quarantine_bytes -= old->usable;
-            la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
-            la.quarantine_count--;
-        }
+    int64_t now = q->unpublished + delta;
+    if (now > LA_TC_PUBLISH_BYTES || now < -LA_TC_PUBLISH_BYTES) {
+        q->unpublished = 0;
+        return now;
     }
-    unsigned tail = (la.quarantine_head + la.quarantine_count) % LA_QUARANTINE_SLOTS;
-    la.quarantine[tail] = e;
-    la.quarantine_count++;
-    la.quarantine_bytes += e.usable;
-    la_counters_t *c = &la.quarantine_counters;
+    q->unpublished = now;
+    return 0;
+}
+
+static la_held_t pop_oldest(la_quarantine_t *q)
+{
+    la_held_t e = q->ring[q->head];
+    q->bytes -= e.usable;
+    q->head = (q->head + 1) % LA_QUARANTINE_SLOTS;
+    q->count--;
+    return e;
+}
+
+// Lists e in q, the quarantine of heap h, whose lock the caller holds (if
+// it takes it: see debug_quarantine).  The oldest leave, verified, and are
+// freed for real here, under the same lock, as la_release_held counts
+// them: one lock round trip per checked free, where a quarantine of its
+// own took its lock and then, once per batch, the heap's (issue 15).  A
+// large block that leaves goes to out[] instead: its unmapping waits for
+// the caller, after the lock.  A report aborts with the lock held.
+static void hold(la_heap_t *h, la_quarantine_t *q, la_held_t e, la_held_t *out, unsigned *n)
+{
+    la_held_t gone[LA_QUARANTINE_EVICT_MAX];
+    unsigned ngone = 0;
+    if (q->count == LA_QUARANTINE_SLOTS) // full: the oldest go, a batch at once
+        while (ngone < LA_QUARANTINE_EVICT_BATCH)
+            gone[ngone++] = pop_oldest(q);
+    q->ring[(q->head + q->count) % LA_QUARANTINE_SLOTS] = e;
+    q->count++;
+    q->bytes += e.usable;
+    la_counters_t *c = &q->counters;
     la_store_relaxed(&c->nfree, c->nfree + 1);
     la_store_relaxed(&c->free_bytes, c->free_bytes + e.counted);
-    while (la.quarantine_bytes > LA_QUARANTINE_BYTES && *n < LA_QUARANTINE_EVICT_MAX) {
-        la_held_t *old = &la.quarantine[la.quarantine_head];
-        out[(*n)++] = *old;
-        la.quarantine_bytes -= old->usable;
-        la.quarantine_head = (la.quarantine_head + 1) % LA_QUARANTINE_SLOTS;
-        la.quarantine_count--;
-    }
-    // The real free of those pushed out counts them from here on.
-    for (unsigned i = 0; i < *n; i++) {
+    while (q->bytes > LA_QUARANTINE_BYTES && ngone < LA_QUARANTINE_EVICT_MAX)
+        gone[ngone++] = pop_oldest(q);
+    *n = 0;
+    for (unsigned i = 0; i < ngone; i++) {
+        const la_held_t *g = &gone[i];
+        // The real free counts it from here on.
         la_store_relaxed(&c->nfree, c->nfree - 1);
-        la_store_relaxed(&c->free_bytes, c->free_bytes - out[i].counted);
+        la_store_relaxed(&c->free_bytes, c->free_bytes - g->counted);
+        release_check(g);
+        if (!g->slot && blk_is_mmapped(blk_from_payload(g->p))) {
+            out[(*n)++] = *g;
+            continue;
+        }
+        h->counters.nfree++;
+        h->counters.free_bytes += g->counted;
+        if (g->slot)
+            slab_free(h, g->p, "free");
+        else
+            heap_free(h, blk_from_payload(g->p));
     }
-    lock_release(&la.quarantine_lock);
-    // Checked outside the lock: a report aborts, and the walk of a big
-    // block should not hold up other threads' frees.
-    for (unsigned i = 0; i < *n; i++)
-        release_check(&out[i]);
 }
 
 bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts, la_held_t *out,
@@ -280,28 +309,44 @@ bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts, la_held
     *n = 0;
     if (usable > LA_QUARANTINE_BYTES / LA_QUARANTINE_BLOCK_DIVISOR)
         return false;
+    // Large blocks all wait in heap 0's quarantine: each one held is
+    // memory no reuse can have, so that new ones are mapped and faulted
+    // in again, and they stay within its bytes for the whole process.
+    la_heap_t *h = blk_is_mmapped(b) ? &la.heaps[0] : &la.heaps[blk_heap_index(b)];
     // Stamped before it is listed: from now on it is a freed block to
     // free, realloc and malloc_usable_size, and a held one to the walker.
     blk_stamp(b, LA_CHECK_QUARANTINE);
-    hold((la_held_t){.p = blk_payload(b), .usable = usable, .counted = req, .ts = ts}, out, n);
+    // As release_block: no lock in a single-threaded process (nobody else
+    // can hold it), nor on the mem_* path (!ts), single-threaded by contract.
+    bool lock = ts && !la_single_threaded();
+    if (lock)
+        lock_acquire(&h->lock);
+    hold(h, &la.quarantines[h->index],
+         (la_held_t){.p = blk_payload(b), .usable = usable, .counted = req, .ts = ts}, out, n);
+    if (lock)
+        lock_release(&h->lock);
     return true;
 }
 
-// Checking mode, at exit: a write after free into a block still in the
+// Checking mode, at exit: a write after free into a block still in a
 // quarantine would otherwise go unreported (issue 15).  A destructor, as
 // the exit report (stats.c), so after the program's atexit handlers; it
-// reads and compares only, under the quarantine lock, and allocates
-// nothing.  A block found written over is named ("exit(): write after
-// free of ...") and the process aborts.
+// reads and compares only, under each heap's lock, and allocates nothing.
+// A block found written over is named ("exit(): write after free of ...")
+// and the process aborts.
 __attribute__((destructor)) static void debug_at_exit(void)
 {
     if (!__atomic_load_n(&la.ready, __ATOMIC_ACQUIRE) || !la.options.check)
         return;
     debug_quiet_begin();
-    lock_acquire(&la.quarantine_lock);
-    for (unsigned k = 0; k < la.quarantine_count; k++)
-        verify_held(&la.quarantine[(la.quarantine_head + k) % LA_QUARANTINE_SLOTS], "exit");
-    lock_release(&la.quarantine_lock);
+    unsigned heaps = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < heaps; i++) {
+        la_quarantine_t *q = &la.quarantines[i];
+        lock_acquire(&la.heaps[i].lock);
+        for (unsigned k = 0; k < q->count; k++)
+            verify_held(&q->ring[(q->head + k) % LA_QUARANTINE_SLOTS], "exit");
+        lock_release(&la.heaps[i].lock);
+    }
     debug_quiet_end();
 }
 
@@ -343,6 +388,7 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     size_t size = la_sizeclasses[cls].size;
     void *slot;
     char *p = NULL;
+    int64_t publish = 0;
     debug_quiet_begin(); // slab memory is not the program's until handed out
     // Only the slot's taking and a trailer that says "being made" are
     // under the heap lock; the fills come after it, and the trailer says
@@ -350,8 +396,11 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     // which holds the lock, passes over a slot being made and never sees
     // a live one without its canaries.  The fills under the lock made
     // its release wait for their stores to cold lines: with the locked
-    // instruction, most of this function's time (issue 15).
-    lock_acquire(&h->lock);
+    // instruction, most of this function's time (issue 15).  A
+    // single-threaded process takes no lock at all (as heap_block).
+    bool lock = !la_single_threaded();
+    if (lock)
+        lock_acquire(&h->lock);
     if (slab_alloc_batch(h, cls, 1, &slot) != 0) {
         // Counted by the request, as heap blocks are (the caches count a
         // slot by its size: without a trailer, they do not know req).
@@ -360,8 +409,10 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
         __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_MAKING),
                          __ATOMIC_RELAXED);
         p = (char *)slot + SLOT_FRONT_BYTES;
+        publish = usage_unpublished(&la.quarantines[h->index], (int64_t)req);
     }
-    lock_release(&h->lock);
+    if (lock)
+        lock_release(&h->lock);
     if (p != NULL) {
         if (la.options.check)
             memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
@@ -378,7 +429,8 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     debug_quiet_end();
     if (p == NULL)
         return NULL;
-    stats_usage_publish((int64_t)req);
+    if (publish != 0)
+        stats_usage_publish(publish);
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();
     return p;
@@ -452,37 +504,6 @@ static void slot_verify_held(void *slot, size_t usable, const char *func)
                  usable + SLOT_TRAILER_BYTES);
 }
 
-// Frees for real the blocks and slots that left the quarantine: the slots
-// of one heap under one acquisition of its lock (la_release_held takes it
-// once for each; the quarantine evicts a batch at once for this: the
-// locked instructions were most of the time of checking mode's frees on
-// sqlite3, issue 15).  Counted as la_release_held counts them.
-static void release_evicted(la_held_t *out, unsigned n)
-{
-    la_heap_t *locked = NULL;
-    for (unsigned i = 0; i < n; i++) {
-        la_slab_t *s = out[i].slot ? slab_of(out[i].p) : NULL;
-        if (s == NULL || s->heap != locked) {
-            if (locked != NULL)
-                lock_release(&locked->lock);
-            locked = NULL;
-        }
-        if (s == NULL) {
-            la_release_held(&out[i]);
-            continue;
-        }
-        if (locked == NULL) {
-            locked = s->heap;
-            lock_acquire(&locked->lock);
-        }
-        locked->counters.nfree++;
-        locked->counters.free_bytes += out[i].counted;
-        slab_free(locked, out[i].p, "free");
-    }
-    if (locked != NULL)
-        lock_release(&locked->lock);
-}
-
 void debug_slot_free(la_slab_t *s, void *p, const char *func)
 {
     size_t size = s->size;
@@ -499,20 +520,32 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
         stats_usage_publish(-(int64_t)req);
         return;
     }
-    // No heap lock (it was one more lock round trip per free, issue 15):
-    // the trailer says held before the poison lands, in that order for
-    // every thread (the release fence), so that the heap walk, which may
-    // read the slot meanwhile, finds either intact canaries or a held
-    // trailer when it looks again (debug_check_slots).
+    // Poisoned before the heap lock is taken, so that the walk may read
+    // the slot meanwhile: the trailer says held before the poison lands,
+    // in that order for every thread (the release fence), and the walk
+    // finds either intact canaries or a held trailer when it looks again
+    // (debug_check_slots).
     __atomic_store_n(slot_trailer(slot, size), trailer_word(slot, (uint32_t)req, SLOT_HELD),
                      __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memset(slot, LA_POISON_BYTE, size - SLOT_TRAILER_BYTES);
-    stats_usage_publish(-(int64_t)req);
+    // Held by the quarantine of the slot's heap, under its lock (none in a
+    // single-threaded process, as alloc.c's paths take none).
+    la_heap_t *h = s->heap;
+    la_quarantine_t *q = &la.quarantines[h->index];
     la_held_t out[LA_QUARANTINE_EVICT_MAX];
     unsigned n;
-    hold(e, out, &n);
-    release_evicted(out, n);
+    bool lock = !la_single_threaded();
+    if (lock)
+        lock_acquire(&h->lock);
+    int64_t publish = usage_unpublished(q, -(int64_t)req);
+    hold(h, q, e, out, &n);
+    if (lock)
+        lock_release(&h->lock);
+    if (publish != 0)
+        stats_usage_publish(publish);
+    for (unsigned i = 0; i < n; i++)
+        la_release_held(&out[i]);
     debug_quiet_end();
     if (LA_UNLIKELY(la.check_every != 0))
         debug_tick();

@@ -419,6 +419,18 @@ typedef struct {
     bool ts, slot;
 } la_held_t;
 
+// Checking mode's quarantine of one heap (debug.c), under that heap's lock
+// (issue 15: one global ring had a lock of its own, a second lock round
+// trip on every free): the slots and blocks of the heap, and in heap 0's,
+// the large blocks.  A FIFO ring, bounded as config.h says, per heap.
+typedef struct {
+    la_held_t ring[LA_QUARANTINE_SLOTS]; // oldest at head
+    unsigned head, count;
+    size_t bytes;                        // usable bytes of the blocks held
+    la_counters_t counters;              // frees of the blocks held (nfree, free_bytes)
+    int64_t unpublished;                 // checked slots' usage not yet published
+} la_quarantine_t;
+
 // Options read once from the environment (options.c).
 typedef struct {
     int stats;          // ALLOCATOR_STATS: 0 off, 1 text at exit, LA_STATS_JSON
@@ -482,11 +494,7 @@ typedef struct {
     size_t check_ops;                // operations counted for them (atomic)
     size_t check_next;               // check_ops of the next walk (atomic)
     size_t check_visited;            // blocks and slots walks visited (atomic)
-    la_lock_t quarantine_lock;       // the quarantine below (a leaf lock)
-    la_held_t quarantine[LA_QUARANTINE_SLOTS]; // a ring, oldest at quarantine_head
-    unsigned quarantine_head, quarantine_count;
-    size_t quarantine_bytes;         // usable bytes of the blocks held
-    la_counters_t quarantine_counters; // frees of the blocks held (nfree, free_bytes)
+    la_quarantine_t quarantines[LA_MAX_HEAPS]; // heaps[i]'s, under its lock
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
@@ -1002,10 +1010,13 @@ LA_HIDDEN void debug_on_free(void *p, size_t req, size_t usable, const char *fun
 // After a resize in place (the caller checked the canary before it).
 LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable);
 LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);
-// Checking mode: holds b, freed and poisoned, in the quarantine (stamped
-// LA_CHECK_QUARANTINE); false if it is too big to hold.  The blocks it
-// pushes out go to out[] (at most LA_QUARANTINE_EVICT_MAX, *n of them),
-// checked and with their live check word back: the caller frees them.
+// Checking mode: holds b, freed and poisoned, in the quarantine of its
+// heap (a large block: of heap 0; stamped LA_CHECK_QUARANTINE); false if
+// it is too big to hold.  Takes
+// that heap's lock if ts.  The heap's own blocks and slots it pushes out
+// are checked and freed under the lock; large ones go to out[] (at most
+// LA_QUARANTINE_EVICT_MAX, *n of them), checked and with their live check
+// word back: the caller frees them.
 LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts,
                                 la_held_t *out, unsigned *n);
 // Frees for real a block or slot that left the quarantine (alloc.c).

@@ -65,7 +65,6 @@ static void fork_prepare(void)
     lock_acquire(&la.slab_lock);
     lock_acquire(&la.large_lock);
     lock_acquire(&la.stats_lock);
-    lock_acquire(&la.quarantine_lock);
     prof_lock_all();
     guard_lock_all();
 }
@@ -76,7 +75,6 @@ static void fork_parent(void)
         return;
     guard_unlock_all();
     prof_unlock_all();
-    lock_release(&la.quarantine_lock);
     lock_release(&la.stats_lock);
     lock_release(&la.large_lock);
     lock_release(&la.slab_lock);
@@ -93,7 +91,6 @@ static void fork_child(void)
     // The child has one thread; nobody else can hold or wait on these.
     guard_after_fork_child();
     prof_after_fork_child();
-    lock_reset(&la.quarantine_lock);
     lock_reset(&la.stats_lock);
     lock_reset(&la.large_lock);
     lock_reset(&la.slab_lock);

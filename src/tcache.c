@@ -769,6 +769,21 @@ static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
     publish_lazily(tc);
 }
 
+// A validated medium block of another heap, whose bin has no room (a
+// thread that frees what others allocated, and never allocates its size,
+// has a bin that never grows): onto that heap's remote list with one CAS,
+// counted as a flush counts it, where freeing it under the owner's heap
+// lock met the owner's refills there (w_pipeline's bulk messages).
+static void push_remote_block(la_tcache_t *tc, la_block_t *b)
+{
+    void *p = blk_payload(b);
+    blk_stamp_cached(b);
+    la_add_owned(&tc->free_bytes, b->req);
+    la_add_owned(&tc->flushed, 1);
+    heap_push_remote(&la.heaps[blk_heap_index(b)], p, p);
+    publish_lazily(tc);
+}
+
 // A checked slot with no room in any cache: back to its slab, under the
 // lock of its heap, counted there.
 static void slot_free_direct(la_slab_t *s, void *p)
@@ -824,6 +839,8 @@ void tcache_free_slow(void *p)
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
     if (bin != NULL && (bin->room > 0 || make_room(tc, bin)))
         push(tc, b, bin);
+    else if (bin != NULL && la.options.tcache && blk_heap_index(b) != tc->heap->index)
+        push_remote_block(tc, b);
     else
         la_free_block(b);
     background_poke();

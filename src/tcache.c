@@ -266,6 +266,7 @@ static la_tcache_t *tcache_create(void)
 // relinked it), and when that heap is this thread's the noted slots go to
 // their slabs from the array (w_shuffle: a second walk to reverse the
 // chain and a third to free it cost 40 instructions a slot).
+_Static_assert(LA_MAX_HEAPS <= 64, "a flush notes the heaps it met in one word");
 static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
 {
     unsigned cls = (unsigned)(bin - tc->bins);
@@ -309,9 +310,12 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         return released;
     }
     la_link_store(last, NULL);
-    // Slots of several heaps: chained per heap.
-    void *first[LA_MAX_HEAPS] = {0}, *tail[LA_MAX_HEAPS];
-    uint32_t count[LA_MAX_HEAPS] = {0};
+    // Slots of several heaps: chained per heap.  An entry of the arrays is
+    // set up when its bit of `seen` is first set (zeroing all 64 of them
+    // on every such flush was 8% of flush_bin's samples on w_churn).
+    void *first[LA_MAX_HEAPS], *tail[LA_MAX_HEAPS];
+    uint32_t count[LA_MAX_HEAPS];
+    uint64_t seen = 0;
     void *local = NULL;
     base = 0;
     while (rest != NULL) {
@@ -326,9 +330,13 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
             local = rest;
         } else {
             unsigned k = owner->index;
-            la_link_store(rest, first[k]);
-            if (first[k] == NULL)
+            if (!(seen >> k & 1)) {
+                seen |= (uint64_t)1 << k;
+                first[k] = NULL;
                 tail[k] = rest;
+                count[k] = 0;
+            }
+            la_link_store(rest, first[k]);
             first[k] = rest;
             count[k]++;
         }
@@ -339,10 +347,10 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         slab_free_chain(tc->heap, local);
         lock_release(&tc->heap->lock);
     }
-    unsigned nheaps = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < nheaps; i++)
-        if (first[i] != NULL)
-            slab_push_remote(&la.heaps[i], cls, first[i], tail[i], count[i]);
+    for (; seen != 0; seen &= seen - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(seen);
+        slab_push_remote(&la.heaps[i], cls, first[i], tail[i], count[i]);
+    }
     return released;
 }
 
@@ -385,7 +393,8 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     // merge with their neighbours); blocks of other heaps are chained per
     // heap and handed back with one CAS each, so a thread that frees what
     // another allocated never waits for that thread's lock.
-    void *first[LA_MAX_HEAPS] = {0}, *last[LA_MAX_HEAPS];
+    void *first[LA_MAX_HEAPS], *last[LA_MAX_HEAPS];
+    uint64_t seen = 0; // as in flush_slots
     void *local = NULL;
     uint32_t released = 0;
     while (rest != NULL) {
@@ -397,9 +406,12 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
             la_link_store(rest, local);
             local = rest;
         } else {
-            la_link_store(rest, first[owner]);
-            if (first[owner] == NULL)
+            if (!(seen >> owner & 1)) {
+                seen |= (uint64_t)1 << owner;
+                first[owner] = NULL;
                 last[owner] = rest;
+            }
+            la_link_store(rest, first[owner]);
             first[owner] = rest;
         }
         released++;
@@ -410,10 +422,10 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         heap_free_chain(tc->heap, local);
         lock_release(&tc->heap->lock);
     }
-    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < n; i++)
-        if (first[i] != NULL)
-            heap_push_remote(&la.heaps[i], first[i], last[i]);
+    for (; seen != 0; seen &= seen - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(seen);
+        heap_push_remote(&la.heaps[i], first[i], last[i]);
+    }
     la_add_owned(&bin->room, (int32_t)released);
     la_add_owned(&tc->flushed, released);
 }

@@ -161,6 +161,12 @@
 #define LA_TC_TOTAL_BYTES (512 * 1024)
 #define LA_TC_COUNT_MIN 4 // small bins
 #define LA_TC_COUNT_MAX 512
+// A slab bin that runs dry takes its heap's remote list of the class whole,
+// without walking it, when it holds at most this many slots, even past the
+// bin's room: the slots are this heap's free memory either way, and a walk
+// to cut the list at the room is a dependent cross-core miss per slot
+// (w_pipeline's lists held 150-600 slots, more than the bins' room).  Slots.
+#define LA_TC_ADOPT_MAX 512
 // A refill fetches half the bin's capacity, at most this many blocks (the
 // refill of medium blocks collects them in an array on the stack).
 #define LA_TC_BATCH_MAX 64

@@ -364,10 +364,12 @@ typedef struct la_heap {
     uint64_t purged_ms;                   // when this heap was last purged
     // Slabs (slab.c): per class, those with free slots; all of them; and
     // per class, slots that threads bound to other heaps freed (pushed
-    // with a CAS, so that a refill takes its class's with one exchange).
+    // with a CAS, so that a refill takes its class's with one exchange):
+    // the chain's first slot in the low LA_SLAB_ADDR_BITS bits, its
+    // length above them (slab.h, slab_take_remote).
     struct la_slab *slab_avail[LA_SLAB_CLASSES];
     struct la_slab *slab_all;
-    void *slab_remote[LA_SLAB_CLASSES];
+    uintptr_t slab_remote[LA_SLAB_CLASSES];
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
     // with an exchange.  They are live (check: their bare hash) until a

@@ -23,6 +23,9 @@ _Static_assert(LA_IS_POW2(LA_SLAB_BYTES) && LA_SLAB_BYTES == 1u << LA_SLAB_SHIFT
 _Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP_THRESHOLD,
                "a slab is whole chunks, no bigger than a heap block may be");
 
+_Static_assert(LA_SLAB_REMOTE_MANY > LA_TC_COUNT_MAX,
+               "a remote list's length field counts a full bin's flush exactly");
+
 #define L2_ENTRIES ((size_t)1 << LA_SLAB_MAP_L2_BITS)
 
 /* ---- the page map and the metadata pool --------------------------------- */
@@ -230,7 +233,7 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
         la_slab_t *s = h->slab_avail[cls];
         if (s == NULL) {
             // Slots other threads gave back first: they may refill a slab.
-            void *remote = slab_take_remote(h, cls);
+            void *remote = slab_take_remote(h, cls, NULL);
             if (remote != NULL) {
                 slab_free_chain(h, remote);
                 continue;
@@ -377,36 +380,54 @@ void slab_free_slots(la_heap_t *h, void *const *slots, size_t n)
         slab_settle(h, s);
 }
 
-void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last)
+// A remote list's word: its head below LA_SLAB_ADDR_BITS, its length above.
+static void *remote_head(uintptr_t word)
 {
-    void **list = &h->slab_remote[cls];
-    void *old = __atomic_load_n(list, __ATOMIC_RELAXED);
-    do
-        la_link_store(last, old);
-    while (!__atomic_compare_exchange_n(list, &old, first, true, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED));
+    return (void *)(word & (((uintptr_t)1 << LA_SLAB_ADDR_BITS) - 1));
+}
+static uint32_t remote_count(uintptr_t word) { return (uint32_t)(word >> LA_SLAB_ADDR_BITS); }
+static uintptr_t remote_word(void *head, uint32_t count)
+{
+    return (uintptr_t)head | (uintptr_t)count << LA_SLAB_ADDR_BITS;
 }
 
-void *slab_take_remote(la_heap_t *h, unsigned cls)
+void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last, uint32_t n)
 {
-    void **list = &h->slab_remote[cls];
-    if (__atomic_load_n(list, __ATOMIC_RELAXED) == NULL)
-        return NULL; // the common case costs no locked instruction
-    return __atomic_exchange_n(list, NULL, __ATOMIC_ACQUIRE);
+    uintptr_t *list = &h->slab_remote[cls];
+    uintptr_t old = __atomic_load_n(list, __ATOMIC_RELAXED), word;
+    do {
+        la_link_store(last, remote_head(old));
+        uint32_t count = remote_count(old);
+        count = n >= LA_SLAB_REMOTE_MANY - count ? LA_SLAB_REMOTE_MANY : count + n;
+        word = remote_word(first, count);
+    } while (!__atomic_compare_exchange_n(list, &old, word, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
 }
 
-bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain)
+void *slab_take_remote(la_heap_t *h, unsigned cls, uint32_t *count)
 {
-    void *none = NULL;
-    return __atomic_compare_exchange_n(&h->slab_remote[cls], &none, chain, false, __ATOMIC_RELEASE,
-                                       __ATOMIC_RELAXED);
+    uintptr_t *list = &h->slab_remote[cls];
+    uintptr_t word = 0;
+    // The common case, an empty list, costs no locked instruction.
+    if (__atomic_load_n(list, __ATOMIC_RELAXED) != 0)
+        word = __atomic_exchange_n(list, 0, __ATOMIC_ACQUIRE);
+    if (count != NULL)
+        *count = remote_count(word);
+    return remote_head(word);
+}
+
+bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain, uint32_t n)
+{
+    uintptr_t none = 0;
+    return __atomic_compare_exchange_n(&h->slab_remote[cls], &none, remote_word(chain, n), false,
+                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
 size_t slab_purge(la_heap_t *h)
 {
     size_t bytes = 0;
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
-        slab_free_chain(h, slab_take_remote(h, c));
+        slab_free_chain(h, slab_take_remote(h, c, NULL));
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
         la_slab_t *s = h->slab_avail[c];
         while (s != NULL) {

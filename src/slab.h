@@ -103,14 +103,23 @@ LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
 // checked and still holding), freed from the last to the first.
 LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, size_t n);
 // Slots of class cls of h freed by threads bound to other heaps: pushed
-// as one chain (first..last, all of class cls) with one CAS, taken all at
-// once by h's threads (one list per class, so that a refill takes only
-// its class's and files none by class).
-LA_HIDDEN void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last);
-LA_HIDDEN void *slab_take_remote(la_heap_t *h, unsigned cls);
-// Puts back the part of a taken list that its taker had no room for, as
-// it is, if the list is still empty (one CAS, no walk); false otherwise.
-LA_HIDDEN bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain);
+// as one chain (first..last, n slots, all of class cls) with one CAS,
+// taken all at once by h's threads (one list per class, so that a refill
+// takes only its class's and files none by class).  The list's word holds
+// its length beside its head (slots sit below 2^LA_SLAB_ADDR_BITS), so
+// that the taker learns how many slots it got without walking them: each
+// slot's line was last written by the thread that freed it, and the walk
+// was a chain of dependent cross-core misses (94% of the refill samples of
+// w_pipeline's producer).  The length saturates at LA_SLAB_REMOTE_MANY,
+// which means "this many or more: walk to know".
+#define LA_SLAB_REMOTE_MANY ((uint32_t)(UINTPTR_MAX >> LA_SLAB_ADDR_BITS))
+LA_HIDDEN void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last, uint32_t n);
+// The whole list (NULL if empty), its length in *count if count is not NULL.
+LA_HIDDEN void *slab_take_remote(la_heap_t *h, unsigned cls, uint32_t *count);
+// Puts back the part of a taken list that its taker had no room for (n
+// slots, or LA_SLAB_REMOTE_MANY), as it is, if the list is still empty
+// (one CAS, no walk); false otherwise.
+LA_HIDDEN bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain, uint32_t n);
 // Gives h's empty slabs back to the heap; returns their bytes.
 LA_HIDDEN size_t slab_purge(la_heap_t *h);
 // Checks p, a pointer into slab s, for a free or a resize: reports misuse

@@ -266,6 +266,7 @@ static la_tcache_t *tcache_create(void)
 // relinked it), and when that heap is this thread's the noted slots go to
 // their slabs from the array (w_shuffle: a second walk to reverse the
 // chain and a third to free it cost 40 instructions a slot).
+_Static_assert(LA_MAX_HEAPS <= 64, "a flush notes the heaps it met in one word");
 static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
 {
     unsigned cls = (unsigned)(bin - tc->bins);
@@ -295,7 +296,7 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         return 0;
     bin->head = p;
     if (!mixed && owner != tc->heap) {
-        slab_push_remote(owner, cls, rest, last); // relinks last
+        slab_push_remote(owner, cls, rest, last, released); // relinks last
         return released;
     }
     if (!mixed) {
@@ -309,8 +310,12 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         return released;
     }
     la_link_store(last, NULL);
-    // Slots of several heaps: chained per heap.
-    void *first[LA_MAX_HEAPS] = {0}, *tail[LA_MAX_HEAPS];
+    // Slots of several heaps: chained per heap.  An entry of the arrays is
+    // set up when its bit of `seen` is first set (zeroing all 64 of them
+    // on every such flush was 8% of flush_bin's samples on w_churn).
+    void *first[LA_MAX_HEAPS], *tail[LA_MAX_HEAPS];
+    uint32_t count[LA_MAX_HEAPS];
+    uint64_t seen = 0;
     void *local = NULL;
     base = 0;
     while (rest != NULL) {
@@ -325,10 +330,15 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
             local = rest;
         } else {
             unsigned k = owner->index;
-            la_link_store(rest, first[k]);
-            if (first[k] == NULL)
+            if (!(seen >> k & 1)) {
+                seen |= (uint64_t)1 << k;
+                first[k] = NULL;
                 tail[k] = rest;
+                count[k] = 0;
+            }
+            la_link_store(rest, first[k]);
             first[k] = rest;
+            count[k]++;
         }
         rest = next;
     }
@@ -337,10 +347,10 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         slab_free_chain(tc->heap, local);
         lock_release(&tc->heap->lock);
     }
-    unsigned nheaps = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < nheaps; i++)
-        if (first[i] != NULL)
-            slab_push_remote(&la.heaps[i], cls, first[i], tail[i]);
+    for (; seen != 0; seen &= seen - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(seen);
+        slab_push_remote(&la.heaps[i], cls, first[i], tail[i], count[i]);
+    }
     return released;
 }
 
@@ -353,13 +363,21 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         // freed (in cache), where walking past `keep` entries to find the
         // older ones chased a chain of cache misses (flush_bin was 19% of
         // w_shuffle's profile, almost all on that load).
+        // A bin that adopted a remote list may hold more than
+        // LA_TC_COUNT_MAX, one flush's most: flushed in turns, so that
+        // emptying it (thread exit, the epoch) leaves nothing behind.
         uint32_t held = (uint32_t)((int32_t)bin->cap - bin->room);
         uint32_t n = held > keep ? held - keep : 0;
-        uint32_t released = flush_slots(tc, bin, n);
-        la_add_owned(&bin->room, (int32_t)released);
-        la_add_owned(&bin->moved, (int64_t)released);
-        la_add_owned(&tc->slot_moved_bytes,
-                     (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
+        while (n > 0) {
+            uint32_t released = flush_slots(tc, bin, n);
+            if (released == 0)
+                break;
+            n -= LA_MIN(n, released);
+            la_add_owned(&bin->room, (int32_t)released);
+            la_add_owned(&bin->moved, (int64_t)released);
+            la_add_owned(&tc->slot_moved_bytes,
+                         (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
+        }
         return;
     }
     void *rest = bin->head, *kept = NULL;
@@ -375,7 +393,8 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
     // merge with their neighbours); blocks of other heaps are chained per
     // heap and handed back with one CAS each, so a thread that frees what
     // another allocated never waits for that thread's lock.
-    void *first[LA_MAX_HEAPS] = {0}, *last[LA_MAX_HEAPS];
+    void *first[LA_MAX_HEAPS], *last[LA_MAX_HEAPS];
+    uint64_t seen = 0; // as in flush_slots
     void *local = NULL;
     uint32_t released = 0;
     while (rest != NULL) {
@@ -387,9 +406,12 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
             la_link_store(rest, local);
             local = rest;
         } else {
-            la_link_store(rest, first[owner]);
-            if (first[owner] == NULL)
+            if (!(seen >> owner & 1)) {
+                seen |= (uint64_t)1 << owner;
+                first[owner] = NULL;
                 last[owner] = rest;
+            }
+            la_link_store(rest, first[owner]);
             first[owner] = rest;
         }
         released++;
@@ -400,10 +422,10 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         heap_free_chain(tc->heap, local);
         lock_release(&tc->heap->lock);
     }
-    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < n; i++)
-        if (first[i] != NULL)
-            heap_push_remote(&la.heaps[i], first[i], last[i]);
+    for (; seen != 0; seen &= seen - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(seen);
+        heap_push_remote(&la.heaps[i], first[i], last[i]);
+    }
     la_add_owned(&bin->room, (int32_t)released);
     la_add_owned(&tc->flushed, released);
 }
@@ -545,43 +567,59 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
 }
 
 // Takes the slots of the bin's class that other threads handed back to
-// this thread's heap (one exchange) into the bin, up to its room (which
-// may grow first: the bin ran dry); the rest go back to their slabs.
-// Returns whether the bin got slots.  Slots go to the bin as they came,
-// linked already: filed one by one into the bins of their classes, and
-// what did not fit freed into the slabs and carved out again, they made
-// half of w_pipeline's producer's time.
+// this thread's heap (one exchange) into the bin.  Returns whether the bin
+// got slots.  Slots go to the bin as they came, linked already: filed one
+// by one into the bin of their class, and what did not fit freed into the
+// slabs and carved out again, they made half of w_pipeline's producer's
+// time.  A list of up to LA_TC_ADOPT_MAX slots becomes the (empty) bin
+// whole, without a walk, its length known from the list's word, even past
+// the bin's room (which may grow first: the bin ran dry): its links are
+// checked as the pops follow them.  The walk took one dependent
+// cross-core miss per slot (each line was last written by the thread
+// that freed it), 29% of w_pipeline's profile.  A longer list is walked
+// up to the bin's room, and the rest goes back onto the list (or into
+// the slabs).
 static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
 {
     unsigned cls = (unsigned)(bin - tc->bins);
-    void *chain = slab_take_remote(tc->heap, cls);
+    uint32_t count;
+    void *chain = slab_take_remote(tc->heap, cls, &count);
     if (chain == NULL)
         return false;
-    int32_t room = bin->room, n = 0;
-    void *p = chain, *last = NULL;
-    while (p != NULL) {
-        if (n >= room) {
-            if (!grow_bin(tc, bin))
-                break;
-            room = bin->room;
+    int32_t n = 0;
+    void *p = chain;
+    if (bin->head == NULL && count <= LA_TC_ADOPT_MAX) {
+        if ((int32_t)count > bin->room)
+            grow_bin(tc, bin); // it ran dry: it may grow towards what comes
+        bin->head = chain; // the list ends with NULL, as the bin did
+        n = (int32_t)count;
+        p = NULL;
+    } else {
+        int32_t room = bin->room;
+        void *last = NULL;
+        while (p != NULL) {
+            if (n >= room) {
+                if (!grow_bin(tc, bin))
+                    break;
+                room = bin->room;
+            }
+            last = p;
+            p = la_link_next(p, "malloc");
+            n++;
         }
-        last = p;
-        p = la_link_next(p, "malloc");
-        n++;
+        if (last != NULL) {
+            la_link_store(last, bin->head);
+            bin->head = chain;
+        }
     }
-    if (last == NULL)
-        p = chain; // no room at all
-    else {
-        // Its free was counted by whoever freed it.
-        la_link_store(last, bin->head);
-        bin->head = chain;
-        la_add_owned(&bin->room, -n);
-        la_add_owned(&bin->moved, (int64_t)-n);
-        la_add_owned(&tc->slot_moved_bytes, -(int64_t)n * (int64_t)la_sizeclasses[cls].size);
-    }
+    // Its free was counted by whoever freed it.
+    la_add_owned(&bin->room, -n);
+    la_add_owned(&bin->moved, (int64_t)-n);
+    la_add_owned(&tc->slot_moved_bytes, -(int64_t)n * (int64_t)la_sizeclasses[cls].size);
     // The rest back onto the list as it is when nothing was pushed since
     // (one CAS, no walk); else into their slabs.
-    if (p != NULL && !slab_untake_remote(tc->heap, cls, p)) {
+    uint32_t rest = count == LA_SLAB_REMOTE_MANY ? count : count - (uint32_t)n;
+    if (p != NULL && !slab_untake_remote(tc->heap, cls, p, rest)) {
         lock_acquire(&tc->heap->lock);
         slab_free_chain(tc->heap, p);
         lock_release(&tc->heap->lock);
@@ -753,6 +791,21 @@ static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
     publish_lazily(tc);
 }
 
+// A validated medium block of another heap, whose bin has no room (a
+// thread that frees what others allocated, and never allocates its size,
+// has a bin that never grows): onto that heap's remote list with one CAS,
+// counted as a flush counts it, where freeing it under the owner's heap
+// lock met the owner's refills there (w_pipeline's bulk messages).
+static void push_remote_block(la_tcache_t *tc, la_block_t *b)
+{
+    void *p = blk_payload(b);
+    blk_stamp_cached(b);
+    la_add_owned(&tc->free_bytes, b->req);
+    la_add_owned(&tc->flushed, 1);
+    heap_push_remote(&la.heaps[blk_heap_index(b)], p, p);
+    publish_lazily(tc);
+}
+
 // A checked slot with no room in any cache: back to its slab, under the
 // lock of its heap, counted there.
 static void slot_free_direct(la_slab_t *s, void *p)
@@ -798,6 +851,8 @@ static LA_NOINLINE void free_medium(la_block_t *b)
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
     if (bin != NULL && (bin->room > 0 || make_room(tc, bin)))
         push(tc, b, bin);
+    else if (bin != NULL && la.options.tcache && blk_heap_index(b) != tc->heap->index)
+        push_remote_block(tc, b);
     else
         la_free_block(b);
     background_poke();

@@ -77,6 +77,12 @@ class Problem(Exception):
         return "%s%s at %#x" % (where, self.what, self.addr)
 
 
+def remote_head(word):
+    """The first slot of a heap's slab remote list (src/slab.c): the list's
+    word keeps its length above LA_SLAB_ADDR_BITS."""
+    return int(word) & ((1 << LA_SLAB_ADDR_BITS) - 1)
+
+
 def flag_text(head):
     names = [name for bit, name in FLAG_NAMES if head & bit]
     return " ".join(names) if names else "-"
@@ -856,7 +862,7 @@ class Checker:
         for i in range(st.num_heaps):
             for c in range(st.layout.tc_small_bins):
                 where = "heap %d slab remote list of class %d" % (i, c)
-                head = int(st.heap(i)["slab_remote"][c])
+                head = remote_head(st.heap(i)["slab_remote"][c])
                 entries, ended = st.chain(head, WALK_LIMIT)
                 if not ended:
                     raise Problem("%s: does not end" % where, head)
@@ -962,7 +968,7 @@ def describe_cached_slot(st, p):
                     tc_bin_label(n, st.layout.tc_small_bins))
     for i in range(st.num_heaps):
         for c in range(st.layout.tc_small_bins):
-            if p in st.chain(int(st.heap(i)["slab_remote"][c]), WALK_LIMIT)[0]:
+            if p in st.chain(remote_head(st.heap(i)["slab_remote"][c]), WALK_LIMIT)[0]:
                 return "freed by another thread, on heap %d's slab remote list" % i
     return "tagged free, but no thread cache or remote list holds it"
 

@@ -111,9 +111,11 @@ static void remote(void)
     REQUIRE(pthread_create(&t, NULL, free_them, NULL) == 0);
     REQUIRE(pthread_join(t, NULL) == 0);
     la_heap_t *h = &la.heaps[0];
-    void *head = la_load_relaxed(case_size <= LA_SLAB_MAX_BYTES
-                                     ? &h->slab_remote[sizeclass_of(case_size)]
-                                     : &h->remote);
+    // A slab remote list's word keeps its length above its head.
+    void *head = case_size <= LA_SLAB_MAX_BYTES
+                     ? (void *)(la_load_relaxed(&h->slab_remote[sizeclass_of(case_size)]) &
+                                (((uintptr_t)1 << LA_SLAB_ADDR_BITS) - 1))
+                     : la_load_relaxed(&h->remote);
     REQUIRE(head != NULL);
     write_after_free(head);
     // The main thread's bin runs dry within these, and its refill takes

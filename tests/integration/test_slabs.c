@@ -153,6 +153,58 @@ static void test_remote(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// Slots of 48 bytes in use (live, in a cache or on a remote list).
+static size_t used_slots_48(void)
+{
+    la_slab_stats_t st[LA_SLAB_CLASSES];
+    slab_stats(st);
+    return st[sizeclass_of(48)].used_slots;
+}
+
+#define ADOPT 400
+static void *adopted[ADOPT];
+
+static void *free_adopted(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < ADOPT; i++)
+        mem_free_ts(adopted[i]);
+    return NULL;
+}
+
+// A dry bin takes its heap's remote list whole, past its room (400 slots
+// of 48 bytes where it has room for 85), and its thread's exit gives
+// every slot back all the same (issue 14).
+static void *adopt_then_exit(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < ADOPT; i++)
+        adopted[i] = mem_malloc_ts(48);
+    pthread_t t;
+    // The next cache made: bound to the other heap when there are two.
+    REQUIRE(pthread_create(&t, NULL, free_adopted, NULL) == 0);
+    pthread_join(t, NULL);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < ADOPT; i++)
+            adopted[i] = mem_malloc_ts(48);
+        for (int i = 0; i < ADOPT; i++)
+            mem_free_ts(adopted[i]);
+    }
+    return NULL;
+}
+
+static void test_adopt_then_exit(void)
+{
+    mem_trim(0);
+    size_t before = used_slots_48();
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, adopt_then_exit, NULL) == 0);
+    pthread_join(t, NULL);
+    mem_trim(0); // remote lists back into the slabs
+    CHECK_EQ(used_slots_48(), before);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_fork(void)
 {
     for (int i = 0; i < 1000; i++)
@@ -209,6 +261,7 @@ int main(void)
     test_realloc();
     test_empty_slabs_return();
     test_remote();
+    test_adopt_then_exit();
     test_fork();
     test_fresh_slot_writes();
     CHECK_EQ(mem_check_heap(), 0);

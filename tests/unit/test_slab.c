@@ -158,7 +158,7 @@ static void *remote_pusher(void *arg)
     for (size_t i = 0; i < REMOTE_SLOTS; i += 100) {
         for (size_t k = i; k < i + 99; k++)
             la_link_store(mine[k], mine[k + 1]);
-        slab_push_remote(h, sizeclass_of(48), mine[i], mine[i + 99]);
+        slab_push_remote(h, sizeclass_of(48), mine[i], mine[i + 99], 100);
     }
     return NULL;
 }
@@ -181,12 +181,14 @@ static void test_remote(void)
     for (int t = 0; t < REMOTE_THREADS; t++)
         pthread_join(tid[t], NULL);
     // The owner takes the class's list in one exchange, then it is empty.
-    void *chain = slab_take_remote(h, c);
+    uint32_t length;
+    void *chain = slab_take_remote(h, c, &length);
     size_t count = 0;
     for (void *p = chain; p != NULL; p = la_link_next(p, "free"))
         count++;
     CHECK_EQ(count, REMOTE_THREADS * REMOTE_SLOTS);
-    CHECK(slab_take_remote(h, c) == NULL);
+    CHECK_EQ(length, REMOTE_THREADS * REMOTE_SLOTS); // the list knew, without a walk
+    CHECK(slab_take_remote(h, c, NULL) == NULL);
     lock_acquire(&h->lock);
     slab_free_chain(h, chain);
     const void *where;
@@ -200,9 +202,10 @@ static void test_remote(void)
     slab_purge(h);
     CHECK_EQ(slab_alloc_batch(h, c, 1, &one), 1);
     lock_release(&h->lock);
-    slab_push_remote(h, c, one, one);
+    slab_push_remote(h, c, one, one, 1);
     lock_acquire(&h->lock);
-    CHECK(slab_take_remote(h, c) == one);
+    CHECK(slab_take_remote(h, c, &length) == one);
+    CHECK_EQ(length, 1);
     slab_free(h, one, "free");
     lock_release(&h->lock);
 }

@@ -497,7 +497,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     size_t need = blk_size_for(req + la.guard_bytes), size = blk_size(b);
     // Fits without a split: only the requested size changes, which the
     // owner of the block may write without the heap lock.  In the
-    // exported family that includes a block with up to an eighth to spare
+    // exported family that includes a block with up to a quarter to spare
     // (LA_REALLOC_SLACK_DIVISOR): splitting that off, as the seed did,
     // meant the next growth by a few bytes had to move the block (issue
     // 13: strings grown round-robin by 1..64 bytes ran 8x slower than
@@ -508,7 +508,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         blk_set_req(b, req);
         return b;
     }
-    // Growing in the exported family takes an eighth to spare from the
+    // Growing in the exported family takes a quarter to spare from the
     // free block after it, as a move would (realloc_impl): grown in place
     // by exactly `need`, a string growing by a few bytes came back here
     // at every step, each time to take its neighbour off the tree and put
@@ -609,9 +609,9 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     debug_quiet_end();
     if (nb != NULL)
         return blk_payload(nb);
-    // A heap block that grows and must move gets an eighth to spare, so
+    // A heap block that grows and must move gets a quarter to spare, so
     // that a string or vector grown in small steps moves about once per
-    // eighth of its size, not on every step (size-class allocators get the
+    // quarter of its size, not on every step (size-class allocators get the
     // same from their class spacing).  Large blocks grow with mremap.
     size_t roomy = req + req / LA_REALLOC_SLACK_DIVISOR;
     void *q;
@@ -722,7 +722,7 @@ void *la_malloc(size_t req) { return tcache_malloc(req); }
 void la_free(void *p) { tcache_free(p); }
 // The exported realloc.  Its common case past the slabs is inlined: a
 // heap block whose header passes every test of validate() and whose size
-// holds req with at most an eighth to spare (resize_in_place's rule) stays
+// holds req with at most a quarter to spare (resize_in_place's rule) stays
 // where it is, and only its req and check word change, with the hash the
 // header test computed; its owner may write them without the heap lock.
 // Issue 13: w_rrgrow's 460k such calls cost 177 instructions each through

@@ -1037,7 +1037,7 @@ static bool can_extend_after(la_heap_t *h, la_block_t *b)
     return (char *)next == h->brk_region->end - LA_HEADER_BYTES;
 }
 
-bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need)
+bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
 {
     size_t size = blk_size(b);
     if (need <= size) {
@@ -1059,8 +1059,10 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need)
         blk_set_size(b, avail);
         blk_mark_used(b);
     }
-    if (avail - need >= MIN_BLOCK_SIZE)
-        blk_split(h, b, need);
+    // Up to `want`: what is left of the neighbour stays free.
+    size_t take = LA_MIN(avail, LA_MAX(need, want));
+    if (avail - take >= MIN_BLOCK_SIZE)
+        blk_split(h, b, take);
     heap_note_written(h, (char *)b + blk_size(b));
     return true;
 }

@@ -914,7 +914,12 @@ LA_INLINE void heap_tick(la_heap_t *h)
 LA_HIDDEN size_t heap_purge_all_due(void);
 // Counts a release for the statistics.
 LA_HIDDEN void la_count_release(size_t bytes);
-LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t block_bytes);
+// Resizes b to at least `need` bytes without moving it: shrinks by a
+// split, or grows into the free block after it (or the brk region's
+// extension), up to `want` bytes when the neighbour has them (growth
+// steps to come then find room without a call here).  False when it
+// cannot grow to `need`: nothing changed.
+LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want);
 LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);
 // The region holding p, if any (diagnostics: no lock, linear in regions).
 LA_HIDDEN la_region_t *heap_region_of(const void *p);

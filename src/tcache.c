@@ -889,18 +889,6 @@ void tcache_free_slow(void *p)
 
 la_heap_t *tcache_heap(void) { return la_tc->heap; }
 
-bool tcache_count_resize(size_t old_req, size_t new_req)
-{
-    la_tcache_t *tc = la_tc;
-    if (tc->kind != LA_TC_LIVE)
-        return false;
-    la_add_owned(&tc->nresize, 1);
-    la_add_owned(&tc->free_bytes, old_req);
-    la_add_owned(&tc->nalloc, 1);
-    la_add_owned(&tc->alloc_bytes, new_req);
-    return true;
-}
-
 void tcache_publish_current(void)
 {
     la_tcache_t *tc = la_tc;

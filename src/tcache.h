@@ -207,8 +207,19 @@ LA_HIDDEN void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
 // The heap the calling thread allocates from outside its cache.
 LA_HIDDEN la_heap_t *tcache_heap(void);
 // Counts a resize the calling thread made without any lock, if it has a
-// cache to count it in; false otherwise.
-LA_HIDDEN bool tcache_count_resize(size_t old_req, size_t new_req);
+// cache to count it in; false otherwise.  Inlined: realloc's in-place
+// path is a few dozen instructions (issue 13).
+LA_INLINE bool tcache_count_resize(size_t old_req, size_t new_req)
+{
+    la_tcache_t *tc = la_tc;
+    if (tc->kind != LA_TC_LIVE)
+        return false;
+    la_add_owned(&tc->nresize, 1);
+    la_add_owned(&tc->free_bytes, old_req);
+    la_add_owned(&tc->nalloc, 1);
+    la_add_owned(&tc->alloc_bytes, new_req);
+    return true;
+}
 LA_HIDDEN void tcache_lock_all(void);
 LA_HIDDEN void tcache_unlock_all(void);
 LA_HIDDEN void tcache_after_fork_child(void);

@@ -100,8 +100,10 @@ LA_HIDDEN void slab_free(la_heap_t *h, void *p, const char *func);
 // The same for a chain of slots of h, linked (la_link_*).
 LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
 // The same for n slots of h that the caller took off a chain (their links
-// checked and still holding), freed from the last to the first.
-LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, size_t n);
+// checked and still holding), freed from the last to the first; slabs[i]
+// is slot i's slab (slab_of).
+LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, la_slab_t *const *slabs,
+                               size_t n);
 // Slots of class cls of h freed by threads bound to other heaps: pushed
 // as one chain (first..last, n slots, all of class cls) with one CAS,
 // taken all at once by h's threads (one list per class, so that a refill

@@ -242,34 +242,43 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 break;
         }
         uint32_t words = (s->nslots + 63) / 64, carved = s->carved, top = carved;
-        // In locals: the link stores below might alias the slab for all
-        // the compiler knows, and it reloaded both for every slot.
-        uintptr_t base = s->base, size = s->size;
+        // In locals: the link stores below might alias the slab and la for
+        // all the compiler knows, and it reloaded them for every slot.
+        uintptr_t base = s->base, size = s->size, key = la.slot_key;
         size_t first = n;
         for (uint32_t w = s->first_word; w < words && n < want; w++) {
             uint64_t bits = la_load_relaxed(&s->freemap[w]);
-            while (bits != 0 && n < want) {
-                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            s->first_word = w; // words below have no free slot
+            if (bits == 0)
+                continue;
+            // This word's slots, or as many as are still wanted.
+            uint32_t i = 0;
+            for (;;) {
+                i = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                void *p = (void *)(base + (uintptr_t)i * size);
+                uintptr_t *p = (uintptr_t *)(base + (uintptr_t)i * size);
                 // A slot handed out before came back through slab_free
                 // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
                 // path while the slab hands it out again.
-                if (LA_UNLIKELY(i < carved && !la_link_ok(p)))
+                if (LA_UNLIKELY(i < carved && (p[0] ^ p[1]) != (key ^ (uintptr_t)p)))
                     la_link_corrupt(p, "malloc");
-                if (out != NULL)
+                if (out != NULL) {
                     out[n] = p;
-                else if (prev != NULL)
-                    la_link_store(prev, p);
-                else
+                } else if (prev != NULL) {
+                    // la_link_store with the key in a register.
+                    uintptr_t *q = prev;
+                    q[0] = (uintptr_t)p ^ key ^ (uintptr_t)q;
+                    q[1] = (uintptr_t)p;
+                } else {
                     *head = p;
+                }
                 prev = p;
-                n++;
-                top = LA_MAX(top, i + 1);
+                if (++n == want || bits == 0)
+                    break;
             }
+            top = LA_MAX(top, i + 1); // slots come lowest first
             la_store_relaxed(&s->freemap[w], bits);
-            s->first_word = w; // words below have no free slot
         }
         s->nfree -= (uint32_t)(n - first);
         // Published before the slots are: a free of one checks carved.

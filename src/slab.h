@@ -78,6 +78,16 @@ LA_INLINE la_slab_t *slab_of(const void *p)
     return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
 }
 
+// slab_of for p known to be in a slab: a slot taken off a thread cache's
+// bin (its free found its slab, and its link was checked before it was
+// followed), so that the page map's range and second-level checks can go.
+LA_INLINE la_slab_t *slab_of_slot(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    la_slab_t **l2 = la_load_relaxed(&la.slab_map[a >> 32]);
+    return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
+}
+
 // The slot index of p in s, or a value >= s->carved when p is not the
 // start of a slot handed out at least once (interior, or never carved).
 LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)

@@ -282,7 +282,7 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff
         // it is less than that above it.
         if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
-            s = slab_of(p);
+            s = slab_of_slot(p);
             base = s->base;
             if (owner == NULL)
                 owner = s->heap;
@@ -323,7 +323,7 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
     while (rest != NULL) {
         void *next = la_link_next(rest, "free");
         if ((uintptr_t)rest - base >= LA_SLAB_BYTES) {
-            s = slab_of(rest);
+            s = slab_of_slot(rest);
             base = s->base;
             owner = s->heap;
         }

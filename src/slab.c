@@ -242,34 +242,43 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 break;
         }
         uint32_t words = (s->nslots + 63) / 64, carved = s->carved, top = carved;
-        // In locals: the link stores below might alias the slab for all
-        // the compiler knows, and it reloaded both for every slot.
-        uintptr_t base = s->base, size = s->size;
+        // In locals: the link stores below might alias the slab and la for
+        // all the compiler knows, and it reloaded them for every slot.
+        uintptr_t base = s->base, size = s->size, key = la.slot_key;
         size_t first = n;
         for (uint32_t w = s->first_word; w < words && n < want; w++) {
             uint64_t bits = la_load_relaxed(&s->freemap[w]);
-            while (bits != 0 && n < want) {
-                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            s->first_word = w; // words below have no free slot
+            if (bits == 0)
+                continue;
+            // This word's slots, or as many as are still wanted.
+            uint32_t i = 0;
+            for (;;) {
+                i = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                void *p = (void *)(base + (uintptr_t)i * size);
+                uintptr_t *p = (uintptr_t *)(base + (uintptr_t)i * size);
                 // A slot handed out before came back through slab_free
                 // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
                 // path while the slab hands it out again.
-                if (LA_UNLIKELY(i < carved && !la_link_ok(p)))
+                if (LA_UNLIKELY(i < carved && (p[0] ^ p[1]) != (key ^ (uintptr_t)p)))
                     la_link_corrupt(p, "malloc");
-                if (out != NULL)
+                if (out != NULL) {
                     out[n] = p;
-                else if (prev != NULL)
-                    la_link_store(prev, p);
-                else
+                } else if (prev != NULL) {
+                    // la_link_store with the key in a register.
+                    uintptr_t *q = prev;
+                    q[0] = (uintptr_t)p ^ key ^ (uintptr_t)q;
+                    q[1] = (uintptr_t)p;
+                } else {
                     *head = p;
+                }
                 prev = p;
-                n++;
-                top = LA_MAX(top, i + 1);
+                if (++n == want || bits == 0)
+                    break;
             }
+            top = LA_MAX(top, i + 1); // slots come lowest first
             la_store_relaxed(&s->freemap[w], bits);
-            s->first_word = w; // words below have no free slot
         }
         s->nfree -= (uint32_t)(n - first);
         // Published before the slots are: a free of one checks carved.
@@ -355,29 +364,28 @@ void slab_free_chain(la_heap_t *h, void *chain)
     }
 }
 
-void slab_free_slots(la_heap_t *h, void *const *slots, size_t n)
+void slab_free_slots(la_heap_t *h, void *const *slots, la_slab_t *const *slabs, size_t n)
 {
-    // Settled once per run of slots in one slab (p is in the slab at base
-    // iff it is less than its span above it): a batch freed in the order
-    // it was allocated comes in runs hundreds long.  A slab released here
-    // held none of the slots still to come (each of them kept it from
-    // being empty).
-    la_slab_t *s = NULL;
-    uintptr_t base = 0, span = 0; // the slab of the run: none yet
+    // Settled once per run of slots in one slab: a batch freed in the
+    // order it was allocated comes in runs hundreds long.  The caller's
+    // walk found each slot's slab already (looking it up again here was
+    // 15 instructions a slot on w_shuffle, whose runs are one slot long).
+    // A slab released here held none of the slots still to come (each of
+    // them kept it from being empty), so no entry of slabs[] still to come
+    // is stale.
+    la_slab_t *run = NULL;
     while (n-- > 0) {
-        void *p = slots[n];
-        if ((uintptr_t)p - base >= span) {
-            if (s != NULL)
-                slab_settle(h, s);
-            s = slab_of(p);
-            la_assert(s != NULL && s->heap == h);
-            base = s->base;
-            span = s->span;
+        la_slab_t *s = slabs[n];
+        la_assert(s == slab_of(slots[n]) && s->heap == h);
+        if (s != run) {
+            if (run != NULL)
+                slab_settle(h, run);
+            run = s;
         }
-        slot_put_back(s, p, "free");
+        slot_put_back(s, slots[n], "free");
     }
-    if (s != NULL)
-        slab_settle(h, s);
+    if (run != NULL)
+        slab_settle(h, run);
 }
 
 // A remote list's word: its head below LA_SLAB_ADDR_BITS, its length above.

@@ -78,6 +78,16 @@ LA_INLINE la_slab_t *slab_of(const void *p)
     return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
 }
 
+// slab_of for p known to be in a slab: a slot taken off a thread cache's
+// bin (its free found its slab, and its link was checked before it was
+// followed), so that the page map's range and second-level checks can go.
+LA_INLINE la_slab_t *slab_of_slot(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    la_slab_t **l2 = la_load_relaxed(&la.slab_map[a >> 32]);
+    return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
+}
+
 // The slot index of p in s, or a value >= s->carved when p is not the
 // start of a slot handed out at least once (interior, or never carved).
 LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
@@ -100,8 +110,10 @@ LA_HIDDEN void slab_free(la_heap_t *h, void *p, const char *func);
 // The same for a chain of slots of h, linked (la_link_*).
 LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
 // The same for n slots of h that the caller took off a chain (their links
-// checked and still holding), freed from the last to the first.
-LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, size_t n);
+// checked and still holding), freed from the last to the first; slabs[i]
+// is slot i's slab (slab_of).
+LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, la_slab_t *const *slabs,
+                               size_t n);
 // Slots of class cls of h freed by threads bound to other heaps: pushed
 // as one chain (first..last, n slots, all of class cls) with one CAS,
 // taken all at once by h's threads (one list per class, so that a refill

@@ -777,8 +777,10 @@ size_t la_usable_size(const void *p, const char *func)
     if (s != NULL) {
         if (LA_UNLIKELY(la.debug)) // the slack is the canary's and the trailer's
             return debug_slot_req(s, p, func);
-        slab_check(s, p, func);
-        return s->size;
+        uint32_t size = slab_live_size(s, p);
+        if (LA_UNLIKELY(size == 0))
+            slab_check(s, p, func); // names the misuse and aborts
+        return size;
     }
     if (LA_UNLIKELY(guard_owns(p)))
         return guard_usable(p, func);

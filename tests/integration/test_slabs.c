@@ -92,7 +92,7 @@ static void test_realloc(void)
 
 #define MANY 20000
 
-static void *many[MANY];
+static void *many[MANY + 1]; // NULL-terminated for free_array
 
 static void test_empty_slabs_return(void)
 {
@@ -109,11 +109,11 @@ static void test_empty_slabs_return(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
-static void *free_all(void *arg)
+// A thread that frees the blocks of a NULL-terminated array.
+static void *free_array(void *arg)
 {
-    (void)arg;
-    for (int i = 0; i < MANY; i++)
-        mem_free_ts(many[i]);
+    for (void **p = arg; *p != NULL; p++)
+        mem_free_ts(*p);
     return NULL;
 }
 
@@ -138,7 +138,7 @@ static void test_remote(void)
     pthread_join(t, NULL); // slots outlive the thread that made them
     size_t settled = 0;
     for (int round = 0; round < 16; round++) {
-        REQUIRE(pthread_create(&t, NULL, free_all, NULL) == 0);
+        REQUIRE(pthread_create(&t, NULL, free_array, many) == 0);
         pthread_join(t, NULL);
         for (int i = 0; i < MANY; i++)
             many[i] = mem_malloc_ts(32);
@@ -162,15 +162,7 @@ static size_t used_slots_48(void)
 }
 
 #define ADOPT 400
-static void *adopted[ADOPT];
-
-static void *free_adopted(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < ADOPT; i++)
-        mem_free_ts(adopted[i]);
-    return NULL;
-}
+static void *adopted[ADOPT + 1]; // NULL-terminated for free_array
 
 // A dry bin takes its heap's remote list whole, past its room (400 slots
 // of 48 bytes where it has room for 85), and its thread's exit gives
@@ -182,7 +174,7 @@ static void *adopt_then_exit(void *arg)
         adopted[i] = mem_malloc_ts(48);
     pthread_t t;
     // The next cache made: bound to the other heap when there are two.
-    REQUIRE(pthread_create(&t, NULL, free_adopted, NULL) == 0);
+    REQUIRE(pthread_create(&t, NULL, free_array, adopted) == 0);
     pthread_join(t, NULL);
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < ADOPT; i++)

@@ -149,7 +149,7 @@
 // Medium bins start empty (capacity 0) and grow on demand from one block.
 // A bin starts able to hold this many bytes of blocks (its count is this
 // divided by its block size, clamped to the counts below); each time it
-// overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while what all the bins
+// overflows it doubles, up to LA_TC_BIN_BYTES_MAX, while what the slab bins
 // grew beyond their starting capacity stays within LA_TC_TOTAL_BYTES (a
 // batch of 1000 blocks of 16..1024 B needs ~300 KiB).  Bins a thread churns
 // grow; the others stay small.  Starting at 4 KiB rather than 1 KiB (256 B
@@ -159,6 +159,27 @@
 #define LA_TC_BIN_BYTES (4096)
 #define LA_TC_BIN_BYTES_MAX (256 * 1024)
 #define LA_TC_TOTAL_BYTES (512 * 1024)
+// The medium bins grow within a budget of their own (issue 13): charged to
+// LA_TC_TOTAL_BYTES with the slab bins, they stayed at 1-4 blocks once the
+// slab bins had used it up, and churned through the heap lock; the slab
+// bins, no longer sharing, refill less too.  Callgrind Ir (LD_PRELOAD=lib
+// valgrind --tool=callgrind w_X args; churn at 0.25) and peak RSS
+// (/usr/bin/time -f %M at scale 1, median of 30 / 10 / 15 runs):
+//   medium budget         shared      256 KiB  512 KiB     1 MiB
+//   churn 2 remote Ir     480 M       473 M    466-471 M   459 M
+//   churn 4 remote Ir     536-541 M   527 M    526-532 M   517 M
+//   churn 2 local Ir      439 M       439 M    434-436 M   434 M
+//   fragment 0.5 Ir       257 M       259 M    246 M       235 M
+//   larson 0.25 8 Ir      408 M       408 M    408 M       408 M
+//   churn 1 4 remote      13.3 MB              14.2 MB     16.6 MB (of 7)
+//   larson 1 32           25.5 MB              25.8 MB
+//   pinned 1              105.5 MB             106.0 MB
+// w_churn 1 4 remote's peak spreads over 11-20 MB from run to run under
+// either; larson 1 8, fragment 1, batch 1 and the memory group's other
+// peaks did not move (its pinned: 102.6 -> 103.4 MiB).  A shared budget of
+// 1 MiB saved as much as 512 KiB apart, but grew churn 1 4 remote and
+// larson 1 32 to 19.8 and 31.7 MB (medians of 3).  Bytes.
+#define LA_TC_MEDIUM_TOTAL_BYTES (512 * 1024)
 #define LA_TC_COUNT_MIN 4 // small bins
 #define LA_TC_COUNT_MAX 512
 // A slab bin that runs dry takes its heap's remote list of the class whole,

@@ -214,12 +214,14 @@ static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
     size_t block = bin_block_bytes(tc, bin);
     size_t cap = bin->cap;
     size_t grown = LA_MIN(LA_MAX(cap * 2, (size_t)1), bin_count_for(tc, bin, LA_TC_BIN_BYTES_MAX));
-    if (!la.options.tcache || grown <= cap ||
-        tc->cap_bytes + (grown - cap) * block > LA_TC_TOTAL_BYTES)
+    bool medium = bin_is_medium(tc, bin);
+    size_t *used = medium ? &tc->medium_cap_bytes : &tc->cap_bytes;
+    size_t budget = medium ? LA_TC_MEDIUM_TOTAL_BYTES : LA_TC_TOTAL_BYTES;
+    if (!la.options.tcache || grown <= cap || *used + (grown - cap) * block > budget)
         return false;
     la_store_relaxed(&bin->cap, (uint16_t)grown);
     la_add_owned(&bin->room, (int32_t)(grown - cap));
-    tc->cap_bytes += (grown - cap) * block;
+    *used += (grown - cap) * block;
     return true;
 }
 

@@ -79,7 +79,8 @@ typedef struct la_tcache {
     size_t nalloc, alloc_bytes, free_bytes;
     size_t nresize;              // resizes in place (one free, one allocation)
     size_t refilled, flushed;    // blocks that entered / left the bins in batches
-    size_t cap_bytes;            // what the bins grew: sum of (cap - starting cap) * block size
+    size_t cap_bytes;            // what the slab bins grew: sum of (cap - starting cap) * block size
+    size_t medium_cap_bytes;     // the same for the medium bins (which start at 0)
     uint8_t ran_dry[LA_TC_BINS]; // the bin was refilled since it last overflowed
     // Cold fields: the slow path's.
     la_heap_t *heap;             // where refills come from

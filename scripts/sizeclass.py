@@ -5,7 +5,7 @@
 Usage: scripts/sizeclass.py   (from anywhere; rewrites the file in place)
 
 Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling to
-LA_SLAB_MAX_BYTES.  For each class:
+LA_SLAB_MAX_BYTES, and 1088 (1 KiB + 1/16) when the bound is above 1 KiB.  For each class:
   inv, shift  size = odd << shift, inv = odd's inverse mod 2^32
   span        the slab's bytes: the smallest LA_SLAB_BYTES << k (at most
               LA_SLAB_SPAN_MAX) whose slots number at least
@@ -42,6 +42,10 @@ def sizes(top):
     b = 128
     while b < top:
         out += [b + b // 4 * i for i in (1, 2, 3, 4)]
+        if b == 1024:
+            # 1 KiB plus a small header (sqlite3's 1032-byte allocations:
+            # 1024 and its 8-byte size prefix) would lose a fifth in 1280.
+            out.insert(-4, 1088)
         b *= 2
     return out
 

@@ -63,8 +63,10 @@ static void test_table(void)
     CHECK_EQ(la_sizeclasses[sizeclass_of(24)].size, 24);
     CHECK_EQ(la_sizeclasses[sizeclass_of(100)].size, 112);
     CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1024);
-    // Above 1 KiB: four classes per doubling, and slabs of a few chunks.
-    CHECK_EQ(la_sizeclasses[sizeclass_of(1025)].size, 1280);
+    // Above 1 KiB: 1 KiB + 1/16 for a 1 KiB buffer and its header, four
+    // classes per doubling, and slabs of a few chunks.
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1025)].size, 1088);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1089)].size, 1280);
     CHECK_EQ(la_sizeclasses[sizeclass_of(LA_SLAB_MAX_BYTES)].size, LA_SLAB_MAX_BYTES);
     CHECK(la_sizeclasses[sizeclass_of(2048)].span > LA_SLAB_BYTES);
 }

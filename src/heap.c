@@ -429,10 +429,6 @@ LA_INLINE void retag_free(la_heap_t *h, la_block_t *b, size_t size)
     heap_note_written(h, (char *)b + sizeof(la_free_t));
 }
 
-// The top carved at its start when nothing listed fits `need`, the rest
-// staying the top: a few stores, as glibc cuts from its top chunk (issue
-// 14: malloc(1 MiB) + free moved the top's tree node twice a round).  NULL
-// when the top is missing or too small to leave a block behind.
 // Makes the first `need` bytes of free block b a live block in place (the
 // caller then retags the rest); its dirty payload bytes to *dirty_bytes
 // if asked, and its purge span, read before the header is rewritten, to
@@ -448,6 +444,10 @@ LA_INLINE void take_front(la_heap_t *h, la_block_t *b, size_t need, size_t *dirt
     blk_set_req(b, 0);
 }
 
+// The top carved at its start when nothing listed fits `need`, the rest
+// staying the top: a few stores, as glibc cuts from its top chunk (issue
+// 14: malloc(1 MiB) + free moved the top's tree node twice a round).  NULL
+// when the top is missing or too small to leave a block behind.
 LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     la_block_t *b = h->top;

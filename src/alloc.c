@@ -479,6 +479,17 @@ LA_INLINE void free_block(la_block_t *b, bool ts, const char *func)
         debug_tick();
 }
 
+// Whether a heap block of `size` bytes keeps serving a request that needs
+// `need` in the exported family: it holds it with less than a quarter
+// (LA_REALLOC_SLACK_DIVISOR) to spare, so only the requested size changes.
+LA_INLINE bool keeps_block(size_t need, size_t size)
+{
+    return need <= size && size - need < LA_MAX((size_t)MIN_BLOCK_SIZE, size / LA_REALLOC_SLACK_DIVISOR);
+}
+
+// req with the slack a growing block of the exported family is given.
+LA_INLINE size_t with_slack(size_t req) { return req + req / LA_REALLOC_SLACK_DIVISOR; }
+
 // Resizes without moving when the block's neighbourhood allows.
 static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
 {
@@ -502,9 +513,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     // meant the next growth by a few bytes had to move the block (issue
     // 13: strings grown round-robin by 1..64 bytes ran 8x slower than
     // tcmalloc and mimalloc).
-    size_t keep = ts ? LA_MAX((size_t)MIN_BLOCK_SIZE, size / LA_REALLOC_SLACK_DIVISOR)
-                     : (size_t)MIN_BLOCK_SIZE;
-    if (ts && need <= size && size - need < keep && tcache_count_resize(old_req, req)) {
+    if (ts && keeps_block(need, size) && tcache_count_resize(old_req, req)) {
         blk_set_req(b, req);
         return b;
     }
@@ -515,8 +524,8 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     // the rest back (issue 13: 120k of w_rrgrow's 470k heap reallocs,
     // 270 instructions each).
     size_t want = need;
-    if (ts && need > size && req + req / LA_REALLOC_SLACK_DIVISOR < threshold)
-        want = blk_size_for(req + req / LA_REALLOC_SLACK_DIVISOR + la.guard_bytes);
+    if (ts && need > size && with_slack(req) < threshold)
+        want = blk_size_for(with_slack(req) + la.guard_bytes);
     la_heap_t *h = &la.heaps[blk_heap_index(b)];
     if (ts)
         lock_acquire(&h->lock);
@@ -613,7 +622,7 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     // that a string or vector grown in small steps moves about once per
     // quarter of its size, not on every step (size-class allocators get the
     // same from their class spacing).  Large blocks grow with mremap.
-    size_t roomy = req + req / LA_REALLOC_SLACK_DIVISOR;
+    size_t roomy = with_slack(req);
     void *q;
     if (ts && req > old_req && req > LA_SLAB_MAX_BYTES && roomy < la_mmap_threshold(true))
         q = la_alloc_direct(req, roomy, false);
@@ -743,8 +752,7 @@ void *la_realloc(void *p, size_t req)
     la_block_t *b = blk_from_payload(p);
     // blk_size_for(req) for 0 < req (la.guard_bytes is 0 outside la.debug).
     size_t need = LA_ALIGN_UP(req + LA_HEADER_BYTES, ALIGNMENT);
-    size_t keep = LA_MAX((size_t)MIN_BLOCK_SIZE, size / LA_REALLOC_SLACK_DIVISOR);
-    if (LA_LIKELY(req - 1 < la_mmap_threshold(true) - 1 && need <= size && size - need < keep) &&
+    if (LA_LIKELY(req - 1 < la_mmap_threshold(true) - 1 && keeps_block(need, size)) &&
         tcache_count_resize(blk_req(b), req)) {
         b->req = (uint32_t)req;
         b->check = la_check_word(hash, req);

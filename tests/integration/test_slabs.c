@@ -4,14 +4,15 @@
  * exported malloc family's code): the class sizes as usable sizes, realloc
  * within a slot never moving, an empty slab going back to the heap and
  * out by mem_trim, frees from another thread taken back by the owner,
- * slots outliving the thread that allocated them, fork, and the heap walk
- * after each step.  It peeks at slab_stats() for the per-class counts.
+ * slots outliving the thread that allocated them, a thread's first free of
+ * a slot its creator gave it, fork, and the heap walk after each step.  It peeks at slab_stats() for the per-class counts.
  */
 #include <pthread.h>
 #include <sys/wait.h>
 
 #include "allocator.h"
 #include "slab.h"
+#include "tcache.h"
 #include "../testhelper.h"
 
 static size_t slabs_in_use(void)
@@ -247,6 +248,53 @@ static void test_fresh_slot_writes(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+// A thread's first free is often of a block its creator handed it; the
+// slot goes back to its slab rather than becoming the thread's next slot
+// of the class, a neighbour of what the creator gave the other threads
+// (w_falseshare passive).  Threads take heaps in turn, so one of the next
+// la.heap_target threads lands on a heap other than the slot's.
+typedef struct {
+    void *given, *next;
+    la_heap_t *own_heap;
+} handoff_t;
+
+static void *free_given_then_alloc(void *arg)
+{
+    handoff_t *h = arg;
+    mem_free_ts(h->given);
+    h->next = mem_malloc_ts(16);
+    h->own_heap = tcache_heap();
+    return NULL;
+}
+
+static void test_handoff(void)
+{
+    if (la.heap_target < 2) {
+        printf("test_slabs: handoff skipped: one heap (%u CPU), every thread shares it\n",
+               la.heap_target);
+        return;
+    }
+    void *neighbour = mem_malloc_ts(16);
+    bool foreign = false;
+    for (unsigned i = 0; i <= la.heap_target && !foreign; i++) {
+        handoff_t h = {.given = mem_malloc_ts(16)};
+        la_heap_t *given_heap = slab_of(h.given)->heap;
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, free_given_then_alloc, &h) == 0);
+        pthread_join(t, NULL);
+        REQUIRE(h.next != NULL);
+        foreign = h.own_heap != given_heap;
+        if (foreign) {
+            CHECK(h.next != h.given);
+            CHECK(slab_of(h.next)->heap == h.own_heap);
+        }
+        mem_free_ts(h.next);
+    }
+    CHECK(foreign); // the turns reached another heap
+    mem_free_ts(neighbour);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 int main(void)
 {
     test_sizes();
@@ -254,6 +302,7 @@ int main(void)
     test_empty_slabs_return();
     test_remote();
     test_adopt_then_exit();
+    test_handoff();
     test_fork();
     test_fresh_slot_writes();
     CHECK_EQ(mem_check_heap(), 0);

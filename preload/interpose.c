@@ -189,7 +189,7 @@ static inline __attribute__((always_inline)) void *pvalloc_from(size_t size, voi
 
 LA_EXPORT void *pvalloc(size_t size) { return pvalloc_from(size, LA_CALLER); }
 
-LA_EXPORT size_t malloc_usable_size(void *ptr) { return la_usable_size(ptr, "malloc_usable_size"); }
+LA_EXPORT size_t malloc_usable_size(void *ptr) { return tcache_usable_size(ptr, "malloc_usable_size"); }
 
 /* ---- glibc's internal names --------------------------------------------- */
 

@@ -777,7 +777,7 @@ void *la_calloc(size_t nmemb, size_t size)
     return malloc_impl(req, true, true);
 }
 
-size_t la_usable_size(const void *p, const char *func)
+size_t la_usable_size_slow(const void *p, const char *func)
 {
     if (p == NULL)
         return 0;
@@ -785,10 +785,8 @@ size_t la_usable_size(const void *p, const char *func)
     if (s != NULL) {
         if (LA_UNLIKELY(la.debug)) // the slack is the canary's and the trailer's
             return debug_slot_req(s, p, func);
-        uint32_t size = slab_live_size(s, p);
-        if (LA_UNLIKELY(size == 0))
-            slab_check(s, p, func); // names the misuse and aborts
-        return size;
+        slab_check(s, p, func); // names the misuse and aborts
+        return 0;
     }
     if (LA_UNLIKELY(guard_owns(p)))
         return guard_usable(p, func);
@@ -889,4 +887,4 @@ void *mem_calloc_ts(size_t nmemb, size_t size) LA_ALIAS(la_calloc);
 void *mem_realloc_ts(void *ptr, size_t size) LA_ALIAS(la_realloc);
 void *mem_aligned_alloc(size_t alignment, size_t size) LA_ALIAS(la_aligned);
 
-size_t mem_usable_size(const void *ptr) { return la_usable_size(ptr, "malloc_usable_size"); }
+size_t mem_usable_size(const void *ptr) { return tcache_usable_size(ptr, "malloc_usable_size"); }

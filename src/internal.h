@@ -960,8 +960,10 @@ LA_HIDDEN void *la_calloc(size_t nmemb, size_t size);
 LA_HIDDEN void *la_realloc(void *p, size_t req);
 // Power-of-two alignment (EINVAL otherwise), any size.
 LA_HIDDEN void *la_aligned(size_t align, size_t req);
-// The usable size; `func` names the caller in misuse reports.
-LA_HIDDEN size_t la_usable_size(const void *p, const char *func);
+// The usable size of anything but a live slot in a default build (where
+// tcache_usable_size() answers inline); `func` names the caller in misuse
+// reports.
+LA_HIDDEN LA_NOINLINE size_t la_usable_size_slow(const void *p, const char *func);
 // Free bytes held in heap free lists, and their count (for mallinfo).
 LA_HIDDEN void la_free_space(size_t *bytes, size_t *blocks);
 

@@ -1148,7 +1148,7 @@ static LA_NOINLINE void *resize_slow(void *p, size_t req, void *caller, size_t c
         // drops p's sample if it had one), unless the profiler's is due too.
         void *q = guarded(due, req, ALIGNMENT, caller);
         if (q != NULL) {
-            memcpy(q, p, LA_MIN(la_usable_size(p, "realloc"), req));
+            memcpy(q, p, LA_MIN(tcache_usable_size(p, "realloc"), req));
             la_free(p);
             return q;
         }

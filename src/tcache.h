@@ -195,6 +195,22 @@ LA_INLINE void tcache_free(void *ptr)
     bin->head = p;
 }
 
+// malloc_usable_size: a live slot's class size, tested inline with no
+// frame (ruby's GC sizes every block before it frees it: with the heap
+// block's path in the same function, each call paid for a frame and a
+// call into it, 44 instructions against mimalloc's 28).  Checking mode, a
+// misused slot and everything outside the slabs take la_usable_size_slow.
+LA_INLINE size_t tcache_usable_size(const void *p, const char *func)
+{
+    la_slab_t *s = slab_of(p);
+    if (LA_LIKELY(s != NULL)) {
+        uint32_t size = slab_live_size(s, p);
+        if (LA_LIKELY(size != 0 && !la.debug))
+            return size;
+    }
+    return la_usable_size_slow(p, func);
+}
+
 /* ---- tcache.c ----------------------------------------------------------- */
 
 // Publishes the calling thread's live-byte balance (before a snapshot).

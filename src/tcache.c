@@ -280,6 +280,15 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
     uintptr_t base = 0; // the slab of the slot before: none yet
     uint32_t released = 0;
     n = LA_MIN(n, (uint32_t)LA_TC_COUNT_MAX); // a bin holds no more
+    // The common case, slots of this thread's heap: one walk under its
+    // lock puts them back as it goes (slab_free_run), up to the first slot
+    // of another heap, which the next call takes the path below for.
+    if (p != NULL && slab_of_slot(p)->heap == tc->heap) {
+        lock_acquire(&tc->heap->lock);
+        bin->head = slab_free_run(tc->heap, p, n, &released);
+        lock_release(&tc->heap->lock);
+        return released;
+    }
     while (released < n && p != NULL) {
         // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff
         // it is less than that above it.

@@ -12,7 +12,8 @@
  * 0.16 s we took 0.74 s), while the bitmap costs one find-first-set per
  * slot and touches no slot.  Lowest-first also carves lazily: a new slab
  * hands out slots from its start, and its untouched pages stay untouched
- * (and out of RSS) until needed.
+ * (and out of RSS) until needed.  Slots from `carved` up were never handed
+ * out (their bits all set), so they go in one run, without a bit search.
  */
 #include <string.h>
 
@@ -241,27 +242,33 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
             if (n > 0 || (s = slab_create(h, cls)) == NULL)
                 break;
         }
-        uint32_t words = (s->nslots + 63) / 64, carved = s->carved, top = carved;
+        uint32_t carved = s->carved;
         // In locals: the link stores below might alias the slab and la for
         // all the compiler knows, and it reloaded them for every slot.
         uintptr_t base = s->base, size = s->size, key = la.slot_key;
         size_t first = n;
-        for (uint32_t w = s->first_word; w < words && n < want; w++) {
+        // Slots handed out before and given back: the bitmap's, below
+        // `carved` (bits from `carved` up are all set: never carved).
+        uint32_t below = (carved + 63) / 64;
+        for (uint32_t w = s->first_word; w < below && n < want; w++) {
             uint64_t bits = la_load_relaxed(&s->freemap[w]);
             s->first_word = w; // words below have no free slot
+            if (carved < w * 64 + 64)
+                bits &= ((uint64_t)1 << (carved % 64)) - 1; // this word's carved slots
             if (bits == 0)
                 continue;
+            uint64_t taken = 0;
             // This word's slots, or as many as are still wanted.
-            uint32_t i = 0;
             for (;;) {
-                i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                taken |= bits & -bits;
                 bits &= bits - 1;
                 uintptr_t *p = (uintptr_t *)(base + (uintptr_t)i * size);
                 // A slot handed out before came back through slab_free
                 // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
                 // path while the slab hands it out again.
-                if (LA_UNLIKELY(i < carved && (p[0] ^ p[1]) != (key ^ (uintptr_t)p)))
+                if (LA_UNLIKELY((p[0] ^ p[1]) != (key ^ (uintptr_t)p)))
                     la_link_corrupt(p, "malloc");
                 if (out != NULL) {
                     out[n] = p;
@@ -277,12 +284,46 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 if (++n == want || bits == 0)
                     break;
             }
-            top = LA_MAX(top, i + 1); // slots come lowest first
-            la_store_relaxed(&s->freemap[w], bits);
+            la_store_relaxed(&s->freemap[w], la_load_relaxed(&s->freemap[w]) & ~taken);
+        }
+        // Then never-carved slots, lowest first, in one run from `carved`:
+        // no bit to find one at a time and no link to check (a scan of the
+        // bitmap cost 33 instructions a slot on w_shuffle, whose batches
+        // come mostly from new slabs), their bits cleared a word at a time.
+        // The slots below were all taken (n < want), so the words below
+        // the new `carved` have no free slot.
+        if (n < want && carved < s->nslots) {
+            uint32_t end = (uint32_t)LA_MIN((size_t)s->nslots, carved + (want - n));
+            uintptr_t p = base + (uintptr_t)carved * size;
+            uint32_t i = carved;
+            if (out != NULL) {
+                for (; i < end; i++, p += size)
+                    out[n++] = (void *)p;
+            } else {
+                if (prev == NULL) { // the chain's head
+                    *head = (void *)p;
+                    prev = (void *)p;
+                    i++, n++, p += size;
+                }
+                // Each slot links the one before to itself: a store pair.
+                uintptr_t q = (uintptr_t)prev;
+                for (; i < end; i++, n++, q = p, p += size) {
+                    ((uintptr_t *)q)[0] = p ^ key ^ q;
+                    ((uintptr_t *)q)[1] = p;
+                }
+                prev = (void *)q;
+            }
+            for (uint32_t w = carved / 64; w * 64 < end; w++) {
+                uint32_t lo = LA_MAX(carved, w * 64) - w * 64, hi = LA_MIN(end, w * 64 + 64) - w * 64;
+                uint64_t mask = (hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1) &
+                                ~(((uint64_t)1 << lo) - 1);
+                la_store_relaxed(&s->freemap[w], la_load_relaxed(&s->freemap[w]) & ~mask);
+            }
+            s->first_word = (end == s->nslots ? end - 1 : end) / 64;
+            // Published before the slots are: a free of one checks carved.
+            __atomic_store_n(&s->carved, end, __ATOMIC_RELAXED);
         }
         s->nfree -= (uint32_t)(n - first);
-        // Published before the slots are: a free of one checks carved.
-        __atomic_store_n(&s->carved, top, __ATOMIC_RELAXED);
         if (s->nfree == 0)
             avail_remove(h, s);
     }
@@ -364,28 +405,40 @@ void slab_free_chain(la_heap_t *h, void *chain)
     }
 }
 
-void slab_free_slots(la_heap_t *h, void *const *slots, la_slab_t *const *slabs, size_t n)
+void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
 {
-    // Settled once per run of slots in one slab: a batch freed in the
-    // order it was allocated comes in runs hundreds long.  The caller's
-    // walk found each slot's slab already (looking it up again here was
-    // 15 instructions a slot on w_shuffle, whose runs are one slot long).
-    // A slab released here held none of the slots still to come (each of
-    // them kept it from being empty), so no entry of slabs[] still to come
-    // is stale.
+    // One walk that checks each link and puts its slot back at once: a
+    // walk that noted the slots and their slabs in arrays, then a second
+    // loop over the arrays, cost 78 instructions a slot on w_shuffle
+    // (whose slabs change from one slot to the next), and every slot
+    // flushed was one of them.
     la_slab_t *run = NULL;
-    while (n-- > 0) {
-        la_slab_t *s = slabs[n];
-        la_assert(s == slab_of(slots[n]) && s->heap == h);
-        if (s != run) {
-            if (run != NULL)
+    uintptr_t base = 0; // the run's first chunk: none yet
+    uint32_t done = 0;
+    while (done < n && chain != NULL) {
+        // Slabs are LA_SLAB_BYTES-aligned: chain is in the run's first
+        // chunk iff it is less than that above its base (a slot in a
+        // later chunk of a two-chunk slab finds the same slab again).
+        if ((uintptr_t)chain - base >= LA_SLAB_BYTES) {
+            la_slab_t *s = slab_of_slot(chain);
+            if (s->heap != h)
+                break;
+            // A slab released here held none of the slots still to come
+            // (each of them kept it from being empty).
+            if (run != NULL && s != run)
                 slab_settle(h, run);
             run = s;
+            base = s->base;
         }
-        slot_put_back(s, slots[n], "free");
+        void *next = la_link_next(chain, "free");
+        slot_put_back(run, chain, "free");
+        done++;
+        chain = next;
     }
     if (run != NULL)
         slab_settle(h, run);
+    *count = done;
+    return chain;
 }
 
 // A remote list's word: its head below LA_SLAB_ADDR_BITS, its length above.

@@ -126,11 +126,12 @@ LA_HIDDEN size_t slab_alloc_chain(la_heap_t *h, unsigned cls, size_t want, void 
 LA_HIDDEN void slab_free(la_heap_t *h, void *p, const char *func);
 // The same for a chain of slots of h, linked (la_link_*).
 LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
-// The same for n slots of h that the caller took off a chain (their links
-// checked and still holding), freed from the last to the first; slabs[i]
-// is slot i's slab (slab_of).
-LA_HIDDEN void slab_free_slots(la_heap_t *h, void *const *slots, la_slab_t *const *slabs,
-                               size_t n);
+// The same for up to n slots of a chain (a thread cache's bin) from its
+// head, each link checked as it is followed, that stops before the first
+// slot of another heap; how many went back goes to *count, and the rest
+// of the chain (links intact) is returned.  The slots are put back
+// newest first (the chain's order), in one walk.
+LA_HIDDEN void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count);
 // Slots of class cls of h freed by threads bound to other heaps: pushed
 // as one chain (first..last, n slots, all of class cls) with one CAS,
 // taken all at once by h's threads (one list per class, so that a refill

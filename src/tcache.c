@@ -259,27 +259,34 @@ static la_tcache_t *tcache_create(void)
 // Gives the n newest slots of a slab bin (from its head) back to their
 // heaps: those of this thread's heap to their slabs under its lock, those
 // of another heap onto that heap's remote list of the class with one CAS.
-// Returns how many left the bin.  One walk checks each link, finds each
-// slot's heap and notes the slot: consecutive slots mostly share a slab,
-// whose page-map entry is then looked up once per run; when all of them
-// share a heap (a thread that frees what one other thread allocated) the
-// walked chain goes as it is, relinked nowhere (flush_bin was 21% of
-// w_pipeline's profile when it walked twice, looked every slot up and
-// relinked it), and when that heap is this thread's the noted slots go to
-// their slabs from the array (w_shuffle: a second walk to reverse the
-// chain and a third to free it cost 40 instructions a slot).
+// Returns how many left the bin.  Slots of this thread's heap go back as
+// one walk under its lock reaches them (slab_free_run), up to the first
+// slot of another heap: noting them in arrays for a second loop cost 78
+// instructions a slot on w_shuffle (a second walk to reverse the chain
+// and a third to free it, before that, 40 more).  Otherwise one walk
+// checks each link and finds each slot's heap (consecutive slots mostly
+// share a slab, whose page-map entry is then looked up once per run);
+// when all of them share a heap (a thread that frees what one other
+// thread allocated) the walked chain goes as it is, relinked nowhere
+// (flush_bin was 21% of w_pipeline's profile when it walked twice, looked
+// every slot up and relinked it).
 _Static_assert(LA_MAX_HEAPS <= 64, "a flush notes the heaps it met in one word");
 static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
 {
     unsigned cls = (unsigned)(bin - tc->bins);
     void *rest = bin->head, *last = NULL, *p = rest;
-    void *slots[LA_TC_COUNT_MAX];
-    la_slab_t *slabs[LA_TC_COUNT_MAX], *s = NULL;
+    la_slab_t *s = NULL;
     la_heap_t *owner = NULL;
     bool mixed = false;
     uintptr_t base = 0; // the slab of the slot before: none yet
     uint32_t released = 0;
-    n = LA_MIN(n, (uint32_t)LA_TC_COUNT_MAX); // a bin holds no more
+    n = LA_MIN(n, (uint32_t)LA_TC_COUNT_MAX); // one turn of flush_bin's
+    if (p != NULL && slab_of_slot(p)->heap == tc->heap) {
+        lock_acquire(&tc->heap->lock);
+        bin->head = slab_free_run(tc->heap, p, n, &released);
+        lock_release(&tc->heap->lock);
+        return released;
+    }
     while (released < n && p != NULL) {
         // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff
         // it is less than that above it.
@@ -291,26 +298,15 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
             else if (s->heap != owner)
                 mixed = true;
         }
-        slabs[released] = s;
-        slots[released++] = p;
+        released++;
         last = p;
         p = la_link_next(p, "free");
     }
     if (last == NULL)
         return 0;
     bin->head = p;
-    if (!mixed && owner != tc->heap) {
+    if (!mixed) { // all of one other heap (the first is not this thread's)
         slab_push_remote(owner, cls, rest, last, released); // relinks last
-        return released;
-    }
-    if (!mixed) {
-        // Back to the slabs oldest first, in the order the program freed
-        // them: newest first (the walk's order) made slabs empty, go back
-        // to the heap and be carved again in another order, and grew
-        // w_shuffle's heap from 28.9 to 34-43 MiB (peak RSS 34.5 -> 39.7 MB).
-        lock_acquire(&tc->heap->lock);
-        slab_free_slots(tc->heap, slots, slabs, released);
-        lock_release(&tc->heap->lock);
         return released;
     }
     la_link_store(last, NULL);

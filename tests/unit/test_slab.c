@@ -3,8 +3,9 @@
  * test_slab: the slab layer on its own, below the thread caches: the class
  * table and its divisibility constants, carving every class, alloc and
  * free of every slot, an empty slab going back to the heap whole, the
- * remote list (one push per chain, taken in one batch, from many
- * threads), and misuse named before anything is written (an interior
+ * refill's order (slots given back, then a run of new ones) and the
+ * flush's walk (slab_free_run), the remote list (one push per chain,
+ * taken in one batch, from many threads), and misuse named before anything is written (an interior
  * pointer, a slot never handed out, a slot already free).
  */
 #include <pthread.h>
@@ -145,6 +146,80 @@ static void test_empty_return(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+/* ---- refill and flush paths ---------------------------------------------- */
+
+// Slots come lowest first: those given back below the slots handed out,
+// then never-carved ones in one run from `carved` (their bits cleared a
+// word at a time, across word boundaries), into an array and into a chain
+// for a bin; slab_free_run puts a bin's chain back, up to n slots.
+static void test_carve_and_run(void)
+{
+    la_heap_t *h = heap0();
+    unsigned c = sizeclass_of(16); // 64 slots a bitmap word, many words
+    const la_sizeclass_t *k = &la_sizeclasses[c];
+    static void *p[300];
+    const void *where = NULL;
+    lock_acquire(&h->lock);
+    slab_purge(h);
+    // Batches of odd sizes straddle words: 37, 1, 100, 62, 100 (300).
+    size_t sizes[] = {37, 1, 100, 62, 100}, n = 0;
+    for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
+        REQUIRE(slab_alloc_batch(h, c, sizes[b], p + n) == sizes[b]);
+        n += sizes[b];
+        CHECK(slab_check_heap(h, &where) == NULL);
+    }
+    la_slab_t *s = slab_of(p[0]);
+    REQUIRE(s != NULL);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(slab_of(p[i]) == s);
+        CHECK_EQ(slab_slot_index(s, p[i]), i); // one run, lowest first
+    }
+    CHECK_EQ(s->carved, n);
+    CHECK_EQ(s->nfree, k->nslots - n);
+    // Slots given back below `carved` come first, then the run goes on.
+    slab_free(h, p[250], "free");
+    slab_free(h, p[5], "free");
+    slab_free(h, p[70], "free");
+    void *q[5];
+    REQUIRE(slab_alloc_batch(h, c, 5, q) == 5);
+    CHECK(q[0] == p[5] && q[1] == p[70] && q[2] == p[250]);
+    CHECK_EQ(slab_slot_index(s, q[3]), n);
+    CHECK_EQ(slab_slot_index(s, q[4]), n + 1);
+    CHECK(slab_check_heap(h, &where) == NULL);
+    // A chain for a bin: new slots linked in order, the last to the tail.
+    static char tail_slot[32] __attribute__((aligned(16)));
+    void *head = NULL;
+    REQUIRE(slab_alloc_chain(h, c, 70, tail_slot, &head) == 70);
+    size_t got = 0;
+    void *last = NULL;
+    for (void *x = head; x != tail_slot && got <= 70; x = la_link_next(x, "malloc")) {
+        CHECK_EQ(slab_slot_index(s, x), n + 2 + got);
+        last = x;
+        got++;
+    }
+    CHECK_EQ(got, 70);
+    CHECK(slab_check_heap(h, &where) == NULL);
+    // The chain back, 30 slots of it: the rest is returned, links intact.
+    la_link_store(last, NULL);
+    uint32_t done = 0;
+    void *rest = slab_free_run(h, head, 30, &done);
+    CHECK_EQ(done, 30);
+    CHECK_EQ(slab_slot_index(s, rest), n + 2 + 30);
+    CHECK_EQ(s->nfree, k->nslots - n - 2 - 40);
+    CHECK(slab_check_heap(h, &where) == NULL);
+    rest = slab_free_run(h, rest, 100, &done);
+    CHECK(rest == NULL);
+    CHECK_EQ(done, 40);
+    for (size_t i = 0; i < n; i++)
+        if (i != 5 && i != 70 && i != 250)
+            slab_free(h, p[i], "free");
+    for (size_t i = 0; i < 5; i++)
+        slab_free(h, q[i], "free");
+    CHECK(slab_check_heap(h, &where) == NULL);
+    lock_release(&h->lock);
+    CHECK_EQ(slabs_of_class(c), LA_SLAB_EMPTY_KEEP);
+}
+
 /* ---- remote frees --------------------------------------------------------- */
 
 #define REMOTE_THREADS 4
@@ -254,6 +329,19 @@ static void double_free_tagged(void)
     slab_check(slab_of(p), p, "realloc");
 }
 
+// A slot already back in its bitmap, on a bin's chain again (its links
+// rewritten, as a second free after a write over them leaves it).
+static void double_free_run(void)
+{
+    la_heap_t *h = heap0();
+    char *p = victim(sizeclass_of(48));
+    lock_acquire(&h->lock);
+    slab_free(h, p, "free");
+    la_link_store(p, NULL);
+    uint32_t done;
+    slab_free_run(h, p, 1, &done);
+}
+
 static void double_free_locked(void)
 {
     la_heap_t *h = heap0();
@@ -294,6 +382,7 @@ static const misuse_t cases[] = {
     {double_free_in_slab, "free(): double free"},
     {double_free_tagged, "realloc(): double free"},
     {double_free_locked, "free(): double free"},
+    {double_free_run, "free(): double free"},
     {written_in_slab, "malloc(): free list corrupted at "},
 };
 
@@ -315,6 +404,7 @@ int main(void)
     test_table();
     test_every_class();
     test_empty_return();
+    test_carve_and_run();
     test_remote();
     test_misuse();
     CHECK_EQ(mem_check_heap(), 0);

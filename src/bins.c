@@ -141,6 +141,12 @@ static la_block_t *take_tree_or_top(la_heap_t *h, la_block_t *t, size_t block_by
     return t;
 }
 
+la_block_t *bins_take_best(la_heap_t *h, la_tnode_t *t, size_t block_bytes)
+{
+    la_assert(bins_in_tree(block_bytes));
+    return take_tree_or_top(h, (la_block_t *)t, block_bytes);
+}
+
 la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
 {
     unsigned c = bins_class(block_bytes);

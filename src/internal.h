@@ -797,6 +797,10 @@ LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
 LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
 // The best listed block or the top, whichever fits better; taken off.
 LA_HIDDEN la_block_t *bins_find(la_heap_t *h, size_t block_bytes);
+// bins_find() for a size of the tree's class whose best fit in the tree
+// the caller found already (t, from tree_lower_bound, or NULL): t or the
+// top, taken off, without a second search.
+LA_HIDDEN la_block_t *bins_take_best(la_heap_t *h, la_tnode_t *t, size_t block_bytes);
 // Whether the top serves block_bytes rather than `listed` (the listed
 // block found for it, or NULL): the top fits, and nothing listed does.
 // As glibc takes its bins before its top: best fit over the lists and the

@@ -742,6 +742,18 @@ void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
 static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
+    if (bin->head == NULL && bin_is_medium(tc, bin)) {
+        // A medium bin that ran dry takes a cached block of one of the
+        // next few classes first: it is free memory already, a little
+        // bigger (its free brings it back to its own bin, by usable size).
+        la_tbin_t *end = LA_MIN(bin + 1 + LA_TC_MEDIUM_BORROW, &tc->bins[LA_TC_BINS]);
+        for (la_tbin_t *up = bin + 1; up < end; up++)
+            if (up->head != NULL) {
+                tc->ran_dry[bin - tc->bins] = 1;
+                bin = up;
+                break;
+            }
+    }
     if (bin->head == NULL)
         refill(tc, bin);
     void *p = bin->head;
@@ -871,6 +883,17 @@ static LA_NOINLINE void free_medium(la_block_t *b)
 {
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
+    if (bin != NULL && bin->room <= 0) {
+        // A full bin: a block serves every smaller class too, so one of
+        // the next few classes down with room takes it before this bin
+        // flushes to the heap.
+        la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
+        for (la_tbin_t *down = bin - 1; down >= low && down >= bin - LA_TC_MEDIUM_SPILL; down--)
+            if (down->room > 0) {
+                bin = down;
+                break;
+            }
+    }
     if (bin != NULL && (bin->room > 0 || make_room(tc, bin)))
         push(tc, b, bin);
     else if (bin != NULL && la.options.tcache && blk_heap_index(b) != tc->heap->index)

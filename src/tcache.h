@@ -12,7 +12,9 @@
  * finds in agreement (one compare).  Medium bins
  * (size classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
  * LA_TC_MEDIUM_MAX_BYTES) are the slow path's and hold headed heap blocks,
- * binned by usable size rounded down to a class; a cached heap block is
+ * binned by usable size rounded down to a class (or a few classes below
+ * that when its bin is full: a block serves every class below its own,
+ * and a dry bin borrows from the next few up); a cached heap block is
  * live from its heap's point of view, with its check word its bare hash (a
  * live block's is hash + req + 1), so that a second free of it fails.
  *

@@ -5,6 +5,7 @@
  * blocks, alignment, and the statistics each of these must move.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "allocator.h"
@@ -231,6 +232,60 @@ static void test_medium_sizes_are_cached(void)
     CHECK(s1.num_coalesces - s0.num_coalesces < 5);
 }
 
+// In a thread of its own, whose cache starts with every medium bin empty
+// and at capacity 0 (the main thread's earlier tests grew some).
+static void *medium_neighbours_thread(void *arg)
+{
+    (void)arg;
+    // Medium classes between 8 and 16 KiB are 512 bytes apart: 9100 is
+    // served by the 9216 class, 9500 by the 9728 class, the next one up.
+    // A full bin's block goes to the bin one class down when that one has
+    // room.  The 9216 bin gets room for one block, and is left empty:
+    void *y = mem_malloc_ts(9100);
+    REQUIRE(y != NULL);
+    mem_free_ts(y); // the bin ran dry, so it grows to one block and keeps y
+    void *y2 = mem_malloc_ts(9100);
+    CHECK(y2 == y); // from the bin
+    // The 9728 bin has no room: x goes down into the 9216 bin...
+    void *x = mem_malloc_ts(9500);
+    REQUIRE(x != NULL);
+    mem_free_ts(x);
+    // ...so a 9500 request does not find it (its bin, and the ones above
+    // that it borrows from, are empty), and a 9100 request does.
+    void *x2 = mem_malloc_ts(9500);
+    CHECK(x2 != x);
+    void *x3 = mem_malloc_ts(9100);
+    CHECK(x3 == x);
+    // A dry bin borrows a block of the next class up.  The 9216 bin (its
+    // room one block) keeps z, then the 9728 bin, which ran dry, grows to
+    // one block and keeps w (the bin below is full: nothing goes down).
+    void *z = mem_malloc_ts(9100);
+    REQUIRE(z != NULL);
+    mem_free_ts(z);
+    void *w = mem_malloc_ts(9500);
+    REQUIRE(w != NULL);
+    mem_free_ts(w);
+    void *z2 = mem_malloc_ts(9100);
+    CHECK(z2 == z); // the 9216 bin is empty again
+    void *v = mem_malloc_ts(9100);
+    CHECK(v == w); // borrowed from the 9728 bin
+    memset(v, 2, 9100); // all of it is the program's
+    mem_free_ts(v);
+    mem_free_ts(z2);
+    mem_free_ts(x2);
+    mem_free_ts(x3);
+    mem_free_ts(y2);
+    return NULL;
+}
+
+static void test_medium_neighbour_classes(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, medium_neighbours_thread, NULL) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_stats(void)
 {
     mem_reset();
@@ -292,6 +347,7 @@ int main(void)
     test_realloc();
     test_large_blocks();
     test_medium_sizes_are_cached();
+    test_medium_neighbour_classes();
     test_stats();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_api");

@@ -445,8 +445,10 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
     // the older half of a 4 KiB bin of 32-byte slots was freed a thousand
     // frees before, and the walk missed on most of them (w_shuffle ran
     // 10-15% faster, for 3% more instructions).  Slots of other heaps go
-    // half a bin at a time: one CAS per chain.
-    unsigned give = bin->cap / 2u;
+    // half a bin at a time: one CAS per chain.  Half rounded up: a bin of
+    // one block gave none back, and the push that follows left it holding
+    // two with its room at -1 (medium bins held up to twice their budget).
+    unsigned give = bin->cap - bin->cap / 2u;
     if (!frees_for_others(tc, bin))
         give = LA_MIN(give, (unsigned)LA_TC_FLUSH_MAX);
     flush_bin(tc, bin, bin->cap - give);

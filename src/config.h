@@ -76,9 +76,13 @@
 // at least LA_LARGE_CACHE_BYTES, and up to a share (1/divisor) of the
 // bytes live large blocks map, so that a program cycling through big
 // buffers finds them again (issue 14: twenty live 5-25 MB buffers).
-// Mappings bigger than that budget are unmapped when freed.  Bytes.
+// Mappings bigger than that budget are unmapped when freed.  The floor is
+// glibc's largest mmap threshold, whose mappings glibc always unmaps: at
+// 64 MiB, w_realloc's freed 32 MiB array stayed resident under its next
+// round's strings (issue 13: peak RSS 49.2 -> 37.6 MB with heap.c's trim
+// after free, glibc 36.1; the memory group's peaks unchanged).  Bytes.
 #define LA_LARGE_CACHE_SLOTS 16
-#define LA_LARGE_CACHE_BYTES (64 * 1024 * 1024)
+#define LA_LARGE_CACHE_BYTES (32 * 1024 * 1024)
 #define LA_LARGE_CACHE_LIVE_DIVISOR 4
 // A cached mapping reused whole when it is at most this share (1/n) bigger
 // than the request; beyond, its tail is unmapped so that it costs no RSS.

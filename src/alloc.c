@@ -565,8 +565,10 @@ static LA_COLD void *realloc_slot_checked(la_slab_t *s, void *p, size_t req)
 }
 
 // realloc of a slab slot: within the slot's size it never moves (shrinking
-// included); beyond, it moves once, to a slot of a bigger class or a heap
-// block.  Counted as one free and one allocation like any resize.
+// included); beyond, it moves once, to a slot of a bigger class or, from
+// LA_REALLOC_HEAP_FROM_BYTES on, to a heap block with slack (issue 13: a
+// string grown through every class left a partly used slab of each
+// behind).  Counted as one free and one allocation like any resize.
 static void *realloc_slot(la_slab_t *s, void *p, size_t req)
 {
     if (LA_UNLIKELY(la.debug))
@@ -591,7 +593,12 @@ static void *realloc_slot(la_slab_t *s, void *p, size_t req)
         }
         return p;
     }
-    void *q = la_malloc(req);
+    // Growth out of a slot big enough moves to a heap block with slack,
+    // which grows in place from then on (LA_REALLOC_HEAP_FROM_BYTES).
+    size_t roomy = with_slack(req);
+    void *q = size >= LA_REALLOC_HEAP_FROM_BYTES && roomy < la_mmap_threshold(true)
+                  ? la_alloc_direct(req, roomy, false)
+                  : la_malloc(req);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old slot stays intact
     memcpy(q, p, size);
@@ -624,7 +631,9 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     // same from their class spacing).  Large blocks grow with mremap.
     size_t roomy = with_slack(req);
     void *q;
-    if (ts && req > old_req && req > LA_SLAB_MAX_BYTES && roomy < la_mmap_threshold(true))
+    // From LA_REALLOC_HEAP_FROM_BYTES on, as a slot does (realloc_slot).
+    if (ts && req > old_req && req >= LA_REALLOC_HEAP_FROM_BYTES &&
+        roomy < la_mmap_threshold(true))
         q = la_alloc_direct(req, roomy, false);
     else
         q = ts ? la_malloc(req) : malloc_impl(req, false, false);

@@ -76,9 +76,13 @@
 // at least LA_LARGE_CACHE_BYTES, and up to a share (1/divisor) of the
 // bytes live large blocks map, so that a program cycling through big
 // buffers finds them again (issue 14: twenty live 5-25 MB buffers).
-// Mappings bigger than that budget are unmapped when freed.  Bytes.
+// Mappings bigger than that budget are unmapped when freed.  The floor is
+// glibc's largest mmap threshold, whose mappings glibc always unmaps: at
+// 64 MiB, w_realloc's freed 32 MiB array stayed resident under its next
+// round's strings (issue 13: peak RSS 49.2 -> 37.6 MB with heap.c's trim
+// after free, glibc 36.1; the memory group's peaks unchanged).  Bytes.
 #define LA_LARGE_CACHE_SLOTS 16
-#define LA_LARGE_CACHE_BYTES (64 * 1024 * 1024)
+#define LA_LARGE_CACHE_BYTES (32 * 1024 * 1024)
 #define LA_LARGE_CACHE_LIVE_DIVISOR 4
 // A cached mapping reused whole when it is at most this share (1/n) bigger
 // than the request; beyond, its tail is unmapped so that it costs no RSS.
@@ -310,6 +314,30 @@
 #define LA_SLAB_EMPTY_KEEP 1
 // Slab metadata records are carved from mapped chunks of this size.  Bytes.
 #define LA_SLAB_META_CHUNK_BYTES (256 * 1024)
+
+/* ---- realloc of slots (alloc.c) ----------------------------------------- */
+
+// realloc growth out of a slab slot of at least this many bytes moves to a
+// heap block with LA_REALLOC_SLACK_DIVISOR's slack, not to the next slab
+// class (issue 13, peak RSS): a block being grown is the best predictor of
+// more growth.
+// Strings grown through every class left partly used slabs of each behind
+// (w_realloc: 16 MB of slabs holding 1 MB of slots), where heap blocks
+// coalesce.  Shrinking and first allocations still use the slabs.  Peak
+// RSS (/usr/bin/time -f %M, scale 1, median of 3; glibc 36.1 and 41.7 MB)
+// and callgrind Ir (w_ruby 0.25: objects of 16..512 B grown once in a
+// while, which then pay a heap block's malloc and free):
+//   bound      w_realloc  w_rrgrow   w_ruby Ir
+//   (slabs)    61.8 MB    48.4 MB    1316 M
+//   128        47.5       44.8
+//   256        48.1       44.9       1475 M
+//   384        48.7                  1416 M
+//   512        49.6       44.9       1352 M
+//   1024       53.6       46.5       1320 M
+// w_realloc's remaining peak is its 32 MiB array on top of the strings'
+// freed heap, which waits for the decay (see the report of issue 13).
+// Bytes.
+#define LA_REALLOC_HEAP_FROM_BYTES 512
 
 /* ---- checking mode and Valgrind (debug.c) -------------------------------- */
 

@@ -10,7 +10,8 @@
  * Giving memory back (heap_purge, paced by heap_tick): inner pages of big
  * free blocks (the tree's, and the top's: bins.c) are madvised away (their headers and footers stay valid, and
  * LA_PURGED marks them done), the brk heap's free top is returned with a
- * negative sbrk while the break is still ours, and mem_trim also unmaps
+ * negative sbrk while the break is still ours (also by the free that grows
+ * it past the trim threshold, as in glibc), and mem_trim also unmaps
  * mapped regions that are entirely free.
  *
  * Zero tracking for calloc: in the newest region of a heap, every byte in
@@ -843,14 +844,36 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
     heap_tick(h);
 }
 
+static size_t trim_brk(la_heap_t *h);
+
+// Whether a top of top_bytes is one trim_brk() would cut (its threshold).
+LA_INLINE bool trim_due(size_t top_bytes)
+{
+    return top_bytes > LA_MAX(la_load_relaxed(&la.trim_threshold),
+                              la_load_relaxed(&la.dyn_trim_threshold)) + BRK_INCREMENT;
+}
+
+// A free that left the top beyond the trim threshold gives it back now, as
+// glibc's free does (issue 13: w_realloc's 32 MiB array grew on top of
+// 13 MiB of freed strings that waited for the decay).
+static LA_NOINLINE void trim_after_free(la_heap_t *h)
+{
+    if (h->top != NULL && trim_due(blk_size(h->top)))
+        trim_brk(h);
+}
+
 void heap_free(la_heap_t *h, la_block_t *b)
 {
     // blk_load_head(), spelled out so that a breakpoint here stops in
     // heap.c (docs/DEBUGGING.md shows one).
     size_t head = la_load_relaxed(&b->head), size = head & LA_SIZE_MASK;
     la_block_t *next = (la_block_t *)((char *)b + size);
-    if (LA_UNLIKELY(next != h->top || (head & LA_PREV_FREE) || !free_into_top(h, b, size, next)))
-        return free_slow(h, b, next);
+    if (LA_UNLIKELY(next != h->top || (head & LA_PREV_FREE) || !free_into_top(h, b, size, next))) {
+        free_slow(h, b, next);
+        return trim_after_free(h);
+    }
+    if (LA_UNLIKELY(trim_due(blk_size(h->top))))
+        trim_brk(h);
     heap_tick(h);
 }
 

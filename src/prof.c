@@ -537,6 +537,14 @@ static uint16_t twin_slot_of(size_t req)
     return req <= LA_SLAB_MAX_BYTES ? (uint16_t)la_sizeclasses[sizeclass_of(req)].size : 0;
 }
 
+// The twin of a slot of `slot` bytes that realloc grew past it to req: the
+// slot of req's class, or a block with a header from
+// LA_REALLOC_HEAP_FROM_BYTES on (alloc.c realloc_slot).
+static uint16_t twin_grown_from(size_t slot, size_t req)
+{
+    return slot >= LA_REALLOC_HEAP_FROM_BYTES ? 0 : twin_slot_of(req);
+}
+
 // Links record k (index + 1) into the bucket of p, and marks p's block.
 // Under prof_lock.  The block is ours until it is returned: nobody else
 // reads its check.
@@ -1077,7 +1085,7 @@ static LA_NOINLINE void *resized_sample(uint32_t k, void *p, void *q, size_t old
             chance = chance_of(req);
             double u = (double)(prof_random() >> 11) / 9007199254740992.0; // [0, 1)
             keep = u < chance;
-            twin = twin != 0 ? twin_slot_of(req) : 0;
+            twin = twin != 0 ? twin_grown_from(twin, req) : 0;
         } else if (twin == 0) {
             chance = chance_of(req); // grown (or the same): it counted up to req
         }
@@ -1123,6 +1131,11 @@ static LA_NOINLINE void *resized_sample(uint32_t k, void *p, void *q, size_t old
 static LA_NOINLINE void *sampled_resize(void *q, size_t req, const prof_trace_t *tr,
                                         bool was_slot)
 {
+    // A slot that moved is a fresh allocation: its twin is where it went
+    // (a bigger slot, or a block: twin_grown_from).  A block with a header
+    // stays one.
+    la_slab_t *to = was_slot && q != NULL ? slab_of(q) : NULL;
+    uint16_t twin = to != NULL ? (uint16_t)to->size : 0;
     if (q != NULL) {
         void *h = headed(q, req);
         if (h == NULL) { // q stays, unsampled
@@ -1131,9 +1144,7 @@ static LA_NOINLINE void *sampled_resize(void *q, size_t req, const prof_trace_t 
         }
         q = h;
     }
-    // A slot that moved is a fresh allocation: its twin is the slot (or
-    // block) malloc(req) would make.  A block with a header stays one.
-    return sampled(q, req, tr, was_slot ? twin_slot_of(req) : 0);
+    return sampled(q, req, tr, twin);
 }
 
 // A resize that is not the common case: a countdown may run out (either

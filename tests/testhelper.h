@@ -9,6 +9,7 @@
 #ifndef TESTHELPER_H
 #define TESTHELPER_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,15 @@ static inline int test_report(const char *name)
     }
     printf("%s: %d checks passed\n", name, test_checks);
     return 0;
+}
+
+// Runs fn(arg) in a new thread and waits for it to end: a new thread's
+// first calls meet the placeholder cache, and its bins start empty.
+static inline void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, fn, arg) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
 }
 
 // xorshift64*: deterministic, seedable, good enough for workloads.

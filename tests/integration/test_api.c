@@ -280,9 +280,7 @@ static void *medium_neighbours_thread(void *arg)
 
 static void test_medium_neighbour_classes(void)
 {
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, medium_neighbours_thread, NULL) == 0);
-    REQUIRE(pthread_join(t, NULL) == 0);
+    run_thread(medium_neighbours_thread, NULL);
     CHECK_EQ(mem_check_heap(), 0);
 }
 

@@ -107,9 +107,7 @@ static void remote(void)
 {
     for (int i = 0; i < REMOTE_BLOCKS; i++)
         REQUIRE((remote_blocks[i] = mem_malloc_ts(case_size)) != NULL);
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, free_them, NULL) == 0);
-    REQUIRE(pthread_join(t, NULL) == 0);
+    run_thread(free_them, NULL);
     la_heap_t *h = &la.heaps[0];
     // A slab remote list's word keeps its length above its head.
     void *head = case_size <= LA_SLAB_MAX_BYTES

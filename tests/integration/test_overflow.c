@@ -222,9 +222,7 @@ static void *free_fake(void *arg)
 // The thread's first call: it has no cache yet, only the placeholder.
 static void first_call(void)
 {
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, free_fake, NULL) == 0);
-    pthread_join(t, NULL);
+    run_thread(free_fake, NULL);
 }
 
 static pthread_key_t late_key;
@@ -248,9 +246,7 @@ static void *cached_thread(void *arg)
 static void after_exit(void)
 {
     REQUIRE(pthread_key_create(&late_key, late_destructor) == 0);
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, cached_thread, NULL) == 0);
-    pthread_join(t, NULL);
+    run_thread(cached_thread, NULL);
 }
 
 typedef struct {

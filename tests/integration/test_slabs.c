@@ -162,13 +162,10 @@ static void *alloc_all(void *arg)
 // heap size and stays there.
 static void test_remote(void)
 {
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, alloc_all, NULL) == 0);
-    pthread_join(t, NULL); // slots outlive the thread that made them
+    run_thread(alloc_all, NULL); // slots outlive the thread that made them
     size_t settled = 0;
     for (int round = 0; round < 16; round++) {
-        REQUIRE(pthread_create(&t, NULL, free_array, many) == 0);
-        pthread_join(t, NULL);
+        run_thread(free_array, many);
         for (int i = 0; i < MANY; i++)
             many[i] = mem_malloc_ts(32);
         if (round == 7)
@@ -201,10 +198,8 @@ static void *adopt_then_exit(void *arg)
     (void)arg;
     for (int i = 0; i < ADOPT; i++)
         adopted[i] = mem_malloc_ts(48);
-    pthread_t t;
     // The next cache made: bound to the other heap when there are two.
-    REQUIRE(pthread_create(&t, NULL, free_array, adopted) == 0);
-    pthread_join(t, NULL);
+    run_thread(free_array, adopted);
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < ADOPT; i++)
             adopted[i] = mem_malloc_ts(48);
@@ -218,9 +213,7 @@ static void test_adopt_then_exit(void)
 {
     mem_trim(0);
     size_t before = used_slots_48();
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, adopt_then_exit, NULL) == 0);
-    pthread_join(t, NULL);
+    run_thread(adopt_then_exit, NULL);
     mem_trim(0); // remote lists back into the slabs
     CHECK_EQ(used_slots_48(), before);
     CHECK_EQ(mem_check_heap(), 0);
@@ -307,9 +300,7 @@ static void test_handoff(void)
     for (unsigned i = 0; i <= la.heap_target && !foreign; i++) {
         handoff_t h = {.given = mem_malloc_ts(16)};
         la_heap_t *given_heap = slab_of(h.given)->heap;
-        pthread_t t;
-        REQUIRE(pthread_create(&t, NULL, free_given_then_alloc, &h) == 0);
-        pthread_join(t, NULL);
+        run_thread(free_given_then_alloc, &h);
         REQUIRE(h.next != NULL);
         foreign = h.own_heap != given_heap;
         if (foreign) {

@@ -76,9 +76,7 @@ static void *churn(void *arg)
 static bool returned_after(long ms, bool call)
 {
     size_t start = rss_kib();
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, churn, NULL) == 0);
-    REQUIRE(pthread_join(t, NULL) == 0);
+    run_thread(churn, NULL);
     if (call) {
         sleep_ms(ms);
         // Too big for a thread cache: each reaches a heap, which reads the

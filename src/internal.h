@@ -51,6 +51,9 @@
 #define LA_INLINE static inline __attribute__((always_inline))
 #define LA_NOINLINE __attribute__((noinline))
 #define LA_COLD __attribute__((noinline, cold))
+// A function of a cold file (src/layout.ld) that every run calls: kept with
+// the hot code, out of the cold section that a plain run never faults in.
+#define LA_HOT_TEXT __attribute__((section(".text.la_hot")))
 #define LA_NORETURN __attribute__((noreturn))
 #define LA_PRINTF(f, a) __attribute__((format(printf, f, a)))
 

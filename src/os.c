@@ -267,9 +267,10 @@ uint64_t os_now_ms(void)
             fn = clock_gettime;
         __atomic_store_n(&clock_now, fn, __ATOMIC_RELAXED);
     }
-    // The coarse clock: read from the vDSO's data page, no syscall.
-    if (fn(CLOCK_MONOTONIC_COARSE, &ts) != 0)
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    // The coarse clock: read from the vDSO's data page, no syscall.  The
+    // vDSO's function makes the system call itself for a clock it cannot
+    // read, so there is no failure to fall back from.
+    fn(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 

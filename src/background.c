@@ -13,6 +13,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 
 #include "tcache.h"
 
@@ -51,20 +52,28 @@ void background_start_slow(void)
     if (rc == 0) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, LA_BG_STACK_BYTES);
-        // pthread_create allocates (the new thread's DTV) through the
-        // calling thread's cache: its slab comes from another heap, not
-        // from the start of this one's top, where it split the big free
-        // blocks freed on either side of it (issue 14: w_bufpool's peak
-        // RSS 457 MiB where glibc's, whose layout ours then repeats, is
-        // 440).
-        la_tcache_t *tc = la_tc;
-        la_heap_t *own = tc->heap;
-        bool live = tc->kind == LA_TC_LIVE; // a placeholder is never written
-        if (live)
-            tc->heap = heap_ensure(own->index == LA_BG_START_HEAP ? 0 : LA_BG_START_HEAP);
+        // pthread_create allocates (the new thread's DTV, 288 bytes)
+        // through the calling thread's cache.  Not from this heap: a slot
+        // or block at the start of its top split the big free blocks freed
+        // on either side of it (issue 14: w_bufpool's peak RSS 457 MiB
+        // where glibc's, whose layout ours then repeats, is 440).  Not
+        // through a bin either: in a program with no small blocks yet
+        // (w_bufpool) the refill made a slab for it, 40 KiB of its pages
+        // and of slab records resident for one block.  So the calling
+        // thread runs pthread_create with a placeholder cache (every bin
+        // empty and full, as tcache.c's; only its heap differs), whose
+        // requests are plain blocks of that other heap (la_alloc_direct).
+        // Every signal is blocked here: nothing else on this thread
+        // allocates meanwhile.
+        la_tcache_t *own = la_tc;
+        la_tcache_t starter;
+        memset(&starter, 0, sizeof starter);
+        starter.kind = LA_TC_DEAD;
+        starter.bias = LA_TC_NO_MATCH;
+        starter.heap = heap_ensure(own->heap->index == LA_BG_START_HEAP ? 0 : LA_BG_START_HEAP);
+        la_tc = &starter;
         rc = pthread_create(&thread, &attr, background_main, NULL);
-        if (live)
-            tc->heap = own;
+        la_tc = own;
         pthread_attr_destroy(&attr);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -460,7 +460,7 @@ static bool pool_init(size_t n)
 // chains to).  True if the sampler is on; prof.c then turns the hook on.
 // The handler also goes in for checking mode's guard pages after large
 // blocks (large.c), with the sampler off.
-bool guard_init(void)
+LA_HOT_TEXT bool guard_init(void)
 {
     size_t n = la.options.guard_sample;
     // Checking mode's guard pages after large blocks (large.c) report

@@ -51,6 +51,9 @@
 #define LA_INLINE static inline __attribute__((always_inline))
 #define LA_NOINLINE __attribute__((noinline))
 #define LA_COLD __attribute__((noinline, cold))
+// A function of a cold file (src/layout.ld) that every run calls: kept with
+// the hot code, out of the cold section that a plain run never faults in.
+#define LA_HOT_TEXT __attribute__((section(".text.la_hot")))
 #define LA_NORETURN __attribute__((noreturn))
 #define LA_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -496,11 +499,9 @@ typedef struct {
     size_t check_ops;                // operations counted for them (atomic)
     size_t check_next;               // check_ops of the next walk (atomic)
     size_t check_visited;            // blocks and slots walks visited (atomic)
-    la_quarantine_t quarantines[LA_MAX_HEAPS]; // heaps[i]'s, under its lock
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
-    la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
     uint32_t num_heaps;              // heaps[0 .. num_heaps) are set up
     uint32_t heap_target;            // heaps that threads are spread over
     la_lock_t heaps_lock;            // creating heaps
@@ -567,6 +568,12 @@ typedef struct {
     uintptr_t guard_pool;
     size_t guard_pool_bytes;
     la_lock_t guard_lock;
+
+    // Last, after every scalar above: heaps[0] shares their pages, and the
+    // other heaps and the quarantines (2 MiB, checking mode only) are .bss
+    // pages a plain run never touches (issue 14, fixed footprint).
+    la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
+    la_quarantine_t quarantines[LA_MAX_HEAPS]; // heaps[i]'s, under its lock
 } la_state_t;
 
 LA_HIDDEN extern la_state_t la;

@@ -976,7 +976,7 @@ void *prof_malloc(size_t req, void *caller)
 // malloc reaches this by a jump: the return address is malloc's caller's.
 void *prof_malloc_past(size_t req, void *unused);
 
-void *prof_malloc_past(size_t req, void *unused)
+LA_HOT_TEXT void *prof_malloc_past(size_t req, void *unused)
 {
     (void)unused;
     prof_tls_t *t = &prof_tls;

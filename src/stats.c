@@ -18,11 +18,12 @@
 
 #include "allocator.h"
 
-// Raises the peak to `now` if it is higher.  A single-threaded process
+// Raises the peak to `now` if it is higher (hot: every run publishes, see
+// src/layout.ld).  A single-threaded process
 // needs no compare-and-swap: in checking mode, where every allocation
 // publishes, the locked instruction waited on the junk and canary stores
 // before it, once per allocation while a program's usage grows (issue 15).
-static void raise_peak(size_t now)
+LA_HOT_TEXT static void raise_peak(size_t now)
 {
     size_t peak = la_load_relaxed(&la.peak);
     if (now > peak && la_single_threaded()) {
@@ -34,7 +35,7 @@ static void raise_peak(size_t now)
     }
 }
 
-void stats_usage_publish(int64_t delta)
+LA_HOT_TEXT void stats_usage_publish(int64_t delta)
 {
     if (delta == 0)
         return;

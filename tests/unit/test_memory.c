@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Giving memory back (issue 6): the brk heap's free top returned by a trim
- * (the break moves back), inner pages of free blocks madvised and then
+ * (the break moves back), and by the free that leaves it beyond the trim
+ * threshold until the thresholds adapt, inner pages of free blocks madvised and then
  * reused correctly, a purge that happens on its own once the decay time
  * has passed, free mapped regions unmapped, and cached large mappings
  * aged out.  Linked against the core only, so stdio's own buffers come
@@ -328,11 +329,50 @@ static void test_large_cache_ages_out(void)
     mem_trim(0);
 }
 
+// A free that leaves the brk top beyond the trim threshold gives it back at
+// once, as glibc's free does, until the thresholds have adapted to the
+// program's big frees; after that the decay or a trim does (heap.c,
+// trim_due: a program cycling big buffers through the brk heap faulted
+// them in again after every free).  Right after test_brk_trim, while the
+// break is the heap's only way to grow; the thresholds are put back.
+static void test_trim_at_free(void)
+{
+    enum { N = 2000 };
+    static char *p[N];
+    size_t decay = la.decay_ms;
+    la.decay_ms = 3600u * 1000u; // nothing goes back on its own meanwhile
+    for (int adapted = 0; adapted <= 1; adapted++) {
+        if (adapted)
+            REQUIRE(la_adapt_thresholds(1 << 20)); // what a free of a 1 MiB mapping does
+        mem_trim(0); // the break starts with no more than a small free top
+        char *brk_start = sbrk(0);
+        for (int i = 0; i < N; i++) {
+            p[i] = mem_malloc(4000); // 8 MB on the brk heap
+            REQUIRE(p[i] != NULL);
+        }
+        char *brk_grown = sbrk(0);
+        CHECK(brk_grown >= brk_start + N * 4000 / 2); // the break grew (the old free top served some)
+        for (int i = 0; i < N; i++)
+            mem_free(p[i]);
+        if (!adapted)
+            CHECK((char *)sbrk(0) <= brk_start + 2 * BRK_INCREMENT); // by the last free
+        else
+            CHECK((char *)sbrk(0) == brk_grown); // beyond the adapted 2 MiB, left to the decay
+        mem_trim(0);
+        CHECK((char *)sbrk(0) <= brk_start + 2 * BRK_INCREMENT);
+        CHECK_EQ(mem_check_heap(), 0);
+    }
+    la.dyn_trim_threshold = 0;
+    la.dyn_mmap_threshold = la.mmap_threshold;
+    la.decay_ms = decay;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     la_ensure_init();
     test_brk_trim();
+    test_trim_at_free();
     test_top_out_of_tree(); // early: the tree holds only what it made
     test_purged_spans_reused();
     test_heap_resident_now();

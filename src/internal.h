@@ -648,18 +648,24 @@ LA_INLINE void blk_stamp(la_block_t *b, uint32_t variant)
 // Reading both words of a free element reveals the tag: the scheme stops
 // blind writes, not a program that can read freed memory and then write.
 LA_INLINE uintptr_t la_link_tag(const void *p) { return la.slot_key ^ (uintptr_t)p; }
-LA_INLINE void la_link_store(void *p, void *next)
+// la_link_store() and la_link_ok() with la.slot_key passed in: a loop
+// over many slots keeps it in a register, where the link stores might
+// alias `la` for all the compiler knows and it reloaded the key for every
+// slot (slab.c's refill).
+LA_INLINE void la_link_store_keyed(void *p, void *next, uintptr_t key)
 {
     uintptr_t *w = p;
-    w[0] = (uintptr_t)next ^ la_link_tag(p);
+    w[0] = (uintptr_t)next ^ key ^ (uintptr_t)p;
     w[1] = (uintptr_t)next;
 }
-// True while p is linked on a list (or free in its slab).
-LA_INLINE bool la_link_ok(const void *p)
+LA_INLINE bool la_link_ok_keyed(const void *p, uintptr_t key)
 {
     const uintptr_t *w = p;
-    return (w[0] ^ w[1]) == la_link_tag(p);
+    return (w[0] ^ w[1]) == (key ^ (uintptr_t)p);
 }
+LA_INLINE void la_link_store(void *p, void *next) { la_link_store_keyed(p, next, la.slot_key); }
+// True while p is linked on a list (or free in its slab).
+LA_INLINE bool la_link_ok(const void *p) { return la_link_ok_keyed(p, la.slot_key); }
 // p leaves its list for the program: word 1 becomes 1, which no link is
 // (links are 16-byte aligned or NULL), so that la_link_maybe fails on word
 // 1 alone; and word 0 becomes 0, so that the relation stays out of reach

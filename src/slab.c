@@ -268,15 +268,12 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
                 // path while the slab hands it out again.
-                if (LA_UNLIKELY((p[0] ^ p[1]) != (key ^ (uintptr_t)p)))
+                if (LA_UNLIKELY(!la_link_ok_keyed(p, key)))
                     la_link_corrupt(p, "malloc");
                 if (out != NULL) {
                     out[n] = p;
                 } else if (prev != NULL) {
-                    // la_link_store with the key in a register.
-                    uintptr_t *q = prev;
-                    q[0] = (uintptr_t)p ^ key ^ (uintptr_t)q;
-                    q[1] = (uintptr_t)p;
+                    la_link_store_keyed(prev, p, key);
                 } else {
                     *head = p;
                 }
@@ -307,10 +304,8 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 }
                 // Each slot links the one before to itself: a store pair.
                 uintptr_t q = (uintptr_t)prev;
-                for (; i < end; i++, n++, q = p, p += size) {
-                    ((uintptr_t *)q)[0] = p ^ key ^ q;
-                    ((uintptr_t *)q)[1] = p;
-                }
+                for (; i < end; i++, n++, q = p, p += size)
+                    la_link_store_keyed((void *)q, (void *)p, key);
                 prev = (void *)q;
             }
             for (uint32_t w = carved / 64; w * 64 < end; w++) {

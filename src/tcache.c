@@ -871,9 +871,8 @@ void tcache_free_full(void *p)
     bool first = la_tc->kind == LA_TC_EMPTY;
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
-    if (LA_UNLIKELY(first) && tc->kind == LA_TC_LIVE && s->heap != tc->heap)
-        slot_free_direct(s, p);
-    else if (tc->kind == LA_TC_LIVE && (bin->room > 0 || make_room(tc, bin)))
+    bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
+    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
         push_slot(tc, bin, p);
     else
         slot_free_direct(s, p);

@@ -198,14 +198,22 @@ void os_advise_free(void *addr, size_t bytes)
 // fails, libc's.
 typedef int (*clock_fn)(clockid_t, struct timespec *);
 
+// What follows `prefix` in s, or NULL if s does not start with it: by
+// hand, not strncmp (see the header).
+static const char *after_prefix(const char *s, const char *prefix)
+{
+    while (*prefix != '\0' && *s == *prefix)
+        s++, prefix++;
+    return *prefix == '\0' ? s : NULL;
+}
+
 #if defined(__x86_64__)
 #define VDSO_CLOCK_NAME "__vdso_clock_gettime"
 
 static bool same_name(const char *a, const char *b)
 {
-    while (*a != '\0' && *a == *b)
-        a++, b++;
-    return *a == *b;
+    const char *rest = after_prefix(a, b);
+    return rest != NULL && *rest == '\0';
 }
 
 static clock_fn vdso_clock(void)
@@ -323,14 +331,12 @@ const char *os_getenv(const char *name)
 {
     // Scan environ directly: getenv is safe too, but this documents that no
     // lock or allocation is involved, which matters during bootstrap.
-    // The loop is ours, not strlen/strncmp: see the header.
+    // after_prefix, not strlen/strncmp: see the header.
     if (environ == NULL)
         return NULL;
     for (char **e = environ; *e != NULL; e++) {
-        const char *v = *e, *n = name;
-        while (*n != '\0' && *v == *n)
-            v++, n++;
-        if (*n == '\0' && *v == '=')
+        const char *v = after_prefix(*e, name);
+        if (v != NULL && *v == '=')
             return v + 1;
     }
     return NULL;

@@ -15,8 +15,9 @@
  * programs that dominate real use the partly used slabs cost more than the
  * rounding.  The issue's targets (24 -> 24, 100 -> 112, 1000 -> 1024
  * bytes per block) hold with either.  Above 1 KiB the spacing stays four
- * per doubling (1280, 1536, 1792, 2048, 2560, ...): a request is rounded
- * up by at most 25%, by 10% on average.
+ * per doubling (1280, 1536, 1792, 2048), with 1088 for a KiB and a small
+ * header (scripts/sizeclass.py says why): a request is rounded up by at
+ * most 25%.
  */
 #include "sizeclass.h"
 

@@ -5,8 +5,8 @@
  * into the rest of the allocator (the lowest layer after config.h).
  *
  * Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling
- * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 1024, 1280, ...
- * 16384).  A request is
+ * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 1024, then 1088 for a
+ * KiB and a small header, 1280, 1536, 1792, 2048).  A request is
  * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
  * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and
  * mimalloc all spend 32 or 24 on them).  There is no 8-byte class: a free
@@ -43,7 +43,7 @@ extern const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] __attribute__((visib
 // indexed by (n + 7) / 8: 8 * this is the byte offset of the class's entry
 // in a table of 32-byte entries, one scaled address mode with no shift
 // (the malloc fast path's thread-cache bin).  One table, not a second one
-// of classes: at 2 KiB for requests to 16 KiB, two would have been 4.
+// of classes: sizeclass_of() shifts this one.
 _Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX, "4 * class fits the table's bytes");
 extern const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] __attribute__((visibility("hidden")));
 

@@ -490,6 +490,18 @@ LA_INLINE bool keeps_block(size_t need, size_t size)
 // req with the slack a growing block of the exported family is given.
 LA_INLINE size_t with_slack(size_t req) { return req + req / LA_REALLOC_SLACK_DIVISOR; }
 
+// Where the exported family's realloc moves a block that outgrew its
+// place: with `roomy` (it grew from LA_REALLOC_HEAP_FROM_BYTES on), a heap
+// block with slack below the mmap threshold, which grows in place from
+// then on (issue 13: a string grown through every slab class left a
+// partly used slab of each behind); else the exported malloc's.
+LA_INLINE void *realloc_target(size_t req, bool roomy)
+{
+    size_t slack = with_slack(req);
+    return roomy && slack < la_mmap_threshold(true) ? la_alloc_direct(req, slack, false)
+                                                    : la_malloc(req);
+}
+
 // Resizes without moving when the block's neighbourhood allows.
 static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
 {
@@ -596,12 +608,8 @@ static void *realloc_slot(la_slab_t *s, void *p, size_t req)
         }
         return p;
     }
-    // Growth out of a slot big enough moves to a heap block with slack,
-    // which grows in place from then on (LA_REALLOC_HEAP_FROM_BYTES).
-    size_t roomy = with_slack(req);
-    void *q = size >= LA_REALLOC_HEAP_FROM_BYTES && roomy < la_mmap_threshold(true)
-                  ? la_alloc_direct(req, roomy, false)
-                  : la_malloc(req);
+    // Growth out of a slot big enough moves to a heap block with slack.
+    void *q = realloc_target(req, size >= LA_REALLOC_HEAP_FROM_BYTES);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old slot stays intact
     memcpy(q, p, size);
@@ -632,14 +640,9 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     // that a string or vector grown in small steps moves about once per
     // quarter of its size, not on every step (size-class allocators get the
     // same from their class spacing).  Large blocks grow with mremap.
-    size_t roomy = with_slack(req);
-    void *q;
     // From LA_REALLOC_HEAP_FROM_BYTES on, as a slot does (realloc_slot).
-    if (ts && req > old_req && req >= LA_REALLOC_HEAP_FROM_BYTES &&
-        roomy < la_mmap_threshold(true))
-        q = la_alloc_direct(req, roomy, false);
-    else
-        q = ts ? la_malloc(req) : malloc_impl(req, false, false);
+    void *q = ts ? realloc_target(req, req > old_req && req >= LA_REALLOC_HEAP_FROM_BYTES)
+                 : malloc_impl(req, false, false);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old block stays intact
     // Only the requested bytes in debug mode: the rest is canary or redzone.

@@ -269,12 +269,13 @@
 // The price: a shrink by less than a quarter keeps the block whole.
 #define LA_REALLOC_SLACK_DIVISOR 4
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table):
-// 21 to 1 KiB, then four per doubling, and 1088 above 1 KiB: sqlite3
+// 22 to 1 KiB (1008 among them: 1000-byte blocks, scripts/sizeclass.py
+// says why), then four per doubling, and 1088 above 1 KiB: sqlite3
 // allocates 1032 bytes (a 1 KiB buffer and its 8-byte size prefix) 58,549
 // times in bench/run.py's script: its peak RSS was 83,656 KiB with them in
 // the 1280 class, 77,456 with 1088 (glibc 73,752; 1 KiB slabs 77,540;
 // /usr/bin/time -f %M, medians of 3).
-#define LA_SLAB_CLASSES (21 + 4 * (__builtin_ctz(LA_SLAB_MAX_BYTES) - 10) + (LA_SLAB_MAX_BYTES > 1024))
+#define LA_SLAB_CLASSES (22 + 4 * (__builtin_ctz(LA_SLAB_MAX_BYTES) - 10) + (LA_SLAB_MAX_BYTES > 1024))
 // Slabs are aligned to this many bytes, and an address finds its slab
 // through one page-map entry per such chunk.  A slab is one heap block of
 // a chunk (64 KiB: up to 1 KiB it holds at least 63 slots, and costs one
@@ -286,10 +287,11 @@
 // A class's slab spans the fewest chunks (a power of two, at most
 // LA_SLAB_SPAN_MAX bytes) that hold LA_SLAB_SPAN_MIN_SLOTS slots and leave
 // at most 1/LA_SLAB_SPAN_WASTE_DIVISOR of the pages a full slab touches to
-// no slot (scripts/sizeclass.py): 128 KiB for the 2048-byte class, 64
-// KiB for the rest.  A slab's payload is its span less the 16-byte header,
+// no slot (scripts/sizeclass.py): 128 KiB for the 2048-byte class (and
+// the 1008-byte one, whose record it shares among 130 slots), 64 KiB for
+// the rest.  A slab's payload is its span less the 16-byte header,
 // so a power-of-two class loses a slot per slab: 1024 B of every 64 KiB
-// for 1000-byte blocks (perblock-1000: 1044 bytes per block; 1034.8 with
+// (perblock-1000 was 1042.4 bytes per block before the 1008 class; 1034.8 with
 // 1024-byte slots in 128 KiB, a divisor of 128, which took w_pinned's
 // peak from 1.04 to 1.05 times glibc's: slabs of more slots stay partly
 // used longer).  With slabs above 2 KiB, a 16 KiB class gets 7 slots in

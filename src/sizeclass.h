@@ -5,7 +5,8 @@
  * into the rest of the allocator (the lowest layer after config.h).
  *
  * Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling
- * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 1024, then 1088 for a
+ * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 896, 1008 for a
+ * decimal KiB, 1024, then 1088 for a
  * KiB and a small header, 1280, 1536, 1792, 2048).  A request is
  * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
  * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and

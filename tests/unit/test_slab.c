@@ -63,7 +63,10 @@ static void test_table(void)
     // The bytes-per-block figures.
     CHECK_EQ(la_sizeclasses[sizeclass_of(24)].size, 24);
     CHECK_EQ(la_sizeclasses[sizeclass_of(100)].size, 112);
-    CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1024);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1008);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1009)].size, 1024);
+    // 1008's slab spans two chunks: 130 slots share one metadata record.
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].span, 2 * LA_SLAB_BYTES);
     // Above 1 KiB: 1 KiB + 1/16 for a 1 KiB buffer and its header, four
     // classes per doubling, and slabs of a few chunks.
     CHECK_EQ(la_sizeclasses[sizeclass_of(1025)].size, 1088);

@@ -44,31 +44,25 @@ static size_t balance(la_tcache_t *tc)
     return now;
 }
 
-// balance() without the slots the bins hold now: it moves only on slow
-// paths, and differs from balance() by at most what the bins hold, so it
-// can pace publishing without a walk of the bins on every slow path
-// (that walk was 14% of w_churn 1 1 local's profile).
-static size_t cheap_balance(la_tcache_t *tc)
-{
-    return tc->alloc_bytes - tc->free_bytes - (size_t)tc->slot_moved_bytes;
-}
-
 // Makes the cache's live-byte balance visible to the peak (one atomic add).
 static void publish(la_tcache_t *tc)
 {
     size_t now = balance(tc);
     stats_usage_publish((int64_t)(now - tc->published));
     tc->published = now;
-    tc->published_cheap = cheap_balance(tc);
+    tc->published_cheap = tcache_cheap_balance(tc);
 }
 
-// On slow paths: publish once the balance has moved by LA_TC_PUBLISH_BYTES.
+void tcache_publish_resizes(la_tcache_t *tc) { publish(tc); }
+
+// On slow paths: publish once the balance has moved by LA_TC_PUBLISH_BYTES
+// (tcache_count_resize tests the same in line).
 // The add is on a cache line every thread writes; made on every refill and
 // flush it had two threads churning their own caches contend for it (7% of
 // perf's samples of w_churn 1 2 local, against 0.8% with one thread).
 static void publish_lazily(la_tcache_t *tc)
 {
-    size_t moved = cheap_balance(tc) - tc->published_cheap;
+    size_t moved = tcache_cheap_balance(tc) - tc->published_cheap;
     if (moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES) // |moved| > limit
         publish(tc);
 }
@@ -484,10 +478,9 @@ static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
     for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++)
         cached += (size_t)((int32_t)la_load_relaxed(&tc->bins[i].cap) -
                            la_load_relaxed(&tc->bins[i].room));
-    size_t nalloc = la_load_relaxed(&tc->nalloc), nresize = la_load_relaxed(&tc->nresize);
-    size_t pops = nalloc - nresize;
+    size_t pops = la_load_relaxed(&tc->nalloc), nresize = la_load_relaxed(&tc->nresize);
     size_t pushes = cached + pops + la_load_relaxed(&tc->flushed) - la_load_relaxed(&tc->refilled);
-    sum->nalloc += nalloc;
+    sum->nalloc += pops + nresize;
     sum->nfree += pushes + nresize;
     sum->alloc_bytes += la_load_relaxed(&tc->alloc_bytes);
     sum->free_bytes += la_load_relaxed(&tc->free_bytes);

@@ -513,9 +513,9 @@ def tcache_counters(st, tc):
     for i in range(st.layout.tc_small_bins, st.layout.tc_bins):
         _, room, cap = st.tc_bin(int(tc), i)
         cached += cap - room
-    nalloc, nresize = int(v["nalloc"]), int(v["nresize"])
-    pushes = cached + (nalloc - nresize) + int(v["flushed"]) - int(v["refilled"])
-    out["nalloc"] += nalloc
+    pops, nresize = int(v["nalloc"]), int(v["nresize"])  # nalloc: medium pops
+    pushes = cached + pops + int(v["flushed"]) - int(v["refilled"])
+    out["nalloc"] += pops + nresize
     out["nfree"] += pushes + nresize
     out["alloc_bytes"] += int(v["alloc_bytes"])
     out["free_bytes"] += int(v["free_bytes"])

@@ -5,7 +5,8 @@
  * free of every slot, an empty slab going back to the heap whole, the
  * refill's order (slots given back, then a run of new ones) and the
  * flush's walk (slab_free_run), the remote list (one push per chain,
- * taken in one batch, from many threads), and misuse named before anything is written (an interior
+ * taken in one batch, from many threads), the free fast path's link test
+ * (la_link_maybe), and misuse named before anything is written (an interior
  * pointer, a slot never handed out, a slot already free).
  */
 #include <pthread.h>
@@ -402,8 +403,31 @@ static void test_misuse(void)
     }
 }
 
+// la_link_maybe, the free fast path's double-free test, reads word 1's
+// low byte before anything else (a program's store to the end of a
+// 16-byte block, which is word 1, must not make free's load wait): every
+// linked slot passes it, whatever its link's bits above the alignment;
+// a slot malloc handed out does not, nor does one whose word 1 alone
+// looks like a link.
+static void test_link_maybe(void)
+{
+    _Alignas(16) uintptr_t w[2];
+    static const uintptr_t links[] = {0, 0x10, 0x100, 0xff0, 0x5555aaaa0ff0, 0x7ffff7a1b2c0};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        la_link_store(w, (void *)links[i]);
+        CHECK(la_link_maybe(w));
+    }
+    la_link_clear(w);
+    CHECK(!la_link_maybe(w));
+    ((unsigned char *)w)[15] = 0xab; // the program writes a 16-byte block's end
+    CHECK(!la_link_maybe(w));
+    w[1] = 0xff0; // aligned, but the relation fails
+    CHECK(!la_link_maybe(w));
+}
+
 int main(void)
 {
+    test_link_maybe();
     test_table();
     test_every_class();
     test_empty_return();

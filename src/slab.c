@@ -133,10 +133,6 @@ static bool bit_get(la_slab_t *s, uint32_t i)
 {
     return (la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1;
 }
-static void bit_set(la_slab_t *s, uint32_t i)
-{
-    la_store_relaxed(&s->freemap[i / 64], la_load_relaxed(&s->freemap[i / 64]) | (1ull << (i % 64)));
-}
 
 /* ---- making and releasing slabs ----------------------------------------- */
 
@@ -358,9 +354,12 @@ static inline __attribute__((always_inline)) void slot_put_back(la_slab_t *s, vo
     if (LA_UNLIKELY(i >= s->carved))
         la_fatal(func, "invalid pointer %p (inside a slab of %u-byte slots, not a slot's start)", p,
                  s->size);
-    if (LA_UNLIKELY(bit_get(s, i)))
+    // One load of the bitmap word for the test and the set (relaxed atomic
+    // loads are not merged by the compiler).
+    uint64_t *word = &s->freemap[i / 64], bits = la_load_relaxed(word);
+    if (LA_UNLIKELY((bits >> (i % 64)) & 1))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
-    bit_set(s, i);
+    la_store_relaxed(word, bits | (uint64_t)1 << (i % 64));
     s->nfree++;
     if (i / 64 < s->first_word)
         s->first_word = i / 64;

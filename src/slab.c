@@ -133,10 +133,6 @@ static bool bit_get(la_slab_t *s, uint32_t i)
 {
     return (la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1;
 }
-static void bit_set(la_slab_t *s, uint32_t i)
-{
-    la_store_relaxed(&s->freemap[i / 64], la_load_relaxed(&s->freemap[i / 64]) | (1ull << (i % 64)));
-}
 
 /* ---- making and releasing slabs ----------------------------------------- */
 
@@ -223,13 +219,18 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
 // Up to `want` slots of class cls, into out[] when it is not NULL, else
 // linked into a chain (the first found at its head, the last linking to
 // `tail`), whose head goes to *head.  Inlined into its two callers with
-// the sink fixed, so that each loop has one store per slot.
+// the sink fixed, so that each loop has one store per slot.  The chain
+// starts from a stand-in slot on the stack, whose link names the head:
+// no test for the first slot in the loops.
 static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, unsigned cls,
                                                                size_t want, void **out,
                                                                void *tail, void **head)
 {
     size_t n = 0;
-    void *prev = NULL;
+    uintptr_t start[2] = {0, 0}; // the chain's stand-in first slot
+    uintptr_t *prev = start;     // the slot to link to the next one
+    uintptr_t key = la.slot_key;
+    uintptr_t prev_tag = key ^ (uintptr_t)prev; // la_link_tag(prev)
     while (n < want) {
         la_slab_t *s = h->slab_avail[cls];
         if (s == NULL) {
@@ -245,7 +246,7 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
         uint32_t carved = s->carved;
         // In locals: the link stores below might alias the slab and la for
         // all the compiler knows, and it reloaded them for every slot.
-        uintptr_t base = s->base, size = s->size, key = la.slot_key;
+        uintptr_t base = s->base, size = s->size;
         size_t first = n;
         // Slots handed out before and given back: the bitmap's, below
         // `carved` (bits from `carved` up are all set: never carved).
@@ -257,31 +258,33 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 bits &= ((uint64_t)1 << (carved % 64)) - 1; // this word's carved slots
             if (bits == 0)
                 continue;
-            uint64_t taken = 0;
+            uint64_t found = bits;
             // This word's slots, or as many as are still wanted.
             for (;;) {
                 uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
-                taken |= bits & -bits;
                 bits &= bits - 1;
                 uintptr_t *p = (uintptr_t *)(base + (uintptr_t)i * size);
+                uintptr_t tag = key ^ (uintptr_t)p;
                 // A slot handed out before came back through slab_free
                 // or a chain, linked: a write after its free broke that,
                 // and would have let a second free of it pass the fast
                 // path while the slab hands it out again.
-                if (LA_UNLIKELY(!la_link_ok_keyed(p, key)))
+                if (LA_UNLIKELY((p[0] ^ p[1]) != tag))
                     la_link_corrupt(p, "malloc");
                 if (out != NULL) {
                     out[n] = p;
-                } else if (prev != NULL) {
-                    la_link_store_keyed(prev, p, key);
                 } else {
-                    *head = p;
+                    // la_link_store(prev, p), its tag kept from its check.
+                    prev[0] = (uintptr_t)p ^ prev_tag;
+                    prev[1] = (uintptr_t)p;
+                    prev = p;
+                    prev_tag = tag;
                 }
-                prev = p;
                 if (++n == want || bits == 0)
                     break;
             }
-            la_store_relaxed(&s->freemap[w], la_load_relaxed(&s->freemap[w]) & ~taken);
+            // Taken: the slots found less those left.
+            la_store_relaxed(&s->freemap[w], la_load_relaxed(&s->freemap[w]) & ~(found & ~bits));
         }
         // Then never-carved slots, lowest first, in one run from `carved`:
         // no bit to find one at a time and no link to check (a scan of the
@@ -291,22 +294,18 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
         // the new `carved` have no free slot.
         if (n < want && carved < s->nslots) {
             uint32_t end = (uint32_t)LA_MIN((size_t)s->nslots, carved + (want - n));
-            uintptr_t p = base + (uintptr_t)carved * size;
-            uint32_t i = carved;
+            uintptr_t p = base + (uintptr_t)carved * size, stop = base + (uintptr_t)end * size;
             if (out != NULL) {
-                for (; i < end; i++, p += size)
+                for (; p < stop; p += size)
                     out[n++] = (void *)p;
             } else {
-                if (prev == NULL) { // the chain's head
-                    *head = (void *)p;
-                    prev = (void *)p;
-                    i++, n++, p += size;
-                }
                 // Each slot links the one before to itself: a store pair.
                 uintptr_t q = (uintptr_t)prev;
-                for (; i < end; i++, n++, q = p, p += size)
+                for (; p < stop; q = p, p += size)
                     la_link_store_keyed((void *)q, (void *)p, key);
-                prev = (void *)q;
+                prev = (uintptr_t *)q;
+                prev_tag = key ^ q;
+                n += end - carved;
             }
             for (uint32_t w = carved / 64; w * 64 < end; w++) {
                 uint32_t lo = LA_MAX(carved, w * 64) - w * 64, hi = LA_MIN(end, w * 64 + 64) - w * 64;
@@ -322,8 +321,10 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
         if (s->nfree == 0)
             avail_remove(h, s);
     }
-    if (out == NULL && prev != NULL)
-        la_link_store(prev, tail);
+    if (out == NULL) {
+        la_link_store_keyed(prev, tail, key);
+        *head = (void *)start[1];
+    }
     return n;
 }
 
@@ -358,9 +359,12 @@ static inline __attribute__((always_inline)) void slot_put_back(la_slab_t *s, vo
     if (LA_UNLIKELY(i >= s->carved))
         la_fatal(func, "invalid pointer %p (inside a slab of %u-byte slots, not a slot's start)", p,
                  s->size);
-    if (LA_UNLIKELY(bit_get(s, i)))
+    // One load of the bitmap word for the test and the set (relaxed atomic
+    // loads are not merged by the compiler).
+    uint64_t *word = &s->freemap[i / 64], bits = la_load_relaxed(word);
+    if (LA_UNLIKELY((bits >> (i % 64)) & 1))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
-    bit_set(s, i);
+    la_store_relaxed(word, bits | (uint64_t)1 << (i % 64));
     s->nfree++;
     if (i / 64 < s->first_word)
         s->first_word = i / 64;

@@ -198,12 +198,14 @@ static bool frees_for_others(la_tcache_t *tc, la_tbin_t *bin)
 // bursts of frees, gives blocks back instead of growing: caches hold what
 // a thread reuses, not what it once freed; unless they go to other heaps
 // (frees_for_others), where the growth buys longer chains per CAS.
-static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
+// `others` is frees_for_others(tc, bin) when the caller knows it, else -1
+// (then found only if needed: a slab lookup).
+static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
 {
     size_t i = (size_t)(bin - tc->bins);
     bool swung = tc->ran_dry[i];
     tc->ran_dry[i] = 0;
-    if (!swung && !frees_for_others(tc, bin))
+    if (!swung && !(others < 0 ? frees_for_others(tc, bin) : others))
         return false;
     size_t block = bin_block_bytes(tc, bin);
     size_t cap = bin->cap;
@@ -218,6 +220,8 @@ static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin)
     *used += (grown - cap) * block;
     return true;
 }
+
+static bool grow_bin(la_tcache_t *tc, la_tbin_t *bin) { return grow_bin_as(tc, bin, -1); }
 
 // The calling thread's cache, created now if the process is ready for it.
 static la_tcache_t *tcache_create(void)
@@ -429,7 +433,9 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
 // grow).
 static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
 {
-    if (grow_bin(tc, bin))
+    // Looked up once for both uses (a slab lookup, 21 instructions).
+    bool others = frees_for_others(tc, bin);
+    if (grow_bin_as(tc, bin, others))
         return true;
     if (bin->cap == 0)
         return false;
@@ -443,7 +449,7 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
     // one block gave none back, and the push that follows left it holding
     // two with its room at -1 (medium bins held up to twice their budget).
     unsigned give = bin->cap - bin->cap / 2u;
-    if (!frees_for_others(tc, bin))
+    if (!others)
         give = LA_MIN(give, (unsigned)LA_TC_FLUSH_MAX);
     flush_bin(tc, bin, bin->cap - give);
     return true;

@@ -125,8 +125,10 @@ static void test_empty_return(void)
     la_heap_t *h = heap0();
     unsigned c = sizeclass_of(1000);
     size_t span = la_sizeclasses[c].span;
-    static void *p[3 * LA_SLAB_SPAN_MAX / 1024];
+    // Slots of 1000 bytes or more: at most LA_SLAB_SPAN_MAX / 1000 a slab.
+    static void *p[3 * (LA_SLAB_SPAN_MAX / 1000)];
     size_t n = 0, want = 3 * (size_t)la_sizeclasses[c].nslots;
+    REQUIRE(want <= sizeof p / sizeof p[0]);
     lock_acquire(&h->lock);
     while (n < want)
         n += slab_alloc_batch(h, c, want - n, p + n);

@@ -84,8 +84,10 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
     size_t head = la_load_relaxed(&b->head);
     size_t size = head & LA_SIZE_MASK;
     size_t room = (size_t)((char *)region_fence(r) - (char *)b);
+    // The top keeps no footer (la_heap_t.top): it is known by address.
     if ((head & LA_FREE) && size >= MIN_BLOCK_SIZE && size <= room &&
-        *(size_t *)((char *)b + size - sizeof(size_t)) == size)
+        (b == la_load_relaxed(&r->heap->top) ||
+         *(size_t *)((char *)b + size - sizeof(size_t)) == size))
         la_fatal(func, "double free of %p (block of %zu bytes)", p, size - LA_HEADER_BYTES);
     report_overwritten(p, r, func);
     la_fatal(func, "invalid pointer %p (inside the heap, but no live block starts here: "

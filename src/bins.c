@@ -19,7 +19,9 @@
  * Invariant: h->top is NULL or a free block of the tree's class (above
  * 8 KiB) whose right neighbour is the fence of h->regions; it is the only
  * free block not on a list or in the tree.  A smaller last block is listed
- * as any other: the small paths pay nothing for the top.
+ * as any other: the small paths pay nothing for the top.  While h->top is
+ * set, its footer and that fence are not kept (la_heap_t.top, issue 13):
+ * bins_retire_top writes both before the top becomes a listed block.
  */
 #include "internal.h"
 
@@ -55,7 +57,7 @@ LA_INLINE void insert_listed(la_heap_t *h, la_block_t *b, size_t size)
     h->bitmap |= 1u << c;
 }
 
-void bins_insert(la_heap_t *h, la_block_t *b)
+bool bins_insert(la_heap_t *h, la_block_t *b)
 {
     size_t size = blk_size(b);
     // Only a block of the tree's class can be the top: a small one is
@@ -63,17 +65,23 @@ void bins_insert(la_heap_t *h, la_block_t *b)
     if (bins_in_tree(size) && (char *)b + size == (char *)region_fence(h->regions)) {
         la_assert(h->top == NULL);
         h->top = b;
-        return;
+        return true;
     }
     insert_listed(h, b, size);
+    return false;
 }
 
 void bins_retire_top(la_heap_t *h)
 {
     la_block_t *top = h->top;
     if (top != NULL) {
+        // A listed block keeps its footer and the fence after it (the
+        // top had neither kept).
+        size_t size = blk_size(top);
+        *blk_footer(top) = size;
+        heap_write_fence(h, h->regions, LA_PREV_FREE);
         h->top = NULL;
-        insert_listed(h, top, blk_size(top));
+        insert_listed(h, top, size);
     }
 }
 

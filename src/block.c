@@ -5,6 +5,10 @@
  *   - no two free blocks are adjacent (every free merges at once);
  *   - a free block carries FREE, its footer equals its size, it is on the
  *     free list of its class, and its right neighbour carries PREV_FREE;
+ *     but the heap's top keeps neither its footer nor the fence after it
+ *     (la_heap_t.top): a block made free that becomes the top writes
+ *     neither, and one that ends the newest region otherwise writes the
+ *     fence whole (tell_next);
  *   - a live block's check field holds the keyed hash of its header plus
  *     its req (or the variant for blocks too big for a thread cache); it
  *     is set again whenever the block's size changes, by whoever then sets
@@ -28,19 +32,31 @@ static void set_prev_free(la_block_t *b, bool prev_free)
     blk_store_head(b, prev_free ? (head | LA_PREV_FREE) : (head & ~LA_PREV_FREE));
 }
 
-void blk_mark_used(la_block_t *b)
+// Tells b's right neighbour `next` whether b is free.  The fence of the
+// newest region is written whole: while the top ended that region it was
+// not kept (la_heap_t.top), and b, live or listed, ends the region now.
+static void tell_next(la_heap_t *h, la_block_t *next, bool prev_free)
 {
-    set_prev_free(blk_next(b), false);
+    if (LA_UNLIKELY(next == region_fence(h->regions)))
+        heap_write_fence(h, h->regions, prev_free ? LA_PREV_FREE : 0);
+    else
+        set_prev_free(next, prev_free);
+}
+
+void blk_mark_used(la_heap_t *h, la_block_t *b)
+{
+    tell_next(h, blk_next(b), false);
 }
 
 void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
 {
     // The left neighbour is never free here (it would have been merged).
     blk_store_head(b, blk_head(size, LA_FREE, h->index));
-    *(size_t *)((char *)b + size - sizeof(size_t)) = size;
-    set_prev_free(blk_next(b), true);
-    bins_insert(h, b);
     heap_note_written(h, (char *)b + sizeof(la_free_t));
+    if (bins_insert(h, b))
+        return; // the top: no footer, nor fence after it (la_heap_t.top)
+    *(size_t *)((char *)b + size - sizeof(size_t)) = size;
+    tell_next(h, blk_next(b), true);
 }
 
 void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
@@ -52,9 +68,11 @@ void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
     size_t rest_bytes = size - keep_bytes;
     blk_store_head(rest, blk_head(rest_bytes, 0, h->index)); // its left neighbour is live
     h->counters.splits++;
-    // A shrink in place may leave the remainder beside a free block.
+    // A shrink in place may leave the remainder beside a free block.  Not
+    // the fence, never free, but not kept while b was the top
+    // (la_heap_t.top): a top just taken whole is split here.
     la_block_t *next = blk_next(rest);
-    if (blk_is_free(next)) {
+    if (next != region_fence(h->regions) && blk_is_free(next)) {
         bins_remove(h, next, "malloc");
         rest_bytes += blk_size(next);
         blk_stamp(next, LA_CHECK_FREED);

@@ -140,7 +140,7 @@ la_heap_t *heap_get(unsigned index)
 // The fence's check word is no live block's: when the region grows in
 // place the old fence becomes the inside of a free block, and a free() of
 // the old break must be refused, not cached (issue 12).
-static void write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
+void heap_write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
     blk_store_head(fence, blk_head(0, prev_free, h->index));
@@ -174,7 +174,8 @@ static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t
     background_note_growth(h->region_bytes);
     if (kind == LA_REGION_BRK)
         h->brk_region = r;
-    write_fence(h, r, 0);
+    // No fence: the one free block becomes the top, which keeps none
+    // (la_heap_t.top; blk_make_free writes it if the block is listed).
     la_block_t *first = region_first(r);
     blk_make_free(h, first, (size_t)((char *)region_fence(r) - (char *)first));
     // Fresh from the kernel: nothing but its header is resident, and no
@@ -191,12 +192,18 @@ static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
     debug_new_region(old_end, inc);
     la_block_t *span = region_fence(r);
     size_t span_bytes = inc;
-    bool prev_free = blk_prev_is_free(span);
+    la_block_t *last = heap_last_free(h, r); // before r->end moves
     r->end = old_end + inc;
     r->bytes += inc;
     h->region_bytes += inc;
     background_note_growth(h->region_bytes);
-    write_fence(h, r, 0);
+    // In the newest region the span becomes the top, which keeps no fence
+    // (la_heap_t.top): writing it put a page nothing else touched in each
+    // 64 KiB step (issue 13: w_largefree at K = 10,000, 2,079 such pages,
+    // 8 MiB of its 50.8 MB peak).  An older region (sbrk after a mapped
+    // fallback) lists its span, and keeps its fence.
+    if (r != h->regions)
+        heap_write_fence(h, r, 0);
     if (r == h->regions) // the old fence and footer are written bytes now
         heap_note_written(h, old_end + sizeof(size_t));
     else
@@ -205,8 +212,7 @@ static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
     // purge left of it; the new memory is fresh (issue 14: marking all of
     // it dirty had each growth advise the old top again).
     char *lo = old_end - LA_TAIL_GUARD, *hi = old_end + sizeof(size_t);
-    if (prev_free) {
-        la_block_t *last = blk_prev(span);
+    if (last != NULL) {
         char *llo, *lhi;
         dirty_span(last, &llo, &lhi);
         // One interval: with pages given back between the two, the old
@@ -238,9 +244,9 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
     // `need` left the old top free beside the new block, resident, each
     // time (issue 14: 482 MiB peak against glibc's 440 in w_bufpool).
     if (r != NULL && (char *)os_brk_current() == r->end) {
-        la_block_t *fence = region_fence(r);
-        if (blk_prev_is_free(fence)) {
-            size_t top = blk_size(blk_prev(fence));
+        la_block_t *last = heap_last_free(h, r);
+        if (last != NULL) {
+            size_t top = blk_size(last);
             if (top < need + LA_GROW_KEEP_BYTES)
                 inc = LA_ALIGN_UP(need + LA_GROW_KEEP_BYTES - top + ALIGNMENT, BRK_INCREMENT);
         }
@@ -306,6 +312,31 @@ static grow_t heap_grow(la_heap_t *h, size_t need)
             return g;
     }
     return grow_mapped(h, need);
+}
+
+// Before the top is cut for `need` bytes with a rest below the tree's
+// class (or taken whole): that rest would be listed, with the fence that
+// the top did not keep written after it (la_heap_t.top), on the heap's
+// last page, which nothing else touches (issue 13: w_largefree's tcache
+// batches emptied the top once per 64 KiB step, and K = 10,000 kept 1,292
+// such pages resident, glibc 643).  As glibc extends its top chunk when it
+// lacks room, the brk heap's top grows in place first, while the break is
+// still at its end: its start does not move, and the block cut there is
+// the same.  True if it grew.
+static LA_NOINLINE bool grow_short_top(la_heap_t *h, size_t need)
+{
+    la_region_t *r = h->brk_region;
+    if (!h->is_brk || h->brk_failed || r == NULL || r != h->regions ||
+        (char *)os_brk_current() != r->end)
+        return false;
+    return grow_brk(h, need) == GROW_IN_PLACE;
+}
+
+// Whether cutting `need` bytes from a top of `size` bytes leaves no rest
+// in the tree's class (so the top would go away).
+LA_INLINE bool top_runs_short(size_t size, size_t need)
+{
+    return size < need || !bins_in_tree(size - need);
 }
 
 /* ---- blocks handed back by other threads -------------------------------- */
@@ -419,7 +450,7 @@ static void take_block_span(la_heap_t *h, la_block_t *b, size_t need, char **spa
         if (blk_is_free(rest))
             note_dirty(rest, lo, hi);
     } else {
-        blk_mark_used(b);
+        blk_mark_used(h, b);
     }
     heap_note_written(h, (char *)b + blk_size(b));
 }
@@ -430,14 +461,19 @@ static void take_block(la_heap_t *h, la_block_t *b, size_t need)
     take_block_span(h, b, need, &lo, &hi);
 }
 
-// A free block whose tree node was moved into place (tree_move) takes its
-// new size: blk_make_free without the list insert, and without the right
-// neighbour's PREV_FREE, which the block's old self set already.
-LA_INLINE void retag_free(la_heap_t *h, la_block_t *b, size_t size)
+// A free block whose tree node was moved into place (tree_move), or the
+// top, takes its new size: blk_make_free without the list insert, and
+// without the right neighbour's PREV_FREE, which the block's old self set
+// already.  retag_top writes no footer: the top keeps none (la_heap_t.top).
+LA_INLINE void retag_top(la_heap_t *h, la_block_t *b, size_t size)
 {
     blk_store_head(b, blk_head(size, LA_FREE, h->index));
-    *(size_t *)((char *)b + size - sizeof(size_t)) = size;
     heap_note_written(h, (char *)b + sizeof(la_free_t));
+}
+LA_INLINE void retag_free(la_heap_t *h, la_block_t *b, size_t size)
+{
+    retag_top(h, b, size);
+    *(size_t *)((char *)b + size - sizeof(size_t)) = size;
 }
 
 // Makes the first `need` bytes of free block b a live block in place (the
@@ -462,21 +498,28 @@ LA_INLINE void take_front(la_heap_t *h, la_block_t *b, size_t need, size_t *dirt
 LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     la_block_t *b = h->top;
-    if (b == NULL || blk_size(b) < need + MIN_BLOCK_SIZE)
+    if (b == NULL)
+        return NULL;
+    if (LA_UNLIKELY(top_runs_short(blk_size(b), need)) && grow_short_top(h, need))
+        b = h->top; // the same start, grown
+    if (blk_size(b) < need + MIN_BLOCK_SIZE)
         return NULL;
     la_block_t *rest = (la_block_t *)((char *)b + need);
     size_t rest_bytes = blk_size(b) - need;
     char *lo, *hi;
     take_front(h, b, need, dirty_bytes, &lo, &hi);
-    // The fence after it keeps PREV_FREE; the header written there marks
-    // b's bytes written too (heap_note_written).
-    retag_free(h, rest, rest_bytes);
+    // The header written there marks b's bytes written too
+    // (heap_note_written).
+    retag_top(h, rest, rest_bytes);
     // A rest too small for the tree is listed, and the top is no more
-    // (bins.c): a 16 MiB carve from a top grown for it leaves one.
+    // (bins.c): a 16 MiB carve from a top grown for it leaves one.  It
+    // needs the footer and the fence that the top did not keep.
     if (LA_LIKELY(bins_in_tree(rest_bytes))) {
         h->top = rest;
     } else {
         h->top = NULL;
+        *blk_footer(rest) = rest_bytes;
+        heap_write_fence(h, h->regions, LA_PREV_FREE);
         bins_insert(h, rest);
     }
     h->counters.splits++;
@@ -646,10 +689,10 @@ LA_INLINE la_block_t *carve_top_big(la_heap_t *h, la_block_t *b, size_t head, si
     la_assert(req > LA_TC_MAX_BYTES); // so its check word is the LA_CHECK_BIG variant
     b->check = la_check_plain(blk_hash(b, live, la.key), req) ^ LA_CHECK_BIG;
     blk_store_head(rest, blk_head(rest_bytes, flags, h->index));
-    *(size_t *)((char *)rest + rest_bytes - sizeof(size_t)) = rest_bytes;
-    // The fence after it keeps PREV_FREE; the node's bytes count as
-    // written (its purge span may be there): heap_note_written(), but the
-    // top lies in the newest region, well before its end.
+    // No footer, nor fence: the top keeps neither (la_heap_t.top).  The
+    // node's bytes count as written (its purge span may be there):
+    // heap_note_written(), but the top lies in the newest region, well
+    // before its end.
     la_region_t *r = h->regions;
     char *written = (char *)rest + sizeof(la_tnode_t);
     if (written > r->fresh)
@@ -702,6 +745,13 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
         // Existing free blocks first, however small: asking for one run of
         // `want` blocks would mostly grow the heap and strand the fragments
         // that flushed blocks leave behind (sqlite's heap grew 40%).
+        // A run the top serves, but that would leave it below the
+        // tree's class, grows it first (grow_short_top).
+        la_block_t *top = h->top;
+        if (top != NULL && bins_in_tree(block) &&
+            top_runs_short(blk_size(top), (want - n) * block) &&
+            tree_lower_bound(h->tree, block, "malloc") == NULL)
+            grow_short_top(h, (want - n) * block);
         la_block_t *b = bins_find(h, block);
         if (b == NULL) {
             if (n > 0)
@@ -794,8 +844,7 @@ LA_INLINE bool free_into_top(la_heap_t *h, la_block_t *b, size_t size, la_block_
         flags |= LA_PURGED;
     }
     blk_store_head(b, blk_head(merged, flags, h->index));
-    *(size_t *)((char *)b + merged - sizeof(size_t)) = merged;
-    // Nothing to note written: b's node ends below the top's header or
+    // No footer: the top keeps none (la_heap_t.top).  Nothing to note written: b's node ends below the top's header or
     // over it, which was noted when it was written.
     return true;
 }
@@ -839,7 +888,7 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
         blk_stamp(next, LA_CHECK_FREED);
         h->counters.coalesces++;
         h->top = b;
-        retag_free(h, b, merged);
+        retag_top(h, b, merged);
     } else if (blk_is_free(next) && !blk_prev_is_free(b) &&
                blk_size(b) >= 2 * sizeof(la_tnode_t) && bins_in_tree(blk_size(next)) &&
                tree_rekey(&h->tree, (la_tnode_t *)next, (la_tnode_t *)b, merged, "free")) {
@@ -929,10 +978,9 @@ static size_t trim_brk(la_heap_t *h)
     la_region_t *r = h->brk_region;
     if (!h->is_brk || h->brk_failed || r == NULL)
         return 0;
-    la_block_t *fence = region_fence(r);
-    if (!blk_prev_is_free(fence))
+    la_block_t *last = heap_last_free(h, r);
+    if (last == NULL)
         return 0;
-    la_block_t *last = blk_prev(fence);
     size_t size = blk_size(last);
     // mallopt may change either; the dynamic one rises only from frees in
     // the exported family (it stays 0 for the mem_* path).
@@ -953,7 +1001,7 @@ static size_t trim_brk(la_heap_t *h)
     h->region_bytes -= release;
     if (r->fresh > r->end)
         r->fresh = r->end;
-    write_fence(h, r, LA_PREV_FREE);
+    heap_write_fence(h, r, LA_PREV_FREE);
     blk_make_free(h, last, size - release);
     note_dirty(last, lo, hi);
     os_sbrk_release(release);
@@ -1102,7 +1150,7 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
         bins_remove(h, next, "realloc");
         blk_stamp(next, LA_CHECK_FREED);
         blk_set_size(b, avail);
-        blk_mark_used(b);
+        blk_mark_used(h, b);
     }
     // Up to `want`: what is left of the neighbour stays free.
     size_t take = LA_MIN(avail, LA_MAX(need, want));

@@ -358,6 +358,12 @@ typedef struct la_heap {
     // The free block above 8 KiB that ends the newest region, if any, kept
     // out of the lists and the tree (bins.c): cut and grown by the big
     // requests and frees beside it without any tree work (issue 14).
+    // While it is set, its footer and the newest region's fence are not
+    // kept (they may be unwritten, zero, or stale): each lay on the last
+    // page of the heap, a page nothing else touched after each growth
+    // (issue 13).  Whoever needs the last block asks for the top first
+    // (heap_last_free); whoever makes a block end the newest region
+    // without being the top writes the fence whole (heap_write_fence).
     la_block_t *top;
     la_region_t *regions;                 // newest first
     la_region_t *brk_region;              // the region sbrk extends, if any
@@ -814,7 +820,9 @@ LA_INLINE bool bins_in_tree(size_t block_bytes)
 {
     return block_bytes > ((size_t)MIN_BLOCK_SIZE << (NUM_SIZE_CLASSES - 2));
 }
-LA_HIDDEN void bins_insert(la_heap_t *h, la_block_t *b);
+// Lists b, or makes it the top (then true: the caller writes neither its
+// footer nor the fence after it, see la_heap_t.top).
+LA_HIDDEN bool bins_insert(la_heap_t *h, la_block_t *b);
 // Takes a free block off its list, after checking the links around it
 // (a report by `func` if they disagree).
 LA_HIDDEN void bins_remove(la_heap_t *h, la_block_t *b, const char *func);
@@ -864,7 +872,7 @@ LA_HIDDEN const char *tree_check(const la_tnode_t *root, size_t *count, const la
 /* ---- block.c: split, coalesce, boundary tags ---------------------------- */
 
 LA_HIDDEN void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index);
-LA_HIDDEN void blk_mark_used(la_block_t *b);
+LA_HIDDEN void blk_mark_used(la_heap_t *h, la_block_t *b);
 LA_HIDDEN void blk_make_free(la_heap_t *h, la_block_t *b, size_t size);
 LA_HIDDEN void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes);
 LA_HIDDEN la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b);
@@ -948,6 +956,20 @@ LA_HIDDEN void la_count_release(size_t bytes);
 // cannot grow to `need`: nothing changed.
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want);
 LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);
+// Writes r's fence whole (size 0, PREV_FREE as given, its check word):
+// needed before a block that ends the newest region is live or listed,
+// since the fence is not kept while the top ends that region.
+LA_HIDDEN void heap_write_fence(la_heap_t *h, la_region_t *r, size_t prev_free);
+// The free block that ends region r, or NULL: the top if r is the newest
+// region and the top is set (its fence is not kept then), else what r's
+// fence says.
+LA_INLINE la_block_t *heap_last_free(la_heap_t *h, la_region_t *r)
+{
+    if (r == h->regions && h->top != NULL)
+        return h->top;
+    la_block_t *fence = region_fence(r);
+    return blk_prev_is_free(fence) ? blk_prev(fence) : NULL;
+}
 // The region holding p, if any (diagnostics: no lock, linear in regions).
 LA_HIDDEN la_region_t *heap_region_of(const void *p);
 LA_HIDDEN void heap_lock_all(void);

@@ -14,11 +14,13 @@
  *   handoff_prog [blocks per producer, default 40000]
  *
  * Prints "forks 1" and "bad 0", exit status 0, when every check held.  An
- * alarm ends a hang (a lock left held across fork, say) after 60 s.
+ * alarm ends a hang after 60 s, and one in each child after 20 s (a lock
+ * left held across fork: the parent then fails on the child's status).
  */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +172,10 @@ static void *forker(void *arg)
         memset(keep, 7, 5000);
         pid_t pid = fork();
         if (pid == 0) {
+            // Its own alarm: a child is not covered by the parent's, and
+            // one stuck on a lock held across fork would keep the test's
+            // output pipe open after the parent died.
+            alarm(20);
             // Only async-signal-safe work is promised after fork in a
             // threaded program, but glibc's malloc works here and so
             // programs rely on it.
@@ -211,6 +217,7 @@ static void *forker(void *arg)
 
 int main(int argc, char **argv)
 {
+    signal(SIGALRM, SIG_DFL); // even where the caller ignored it
     alarm(60);
     if (argc > 1)
         per_producer = atoi(argv[1]);

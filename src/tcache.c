@@ -56,14 +56,13 @@ static void publish(la_tcache_t *tc)
 void tcache_publish_resizes(la_tcache_t *tc) { publish(tc); }
 
 // On slow paths: publish once the balance has moved by LA_TC_PUBLISH_BYTES
-// (tcache_count_resize tests the same in line).
+// (tcache_publish_due; tcache_count_resize tests the same in line).
 // The add is on a cache line every thread writes; made on every refill and
 // flush it had two threads churning their own caches contend for it (7% of
 // perf's samples of w_churn 1 2 local, against 0.8% with one thread).
 static void publish_lazily(la_tcache_t *tc)
 {
-    size_t moved = tcache_cheap_balance(tc) - tc->published_cheap;
-    if (moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES) // |moved| > limit
+    if (tcache_publish_due(tc))
         publish(tc);
 }
 

@@ -235,6 +235,14 @@ LA_INLINE size_t tcache_cheap_balance(const la_tcache_t *tc)
 {
     return tc->alloc_bytes - tc->free_bytes - (size_t)tc->slot_moved_bytes;
 }
+// Whether the balance moved by more than LA_TC_PUBLISH_BYTES either way
+// since the cache last published it (the slow paths' publish_lazily and
+// tcache_count_resize test this).
+LA_INLINE bool tcache_publish_due(const la_tcache_t *tc)
+{
+    size_t moved = tcache_cheap_balance(tc) - tc->published_cheap;
+    return moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES; // |moved| > limit
+}
 // Publishes the cache's balance (tcache_count_resize's slow side).
 LA_HIDDEN LA_NOINLINE void tcache_publish_resizes(la_tcache_t *tc);
 // Counts a resize the calling thread made without any lock, if it has a
@@ -252,8 +260,7 @@ LA_INLINE bool tcache_count_resize(size_t old_req, size_t new_req)
     la_add_owned(&tc->nresize, 1);
     la_add_owned(&tc->free_bytes, old_req);
     la_add_owned(&tc->alloc_bytes, new_req);
-    size_t moved = tcache_cheap_balance(tc) - tc->published_cheap;
-    if (LA_UNLIKELY(moved + LA_TC_PUBLISH_BYTES > 2 * LA_TC_PUBLISH_BYTES))
+    if (LA_UNLIKELY(tcache_publish_due(tc)))
         tcache_publish_resizes(tc);
     return true;
 }

@@ -394,14 +394,10 @@ void slab_free(la_heap_t *h, void *p, const char *func)
 // already (the link is stale and never followed).
 void slab_free_chain(la_heap_t *h, void *chain)
 {
-    while (chain != NULL) {
-        void *next = la_link_next(chain, "free");
-        la_slab_t *s = slab_of(chain);
-        la_assert(s != NULL && s->heap == h);
-        slot_put_back(s, chain, "free");
-        slab_settle(h, s);
-        chain = next;
-    }
+    // slab_free_run's walk, to the chain's end: every slot is h's.
+    uint32_t count;
+    chain = slab_free_run(h, chain, UINT32_MAX, &count);
+    la_assert(chain == NULL);
 }
 
 void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)

@@ -202,12 +202,12 @@ static void region_extend(la_heap_t *h, la_region_t *r, size_t inc)
     // 64 KiB step (issue 13: w_largefree at K = 10,000, 2,079 such pages,
     // 8 MiB of its 50.8 MB peak).  An older region (sbrk after a mapped
     // fallback) lists its span, and keeps its fence.
-    if (r != h->regions)
-        heap_write_fence(h, r, 0);
-    if (r == h->regions) // the old fence and footer are written bytes now
+    if (r == h->regions) { // the old fence and footer are written bytes now
         heap_note_written(h, old_end + sizeof(size_t));
-    else
+    } else {
+        heap_write_fence(h, r, 0);
         r->fresh = r->end;
+    }
     // What may be resident: the old fence's page, and what the last block's
     // purge left of it; the new memory is fresh (issue 14: marking all of
     // it dirty had each growth advise the old top again).
@@ -509,18 +509,16 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
     char *lo, *hi;
     take_front(h, b, need, dirty_bytes, &lo, &hi);
     // The header written there marks b's bytes written too
-    // (heap_note_written).
-    retag_top(h, rest, rest_bytes);
-    // A rest too small for the tree is listed, and the top is no more
-    // (bins.c): a 16 MiB carve from a top grown for it leaves one.  It
-    // needs the footer and the fence that the top did not keep.
+    // (heap_note_written).  A rest too small for the tree is listed, and
+    // the top is no more (bins.c): a 16 MiB carve from a top grown for it
+    // leaves one, and blk_make_free writes the footer and the fence that
+    // the top did not keep.
     if (LA_LIKELY(bins_in_tree(rest_bytes))) {
+        retag_top(h, rest, rest_bytes);
         h->top = rest;
     } else {
         h->top = NULL;
-        *blk_footer(rest) = rest_bytes;
-        heap_write_fence(h, h->regions, LA_PREV_FREE);
-        bins_insert(h, rest);
+        blk_make_free(h, rest, rest_bytes);
     }
     h->counters.splits++;
     note_dirty(rest, lo, hi); // the rest keeps what the purge did to its part
@@ -844,8 +842,9 @@ LA_INLINE bool free_into_top(la_heap_t *h, la_block_t *b, size_t size, la_block_
         flags |= LA_PURGED;
     }
     blk_store_head(b, blk_head(merged, flags, h->index));
-    // No footer: the top keeps none (la_heap_t.top).  Nothing to note written: b's node ends below the top's header or
-    // over it, which was noted when it was written.
+    // No footer: the top keeps none (la_heap_t.top).  Nothing to note
+    // written: b's node ends below the top's header or over it, which was
+    // noted when it was written.
     return true;
 }
 

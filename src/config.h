@@ -291,8 +291,8 @@
 // the 1008-byte one, whose record it shares among 130 slots), 64 KiB for
 // the rest.  A slab's payload is its span less the 16-byte header,
 // so a power-of-two class loses a slot per slab: 1024 B of every 64 KiB
-// (perblock-1000 was 1042.4 bytes per block before the 1008 class; 1034.8 with
-// 1024-byte slots in 128 KiB, a divisor of 128, which took w_pinned's
+// (perblock-1000 was 1042.4 bytes per block before the 1008 class; 1034.8
+// with 1024-byte slots in 128 KiB, a divisor of 128, which took w_pinned's
 // peak from 1.04 to 1.05 times glibc's: slabs of more slots stay partly
 // used longer).  With slabs above 2 KiB, a 16 KiB class gets 7 slots in
 // 128 KiB, where 64 KiB holds 3 and wastes a quarter.  At most

@@ -6,19 +6,18 @@
  *
  * Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling
  * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, 320, ... 896, 1008 for a
- * decimal KiB, 1024, then 1088 for a
- * KiB and a small header, 1280, 1536, 1792, 2048).  A request is
- * rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a
- * class because 24-byte objects are common (glibc, jemalloc, tcmalloc and
- * mimalloc all spend 32 or 24 on them).  There is no 8-byte class: a free
- * slot keeps two link words (the encoded link and the plain one), which
- * is how malloc tells a link the program overwrote from a sound one, and
- * how the free fast path tells a second free from a first one without any
- * shared state (see slab.h).  Slots of a class are 8-aligned when the size is 24, 16-aligned
- * otherwise (slabs start 64 KiB-aligned).  A class's slabs span one
- * LA_SLAB_BYTES chunk or a few (`span`, see LA_SLAB_SPAN_MAX): bigger
- * classes take more, so that a slab holds enough slots and little of it
- * is wasted.
+ * decimal KiB, 1024, then 1088 for a KiB and a small header, 1280, 1536,
+ * 1792, 2048).  A request is rounded up by at most 25% from 64 bytes on
+ * (jemalloc's spacing); 24 is a class because 24-byte objects are common
+ * (glibc, jemalloc, tcmalloc and mimalloc all spend 32 or 24 on them).
+ * There is no 8-byte class: a free slot keeps two link words (the encoded
+ * link and the plain one), which is how malloc tells a link the program
+ * overwrote from a sound one, and how the free fast path tells a second
+ * free from a first one without any shared state (see slab.h).  Slots of a
+ * class are 8-aligned when the size is 24, 16-aligned otherwise (slabs
+ * start 64 KiB-aligned).  A class's slabs span one LA_SLAB_BYTES chunk or
+ * a few (`span`, see LA_SLAB_SPAN_MAX): bigger classes take more, so that
+ * a slab holds enough slots and little of it is wasted.
  */
 #ifndef LA_SIZECLASS_H
 #define LA_SIZECLASS_H

@@ -267,8 +267,13 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
     return 0;
 }
 
-// Honoured (returns 1): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD.  Every other
-// parameter returns 0 and changes nothing; docs/API.md keeps the list.
+// Honoured: M_MMAP_THRESHOLD (a value above LA_MMAP_THRESHOLD_MAX, or
+// negative, counts as that maximum), M_TRIM_THRESHOLD.  The return values
+// are glibc 2.36's, measured parameter by parameter: 1 for everything
+// except an M_MXFAST above glibc's 160 bytes (or negative), so that a
+// program that checks the result of a tuning hint we ignore (M_ARENA_MAX,
+// M_PERTURB, M_MXFAST...) behaves as under glibc; docs/API.md keeps the
+// list.
 LA_EXPORT int mallopt(int param, int value)
 {
     la_ensure_init();
@@ -276,15 +281,19 @@ LA_EXPORT int mallopt(int param, int value)
     if (param == M_MMAP_THRESHOLD || param == M_TRIM_THRESHOLD)
         la_store_relaxed(&la.thresholds_dynamic, false);
     switch (param) {
-    case M_MMAP_THRESHOLD:
-        return value >= 0 && la_set_mmap_threshold((size_t)value) ? 1 : 0;
-    case M_TRIM_THRESHOLD: // -1, as in glibc: never trim the brk top
-        if (value < -1)
-            return 0;
-        la_store_relaxed(&la.trim_threshold, value == -1 ? SIZE_MAX / 2 : (size_t)value);
+    case M_MMAP_THRESHOLD: {
+        // glibc takes a negative int as a huge size_t: nothing is mapped.
+        size_t bytes = (size_t)value;
+        la_set_mmap_threshold(bytes > LA_MMAP_THRESHOLD_MAX ? LA_MMAP_THRESHOLD_MAX : bytes);
         return 1;
+    }
+    case M_TRIM_THRESHOLD: // glibc: a negative value never trims the brk top
+        la_store_relaxed(&la.trim_threshold, value < 0 ? SIZE_MAX / 2 : (size_t)value);
+        return 1;
+    case M_MXFAST: // glibc's bound on its fastbins; we have none
+        return (size_t)value <= LA_GLIBC_MXFAST_MAX ? 1 : 0;
     default:
-        return 0;
+        return 1;
     }
 }
 

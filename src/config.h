@@ -49,6 +49,10 @@
 #define MMAP_THRESHOLD (128 * 1024)
 // Highest threshold accepted at run time, glibc's limit on 64-bit.  Bytes.
 #define LA_MMAP_THRESHOLD_MAX (32 * 1024 * 1024)
+// mallopt(M_MXFAST) returns 1 up to this value, as glibc does (its
+// MAX_FAST_SIZE on 64-bit: 80 * sizeof(size_t) / 4), and 0 above it; the
+// value itself changes nothing here.  Bytes.
+#define LA_GLIBC_MXFAST_MAX 160
 
 // The brk heap grows in steps of this size; a request larger than one step
 // grows it by the request rounded up to steps.  Bytes.

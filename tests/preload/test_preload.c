@@ -205,7 +205,12 @@ static void test_mallopt_mallinfo(void)
     p = malloc(64 * 1024); // back in the heap
     CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
     free(p);
-    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 1 << 30), 0); // beyond glibc's maximum
+    // Beyond our maximum: 1, as glibc returns, and the maximum taken.
+    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 1 << 30), 1);
+    p = malloc(16u << 20); // 16 MiB: below the 32 MiB maximum, in the heap
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1);
     CHECK_EQ(mallopt(M_TRIM_THRESHOLD, -1), 1);        // glibc: never trim
     CHECK_EQ(mallopt(M_TRIM_THRESHOLD, 128 * 1024), 1);
     // Live large blocks, whatever the statistics were reset to.
@@ -214,7 +219,15 @@ static void test_mallopt_mallinfo(void)
     CHECK_EQ(mallinfo2().hblks, 1);
     free(big2);
     CHECK_EQ(mallinfo2().hblks, 0);
-    CHECK_EQ(mallopt(M_ARENA_TEST, 8), 0);           // not honoured
+    // Ignored, and answered as glibc 2.36 answers: 1, but 0 for an
+    // M_MXFAST above its 160 bytes.
+    CHECK_EQ(mallopt(M_ARENA_TEST, 8), 1);
+    CHECK_EQ(mallopt(M_ARENA_MAX, 2), 1);
+    CHECK_EQ(mallopt(M_PERTURB, 0xa5), 1);
+    CHECK_EQ(mallopt(M_MXFAST, 160), 1);
+    CHECK_EQ(mallopt(M_MXFAST, 161), 0);
+    CHECK_EQ(mallopt(M_MXFAST, -1), 0);
+    CHECK_EQ(mallopt(-999, 1), 1);
     CHECK_EQ(mem_check_heap(), 0);
 }
 

@@ -482,7 +482,7 @@ LA_INLINE void free_block(la_block_t *b, bool ts, const char *func)
 }
 
 // Whether a heap block of `size` bytes keeps serving a request that needs
-// `need` in the exported family: it holds it with less than a quarter
+// `need` in the exported family: it holds it with less than a third
 // (LA_REALLOC_SLACK_DIVISOR) to spare, so only the requested size changes.
 LA_INLINE bool keeps_block(size_t need, size_t size)
 {
@@ -522,7 +522,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     size_t need = blk_size_for(req + la.guard_bytes), size = blk_size(b);
     // Fits without a split: only the requested size changes, which the
     // owner of the block may write without the heap lock.  In the
-    // exported family that includes a block with up to a quarter to spare
+    // exported family that includes a block with up to a third to spare
     // (LA_REALLOC_SLACK_DIVISOR): splitting that off, as the seed did,
     // meant the next growth by a few bytes had to move the block (issue
     // 13: strings grown round-robin by 1..64 bytes ran 8x slower than
@@ -531,7 +531,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         blk_set_req(b, req);
         return b;
     }
-    // Growing in the exported family takes a quarter to spare from the
+    // Growing in the exported family takes a third to spare from the
     // free block after it, as a move would (realloc_impl): grown in place
     // by exactly `need`, a string growing by a few bytes came back here
     // at every step, each time to take its neighbour off the tree and put
@@ -544,6 +544,18 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     if (ts)
         lock_acquire(&h->lock);
     bool ok = heap_resize_in_place(h, b, need, want);
+    // Growth where b stands failed: slide down into a free left neighbour
+    // (heap_slide_down), in the exported family, outside the checking
+    // mode and Valgrind, whose trackers see a block move only by a new
+    // malloc and a free.  The copy is made under the heap lock, as the
+    // block's rest may only go back once the bytes are out of its way.
+    if (!ok && ts && !la.debug && need > size) {
+        la_block_t *nb = heap_slide_down(h, b, need, want);
+        if (nb != NULL) {
+            b = nb;
+            ok = true;
+        }
+    }
     if (ok) {
         blk_set_req(b, req);
         h->counters.nfree++;
@@ -638,9 +650,9 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     debug_quiet_end();
     if (nb != NULL)
         return blk_payload(nb);
-    // A heap block that grows and must move gets a quarter to spare, so
+    // A heap block that grows and must move gets a third to spare, so
     // that a string or vector grown in small steps moves about once per
-    // quarter of its size, not on every step (size-class allocators get the
+    // third of its size, not on every step (size-class allocators get the
     // same from their class spacing).  Large blocks grow with mremap.
     // From LA_REALLOC_HEAP_FROM_BYTES on, as a slot does (realloc_slot).
     void *q = ts ? realloc_target(req, req > old_req && req >= LA_REALLOC_HEAP_FROM_BYTES)
@@ -748,7 +760,7 @@ void *la_malloc(size_t req) { return tcache_malloc(req); }
 void la_free(void *p) { tcache_free(p); }
 // The exported realloc.  Its common case past the slabs is inlined: a
 // heap block whose header passes every test of validate() and whose size
-// holds req with at most a quarter to spare (resize_in_place's rule) stays
+// holds req with at most a third to spare (resize_in_place's rule) stays
 // where it is, and only its req and check word change, with the hash the
 // header test computed; its owner may write them without the heap lock.
 // Issue 13: w_rrgrow's 460k such calls cost 177 instructions each through

@@ -20,6 +20,7 @@
  * give up the knowledge (fresh = end) when a newer one arrives.
  */
 #include "internal.h"
+#include <string.h> // memmove: heap_slide_down
 
 la_state_t la;
 
@@ -1157,6 +1158,37 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
         blk_split(h, b, take);
     heap_note_written(h, (char *)b + blk_size(b));
     return true;
+}
+
+// heap_resize_in_place() failed for b, but b's free left neighbour, b and
+// a free right neighbour together hold `need`: the payload slides down to
+// the left neighbour's start and the block grows there, up to `want` (the
+// rest stays free).  The three merge first, so that the copy lands in a
+// block the caller owns, and the copy comes before the split, whose header
+// may fall among the bytes still to move.  NULL, nothing changed,
+// otherwise.  Issue 13: a block that moves away leaves a hole that its
+// right neighbour, which must move next, cannot use, and strings grown
+// round-robin (w_rrgrow) spread over holes until the arena was 3.5 MiB
+// bigger than glibc's; a slide costs the copy a move costs.
+la_block_t *heap_slide_down(la_heap_t *h, la_block_t *b, size_t need, size_t want)
+{
+    if (!blk_prev_is_free(b))
+        return NULL;
+    la_block_t *prev = blk_prev(b), *next = blk_next(b);
+    size_t size = blk_size(b);
+    size_t avail = blk_size(prev) + size + (blk_is_free(next) ? blk_size(next) : 0);
+    if (avail < need)
+        return NULL;
+    la_block_t *nb = blk_coalesce(h, b);
+    la_assert(nb == prev && blk_size(nb) == avail);
+    blk_set_live(nb, avail, 0, h->index); // a free block's left neighbour is live
+    blk_mark_used(h, nb);
+    memmove(blk_payload(nb), blk_payload(b), size - LA_HEADER_BYTES);
+    size_t take = LA_MIN(avail, LA_MAX(need, want));
+    if (avail - take >= MIN_BLOCK_SIZE)
+        blk_split(h, nb, take);
+    heap_note_written(h, (char *)nb + blk_size(nb));
+    return nb;
 }
 
 /* ---- lookup for diagnostics ------------------------------------------- */

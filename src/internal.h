@@ -955,6 +955,7 @@ LA_HIDDEN void la_count_release(size_t bytes);
 // steps to come then find room without a call here).  False when it
 // cannot grow to `need`: nothing changed.
 LA_HIDDEN bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want);
+LA_HIDDEN la_block_t *heap_slide_down(la_heap_t *h, la_block_t *b, size_t need, size_t want);
 LA_HIDDEN void heap_note_written(la_heap_t *h, char *upto);
 // Writes r's fence whole (size 0, PREV_FREE as given, its check word):
 // needed before a block that ends the newest region is live or listed,

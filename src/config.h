@@ -184,6 +184,22 @@
 // 1 MiB saved as much as 512 KiB apart, but grew churn 1 4 remote and
 // larson 1 32 to 19.8 and 31.7 MB (medians of 3).  Bytes.
 #define LA_TC_MEDIUM_TOTAL_BYTES (512 * 1024)
+// A slab bin whose thread frees other heaps' slots and does not allocate
+// its class (a consumer's) grows to this at most, not LA_TC_BIN_BYTES_MAX:
+// what it holds, its slots' owner cannot reuse and carves again (issue
+// 13).  Such a bin then gives all it holds back in one chain (tcache.c
+// make_room).  Peak RSS (/usr/bin/time -f %M, scale 1, medians of 3) and
+// callgrind Ir (scale 0.25) against 256 KiB and half a bin per flush:
+//   bound              pipeline RSS / Ir      xmalloc 1 2 RSS / Ir
+//   256 KiB, half      7416 KB / 89.1 M      3896 KB / 410 M
+//   64 KiB, all        6332 / 86.9           3900 / 417
+//   32 KiB, all        6460-6524 / 87.7      3644-3836 / 406-407
+//   16 KiB, all        6460 / 90.6           3580 / 418
+//   16 KiB, half       6460 / 95.3           3516 / 428
+//   no growth, half    6392 / 120.3          3444 / 505
+// (xmalloc's Ir moves by 4% from run to run with the threads'
+// interleaving.)  Bytes.
+#define LA_TC_FOREIGN_BIN_BYTES (32 * 1024)
 /* ---- medium bins: neighbouring classes (tcache.c) ----------------------- */
 // Sixteen classes per doubling keep a medium block's rounding small, but
 // split a thread's medium traffic over 64 bins that the budget above keeps

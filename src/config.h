@@ -200,6 +200,16 @@
 // (xmalloc's Ir moves by 4% from run to run with the threads'
 // interleaving.)  Bytes.
 #define LA_TC_FOREIGN_BIN_BYTES (32 * 1024)
+// And to this many slots, so that a small class's bin does not grow to
+// 32 KiB (512 slots of 64 bytes, for w_xmalloc's 132 live ones); its
+// starting capacity (LA_TC_BIN_BYTES) may be more and stays.  Same
+// measures as above, with the 32 KiB bound:
+//   slots      pipeline RSS / Ir     xmalloc 1 2 RSS / Ir
+//   any        6524 KB / 87.6 M      3836 KB / 405.8 M
+//   128        6460 / 87.9           3708 / 407.0-407.5
+//   64         6332 / 88.7           3516 / 410.8
+// (churn 2 remote: 451.3 / 451.3 / 451.6 M Ir, peak unchanged.)  Slots.
+#define LA_TC_FOREIGN_BIN_SLOTS 64
 /* ---- medium bins: neighbouring classes (tcache.c) ----------------------- */
 // Sixteen classes per doubling keep a medium block's rounding small, but
 // split a thread's medium traffic over 64 bins that the budget above keeps

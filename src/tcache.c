@@ -197,9 +197,11 @@ static bool frees_for_others(la_tcache_t *tc, la_tbin_t *bin)
 // bursts of frees, gives blocks back instead of growing: caches hold what
 // a thread reuses, not what it once freed; unless they go to other heaps
 // (frees_for_others), where the growth buys longer chains per CAS, up to
-// LA_TC_FOREIGN_BIN_BYTES only: the slots such a bin holds are memory
-// their owner cannot reuse, and carves afresh (issue 13: a consumer's bins
-// grew to 256 KiB each and held 400 KB of w_pipeline's peak).
+// LA_TC_FOREIGN_BIN_BYTES and LA_TC_FOREIGN_BIN_SLOTS only (a bin keeps
+// its starting capacity if that is more): the slots such a bin holds are
+// memory their owner cannot reuse, and carves afresh (issue 13: a
+// consumer's bins grew to 256 KiB each and held 400 KB of w_pipeline's
+// peak).
 // `others` is frees_for_others(tc, bin) when the caller knows it, else -1
 // (then found only if needed: a slab lookup).
 static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
@@ -211,7 +213,8 @@ static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
         return false;
     size_t block = bin_block_bytes(tc, bin);
     size_t cap = bin->cap;
-    size_t most = swung ? LA_TC_BIN_BYTES_MAX : LA_TC_FOREIGN_BIN_BYTES;
+    size_t most = swung ? LA_TC_BIN_BYTES_MAX
+                        : LA_MIN((size_t)LA_TC_FOREIGN_BIN_BYTES, LA_TC_FOREIGN_BIN_SLOTS * block);
     size_t grown = LA_MIN(LA_MAX(cap * 2, (size_t)1), bin_count_for(tc, bin, most));
     bool medium = bin_is_medium(tc, bin);
     size_t *used = medium ? &tc->medium_cap_bytes : &tc->cap_bytes;

@@ -205,10 +205,15 @@
 // starting capacity (LA_TC_BIN_BYTES) may be more and stays.  Same
 // measures as above, with the 32 KiB bound:
 //   slots      pipeline RSS / Ir     xmalloc 1 2 RSS / Ir
-//   any        6524 KB / 87.6 M      3836 KB / 405.8 M
-//   128        6460 / 87.9           3708 / 407.0-407.5
-//   64         6332 / 88.7           3516 / 410.8
-// (churn 2 remote: 451.3 / 451.3 / 451.6 M Ir, peak unchanged.)  Slots.
+//   any        6584 KB / 87.9 M      3772 KB / 406.0 M
+//   256        6524 / 87.9           3772 / 406.1
+//   128        6460 / 88.2           3644 / 407.2
+//   64         6396 / 88.5-88.7      3580 / 411.1
+// w_churn 0.25 4 remote's Ir moves with the interleaving: run beside
+// main's build, 500-502 M for main, 505-512 M with 64 slots (and with
+// 128), 1.6% more; a full bin of other heaps' slots that its thread also
+// allocates from gives half back (tcache.c make_room), where giving it
+// all cost 3.8% there.  Slots.
 #define LA_TC_FOREIGN_BIN_SLOTS 64
 /* ---- medium bins: neighbouring classes (tcache.c) ----------------------- */
 // Sixteen classes per doubling keep a medium block's rounding small, but

@@ -441,7 +441,13 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
 {
     // Looked up once for both uses (a slab lookup, 21 instructions).
     bool others = frees_for_others(tc, bin);
-    bool swung = tc->ran_dry[bin - tc->bins]; // before grow_bin_as clears it
+    size_t i = (size_t)(bin - tc->bins);
+    // Whether the bin served an allocation since it last overflowed.
+    bool popped = false;
+    if (i < LA_TC_SMALL_BINS) {
+        popped = bin->pops != tc->pops_seen[i];
+        tc->pops_seen[i] = bin->pops;
+    }
     if (grow_bin_as(tc, bin, others))
         return true;
     if (bin->cap == 0)
@@ -455,15 +461,17 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
     // half a bin at a time: one CAS per chain.  Half rounded up: a bin of
     // one block gave none back, and the push that follows left it holding
     // two with its room at -1 (medium bins held up to twice their budget).
-    // A bin of other heaps' slots that did not run dry since it last
-    // overflowed (its thread frees the class and does not allocate it)
-    // gives them all back: the chain is twice as long for its CAS, and
-    // the bin holds half as much on average (issue 13: the owner carves
-    // afresh for every slot held here).
+    // A bin of other heaps' slots that served no allocation since it last
+    // overflowed (its thread frees the class and does not allocate it: a
+    // consumer's) gives them all back: the chain is twice as long for its
+    // CAS, and the bin holds half as much on average (issue 13: the owner
+    // carves afresh for every slot held here).  Not one that ran no dry
+    // but was popped: emptied, it refilled at the next allocation
+    // (w_churn 0.25 4 remote: 3.8% more instructions).
     unsigned give = bin->cap - bin->cap / 2u;
     if (!others)
         give = LA_MIN(give, (unsigned)LA_TC_FLUSH_MAX);
-    else if (!swung)
+    else if (!popped)
         give = bin->cap;
     flush_bin(tc, bin, bin->cap - give);
     return true;

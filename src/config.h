@@ -188,6 +188,37 @@
 // 1 MiB saved as much as 512 KiB apart, but grew churn 1 4 remote and
 // larson 1 32 to 19.8 and 31.7 MB (medians of 3).  Bytes.
 #define LA_TC_MEDIUM_TOTAL_BYTES (512 * 1024)
+// A slab bin whose thread frees other heaps' slots and does not allocate
+// its class (a consumer's) grows to this at most, not LA_TC_BIN_BYTES_MAX:
+// what it holds, its slots' owner cannot reuse and carves again (issue
+// 13).  Such a bin then gives all it holds back in one chain (tcache.c
+// make_room).  Peak RSS (/usr/bin/time -f %M, scale 1, medians of 3) and
+// callgrind Ir (scale 0.25) against 256 KiB and half a bin per flush:
+//   bound              pipeline RSS / Ir      xmalloc 1 2 RSS / Ir
+//   256 KiB, half      7416 KB / 89.1 M      3896 KB / 410 M
+//   64 KiB, all        6332 / 86.9           3900 / 417
+//   32 KiB, all        6460-6524 / 87.7      3644-3836 / 406-407
+//   16 KiB, all        6460 / 90.6           3580 / 418
+//   16 KiB, half       6460 / 95.3           3516 / 428
+//   no growth, half    6392 / 120.3          3444 / 505
+// (xmalloc's Ir moves by 4% from run to run with the threads'
+// interleaving.)  Bytes.
+#define LA_TC_FOREIGN_BIN_BYTES (32 * 1024)
+// And to this many slots, so that a small class's bin does not grow to
+// 32 KiB (512 slots of 64 bytes, for w_xmalloc's 132 live ones); its
+// starting capacity (LA_TC_BIN_BYTES) may be more and stays.  Same
+// measures as above, with the 32 KiB bound:
+//   slots      pipeline RSS / Ir     xmalloc 1 2 RSS / Ir
+//   any        6584 KB / 87.9 M      3772 KB / 406.0 M
+//   256        6524 / 87.9           3772 / 406.1
+//   128        6460 / 88.2           3644 / 407.2
+//   64         6396 / 88.5-88.7      3580 / 411.1
+// w_churn 0.25 4 remote's Ir moves with the interleaving: run beside
+// main's build, 500-502 M for main, 505-512 M with 64 slots (and with
+// 128), 1.6% more; a full bin of other heaps' slots that its thread also
+// allocates from gives half back (tcache.c make_room), where giving it
+// all cost 3.8% there.  Slots.
+#define LA_TC_FOREIGN_BIN_SLOTS 64
 /* ---- medium bins: neighbouring classes (tcache.c) ----------------------- */
 // Sixteen classes per doubling keep a medium block's rounding small, but
 // split a thread's medium traffic over 64 bins that the budget above keeps

@@ -86,6 +86,7 @@ typedef struct la_tcache {
     size_t cap_bytes;            // what the slab bins grew: sum of (cap - starting cap) * block size
     size_t medium_cap_bytes;     // the same for the medium bins (which start at 0)
     uint8_t ran_dry[LA_TC_BINS]; // the bin was refilled since it last overflowed
+    uint64_t pops_seen[LA_TC_SMALL_BINS]; // a slab bin's pops when it last overflowed
     // Cold fields: the slow path's.
     la_heap_t *heap;             // where refills come from
     size_t published;            // balance() at the last publish

@@ -5,7 +5,9 @@
  * within a slot never moving, an empty slab going back to the heap and
  * out by mem_trim, frees from another thread taken back by the owner,
  * slots outliving the thread that allocated them, a thread's first free of
- * a slot its creator gave it, fork, and the heap walk after each step.  It peeks at slab_stats() for the per-class counts.
+ * a slot its creator gave it, a consumer's bin of other heaps' slots kept
+ * small, fork, and the heap walk after each step.  It peeks at
+ * slab_stats() for the per-class counts.
  */
 #include <pthread.h>
 #include <sys/wait.h>
@@ -219,6 +221,69 @@ static void test_adopt_then_exit(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+#define CONSUMED 2000
+static void *consumed[CONSUMED + 1]; // NULL-terminated for free_array
+static size_t consumed_bytes;
+
+// Slots of consumed_bytes made by a thread bound to another heap than
+// `arg`'s (it frees them and leaves consumed[0] NULL otherwise).
+static void *produce(void *arg)
+{
+    for (int i = 0; i < CONSUMED; i++)
+        consumed[i] = mem_malloc_ts(consumed_bytes);
+    if (slab_of(consumed[0])->heap == arg) {
+        free_array(consumed);
+        consumed[0] = NULL;
+    }
+    return NULL;
+}
+
+// A thread that frees another heap's slots of a class it never allocates
+// (a consumer) holds at most LA_TC_FOREIGN_BIN_BYTES and
+// LA_TC_FOREIGN_BIN_SLOTS of them (or its bin's starting capacity), not a
+// bin grown to LA_TC_BIN_BYTES_MAX: what it holds, their owner carves
+// again (issue 13: 400 KB of w_pipeline's peak RSS).  And every slot gets
+// back.  512 bytes meets the byte bound, 128 the slot bound.
+static void consume_class(size_t bytes)
+{
+    mem_free_ts(mem_malloc_ts(16)); // this thread's cache
+    la_heap_t *mine = tcache_heap();
+    consumed_bytes = bytes;
+    consumed[0] = NULL;
+    for (int tries = 0; tries < 4 && consumed[0] == NULL; tries++)
+        run_thread(produce, mine);
+    if (consumed[0] == NULL) {
+        printf("test_consumer_bin: one heap only, skipped\n");
+        return;
+    }
+    unsigned c = sizeclass_of(bytes);
+    la_tbin_t *bin = &la_tc->bins[c];
+    size_t start = LA_MAX((size_t)LA_TC_BIN_BYTES / bytes, (size_t)LA_TC_COUNT_MIN);
+    size_t bound = LA_MIN((size_t)LA_TC_FOREIGN_BIN_BYTES / bytes, (size_t)LA_TC_FOREIGN_BIN_SLOTS);
+    int32_t most = 0;
+    for (int i = 0; i < CONSUMED; i++) {
+        mem_free_ts(consumed[i]);
+        most = LA_MAX(most, (int32_t)bin->cap - bin->room);
+    }
+    CHECK(most > 0);
+    CHECK((size_t)most <= LA_MAX(start, bound));
+    mem_trim(0); // this cache and the remote lists back into the slabs
+    la_slab_stats_t st[LA_SLAB_CLASSES];
+    slab_stats(st);
+    CHECK_EQ(st[c].used_slots, 0);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+static void test_consumer_bin(void)
+{
+    _Static_assert(LA_TC_FOREIGN_BIN_BYTES / 512 <= LA_TC_FOREIGN_BIN_SLOTS &&
+                       LA_TC_FOREIGN_BIN_BYTES / 128 > LA_TC_FOREIGN_BIN_SLOTS &&
+                       LA_TC_BIN_BYTES / 128 < LA_TC_FOREIGN_BIN_SLOTS,
+                   "512 bytes meet the byte bound, 128 the slot bound");
+    consume_class(512);
+    consume_class(128);
+}
+
 static void test_fork(void)
 {
     for (int i = 0; i < 1000; i++)
@@ -316,6 +381,7 @@ static void test_handoff(void)
 
 int main(void)
 {
+    test_consumer_bin(); // first: its thread never allocated 128 or 512 bytes
     test_sizes();
     test_realloc();
     test_empty_slabs_return();

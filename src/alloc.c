@@ -544,12 +544,13 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
     if (ts)
         lock_acquire(&h->lock);
     bool ok = heap_resize_in_place(h, b, need, want);
-    // Growth where b stands failed: slide down into a free left neighbour
-    // (heap_slide_down), in the exported family, outside the checking
-    // mode and Valgrind, whose trackers see a block move only by a new
-    // malloc and a free.  The copy is made under the heap lock, as the
-    // block's rest may only go back once the bytes are out of its way.
-    if (!ok && ts && !la.debug && need > size) {
+    // Growth where b stands failed (it fails only to grow): slide down
+    // into a free left neighbour (heap_slide_down), in the exported
+    // family, outside the checking mode and Valgrind, whose trackers see a
+    // block move only by a new malloc and a free.  The copy is made under
+    // the heap lock, as the block's rest may only go back once the bytes
+    // are out of its way.
+    if (!ok && ts && !la.debug) {
         la_block_t *nb = heap_slide_down(h, b, need, want);
         if (nb != NULL) {
             b = nb;

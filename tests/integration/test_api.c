@@ -338,11 +338,11 @@ static void test_stats(void)
     CHECK_EQ(t2.num_frees, 64);
 }
 
-// Blocks grown in place by realloc (mem_realloc_ts: the exported family's path) take no other slow path, and their
-// growth must still reach the peak (it lags by at most
-// LA_TC_PUBLISH_BYTES per thread): 64 blocks grown round-robin to 64 KiB
-// reported a peak of a few hundred KiB before the resize path paced its
-// publishing.
+// Blocks grown in place by realloc (mem_realloc_ts: the exported
+// family's path) take no other slow path, and their growth must still
+// reach the peak (it lags by at most LA_TC_PUBLISH_BYTES per thread): 64
+// blocks grown round-robin to 64 KiB reported a peak of a few hundred KiB
+// before the resize path paced its publishing.
 static void test_peak_of_resizes(void)
 {
     enum { N = 64, GOAL = 64 * 1024 };

@@ -640,6 +640,7 @@ LA_INLINE size_t clip_purged(const la_tnode_t *from, la_tnode_t *to, size_t cut,
 // bins_find searched the tree again for t here: w_fragment's 32-64 KiB
 // blocks mostly leave a rest below the tree's class, which carve_found
 // declines, and 15,079 of 15,845 such allocations walked the tree twice.
+// A block whose rest would be small is taken whole (LA_BIG_WHOLE_*).
 static LA_NOINLINE la_block_t *alloc_big_slow(la_heap_t *h, la_tnode_t *t, size_t need,
                                               size_t req)
 {
@@ -650,6 +651,10 @@ static LA_NOINLINE la_block_t *alloc_big_slow(la_heap_t *h, la_tnode_t *t, size_
             b = find_or_grow(h, need);
         if (LA_UNLIKELY(b == NULL))
             return NULL;
+        size_t size = blk_size(b);
+        if (size - need < LA_MIN(need / LA_BIG_WHOLE_DIVISOR, (size_t)LA_BIG_WHOLE_MAX_BYTES) &&
+            size <= la_load_relaxed(&la.heap_block_max))
+            need = size;
         take_block(h, b, need);
     }
     blk_set_req(b, req);

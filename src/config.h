@@ -141,6 +141,30 @@
 // Upper bound on heaps (the brk heap plus mapped ones).  The heap index is
 // kept in one byte of each block header.
 #define LA_MAX_HEAPS 64
+// A block above the thread caches' bins (heap_alloc_big) that takes a free
+// block of the tree whose rest would be less than 1/divisor of it, and at
+// most the bytes below, takes it whole: the rest, listed, was taken off
+// its list again when the block came back and merged with it, two list
+// operations and a split for a few KiB that the next big request rarely
+// found free.  Its req stays as asked; the slack goes back with it.
+// w_fragment's 32-64 KiB blocks: callgrind Ir (LD_PRELOAD=lib valgrind
+// --tool=callgrind w_X args) and peak RSS (/usr/bin/time -f %M, scale 1,
+// median of 3; w_pinned's limit is glibc's x 1.05, 106,466 KiB):
+//   rest kept below         fragment 0.5 Ir   fragment RSS   pinned RSS
+//   (always split)          228.05 M          66,572 KB      104,456 KB
+//   1/8, 4 KiB at most      226.20 M          66,256         105,060
+//   1/8                     225.97 M          66,308         105,352
+//   1/16                    226.07 M          66,724         105,180
+//   1/8, 2 KiB at most      226.36 M          66,876         105,516
+//   4 KiB                   225.98 M          66,196
+//   8 KiB                   225.76 M          66,452
+// w_pinned's peak moves by a few hundred KB with any change of layout.
+// (With LA_TC_MEDIUM_MAX_BYTES at 8 KiB besides, fragment ran 221.5 M, but
+// pinned peaked at 107.0 MB: the medium classes' rounding helps pinned's
+// holes fit.)  A block taken whole never passes la.heap_block_max, the
+// bound on live heap blocks that free() checks.  Divisor; bytes.
+#define LA_BIG_WHOLE_DIVISOR 8
+#define LA_BIG_WHOLE_MAX_BYTES 4096
 
 /* ---- thread caches ----------------------------------------------------- */
 

@@ -163,8 +163,11 @@ static void heap_index(void)
     unsigned char bad = 0xff;
     announce(b);
     overflow(a, 7, &bad, 1); // an 8-byte overflow whose first 7 bytes matched
+    // A full medium bin keeps b: the frees that find it full go to the
+    // heap (tcache.c free_medium).  The trim's flush of the cache reaches b.
     for (int i = 0; i < FLUSH_FREES; i++)
-        mem_free_ts(medium[i]); // the bin overflows and flushes b
+        mem_free_ts(medium[i]);
+    mem_trim(0);
 }
 
 /* ---- the fence of a grown brk region ------------------------------------ */

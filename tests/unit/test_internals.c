@@ -142,6 +142,44 @@ static void test_split_and_coalesce(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// heap_alloc_big() takes a free block whole when its rest would be small
+// (LA_BIG_WHOLE_*), and splits a bigger rest off.
+static void test_big_block_taken_whole(void)
+{
+    mem_reset();
+    // A free block of the tree, kept from the top by a live block after it.
+    char *hole = mem_malloc(42000), *sep = mem_malloc(100);
+    REQUIRE(hole && sep);
+    la_block_t *at = blk_from_payload(hole);
+    size_t hole_bytes = blk_size(at);
+    mem_free(hole);
+    CHECK(blk_is_free(at));
+    la_heap_t *h = &la.heaps[0];
+    // A rest of about 2 KiB: below 1/8 of the block and below 4 KiB.
+    size_t need = blk_size_for(40000);
+    REQUIRE(hole_bytes - need < LA_MIN(need / LA_BIG_WHOLE_DIVISOR, LA_BIG_WHOLE_MAX_BYTES));
+    size_t splits = mem_get_stats().num_splits;
+    la_block_t *b = heap_alloc_big(h, need, 40000);
+    CHECK(b == at);
+    CHECK_EQ(blk_size(b), hole_bytes);
+    CHECK_EQ(mem_get_stats().num_splits, splits);
+    CHECK_EQ(mem_usable_size(blk_payload(b)), hole_bytes - LA_HEADER_BYTES);
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_free(blk_payload(b));
+    CHECK(blk_is_free(at));
+    // A rest of about 6 KiB, more than 4 KiB: split off, and free.
+    need = blk_size_for(36000);
+    REQUIRE(hole_bytes - need >= LA_BIG_WHOLE_MAX_BYTES);
+    b = heap_alloc_big(h, need, 36000);
+    CHECK(b == at);
+    CHECK_EQ(blk_size(b), need);
+    CHECK(blk_is_free(blk_next(b)));
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_free(blk_payload(b));
+    mem_free(sep);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_realloc_in_place(void)
 {
     char *a = mem_malloc(200), *b = mem_malloc(200), *guard = mem_malloc(16);
@@ -217,6 +255,7 @@ int main(void)
     test_formatter();
     test_bytes_for_people();
     test_split_and_coalesce();
+    test_big_block_taken_whole();
     test_realloc_in_place();
     test_walker_catches_damage();
     test_stats_sum_behind();

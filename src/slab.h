@@ -95,21 +95,24 @@ LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
     return sizeclass_slot((uint32_t)((uintptr_t)p - s->base), s->inv, s->shift);
 }
 
-// The usable size of p, a pointer into slab s, when p is a live slot:
-// slab_check's tests in the order that costs least when they pass (the
-// slot's own words, which the program has just used, before the bitmap's
-// line); 0 otherwise, and slab_check() then names the misuse.  Inlined for
-// malloc_usable_size (issue 13: ruby's GC sizes every block before it
-// frees it; the call into slab_check was half of that call's 57
-// instructions).
-LA_INLINE uint32_t slab_live_size(const la_slab_t *s, const void *p)
+// Whether p, a pointer into slab s, is a live slot: slab_check's tests in
+// the order that costs least when they pass (the slot's own words, which
+// the program has just used, before the bitmap's line); slab_check() then
+// names the misuse.  Inlined for malloc_usable_size (issue 13: ruby's GC
+// sizes every block before it frees it; the call into slab_check was half
+// of that call's 57 instructions), which returns s->size when it holds: a
+// size with 0 for "not live" cost a second test of the size.
+LA_INLINE bool slab_is_live(const la_slab_t *s, const void *p)
 {
     uint32_t i = slab_slot_index(s, p);
-    if (LA_UNLIKELY(i >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED) || la_link_maybe(p)))
-        return 0;
-    if (LA_UNLIKELY((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1))
-        return 0;
-    return s->size;
+    return LA_LIKELY(i < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) && !la_link_maybe(p) &&
+                     !((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1));
+}
+
+// The usable size of p when slab_is_live(s, p), else 0.
+LA_INLINE uint32_t slab_live_size(const la_slab_t *s, const void *p)
+{
+    return slab_is_live(s, p) ? s->size : 0;
 }
 
 // Up to `want` slots of class cls taken from h's slabs (made as needed)

@@ -17,7 +17,9 @@ import gdb
 # ---- constants ------------------------------------------------------------
 #
 # Macros are not in the debug info of a -g build (only -g3 keeps them), so
-# these mirror src/internal.h and src/config.h; keep them in step.  What the
+# these mirror src/internal.h and src/config.h; keep them in step
+# (tests/unit/test_gdb_mirror.c compares each with the built library, so
+# keep them literals on lines of their own: `NAME = value`).  What the
 # debug info does give (struct layouts, array lengths such as the number of
 # size classes and thread-cache bins) is read from it in Layout below.
 

@@ -602,7 +602,7 @@ static void *realloc_slot(la_slab_t *s, void *p, size_t req)
         return realloc_slot_checked(s, p, req);
     // malloc_usable_size's inline test first: slab_check's call cost 26
     // instructions a realloc (w_ruby); only a slot it doubts is named there.
-    if (LA_UNLIKELY(slab_live_size(s, p) == 0))
+    if (LA_UNLIKELY(!slab_is_live(s, p)))
         slab_check(s, p, "realloc"); // names the misuse and aborts, or passes
     if (req == 0) { // glibc: free and return NULL
         la_free(p);

@@ -101,18 +101,13 @@ LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
 // names the misuse.  Inlined for malloc_usable_size (issue 13: ruby's GC
 // sizes every block before it frees it; the call into slab_check was half
 // of that call's 57 instructions), which returns s->size when it holds: a
-// size with 0 for "not live" cost a second test of the size.
+// size with 0 for "not live" cost a second test of the size; realloc of a
+// slot tests it first too.
 LA_INLINE bool slab_is_live(const la_slab_t *s, const void *p)
 {
     uint32_t i = slab_slot_index(s, p);
     return LA_LIKELY(i < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) && !la_link_maybe(p) &&
                      !((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1));
-}
-
-// The usable size of p when slab_is_live(s, p), else 0.
-LA_INLINE uint32_t slab_live_size(const la_slab_t *s, const void *p)
-{
-    return slab_is_live(s, p) ? s->size : 0;
 }
 
 // Up to `want` slots of class cls taken from h's slabs (made as needed)

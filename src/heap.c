@@ -1055,6 +1055,10 @@ static size_t take_empty_regions(la_heap_t *h, la_map_t *unmap, unsigned *n, uns
 size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
 {
     size_t released = trim_brk(h);
+    // The free pages inside its live blocks: slabs (la.purge_above).
+    size_t (*above)(la_heap_t *, bool) = __atomic_load_n(&la.purge_above, __ATOMIC_RELAXED);
+    if (above != NULL)
+        released += above(h, unmap != NULL);
     if (unmap != NULL)
         released += take_empty_regions(h, unmap, n, cap);
     // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree, or the top.

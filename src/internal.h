@@ -543,6 +543,10 @@ typedef struct {
     size_t slab_meta_left;
     uintptr_t slot_key;              // keys free-list links (la_link_*); random and odd
     bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
+    // slab_purge_pages, set by the first slab made (atomic): heap_purge
+    // gives back the free pages inside a heap's slabs too, and the heap
+    // layer knows no slab function by name.
+    size_t (*purge_above)(struct la_heap *h, bool all);
 
     int64_t usage;                   // live requested bytes, as published (atomic)
     size_t peak;                     // highest usage seen (atomic)

@@ -195,6 +195,11 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
         s->next_all->prev_all = s;
     h->slab_all = s;
     avail_push(h, s);
+    // The heap's purge reaches the slabs' free pages through this (the
+    // heap layer names nothing above it).  Checking mode keeps its free
+    // slots' poison, so it purges none.
+    if (!la.debug)
+        __atomic_store_n(&la.purge_above, slab_purge_pages, __ATOMIC_RELAXED);
     return s;
 }
 
@@ -212,6 +217,117 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
     map_set_span(s->base, s->span, NULL);
     heap_free(h, s->block);
     meta_free(s, s->cls);
+}
+
+/* ---- purged pages ------------------------------------------------------- */
+
+// Slot i of s.
+static uintptr_t *slot_at(const la_slab_t *s, uint32_t i)
+{
+    return (uintptr_t *)(s->base + (uintptr_t)i * s->size);
+}
+
+// Whether every slot of s from i to j (inclusive) is free in the slab.
+static bool bits_all_set(const la_slab_t *s, uint32_t i, uint32_t j)
+{
+    for (uint32_t w = i / 64; w <= j / 64; w++) {
+        uint32_t lo = w == i / 64 ? i % 64 : 0, hi = w == j / 64 ? j % 64 : 63;
+        uint64_t mask = (hi == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (hi + 1)) - 1) &
+                        ~(((uint64_t)1 << lo) - 1);
+        if ((la_load_relaxed(&s->freemap[w]) & mask) != mask)
+            return false;
+    }
+    return true;
+}
+
+// Whether free slot p of s holds what a purge left: of its two link
+// words, those on purged pages read zero (there is at least one).  The
+// words of a 24-byte slot may straddle two pages, one of them purged.
+static bool purge_left(const la_slab_t *s, const uintptr_t *p)
+{
+    bool any = false;
+    for (int w = 0; w < 2; w++) {
+        size_t k = ((uintptr_t)&p[w] - s->base) / la.page_bytes;
+        if (k < 64 && ((s->purged >> k) & 1)) {
+            if (p[w] != 0)
+                return false;
+            any = true;
+        }
+    }
+    return any;
+}
+
+// The free slots whose link words lie on s's purged pages get them back
+// (slab_free's), which faults those pages in again: the slab hands out
+// slots again, and its checks (alloc_slots, the free fast path) rely on
+// the link words of every free slot.  Such a slot holds what the purge
+// left, or link words if it came back after the purge; anything else is a
+// write after free, reported as alloc_slots reports it.
+static LA_NOINLINE void slab_unpurge(la_slab_t *s)
+{
+    size_t page = la.page_bytes;
+    for (uint64_t m = s->purged; m != 0; m &= m - 1) {
+        size_t k = (size_t)__builtin_ctzll(m);
+        // The slots from the first whose link words end past the page's
+        // start to the last that starts inside it.
+        size_t lo = k * page;
+        uint32_t i = lo < 2 * sizeof(uintptr_t) ? 0 : (uint32_t)((lo - 2 * sizeof(uintptr_t)) / s->size + 1);
+        uint32_t stop = (uint32_t)LA_MIN((lo + page + s->size - 1) / s->size, (size_t)s->carved);
+        for (; i < stop; i++) {
+            if (!bit_get(s, i))
+                continue;
+            uintptr_t *p = slot_at(s, i);
+            if (LA_UNLIKELY(!la_link_ok(p) && !purge_left(s, p)))
+                la_link_corrupt(p, "malloc");
+            la_link_store(p, NULL);
+        }
+    }
+    s->purged = 0;
+    __atomic_store_n(&s->free_limit, s->carved, __ATOMIC_RELAXED);
+}
+
+size_t slab_purge_pages(la_heap_t *h, bool all)
+{
+    size_t page = la.page_bytes, bytes = 0;
+    for (la_slab_t *s = h->slab_all; s != NULL; s = s->next_all) {
+        // A slab in use keeps its pages: they would come back at its next
+        // refill (and its frees would take the slow path meanwhile).  In
+        // use: its free count moved since the last pass (a store in the
+        // paths that hand out and put back cost w_shuffle 0.4 % of its
+        // instructions; a count that moved and came back is missed).
+        bool in_use = s->nfree != s->pass_nfree;
+        s->pass_nfree = s->nfree;
+        if (in_use && !all)
+            continue;
+        if ((size_t)s->nfree * s->size < page)
+            continue;
+        // Whole pages inside the slab's block (its last bytes hold the
+        // next block's header) that its slots reached.
+        size_t pages = LA_MIN((size_t)(s->span - LA_HEADER_BYTES) / page,
+                              ((size_t)s->carved * s->size + page - 1) / page);
+        size_t run = 0; // first page of the run to give back
+        for (size_t k = 0; k <= pages; k++) {
+            bool take = false;
+            if (k < pages && !((s->purged >> k) & 1)) {
+                uint32_t i = (uint32_t)(k * page / s->size);
+                uint32_t j = (uint32_t)LA_MIN(((k + 1) * page - 1) / s->size, (size_t)s->nslots - 1);
+                take = bits_all_set(s, i, j);
+            }
+            if (take) {
+                if (s->purged == 0) // before the first page goes: see slab.h
+                    __atomic_store_n(&s->free_limit, 0, __ATOMIC_RELAXED);
+                s->purged |= (uint64_t)1 << k;
+                continue;
+            }
+            if (k > run) {
+                os_advise_free((void *)(s->base + run * page), (k - run) * page);
+                la_count_release((k - run) * page);
+                bytes += (k - run) * page;
+            }
+            run = k + 1;
+        }
+    }
+    return bytes;
 }
 
 /* ---- slots -------------------------------------------------------------- */
@@ -243,6 +359,8 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
             if (n > 0 || (s = slab_create(h, cls)) == NULL)
                 break;
         }
+        if (LA_UNLIKELY(s->purged != 0))
+            slab_unpurge(s);
         uint32_t carved = s->carved;
         // In locals: the link stores below might alias the slab and la for
         // all the compiler knows, and it reloaded them for every slot.
@@ -314,8 +432,9 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 la_store_relaxed(&s->freemap[w], la_load_relaxed(&s->freemap[w]) & ~mask);
             }
             s->first_word = (end == s->nslots ? end - 1 : end) / 64;
-            // Published before the slots are: a free of one checks carved.
+            // Published before the slots are: a free of one checks them.
             __atomic_store_n(&s->carved, end, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->free_limit, end, __ATOMIC_RELAXED); // no page purged: above
         }
         s->nfree -= (uint32_t)(n - first);
         if (s->nfree == 0)
@@ -569,7 +688,7 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
         for (uint32_t i = 0; i < s->carved; i++) {
             uintptr_t *p = (uintptr_t *)(s->base + (uintptr_t)i * s->size);
             *where = p;
-            if (bit_get(s, i) && !la_link_ok(p))
+            if (bit_get(s, i) && !la_link_ok(p) && !purge_left(s, p))
                 return "a free slot's link words were overwritten (use after free?)";
             if (i / 64 < s->first_word && bit_get(s, i))
                 return "a free slot below the slab's first free word";

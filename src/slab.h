@@ -28,6 +28,16 @@
  * 15).  The slab's bitmap (bit set: free in the slab, or never carved)
  * makes the slow path's verdict exact for slots that went back to their
  * slab.
+ *
+ * Pages of a slab whose slots are all back in it go back to the kernel
+ * when the slab sat idle through a purge pass (slab_purge_pages): a
+ * thread that freed a program's worth of blocks and then went idle keeps
+ * a few slots of many slabs in its bins, and without this their slabs
+ * stayed resident for as long as it slept (issue 14).  A purged page
+ * reads zero, so its free slots lose their link words: while a slab has
+ * such pages (`purged`), its free_limit is 0 and every free of one of its
+ * slots takes the slow path, whose bitmap test is exact; the first
+ * allocation from the slab writes the link words back (slab_unpurge).
  */
 #ifndef LA_SLAB_H
 #define LA_SLAB_H
@@ -36,7 +46,8 @@
 #include "sizeclass.h"
 
 typedef struct la_slab {
-    // The free fast path reads these four, on one cache line.
+    // The free fast path reads base, inv, shift, cls4 and free_limit, all
+    // on the record's first cache line.
     uintptr_t base;          // first slot, LA_SLAB_BYTES-aligned
     uint32_t inv, shift;     // the class's divisibility constants
     uint32_t carved;         // slots [0, carved) were handed out once (atomic)
@@ -47,11 +58,16 @@ typedef struct la_slab {
     uint32_t on_avail;       // on heap->slab_avail[cls]
     uint32_t first_word;     // freemap words below this have no free slot
     uint32_t cls4;           // 4 * cls (see la_class4_of8): the free fast path's bin
+    // What the free fast path compares a slot's index with: `carved`, or 0
+    // while pages of the slab are purged (atomic; see slab_purge_pages).
+    uint32_t free_limit;
     la_heap_t *heap;
-    la_block_t *block;       // the heap block holding the slab
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
     struct la_slab *next_all, *prev_all;     // every slab of the heap
+    la_block_t *block;       // the heap block holding the slab
     uint32_t span;           // bytes of address space (the class's span)
+    uint32_t pass_nfree;     // nfree at the last slab_purge_pages
+    uint64_t purged;         // bit k: page k given back, its free slots' words zero
     // Bit i: slot i free in the slab (or never handed out); a word per 64
     // slots of the class (1 or 2 from 512 B up, 64 for 16 B): a 512-byte
     // bitmap for every class cost 8 bytes per 1024-byte slot.
@@ -150,6 +166,11 @@ LA_HIDDEN void *slab_take_remote(la_heap_t *h, unsigned cls, uint32_t *count);
 LA_HIDDEN bool slab_untake_remote(la_heap_t *h, unsigned cls, void *chain, uint32_t n);
 // Gives h's empty slabs back to the heap; returns their bytes.
 LA_HIDDEN size_t slab_purge(la_heap_t *h);
+// Gives back the pages of h's slabs whose slots are all free in their
+// slab (each page once until its slab hands out slots again), in the
+// slabs that no slot left or came back to since the last call unless
+// `all` (malloc_trim); returns their bytes.  Not in checking mode.
+LA_HIDDEN size_t slab_purge_pages(la_heap_t *h, bool all);
 // Checks p, a pointer into slab s, for a free or a resize: reports misuse
 // by `func` and aborts (an interior or never-carved slot, a slot already
 // free), before anything is written.  No lock.

@@ -185,9 +185,10 @@ LA_INLINE void tcache_free(void *ptr)
         return tcache_free_unslabbed(ptr);
     uintptr_t *p = ptr;
     uintptr_t tag = la_link_tag(p);
-    // Not a slot handed out, or linked free already: named by the slow
-    // path before anything is written.
-    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->carved) ||
+    // Not a slot handed out, or linked free already (or in a slab with
+    // purged pages, whose free slots have no link: slab.h): named by the
+    // slow path before anything is written.
+    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->free_limit) ||
                     la_link_maybe(p)))
         return tcache_free_slow(ptr);
     la_tbin_t *bin = tcache_bin_at(la_tc, s->cls4);

@@ -360,7 +360,7 @@ class State:
         """The fields of the la_slab_t at s, as a dict of ints."""
         v = gdb.Value(s).cast(self.layout.slab_t.pointer()).dereference()
         names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "first_word",
-                 "next_all", "block")
+                 "next_all", "block", "purged")
         out = {k: int(v[k]) for k in names}
         out["heap"] = ((int(v["heap"]) - int(self.la["heaps"][0].address))
                        // self.la["heaps"][0].type.sizeof)
@@ -922,7 +922,7 @@ class Checker:
                     p = f["base"] + k * f["size"]
                     if k >= f["carved"]:
                         continue
-                    if not st.linked(p):
+                    if not st.linked(p) and not purge_left(st, f, p):
                         raise Problem("a free slot's link words were overwritten (use after free?)",
                                       p, i)
                     if p in self.slots_seen:
@@ -930,6 +930,19 @@ class Checker:
                 if any(k not in bits for k in range(f["carved"], f["nslots"])):
                     raise Problem("a slot beyond those handed out is not marked free",
                                   f["base"], i)
+
+
+def purge_left(st, f, p):
+    """True if free slot p holds what a purge of its slab's pages left: its
+    link words on purged pages read zero (purge_left() of src/slab.c)."""
+    page, seen = int(st.la["page_bytes"]), False
+    for w in (0, 8):
+        k = (p + w - f["base"]) // page
+        if k < 64 and (f["purged"] >> k) & 1:
+            if st.mem.u64(p + w) != 0:
+                return False
+            seen = True
+    return seen
 
 
 def slab_bits(f):
@@ -1010,9 +1023,10 @@ def slabs_report(st, addr=None):
         for s, f in slabs:
             states = slot_states(st, f)
             lines.append("  slab %#x  slot %4d B  %4d slots  %4d carved  %4d live  %4d cached"
-                         "  %4d free in slab" % (f["base"], f["size"], f["nslots"], f["carved"],
-                                                 states.count("L"), states.count("c"),
-                                                 states.count("f") + states.count(".")))
+                         "  %4d free in slab  %2d pages purged"
+                         % (f["base"], f["size"], f["nslots"], f["carved"], states.count("L"),
+                            states.count("c"), states.count("f") + states.count("."),
+                            bin(f["purged"]).count("1")))
     return "\n".join(lines)
 
 

@@ -24,6 +24,8 @@ _Static_assert(LA_IS_POW2(LA_SLAB_BYTES) && LA_SLAB_BYTES == 1u << LA_SLAB_SHIFT
 _Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP_THRESHOLD,
                "a slab is whole chunks, no bigger than a heap block may be");
 
+_Static_assert(LA_SLAB_SPAN_MAX / 4096 <= 64, "a slab's purged pages fit la_slab_t.purged");
+
 _Static_assert(LA_SLAB_REMOTE_MANY > LA_TC_COUNT_MAX,
                "a remote list's length field counts a full bin's flush exactly");
 

@@ -25,6 +25,7 @@ _Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP
                "a slab is whole chunks, no bigger than a heap block may be");
 
 _Static_assert(LA_SLAB_SPAN_MAX / 4096 <= 64, "a slab's purged pages fit la_slab_t.purged");
+_Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX, "a class's bin offset fits the map's byte");
 
 _Static_assert(LA_SLAB_REMOTE_MANY > LA_TC_COUNT_MAX,
                "a remote list's length field counts a full bin's flush exactly");
@@ -33,7 +34,9 @@ _Static_assert(LA_SLAB_REMOTE_MANY > LA_TC_COUNT_MAX,
 
 /* ---- the page map and the metadata pool --------------------------------- */
 
-// Sets the map entry of the slab at base (s, or NULL to clear it).
+// Sets the map entry of the slab at base (s, or NULL to clear it).  A
+// second level is L2_ENTRIES slab pointers followed by a byte per entry,
+// the slab's cls4 (slab_of_cls4), written before the pointer.
 static bool map_set(uintptr_t base, la_slab_t *s)
 {
     size_t i1 = base >> 32;
@@ -44,7 +47,7 @@ static bool map_set(uintptr_t base, la_slab_t *s)
         lock_acquire(&la.slab_lock);
         l2 = la.slab_map[i1];
         if (l2 == NULL) {
-            l2 = os_map(L2_ENTRIES * sizeof *l2);
+            l2 = os_map(L2_ENTRIES * sizeof *l2 + L2_ENTRIES);
             if (l2 != NULL)
                 __atomic_store_n(&la.slab_map[i1], l2, __ATOMIC_RELEASE);
         }
@@ -52,7 +55,9 @@ static bool map_set(uintptr_t base, la_slab_t *s)
         if (l2 == NULL)
             return false;
     }
-    la_store_relaxed(&l2[(uint32_t)base >> LA_SLAB_SHIFT], s);
+    uint32_t i = (uint32_t)base >> LA_SLAB_SHIFT;
+    la_store_relaxed((uint8_t *)(l2 + L2_ENTRIES) + i, (uint8_t)(s != NULL ? s->cls4 : 0));
+    la_store_relaxed(&l2[i], s);
     return true;
 }
 

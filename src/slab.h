@@ -6,9 +6,11 @@
  * (sizeclass.h) with no header per slot.  Its metadata (la_slab_t, with a
  * bitmap of the class's slot count) lives out of band, in mapped chunks,
  * and any address finds it in O(1) through the two-level page map
- * la.slab_map, which has an entry for each chunk of the slab.  Free slots go back to their
- * slab and never coalesce; a slab whose slots are all free goes back to
- * the heap as one block (LA_SLAB_EMPTY_KEEP per class wait for the purge).
+ * la.slab_map, which has an entry for each chunk of the slab (and a byte
+ * beside it with the class's bin offset: slab_of_cls4).  Free slots go
+ * back to their slab and never coalesce; a slab whose slots are all free
+ * goes back to the heap as one block (LA_SLAB_EMPTY_KEEP per class wait
+ * for the purge).
  *
  * Layer: above heap.c (heap_alloc_aligned, heap_free), below tcache.c,
  * which keeps per-thread bins of free slots in front of the slabs.
@@ -92,6 +94,23 @@ LA_INLINE la_slab_t *slab_of(const void *p)
     if (l2 == NULL)
         return NULL;
     return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
+}
+
+// slab_of, and the bin offset of the slab's class (la_slab_t.cls4) from
+// the page map's byte beside the slab's entry (map_set): the free fast
+// path's bin then does not wait for the load of the slab record, which
+// the slot's checks still read.
+LA_INLINE la_slab_t *slab_of_cls4(const void *p, size_t *cls4)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (LA_UNLIKELY((a >> 32) >= ((uintptr_t)1 << LA_SLAB_MAP_L1_BITS)))
+        return NULL;
+    la_slab_t **l2 = la_load_relaxed(&la.slab_map[a >> 32]);
+    if (l2 == NULL)
+        return NULL;
+    uint32_t i = (uint32_t)a >> LA_SLAB_SHIFT;
+    *cls4 = la_load_relaxed((uint8_t *)(l2 + ((size_t)1 << LA_SLAB_MAP_L2_BITS)) + i);
+    return la_load_relaxed(&l2[i]);
 }
 
 // slab_of for p known to be in a slab: a slot taken off a thread cache's

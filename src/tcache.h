@@ -179,7 +179,8 @@ LA_INLINE void *tcache_malloc(size_t req)
 
 LA_INLINE void tcache_free(void *ptr)
 {
-    la_slab_t *s = slab_of(ptr);
+    size_t cls4;
+    la_slab_t *s = slab_of_cls4(ptr, &cls4);
     // NULL, a heap or large block, a foreign pointer: the slow path.
     if (LA_UNLIKELY(s == NULL))
         return tcache_free_unslabbed(ptr);
@@ -191,7 +192,7 @@ LA_INLINE void tcache_free(void *ptr)
     if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->free_limit) ||
                     la_link_maybe(p)))
         return tcache_free_slow(ptr);
-    la_tbin_t *bin = tcache_bin_at(la_tc, s->cls4);
+    la_tbin_t *bin = tcache_bin_at(la_tc, cls4);
     if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)
         return tcache_free_full(ptr);
     la_add_owned(&bin->room, -1); // one subtract from memory

@@ -296,16 +296,22 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
 size_t slab_purge_pages(la_heap_t *h, bool all)
 {
     size_t page = la.page_bytes, bytes = 0;
+    uint32_t now = (uint32_t)os_now_ms();
     for (la_slab_t *s = h->slab_all; s != NULL; s = s->next_all) {
         // A slab in use keeps its pages: they would come back at its next
         // refill (and its frees would take the slow path meanwhile).  In
-        // use: its free count moved since the last pass (a store in the
-        // paths that hand out and put back cost w_shuffle 0.4 % of its
-        // instructions; a count that moved and came back is missed).
-        bool in_use = s->nfree != s->pass_nfree;
-        s->pass_nfree = s->nfree;
-        if (in_use && !all)
+        // use: its free count moved since the last pass, or less than
+        // LA_SLAB_PURGE_IDLE_MS ago (a store in the paths that hand out
+        // and put back cost w_shuffle 0.4 % of its instructions; a count
+        // that moved and came back is missed).
+        if (s->nfree != s->pass_nfree) {
+            s->pass_nfree = s->nfree;
+            s->still_ms = now;
+            if (!all)
+                continue;
+        } else if (!all && now - s->still_ms < LA_SLAB_PURGE_IDLE_MS) {
             continue;
+        }
         if ((size_t)s->nfree * s->size < page)
             continue;
         // Whole pages inside the slab's block (its last bytes hold the

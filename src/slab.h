@@ -69,6 +69,7 @@ typedef struct la_slab {
     la_block_t *block;       // the heap block holding the slab
     uint32_t span;           // bytes of address space (the class's span)
     uint32_t pass_nfree;     // nfree at the last slab_purge_pages
+    uint32_t still_ms;       // when that pass found nfree moved (low 32 bits of ms)
     uint64_t purged;         // bit k: page k given back, its free slots' words zero
     // Bit i: slot i free in the slab (or never handed out); a word per 64
     // slots of the class (1 or 2 from 512 B up, 64 for 16 B): a 512-byte

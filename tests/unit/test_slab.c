@@ -215,17 +215,26 @@ static void test_purged_pages(unsigned cls)
     char *lo = (char *)s->base + 2 * 4096, *hi = (char *)((uintptr_t)p[n - 1] & ~(uintptr_t)4095);
     CHECK(resident_pages(lo, (size_t)(hi - lo)) == (size_t)(hi - lo) / 4096);
     lock_acquire(&h->lock);
-    // Just used: kept unless by malloc_trim's call; idle one pass: given back.
+    // Just used: kept, unless by malloc_trim's call, until a pass finds it
+    // unused for LA_SLAB_PURGE_IDLE_MS (the wait is played by moving the
+    // time it was last seen in use back).
     CHECK_EQ(slab_purge_pages(h, false), 0);
+    CHECK_EQ(slab_purge_pages(h, false), 0);
+    s->still_ms -= LA_SLAB_PURGE_IDLE_MS;
     size_t released = slab_purge_pages(h, false);
     lock_release(&h->lock);
     CHECK(released >= (size_t)(hi - lo));
     CHECK_EQ(resident_pages(lo, (size_t)(hi - lo)), 0);
     CHECK(s->purged != 0 && s->free_limit == 0);
     CHECK_EQ(mem_check_heap(), 0); // a free slot may read zero on a purged page
+    // Each page once until the slab is used again: a page made resident
+    // behind the purge's back (a zero written where zeros are) stays.
+    *(volatile uintptr_t *)lo = 0;
+    CHECK_EQ(resident_pages(lo, 4096), 1);
     lock_acquire(&h->lock);
-    CHECK_EQ(slab_purge_pages(h, true), 0); // each page once until reused
+    slab_purge_pages(h, true);
     lock_release(&h->lock);
+    CHECK_EQ(resident_pages(lo, 4096), 1);
     // The slab's next allocation gives its free slots their links back.
     void *q;
     lock_acquire(&h->lock);

@@ -233,6 +233,27 @@ static void test_medium_sizes_are_cached(void)
     CHECK(s1.num_coalesces - s0.num_coalesces < 5);
 }
 
+#define BIG_BYTES ((size_t)1 << 20)
+
+static void *no_work(void *arg) { return arg; }
+
+// Once a process has made a thread, a heap block above the medium bins
+// counts its usage with an atomic add, whose slow side must raise the peak:
+// it called stats_usage_publish(0), which returns at once, and two live
+// blocks of 1 MiB left the peak where it was.
+static void test_peak_of_big_blocks_with_threads(void)
+{
+    run_thread(no_work, NULL);
+    mem_free_ts(mem_malloc_ts(BIG_BYTES)); // the threshold rises above 1 MiB
+    mem_reset();
+    size_t base = mem_get_stats().current_usage;
+    char *a = mem_malloc_ts(BIG_BYTES), *b = mem_malloc_ts(BIG_BYTES);
+    REQUIRE(a != NULL && b != NULL);
+    mem_free_ts(a);
+    mem_free_ts(b);
+    CHECK(mem_get_stats().peak_usage >= base + 2 * BIG_BYTES);
+}
+
 // In a thread of its own, whose cache starts with every medium bin empty
 // and at capacity 0 (the main thread's earlier tests grew some).
 static void *medium_neighbours_thread(void *arg)
@@ -375,6 +396,7 @@ int main(void)
     test_large_blocks();
     test_medium_sizes_are_cached();
     test_medium_neighbour_classes();
+    test_peak_of_big_blocks_with_threads();
     test_stats();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_api");

@@ -257,22 +257,11 @@ LA_INLINE void usage_add_single(size_t bytes)
     if (now > 0 && (size_t)now > la_load_relaxed(&la.peak))
         la_store_relaxed(&la.peak, (size_t)now);
 }
-// usage_add_shared()'s rare side: the peak raised to `now` with a CAS, as
-// stats.c's raise_peak() does.  (It called stats_usage_publish(0), which
-// returns at once for a delta of 0: a big block of a process with threads
-// never raised the peak itself.)
-static LA_NOINLINE void raise_peak_to(size_t now)
-{
-    size_t peak = la_load_relaxed(&la.peak);
-    while (now > peak && !__atomic_compare_exchange_n(&la.peak, &peak, now, true,
-                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-    }
-}
 LA_INLINE void usage_add_shared(size_t bytes)
 {
     int64_t now = __atomic_add_fetch(&la.usage, (int64_t)bytes, __ATOMIC_RELAXED);
     if (LA_UNLIKELY(now > 0 && (size_t)now > la_load_relaxed(&la.peak)))
-        raise_peak_to((size_t)now);
+        stats_raise_peak((size_t)now); // not stats_usage_publish(0): it returns at once
 }
 
 /* ---- the paths ---------------------------------------------------------- */

@@ -1129,6 +1129,8 @@ LA_HIDDEN void background_after_fork_child(void);
 
 // Adds a (possibly negative) change of live bytes and updates the peak.
 LA_HIDDEN void stats_usage_publish(int64_t delta);
+// Raises the peak to `now` if it is higher.
+LA_HIDDEN void stats_raise_peak(size_t now);
 LA_HIDDEN void stats_print(const mem_stats_t *s);
 // mem_get_stats(), with heap_resident_bytes left 0 unless `resident`:
 // mallinfo2() and malloc_info() report no residency, and programs may call

@@ -23,7 +23,7 @@
 // needs no compare-and-swap: in checking mode, where every allocation
 // publishes, the locked instruction waited on the junk and canary stores
 // before it, once per allocation while a program's usage grows (issue 15).
-LA_HOT_TEXT static void raise_peak(size_t now)
+LA_HOT_TEXT void stats_raise_peak(size_t now)
 {
     size_t peak = la_load_relaxed(&la.peak);
     if (now > peak && la_single_threaded()) {
@@ -47,7 +47,7 @@ LA_HOT_TEXT void stats_usage_publish(int64_t delta)
     else
         now = __atomic_add_fetch(&la.usage, delta, __ATOMIC_RELAXED);
     if (delta > 0 && now > 0)
-        raise_peak((size_t)now);
+        stats_raise_peak((size_t)now);
 }
 
 // The bytes of h's regions in RAM now, asked of the kernel (mincore): an
@@ -109,7 +109,7 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
     bool behind = sum.free_bytes > sum.alloc_bytes;
     s.current_usage = behind ? 0 : sum.alloc_bytes - sum.free_bytes;
     if (!behind)
-        raise_peak(s.current_usage);
+        stats_raise_peak(s.current_usage);
     s.peak_usage = la_load_relaxed(&la.peak);
     s.heap_size = heap_bytes;
     lock_acquire(&la.large_lock);

@@ -85,16 +85,21 @@ LA_INLINE size_t slab_meta_bytes(unsigned cls)
     return LA_ALIGN_UP(sizeof(la_slab_t) + words * sizeof(uint64_t), 64);
 }
 
+// The page map's second level that covers address a, or NULL.
+LA_INLINE la_slab_t **slab_map_l2(uintptr_t a)
+{
+    if (LA_UNLIKELY((a >> 32) >= ((uintptr_t)1 << LA_SLAB_MAP_L1_BITS)))
+        return NULL;
+    return la_load_relaxed(&la.slab_map[a >> 32]);
+}
+
 // The slab holding address p, or NULL (no lock; see the file comment).
 LA_INLINE la_slab_t *slab_of(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-    if (LA_UNLIKELY((a >> 32) >= ((uintptr_t)1 << LA_SLAB_MAP_L1_BITS)))
-        return NULL;
-    la_slab_t **l2 = la_load_relaxed(&la.slab_map[a >> 32]);
+    la_slab_t **l2 = slab_map_l2((uintptr_t)p);
     if (l2 == NULL)
         return NULL;
-    return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
+    return la_load_relaxed(&l2[(uint32_t)(uintptr_t)p >> LA_SLAB_SHIFT]);
 }
 
 // slab_of, and the bin offset of the slab's class (la_slab_t.cls4) from
@@ -103,13 +108,10 @@ LA_INLINE la_slab_t *slab_of(const void *p)
 // the slot's checks still read.
 LA_INLINE la_slab_t *slab_of_cls4(const void *p, size_t *cls4)
 {
-    uintptr_t a = (uintptr_t)p;
-    if (LA_UNLIKELY((a >> 32) >= ((uintptr_t)1 << LA_SLAB_MAP_L1_BITS)))
-        return NULL;
-    la_slab_t **l2 = la_load_relaxed(&la.slab_map[a >> 32]);
+    la_slab_t **l2 = slab_map_l2((uintptr_t)p);
     if (l2 == NULL)
         return NULL;
-    uint32_t i = (uint32_t)a >> LA_SLAB_SHIFT;
+    uint32_t i = (uint32_t)(uintptr_t)p >> LA_SLAB_SHIFT;
     *cls4 = la_load_relaxed((uint8_t *)(l2 + ((size_t)1 << LA_SLAB_MAP_L2_BITS)) + i);
     return la_load_relaxed(&l2[i]);
 }

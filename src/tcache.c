@@ -150,6 +150,77 @@ LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
     return &tc->bins[LA_TC_SMALL_BINS + LA_MIN(i, (size_t)LA_TC_MEDIUM_BINS - 1)];
 }
 
+// The medium bins' hit paths (tcache_malloc_slow, tcache_free_unslabbed)
+// find a bin by one table lookup, where medium_bin_up and bin_for_block
+// take a clz and some ten shifts and adds each (issue 13: the class math
+// was done on both sides of every medium malloc + free).  Every class
+// boundary is a multiple of the smallest step, the grain (64 bytes), so
+// a size's grain count names its class: the smallest class that holds a
+// request of up to k grains is medium_up[k], the largest class that a
+// block of k grains (rounded down) covers is medium_down[k]
+// (MEDIUM_NO_BIN below the first class).  Entries are the bins' byte
+// offsets in the cache (bin_offset), which the hit paths add to the cache
+// pointer: no shift, no add of LA_TC_SMALL_BINS.  medium_down stops short of
+// bin_for_block's last accepted size: what it does not cover takes the
+// slow path, which decides as before.  Filled once, under la.tc_lock, by
+// the first tcache_create(): only a live cache reads them, and its
+// thread took that lock after they were written.
+#define MEDIUM_GRAIN_LOG2 (LOG2_SMALL_MAX - LOG2_PER_DOUBLING)
+#define MEDIUM_UP_LEN ((LA_TC_MEDIUM_MAX_BYTES >> MEDIUM_GRAIN_LOG2) + 1)
+#define MEDIUM_DOWN_LEN \
+    ((LA_TC_MEDIUM_MAX_BYTES + LA_TC_MEDIUM_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING) >> MEDIUM_GRAIN_LOG2)
+#define MEDIUM_NO_BIN 0u // bins[0], a slab bin's offset
+_Static_assert(sizeof(la_tbin_t) * LA_TC_BINS <= UINT16_MAX, "a bin's offset fits 16 bits");
+_Static_assert((LA_TC_MEDIUM_MAX_BYTES + LA_TC_MEDIUM_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING) +
+                       LA_HEADER_BYTES <= MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE,
+               "a block medium_down covers is below la.heap_block_max's least value, so "
+               "the free hit path needs no test of it");
+static uint16_t medium_up[MEDIUM_UP_LEN], medium_down[MEDIUM_DOWN_LEN];
+
+// Medium bin i's offset in a cache, and the bin at such an offset.
+static uint16_t bin_offset(size_t i)
+{
+    return (uint16_t)(offsetof(la_tcache_t, bins) + (LA_TC_SMALL_BINS + i) * sizeof(la_tbin_t));
+}
+LA_INLINE la_tbin_t *bin_at_offset(la_tcache_t *tc, size_t offset)
+{
+    return (la_tbin_t *)((char *)tc + offset);
+}
+static bool medium_tables_ready; // under la.tc_lock
+
+// One sweep each: classes grow with k.  With asserts on (LA_DEBUG >= 2),
+// every request and usable size the tables serve is checked against
+// medium_bin_up and bin_for_block, once a process (tc: any cache).
+static void medium_tables_fill(la_tcache_t *tc)
+{
+    size_t i = 0;
+    for (size_t k = 0; k < MEDIUM_UP_LEN; k++) {
+        while (i + 1 < LA_TC_MEDIUM_BINS && medium_class_bytes(i) < k << MEDIUM_GRAIN_LOG2)
+            i++;
+        medium_up[k] = bin_offset(i); // entries below the first class are never read
+    }
+    i = 0; // classes at or below k grains: i
+    for (size_t k = 0; k < MEDIUM_DOWN_LEN; k++) {
+        while (i < LA_TC_MEDIUM_BINS && medium_class_bytes(i) <= k << MEDIUM_GRAIN_LOG2)
+            i++;
+        medium_down[k] = i == 0 ? MEDIUM_NO_BIN : bin_offset(i - 1);
+    }
+    medium_tables_ready = true;
+    if (LA_DEBUG < 2)
+        return;
+    for (size_t req = LA_TC_MAX_BYTES + 1; req <= LA_TC_MEDIUM_MAX_BYTES; req++) {
+        size_t k = (req + ((size_t)1 << MEDIUM_GRAIN_LOG2) - 1) >> MEDIUM_GRAIN_LOG2;
+        la_assert(bin_at_offset(tc, medium_up[k]) == medium_bin_up(tc, req));
+    }
+    // A block a medium bin may take has usable >= req > LA_TC_MAX_BYTES.
+    for (size_t usable = LA_TC_MAX_BYTES + ALIGNMENT; usable < MEDIUM_DOWN_LEN << MEDIUM_GRAIN_LOG2;
+         usable += ALIGNMENT) {
+        la_block_t b = {.head = blk_head(usable + LA_HEADER_BYTES, 0, 0), .req = LA_TC_MAX_BYTES + 1};
+        unsigned at = medium_down[usable >> MEDIUM_GRAIN_LOG2];
+        la_assert(bin_for_block(tc, &b) == (at == MEDIUM_NO_BIN ? NULL : bin_at_offset(tc, at)));
+    }
+}
+
 static bool bin_is_medium(la_tcache_t *tc, la_tbin_t *bin)
 {
     return bin - tc->bins >= LA_TC_SMALL_BINS;
@@ -249,9 +320,12 @@ static la_tcache_t *tcache_create(void)
         lock_release(&la.tc_lock);
         return la_tc;
     }
+    if (!medium_tables_ready)
+        medium_tables_fill(tc);
     memset(tc, 0, sizeof *tc);
     set_capacities(tc);
     tc->kind = LA_TC_LIVE;
+    tc->medium_hits = !la.debug;
     tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     tc->heap = heap_for_cache(la.tc_created++);
@@ -588,7 +662,10 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
                      tc->heap->index);
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
         if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
-            // Still marked cached: its free was counted by whoever freed it.
+            // Its free was counted by whoever freed it.  Stamped cached
+            // again: la_validate_cached accepts a live check word too, and
+            // malloc's hit makes the live word from the cached one.
+            blk_stamp_cached(blk_from_payload(chain));
             la_link_store(chain, to->head);
             to->head = chain;
             la_add_owned(&to->room, -1);
@@ -770,6 +847,8 @@ void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
 // refill and pop, or a block made to the bin's class past the cache.  Out
 // of line so that a request above the bins (the 1 MiB of issue 14's loop)
 // pays for no registers it saves.
+static void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req);
+
 static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
@@ -785,6 +864,13 @@ static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
                 break;
             }
     }
+    return malloc_from(tc, bin, req);
+}
+
+// malloc_from_bin()'s pop from the bin it chose, which it refills first if
+// it is empty.
+static void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
+{
     if (bin->head == NULL)
         refill(tc, bin);
     void *p = bin->head;
@@ -815,7 +901,8 @@ static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
     return la_alloc_direct(req, usable, false);
 }
 
-void *tcache_malloc_slow(size_t req)
+// tcache_malloc_slow() past its medium hit: everything else.
+static LA_NOINLINE void *malloc_slower(size_t req)
 {
     la_ensure_init();
     background_poke();
@@ -830,6 +917,68 @@ void *tcache_malloc_slow(size_t req)
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE)
         return malloc_from_bin(tc, req);
     return la_alloc_direct(req, req, false); // no bin serves it
+}
+
+// tcache_malloc_slow()'s medium miss: the bin of the request and the
+// next few up are empty (tc is live).  The slow path's per-call work, then
+// the refill and the pop, without finding the bin and looking for one to
+// borrow from again (w_largefree's medium requests mostly miss).
+static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, size_t req)
+{
+    background_poke();
+    if (current_cache() != tc) // not while tc is live: the epoch only flushes it
+        return malloc_slower(req);
+    return malloc_from(tc, bin, req);
+}
+
+// A medium request whose bin has a block: the hit path, first (issue 13:
+// 300 instructions a medium malloc + free pair, tcmalloc's 85).  A live
+// cache made since the process was set up, out of checking mode: then
+// the bin from the request by one table lookup, the pop (its link words
+// checked before the link is followed, as on the slab fast path), the
+// header's req and check word, and the counters.  The per-call work of
+// the slow path (the set-up test, the background thread's start, the
+// epoch's flush, publishing) is left to the misses, refills and flushes,
+// which do it per batch, as the slab fast path does: a thread that only
+// hits its bins moves its balance by at most what its bins held at its
+// last slow path (docs/API.md: the peak's lag).  The check word is made
+// from the cached one, the block's bare hash (blk_stamp_cached): a
+// header the program overwrote while the block waited in the bin keeps
+// failing at its free, where rehashing it here vouched for it.
+void *tcache_malloc_slow(size_t req)
+{
+    la_tcache_t *tc = la_tc;
+    if (LA_LIKELY(req - (LA_TC_MAX_BYTES + 1) < LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES &&
+                  tc->medium_hits)) {
+        size_t k = (req + ((size_t)1 << MEDIUM_GRAIN_LOG2) - 1) >> MEDIUM_GRAIN_LOG2;
+        la_tbin_t *own = bin_at_offset(tc, medium_up[k]), *bin = own;
+        uintptr_t *p = bin->head;
+        if (p == NULL) {
+            // Dry: a block of one of the next few classes up, as
+            // malloc_from_bin borrows (LA_TC_MEDIUM_BORROW), else the slow path.
+            la_tbin_t *end = LA_MIN(own + 1 + LA_TC_MEDIUM_BORROW, &tc->bins[LA_TC_BINS]);
+            for (bin = own + 1; bin < end && (p = bin->head) == NULL; bin++)
+                ;
+            if (p == NULL)
+                return malloc_medium_miss(tc, own, req);
+            tc->ran_dry[own - tc->bins] = 1;
+        }
+        if (LA_LIKELY(p != NULL)) {
+            uintptr_t next = p[1];
+            if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
+                return tcache_malloc_corrupt(p);
+            bin->head = (void *)next;
+            la_add_owned(&bin->room, 1);
+            la_block_t *b = blk_from_payload(p);
+            b->req = (uint32_t)req;
+            // la_check_word(hash, req), req being above LA_TC_MAX_BYTES.
+            b->check = la_check_plain(blk_check(b), req) ^ LA_CHECK_BIG;
+            la_add_owned(&tc->nalloc, 1);
+            la_add_owned(&tc->alloc_bytes, req);
+            return p;
+        }
+    }
+    return malloc_slower(req);
 }
 
 // Caches a validated block whose bin has room.
@@ -907,12 +1056,11 @@ void tcache_free_full(void *p)
         slot_free_direct(s, p);
 }
 
-// A validated heap block whose req a medium bin may take: into its bin,
-// else to its heap.
-static LA_NOINLINE void free_medium(la_block_t *b)
+// A validated heap block whose req a medium bin may take, and its bin
+// (bin_for_block's, NULL if none takes it): into that bin, else to its
+// heap.  tc is the calling thread's cache (current_cache()).
+static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
-    la_tcache_t *tc = current_cache();
-    la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
     if (bin != NULL && bin->room <= 0) {
         // A full bin: a block serves every smaller class too, so one of
         // the next few classes down with room takes it before this bin
@@ -944,10 +1092,26 @@ static LA_NOINLINE void free_medium(la_block_t *b)
     background_poke();
 }
 
-void tcache_free_unslabbed(void *p)
+static LA_NOINLINE void free_medium(la_block_t *b)
 {
-    if (p == NULL)
-        return;
+    la_tcache_t *tc = current_cache();
+    free_medium_to(tc, b, tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL);
+}
+
+// The hit path's block whose bin is full (tc live, b validated, bin its
+// bin_for_block): the slow path's spill, growth or flush, without a second
+// header check and bin lookup (w_largefree's medium frees mostly overflow).
+static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
+{
+    if (current_cache() != tc) // not while tc is live: the epoch only flushes it
+        return free_medium(b);
+    free_medium_to(tc, b, bin);
+}
+
+// tcache_free_unslabbed() past its medium hit: a guarded block, any other
+// heap block, a large one, a misuse (named by la_validate).
+static LA_NOINLINE void free_unslabbed_slow(void *p)
+{
     if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
         return guard_free(p, __builtin_return_address(0), "free");
     la_block_t *b = la_validate(p, "free");
@@ -958,6 +1122,57 @@ void tcache_free_unslabbed(void *p)
     if (b->req > LA_TC_MEDIUM_MAX_BYTES)
         return la_free_block(b);
     return free_medium(b);
+}
+
+// The free of a pointer in no slab; first, the free of a medium block
+// (issue 13: 300 instructions a medium malloc + free pair, tcmalloc's 85).
+// A live cache out of checking mode, a pointer aligned as blocks are, and
+// a header whose req a medium bin takes: then every test of la_validate's
+// inline one (heap_block_sound) is made before anything is written: the
+// keyed check word (a live medium block's: la_check_word with
+// LA_CHECK_BIG), the flags, the heap index, the right neighbour's
+// boundary tag; the size's upper bound follows from the table's (static
+// assert above medium_up).  The bin comes from one table lookup on the
+// size the check word vouched for (bin_for_block's), and the push stores
+// the hash just computed as the cached check word (blk_stamp_cached).
+// Publishing, the epoch and the background thread's start are left to
+// the slow paths, as on malloc's hit.  Anything else, a misuse included,
+// takes free_unslabbed_slow, which validates and names it; a full bin
+// free_medium_full.  The guard test comes first: a guarded block may
+// start its page, whose header would be on the guard page before it.
+void tcache_free_unslabbed(void *p)
+{
+    if (p == NULL)
+        return;
+    la_tcache_t *tc = la_tc;
+    if (LA_LIKELY(!guard_owns(p) && (uintptr_t)p % ALIGNMENT == 0 && tc->medium_hits)) {
+        la_block_t *b = blk_from_payload(p);
+        uint32_t req = blk_req(b);
+        // Big and large blocks leave here, before the hash.
+        if (LA_LIKELY(req - (uint32_t)(LA_TC_MAX_BYTES + 1) <
+                      (uint32_t)(LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES))) {
+            size_t head = blk_load_head(b), size = head & LA_SIZE_MASK;
+            uint32_t hash = blk_hash(b, head, la.key);
+            size_t k = (size - LA_HEADER_BYTES) >> MEDIUM_GRAIN_LOG2; // usable, in grains
+            if (LA_LIKELY(blk_check(b) == (la_check_plain(hash, req) ^ LA_CHECK_BIG) &&
+                          k < MEDIUM_DOWN_LEN && (head & (LA_FREE | LA_MMAPPED)) == 0 &&
+                          (head >> LA_HEAD_HEAP_SHIFT) <
+                              __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
+                          !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE) &&
+                          medium_down[k] != MEDIUM_NO_BIN)) {
+                la_tbin_t *bin = bin_at_offset(tc, medium_down[k]);
+                if (LA_UNLIKELY(bin->room <= 0)) // full: spill, grow or flush
+                    return free_medium_full(tc, b, bin);
+                la_add_owned(&bin->room, -1);
+                la_link_store(p, bin->head);
+                bin->head = p;
+                b->check = hash; // blk_stamp_cached
+                la_add_owned(&tc->free_bytes, req);
+                return;
+            }
+        }
+    }
+    return free_unslabbed_slow(p);
 }
 
 void tcache_free_slow(void *p)

@@ -76,6 +76,10 @@ typedef struct la_tcache {
     uint64_t key;
     uint64_t bias;
     uint32_t kind;               // la_tcache_kind_t
+    // 1 in a live cache out of checking mode (la.debug, set before any
+    // cache is made), 0 in the placeholders: the medium bins' hit paths
+    // (tcache.c) test this one byte where they tested kind and la.debug.
+    uint8_t medium_hits;
     // Counters, written only by the owning thread: medium blocks and
     // resizes (slots count in their bins).  nalloc counts medium blocks
     // handed out; a resize counts in nresize (one free and one allocation:

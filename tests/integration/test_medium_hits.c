@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The medium bins' hit paths (tcache.c: tcache_malloc_slow's hit and
+ * free_medium_hit, issue 13) keep the checks and the counts of the slow
+ * path they bypass.  Each misuse case runs in a forked child that must die
+ * of SIGABRT with one report naming free() and the block's address:
+ *  - a medium block whose check word the program overwrote while it
+ *    waited in its bin, then handed out again: its free reports the header
+ *    (the hit makes the live check word from the cached one; rehashing the
+ *    header there, as the slow path did, vouched for what was written);
+ *  - a medium block freed twice: the second free finds it cached;
+ *  - a medium block whose right neighbour's boundary tag says it is free
+ *    (an overflow of the block into the next header): reported, not cached.
+ * Then, in this process: a loop of medium mallocs and frees that hit the
+ * bins keeps mem_get_stats() exact (allocations, frees and their bytes).
+ */
+#include <signal.h>
+
+#include "allocator.h"
+#include "internal.h"
+#include "../testhelper.h"
+
+#define MEDIUM 3000 // a medium request: above the slab classes, below 32 KiB
+
+// Announces the address the report must name (the parent reads it back).
+static void announce(const void *p)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "expect %p\n", p);
+    (void)!write(2, line, (size_t)n);
+}
+
+// A medium block that went through its bin a few times, so that the bin
+// has grown and the next free of its size is a hit.
+static void *warm(void)
+{
+    for (int i = 0; i < 8; i++)
+        mem_free_ts(mem_malloc_ts(MEDIUM));
+    return mem_malloc_ts(MEDIUM);
+}
+
+static void check_word_written_while_cached(void)
+{
+    void *p = warm();
+    mem_free_ts(p); // into its bin
+    announce(p);
+    // The use after free: the header's check word (its last 4 bytes).
+    *(volatile uint32_t *)((char *)p - 4) ^= 0x5a5a;
+    void *q = mem_malloc_ts(MEDIUM); // the same block, from the bin
+    if (q != p) {
+        static const char msg[] = "malloc did not hand the cached block out again\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        _exit(3);
+    }
+    mem_free_ts(q);
+    _exit(4); // the free let it through
+}
+
+static void double_free_cached(void)
+{
+    void *p = warm();
+    announce(p);
+    mem_free_ts(p);
+    mem_free_ts(p);
+    _exit(4);
+}
+
+static void neighbour_says_free(void)
+{
+    void *p = warm();
+    void *next = mem_malloc_ts(MEDIUM); // p's right neighbour, most likely
+    la_block_t *b = blk_from_payload(p);
+    if ((char *)next != (char *)b + blk_size(b) + LA_HEADER_BYTES) {
+        static const char msg[] = "no neighbour: skipped\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        _exit(5);
+    }
+    announce(p);
+    // An overflow of p into its neighbour's head word: the PREV_FREE bit.
+    *(volatile size_t *)((char *)next - LA_HEADER_BYTES) |= LA_PREV_FREE;
+    mem_free_ts(p);
+    _exit(4);
+}
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+    const char *what; // the report must hold this
+} case_t;
+
+static const case_t cases[] = {
+    {"check word written while cached", check_word_written_while_cached, "free()"},
+    {"double free of a cached block", double_free_cached, "double free of "},
+    {"neighbour's tag says free", neighbour_says_free, "corrupted header at "},
+};
+
+static const case_t *current;
+
+static void run_case(void)
+{
+    alarm(10); // a hang dies of SIGALRM, not SIGABRT
+    current->fn();
+}
+
+// Medium hits counted exactly: sizes over several classes, so that some
+// allocations borrow a block of a class above theirs.
+static void counts_are_exact(void)
+{
+    for (int i = 0; i < 4; i++) // warm the bins up
+        for (int j = 0; j < 8; j++)
+            mem_free_ts(mem_malloc_ts(MEDIUM + (size_t)j * 64));
+    mem_stats_t before = mem_get_stats();
+    enum { ROUNDS = 1000, PER = 8 };
+    size_t bytes = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        void *p[PER];
+        for (int j = 0; j < PER; j++) {
+            p[j] = mem_malloc_ts(MEDIUM + (size_t)j * 64);
+            REQUIRE(p[j] != NULL);
+            memset(p[j], j, MEDIUM);
+            bytes += MEDIUM + (size_t)j * 64;
+        }
+        for (int j = 0; j < PER; j++)
+            mem_free_ts(p[j]);
+    }
+    mem_stats_t after = mem_get_stats();
+    CHECK_EQ(after.num_allocations - before.num_allocations, (size_t)ROUNDS * PER);
+    CHECK_EQ(after.num_frees - before.num_frees, (size_t)ROUNDS * PER);
+    CHECK_EQ(after.total_allocated - before.total_allocated, bytes);
+    CHECK_EQ(after.total_freed - before.total_freed, bytes);
+    CHECK_EQ(after.current_usage, before.current_usage);
+}
+
+int main(void)
+{
+    mem_free_ts(mem_malloc_ts(1)); // the main thread's cache
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        current = &cases[i];
+        char err[2048], addr[40];
+        const char *report;
+        child_report(cases[i].name, run_case, err, sizeof err, addr, &report);
+        if (report == NULL || strstr(report, cases[i].what) == NULL || addr[0] == '\0' ||
+            strstr(report, addr) == NULL) {
+            fprintf(stderr, "case '%s': unexpected report: %s\n", cases[i].name, err);
+            CHECK(!"report names the misuse and the address");
+        }
+    }
+    counts_are_exact();
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_medium_hits");
+}

@@ -27,6 +27,9 @@ static la_tcache_t tcache_empty = {
 static la_tcache_t tcache_dead = {
     .heap = &la.heaps[0], .kind = LA_TC_DEAD, .bias = LA_TC_NO_MATCH};
 
+_Static_assert(offsetof(la_tcache_t, past_bins) == sizeof(la_tbin_t) * LA_TC_BINS,
+               "past_bins follow the last bin");
+
 __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache_empty;
 
 /* ---- usage publishing --------------------------------------------------- */
@@ -154,11 +157,14 @@ LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
 // find a bin by one table lookup, where medium_bin_up and bin_for_block
 // take a clz and some ten shifts and adds each (issue 13: the class math
 // was done on both sides of every medium malloc + free).  Every class
-// boundary is a multiple of the smallest step, the grain (64 bytes), so
+// boundary is a multiple of the smallest step, the grain
+// (LA_TC_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING, 128 bytes), so
 // a size's grain count names its class: the smallest class that holds a
 // request of up to k grains is medium_up[k], the largest class that a
 // block of k grains (rounded down) covers is medium_down[k]
-// (MEDIUM_NO_BIN below the first class).  Entries are the bins' byte
+// (below the first class: MEDIUM_NO_BIN, past_bins[0], a bin that is
+// always full and empty, so that the free hit path's test of room sends
+// such a block to the slow path, with no test of its own).  Entries are the bins' byte
 // offsets in the cache (bin_offset), which the hit paths add to the cache
 // pointer: no shift, no add of LA_TC_SMALL_BINS.  medium_down stops short of
 // bin_for_block's last accepted size: what it does not cover takes the
@@ -169,8 +175,8 @@ LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
 #define MEDIUM_UP_LEN ((LA_TC_MEDIUM_MAX_BYTES >> MEDIUM_GRAIN_LOG2) + 1)
 #define MEDIUM_DOWN_LEN \
     ((LA_TC_MEDIUM_MAX_BYTES + LA_TC_MEDIUM_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING) >> MEDIUM_GRAIN_LOG2)
-#define MEDIUM_NO_BIN 0u // bins[0], a slab bin's offset
-_Static_assert(sizeof(la_tbin_t) * LA_TC_BINS <= UINT16_MAX, "a bin's offset fits 16 bits");
+#define MEDIUM_NO_BIN ((uint16_t)offsetof(la_tcache_t, past_bins))
+_Static_assert(offsetof(la_tcache_t, past_bins) <= UINT16_MAX, "a bin's offset fits 16 bits");
 _Static_assert((LA_TC_MEDIUM_MAX_BYTES + LA_TC_MEDIUM_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING) +
                        LA_HEADER_BYTES <= MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE,
                "a block medium_down covers is below la.heap_block_max's least value, so "
@@ -956,8 +962,8 @@ void *tcache_malloc_slow(size_t req)
         if (p == NULL) {
             // Dry: a block of one of the next few classes up, as
             // malloc_from_bin borrows (LA_TC_MEDIUM_BORROW), else the slow path.
-            la_tbin_t *end = LA_MIN(own + 1 + LA_TC_MEDIUM_BORROW, &tc->bins[LA_TC_BINS]);
-            for (bin = own + 1; bin < end && (p = bin->head) == NULL; bin++)
+            // Past the last bin, past_bins: empty.
+            for (bin = own + 1; bin <= own + LA_TC_MEDIUM_BORROW && (p = bin->head) == NULL; bin++)
                 ;
             if (p == NULL)
                 return malloc_medium_miss(tc, own, req);
@@ -1099,11 +1105,14 @@ static LA_NOINLINE void free_medium(la_block_t *b)
 }
 
 // The hit path's block whose bin is full (tc live, b validated, bin its
-// bin_for_block): the slow path's spill, growth or flush, without a second
+// bin_for_block, or past_bins where that is NULL): the slow path's spill,
+// growth or flush, without a second
 // header check and bin lookup (w_largefree's medium frees mostly overflow).
 static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
-    if (current_cache() != tc) // not while tc is live: the epoch only flushes it
+    // No bin takes it (MEDIUM_NO_BIN), or (not while tc is live: the
+    // epoch only flushes it) the thread's cache changed.
+    if (bin == tc->past_bins || current_cache() != tc)
         return free_medium(b);
     free_medium_to(tc, b, bin);
 }
@@ -1158,10 +1167,10 @@ void tcache_free_unslabbed(void *p)
                           k < MEDIUM_DOWN_LEN && (head & (LA_FREE | LA_MMAPPED)) == 0 &&
                           (head >> LA_HEAD_HEAP_SHIFT) <
                               __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
-                          !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE) &&
-                          medium_down[k] != MEDIUM_NO_BIN)) {
+                          !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE))) {
                 la_tbin_t *bin = bin_at_offset(tc, medium_down[k]);
-                if (LA_UNLIKELY(bin->room <= 0)) // full: spill, grow or flush
+                // Full (or MEDIUM_NO_BIN's): spill, grow or flush.
+                if (LA_UNLIKELY(bin->room <= 0))
                     return free_medium_full(tc, b, bin);
                 la_add_owned(&bin->room, -1);
                 la_link_store(p, bin->head);

@@ -66,6 +66,10 @@ typedef struct {
 
 typedef struct la_tcache {
     la_tbin_t bins[LA_TC_BINS];  // first, at offset 0 (see tcache_bin_of)
+    // Always empty, never written: the bins a dry medium bin near the end
+    // looks at when it borrows from the next LA_TC_MEDIUM_BORROW up
+    // (tcache.c), so that its loop needs no bound.
+    la_tbin_t past_bins[LA_TC_MEDIUM_BORROW];
     // The free fast path's check: a block's check word must equal its
     // keyed hash (under `key`, la.key in a live cache) plus its req plus
     // `bias` before anything is written.  The bias is 0 in a live cache and

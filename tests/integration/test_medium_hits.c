@@ -12,12 +12,14 @@
  *  - a medium block whose right neighbour's boundary tag says it is free
  *    (an overflow of the block into the next header): reported, not cached.
  * Then, in this process: a loop of medium mallocs and frees that hit the
- * bins keeps mem_get_stats() exact (allocations, frees and their bytes).
+ * bins keeps mem_get_stats() exact (allocations, frees and their bytes),
+ * and blocks no medium bin takes leave the cache's past_bins untouched.
  */
 #include <signal.h>
 
 #include "allocator.h"
 #include "internal.h"
+#include "tcache.h"
 #include "../testhelper.h"
 
 #define MEDIUM 3000 // a medium request: above the slab classes, below 32 KiB
@@ -131,6 +133,29 @@ static void counts_are_exact(void)
     CHECK_EQ(after.current_usage, before.current_usage);
 }
 
+// Medium blocks no bin takes (usable size below the first medium class,
+// left by a plain realloc that shrank one in place): the hit path's table sends
+// them to past_bins, always full, and from there to the slow path, which
+// frees them to the heap.  past_bins must stay as they were: empty, no room.
+static void no_bin_blocks(void)
+{
+    for (int i = 0; i < 64; i++) {
+        char *p = mem_malloc_ts(MEDIUM);
+        REQUIRE(p != NULL);
+        // In place, the tail split off (the plain realloc keeps no slack).
+        char *q = mem_realloc(p, LA_TC_MAX_BYTES + 40);
+        REQUIRE(q != NULL);
+        REQUIRE(mem_usable_size(q) < LA_TC_MAX_BYTES + LA_TC_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING);
+        mem_free_ts(q);
+    }
+    la_tcache_t *tc = la_tc;
+    for (int i = 0; i < LA_TC_MEDIUM_BORROW; i++) {
+        CHECK(tc->past_bins[i].head == NULL);
+        CHECK_EQ(tc->past_bins[i].room, 0);
+        CHECK_EQ(tc->past_bins[i].cap, 0);
+    }
+}
+
 int main(void)
 {
     mem_free_ts(mem_malloc_ts(1)); // the main thread's cache
@@ -146,6 +171,7 @@ int main(void)
         }
     }
     counts_are_exact();
+    no_bin_blocks();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_medium_hits");
 }

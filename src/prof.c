@@ -994,7 +994,7 @@ LA_HOT_TEXT void *prof_malloc_past(size_t req, void *unused)
     // of hundreds; two fewer for every malloc with the profiler on).
     unsigned on = (unsigned)la.sampling;
     if (on == 0)
-        return tcache_malloc_slow(req);
+        return tcache_malloc_above(req); // the medium bins' hit path first
     if (on == LA_SAMPLE_GUARD) {
         uint64_t guard = t->guard;
         if (LA_LIKELY(guard > 1)) { // a failing request counts too: harmless

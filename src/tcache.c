@@ -153,7 +153,7 @@ LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
     return &tc->bins[LA_TC_SMALL_BINS + LA_MIN(i, (size_t)LA_TC_MEDIUM_BINS - 1)];
 }
 
-// The medium bins' hit paths (tcache_malloc_slow, tcache_free_unslabbed)
+// The medium bins' hit paths (tcache_malloc_above, tcache_free_unslabbed)
 // find a bin by one table lookup, where medium_bin_up and bin_for_block
 // take a clz and some ten shifts and adds each (issue 13: the class math
 // was done on both sides of every medium malloc + free).  Every class
@@ -194,22 +194,29 @@ LA_INLINE la_tbin_t *bin_at_offset(la_tcache_t *tc, size_t offset)
 }
 static bool medium_tables_ready; // under la.tc_lock
 
-// One sweep each: classes grow with k.  With asserts on (LA_DEBUG >= 2),
-// every request and usable size the tables serve is checked against
-// medium_bin_up and bin_for_block, once a process (tc: any cache).
+// One pass over the classes (a class's bytes are a whole number of
+// grains), each entry written once: a search per entry cost every process
+// 15 thousand instructions at its first cache.  With asserts on
+// (LA_DEBUG >= 2), every request and usable size the tables serve is then
+// checked against medium_bin_up and bin_for_block, once a process (tc:
+// any cache).
 static void medium_tables_fill(la_tcache_t *tc)
 {
-    size_t i = 0;
-    for (size_t k = 0; k < MEDIUM_UP_LEN; k++) {
-        while (i + 1 < LA_TC_MEDIUM_BINS && medium_class_bytes(i) < k << MEDIUM_GRAIN_LOG2)
-            i++;
-        medium_up[k] = bin_offset(i); // entries below the first class are never read
-    }
-    i = 0; // classes at or below k grains: i
-    for (size_t k = 0; k < MEDIUM_DOWN_LEN; k++) {
-        while (i < LA_TC_MEDIUM_BINS && medium_class_bytes(i) <= k << MEDIUM_GRAIN_LOG2)
-            i++;
-        medium_down[k] = i == 0 ? MEDIUM_NO_BIN : bin_offset(i - 1);
+    size_t up = 0, down = 0;
+    size_t first = medium_class_bytes(0) >> MEDIUM_GRAIN_LOG2;
+    while (down < first && down < MEDIUM_DOWN_LEN)
+        medium_down[down++] = MEDIUM_NO_BIN;
+    for (size_t i = 0; i < LA_TC_MEDIUM_BINS; i++) {
+        size_t grains = medium_class_bytes(i) >> MEDIUM_GRAIN_LOG2;
+        size_t next = i + 1 < LA_TC_MEDIUM_BINS ? medium_class_bytes(i + 1) >> MEDIUM_GRAIN_LOG2
+                                                : MEDIUM_DOWN_LEN;
+        // Requests of up to `grains` grains fit class i (the smallest
+        // that does, as the classes grow); blocks of `grains` up to the
+        // next class's cover it and no bigger one.
+        while (up <= grains && up < MEDIUM_UP_LEN)
+            medium_up[up++] = bin_offset(i);
+        while (down < next && down < MEDIUM_DOWN_LEN)
+            medium_down[down++] = bin_offset(i);
     }
     medium_tables_ready = true;
     if (LA_DEBUG < 2)
@@ -853,7 +860,7 @@ void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
 // refill and pop, or a block made to the bin's class past the cache.  Out
 // of line so that a request above the bins (the 1 MiB of issue 14's loop)
 // pays for no registers it saves.
-static void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req);
+LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req);
 
 static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 {
@@ -874,8 +881,9 @@ static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 }
 
 // malloc_from_bin()'s pop from the bin it chose, which it refills first if
-// it is empty.
-static void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
+// it is empty.  Inlined (a call of its own cost a slab bin's miss six
+// instructions: w_batch).
+LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
 {
     if (bin->head == NULL)
         refill(tc, bin);
@@ -907,8 +915,7 @@ static void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
     return la_alloc_direct(req, usable, false);
 }
 
-// tcache_malloc_slow() past its medium hit: everything else.
-static LA_NOINLINE void *malloc_slower(size_t req)
+void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
     background_poke();
@@ -925,7 +932,7 @@ static LA_NOINLINE void *malloc_slower(size_t req)
     return la_alloc_direct(req, req, false); // no bin serves it
 }
 
-// tcache_malloc_slow()'s medium miss: the bin of the request and the
+// tcache_malloc_above()'s medium miss: the bin of the request and the
 // next few up are empty (tc is live).  The slow path's per-call work, then
 // the refill and the pop, without finding the bin and looking for one to
 // borrow from again (w_largefree's medium requests mostly miss).
@@ -933,12 +940,15 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
 {
     background_poke();
     if (current_cache() != tc) // not while tc is live: the epoch only flushes it
-        return malloc_slower(req);
+        return tcache_malloc_slow(req);
     return malloc_from(tc, bin, req);
 }
 
-// A medium request whose bin has a block: the hit path, first (issue 13:
-// 300 instructions a medium malloc + free pair, tcmalloc's 85).  A live
+// A request above the slab classes (malloc's past its fast path, with no
+// sampler on): first, for a medium request whose bin has a block, the hit
+// path (issue 13: 300 instructions a medium malloc + free pair,
+// tcmalloc's 85), then tcache_malloc_slow; a slab bin's miss goes to
+// tcache_malloc_slow directly, paying nothing for this.  A live
 // cache made since the process was set up, out of checking mode: then
 // the bin from the request by one table lookup, the pop (its link words
 // checked before the link is followed, as on the slab fast path), the
@@ -951,7 +961,7 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
 // from the cached one, the block's bare hash (blk_stamp_cached): a
 // header the program overwrote while the block waited in the bin keeps
 // failing at its free, where rehashing it here vouched for it.
-void *tcache_malloc_slow(size_t req)
+void *tcache_malloc_above(size_t req)
 {
     la_tcache_t *tc = la_tc;
     if (LA_LIKELY(req - (LA_TC_MAX_BYTES + 1) < LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES &&
@@ -984,7 +994,7 @@ void *tcache_malloc_slow(size_t req)
             return p;
         }
     }
-    return malloc_slower(req);
+    return tcache_malloc_slow(req);
 }
 
 // Caches a validated block whose bin has room.

@@ -69,7 +69,9 @@ typedef struct la_tcache {
     // Always empty, never written: the bins a dry medium bin near the end
     // looks at when it borrows from the next LA_TC_MEDIUM_BORROW up
     // (tcache.c), so that its loop needs no bound.
-    la_tbin_t past_bins[LA_TC_MEDIUM_BORROW];
+    // past_bins[0] is also the medium bin of blocks below the first
+    // class: always full, so the free hit path sends them on.
+    la_tbin_t past_bins[LA_TC_MEDIUM_BORROW > 0 ? LA_TC_MEDIUM_BORROW : 1];
     // The free fast path's check: a block's check word must equal its
     // keyed hash (under `key`, la.key in a live cache) plus its req plus
     // `bias` before anything is written.  The bias is 0 in a live cache and
@@ -118,6 +120,9 @@ typedef enum {
 LA_HIDDEN extern __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec")));
 
 LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
+// A request above the slab classes: the medium bins' hit path (tcache.c),
+// else tcache_malloc_slow.
+LA_HIDDEN LA_NOINLINE void *tcache_malloc_above(size_t req);
 // Reports a bin whose head's link words fail their check; never returns
 // (not declared noreturn, so that the fast path reaches it by a jump).
 LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
@@ -147,7 +152,8 @@ LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
 
 // The malloc fast path for requests below `bound`: a slot from the bin of
 // the request's class, if it has one.  A request at or above the bound
-// goes to past(req, arg), a bin that cannot serve to tcache_malloc_slow.
+// goes to past(req, arg) (tcache_malloc_past: tcache_malloc_above), a bin
+// that cannot serve to tcache_malloc_slow.
 // tcache_malloc's bound is a constant; the exported malloc's is read from
 // memory (la.fast_bound, issue 16), which costs the size test nothing on
 // x86 (cmp mem,reg where cmp imm,reg was) and sends every request past
@@ -177,7 +183,7 @@ LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size
 LA_INLINE void *tcache_malloc_past(size_t req, void *arg)
 {
     (void)arg;
-    return tcache_malloc_slow(req);
+    return tcache_malloc_above(req);
 }
 
 LA_INLINE void *tcache_malloc(size_t req)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The medium bins' hit paths (tcache.c: tcache_malloc_slow's hit and
- * free_medium_hit, issue 13) keep the checks and the counts of the slow
+ * The medium bins' hit paths (tcache.c: tcache_malloc_above's and
+ * tcache_free_unslabbed's, issue 13) keep the checks and the counts of the slow
  * path they bypass.  Each misuse case runs in a forked child that must die
  * of SIGABRT with one report naming free() and the block's address:
  *  - a medium block whose check word the program overwrote while it

@@ -1074,10 +1074,11 @@ void tcache_free_full(void *p)
 
 // A validated heap block whose req a medium bin may take, and its bin
 // (bin_for_block's, NULL if none takes it): into that bin, else to its
-// heap.  tc is the calling thread's cache (current_cache()).
-static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
+// heap.  tc is the calling thread's cache (current_cache()).  spill: a
+// full bin's block may go to a class below (false: the caller looked).
+static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool spill)
 {
-    if (bin != NULL && bin->room <= 0) {
+    if (spill && bin != NULL && bin->room <= 0) {
         // A full bin: a block serves every smaller class too, so one of
         // the next few classes down with room takes it before this bin
         // flushes to the heap.
@@ -1111,20 +1112,21 @@ static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 static LA_NOINLINE void free_medium(la_block_t *b)
 {
     la_tcache_t *tc = current_cache();
-    free_medium_to(tc, b, tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL);
+    free_medium_to(tc, b, tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL, true);
 }
 
 // The hit path's block whose bin is full (tc live, b validated, bin its
-// bin_for_block, or past_bins where that is NULL): the slow path's spill,
-// growth or flush, without a second
-// header check and bin lookup (w_largefree's medium frees mostly overflow).
+// bin_for_block, or past_bins where that is NULL) and whose classes below
+// had no room either: the slow path's growth or flush, without a second
+// header check, bin lookup and spill (w_largefree's medium frees mostly
+// overflow).
 static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
     // No bin takes it (MEDIUM_NO_BIN), or (not while tc is live: the
     // epoch only flushes it) the thread's cache changed.
     if (bin == tc->past_bins || current_cache() != tc)
         return free_medium(b);
-    free_medium_to(tc, b, bin);
+    free_medium_to(tc, b, bin, false);
 }
 
 // tcache_free_unslabbed() past its medium hit: a guarded block, any other
@@ -1179,9 +1181,24 @@ void tcache_free_unslabbed(void *p)
                               __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
                           !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE))) {
                 la_tbin_t *bin = bin_at_offset(tc, medium_down[k]);
-                // Full (or MEDIUM_NO_BIN's): spill, grow or flush.
-                if (LA_UNLIKELY(bin->room <= 0))
-                    return free_medium_full(tc, b, bin);
+                // Full: one of the next LA_TC_MEDIUM_SPILL classes down
+                // with room takes it, as free_medium_to spills (half of
+                // w_fragment's medium frees met a full bin, and a call
+                // there paid for the cache's epoch, a second hash, and
+                // publishing); else free_medium_full grows or flushes.
+                // MEDIUM_NO_BIN's blocks, below the first class, go there
+                // straight: no bin's blocks may be smaller than its class.
+                if (LA_UNLIKELY(bin->room <= 0)) {
+                    la_tbin_t *full = bin;
+                    la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
+                    if (bin == tc->past_bins)
+                        return free_medium_full(tc, b, bin);
+                    low = bin - low > LA_TC_MEDIUM_SPILL ? bin - LA_TC_MEDIUM_SPILL : low;
+                    do
+                        if (--bin < low)
+                            return free_medium_full(tc, b, full);
+                    while (bin->room <= 0);
+                }
                 la_add_owned(&bin->room, -1);
                 la_link_store(p, bin->head);
                 bin->head = p;

@@ -13,6 +13,7 @@
  *    (an overflow of the block into the next header): reported, not cached.
  * Then, in this process: a loop of medium mallocs and frees that hit the
  * bins keeps mem_get_stats() exact (allocations, frees and their bytes),
+ * with one size or spread over the classes (full bins spill into lower ones),
  * and blocks no medium bin takes leave the cache's past_bins untouched.
  */
 #include <signal.h>
@@ -133,6 +134,37 @@ static void counts_are_exact(void)
     CHECK_EQ(after.current_usage, before.current_usage);
 }
 
+// The same with sizes spread over the medium classes and frees in a mixed
+// order: bins fill up, and a full bin's block spills into a bin of a
+// class below (the free hit path's spill), or goes to the heap.
+static void counts_are_exact_spread(void)
+{
+    mem_stats_t before = mem_get_stats();
+    enum { ROUNDS = 2000, PER = 16 };
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    size_t bytes = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        void *p[PER];
+        for (int j = 0; j < PER; j++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t n = LA_TC_MAX_BYTES + 1 + (size_t)(rng >> 33) % (LA_TC_MEDIUM_MAX_BYTES / 4);
+            p[j] = mem_malloc_ts(n);
+            REQUIRE(p[j] != NULL);
+            memset(p[j], j, n);
+            bytes += n;
+        }
+        for (int j = 0; j < PER; j++)
+            mem_free_ts(p[(j * 7) % PER]);
+    }
+    mem_stats_t after = mem_get_stats();
+    CHECK_EQ(after.num_allocations - before.num_allocations, (size_t)ROUNDS * PER);
+    CHECK_EQ(after.num_frees - before.num_frees, (size_t)ROUNDS * PER);
+    CHECK_EQ(after.total_allocated - before.total_allocated, bytes);
+    CHECK_EQ(after.total_freed - before.total_freed, bytes);
+    CHECK_EQ(after.current_usage, before.current_usage);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 // Medium blocks no bin takes (usable size below the first medium class,
 // left by a plain realloc that shrank one in place): the hit path's table sends
 // them to past_bins, always full, and from there to the slow path, which
@@ -171,6 +203,7 @@ int main(void)
         }
     }
     counts_are_exact();
+    counts_are_exact_spread();
     no_bin_blocks();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_medium_hits");

@@ -979,20 +979,18 @@ void *tcache_malloc_above(size_t req)
                 return malloc_medium_miss(tc, own, req);
             tc->ran_dry[own - tc->bins] = 1;
         }
-        if (LA_LIKELY(p != NULL)) {
-            uintptr_t next = p[1];
-            if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
-                return tcache_malloc_corrupt(p);
-            bin->head = (void *)next;
-            la_add_owned(&bin->room, 1);
-            la_block_t *b = blk_from_payload(p);
-            b->req = (uint32_t)req;
-            // la_check_word(hash, req), req being above LA_TC_MAX_BYTES.
-            b->check = la_check_plain(blk_check(b), req) ^ LA_CHECK_BIG;
-            la_add_owned(&tc->nalloc, 1);
-            la_add_owned(&tc->alloc_bytes, req);
-            return p;
-        }
+        uintptr_t next = p[1];
+        if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
+            return tcache_malloc_corrupt(p);
+        bin->head = (void *)next;
+        la_add_owned(&bin->room, 1);
+        la_block_t *b = blk_from_payload(p);
+        b->req = (uint32_t)req;
+        // la_check_word(hash, req), req being above LA_TC_MAX_BYTES.
+        b->check = la_check_plain(blk_check(b), req) ^ LA_CHECK_BIG;
+        la_add_owned(&tc->nalloc, 1);
+        la_add_owned(&tc->alloc_bytes, req);
+        return p;
     }
     return tcache_malloc_slow(req);
 }

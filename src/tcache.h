@@ -11,7 +11,8 @@
  * either is reported, issue 15), and which a second free of the slot
  * finds in agreement (one compare).  Medium bins
  * (size classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
- * LA_TC_MEDIUM_MAX_BYTES) are the slow path's and hold headed heap blocks,
+ * LA_TC_MEDIUM_MAX_BYTES) are the slow path's (the hit paths at its head,
+ * tcache.c's tcache_malloc_above and tcache_free_unslabbed) and hold headed heap blocks,
  * binned by usable size rounded down to a class (or a few classes below
  * that when its bin is full: a block serves every class below its own,
  * and a dry bin borrows from the next few up); a cached heap block is

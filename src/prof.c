@@ -972,7 +972,8 @@ void *prof_malloc(size_t req, void *caller)
 // thread-cache fast path inlined here ends in a tail call: no frame, no
 // saved register.  Both samplers on, a thread's first allocation, a
 // sample due, a failing request and both samplers off (a request above
-// the slab classes) go on to prof_malloc or the thread cache's slow path.
+// the slab classes) go on to prof_malloc or the thread cache's
+// (tcache_malloc_above: the medium bins' hit path, then the slow path).
 // malloc reaches this by a jump: the return address is malloc's caller's.
 void *prof_malloc_past(size_t req, void *unused);
 
@@ -994,7 +995,7 @@ LA_HOT_TEXT void *prof_malloc_past(size_t req, void *unused)
     // of hundreds; two fewer for every malloc with the profiler on).
     unsigned on = (unsigned)la.sampling;
     if (on == 0)
-        return tcache_malloc_slow(req);
+        return tcache_malloc_above(req); // the medium bins' hit path first
     if (on == LA_SAMPLE_GUARD) {
         uint64_t guard = t->guard;
         if (LA_LIKELY(guard > 1)) { // a failing request counts too: harmless

@@ -27,6 +27,9 @@ static la_tcache_t tcache_empty = {
 static la_tcache_t tcache_dead = {
     .heap = &la.heaps[0], .kind = LA_TC_DEAD, .bias = LA_TC_NO_MATCH};
 
+_Static_assert(offsetof(la_tcache_t, past_bins) == sizeof(la_tbin_t) * LA_TC_BINS,
+               "past_bins follow the last bin");
+
 __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache_empty;
 
 /* ---- usage publishing --------------------------------------------------- */
@@ -150,6 +153,87 @@ LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
     return &tc->bins[LA_TC_SMALL_BINS + LA_MIN(i, (size_t)LA_TC_MEDIUM_BINS - 1)];
 }
 
+// The medium bins' hit paths (tcache_malloc_above, tcache_free_unslabbed)
+// find a bin by one table lookup, where medium_bin_up and bin_for_block
+// take a clz and some ten shifts and adds each (issue 13: the class math
+// was done on both sides of every medium malloc + free).  Every class
+// boundary is a multiple of the smallest step, the grain
+// (LA_TC_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING, 128 bytes), so
+// a size's grain count names its class: the smallest class that holds a
+// request of up to k grains is medium_up[k], the largest class that a
+// block of k grains (rounded down) covers is medium_down[k]
+// (below the first class: MEDIUM_NO_BIN, past_bins[0], a bin that is
+// always full and empty, so that the free hit path's test of room sends
+// such a block to the slow path, with no test of its own).  Entries are the bins' byte
+// offsets in the cache (bin_offset), which the hit paths add to the cache
+// pointer: no shift, no add of LA_TC_SMALL_BINS.  medium_down stops short of
+// bin_for_block's last accepted size: what it does not cover takes the
+// slow path, which decides as before.  Filled once, under la.tc_lock, by
+// the first tcache_create(): only a live cache reads them, and its
+// thread took that lock after they were written.
+#define MEDIUM_GRAIN_LOG2 (LOG2_SMALL_MAX - LOG2_PER_DOUBLING)
+#define MEDIUM_UP_LEN ((LA_TC_MEDIUM_MAX_BYTES >> MEDIUM_GRAIN_LOG2) + 1)
+#define MEDIUM_DOWN_LEN \
+    ((LA_TC_MEDIUM_MAX_BYTES + LA_TC_MEDIUM_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING) >> MEDIUM_GRAIN_LOG2)
+#define MEDIUM_NO_BIN ((uint16_t)offsetof(la_tcache_t, past_bins))
+_Static_assert(offsetof(la_tcache_t, past_bins) <= UINT16_MAX, "a bin's offset fits 16 bits");
+_Static_assert((LA_TC_MEDIUM_MAX_BYTES + LA_TC_MEDIUM_MAX_BYTES / LA_TC_MEDIUM_PER_DOUBLING) +
+                       LA_HEADER_BYTES <= MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE,
+               "a block medium_down covers is below la.heap_block_max's least value, so "
+               "the free hit path needs no test of it");
+static uint16_t medium_up[MEDIUM_UP_LEN], medium_down[MEDIUM_DOWN_LEN];
+
+// Medium bin i's offset in a cache, and the bin at such an offset.
+static uint16_t bin_offset(size_t i)
+{
+    return (uint16_t)(offsetof(la_tcache_t, bins) + (LA_TC_SMALL_BINS + i) * sizeof(la_tbin_t));
+}
+LA_INLINE la_tbin_t *bin_at_offset(la_tcache_t *tc, size_t offset)
+{
+    return (la_tbin_t *)((char *)tc + offset);
+}
+static bool medium_tables_ready; // under la.tc_lock
+
+// One pass over the classes (a class's bytes are a whole number of
+// grains), each entry written once: a search per entry cost every process
+// 15 thousand instructions at its first cache.  With asserts on
+// (LA_DEBUG >= 2), every request and usable size the tables serve is then
+// checked against medium_bin_up and bin_for_block, once a process (tc:
+// any cache).
+static void medium_tables_fill(la_tcache_t *tc)
+{
+    size_t up = 0, down = 0;
+    size_t first = medium_class_bytes(0) >> MEDIUM_GRAIN_LOG2;
+    while (down < first && down < MEDIUM_DOWN_LEN)
+        medium_down[down++] = MEDIUM_NO_BIN;
+    for (size_t i = 0; i < LA_TC_MEDIUM_BINS; i++) {
+        size_t grains = medium_class_bytes(i) >> MEDIUM_GRAIN_LOG2;
+        size_t next = i + 1 < LA_TC_MEDIUM_BINS ? medium_class_bytes(i + 1) >> MEDIUM_GRAIN_LOG2
+                                                : MEDIUM_DOWN_LEN;
+        // Requests of up to `grains` grains fit class i (the smallest
+        // that does, as the classes grow); blocks of `grains` up to the
+        // next class's cover it and no bigger one.
+        while (up <= grains && up < MEDIUM_UP_LEN)
+            medium_up[up++] = bin_offset(i);
+        while (down < next && down < MEDIUM_DOWN_LEN)
+            medium_down[down++] = bin_offset(i);
+    }
+    medium_tables_ready = true;
+    if (LA_DEBUG < 2)
+        return;
+    for (size_t req = LA_TC_MAX_BYTES + 1; req <= LA_TC_MEDIUM_MAX_BYTES; req++) {
+        size_t k = (req + ((size_t)1 << MEDIUM_GRAIN_LOG2) - 1) >> MEDIUM_GRAIN_LOG2;
+        la_assert(bin_at_offset(tc, medium_up[k]) == medium_bin_up(tc, req));
+    }
+    // A block a medium bin may take has usable >= req > LA_TC_MAX_BYTES.
+    for (size_t usable = LA_TC_MAX_BYTES + ALIGNMENT; usable < MEDIUM_DOWN_LEN << MEDIUM_GRAIN_LOG2;
+         usable += ALIGNMENT) {
+        la_block_t b = {.head = blk_head(usable + LA_HEADER_BYTES, 0, 0), .req = LA_TC_MAX_BYTES + 1};
+        unsigned at = medium_down[usable >> MEDIUM_GRAIN_LOG2];
+        la_assert(bin_for_block(tc, &b) == (at == MEDIUM_NO_BIN ? NULL : bin_at_offset(tc, at)));
+    }
+}
+
 static bool bin_is_medium(la_tcache_t *tc, la_tbin_t *bin)
 {
     return bin - tc->bins >= LA_TC_SMALL_BINS;
@@ -249,9 +333,12 @@ static la_tcache_t *tcache_create(void)
         lock_release(&la.tc_lock);
         return la_tc;
     }
+    if (!medium_tables_ready)
+        medium_tables_fill(tc);
     memset(tc, 0, sizeof *tc);
     set_capacities(tc);
     tc->kind = LA_TC_LIVE;
+    tc->medium_hits = !la.debug;
     tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     tc->heap = heap_for_cache(la.tc_created++);
@@ -588,7 +675,10 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
                      tc->heap->index);
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
         if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
-            // Still marked cached: its free was counted by whoever freed it.
+            // Its free was counted by whoever freed it.  Stamped cached
+            // again: la_validate_cached accepts a live check word too, and
+            // malloc's hit makes the live word from the cached one.
+            blk_stamp_cached(blk_from_payload(chain));
             la_link_store(chain, to->head);
             to->head = chain;
             la_add_owned(&to->room, -1);
@@ -770,6 +860,8 @@ void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
 // refill and pop, or a block made to the bin's class past the cache.  Out
 // of line so that a request above the bins (the 1 MiB of issue 14's loop)
 // pays for no registers it saves.
+LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req);
+
 static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
@@ -785,6 +877,14 @@ static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
                 break;
             }
     }
+    return malloc_from(tc, bin, req);
+}
+
+// malloc_from_bin()'s pop from the bin it chose, which it refills first if
+// it is empty.  Inlined (a call of its own cost a slab bin's miss six
+// instructions: w_batch).
+LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
+{
     if (bin->head == NULL)
         refill(tc, bin);
     void *p = bin->head;
@@ -830,6 +930,69 @@ void *tcache_malloc_slow(size_t req)
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE)
         return malloc_from_bin(tc, req);
     return la_alloc_direct(req, req, false); // no bin serves it
+}
+
+// tcache_malloc_above()'s medium miss: the bin of the request and the
+// next few up are empty (tc is live).  The slow path's per-call work, then
+// the refill and the pop, without finding the bin and looking for one to
+// borrow from again (w_largefree's medium requests mostly miss).
+static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, size_t req)
+{
+    background_poke();
+    if (current_cache() != tc) // not while tc is live: the epoch only flushes it
+        return tcache_malloc_slow(req);
+    return malloc_from(tc, bin, req);
+}
+
+// A request above the slab classes (malloc's past its fast path, with no
+// sampler on): first, for a medium request whose bin has a block, the hit
+// path (issue 13: 300 instructions a medium malloc + free pair,
+// tcmalloc's 85), then tcache_malloc_slow; a slab bin's miss goes to
+// tcache_malloc_slow directly, paying nothing for this.  A live
+// cache made since the process was set up, out of checking mode: then
+// the bin from the request by one table lookup, the pop (its link words
+// checked before the link is followed, as on the slab fast path), the
+// header's req and check word, and the counters.  The per-call work of
+// the slow path (the set-up test, the background thread's start, the
+// epoch's flush, publishing) is left to the misses, refills and flushes,
+// which do it per batch, as the slab fast path does: a thread that only
+// hits its bins moves its balance by at most what its bins held at its
+// last slow path (docs/API.md: the peak's lag).  The check word is made
+// from the cached one, the block's bare hash (blk_stamp_cached): a
+// header the program overwrote while the block waited in the bin keeps
+// failing at its free, where rehashing it here vouched for it.
+void *tcache_malloc_above(size_t req)
+{
+    la_tcache_t *tc = la_tc;
+    if (LA_LIKELY(req - (LA_TC_MAX_BYTES + 1) < LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES &&
+                  tc->medium_hits)) {
+        size_t k = (req + ((size_t)1 << MEDIUM_GRAIN_LOG2) - 1) >> MEDIUM_GRAIN_LOG2;
+        la_tbin_t *own = bin_at_offset(tc, medium_up[k]), *bin = own;
+        uintptr_t *p = bin->head;
+        if (p == NULL) {
+            // Dry: a block of one of the next few classes up, as
+            // malloc_from_bin borrows (LA_TC_MEDIUM_BORROW), else the slow path.
+            // Past the last bin, past_bins: empty.
+            for (bin = own + 1; bin <= own + LA_TC_MEDIUM_BORROW && (p = bin->head) == NULL; bin++)
+                ;
+            if (p == NULL)
+                return malloc_medium_miss(tc, own, req);
+            tc->ran_dry[own - tc->bins] = 1;
+        }
+        uintptr_t next = p[1];
+        if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
+            return tcache_malloc_corrupt(p);
+        bin->head = (void *)next;
+        la_add_owned(&bin->room, 1);
+        la_block_t *b = blk_from_payload(p);
+        b->req = (uint32_t)req;
+        // la_check_word(hash, req), req being above LA_TC_MAX_BYTES.
+        b->check = la_check_plain(blk_check(b), req) ^ LA_CHECK_BIG;
+        la_add_owned(&tc->nalloc, 1);
+        la_add_owned(&tc->alloc_bytes, req);
+        return p;
+    }
+    return tcache_malloc_slow(req);
 }
 
 // Caches a validated block whose bin has room.
@@ -907,13 +1070,13 @@ void tcache_free_full(void *p)
         slot_free_direct(s, p);
 }
 
-// A validated heap block whose req a medium bin may take: into its bin,
-// else to its heap.
-static LA_NOINLINE void free_medium(la_block_t *b)
+// A validated heap block whose req a medium bin may take, and its bin
+// (bin_for_block's, NULL if none takes it): into that bin, else to its
+// heap.  tc is the calling thread's cache (current_cache()).  spill: a
+// full bin's block may go to a class below (false: the caller looked).
+static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool spill)
 {
-    la_tcache_t *tc = current_cache();
-    la_tbin_t *bin = tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL;
-    if (bin != NULL && bin->room <= 0) {
+    if (spill && bin != NULL && bin->room <= 0) {
         // A full bin: a block serves every smaller class too, so one of
         // the next few classes down with room takes it before this bin
         // flushes to the heap.
@@ -944,10 +1107,30 @@ static LA_NOINLINE void free_medium(la_block_t *b)
     background_poke();
 }
 
-void tcache_free_unslabbed(void *p)
+static LA_NOINLINE void free_medium(la_block_t *b)
 {
-    if (p == NULL)
-        return;
+    la_tcache_t *tc = current_cache();
+    free_medium_to(tc, b, tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL, true);
+}
+
+// The hit path's block whose bin is full (tc live, b validated, bin its
+// bin_for_block, or past_bins where that is NULL) and whose classes below
+// had no room either: the slow path's growth or flush, without a second
+// header check, bin lookup and spill (w_largefree's medium frees mostly
+// overflow).
+static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
+{
+    // No bin takes it (MEDIUM_NO_BIN), or (not while tc is live: the
+    // epoch only flushes it) the thread's cache changed.
+    if (bin == tc->past_bins || current_cache() != tc)
+        return free_medium(b);
+    free_medium_to(tc, b, bin, false);
+}
+
+// tcache_free_unslabbed() past its medium hit: a guarded block, any other
+// heap block, a large one, a misuse (named by la_validate).
+static LA_NOINLINE void free_unslabbed_slow(void *p)
+{
     if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
         return guard_free(p, __builtin_return_address(0), "free");
     la_block_t *b = la_validate(p, "free");
@@ -958,6 +1141,72 @@ void tcache_free_unslabbed(void *p)
     if (b->req > LA_TC_MEDIUM_MAX_BYTES)
         return la_free_block(b);
     return free_medium(b);
+}
+
+// The free of a pointer in no slab; first, the free of a medium block
+// (issue 13: 300 instructions a medium malloc + free pair, tcmalloc's 85).
+// A live cache out of checking mode, a pointer aligned as blocks are, and
+// a header whose req a medium bin takes: then every test of la_validate's
+// inline one (heap_block_sound) is made before anything is written: the
+// keyed check word (a live medium block's: la_check_word with
+// LA_CHECK_BIG), the flags, the heap index, the right neighbour's
+// boundary tag; the size's upper bound follows from the table's (static
+// assert above medium_up).  The bin comes from one table lookup on the
+// size the check word vouched for (bin_for_block's), and the push stores
+// the hash just computed as the cached check word (blk_stamp_cached).
+// Publishing, the epoch and the background thread's start are left to
+// the slow paths, as on malloc's hit.  Anything else, a misuse included,
+// takes free_unslabbed_slow, which validates and names it; a full bin
+// free_medium_full.  The guard test comes first: a guarded block may
+// start its page, whose header would be on the guard page before it.
+void tcache_free_unslabbed(void *p)
+{
+    if (p == NULL)
+        return;
+    la_tcache_t *tc = la_tc;
+    if (LA_LIKELY(!guard_owns(p) && (uintptr_t)p % ALIGNMENT == 0 && tc->medium_hits)) {
+        la_block_t *b = blk_from_payload(p);
+        uint32_t req = blk_req(b);
+        // Big and large blocks leave here, before the hash.
+        if (LA_LIKELY(req - (uint32_t)(LA_TC_MAX_BYTES + 1) <
+                      (uint32_t)(LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES))) {
+            size_t head = blk_load_head(b), size = head & LA_SIZE_MASK;
+            uint32_t hash = blk_hash(b, head, la.key);
+            size_t k = (size - LA_HEADER_BYTES) >> MEDIUM_GRAIN_LOG2; // usable, in grains
+            if (LA_LIKELY(blk_check(b) == (la_check_plain(hash, req) ^ LA_CHECK_BIG) &&
+                          k < MEDIUM_DOWN_LEN && (head & (LA_FREE | LA_MMAPPED)) == 0 &&
+                          (head >> LA_HEAD_HEAP_SHIFT) <
+                              __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
+                          !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE))) {
+                la_tbin_t *bin = bin_at_offset(tc, medium_down[k]);
+                // Full: one of the next LA_TC_MEDIUM_SPILL classes down
+                // with room takes it, as free_medium_to spills (half of
+                // w_fragment's medium frees met a full bin, and a call
+                // there paid for the cache's epoch, a second hash, and
+                // publishing); else free_medium_full grows or flushes.
+                // MEDIUM_NO_BIN's blocks, below the first class, go there
+                // straight: no bin's blocks may be smaller than its class.
+                if (LA_UNLIKELY(bin->room <= 0)) {
+                    la_tbin_t *full = bin;
+                    la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
+                    if (bin == tc->past_bins)
+                        return free_medium_full(tc, b, bin);
+                    low = bin - low > LA_TC_MEDIUM_SPILL ? bin - LA_TC_MEDIUM_SPILL : low;
+                    do
+                        if (--bin < low)
+                            return free_medium_full(tc, b, full);
+                    while (bin->room <= 0);
+                }
+                la_add_owned(&bin->room, -1);
+                la_link_store(p, bin->head);
+                bin->head = p;
+                b->check = hash; // blk_stamp_cached
+                la_add_owned(&tc->free_bytes, req);
+                return;
+            }
+        }
+    }
+    return free_unslabbed_slow(p);
 }
 
 void tcache_free_slow(void *p)

@@ -11,7 +11,8 @@
  * either is reported, issue 15), and which a second free of the slot
  * finds in agreement (one compare).  Medium bins
  * (size classes LA_TC_MEDIUM_PER_DOUBLING to a doubling, up to
- * LA_TC_MEDIUM_MAX_BYTES) are the slow path's and hold headed heap blocks,
+ * LA_TC_MEDIUM_MAX_BYTES) are the slow path's (the hit paths at its head,
+ * tcache.c's tcache_malloc_above and tcache_free_unslabbed) and hold headed heap blocks,
  * binned by usable size rounded down to a class (or a few classes below
  * that when its bin is full: a block serves every class below its own,
  * and a dry bin borrows from the next few up); a cached heap block is
@@ -66,6 +67,12 @@ typedef struct {
 
 typedef struct la_tcache {
     la_tbin_t bins[LA_TC_BINS];  // first, at offset 0 (see tcache_bin_of)
+    // Always empty, never written: the bins a dry medium bin near the end
+    // looks at when it borrows from the next LA_TC_MEDIUM_BORROW up
+    // (tcache.c), so that its loop needs no bound.
+    // past_bins[0] is also the medium bin of blocks below the first
+    // class: always full, so the free hit path sends them on.
+    la_tbin_t past_bins[LA_TC_MEDIUM_BORROW > 0 ? LA_TC_MEDIUM_BORROW : 1];
     // The free fast path's check: a block's check word must equal its
     // keyed hash (under `key`, la.key in a live cache) plus its req plus
     // `bias` before anything is written.  The bias is 0 in a live cache and
@@ -76,6 +83,10 @@ typedef struct la_tcache {
     uint64_t key;
     uint64_t bias;
     uint32_t kind;               // la_tcache_kind_t
+    // 1 in a live cache out of checking mode (la.debug, set before any
+    // cache is made), 0 in the placeholders: the medium bins' hit paths
+    // (tcache.c) test this one byte where they tested kind and la.debug.
+    uint8_t medium_hits;
     // Counters, written only by the owning thread: medium blocks and
     // resizes (slots count in their bins).  nalloc counts medium blocks
     // handed out; a resize counts in nresize (one free and one allocation:
@@ -110,6 +121,9 @@ typedef enum {
 LA_HIDDEN extern __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec")));
 
 LA_HIDDEN LA_NOINLINE void *tcache_malloc_slow(size_t req);
+// A request above the slab classes: the medium bins' hit path (tcache.c),
+// else tcache_malloc_slow.
+LA_HIDDEN LA_NOINLINE void *tcache_malloc_above(size_t req);
 // Reports a bin whose head's link words fail their check; never returns
 // (not declared noreturn, so that the fast path reaches it by a jump).
 LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
@@ -139,7 +153,8 @@ LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
 
 // The malloc fast path for requests below `bound`: a slot from the bin of
 // the request's class, if it has one.  A request at or above the bound
-// goes to past(req, arg), a bin that cannot serve to tcache_malloc_slow.
+// goes to past(req, arg) (tcache_malloc_past: tcache_malloc_above), a bin
+// that cannot serve to tcache_malloc_slow.
 // tcache_malloc's bound is a constant; the exported malloc's is read from
 // memory (la.fast_bound, issue 16), which costs the size test nothing on
 // x86 (cmp mem,reg where cmp imm,reg was) and sends every request past
@@ -169,7 +184,7 @@ LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size
 LA_INLINE void *tcache_malloc_past(size_t req, void *arg)
 {
     (void)arg;
-    return tcache_malloc_slow(req);
+    return tcache_malloc_above(req);
 }
 
 LA_INLINE void *tcache_malloc(size_t req)

@@ -105,6 +105,18 @@ static void run_case(void)
     current->fn();
 }
 
+// The counters moved by exactly `blocks` allocations and frees of `bytes`
+// in all, and nothing is left live.
+static void check_counts(const mem_stats_t *before, size_t blocks, size_t bytes)
+{
+    mem_stats_t after = mem_get_stats();
+    CHECK_EQ(after.num_allocations - before->num_allocations, blocks);
+    CHECK_EQ(after.num_frees - before->num_frees, blocks);
+    CHECK_EQ(after.total_allocated - before->total_allocated, bytes);
+    CHECK_EQ(after.total_freed - before->total_freed, bytes);
+    CHECK_EQ(after.current_usage, before->current_usage);
+}
+
 // Medium hits counted exactly: sizes over several classes, so that some
 // allocations borrow a block of a class above theirs.
 static void counts_are_exact(void)
@@ -126,12 +138,7 @@ static void counts_are_exact(void)
         for (int j = 0; j < PER; j++)
             mem_free_ts(p[j]);
     }
-    mem_stats_t after = mem_get_stats();
-    CHECK_EQ(after.num_allocations - before.num_allocations, (size_t)ROUNDS * PER);
-    CHECK_EQ(after.num_frees - before.num_frees, (size_t)ROUNDS * PER);
-    CHECK_EQ(after.total_allocated - before.total_allocated, bytes);
-    CHECK_EQ(after.total_freed - before.total_freed, bytes);
-    CHECK_EQ(after.current_usage, before.current_usage);
+    check_counts(&before, (size_t)ROUNDS * PER, bytes);
 }
 
 // The same with sizes spread over the medium classes and frees in a mixed
@@ -156,12 +163,7 @@ static void counts_are_exact_spread(void)
         for (int j = 0; j < PER; j++)
             mem_free_ts(p[(j * 7) % PER]);
     }
-    mem_stats_t after = mem_get_stats();
-    CHECK_EQ(after.num_allocations - before.num_allocations, (size_t)ROUNDS * PER);
-    CHECK_EQ(after.num_frees - before.num_frees, (size_t)ROUNDS * PER);
-    CHECK_EQ(after.total_allocated - before.total_allocated, bytes);
-    CHECK_EQ(after.total_freed - before.total_freed, bytes);
-    CHECK_EQ(after.current_usage, before.current_usage);
+    check_counts(&before, (size_t)ROUNDS * PER, bytes);
     CHECK_EQ(mem_check_heap(), 0);
 }
 

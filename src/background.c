@@ -7,7 +7,8 @@
  * LA_BG_START_BYTES, from an allocator entry point that holds no lock
  * (pthread_create allocates), so small programs never get a second thread.
  * It blocks every signal, is detached, wakes every half decay period and
- * runs heap_purge_all_due(); exit ends it with the process.  A fork child
+ * runs heap_purge_all_due() and heap_purge_slabs_idle(); exit ends it
+ * with the process.  A fork child
  * starts its own on demand.  It may call anything the heaps call, and
  * pthread functions; it allocates nothing itself.
  */
@@ -29,6 +30,7 @@ static void *background_main(void *arg)
     for (;;) {
         os_sleep_ms(sleep_ms());
         heap_purge_all_due();
+        heap_purge_slabs_idle();
     }
     return NULL;
 }

@@ -1133,6 +1133,23 @@ void heap_tick_clock(la_heap_t *h)
         __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
 }
 
+size_t heap_purge_slabs_idle(void)
+{
+    size_t (*above)(la_heap_t *, bool) = __atomic_load_n(&la.purge_above, __ATOMIC_RELAXED);
+    size_t released = 0;
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; above != NULL && i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        if (lock_try(&h->lock)) {
+            released += above(h, false);
+            lock_release(&h->lock);
+        }
+    }
+    // No epoch bump (purge_pass makes one per decay period): at every
+    // wake-up it would empty busy threads' caches twice a period.
+    return released;
+}
+
 size_t heap_purge_all_due(void)
 {
     uint64_t now = os_now_ms();

@@ -951,6 +951,11 @@ LA_INLINE void heap_tick(la_heap_t *h)
 // cached large mappings aged), if one is due; waits for each heap's lock,
 // so the caller holds none.  Returns the bytes released.
 LA_HIDDEN size_t heap_purge_all_due(void);
+// The free pages of idle slabs (la.purge_above) of every heap whose lock
+// is free, between the passes: the background thread calls it at each
+// wake-up, so that an idle thread's slabs go back within about one decay
+// period of its last free, not two passes later.  Returns the bytes.
+LA_HIDDEN size_t heap_purge_slabs_idle(void);
 // Counts a release for the statistics.
 LA_HIDDEN void la_count_release(size_t bytes);
 // Resizes b to at least `need` bytes without moving it: shrinks by a

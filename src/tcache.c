@@ -953,8 +953,8 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
 // the bin from the request by one table lookup, the pop (its link words
 // checked before the link is followed, as on the slab fast path), the
 // header's req and check word, and the counters.  The per-call work of
-// the slow path (the set-up test, the background thread's start, the
-// epoch's flush, publishing) is left to the misses, refills and flushes,
+// the slow path (the set-up test, the background thread's start,
+// publishing) is left to the misses, refills and flushes,
 // which do it per batch, as the slab fast path does: a thread that only
 // hits its bins moves its balance by at most what its bins held at its
 // last slow path (docs/API.md: the peak's lag).  The check word is made
@@ -964,8 +964,10 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
 void *tcache_malloc_above(size_t req)
 {
     la_tcache_t *tc = la_tc;
+    // A moved epoch takes the slow path, which empties the cache: see
+    // tcache_free_unslabbed.
     if (LA_LIKELY(req - (LA_TC_MAX_BYTES + 1) < LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES &&
-                  tc->medium_hits)) {
+                  tc->medium_hits && tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
         size_t k = (req + ((size_t)1 << MEDIUM_GRAIN_LOG2) - 1) >> MEDIUM_GRAIN_LOG2;
         la_tbin_t *own = bin_at_offset(tc, medium_up[k]), *bin = own;
         uintptr_t *p = bin->head;
@@ -1154,8 +1156,8 @@ static LA_NOINLINE void free_unslabbed_slow(void *p)
 // assert above medium_up).  The bin comes from one table lookup on the
 // size the check word vouched for (bin_for_block's), and the push stores
 // the hash just computed as the cached check word (blk_stamp_cached).
-// Publishing, the epoch and the background thread's start are left to
-// the slow paths, as on malloc's hit.  Anything else, a misuse included,
+// Publishing and the background thread's start are left to the slow
+// paths, as on malloc's hit; a moved epoch goes there too.  Anything else, a misuse included,
 // takes free_unslabbed_slow, which validates and names it; a full bin
 // free_medium_full.  The guard test comes first: a guarded block may
 // start its page, whose header would be on the guard page before it.
@@ -1164,7 +1166,13 @@ void tcache_free_unslabbed(void *p)
     if (p == NULL)
         return;
     la_tcache_t *tc = la_tc;
-    if (LA_LIKELY(!guard_owns(p) && (uintptr_t)p % ALIGNMENT == 0 && tc->medium_hits)) {
+    // A moved epoch (memory is being given back) sends the call to the
+    // slow path, which empties the cache first, as every allocator call
+    // did before the hit paths: w_return 1 1 idle's first call after its
+    // wait (printf's buffer, a medium block) left the bins full, 2,544 KiB
+    // resident where it had been 1,784 (glibc 1,800).
+    if (LA_LIKELY(!guard_owns(p) && (uintptr_t)p % ALIGNMENT == 0 && tc->medium_hits &&
+                  tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
         la_block_t *b = blk_from_payload(p);
         uint32_t req = blk_req(b);
         // Big and large blocks leave here, before the hash.

@@ -277,8 +277,8 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
         size_t k = (size_t)__builtin_ctzll(m);
         // The slots from the first whose link words end past the page's
         // start to the last that starts inside it.
-        size_t lo = k * page;
-        uint32_t i = lo < 2 * sizeof(uintptr_t) ? 0 : (uint32_t)((lo - 2 * sizeof(uintptr_t)) / s->size + 1);
+        size_t lo = k * page, words = 2 * sizeof(uintptr_t);
+        uint32_t i = lo < words ? 0 : (uint32_t)((lo - words) / s->size + 1);
         uint32_t stop = (uint32_t)LA_MIN((lo + page + s->size - 1) / s->size, (size_t)s->carved);
         for (; i < stop; i++) {
             if (!bit_get(s, i))
@@ -323,7 +323,8 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
             bool take = false;
             if (k < pages && !((s->purged >> k) & 1)) {
                 uint32_t i = (uint32_t)(k * page / s->size);
-                uint32_t j = (uint32_t)LA_MIN(((k + 1) * page - 1) / s->size, (size_t)s->nslots - 1);
+                uint32_t j =
+                    (uint32_t)LA_MIN(((k + 1) * page - 1) / s->size, (size_t)s->nslots - 1);
                 take = bits_all_set(s, i, j);
             }
             if (take) {

@@ -967,7 +967,8 @@ void *tcache_malloc_above(size_t req)
     // A moved epoch takes the slow path, which empties the cache: see
     // tcache_free_unslabbed.
     if (LA_LIKELY(req - (LA_TC_MAX_BYTES + 1) < LA_TC_MEDIUM_MAX_BYTES - LA_TC_MAX_BYTES &&
-                  tc->medium_hits && tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
+                  tc->medium_hits &&
+                  tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
         size_t k = (req + ((size_t)1 << MEDIUM_GRAIN_LOG2) - 1) >> MEDIUM_GRAIN_LOG2;
         la_tbin_t *own = bin_at_offset(tc, medium_up[k]), *bin = own;
         uintptr_t *p = bin->head;

@@ -141,6 +141,14 @@ static bool bit_get(la_slab_t *s, uint32_t i)
     return (la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1;
 }
 
+// The bits of bitmap word w that stand for slots [from, to) (the word
+// holds some of them).
+static uint64_t word_bits(uint32_t w, uint32_t from, uint32_t to)
+{
+    uint32_t lo = LA_MAX(from, w * 64) - w * 64, hi = LA_MIN(to, w * 64 + 64) - w * 64;
+    return (hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1) & ~(((uint64_t)1 << lo) - 1);
+}
+
 /* ---- making and releasing slabs ----------------------------------------- */
 
 static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
@@ -238,9 +246,7 @@ static uintptr_t *slot_at(const la_slab_t *s, uint32_t i)
 static bool bits_all_set(const la_slab_t *s, uint32_t i, uint32_t j)
 {
     for (uint32_t w = i / 64; w <= j / 64; w++) {
-        uint32_t lo = w == i / 64 ? i % 64 : 0, hi = w == j / 64 ? j % 64 : 63;
-        uint64_t mask = (hi == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (hi + 1)) - 1) &
-                        ~(((uint64_t)1 << lo) - 1);
+        uint64_t mask = word_bits(w, i, j + 1);
         if ((la_load_relaxed(&s->freemap[w]) & mask) != mask)
             return false;
     }
@@ -439,12 +445,9 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 prev_tag = key ^ q;
                 n += end - carved;
             }
-            for (uint32_t w = carved / 64; w * 64 < end; w++) {
-                uint32_t lo = LA_MAX(carved, w * 64) - w * 64, hi = LA_MIN(end, w * 64 + 64) - w * 64;
-                uint64_t mask = (hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1) &
-                                ~(((uint64_t)1 << lo) - 1);
-                la_store_relaxed(&s->freemap[w], la_load_relaxed(&s->freemap[w]) & ~mask);
-            }
+            for (uint32_t w = carved / 64; w * 64 < end; w++)
+                la_store_relaxed(&s->freemap[w],
+                                 la_load_relaxed(&s->freemap[w]) & ~word_bits(w, carved, end));
             s->first_word = (end == s->nslots ? end - 1 : end) / 64;
             // Published before the slots are: a free of one checks them.
             __atomic_store_n(&s->carved, end, __ATOMIC_RELAXED);

@@ -1073,23 +1073,27 @@ void tcache_free_full(void *p)
         slot_free_direct(s, p);
 }
 
+// A full medium bin's spill: a block serves every smaller class too, so
+// one of the next LA_TC_MEDIUM_SPILL classes down with room takes it
+// before the bin flushes to the heap.  That bin, or NULL.
+LA_INLINE la_tbin_t *spill_bin(la_tcache_t *tc, la_tbin_t *bin)
+{
+    la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
+    for (la_tbin_t *down = bin - 1; down >= low && down >= bin - LA_TC_MEDIUM_SPILL; down--)
+        if (down->room > 0)
+            return down;
+    return NULL;
+}
+
 // A validated heap block whose req a medium bin may take, and its bin
 // (bin_for_block's, NULL if none takes it): into that bin, else to its
 // heap.  tc is the calling thread's cache (current_cache()).  spill: a
 // full bin's block may go to a class below (false: the caller looked).
 static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool spill)
 {
-    if (spill && bin != NULL && bin->room <= 0) {
-        // A full bin: a block serves every smaller class too, so one of
-        // the next few classes down with room takes it before this bin
-        // flushes to the heap.
-        la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
-        for (la_tbin_t *down = bin - 1; down >= low && down >= bin - LA_TC_MEDIUM_SPILL; down--)
-            if (down->room > 0) {
-                bin = down;
-                break;
-            }
-    }
+    la_tbin_t *down;
+    if (spill && bin != NULL && bin->room <= 0 && (down = spill_bin(tc, bin)) != NULL)
+        bin = down;
     // A full bin that may not grow keeps what it holds, and a block of
     // this thread's heap goes to the heap itself, now: flushing the bin's
     // oldest block instead (make_room) and caching this one took a second
@@ -1158,9 +1162,9 @@ static LA_NOINLINE void free_unslabbed_slow(void *p)
 // size the check word vouched for (bin_for_block's), and the push stores
 // the hash just computed as the cached check word (blk_stamp_cached).
 // Publishing and the background thread's start are left to the slow
-// paths, as on malloc's hit; a moved epoch goes there too.  Anything else, a misuse included,
-// takes free_unslabbed_slow, which validates and names it; a full bin
-// free_medium_full.  The guard test comes first: a guarded block may
+// paths, as on malloc's hit; a moved epoch goes there too.  Anything
+// else, a misuse included, takes free_unslabbed_slow, which validates and
+// names it; a full bin free_medium_full.  The guard test comes first: a guarded block may
 // start its page, whose header would be on the guard page before it.
 void tcache_free_unslabbed(void *p)
 {
@@ -1188,23 +1192,17 @@ void tcache_free_unslabbed(void *p)
                               __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
                           !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE))) {
                 la_tbin_t *bin = bin_at_offset(tc, medium_down[k]);
-                // Full: one of the next LA_TC_MEDIUM_SPILL classes down
-                // with room takes it, as free_medium_to spills (half of
+                // Full: spilled here, as free_medium_to spills (half of
                 // w_fragment's medium frees met a full bin, and a call
                 // there paid for the cache's epoch, a second hash, and
                 // publishing); else free_medium_full grows or flushes.
                 // MEDIUM_NO_BIN's blocks, below the first class, go there
                 // straight: no bin's blocks may be smaller than its class.
                 if (LA_UNLIKELY(bin->room <= 0)) {
-                    la_tbin_t *full = bin;
-                    la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
-                    if (bin == tc->past_bins)
+                    la_tbin_t *down = bin == tc->past_bins ? NULL : spill_bin(tc, bin);
+                    if (down == NULL)
                         return free_medium_full(tc, b, bin);
-                    low = bin - low > LA_TC_MEDIUM_SPILL ? bin - LA_TC_MEDIUM_SPILL : low;
-                    do
-                        if (--bin < low)
-                            return free_medium_full(tc, b, full);
-                    while (bin->room <= 0);
+                    bin = down;
                 }
                 la_add_owned(&bin->room, -1);
                 la_link_store(p, bin->head);

@@ -136,10 +136,8 @@ LA_INLINE bool heap_block_sound(const void *p, size_t *size_out, uint32_t *hash_
     *size_out = size;
     *hash_out = hash;
     return blk_check(b) == la_check_word(hash, blk_req(b)) &&
-           (head & (LA_FREE | LA_MMAPPED)) == 0 &&
-           (head >> LA_HEAD_HEAP_SHIFT) < __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
            size - MIN_BLOCK_SIZE <= la_load_relaxed(&la.heap_block_max) - MIN_BLOCK_SIZE &&
-           !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE);
+           blk_in_use_sound(b, head, size);
 }
 
 // Every free and realloc passes here: a block the profiler sampled loses

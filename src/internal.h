@@ -618,6 +618,17 @@ LA_INLINE uint32_t la_check_word(uint32_t hash, size_t req)
     uint32_t check = la_check_plain(hash, req);
     return req > LA_TC_MAX_BYTES ? check ^ LA_CHECK_BIG : check;
 }
+// The tests of a live heap block's header past its check word: neither
+// free nor mapped, a heap that exists, and the next block's tag saying
+// it is in use.  head is b's, size its size, bounded by the caller first
+// (the tag is read at b + size).  heap_block_sound (alloc.c) and the
+// medium free hit path (tcache.c) make them.
+LA_INLINE bool blk_in_use_sound(const la_block_t *b, size_t head, size_t size)
+{
+    return (head & (LA_FREE | LA_MMAPPED)) == 0 &&
+           (head >> LA_HEAD_HEAP_SHIFT) < __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
+           !(blk_load_head((const la_block_t *)((const char *)b + size)) & LA_PREV_FREE);
+}
 // True for the header of a live block (cacheable or not).
 LA_INLINE bool blk_check_ok(const la_block_t *b)
 {

@@ -1187,10 +1187,7 @@ void tcache_free_unslabbed(void *p)
             uint32_t hash = blk_hash(b, head, la.key);
             size_t k = (size - LA_HEADER_BYTES) >> MEDIUM_GRAIN_LOG2; // usable, in grains
             if (LA_LIKELY(blk_check(b) == (la_check_plain(hash, req) ^ LA_CHECK_BIG) &&
-                          k < MEDIUM_DOWN_LEN && (head & (LA_FREE | LA_MMAPPED)) == 0 &&
-                          (head >> LA_HEAD_HEAP_SHIFT) <
-                              __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) &&
-                          !(blk_load_head((la_block_t *)((char *)b + size)) & LA_PREV_FREE))) {
+                          k < MEDIUM_DOWN_LEN && blk_in_use_sound(b, head, size))) {
                 la_tbin_t *bin = bin_at_offset(tc, medium_down[k]);
                 // Full: spilled here, as free_medium_to spills (half of
                 // w_fragment's medium frees met a full bin, and a call

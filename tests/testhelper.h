@@ -3,7 +3,8 @@
  * testhelper.h: the one helper every C test includes.  CHECK records a
  * failure with its line and keeps going; main returns test_report().  Also
  * a small deterministic PRNG, and run_child() to run a function in a forked
- * child and collect its exit status and stderr (for abort-on-misuse tests).
+ * child and collect its exit status and stderr (for abort-on-misuse tests;
+ * check_misuse_report() checks such a child's one-line report).
  * Tests print only on failure, plus one summary line.
  */
 #ifndef TESTHELPER_H
@@ -127,6 +128,33 @@ static inline void child_report(const char *name, void (*fn)(void), char *err, s
     *report = strstr(err, "liballocator: ");
     if (*report != NULL && strchr(*report, '\n') != strrchr(*report, '\n'))
         *report = NULL;
+}
+
+// check_misuse_report's function, run by misuse_run in the child.
+static void (*misuse_fn)(void) __attribute__((unused));
+static inline void misuse_run(void)
+{
+    alarm(10); // a hang dies of SIGALRM, not SIGABRT
+    misuse_fn();
+}
+
+// child_report() of fn() under a 10 s alarm, CHECKing that the one-line
+// report names the address the child announced and holds every string of
+// want (NULL-terminated); says what came instead, under `name`.
+static inline void check_misuse_report(const char *name, void (*fn)(void),
+                                       const char *const *want)
+{
+    char err[2048], addr[40];
+    const char *report;
+    misuse_fn = fn;
+    child_report(name, misuse_run, err, sizeof err, addr, &report);
+    int ok = report != NULL && addr[0] != '\0' && strstr(report, addr) != NULL;
+    for (size_t i = 0; ok && want[i] != NULL; i++)
+        ok = strstr(report, want[i]) != NULL;
+    if (!ok) {
+        fprintf(stderr, "case '%s': unexpected report: %s\n", name, err);
+        CHECK(!"the report names the misuse and the address");
+    }
 }
 
 // Runs fn() in a child that must die of SIGABRT with a report holding

@@ -97,13 +97,6 @@ static const case_t cases[] = {
     {"neighbour's tag says free", neighbour_says_free, "corrupted header at "},
 };
 
-static const case_t *current;
-
-static void run_case(void)
-{
-    alarm(10); // a hang dies of SIGALRM, not SIGABRT
-    current->fn();
-}
 
 // The counters moved by exactly `blocks` allocations and frees of `bytes`
 // in all, and nothing is left live.
@@ -194,15 +187,8 @@ int main(void)
 {
     mem_free_ts(mem_malloc_ts(1)); // the main thread's cache
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        current = &cases[i];
-        char err[2048], addr[40];
-        const char *report;
-        child_report(cases[i].name, run_case, err, sizeof err, addr, &report);
-        if (report == NULL || strstr(report, cases[i].what) == NULL || addr[0] == '\0' ||
-            strstr(report, addr) == NULL) {
-            fprintf(stderr, "case '%s': unexpected report: %s\n", cases[i].name, err);
-            CHECK(!"report names the misuse and the address");
-        }
+        const char *want[] = {cases[i].what, NULL};
+        check_misuse_report(cases[i].name, cases[i].fn, want);
     }
     counts_are_exact();
     counts_are_exact_spread();

@@ -268,28 +268,12 @@ static const case_t cases[] = {
     {"free from a late TLS destructor", after_exit, "invalid pointer"},
 };
 
-static const case_t *current;
-
-static void run_case(void)
-{
-    alarm(10); // a hang dies of SIGALRM, not SIGABRT
-    current->fn();
-}
-
 int main(void)
 {
     mem_free_ts(mem_malloc_ts(1)); // the main thread's cache, on the brk heap
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        current = &cases[i];
-        char err[2048], addr[40];
-        const char *report;
-        child_report(cases[i].name, run_case, err, sizeof err, addr, &report);
-        if (report == NULL || strstr(report, "free()") == NULL ||
-            strstr(report, cases[i].what) == NULL || addr[0] == '\0' ||
-            strstr(report, addr) == NULL) {
-            fprintf(stderr, "case '%s': unexpected report: %s\n", cases[i].name, err);
-            CHECK(!"report names free(), the address and the problem");
-        }
+        const char *want[] = {"free()", cases[i].what, NULL};
+        check_misuse_report(cases[i].name, cases[i].fn, want);
     }
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_overflow");

@@ -703,7 +703,7 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
         if (bits != s->nfree)
             return "the slab's free count disagrees with its bitmap";
         for (uint32_t i = 0; i < s->carved; i++) {
-            uintptr_t *p = (uintptr_t *)(s->base + (uintptr_t)i * s->size);
+            uintptr_t *p = slot_at(s, i);
             *where = p;
             if (bit_get(s, i) && !la_link_ok(p) && !purge_left(s, p))
                 return "a free slot's link words were overwritten (use after free?)";

@@ -862,20 +862,25 @@ void *tcache_malloc_corrupt(void *p) { la_link_corrupt(p, "malloc"); }
 // pays for no registers it saves.
 LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req);
 
+// A medium bin that ran dry takes a cached block of one of the next
+// LA_TC_MEDIUM_BORROW classes first: it is free memory already, a little
+// bigger (its free brings it back to its own bin, by usable size).  That
+// bin, or NULL.  Past the last bin, past_bins: empty, so no bound.
+LA_INLINE la_tbin_t *borrow_bin(la_tbin_t *bin)
+{
+    for (la_tbin_t *up = bin + 1; up <= bin + LA_TC_MEDIUM_BORROW; up++)
+        if (up->head != NULL)
+            return up;
+    return NULL;
+}
+
 static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
-    if (bin->head == NULL && bin_is_medium(tc, bin)) {
-        // A medium bin that ran dry takes a cached block of one of the
-        // next few classes first: it is free memory already, a little
-        // bigger (its free brings it back to its own bin, by usable size).
-        la_tbin_t *end = LA_MIN(bin + 1 + LA_TC_MEDIUM_BORROW, &tc->bins[LA_TC_BINS]);
-        for (la_tbin_t *up = bin + 1; up < end; up++)
-            if (up->head != NULL) {
-                tc->ran_dry[bin - tc->bins] = 1;
-                bin = up;
-                break;
-            }
+    la_tbin_t *up;
+    if (bin->head == NULL && bin_is_medium(tc, bin) && (up = borrow_bin(bin)) != NULL) {
+        tc->ran_dry[bin - tc->bins] = 1;
+        bin = up;
     }
     return malloc_from(tc, bin, req);
 }
@@ -974,13 +979,11 @@ void *tcache_malloc_above(size_t req)
         uintptr_t *p = bin->head;
         if (p == NULL) {
             // Dry: a block of one of the next few classes up, as
-            // malloc_from_bin borrows (LA_TC_MEDIUM_BORROW), else the slow path.
-            // Past the last bin, past_bins: empty.
-            for (bin = own + 1; bin <= own + LA_TC_MEDIUM_BORROW && (p = bin->head) == NULL; bin++)
-                ;
-            if (p == NULL)
+            // malloc_from_bin borrows, else the slow path.
+            if ((bin = borrow_bin(own)) == NULL)
                 return malloc_medium_miss(tc, own, req);
             tc->ran_dry[own - tc->bins] = 1;
+            p = bin->head;
         }
         uintptr_t next = p[1];
         if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))

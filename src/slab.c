@@ -194,7 +194,6 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     s->nslots = c->nslots;
     s->nfree = c->nslots;
     s->heap = h;
-    s->block = b;
     // Every slot free (never carved): whole words, then the last's low bits.
     for (uint32_t w = 0; w < c->nslots / 64; w++)
         s->freemap[w] = ~(uint64_t)0;
@@ -230,7 +229,7 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
     if (s->next_all != NULL)
         s->next_all->prev_all = s->prev_all;
     map_set_span(s->base, s->span, NULL);
-    heap_free(h, s->block);
+    heap_free(h, slab_block(s));
     meta_free(s, s->cls);
 }
 
@@ -625,7 +624,7 @@ size_t slab_purge(la_heap_t *h)
         while (s != NULL) {
             la_slab_t *next = s->next_avail;
             if (s->nfree == s->nslots) {
-                bytes += blk_size(s->block);
+                bytes += blk_size(slab_block(s));
                 slab_release(h, s);
             }
             s = next;
@@ -695,7 +694,7 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
         for (uintptr_t off = LA_SLAB_BYTES; off < s->span; off += LA_SLAB_BYTES)
             if (slab_of((void *)(s->base + off)) != s)
                 return "the page map does not lead back to the slab";
-        if ((char *)blk_payload(s->block) != (char *)s->base || blk_is_free(s->block))
+        if (blk_is_free(slab_block(s)) || blk_size(slab_block(s)) < s->span)
             return "the slab's heap block is not live at its base";
         uint32_t bits = 0;
         for (uint32_t i = 0; i < s->nslots; i++)

@@ -49,33 +49,40 @@
 
 typedef struct la_slab {
     // The free fast path reads base, inv, shift, cls4 and free_limit, all
-    // on the record's first cache line.
+    // on the record's first cache line.  104 bytes before the bitmap
+    // (issue 13's bytes per block: slab_meta_bytes below).
     uintptr_t base;          // first slot, LA_SLAB_BYTES-aligned
-    uint32_t inv, shift;     // the class's divisibility constants
+    uint32_t inv;            // the class's divisibility constant (with shift)
     uint32_t carved;         // slots [0, carved) were handed out once (atomic)
-    uint32_t cls;
-    uint32_t size;           // slot bytes
-    uint32_t nslots;
-    uint32_t nfree;          // free in the slab: on `free`, plus never carved
-    uint32_t on_avail;       // on heap->slab_avail[cls]
-    uint32_t first_word;     // freemap words below this have no free slot
-    uint32_t cls4;           // 4 * cls (see la_class4_of8): the free fast path's bin
     // What the free fast path compares a slot's index with: `carved`, or 0
     // while pages of the slab are purged (atomic; see slab_purge_pages).
     uint32_t free_limit;
-    la_heap_t *heap;
-    struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
-    struct la_slab *next_all, *prev_all;     // every slab of the heap
-    la_block_t *block;       // the heap block holding the slab
-    uint32_t span;           // bytes of address space (the class's span)
+    uint32_t size;           // slot bytes
+    uint32_t nslots;
+    uint32_t nfree;          // free in the slab: on `free`, plus never carved
+    uint32_t first_word;     // freemap words below this have no free slot
     uint32_t pass_nfree;     // nfree at the last slab_purge_pages
     uint32_t still_ms;       // when that pass found nfree moved (low 32 bits of ms)
+    uint32_t span;           // bytes of address space (the class's span)
+    la_heap_t *heap;
+    uint8_t shift;           // the class's divisibility constant (with inv)
+    uint8_t cls;
+    uint8_t cls4;            // 4 * cls (see la_class4_of8): the free fast path's bin
+    uint8_t on_avail;        // on heap->slab_avail[cls]
+    struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
+    struct la_slab *next_all, *prev_all;     // every slab of the heap
     uint64_t purged;         // bit k: page k given back, its free slots' words zero
     // Bit i: slot i free in the slab (or never handed out); a word per 64
     // slots of the class (1 or 2 from 512 B up, 64 for 16 B): a 512-byte
     // bitmap for every class cost 8 bytes per 1024-byte slot.
     uint64_t freemap[];
 } la_slab_t;
+
+_Static_assert(offsetof(la_slab_t, on_avail) < 64, "the fast path's fields share a line");
+_Static_assert(LA_SLAB_CLASSES * 4 <= UINT8_MAX, "cls and cls4 fit a byte");
+
+// The heap block holding slab s: its header is right before the first slot.
+LA_INLINE la_block_t *slab_block(const la_slab_t *s) { return blk_from_payload((void *)s->base); }
 
 // Bytes of the metadata record of a slab of class cls: its own cache
 // lines, so that slabs of different heaps share none.

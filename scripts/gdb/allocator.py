@@ -360,8 +360,10 @@ class State:
         """The fields of the la_slab_t at s, as a dict of ints."""
         v = gdb.Value(s).cast(self.layout.slab_t.pointer()).dereference()
         names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "first_word",
-                 "next_all", "block", "purged")
+                 "next_all", "purged")
         out = {k: int(v[k]) for k in names}
+        # The slab's heap block: its header right before the first slot.
+        out["block"] = out["base"] - self.layout.header_bytes
         out["heap"] = ((int(v["heap"]) - int(self.la["heaps"][0].address))
                        // self.la["heaps"][0].type.sizeof)
         out["freemap"] = v["freemap"]

@@ -217,7 +217,25 @@
 // either; larson 1 8, fragment 1, batch 1 and the memory group's other
 // peaks did not move (its pinned: 102.6 -> 103.4 MiB).  A shared budget of
 // 1 MiB saved as much as 512 KiB apart, but grew churn 1 4 remote and
-// larson 1 32 to 19.8 and 31.7 MB (medians of 3).  Bytes.
+// larson 1 32 to 19.8 and 31.7 MB (medians of 3).
+// Bins up to 64 KiB (LA_TC_MEDIUM_MAX_BYTES) with a bigger budget make
+// w_fragment faster, its 32-64 KiB blocks coming back warm, at the cost
+// of every threaded program's peak: callgrind w_fragment 0.5 Ir, CPU ms
+// of w_fragment 1 (perf stat, 15 interleaved, tcmalloc 108.9), peak RSS
+// (/usr/bin/time -f %M, medians of 3; glibc: pinned 101.4, churn 4.6 and
+// 8.7 MB), AMD EPYC:
+//   bins to / budget        Ir       ms     pinned   churn 2 / 4 remote
+//   32 KiB / 512 KiB        213.7 M  140.8  105.4    7.7 / 14.7 MB
+//   64 KiB / 1 MiB                   132.6
+//   64 KiB / 2 MiB                   125.0  106.5    10.8 / 25.4
+//   64 KiB / 4 MiB          189.4 M  119.8  109.3    13.7 / 33.6
+// A trim of every bin by its low-water mark (jemalloc's tcache GC: half
+// of what a bin held all through the last 1024 medium operations goes
+// back, its capacity with it) kept most of the gain (193.1 M at 4 MiB,
+// 195.7 M at 2 MiB, 203.8 M at 1 MiB) but not the memory: pinned 108.5 /
+// 106.3 / 106.5 MB, churn 2 remote 10.0 / 9.9 / 8.8 MB; pinned passes
+// glibc's x 1.05 at every budget.  Not merged (the trim's code: the
+// closing note of 2026-12-05).  Bytes.
 #define LA_TC_MEDIUM_TOTAL_BYTES (512 * 1024)
 // A slab bin whose thread frees other heaps' slots and does not allocate
 // its class (a consumer's) grows to this at most, not LA_TC_BIN_BYTES_MAX:

@@ -234,8 +234,8 @@
 // back, its capacity with it) kept most of the gain (193.1 M at 4 MiB,
 // 195.7 M at 2 MiB, 203.8 M at 1 MiB) but not the memory: pinned 108.5 /
 // 106.3 / 106.5 MB, churn 2 remote 10.0 / 9.9 / 8.8 MB; pinned passes
-// glibc's x 1.05 at every budget.  Not merged (the trim's code: the
-// closing note of 2026-12-05).  Bytes.
+// glibc's x 1.05 at every budget.  Not merged (the trim's code: branch
+// medium-trim).  Bytes.
 #define LA_TC_MEDIUM_TOTAL_BYTES (512 * 1024)
 // A slab bin whose thread frees other heaps' slots and does not allocate
 // its class (a consumer's) grows to this at most, not LA_TC_BIN_BYTES_MAX:

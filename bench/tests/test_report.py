@@ -134,6 +134,38 @@ def check_perblock_run_table():
         check(needle in text, "run.py's perblock table contains %r:\n%s" % (needle, text))
 
 
+def check_noisy_rows():
+    """bench/run.py picks for more rounds the speed rows whose repetitions
+    spread over more than the limit for some allocator, and no other."""
+    import run as run_module
+
+    def runs_of(*walls):
+        out = []
+        for t in walls:
+            r = run_module.Run()
+            r.wall_s = t
+            out.append(r)
+        return out
+
+    ws = {w.name: w for w in run_module.WORKLOADS}
+    quiet, noisy, memory = ws["pairs"], ws["larson-2t"], ws["pinned"]
+    allocs = [("glibc", ""), ("liballocator", "x")]
+    runs = {("pairs", "glibc"): runs_of(0.29, 0.30, 0.31),
+            ("pairs", "liballocator"): runs_of(0.20, 0.21, 0.22),
+            # three repetitions at 0.20 s and one at 0.70 s: spread 2.5
+            ("larson-2t", "glibc"): runs_of(0.60, 0.61, 0.62, 0.60),
+            ("larson-2t", "liballocator"): runs_of(0.20, 0.70, 0.20, 0.21),
+            ("pinned", "glibc"): runs_of(0.1, 0.5, 0.1)}
+    picked = run_module.noisy_rows([quiet, noisy, memory], allocs, runs, 0.5)
+    check([w.name for w in picked] == ["larson-2t"],
+          "noisy_rows picks larson-2t only: %r" % [w.name for w in picked])
+    failed = runs_of(0.20, 0.70, 0.20)
+    failed[1].status = "crash"
+    runs[("larson-2t", "liballocator")] = failed
+    picked = run_module.noisy_rows([noisy], allocs, runs, 0.5)
+    check(picked == [], "a failed repetition is not counted in the spread: %r" % picked)
+
+
 def main():
     gnuplot = os.environ.get("GNUPLOT") or shutil.which("gnuplot")
     if not gnuplot or not shutil.which(gnuplot):
@@ -244,6 +276,7 @@ def main():
     check(args.run == ["--build-dir", "build", "--quick", "-w", "pairs"] and args.out == "x.md",
           "--run passes the rest to run.py: %r" % args.run)
     check_perblock_run_table()
+    check_noisy_rows()
 
     if failures:
         print("%d check(s) failed" % len(failures))

@@ -25,7 +25,8 @@ _Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP
                "a slab is whole chunks, no bigger than a heap block may be");
 
 _Static_assert(LA_SLAB_SPAN_MAX / 4096 <= 64, "a slab's purged pages fit la_slab_t.purged");
-_Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX, "a class's bin offset fits the map's byte");
+_Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX,
+               "a class's bin offset fits the map's byte and la_slab_t's cls and cls4");
 
 _Static_assert(LA_SLAB_REMOTE_MANY > LA_TC_COUNT_MAX,
                "a remote list's length field counts a full bin's flush exactly");

@@ -78,8 +78,9 @@ typedef struct la_slab {
     uint64_t freemap[];
 } la_slab_t;
 
-_Static_assert(offsetof(la_slab_t, on_avail) < 64, "the fast path's fields share a line");
-_Static_assert(LA_SLAB_CLASSES * 4 <= UINT8_MAX, "cls and cls4 fit a byte");
+_Static_assert(offsetof(la_slab_t, free_limit) < 64 && offsetof(la_slab_t, shift) < 64 &&
+                   offsetof(la_slab_t, cls4) < 64,
+               "the free fast path's fields share the record's first line");
 
 // The heap block holding slab s: its header is right before the first slot.
 LA_INLINE la_block_t *slab_block(const la_slab_t *s) { return blk_from_payload((void *)s->base); }

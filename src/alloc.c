@@ -813,8 +813,10 @@ size_t la_usable_size_slow(const void *p, const char *func)
     if (s != NULL) {
         if (LA_UNLIKELY(la.debug)) // the slack is the canary's and the trailer's
             return debug_slot_req(s, p, func);
-        slab_check(s, p, func); // names the misuse and aborts
-        return 0;
+        // A live slot that tcache_usable_size's quick test doubted (a slab
+        // with pages purged) passes; a misused one is named and aborts.
+        slab_check(s, p, func);
+        return s->size;
     }
     if (LA_UNLIKELY(guard_owns(p)))
         return guard_usable(p, func);

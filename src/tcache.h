@@ -225,7 +225,7 @@ LA_INLINE void tcache_free(void *ptr)
 LA_INLINE size_t tcache_usable_size(const void *p, const char *func)
 {
     la_slab_t *s = slab_of(p);
-    if (LA_LIKELY(s != NULL && slab_is_live(s, p) && !la.debug))
+    if (LA_LIKELY(s != NULL && slab_looks_live(s, p) && !la.debug))
         return s->size;
     return la_usable_size_slow(p, func);
 }

@@ -227,6 +227,9 @@ static void test_purged_pages(unsigned cls)
     CHECK_EQ(resident_pages(lo, (size_t)(hi - lo)), 0);
     CHECK(s->purged != 0 && s->free_limit == 0);
     CHECK_EQ(mem_check_heap(), 0); // a free slot may read zero on a purged page
+    // A live slot of a slab with pages purged: malloc_usable_size's quick
+    // test (slab_looks_live) doubts it, its slow path finds it live.
+    CHECK_EQ(mem_usable_size(p[0]), s->size);
     // Each page once until the slab is used again: a page made resident
     // behind the purge's back (a zero written where zeros are) stays.
     *(volatile uintptr_t *)lo = 0;

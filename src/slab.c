@@ -25,6 +25,10 @@ _Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP
                "a slab is whole chunks, no bigger than a heap block may be");
 
 _Static_assert(LA_SLAB_SPAN_MAX / 4096 <= 64, "a slab's purged pages fit la_slab_t.purged");
+// The colour is less than a slot (what the slots leave over), so less
+// than a page: page 0 holds slot 0's start (slab_purge_pages).
+_Static_assert(LA_SLAB_MAX_BYTES < 4096 && LA_SLAB_COLOR_UNIT % 16 == 0,
+               "a colour is less than a page and keeps the slots' alignment");
 _Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX,
                "a class's bin offset fits the map's byte and la_slab_t's cls and cls4");
 
@@ -186,7 +190,15 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     blk_set_req(b, c->span - LA_HEADER_BYTES);
     memset(s, 0, sizeof *s); // the bitmap is set below
     s->span = c->span;
-    s->base = (uintptr_t)blk_payload(b);
+    // The colour: the whole cache lines that the slots leave over at the
+    // slab's end go before the first slot instead.  Every slab starts on a
+    // LA_SLAB_BYTES boundary, so uncoloured, each class's first slot (the
+    // one a program with few blocks of the class reuses) fell in the same
+    // set of the L1 cache, and a loop over nine classes (w_pairs) missed
+    // on every pop: callgrind's cache model counted 8.0M D1 misses in
+    // w_pairs 0.2, 2.6K coloured.  No slot is lost.
+    size_t spare = c->span - LA_HEADER_BYTES - (size_t)c->nslots * c->size;
+    s->base = (uintptr_t)blk_payload(b) + spare / LA_SLAB_COLOR_UNIT * LA_SLAB_COLOR_UNIT;
     s->inv = c->inv;
     s->shift = c->shift;
     s->cls = cls;
@@ -200,7 +212,7 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
         s->freemap[w] = ~(uint64_t)0;
     if (c->nslots % 64 != 0)
         s->freemap[c->nslots / 64] = ((uint64_t)1 << (c->nslots % 64)) - 1;
-    if (!map_set_span(s->base, s->span, s)) {
+    if (!map_set_span(slab_start(s), s->span, s)) {
         heap_free(h, b);
         meta_free(s, cls);
         return NULL;
@@ -229,7 +241,7 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
         h->slab_all = s->next_all;
     if (s->next_all != NULL)
         s->next_all->prev_all = s->prev_all;
-    map_set_span(s->base, s->span, NULL);
+    map_set_span(slab_start(s), s->span, NULL);
     heap_free(h, slab_block(s));
     meta_free(s, s->cls);
 }
@@ -260,7 +272,7 @@ static bool purge_left(const la_slab_t *s, const uintptr_t *p)
 {
     bool any = false;
     for (int w = 0; w < 2; w++) {
-        size_t k = ((uintptr_t)&p[w] - s->base) / la.page_bytes;
+        size_t k = ((uintptr_t)&p[w] - slab_start(s)) / la.page_bytes;
         if (k < 64 && ((s->purged >> k) & 1)) {
             if (p[w] != 0)
                 return false;
@@ -282,10 +294,12 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
     for (uint64_t m = s->purged; m != 0; m &= m - 1) {
         size_t k = (size_t)__builtin_ctzll(m);
         // The slots from the first whose link words end past the page's
-        // start to the last that starts inside it.
-        size_t lo = k * page, words = 2 * sizeof(uintptr_t);
-        uint32_t i = lo < words ? 0 : (uint32_t)((lo - words) / s->size + 1);
-        uint32_t stop = (uint32_t)LA_MIN((lo + page + s->size - 1) / s->size, (size_t)s->carved);
+        // start to the last that starts inside it (offsets from the first
+        // slot; the colour is less than a page).
+        size_t color = s->base - slab_start(s), words = 2 * sizeof(uintptr_t);
+        size_t lo = k * page, hi = lo + page - color;
+        uint32_t i = lo < color + words ? 0 : (uint32_t)((lo - color - words) / s->size + 1);
+        uint32_t stop = (uint32_t)LA_MIN((hi + s->size - 1) / s->size, (size_t)s->carved);
         for (; i < stop; i++) {
             if (!bit_get(s, i))
                 continue;
@@ -321,16 +335,20 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
         if ((size_t)s->nfree * s->size < page)
             continue;
         // Whole pages inside the slab's block (its last bytes hold the
-        // next block's header) that its slots reached.
+        // next block's header) that its slots reached; page k is the
+        // slab's start plus k pages, its slots those from the one holding
+        // its first byte to the one holding its last (the colour, less
+        // than a page, before slot 0).
+        size_t color = s->base - slab_start(s);
         size_t pages = LA_MIN((size_t)(s->span - LA_HEADER_BYTES) / page,
-                              ((size_t)s->carved * s->size + page - 1) / page);
+                              (color + (size_t)s->carved * s->size + page - 1) / page);
         size_t run = 0; // first page of the run to give back
         for (size_t k = 0; k <= pages; k++) {
             bool take = false;
             if (k < pages && !((s->purged >> k) & 1)) {
-                uint32_t i = (uint32_t)(k * page / s->size);
-                uint32_t j =
-                    (uint32_t)LA_MIN(((k + 1) * page - 1) / s->size, (size_t)s->nslots - 1);
+                uint32_t i = k * page < color ? 0 : (uint32_t)((k * page - color) / s->size);
+                uint32_t j = (uint32_t)LA_MIN(((k + 1) * page - 1 - color) / s->size,
+                                              (size_t)s->nslots - 1);
                 take = bits_all_set(s, i, j);
             }
             if (take) {
@@ -340,7 +358,7 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
                 continue;
             }
             if (k > run) {
-                os_advise_free((void *)(s->base + run * page), (k - run) * page);
+                os_advise_free((void *)(slab_start(s) + run * page), (k - run) * page);
                 la_count_release((k - run) * page);
                 bytes += (k - run) * page;
             }
@@ -547,9 +565,9 @@ void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
     uintptr_t base = 0; // the run's first chunk: none yet
     uint32_t done = 0;
     while (done < n && chain != NULL) {
-        // Slabs are LA_SLAB_BYTES-aligned: chain is in the run's first
-        // chunk iff it is less than that above its base (a slot in a
-        // later chunk of a two-chunk slab finds the same slab again).
+        // Slabs start LA_SLAB_BYTES-aligned: chain is in the run's first
+        // chunk iff it is less than that above the slab's start (a slot
+        // in a later chunk of a two-chunk slab finds the same slab again).
         if ((uintptr_t)chain - base >= LA_SLAB_BYTES) {
             la_slab_t *s = slab_of_slot(chain);
             if (s->heap != h)
@@ -559,7 +577,7 @@ void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
             if (run != NULL && s != run)
                 slab_settle(h, run);
             run = s;
-            base = s->base;
+            base = slab_start(s);
         }
         void *next = la_link_next(chain, "free");
         slot_put_back(run, chain, "free");
@@ -640,13 +658,13 @@ void slab_check(la_slab_t *s, const void *p, const char *func)
 {
     uint32_t i = slab_slot_index(s, p);
     if (LA_UNLIKELY(i >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED))) {
-        if ((uintptr_t)p < s->base + (uintptr_t)s->nslots * s->size &&
+        if ((uintptr_t)p >= s->base && (uintptr_t)p < s->base + (uintptr_t)s->nslots * s->size &&
             ((uintptr_t)p - s->base) % s->size == 0)
             la_fatal(func, "invalid pointer %p (a slot of %u bytes never allocated)", p, s->size);
         la_fatal(func,
                  "invalid pointer %p (inside a slab of %u-byte slots at %p, offset %zu: "
                  "not a multiple of the slot size)",
-                 p, s->size, (void *)s->base, (size_t)((uintptr_t)p - s->base));
+                 p, s->size, (void *)slab_start(s), (size_t)((uintptr_t)p - slab_start(s)));
     }
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
@@ -693,7 +711,7 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
             s->span != la_sizeclasses[s->cls].span)
             return "slab metadata damaged";
         for (uintptr_t off = LA_SLAB_BYTES; off < s->span; off += LA_SLAB_BYTES)
-            if (slab_of((void *)(s->base + off)) != s)
+            if (slab_of((void *)(slab_start(s) + off)) != s)
                 return "the page map does not lead back to the slab";
         if (blk_is_free(slab_block(s)) || blk_size(slab_block(s)) < s->span)
             return "the slab's heap block is not live at its base";

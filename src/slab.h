@@ -51,7 +51,7 @@ typedef struct la_slab {
     // The free fast path reads base, inv, shift, cls4 and free_limit, all
     // on the record's first cache line.  104 bytes before the bitmap
     // (issue 13's bytes per block: slab_meta_bytes below).
-    uintptr_t base;          // first slot, LA_SLAB_BYTES-aligned
+    uintptr_t base;          // first slot: slab_start(s) plus the colour
     uint32_t inv;            // the class's divisibility constant (with shift)
     uint32_t carved;         // slots [0, carved) were handed out once (atomic)
     // What the free fast path compares a slot's index with: `carved`, or 0
@@ -82,8 +82,16 @@ _Static_assert(offsetof(la_slab_t, free_limit) < 64 && offsetof(la_slab_t, shift
                    offsetof(la_slab_t, cls4) < 64,
                "the free fast path's fields share the record's first line");
 
-// The heap block holding slab s: its header is right before the first slot.
-LA_INLINE la_block_t *slab_block(const la_slab_t *s) { return blk_from_payload((void *)s->base); }
+// Where slab s starts: its first chunk, the payload of its heap block.
+// Its first slot (base) is up to a few cache lines in (slab_create's
+// colour), never a chunk.
+LA_INLINE uintptr_t slab_start(const la_slab_t *s)
+{
+    return s->base & ~(uintptr_t)(LA_SLAB_BYTES - 1);
+}
+
+// The heap block holding slab s: its header is right before the slab's start.
+LA_INLINE la_block_t *slab_block(const la_slab_t *s) { return blk_from_payload((void *)slab_start(s)); }
 
 // Bytes of the metadata record of a slab of class cls: its own cache
 // lines, so that slabs of different heaps share none.

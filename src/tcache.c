@@ -386,11 +386,11 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         return released;
     }
     while (released < n && p != NULL) {
-        // Slabs are LA_SLAB_BYTES-aligned: p is in the slab at base iff
-        // it is less than that above it.
+        // Slabs start LA_SLAB_BYTES-aligned: p is in the first chunk of
+        // the slab that starts at base iff it is less than that above it.
         if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
             s = slab_of_slot(p);
-            base = s->base;
+            base = slab_start(s);
             if (owner == NULL)
                 owner = s->heap;
             else if (s->heap != owner)
@@ -420,7 +420,7 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
         void *next = la_link_next(rest, "free");
         if ((uintptr_t)rest - base >= LA_SLAB_BYTES) {
             s = slab_of_slot(rest);
-            base = s->base;
+            base = slab_start(s);
             owner = s->heap;
         }
         if (owner == tc->heap) {

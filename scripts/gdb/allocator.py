@@ -362,8 +362,11 @@ class State:
         names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "first_word",
                  "next_all", "purged")
         out = {k: int(v[k]) for k in names}
-        # The slab's heap block: its header right before the first slot.
-        out["block"] = out["base"] - self.layout.header_bytes
+        # Where the slab starts (its first chunk; the first slot is a colour
+        # of a few cache lines in: slab_start() of src/slab.h), and its
+        # heap block, whose header is right before that.
+        out["start"] = out["base"] & ~((1 << LA_SLAB_SHIFT) - 1)
+        out["block"] = out["start"] - self.layout.header_bytes
         out["heap"] = ((int(v["heap"]) - int(self.la["heaps"][0].address))
                        // self.la["heaps"][0].type.sizeof)
         out["freemap"] = v["freemap"]
@@ -618,6 +621,7 @@ class Checker:
     def __init__(self, st):
         self.st, self.mem, self.lay = st, st.mem, st.layout
         self.blocks = 0
+        self.live_blocks = {}  # address -> size, for check_slabs
         self.free = 0
         self.cached = {}  # address of a block marked cached -> its heap
         self.slots_seen = set()  # free slots met in bins and remote lists
@@ -688,6 +692,7 @@ class Checker:
                     raise Problem("live block larger than any heap block", addr, i)
                 if b.req > b.size - self.lay.header_bytes:
                     raise Problem("requested size exceeds the usable size", addr, i)
+                self.live_blocks[addr] = b.size
             self.blocks += 1
             prev_free = b.is_free
             addr += b.size
@@ -917,6 +922,8 @@ class Checker:
             for s, f in st.slabs(st.heap(i)):
                 if st.slab_of(f["base"]) != s:
                     raise Problem("the page map does not lead back to the slab", f["base"], i)
+                if self.live_blocks.get(f["block"], 0) < f["base"] + f["nslots"] * f["size"] - f["block"]:
+                    raise Problem("the slab's heap block is not live at its base", f["base"], i)
                 bits = slab_bits(f)
                 if len(bits) != f["nfree"]:
                     raise Problem("the slab's free count disagrees with its bitmap", f["base"], i)
@@ -939,7 +946,7 @@ def purge_left(st, f, p):
     link words on purged pages read zero (purge_left() of src/slab.c)."""
     page, seen = int(st.la["page_bytes"]), False
     for w in (0, 8):
-        k = (p + w - f["base"]) // page
+        k = (p + w - f["start"]) // page
         if k < 64 and (f["purged"] >> k) & 1:
             if st.mem.u64(p + w) != 0:
                 return False
@@ -1003,6 +1010,9 @@ def slabs_report(st, addr=None):
             return "%#x: not in a slab" % addr
         f = st.slab(s)
         off = addr - f["base"]
+        if off < 0:
+            return ("%#x is in the colour before the first slot of the slab at %#x "
+                    "(heap %d, %d-byte slots)" % (addr, f["base"], f["heap"], f["size"]))
         k, into = divmod(off, f["size"])
         lines.append("%#x is %s slot %d of the slab at %#x (heap %d, %d-byte slots)"
                      % (addr, "the start of" if into == 0 else "%d bytes into" % into, k,

@@ -131,8 +131,10 @@ static void realloc_middle_of_slot(void)
 
 static void free_slot_never_allocated(void)
 {
-    char *p = mem_malloc_ts(200); // 224-byte slots, 292 to a 64 KiB slab
-    char *last = (char *)((uintptr_t)p & ~(uintptr_t)0xffff) + 224 * 291;
+    // 224-byte slots, 292 to a 64 KiB slab; p is its first (the class's
+    // first allocation), a colour past the slab's start.
+    char *p = mem_malloc_ts(200);
+    char *last = p + 224 * 291;
     snprintf(expect_addr, sizeof expect_addr, "%p", (void *)last);
     announce();
     mem_free_ts(last);

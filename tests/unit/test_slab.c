@@ -211,8 +211,10 @@ static void test_purged_pages(unsigned cls)
     static void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
     size_t n, mid;
     la_slab_t *s = purge_victim(cls, p, &n, &mid);
-    // The pages strictly between the middle live slot's and the last's.
-    char *lo = (char *)s->base + 2 * 4096, *hi = (char *)((uintptr_t)p[n - 1] & ~(uintptr_t)4095);
+    // The pages strictly between the middle live slot's and the last's
+    // (the colour may take the middle slot's end onto the third page).
+    char *lo = (char *)(((uintptr_t)p[mid] + s->size + 4095) & ~(uintptr_t)4095);
+    char *hi = (char *)((uintptr_t)p[n - 1] & ~(uintptr_t)4095);
     CHECK(resident_pages(lo, (size_t)(hi - lo)) == (size_t)(hi - lo) / 4096);
     lock_acquire(&h->lock);
     // Just used: kept, unless by malloc_trim's call, until a pass finds it

@@ -12,7 +12,9 @@ bound is above 1 KiB.  For each class:
               LA_SLAB_SPAN_MAX) whose slots number at least
               LA_SLAB_SPAN_MIN_SLOTS and whose resident waste is at most
               1 / LA_SLAB_SPAN_WASTE_DIVISOR of what a full slab touches
-  nslots      (span - LA_HEADER_BYTES) // size
+  color       bytes before the first slot, whole LA_SLAB_COLOR_UNITs: COLOR_LINES[size] of them
+              where given, else as many as the slots leave over
+  nslots      (span - LA_HEADER_BYTES - color) // size
 Resident waste: the bytes of the touched 4 KiB pages that are no
 slot's: after the last slot up to its page's end, and the last page, which
 holds the next slab's header.  Pages wholly past the last slot are never
@@ -32,7 +34,7 @@ def config():
     text = open(os.path.join(ROOT, "src", "config.h")).read()
     vals = {}
     for name in ("LA_SLAB_MAX_BYTES", "LA_SLAB_BYTES", "LA_HEADER_BYTES", "LA_SLAB_SPAN_MAX",
-                 "LA_SLAB_SPAN_MIN_SLOTS", "LA_SLAB_SPAN_WASTE_DIVISOR"):
+                 "LA_SLAB_SPAN_MIN_SLOTS", "LA_SLAB_SPAN_WASTE_DIVISOR", "LA_SLAB_COLOR_UNIT"):
         m = re.search(r"^#define %s (.+?)(//.*)?$" % name, text, re.M)
         vals[name] = int(eval(m.group(1).strip().replace("u", "")))
     return vals
@@ -44,6 +46,23 @@ def config():
 # (1 byte a slot, 16 bytes left over): 1009.1 bytes per 1000-byte block,
 # under glibc's 1009.9 (bench perblock-1000), where 64 KiB gives 1010.0.
 SPAN_OF = {1008: 2}
+
+# Colour, in units (cache lines) before a slab's first slot.  Each slab
+# starts on a LA_SLAB_BYTES boundary, so a class's colour picks the L1 set
+# of its first slot, the one a program with few blocks of the class reuses;
+# with nine or more classes in one set of an 8-way cache, a loop over them
+# missed on every malloc.  Left to the lines its slots leave over, a class
+# whose slots fill the slab (16 to 112, 192, 1008) sat in set 0, ten of
+# them, where a program's own page-aligned data sits too.  Here 16, 24, 32,
+# 48, 64, 80, 96 and 192 give up 1 to 6 slots (64 to 192 bytes of a 64 KiB
+# slab) for a line or three, and every class takes a set of sets 0-3 that
+# keeps them to six classes each (sets 0 and 3 five), the big classes
+# spread over the lines they have.  1008 and 112 keep set 0 and every slot
+# (their bytes per block are issue 13's figures for 1000 and 100 bytes).
+# A class not listed takes all the lines its slots leave over.
+COLOR_LINES = {16: 1, 24: 2, 32: 2, 48: 1, 64: 2, 80: 1, 96: 2, 112: 0, 128: 1, 160: 0,
+               192: 3, 224: 0, 256: 1, 320: 2, 384: 2, 448: 0, 512: 5, 640: 3, 768: 3,
+               896: 1, 1008: 0, 1024: 8, 1088: 3, 1280: 3, 1536: 12, 1792: 15, 2048: 24}
 
 
 def sizes(top):
@@ -85,7 +104,10 @@ def main():
             span *= 2
         k = (s & -s).bit_length() - 1
         inv = pow(s >> k, -1, 1 << 32)
-        rows.append((s, (span - c["LA_HEADER_BYTES"]) // s, inv, k, span))
+        unit, room = c["LA_SLAB_COLOR_UNIT"], span - c["LA_HEADER_BYTES"]
+        color = COLOR_LINES.get(s, (room - room // s * s) // unit) * unit
+        n = (room - color) // s
+        rows.append((s, n, inv, k, span, color))
     top = c["LA_SLAB_MAX_BYTES"]
     class4 = []
     for q in range(top // 8 + 1):
@@ -99,13 +121,14 @@ def main():
            "// What it was generated from (src/sizeclass.c checks them against config.h):",
            "#define LA_SIZECLASS_GEN_CONFIG(X) X(LA_SLAB_BYTES, %d) X(LA_HEADER_BYTES, %d) \\" % (
                c["LA_SLAB_BYTES"], c["LA_HEADER_BYTES"]),
-           "    X(LA_SLAB_SPAN_MAX, %d) X(LA_SLAB_SPAN_MIN_SLOTS, %d) X(LA_SLAB_SPAN_WASTE_DIVISOR, %d)" % (
+           "    X(LA_SLAB_SPAN_MAX, %d) X(LA_SLAB_SPAN_MIN_SLOTS, %d) X(LA_SLAB_SPAN_WASTE_DIVISOR, %d) \\" % (
                c["LA_SLAB_SPAN_MAX"], c["LA_SLAB_SPAN_MIN_SLOTS"], c["LA_SLAB_SPAN_WASTE_DIVISOR"]),
+           "    X(LA_SLAB_COLOR_UNIT, %d)" % c["LA_SLAB_COLOR_UNIT"],
            "",
-           "// size, nslots, inv, shift, span",
+           "// size, nslots, inv, shift, span, color",
            "#define LA_SIZECLASS_ROWS \\"]
     for r in rows:
-        out.append("    {%d, %d, 0x%08xu, %d, %d}, \\" % r)
+        out.append("    {%d, %d, 0x%08xu, %d, %d, %d}, \\" % r)
     out.append("    /* end */")
     out.append("")
     out.append("#define LA_SIZECLASS_CLASS4_OF8 \\")

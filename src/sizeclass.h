@@ -15,7 +15,7 @@
  * overwrote from a sound one, and how the free fast path tells a second
  * free from a first one without any shared state (see slab.h).  Slots of a
  * class are 8-aligned when the size is 24, 16-aligned otherwise (slabs
- * start 64 KiB-aligned).  A class's slabs span one LA_SLAB_BYTES chunk or
+ * start 64 KiB-aligned, their first slot a class's colour after that).  A class's slabs span one LA_SLAB_BYTES chunk or
  * a few (`span`, see LA_SLAB_SPAN_MAX): bigger classes take more, so that
  * a slab holds enough slots and little of it is wasted.
  */
@@ -29,13 +29,16 @@
 
 typedef struct {
     uint32_t size;   // slot bytes
-    uint32_t nslots; // slots in one slab ((span - LA_HEADER_BYTES) / size)
+    uint32_t nslots; // slots in one slab ((span - LA_HEADER_BYTES - color) / size)
     // Divisibility by size for offsets below 2^32: size = odd << shift, inv
     // is odd's inverse mod 2^32; ror32(off * inv, shift) is off / size when
     // size divides off, and above UINT32_MAX / size otherwise.
     uint32_t inv;
     uint32_t shift;
     uint32_t span;   // bytes of a slab: LA_SLAB_BYTES times a power of two
+    // Bytes before the first slot, whole LA_SLAB_COLOR_UNITs, less than a
+    // page: the L1 set of the class's first slot (slab_create).
+    uint32_t color;
 } la_sizeclass_t;
 
 extern const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] __attribute__((visibility("hidden")));

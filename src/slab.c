@@ -25,10 +25,9 @@ _Static_assert(LA_SLAB_SPAN_MAX % LA_SLAB_BYTES == 0 && LA_SLAB_SPAN_MAX <= MMAP
                "a slab is whole chunks, no bigger than a heap block may be");
 
 _Static_assert(LA_SLAB_SPAN_MAX / 4096 <= 64, "a slab's purged pages fit la_slab_t.purged");
-// The colour is less than a slot (what the slots leave over), so less
-// than a page: page 0 holds slot 0's start (slab_purge_pages).
-_Static_assert(LA_SLAB_MAX_BYTES < 4096 && LA_SLAB_COLOR_UNIT % 16 == 0,
-               "a colour is less than a page and keeps the slots' alignment");
+// A colour keeps the slots' alignment; test_slab checks that each class's
+// is less than a page (page 0 holds slot 0's start: slab_purge_pages).
+_Static_assert(LA_SLAB_COLOR_UNIT % 16 == 0, "a colour keeps the slots' alignment");
 _Static_assert(4 * (LA_SLAB_CLASSES - 1) <= UINT8_MAX,
                "a class's bin offset fits the map's byte and la_slab_t's cls and cls4");
 
@@ -190,15 +189,14 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     blk_set_req(b, c->span - LA_HEADER_BYTES);
     memset(s, 0, sizeof *s); // the bitmap is set below
     s->span = c->span;
-    // The colour: the whole cache lines that the slots leave over at the
-    // slab's end go before the first slot instead.  Every slab starts on a
-    // LA_SLAB_BYTES boundary, so uncoloured, each class's first slot (the
-    // one a program with few blocks of the class reuses) fell in the same
-    // set of the L1 cache, and a loop over nine classes (w_pairs) missed
-    // on every pop: callgrind's cache model counted 8.0M D1 misses in
-    // w_pairs 0.2, 2.6K coloured.  No slot is lost.
-    size_t spare = c->span - LA_HEADER_BYTES - (size_t)c->nslots * c->size;
-    s->base = (uintptr_t)blk_payload(b) + spare / LA_SLAB_COLOR_UNIT * LA_SLAB_COLOR_UNIT;
+    // The colour: cache lines before the first slot, from those the slots
+    // leave over at the slab's end (scripts/sizeclass.py, COLOR_LINES).
+    // Every slab starts on a LA_SLAB_BYTES boundary, so uncoloured, each
+    // class's first slot (the one a program with few blocks of the class
+    // reuses) fell in the same set of the L1 cache, and a loop over nine
+    // classes (w_pairs) missed on every pop: callgrind's cache model
+    // counted 8.0M D1 misses in w_pairs 0.2, 2.6K coloured.
+    s->base = (uintptr_t)blk_payload(b) + c->color;
     s->inv = c->inv;
     s->shift = c->shift;
     s->cls = cls;

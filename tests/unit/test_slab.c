@@ -38,7 +38,10 @@ static void test_table(void)
         CHECK(k->size % 8 == 0);
         CHECK(c == 0 || k->size > la_sizeclasses[c - 1].size);
         CHECK(k->span % LA_SLAB_BYTES == 0 && LA_IS_POW2(k->span) && k->span <= LA_SLAB_SPAN_MAX);
-        CHECK_EQ(k->nslots, (k->span - LA_HEADER_BYTES) / k->size);
+        CHECK_EQ(k->nslots, (k->span - LA_HEADER_BYTES - k->color) / k->size);
+        CHECK(k->color % LA_SLAB_COLOR_UNIT == 0 && k->color < 4096);
+        // The colour spends at most 192 bytes of slots (scripts/sizeclass.py).
+        CHECK(((k->span - LA_HEADER_BYTES) / k->size - k->nslots) * k->size <= 192);
         CHECK(k->nslots >= LA_SLAB_SPAN_MIN_SLOTS || k->span == LA_SLAB_SPAN_MAX);
         CHECK_EQ(k->size >> k->shift << k->shift, k->size);
         CHECK(((k->size >> k->shift) & 1) == 1);

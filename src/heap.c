@@ -847,7 +847,7 @@ LA_INLINE bool free_into_top(la_heap_t *h, la_block_t *b, size_t size, la_block_
     if (LA_UNLIKELY(top_head & LA_PURGED)) {
         const la_tnode_t *t = (const la_tnode_t *)top;
         if (t->dirty_hi == t->dirty_lo)
-            dirty_hi = size;
+            dirty_hi = size + sizeof(la_tnode_t); // b's pages and the top's node
         else if (t->dirty_lo < la.page_bytes)
             dirty_hi = size + t->dirty_hi;
         else
@@ -883,12 +883,19 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
     // frees with ALLOCATOR_DECAY_MS=0, where nothing is reused).
     char *lo = (char *)b, *hi = (char *)b + blk_size(b), *nlo, *nhi;
     size_t page = la.page_bytes;
+    // A purge leaves a block's node and footer resident (purge_block);
+    // inside the merged block they are pages like any other, so next's
+    // node and prev's footer, which border b, join its interval (left
+    // out, each merge of purged blocks left a page resident that no purge
+    // reached again until the memory was used: after 1 GiB freed with
+    // decay passes among the frees, malloc_trim(0) left 774 such pages).
     if (blk_is_free(next)) {
         dirty_span(next, &nlo, &nhi);
         if (nhi > nlo && nlo >= hi + page)
             purge_block(next);
         else if (nhi > nlo)
             hi = nhi;
+        hi = LA_MAX(hi, (char *)next + sizeof(la_tnode_t));
     }
     if (blk_prev_is_free(b)) {
         la_block_t *prev = blk_prev(b);
@@ -897,6 +904,7 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
             purge_block(prev);
         else if (nhi > nlo)
             lo = nlo;
+        lo = LA_MIN(lo, (char *)b - sizeof(size_t));
     }
     // Merged into the top (free_into_top() declined: its part was purged
     // just now), the top starts at b: no list or tree work.  Merged into a free block of

@@ -414,10 +414,11 @@
 #define LA_SLAB_EMPTY_KEEP 1
 // Slab metadata records are carved from mapped chunks of this size.  Bytes.
 #define LA_SLAB_META_CHUNK_BYTES (256 * 1024)
-// A slab's first slot sits the whole units of this many bytes that its
-// slots leave over at its end into it (its colour, slab_create): a cache
-// line, so that classes' first slots fall in different sets of the L1
-// cache.  Bytes, a multiple of 16 (the slots' alignment).
+// A slab's first slot sits its class's colour, whole units of this many
+// bytes, into the slab (scripts/sizeclass.py chooses the colours,
+// slab_create applies them): a cache line, so that classes' first slots
+// fall in different sets of the L1 cache.  Bytes, a multiple of 16 (the
+// slots' alignment).
 #define LA_SLAB_COLOR_UNIT 64
 
 /* ---- realloc of slots (alloc.c) ----------------------------------------- */

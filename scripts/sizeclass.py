@@ -121,7 +121,8 @@ def main():
            "// What it was generated from (src/sizeclass.c checks them against config.h):",
            "#define LA_SIZECLASS_GEN_CONFIG(X) X(LA_SLAB_BYTES, %d) X(LA_HEADER_BYTES, %d) \\" % (
                c["LA_SLAB_BYTES"], c["LA_HEADER_BYTES"]),
-           "    X(LA_SLAB_SPAN_MAX, %d) X(LA_SLAB_SPAN_MIN_SLOTS, %d) X(LA_SLAB_SPAN_WASTE_DIVISOR, %d) \\" % (
+           "    X(LA_SLAB_SPAN_MAX, %d) X(LA_SLAB_SPAN_MIN_SLOTS, %d) "
+           "X(LA_SLAB_SPAN_WASTE_DIVISOR, %d) \\" % (
                c["LA_SLAB_SPAN_MAX"], c["LA_SLAB_SPAN_MIN_SLOTS"], c["LA_SLAB_SPAN_WASTE_DIVISOR"]),
            "    X(LA_SLAB_COLOR_UNIT, %d)" % c["LA_SLAB_COLOR_UNIT"],
            "",

@@ -15,9 +15,10 @@
  * overwrote from a sound one, and how the free fast path tells a second
  * free from a first one without any shared state (see slab.h).  Slots of a
  * class are 8-aligned when the size is 24, 16-aligned otherwise (slabs
- * start 64 KiB-aligned, their first slot a class's colour after that).  A class's slabs span one LA_SLAB_BYTES chunk or
- * a few (`span`, see LA_SLAB_SPAN_MAX): bigger classes take more, so that
- * a slab holds enough slots and little of it is wasted.
+ * start 64 KiB-aligned, their first slot a class's colour after that).  A
+ * class's slabs span one LA_SLAB_BYTES chunk or a few (`span`, see
+ * LA_SLAB_SPAN_MAX): bigger classes take more, so that a slab holds enough
+ * slots and little of it is wasted.
  */
 #ifndef LA_SIZECLASS_H
 #define LA_SIZECLASS_H

@@ -189,8 +189,9 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     blk_set_req(b, c->span - LA_HEADER_BYTES);
     memset(s, 0, sizeof *s); // the bitmap is set below
     s->span = c->span;
-    // The colour: cache lines before the first slot, from those the slots
-    // leave over at the slab's end (scripts/sizeclass.py, COLOR_LINES).
+    // The colour: cache lines before the first slot, out of what the slots
+    // leave over at the slab's end or a few slots given up for it
+    // (scripts/sizeclass.py, COLOR_LINES).
     // Every slab starts on a LA_SLAB_BYTES boundary, so uncoloured, each
     // class's first slot (the one a program with few blocks of the class
     // reuses) fell in the same set of the L1 cache, and a loop over nine

@@ -91,7 +91,10 @@ LA_INLINE uintptr_t slab_start(const la_slab_t *s)
 }
 
 // The heap block holding slab s: its header is right before the slab's start.
-LA_INLINE la_block_t *slab_block(const la_slab_t *s) { return blk_from_payload((void *)slab_start(s)); }
+LA_INLINE la_block_t *slab_block(const la_slab_t *s)
+{
+    return blk_from_payload((void *)slab_start(s));
+}
 
 // Bytes of the metadata record of a slab of class cls: its own cache
 // lines, so that slabs of different heaps share none.

@@ -922,7 +922,8 @@ class Checker:
             for s, f in st.slabs(st.heap(i)):
                 if st.slab_of(f["base"]) != s:
                     raise Problem("the page map does not lead back to the slab", f["base"], i)
-                if self.live_blocks.get(f["block"], 0) < f["base"] + f["nslots"] * f["size"] - f["block"]:
+                slots_end = f["base"] + f["nslots"] * f["size"]
+                if self.live_blocks.get(f["block"], 0) < slots_end - f["block"]:
                     raise Problem("the slab's heap block is not live at its base", f["base"], i)
                 bits = slab_bits(f)
                 if len(bits) != f["nfree"]:

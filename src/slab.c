@@ -295,7 +295,7 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
         // The slots from the first whose link words end past the page's
         // start to the last that starts inside it (offsets from the first
         // slot; the colour is less than a page).
-        size_t color = s->base - slab_start(s), words = 2 * sizeof(uintptr_t);
+        size_t color = slab_color(s), words = 2 * sizeof(uintptr_t);
         size_t lo = k * page, hi = lo + page - color;
         uint32_t i = lo < color + words ? 0 : (uint32_t)((lo - color - words) / s->size + 1);
         uint32_t stop = (uint32_t)LA_MIN((hi + s->size - 1) / s->size, (size_t)s->carved);
@@ -338,7 +338,7 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
         // slab's start plus k pages, its slots those from the one holding
         // its first byte to the one holding its last (the colour, less
         // than a page, before slot 0).
-        size_t color = s->base - slab_start(s);
+        size_t color = slab_color(s);
         size_t pages = LA_MIN((size_t)(s->span - LA_HEADER_BYTES) / page,
                               (color + (size_t)s->carved * s->size + page - 1) / page);
         size_t run = 0; // first page of the run to give back

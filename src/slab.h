@@ -90,6 +90,9 @@ LA_INLINE uintptr_t slab_start(const la_slab_t *s)
     return s->base & ~(uintptr_t)(LA_SLAB_BYTES - 1);
 }
 
+// The bytes before slab s's first slot: its class's colour.
+LA_INLINE size_t slab_color(const la_slab_t *s) { return s->base - slab_start(s); }
+
 // The heap block holding slab s: its header is right before the slab's start.
 LA_INLINE la_block_t *slab_block(const la_slab_t *s)
 {
@@ -164,20 +167,19 @@ LA_INLINE bool slab_is_live(const la_slab_t *s, const void *p)
                      !((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1));
 }
 
-// Whether p, a pointer into slab s, passes the free fast path's tests: the
-// start of a slot handed out, in a slab with no page purged (free_limit),
-// whose words are not a link.  A slot free in its slab keeps its link
+// The free fast path's test (tcache_free): whether p, a pointer into slab
+// s, is the start of a slot handed out, in a slab with no page purged
+// (free_limit), whose words are not a link.  A slot free in its slab keeps its link
 // words until a write after free breaks them (reported when the slab hands
 // the slot out again), so "live" needs no look at the bitmap, whose line
 // is one more cache miss; where this says no, slab_is_live and slab_check
 // give the exact verdict.  malloc_usable_size answers from it: ruby's GC
 // sizes every block before it frees it, and the bitmap's line was 9.5 % of
 // w_ruby's D1 misses (cachegrind, w_ruby 0.1: Ir 496.5M -> 472.9M, D1
-// misses 12.63M -> 11.42M; tcmalloc 480.3M and 11.48M).
+// misses 12.63M -> 11.44M; tcmalloc 480.3M and 11.48M).
 LA_INLINE bool slab_looks_live(const la_slab_t *s, const void *p)
 {
-    return slab_slot_index(s, p) < __atomic_load_n(&s->free_limit, __ATOMIC_RELAXED) &&
-           !la_link_maybe(p);
+    return slab_slot_index(s, p) < la_load_relaxed(&s->free_limit) && !la_link_maybe(p);
 }
 
 // Up to `want` slots of class cls taken from h's slabs (made as needed)

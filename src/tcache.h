@@ -204,8 +204,7 @@ LA_INLINE void tcache_free(void *ptr)
     // Not a slot handed out, or linked free already (or in a slab with
     // purged pages, whose free slots have no link: slab.h): named by the
     // slow path before anything is written.
-    if (LA_UNLIKELY(slab_slot_index(s, p) >= la_load_relaxed(&s->free_limit) ||
-                    la_link_maybe(p)))
+    if (LA_UNLIKELY(!slab_looks_live(s, p)))
         return tcache_free_slow(ptr);
     la_tbin_t *bin = tcache_bin_at(la_tc, cls4);
     if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)

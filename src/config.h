@@ -387,7 +387,7 @@
 // at most 1/LA_SLAB_SPAN_WASTE_DIVISOR of the pages a full slab touches to
 // no slot (scripts/sizeclass.py): 128 KiB for the 2048-byte class (and
 // the 1008-byte one, whose record it shares among 130 slots), 64 KiB for
-// the rest.  A slab's payload is its span less the 16-byte header,
+// the rest.  A slab's block is its span, the 16-byte header first,
 // so a power-of-two class loses a slot per slab: 1024 B of every 64 KiB
 // (perblock-1000 was 1042.4 bytes per block before the 1008 class; 1034.8
 // with 1024-byte slots in 128 KiB, a divisor of 128, which took w_pinned's

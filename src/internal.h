@@ -924,7 +924,11 @@ LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty
 // if none fits.  For a block of any size: the bound on live heap block
 // sizes rises to it.
 LA_HIDDEN la_block_t *heap_alloc_fit(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
-LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align);
+// A block whose payload less `skew` bytes is aligned to `align`: skew 0
+// for the payload itself (memalign), LA_HEADER_BYTES for the header (a
+// slab, which starts at its block).
+LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align,
+                                         size_t skew);
 // heap_alloc() for a block of the tree's class, made live with its req and
 // check word: the top's start when the top is the best fit, with a few
 // stores (issue 14: malloc(1 MiB) + free in a loop); NULL when the heap

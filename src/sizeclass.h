@@ -38,7 +38,9 @@ typedef struct {
     uint32_t shift;
     uint32_t span;   // bytes of a slab: LA_SLAB_BYTES times a power of two
     // Bytes before the first slot, whole LA_SLAB_COLOR_UNITs, less than a
-    // page: the L1 set of the class's first slot (slab_create).
+    // page: the L1 set of the class's first slot (slab_create).  The
+    // slab's header sits in them; a class of colour 0 has its first slot
+    // right after the header (slab_first_offset).
     uint32_t color;
 } la_sizeclass_t;
 

@@ -161,25 +161,27 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     if (s == NULL)
         return NULL;
     const la_sizeclass_t *c = &la_sizeclasses[cls];
-    // The block is the slab's chunks less 16 bytes, preceded by its header
-    // in the last 16 bytes of the chunk before: the next slab's header
-    // then falls in this slab's last 16 bytes, and consecutive slabs pack
-    // without a gap.  With whole 64 KiB payloads, every slab left a hole
-    // before the next aligned one whose header and footer kept two pages
+    // The block is the slab's chunks, its header in the first 16 bytes,
+    // so that consecutive slabs pack without a gap and a slab's pages are
+    // its own.  With whole 64 KiB payloads, every slab left a hole before
+    // the next aligned one whose header and footer kept two pages
     // resident: 100-byte blocks cost 127.7 bytes of RSS each (glibc,
-    // jemalloc, tcmalloc, mimalloc: 112-113).
+    // jemalloc, tcmalloc, mimalloc: 112-113).  With the header in the last
+    // 16 bytes of the chunk before, the next slab's header kept the last
+    // page of a slab resident that its slots had not reached: a page per
+    // slab in a program's first slabs, carved one after the other.
     size_t need = blk_size_for(c->span - LA_HEADER_BYTES);
     // A slab given back leaves a free block that is aligned already, and
     // best fit finds it; heap_alloc_aligned would ask for need + 64 KiB
     // and grow the heap past such blocks (test_slabs saw the heap grow
     // by a slab per refill after a round of remote frees).
     la_block_t *b = heap_alloc(h, need, NULL);
-    if (b != NULL && ((uintptr_t)blk_payload(b) & (LA_SLAB_BYTES - 1)) != 0) {
+    if (b != NULL && ((uintptr_t)b & (LA_SLAB_BYTES - 1)) != 0) {
         heap_free(h, b);
         b = NULL;
     }
     if (b == NULL)
-        b = heap_alloc_aligned(h, need, LA_SLAB_BYTES);
+        b = heap_alloc_aligned(h, need, LA_SLAB_BYTES, LA_HEADER_BYTES);
     if (b == NULL) {
         meta_free(s, cls);
         return NULL;
@@ -197,7 +199,7 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     // reuses) fell in the same set of the L1 cache, and a loop over nine
     // classes (w_pairs) missed on every pop: callgrind's cache model
     // counted 8.0M D1 misses in w_pairs 0.2, 2.6K coloured.
-    s->base = (uintptr_t)blk_payload(b) + c->color;
+    s->base = (uintptr_t)b + slab_first_offset(c);
     s->inv = c->inv;
     s->shift = c->shift;
     s->cls = cls;
@@ -333,16 +335,16 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
         }
         if ((size_t)s->nfree * s->size < page)
             continue;
-        // Whole pages inside the slab's block (its last bytes hold the
-        // next block's header) that its slots reached; page k is the
-        // slab's start plus k pages, its slots those from the one holding
-        // its first byte to the one holding its last (the colour, less
-        // than a page, before slot 0).
+        // Whole pages of the slab but its first (which holds its block's
+        // header) that its slots reached; page k is the slab's start plus
+        // k pages, its slots those from the one holding its first byte to
+        // the one holding its last (header and colour, less than a page,
+        // before slot 0).
         size_t color = slab_color(s);
-        size_t pages = LA_MIN((size_t)(s->span - LA_HEADER_BYTES) / page,
+        size_t pages = LA_MIN((size_t)s->span / page,
                               (color + (size_t)s->carved * s->size + page - 1) / page);
-        size_t run = 0; // first page of the run to give back
-        for (size_t k = 0; k <= pages; k++) {
+        size_t run = 1; // first page of the run to give back
+        for (size_t k = 1; k <= pages; k++) {
             bool take = false;
             if (k < pages && !((s->purged >> k) & 1)) {
                 uint32_t i = k * page < color ? 0 : (uint32_t)((k * page - color) / s->size);

@@ -51,7 +51,7 @@ typedef struct la_slab {
     // The free fast path reads base, inv, shift, cls4 and free_limit, all
     // on the record's first cache line.  104 bytes before the bitmap
     // (issue 13's bytes per block: slab_meta_bytes below).
-    uintptr_t base;          // first slot: slab_start(s) plus the colour
+    uintptr_t base;          // first slot: slab_start(s) plus the header or colour
     uint32_t inv;            // the class's divisibility constant (with shift)
     uint32_t carved;         // slots [0, carved) were handed out once (atomic)
     // What the free fast path compares a slot's index with: `carved`, or 0
@@ -82,22 +82,29 @@ _Static_assert(offsetof(la_slab_t, free_limit) < 64 && offsetof(la_slab_t, shift
                    offsetof(la_slab_t, cls4) < 64,
                "the free fast path's fields share the record's first line");
 
-// Where slab s starts: its first chunk, the payload of its heap block.
+// Where slab s starts: its first chunk, where its heap block's header is.
 // Its first slot (base) is up to a few cache lines in (slab_create's
-// colour), never a chunk.
+// colour, past the header), never a chunk.
 LA_INLINE uintptr_t slab_start(const la_slab_t *s)
 {
     return s->base & ~(uintptr_t)(LA_SLAB_BYTES - 1);
 }
 
-// The bytes before slab s's first slot: its class's colour.
+// Where a slab of class c has its first slot: its colour, which leaves
+// room for the header before it, or right after the header.  Slots
+// [0, nslots) end by the slab's end either way (scripts/sizeclass.py
+// counts them in the span less the header and the colour).
+LA_INLINE size_t slab_first_offset(const la_sizeclass_t *c)
+{
+    return c->color != 0 ? c->color : LA_HEADER_BYTES;
+}
+_Static_assert(LA_SLAB_COLOR_UNIT >= LA_HEADER_BYTES, "a colour holds the header");
+
+// The bytes before slab s's first slot: its header and its colour.
 LA_INLINE size_t slab_color(const la_slab_t *s) { return s->base - slab_start(s); }
 
-// The heap block holding slab s: its header is right before the slab's start.
-LA_INLINE la_block_t *slab_block(const la_slab_t *s)
-{
-    return blk_from_payload((void *)slab_start(s));
-}
+// The heap block holding slab s: its header is the slab's first bytes.
+LA_INLINE la_block_t *slab_block(const la_slab_t *s) { return (la_block_t *)slab_start(s); }
 
 // Bytes of the metadata record of a slab of class cls: its own cache
 // lines, so that slabs of different heaps share none.

@@ -362,11 +362,11 @@ class State:
         names = ("base", "carved", "cls", "size", "nslots", "nfree", "on_avail", "first_word",
                  "next_all", "purged")
         out = {k: int(v[k]) for k in names}
-        # Where the slab starts (its first chunk; the first slot is a colour
-        # of a few cache lines in: slab_start() of src/slab.h), and its
-        # heap block, whose header is right before that.
+        # Where the slab starts (its first chunk; the first slot is past
+        # the header and a colour of a few cache lines: slab_start() of
+        # src/slab.h), which is where its heap block's header is.
         out["start"] = out["base"] & ~((1 << LA_SLAB_SHIFT) - 1)
-        out["block"] = out["start"] - self.layout.header_bytes
+        out["block"] = out["start"]
         out["heap"] = ((int(v["heap"]) - int(self.la["heaps"][0].address))
                        // self.la["heaps"][0].type.sizeof)
         out["freemap"] = v["freemap"]

@@ -687,7 +687,11 @@ void slab_stats(la_slab_stats_t out[LA_SLAB_CLASSES])
             o->slots += s->nslots;
             o->used_slots += s->nslots - s->nfree;
             o->empty_slabs += s->nfree == s->nslots;
+            o->carved_slots += __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
         }
+        // Pushed without the lock: a count of the moment.
+        for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
+            out[c].remote_slots += remote_count(__atomic_load_n(&h->slab_remote[c], __ATOMIC_RELAXED));
         lock_release(&h->lock);
     }
 }

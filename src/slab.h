@@ -238,10 +238,12 @@ LA_HIDDEN size_t slab_purge_pages(la_heap_t *h, bool all);
 // by `func` and aborts (an interior or never-carved slot, a slot already
 // free), before anything is written.  No lock.
 LA_HIDDEN void slab_check(la_slab_t *s, const void *p, const char *func);
-// Per class: slabs, slots in use (handed out by the slabs: live or in a
-// thread cache) and their bytes, summed over every heap (takes each lock).
+// Per class: slabs, slots in use (handed out by the slabs: live, in a
+// thread cache or on a heap's remote list), slots handed out at least
+// once (the rest were never touched), slots on the heaps' remote lists,
+// summed over every heap (takes each lock).
 typedef struct {
-    size_t slabs, slots, used_slots, empty_slabs;
+    size_t slabs, slots, used_slots, empty_slabs, carved_slots, remote_slots;
 } la_slab_stats_t;
 LA_HIDDEN void slab_stats(la_slab_stats_t out[LA_SLAB_CLASSES]);
 // Consistency of h's slabs (check.c): NULL when sound, else what is wrong.

@@ -246,6 +246,41 @@ static void add_row(text_t *t, const char *name, size_t value, bool bytes)
     add(t, "\n");
 }
 
+// Where the bytes of the heaps are, by what holds them (the reports' slot_*
+// and block_* rows; gdb's `heap map` draws the same states): slab slots
+// live, waiting (in a thread cache or on a heap's remote list), free in
+// their slab after use, never handed out (no page touched for them but the
+// slab's first); heap blocks waiting in a thread cache, and free in a heap.
+// The rest of heap_size is live heap blocks and their headers, slab
+// headers, colours and ends, region headers and fences, and blocks other
+// threads freed that their heap has not taken back yet.
+typedef struct {
+    size_t slot_live, slot_waiting, slot_free, slot_unused, block_waiting, block_free;
+} where_t;
+
+static where_t where_bytes(const la_slab_stats_t slabs[LA_SLAB_CLASSES],
+                           const la_class_stats_t classes[NUM_SIZE_CLASSES])
+{
+    where_t w = {0};
+    size_t cached[LA_SLAB_CLASSES] = {0};
+    tcache_cached_slots(cached, &w.block_waiting);
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+        const la_slab_stats_t *k = &slabs[c];
+        size_t size = la_sizeclasses[c].size;
+        // The sets are counted one after the other while other threads
+        // run, so a slot that moved between two counts shows twice: the
+        // waiting ones never outnumber the slots in use.
+        size_t waiting = LA_MIN(cached[c] + k->remote_slots, k->used_slots);
+        w.slot_live += (k->used_slots - waiting) * size;
+        w.slot_waiting += waiting * size;
+        w.slot_free += (k->carved_slots - k->used_slots) * size;
+        w.slot_unused += (k->slots - k->carved_slots) * size;
+    }
+    for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
+        w.block_free += classes[c].free_bytes;
+    return w;
+}
+
 static void format_text(text_t *t, const mem_stats_t *s)
 {
     char program[LA_PROGRAM_NAME_BYTES];
@@ -254,8 +289,20 @@ static void format_text(text_t *t, const mem_stats_t *s)
     add(t, "  program          %s\n", program);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         add_row(t, fields[i].name, field_value(s, &fields[i]), fields[i].bytes);
-    // Not in mem_stats_t: the whole process's RSS, read as the report is made.
+    // Not in mem_stats_t: the whole process's RSS, read as the report is
+    // made, and where the heaps' bytes are.
     add_row(t, "resident_bytes", os_resident_bytes(), true);
+    la_slab_stats_t slabs[LA_SLAB_CLASSES];
+    slab_stats(slabs);
+    la_class_stats_t classes[NUM_SIZE_CLASSES];
+    stats_by_class(classes);
+    where_t w = where_bytes(slabs, classes);
+    add_row(t, "slot_live_bytes", w.slot_live, true);
+    add_row(t, "slot_waiting_bytes", w.slot_waiting, true);
+    add_row(t, "slot_free_bytes", w.slot_free, true);
+    add_row(t, "slot_unused_bytes", w.slot_unused, true);
+    add_row(t, "block_waiting_bytes", w.block_waiting, true);
+    add_row(t, "block_free_bytes", w.block_free, true);
     // The heap profiler's figures, when it is on (ALLOCATOR_PROF).
     if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
         size_t samples, sites, table_bytes;
@@ -274,8 +321,6 @@ static void format_text(text_t *t, const mem_stats_t *s)
     }
     // Per slab class: slots handed out by the slabs (live, or waiting in
     // a thread cache) of the slots their slabs hold.
-    la_slab_stats_t slabs[LA_SLAB_CLASSES];
-    slab_stats(slabs);
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
         if (slabs[c].slabs != 0)
             add(t, "  slab class %4u B: %6zu slabs %9zu of %9zu slots in use, %12zu bytes\n",
@@ -311,7 +356,14 @@ static void format_json(text_t *t, const mem_stats_t *s)
     add_json_string(t, program);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         add(t, ",\"%s\":%zu", fields[i].name, field_value(s, &fields[i]));
-    add(t, ",\"resident_bytes\":%zu,\"size_classes\":[", os_resident_bytes());
+    la_slab_stats_t slabs[LA_SLAB_CLASSES];
+    slab_stats(slabs);
+    where_t w = where_bytes(slabs, classes);
+    add(t, ",\"resident_bytes\":%zu,\"slot_live_bytes\":%zu,\"slot_waiting_bytes\":%zu",
+        os_resident_bytes(), w.slot_live, w.slot_waiting);
+    add(t, ",\"slot_free_bytes\":%zu,\"slot_unused_bytes\":%zu", w.slot_free, w.slot_unused);
+    add(t, ",\"block_waiting_bytes\":%zu,\"block_free_bytes\":%zu,\"size_classes\":[",
+        w.block_waiting, w.block_free);
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
         la_class_stats_t *k = &classes[c];
         // max_bytes 0: the last class, without an upper bound.
@@ -321,15 +373,14 @@ static void format_json(text_t *t, const mem_stats_t *s)
         add(t, ",\"cached_blocks\":%zu,\"cached_bytes\":%zu}", k->cached_blocks, k->cached_bytes);
     }
     // Every slab class, used or not, so that readers see a fixed shape.
-    la_slab_stats_t slabs[LA_SLAB_CLASSES];
-    slab_stats(slabs);
     add(t, "],\"slab_classes\":[");
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
         la_slab_stats_t *k = &slabs[c];
         add(t, "%s{\"slot_bytes\":%u,\"slabs\":%zu,\"empty_slabs\":%zu,\"slots\":%zu", c ? "," : "",
             la_sizeclasses[c].size, k->slabs, k->empty_slabs, k->slots);
-        add(t, ",\"used_slots\":%zu,\"used_bytes\":%zu}", k->used_slots,
+        add(t, ",\"used_slots\":%zu,\"used_bytes\":%zu", k->used_slots,
             k->used_slots * la_sizeclasses[c].size);
+        add(t, ",\"carved_slots\":%zu,\"remote_slots\":%zu}", k->carved_slots, k->remote_slots);
     }
     add(t, "]");
     if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {

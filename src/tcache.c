@@ -1273,6 +1273,23 @@ void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
     lock_release(&la.tc_lock);
 }
 
+void tcache_cached_slots(size_t slots[LA_SLAB_CLASSES], size_t *block_bytes)
+{
+    lock_acquire(&la.tc_lock);
+    for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
+        for (size_t i = 0; i < LA_TC_BINS; i++) {
+            la_tbin_t *bin = &tc->bins[i];
+            int32_t n = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
+            if (n <= 0)
+                continue;
+            if (i < LA_TC_SMALL_BINS)
+                slots[i] += (size_t)n;
+            else
+                *block_bytes += (size_t)n * bin_block_bytes(tc, bin);
+        }
+    lock_release(&la.tc_lock);
+}
+
 void tcache_lock_all(void) { lock_acquire(&la.tc_lock); }
 void tcache_unlock_all(void) { lock_release(&la.tc_lock); }
 

@@ -239,6 +239,10 @@ LA_HIDDEN void tcache_flush_current(void);
 LA_HIDDEN void tcache_sum_counters(la_counters_t *sum);
 // Blocks waiting in every live cache, by heap size class.
 LA_HIDDEN void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
+// Slots waiting in every live cache's slab bins, by slab class, added into
+// slots[]; the bytes of the medium bins' blocks (at their classes' sizes)
+// added into *block_bytes.
+LA_HIDDEN void tcache_cached_slots(size_t slots[LA_SLAB_CLASSES], size_t *block_bytes);
 // The heap the calling thread allocates from outside its cache.
 LA_HIDDEN la_heap_t *tcache_heap(void);
 // balance() (tcache.c) without the slots the bins hold now: it moves only

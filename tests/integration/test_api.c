@@ -359,6 +359,73 @@ static void test_stats(void)
     CHECK_EQ(t2.num_frees, 64);
 }
 
+// The report's slot_* rows split the slab slots by state.  A child prints
+// the report, allocates 1000 slots of 112 bytes (100-byte requests)
+// through the thread cache, prints it, frees them, and prints it again.
+enum { BY_STATE_BLOCKS = 1000, BY_STATE_SLOT = 112 };
+
+static void print_reports_around_slots(void)
+{
+    static void *v[BY_STATE_BLOCKS];
+    mem_print_stats();
+    for (int i = 0; i < BY_STATE_BLOCKS; i++)
+        v[i] = mem_malloc_ts(100);
+    mem_print_stats();
+    for (int i = 0; i < BY_STATE_BLOCKS; i++)
+        mem_free_ts(v[i]);
+    mem_print_stats();
+}
+
+typedef struct {
+    size_t live, waiting, free, unused, slots; // slots: every slab's, in bytes
+} by_state_t;
+
+// Reads the n-th report (from 0) of the text in buf.
+static by_state_t parse_by_state(const char *buf, int n)
+{
+    const char *r = buf;
+    for (int i = 0; i <= n; i++) {
+        r = strstr(i ? r + 1 : r, "liballocator statistics");
+        REQUIRE(r != NULL);
+    }
+    const char *end = strstr(r + 1, "liballocator statistics");
+    by_state_t b = {0};
+    size_t *field[] = {&b.live, &b.waiting, &b.free, &b.unused};
+    const char *name[] = {"slot_live_bytes", "slot_waiting_bytes", "slot_free_bytes",
+                          "slot_unused_bytes"};
+    for (int i = 0; i < 4; i++) {
+        const char *f = strstr(r, name[i]);
+        REQUIRE(f != NULL && (end == NULL || f < end));
+        REQUIRE(sscanf(f + strlen(name[i]), "%zu", field[i]) == 1);
+    }
+    for (const char *l = strstr(r, "slab class"); l != NULL && (end == NULL || l < end);
+         l = strstr(l + 1, "slab class")) {
+        unsigned size;
+        size_t slabs, used, slots;
+        REQUIRE(sscanf(l, "slab class %u B: %zu slabs %zu of %zu", &size, &slabs, &used, &slots) ==
+                4);
+        b.slots += slots * size;
+    }
+    return b;
+}
+
+static void test_report_bytes_by_state(void)
+{
+    static char buf[64 * 1024];
+    int status = run_child(print_reports_around_slots, buf, sizeof buf);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    by_state_t b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = parse_by_state(buf, i);
+        // The states split every slab's slots, no slot in two.
+        CHECK_EQ(b[i].live + b[i].waiting + b[i].free + b[i].unused, b[i].slots);
+    }
+    CHECK_EQ(b[1].live - b[0].live, (size_t)BY_STATE_BLOCKS * BY_STATE_SLOT);
+    CHECK_EQ(b[2].live, b[0].live);
+    // The bin keeps the last slots freed (and its refill's spares before).
+    CHECK(b[2].waiting >= BY_STATE_SLOT);
+}
+
 // Blocks grown in place by realloc (mem_realloc_ts: the exported
 // family's path) take no other slow path, and their growth must still
 // reach the peak (it lags by at most LA_TC_PUBLISH_BYTES per thread): 64
@@ -398,6 +465,7 @@ int main(void)
     test_medium_neighbour_classes();
     test_peak_of_big_blocks_with_threads();
     test_stats();
+    test_report_bytes_by_state();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_api");
 }

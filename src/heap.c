@@ -75,6 +75,8 @@ void la_init_slow(void)
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();
+        if (la.options.heaps == 0 && la.options.arena_max != 0)
+            target = (unsigned)LA_MIN((size_t)target, la.options.arena_max);
         la.heap_target = LA_MAX(1u, LA_MIN(target, (unsigned)LA_MAX_HEAPS));
         __atomic_store_n(&la.ready, 1, __ATOMIC_RELEASE);
     }

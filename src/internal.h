@@ -466,6 +466,9 @@ typedef struct {
     size_t prof_bytes;  // ALLOCATOR_PROF: mean bytes between samples (0: off)
     int prof_leaks;     // ALLOCATOR_PROF_LEAKS: 1 leak report on stderr at exit
     size_t guard_sample; // ALLOCATOR_GUARD_SAMPLE: one allocation in about N guarded (0: off)
+    // glibc.malloc.arena_max or MALLOC_ARENA_MAX: at most this many heaps
+    // when ALLOCATOR_HEAPS is not set (0: no bound, as in glibc).
+    size_t arena_max;
 } la_options_t;
 
 struct la_tcache;

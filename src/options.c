@@ -58,19 +58,33 @@ static const char *const string_options[] = {"ALLOCATOR_PROF_FILE", "ALLOCATOR_P
 
 #define NUM_OPTIONS (sizeof table / sizeof table[0])
 
-// Where an option's value came from, for ALLOCATOR_VERBOSE.
-typedef enum { FROM_DEFAULT, FROM_ENV, FROM_TUNABLE } source_t;
+// Where an option's value came from, for ALLOCATOR_VERBOSE: the default,
+// its ALLOCATOR_* variable, a GLIBC_TUNABLES entry, or the environment
+// variable glibc reads for that tunable (mallopt(3)).
+typedef enum { FROM_DEFAULT, FROM_ENV, FROM_TUNABLE, FROM_ALIAS } source_t;
 
-// The glibc tunables that have a meaning here, and the option each sets
-// (docs/API.md lists the others, which are ignored).
+// The glibc tunables that have a meaning here, the variable glibc also
+// reads for each, and the field each sets (docs/API.md lists the others,
+// which are ignored).  A program tuned for glibc keeps its settings:
+// MALLOC_ARENA_MAX=2, the usual cap on a threaded server's memory, caps
+// the heaps as it capped glibc's arenas.
 static const struct {
-    const char *name;
-    size_t offset; // of the size_t field in la_options_t
-    size_t max;    // beyond it glibc ignores the tunable, and so do we
+    const char *name;  // in GLIBC_TUNABLES
+    const char *alias; // glibc's environment variable for it
+    size_t offset;     // of the size_t field in la_options_t
+    size_t max;        // beyond it glibc ignores the tunable, and so do we
+    bool threshold;    // setting it fixes both thresholds, as in glibc
 } tunables[] = {
-    {"glibc.malloc.mmap_threshold", FIELD(mmap_bytes), LA_MMAP_THRESHOLD_MAX},
-    {"glibc.malloc.trim_threshold", FIELD(trim_bytes), SIZE_MAX},
+    {"glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_", FIELD(mmap_bytes),
+     LA_MMAP_THRESHOLD_MAX, true},
+    {"glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_", FIELD(trim_bytes), SIZE_MAX, true},
+    {"glibc.malloc.arena_max", "MALLOC_ARENA_MAX", FIELD(arena_max), SIZE_MAX, false},
 };
+#define NUM_TUNABLES (sizeof tunables / sizeof tunables[0])
+
+// Where each tunable's value came from (FROM_DEFAULT: not set, or an
+// ALLOCATOR_* variable set the same field), for ALLOCATOR_VERBOSE.
+static source_t tunable_from[NUM_TUNABLES];
 
 typedef enum { PARSE_OK, PARSE_BAD, PARSE_TOO_BIG } parse_t;
 
@@ -325,12 +339,16 @@ static size_t option_index(size_t offset)
 }
 
 // GLIBC_TUNABLES=name=value:name=value...: glibc.malloc.mmap_threshold and
-// trim_threshold set the two thresholds (and fix them, as in glibc), unless
-// an ALLOCATOR_* variable set that one already.  The string is read where
-// it is, nothing copied or allocated; malformed entries and tunables
-// without a meaning here are skipped, silently, as glibc does.
+// trim_threshold set the two thresholds (and fix them, as in glibc), and
+// glibc.malloc.arena_max caps the heaps, unless an ALLOCATOR_* variable set
+// that field already.  A tunable not in GLIBC_TUNABLES comes from its
+// alias variable (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
+// MALLOC_ARENA_MAX) if that is set, as glibc reads them.  The strings are
+// read where they are, nothing copied or allocated; malformed entries and
+// tunables without a meaning here are skipped, silently, as glibc does.
 static void read_tunables(la_options_t *opts, source_t *from)
 {
+    size_t value[NUM_TUNABLES];
     const char *s = os_getenv("GLIBC_TUNABLES");
     while (s != NULL && *s != '\0') {
         const char *name = s, *eq = NULL;
@@ -344,20 +362,57 @@ static void read_tunables(la_options_t *opts, source_t *from)
             s++;
         if (eq == NULL)
             continue;
-        for (size_t i = 0; i < sizeof tunables / sizeof tunables[0]; i++) {
+        for (size_t i = 0; i < NUM_TUNABLES; i++) {
             const char *t = tunables[i].name;
             size_t len = __builtin_strlen(t);
-            size_t v;
             if ((size_t)(eq - name) != len || __builtin_memcmp(name, t, len) != 0)
                 continue;
-            size_t k = option_index(tunables[i].offset);
-            if (!parse_tunable_value(eq + 1, end, &v) || v > tunables[i].max || from[k] == FROM_ENV)
-                break;
-            *(size_t *)((char *)opts + tunables[i].offset) = v;
-            from[k] = FROM_TUNABLE;
-            opts->thresholds_fixed = true;
+            size_t v;
+            if (parse_tunable_value(eq + 1, end, &v) && v <= tunables[i].max) {
+                value[i] = v;
+                tunable_from[i] = FROM_TUNABLE;
+            }
+            break;
         }
     }
+    for (size_t i = 0; i < NUM_TUNABLES; i++) {
+        const char *v = tunable_from[i] == FROM_DEFAULT ? os_getenv(tunables[i].alias) : NULL;
+        if (v != NULL && parse_tunable_value(v, v + __builtin_strlen(v), &value[i]) &&
+            value[i] <= tunables[i].max)
+            tunable_from[i] = FROM_ALIAS;
+    }
+    for (size_t i = 0; i < NUM_TUNABLES; i++) {
+        size_t k = option_index(tunables[i].offset); // NUM_OPTIONS: no ALLOCATOR_* variable
+        if (tunable_from[i] == FROM_DEFAULT || (k < NUM_OPTIONS && from[k] == FROM_ENV)) {
+            tunable_from[i] = FROM_DEFAULT;
+            continue;
+        }
+        *(size_t *)((char *)opts + tunables[i].offset) = value[i];
+        if (k < NUM_OPTIONS)
+            from[k] = tunable_from[i];
+        if (tunables[i].threshold)
+            opts->thresholds_fixed = true;
+    }
+}
+
+// The tunable that sets the field at `offset` (there is one).
+static size_t tunable_of(size_t offset)
+{
+    size_t i = 0;
+    while (tunables[i].offset != offset)
+        i++;
+    return i;
+}
+
+// Where tunable i came from (FROM_TUNABLE or FROM_ALIAS), in parentheses
+// after `before`, into buf.
+static const char *tunable_note(char *buf, size_t cap, const char *before, size_t i)
+{
+    if (tunable_from[i] == FROM_TUNABLE)
+        log_format_args(buf, cap, "(%sGLIBC_TUNABLES %s)", before, tunables[i].name);
+    else
+        log_format_args(buf, cap, "(%s%s)", before, tunables[i].alias);
+    return buf;
 }
 
 // ALLOCATOR_VERBOSE: one line per option, in the table's order, with
@@ -386,12 +441,17 @@ static void print_options(const la_options_t *opts, const source_t *from)
         const char *note = "(default)";
         bool threshold = o->offset == FIELD(mmap_bytes) || o->offset == FIELD(trim_bytes);
         char tunable[80];
+        size_t arena = tunable_of(FIELD(arena_max));
         if (from[k] == FROM_ENV) {
             note = "(environment)";
-        } else if (from[k] == FROM_TUNABLE) {
-            log_format_args(tunable, sizeof tunable, "(GLIBC_TUNABLES glibc.malloc.%s)",
-                            o->offset == FIELD(mmap_bytes) ? "mmap_threshold" : "trim_threshold");
-            note = tunable;
+        } else if (from[k] == FROM_TUNABLE || from[k] == FROM_ALIAS) {
+            note = tunable_note(tunable, sizeof tunable, "", tunable_of(o->offset));
+        } else if (o->offset == FIELD(heaps) && v == 0 && tunable_from[arena] != FROM_DEFAULT &&
+                   opts->arena_max != 0) {
+            char before[48];
+            log_format_args(before, sizeof before, "default: one per CPU, at most %zu: ",
+                            opts->arena_max);
+            note = tunable_note(tunable, sizeof tunable, before, arena);
         } else if (threshold)
             note = opts->thresholds_fixed ? "(default; fixed: a threshold was set)"
                                           : "(default; rises with the large blocks freed, as glibc's)";

@@ -208,3 +208,52 @@ print("trimmed" if after < before - (4 << 20) else "kept")
     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
     grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt
 }
+
+@test "glibc's variables MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ work as under glibc" {
+    local t
+    for t in MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=67108864 \
+        "MALLOC_MMAP_THRESHOLD_=0x100000 MALLOC_TRIM_THRESHOLD_=67108864"; do
+        env -u LD_PRELOAD $t /usr/bin/python3 -c "$thresholds_py" >glibc.txt
+        env $t ALLOCATOR_DECAY_MS=0 LD_PRELOAD="$LIBALLOCATOR" /usr/bin/python3 -c "$thresholds_py" \
+            >out.txt 2>err.txt
+        if ! diff -u glibc.txt out.txt; then
+            echo "$t: glibc and liballocator differ (above)" >&2
+            return 1
+        fi
+        [ ! -s err.txt ]
+    done
+    # GLIBC_TUNABLES wins over the variable, as in glibc; ALLOCATOR_VERBOSE
+    # names the variable that was used.
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536 MALLOC_MMAP_THRESHOLD_=1048576 \
+        MALLOC_TRIM_THRESHOLD_=1048576 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qx '  ALLOCATOR_MMAP_THRESHOLD=64k *(GLIBC_TUNABLES glibc.malloc.mmap_threshold)' err.txt
+    grep -qx '  ALLOCATOR_TRIM_THRESHOLD=1m *(MALLOC_TRIM_THRESHOLD_)' err.txt
+}
+
+# Four threads that allocate: each thread past the first takes the next
+# heap while there are fewer than the target.
+heaps_py='
+import threading
+def work():
+    keep = [bytearray(100) for _ in range(1000)]
+threads = [threading.Thread(target=work) for _ in range(3)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+'
+
+heaps_made() {
+    env "$@" ALLOCATOR_STATS=json LD_PRELOAD="$LIBALLOCATOR" /usr/bin/python3 -c "$heaps_py" \
+        2>&1 >/dev/null | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["liballocator"]["num_heaps"])'
+}
+
+@test "MALLOC_ARENA_MAX and glibc.malloc.arena_max cap the heaps as they cap glibc's arenas" {
+    [ "$(heaps_made ALLOCATOR_HEAPS=3)" = 3 ] # the program does spread over heaps
+    [ "$(heaps_made MALLOC_ARENA_MAX=1)" = 1 ]
+    [ "$(heaps_made GLIBC_TUNABLES=glibc.malloc.arena_max=1)" = 1 ]
+    # 0 is glibc's "no bound".
+    [ "$(heaps_made MALLOC_ARENA_MAX=0 ALLOCATOR_HEAPS=2)" = 2 ]
+    # ALLOCATOR_HEAPS says how many heaps exactly, whatever caps glibc's.
+    [ "$(heaps_made MALLOC_ARENA_MAX=1 ALLOCATOR_HEAPS=2)" = 2 ]
+    MALLOC_ARENA_MAX=1 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qx '  ALLOCATOR_HEAPS=0 *(default: one per CPU, at most 1: MALLOC_ARENA_MAX)' err.txt
+}

@@ -268,10 +268,12 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
 }
 
 // Honoured: M_MMAP_THRESHOLD (a value above LA_MMAP_THRESHOLD_MAX, or
-// negative, counts as that maximum), M_TRIM_THRESHOLD.  The return values
+// negative, counts as that maximum), M_TRIM_THRESHOLD, M_ARENA_MAX (the
+// threads that start later spread over at most that many heaps; 0 or
+// less is ignored, as by glibc).  The return values
 // are glibc 2.36's, measured parameter by parameter: 1 for everything
 // except an M_MXFAST above glibc's 160 bytes (or negative), so that a
-// program that checks the result of a tuning hint we ignore (M_ARENA_MAX,
+// program that checks the result of a tuning hint we ignore (M_ARENA_TEST,
 // M_PERTURB, M_MXFAST...) behaves as under glibc; docs/API.md keeps the
 // list.
 LA_EXPORT int mallopt(int param, int value)
@@ -289,6 +291,10 @@ LA_EXPORT int mallopt(int param, int value)
     }
     case M_TRIM_THRESHOLD: // glibc: a negative value never trims the brk top
         la_store_relaxed(&la.trim_threshold, value < 0 ? SIZE_MAX / 2 : (size_t)value);
+        return 1;
+    case M_ARENA_MAX:
+        if (value > 0)
+            heap_cap_target((size_t)value);
         return 1;
     case M_MXFAST: // glibc's bound on its fastbins; we have none
         return (size_t)value <= LA_GLIBC_MXFAST_MAX ? 1 : 0;

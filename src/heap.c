@@ -75,9 +75,8 @@ void la_init_slow(void)
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();
-        if (la.options.heaps == 0 && la.options.arena_max != 0)
-            target = (unsigned)LA_MIN((size_t)target, la.options.arena_max);
         la.heap_target = LA_MAX(1u, LA_MIN(target, (unsigned)LA_MAX_HEAPS));
+        heap_cap_target(la.options.arena_max);
         __atomic_store_n(&la.ready, 1, __ATOMIC_RELEASE);
     }
     lock_release(&la.init_lock);
@@ -117,6 +116,15 @@ bool la_adapt_thresholds(size_t freed_bytes)
     la_store_relaxed(&la.dyn_mmap_threshold, freed_bytes);
     la_store_relaxed(&la.dyn_trim_threshold, 2 * freed_bytes);
     return true;
+}
+
+void heap_cap_target(size_t most)
+{
+    if (la.options.heaps != 0 || most == 0)
+        return;
+    unsigned target = (unsigned)LA_MIN((size_t)os_cpu_count(), most);
+    target = LA_MAX(1u, LA_MIN(target, (unsigned)LA_MAX_HEAPS));
+    __atomic_store_n(&la.heap_target, target, __ATOMIC_RELAXED);
 }
 
 la_heap_t *heap_ensure(unsigned index)

@@ -906,6 +906,10 @@ LA_INLINE void la_ensure_init(void)
 LA_HIDDEN la_heap_t *heap_get(unsigned index);
 // Heap `index`, set up first if this is its first use.
 LA_HIDDEN la_heap_t *heap_ensure(unsigned index);
+// glibc's arena_max (the environment, or mallopt(M_ARENA_MAX)): caches made
+// from now on spread over at most `most` heaps (0: no bound), unless
+// ALLOCATOR_HEAPS set their number.  Caches made before keep their heap.
+LA_HIDDEN void heap_cap_target(size_t most);
 // Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX).
 LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
 // The mmap threshold of the exported family (ts) or of the mem_* path.

@@ -73,7 +73,7 @@ static void publish_lazily(la_tcache_t *tc)
 
 static la_heap_t *heap_for_cache(size_t nth_cache)
 {
-    unsigned index = (unsigned)(nth_cache % la.heap_target);
+    unsigned index = (unsigned)(nth_cache % __atomic_load_n(&la.heap_target, __ATOMIC_RELAXED));
     return heap_ensure(index);
 }
 

@@ -246,8 +246,15 @@ heaps_made() {
         2>&1 >/dev/null | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["liballocator"]["num_heaps"])'
 }
 
+# A cap of 1 shows only where the default makes more than one heap.
+skip_on_one_heap() {
+    [ "$(heaps_made X=1)" -ge 2 ] ||
+        skip "one CPU in the affinity mask: one heap by default, so a cap of 1 changes nothing"
+}
+
 @test "MALLOC_ARENA_MAX and glibc.malloc.arena_max cap the heaps as they cap glibc's arenas" {
     [ "$(heaps_made ALLOCATOR_HEAPS=3)" = 3 ] # the program does spread over heaps
+    skip_on_one_heap
     [ "$(heaps_made MALLOC_ARENA_MAX=1)" = 1 ]
     [ "$(heaps_made GLIBC_TUNABLES=glibc.malloc.arena_max=1)" = 1 ]
     # 0 is glibc's "no bound".
@@ -256,4 +263,13 @@ heaps_made() {
     [ "$(heaps_made MALLOC_ARENA_MAX=1 ALLOCATOR_HEAPS=2)" = 2 ]
     MALLOC_ARENA_MAX=1 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
     grep -qx '  ALLOCATOR_HEAPS=0 *(default: one per CPU, at most 1: MALLOC_ARENA_MAX)' err.txt
+}
+
+@test "mallopt(M_ARENA_MAX, n) caps the heaps of the threads that start after it" {
+    local cap='import ctypes; ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX'
+    skip_on_one_heap
+    heaps_py="$cap
+$heaps_py"
+    [ "$(heaps_made X=1)" = 1 ]
+    [ "$(heaps_made ALLOCATOR_HEAPS=3)" = 3 ] # ALLOCATOR_HEAPS still wins
 }

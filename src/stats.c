@@ -250,7 +250,8 @@ static void add_row(text_t *t, const char *name, size_t value, bool bytes)
 // and block_* rows; gdb's `heap map` draws the same states): slab slots
 // live, waiting (in a thread cache or on a heap's remote list), free in
 // their slab after use, never handed out (no page touched for them but the
-// slab's first); heap blocks waiting in a thread cache, and free in a heap.
+// slab's first); heap blocks waiting in a thread cache, and free in a heap
+// (on its lists and tree, and its top).
 // The rest of heap_size is live heap blocks and their headers, slab
 // headers, colours and ends, region headers and fences, and blocks other
 // threads freed that their heap has not taken back yet.
@@ -278,6 +279,17 @@ static where_t where_bytes(const la_slab_stats_t slabs[LA_SLAB_CLASSES],
     }
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
         w.block_free += classes[c].free_bytes;
+    // The top is on no list (bins.c).
+    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++) {
+        la_heap_t *h = &la.heaps[i];
+        debug_quiet_begin(); // a free block is not the program's memory
+        lock_acquire(&h->lock);
+        if (h->top != NULL)
+            w.block_free += blk_size(h->top);
+        lock_release(&h->lock);
+        debug_quiet_end();
+    }
     return w;
 }
 

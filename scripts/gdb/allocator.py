@@ -161,6 +161,19 @@ class Memory:
         return struct.unpack("<H", self.read(addr, 2))[0]
 
 
+class ExactMemory(Memory):
+    """Reads exactly the bytes asked for.  Reading a page the program never
+    touched maps the zero page into it, which mincore() and the pagemap
+    then count as resident: a chunk read around a free block's header made
+    `heap stats` change the heap_resident_bytes the program reports next."""
+
+    def read(self, addr, n):
+        try:
+            return bytes(self.inferior.read_memory(addr, n))
+        except (gdb.MemoryError, OverflowError, ValueError):
+            raise Problem("cannot read memory", addr)
+
+
 # ---- the allocator's state ----------------------------------------------------
 
 
@@ -493,6 +506,10 @@ STAT_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage",
                "num_munmaps", "heap_size", "mmap_bytes", "num_heaps", "large_cached",
                "large_cache_bytes", "num_purges", "released_bytes", "num_large",
                "heap_resident_bytes")
+# Where the heaps' bytes are: the report's rows after resident_bytes (not
+# in mem_stats_t; `heap stats --inferior` has none of them).
+WHERE_FIELDS = ("slot_live_bytes", "slot_waiting_bytes", "slot_free_bytes", "slot_unused_bytes",
+                "block_waiting_bytes", "block_free_bytes")
 # Fields mem_get_stats() reports since the last mem_reset (la.reset_base).
 RESET_FIELDS = ("total_allocated", "total_freed", "num_allocations", "num_frees",
                 "num_splits", "num_coalesces", "num_mmaps", "num_munmaps", "num_purges",
@@ -571,12 +588,77 @@ def compute_stats(st):
     base = la["reset_base"]
     for k in RESET_FIELDS:
         s[k] = (s[k] - int(base[k])) & MASK64
+    s.update(where_bytes(st))
     return s
+
+
+def medium_block_bytes(m):
+    """blk_size_for(medium_class_bytes(m)) of src/tcache.c: the block size
+    of medium bin m (thread-cache bin small_bins + m)."""
+    base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
+    usable = base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)
+    return max((usable + 16 + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT, MIN_BLOCK_SIZE)
+
+
+def where_bytes(st):
+    """where_bytes() of src/stats.c: the slab slots live, waiting (thread
+    caches, remote lists), free in their slab, never handed out; the heap
+    blocks waiting in thread caches, and free (lists, tree, top)."""
+    chunked, st.mem = st.mem, ExactMemory()
+    try:
+        return where_bytes_read(st)
+    finally:
+        st.mem = chunked
+
+
+def where_bytes_read(st):
+    """where_bytes() with exact reads: the free blocks' headers and nodes
+    are on pages the heap wrote, their neighbours may not be."""
+    lay = st.layout
+    n = len(SLAB_SIZES)
+    used, carved, slots, waiting = [0] * n, [0] * n, [0] * n, [0] * n
+    w = dict.fromkeys(WHERE_FIELDS, 0)
+    for i in range(st.num_heaps):
+        h = st.heap(i)
+        for _, f in st.slabs(h):
+            c = f["cls"]
+            used[c] += f["nslots"] - f["nfree"]
+            carved[c] += f["carved"]
+            slots[c] += f["nslots"]
+        for c in range(n):
+            waiting[c] += int(h["slab_remote"][c]) >> LA_SLAB_ADDR_BITS
+        for c in range(lay.num_classes - 1):
+            f, seen = int(h["bins"][c]), set()
+            while f and f not in seen and len(seen) < WALK_LIMIT:
+                seen.add(f)
+                w["block_free_bytes"] += st.mem.u64(f) & LA_SIZE_MASK
+                f = st.mem.u64(f + lay.free["next"])
+        w["block_free_bytes"] += sum(tree_sizes(st, int(h["tree"]), i))
+        top = int(h["top"])
+        if top:
+            w["block_free_bytes"] += st.mem.u64(top) & LA_SIZE_MASK
+    for tc in st.caches():
+        for b in range(lay.tc_bins):
+            _, room, cap = st.tc_bin(int(tc), b)
+            if cap - room <= 0:
+                continue
+            if b < lay.tc_small_bins:
+                waiting[b] += cap - room
+            else:
+                w["block_waiting_bytes"] += (cap - room) * medium_block_bytes(b - lay.tc_small_bins)
+    for c in range(n):
+        size, held = SLAB_SIZES[c], min(waiting[c], used[c])
+        w["slot_live_bytes"] += (used[c] - held) * size
+        w["slot_waiting_bytes"] += held * size
+        w["slot_free_bytes"] += (carved[c] - used[c]) * size
+        w["slot_unused_bytes"] += (slots[c] - carved[c]) * size
+    return w
 
 
 # Fields that are byte counts: the report shows them in KiB/MiB/GiB too.
 BYTE_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
-               "mmap_bytes", "large_cache_bytes", "released_bytes", "heap_resident_bytes")
+               "mmap_bytes", "large_cache_bytes", "released_bytes", "heap_resident_bytes") + \
+    WHERE_FIELDS
 
 
 def bytes_for_people(n):
@@ -598,7 +680,7 @@ def print_stats(title, s):
     # The layout of mem_print_stats() (src/stats.c): the number ends at
     # column 35, sizes are followed by the same in KiB/MiB/GiB.
     lines = [title]
-    for name in STAT_FIELDS:
+    for name in STAT_FIELDS + tuple(k for k in WHERE_FIELDS if k in s):
         if s[name] is None:  # what this gdb could not read
             lines.append("  %s %*s" % (name, 32 - len(name), "?"))
             continue
@@ -1692,7 +1774,8 @@ class HeapStatsCommand(gdb.Command):
 
 heap stats             sums the counters from memory as src/stats.c does
                        (heaps, large blocks, thread caches, retired caches,
-                       minus the last mem_reset); safe inside malloc.
+                       minus the last mem_reset), and says where the heaps'
+                       bytes are, as the report does; safe inside malloc.
 heap stats --inferior  calls the program's mem_get_stats() (takes its locks;
                        refused while one is held)."""
 

@@ -206,6 +206,8 @@ echo @@fields\n
 python print("\n".join(f.name for f in gdb.lookup_type("mem_stats_t").fields()))
 echo @@check_inferior\n
 heap check --inferior
+echo @@report\n
+call (void)mem_print_stats()
 echo @@end\n
 kill
 GDB
@@ -219,6 +221,14 @@ GDB
         mine=$(stats_field stats "$f") theirs=$(stats_field stats_inferior "$f")
         [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
             fail_with "heap stats says $f = '$mine', mem_get_stats() says '$theirs'"
+    done
+    # Where the heaps' bytes are, read from memory, is what the program's
+    # own report says (its stderr is gdb's here).
+    for f in slot_live_bytes slot_waiting_bytes slot_free_bytes slot_unused_bytes \
+        block_waiting_bytes block_free_bytes; do
+        mine=$(stats_field stats "$f") theirs=$(stats_field report "$f")
+        [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
+            fail_with "heap stats says $f = '$mine', mem_print_stats() says '$theirs'"
     done
     expect_line check_inferior 'mem_check_heap\(\) returned 0$'
 }

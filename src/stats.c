@@ -248,15 +248,15 @@ static void add_row(text_t *t, const char *name, size_t value, bool bytes)
 
 // Where the bytes of the heaps are, by what holds them (the reports' slot_*
 // and block_* rows; gdb's `heap map` draws the same states): slab slots
-// live, waiting (in a thread cache or on a heap's remote list), free in
-// their slab after use, never handed out (no page touched for them but the
-// slab's first); heap blocks waiting in a thread cache, and free in a heap
-// (on its lists and tree, and its top).
+// live, in a thread cache, on a heap's remote list (freed by another
+// thread, not taken back yet), free in their slab after use, never handed
+// out (no page touched for them but the slab's first); heap blocks in a
+// thread cache, and free in a heap (on its lists and tree, and its top).
 // The rest of heap_size is live heap blocks and their headers, slab
 // headers, colours and ends, region headers and fences, and blocks other
 // threads freed that their heap has not taken back yet.
 typedef struct {
-    size_t slot_live, slot_waiting, slot_free, slot_unused, block_waiting, block_free;
+    size_t slot_live, slot_cached, slot_remote, slot_free, slot_unused, block_cached, block_free;
 } where_t;
 
 static where_t where_bytes(const la_slab_stats_t slabs[LA_SLAB_CLASSES],
@@ -264,16 +264,18 @@ static where_t where_bytes(const la_slab_stats_t slabs[LA_SLAB_CLASSES],
 {
     where_t w = {0};
     size_t cached[LA_SLAB_CLASSES] = {0};
-    tcache_cached_slots(cached, &w.block_waiting);
+    tcache_cached_slots(cached, &w.block_cached);
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
         const la_slab_stats_t *k = &slabs[c];
         size_t size = la_sizeclasses[c].size;
         // The sets are counted one after the other while other threads
-        // run, so a slot that moved between two counts shows twice: the
-        // waiting ones never outnumber the slots in use.
-        size_t waiting = LA_MIN(cached[c] + k->remote_slots, k->used_slots);
-        w.slot_live += (k->used_slots - waiting) * size;
-        w.slot_waiting += waiting * size;
+        // run, so a slot that moved between two counts shows twice: those
+        // waiting never outnumber the slots in use.
+        size_t remote = LA_MIN(k->remote_slots, k->used_slots);
+        size_t in_caches = LA_MIN(cached[c], k->used_slots - remote);
+        w.slot_live += (k->used_slots - remote - in_caches) * size;
+        w.slot_cached += in_caches * size;
+        w.slot_remote += remote * size;
         w.slot_free += (k->carved_slots - k->used_slots) * size;
         w.slot_unused += (k->slots - k->carved_slots) * size;
     }
@@ -310,10 +312,11 @@ static void format_text(text_t *t, const mem_stats_t *s)
     stats_by_class(classes);
     where_t w = where_bytes(slabs, classes);
     add_row(t, "slot_live_bytes", w.slot_live, true);
-    add_row(t, "slot_waiting_bytes", w.slot_waiting, true);
+    add_row(t, "slot_cached_bytes", w.slot_cached, true);
+    add_row(t, "slot_remote_bytes", w.slot_remote, true);
     add_row(t, "slot_free_bytes", w.slot_free, true);
     add_row(t, "slot_unused_bytes", w.slot_unused, true);
-    add_row(t, "block_waiting_bytes", w.block_waiting, true);
+    add_row(t, "block_cached_bytes", w.block_cached, true);
     add_row(t, "block_free_bytes", w.block_free, true);
     // The heap profiler's figures, when it is on (ALLOCATOR_PROF).
     if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE)) {
@@ -371,11 +374,12 @@ static void format_json(text_t *t, const mem_stats_t *s)
     la_slab_stats_t slabs[LA_SLAB_CLASSES];
     slab_stats(slabs);
     where_t w = where_bytes(slabs, classes);
-    add(t, ",\"resident_bytes\":%zu,\"slot_live_bytes\":%zu,\"slot_waiting_bytes\":%zu",
-        os_resident_bytes(), w.slot_live, w.slot_waiting);
+    add(t, ",\"resident_bytes\":%zu,\"slot_live_bytes\":%zu,\"slot_cached_bytes\":%zu",
+        os_resident_bytes(), w.slot_live, w.slot_cached);
+    add(t, ",\"slot_remote_bytes\":%zu", w.slot_remote);
     add(t, ",\"slot_free_bytes\":%zu,\"slot_unused_bytes\":%zu", w.slot_free, w.slot_unused);
-    add(t, ",\"block_waiting_bytes\":%zu,\"block_free_bytes\":%zu,\"size_classes\":[",
-        w.block_waiting, w.block_free);
+    add(t, ",\"block_cached_bytes\":%zu,\"block_free_bytes\":%zu,\"size_classes\":[",
+        w.block_cached, w.block_free);
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++) {
         la_class_stats_t *k = &classes[c];
         // max_bytes 0: the last class, without an upper bound.

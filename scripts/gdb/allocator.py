@@ -508,8 +508,8 @@ STAT_FIELDS = ("total_allocated", "total_freed", "current_usage", "peak_usage",
                "heap_resident_bytes")
 # Where the heaps' bytes are: the report's rows after resident_bytes (not
 # in mem_stats_t; `heap stats --inferior` has none of them).
-WHERE_FIELDS = ("slot_live_bytes", "slot_waiting_bytes", "slot_free_bytes", "slot_unused_bytes",
-                "block_waiting_bytes", "block_free_bytes")
+WHERE_FIELDS = ("slot_live_bytes", "slot_cached_bytes", "slot_remote_bytes", "slot_free_bytes",
+                "slot_unused_bytes", "block_cached_bytes", "block_free_bytes")
 # Fields mem_get_stats() reports since the last mem_reset (la.reset_base).
 RESET_FIELDS = ("total_allocated", "total_freed", "num_allocations", "num_frees",
                 "num_splits", "num_coalesces", "num_mmaps", "num_munmaps", "num_purges",
@@ -601,9 +601,9 @@ def medium_block_bytes(m):
 
 
 def where_bytes(st):
-    """where_bytes() of src/stats.c: the slab slots live, waiting (thread
-    caches, remote lists), free in their slab, never handed out; the heap
-    blocks waiting in thread caches, and free (lists, tree, top)."""
+    """where_bytes() of src/stats.c: the slab slots live, in thread caches,
+    on remote lists, free in their slab, never handed out; the heap blocks
+    in thread caches, and free (lists, tree, top)."""
     chunked, st.mem = st.mem, ExactMemory()
     try:
         return where_bytes_read(st)
@@ -616,7 +616,7 @@ def where_bytes_read(st):
     are on pages the heap wrote, their neighbours may not be."""
     lay = st.layout
     n = len(SLAB_SIZES)
-    used, carved, slots, waiting = [0] * n, [0] * n, [0] * n, [0] * n
+    used, carved, slots, cached, remote = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
     w = dict.fromkeys(WHERE_FIELDS, 0)
     for i in range(st.num_heaps):
         h = st.heap(i)
@@ -626,7 +626,7 @@ def where_bytes_read(st):
             carved[c] += f["carved"]
             slots[c] += f["nslots"]
         for c in range(n):
-            waiting[c] += int(h["slab_remote"][c]) >> LA_SLAB_ADDR_BITS
+            remote[c] += int(h["slab_remote"][c]) >> LA_SLAB_ADDR_BITS
         for c in range(lay.num_classes - 1):
             f, seen = int(h["bins"][c]), set()
             while f and f not in seen and len(seen) < WALK_LIMIT:
@@ -643,13 +643,16 @@ def where_bytes_read(st):
             if cap - room <= 0:
                 continue
             if b < lay.tc_small_bins:
-                waiting[b] += cap - room
+                cached[b] += cap - room
             else:
-                w["block_waiting_bytes"] += (cap - room) * medium_block_bytes(b - lay.tc_small_bins)
+                w["block_cached_bytes"] += (cap - room) * medium_block_bytes(b - lay.tc_small_bins)
     for c in range(n):
-        size, held = SLAB_SIZES[c], min(waiting[c], used[c])
-        w["slot_live_bytes"] += (used[c] - held) * size
-        w["slot_waiting_bytes"] += held * size
+        size = SLAB_SIZES[c]
+        on_lists = min(remote[c], used[c])
+        in_caches = min(cached[c], used[c] - on_lists)
+        w["slot_live_bytes"] += (used[c] - on_lists - in_caches) * size
+        w["slot_cached_bytes"] += in_caches * size
+        w["slot_remote_bytes"] += on_lists * size
         w["slot_free_bytes"] += (carved[c] - used[c]) * size
         w["slot_unused_bytes"] += (slots[c] - carved[c]) * size
     return w

@@ -377,7 +377,7 @@ static void print_reports_around_slots(void)
 }
 
 typedef struct {
-    size_t live, waiting, free, unused, slots; // slots: every slab's, in bytes
+    size_t live, cached, remote, free, unused, slots; // slots: every slab's, in bytes
 } by_state_t;
 
 // Reads the n-th report (from 0) of the text in buf.
@@ -390,10 +390,10 @@ static by_state_t parse_by_state(const char *buf, int n)
     }
     const char *end = strstr(r + 1, "liballocator statistics");
     by_state_t b = {0};
-    size_t *field[] = {&b.live, &b.waiting, &b.free, &b.unused};
-    const char *name[] = {"slot_live_bytes", "slot_waiting_bytes", "slot_free_bytes",
-                          "slot_unused_bytes"};
-    for (int i = 0; i < 4; i++) {
+    size_t *field[] = {&b.live, &b.cached, &b.remote, &b.free, &b.unused};
+    const char *name[] = {"slot_live_bytes", "slot_cached_bytes", "slot_remote_bytes",
+                          "slot_free_bytes", "slot_unused_bytes"};
+    for (int i = 0; i < 5; i++) {
         const char *f = strstr(r, name[i]);
         REQUIRE(f != NULL && (end == NULL || f < end));
         REQUIRE(sscanf(f + strlen(name[i]), "%zu", field[i]) == 1);
@@ -418,12 +418,13 @@ static void test_report_bytes_by_state(void)
     for (int i = 0; i < 3; i++) {
         b[i] = parse_by_state(buf, i);
         // The states split every slab's slots, no slot in two.
-        CHECK_EQ(b[i].live + b[i].waiting + b[i].free + b[i].unused, b[i].slots);
+        CHECK_EQ(b[i].live + b[i].cached + b[i].remote + b[i].free + b[i].unused, b[i].slots);
+        CHECK_EQ(b[i].remote, 0); // one thread: nothing freed from another
     }
     CHECK_EQ(b[1].live - b[0].live, (size_t)BY_STATE_BLOCKS * BY_STATE_SLOT);
     CHECK_EQ(b[2].live, b[0].live);
     // The bin keeps the last slots freed (and its refill's spares before).
-    CHECK(b[2].waiting >= BY_STATE_SLOT);
+    CHECK(b[2].cached >= BY_STATE_SLOT);
 }
 
 // Blocks grown in place by realloc (mem_realloc_ts: the exported

@@ -224,8 +224,8 @@ GDB
     done
     # Where the heaps' bytes are, read from memory, is what the program's
     # own report says (its stderr is gdb's here).
-    for f in slot_live_bytes slot_waiting_bytes slot_free_bytes slot_unused_bytes \
-        block_waiting_bytes block_free_bytes; do
+    for f in slot_live_bytes slot_cached_bytes slot_remote_bytes slot_free_bytes \
+        slot_unused_bytes block_cached_bytes block_free_bytes; do
         mine=$(stats_field stats "$f") theirs=$(stats_field report "$f")
         [ -n "$mine" ] && [ "$mine" = "$theirs" ] ||
             fail_with "heap stats says $f = '$mine', mem_print_stats() says '$theirs'"

@@ -76,8 +76,8 @@ PY
 import re, sys
 sizes = {"total_allocated", "total_freed", "current_usage", "peak_usage", "heap_size",
          "mmap_bytes", "large_cache_bytes", "released_bytes", "heap_resident_bytes",
-         "resident_bytes", "slot_live_bytes", "slot_waiting_bytes", "slot_free_bytes",
-         "slot_unused_bytes", "block_waiting_bytes", "block_free_bytes"}
+         "resident_bytes", "slot_live_bytes", "slot_cached_bytes", "slot_remote_bytes",
+         "slot_free_bytes", "slot_unused_bytes", "block_cached_bytes", "block_free_bytes"}
 units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 seen = set()
 for line in open(sys.argv[1]).read().splitlines()[2:]:

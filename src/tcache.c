@@ -1256,38 +1256,52 @@ void tcache_sum_counters(la_counters_t *sum)
     lock_release(&la.tc_lock);
 }
 
-void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
+// Calls visit(tc, i, n, arg) for each bin i of every live cache that holds
+// n > 0 blocks, under la.tc_lock (the bins' counts read relaxed: a thread
+// changes its own while this runs).
+static void for_each_held_bin(void (*visit)(la_tcache_t *, size_t, size_t, void *), void *arg)
 {
     lock_acquire(&la.tc_lock);
     for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
         for (size_t i = 0; i < LA_TC_BINS; i++) {
             la_tbin_t *bin = &tc->bins[i];
             int32_t n = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
-            if (n <= 0)
-                continue;
-            size_t block = bin_block_bytes(tc, bin);
-            la_class_stats_t *c = &out[bins_class(block)];
-            c->cached_blocks += (size_t)n;
-            c->cached_bytes += (size_t)n * block;
+            if (n > 0)
+                visit(tc, i, (size_t)n, arg);
         }
     lock_release(&la.tc_lock);
 }
 
+static void add_by_class(la_tcache_t *tc, size_t i, size_t n, void *arg)
+{
+    la_class_stats_t *out = arg;
+    size_t block = bin_block_bytes(tc, &tc->bins[i]);
+    out[bins_class(block)].cached_blocks += n;
+    out[bins_class(block)].cached_bytes += n * block;
+}
+
+void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
+{
+    for_each_held_bin(add_by_class, out);
+}
+
+typedef struct {
+    size_t *slots, *block_bytes;
+} cached_sums_t;
+
+static void add_cached(la_tcache_t *tc, size_t i, size_t n, void *arg)
+{
+    cached_sums_t *sums = arg;
+    if (i < LA_TC_SMALL_BINS)
+        sums->slots[i] += n;
+    else
+        *sums->block_bytes += n * bin_block_bytes(tc, &tc->bins[i]);
+}
+
 void tcache_cached_slots(size_t slots[LA_SLAB_CLASSES], size_t *block_bytes)
 {
-    lock_acquire(&la.tc_lock);
-    for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
-        for (size_t i = 0; i < LA_TC_BINS; i++) {
-            la_tbin_t *bin = &tc->bins[i];
-            int32_t n = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
-            if (n <= 0)
-                continue;
-            if (i < LA_TC_SMALL_BINS)
-                slots[i] += (size_t)n;
-            else
-                *block_bytes += (size_t)n * bin_block_bytes(tc, bin);
-        }
-    lock_release(&la.tc_lock);
+    cached_sums_t sums = {slots, block_bytes};
+    for_each_held_bin(add_cached, &sums);
 }
 
 void tcache_lock_all(void) { lock_acquire(&la.tc_lock); }

@@ -1168,7 +1168,9 @@ LA_HIDDEN mem_stats_t stats_get(bool resident);
 typedef struct {
     size_t free_blocks, free_bytes, cached_blocks, cached_bytes;
 } la_class_stats_t;
-LA_HIDDEN void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
+// Free blocks on the heaps' lists and tree and blocks in thread caches, by
+// heap size class; *top_bytes gets the heaps' tops, on no list (bins.c).
+LA_HIDDEN void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES], size_t *top_bytes);
 
 /* ---- check.c ------------------------------------------------------------ */
 

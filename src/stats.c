@@ -164,10 +164,11 @@ void mem_print_stats(void)
     stats_print(&s);
 }
 
-void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
+void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES], size_t *top_bytes)
 {
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
         out[c] = (la_class_stats_t){0};
+    *top_bytes = 0;
     unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < n; i++) {
         la_heap_t *h = &la.heaps[i];
@@ -182,6 +183,8 @@ void stats_by_class(la_class_stats_t out[NUM_SIZE_CLASSES])
             out[NUM_SIZE_CLASSES - 1].free_blocks++;
             out[NUM_SIZE_CLASSES - 1].free_bytes += blk_size((la_block_t *)t);
         }
+        if (h->top != NULL)
+            *top_bytes += blk_size(h->top);
         lock_release(&h->lock);
         debug_quiet_end();
     }
@@ -260,7 +263,7 @@ typedef struct {
 } where_t;
 
 static where_t where_bytes(const la_slab_stats_t slabs[LA_SLAB_CLASSES],
-                           const la_class_stats_t classes[NUM_SIZE_CLASSES])
+                           const la_class_stats_t classes[NUM_SIZE_CLASSES], size_t top_bytes)
 {
     where_t w = {0};
     size_t cached[LA_SLAB_CLASSES] = {0};
@@ -279,19 +282,9 @@ static where_t where_bytes(const la_slab_stats_t slabs[LA_SLAB_CLASSES],
         w.slot_free += (k->carved_slots - k->used_slots) * size;
         w.slot_unused += (k->slots - k->carved_slots) * size;
     }
+    w.block_free = top_bytes;
     for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
         w.block_free += classes[c].free_bytes;
-    // The top is on no list (bins.c).
-    unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < n; i++) {
-        la_heap_t *h = &la.heaps[i];
-        debug_quiet_begin(); // a free block is not the program's memory
-        lock_acquire(&h->lock);
-        if (h->top != NULL)
-            w.block_free += blk_size(h->top);
-        lock_release(&h->lock);
-        debug_quiet_end();
-    }
     return w;
 }
 
@@ -309,8 +302,9 @@ static void format_text(text_t *t, const mem_stats_t *s)
     la_slab_stats_t slabs[LA_SLAB_CLASSES];
     slab_stats(slabs);
     la_class_stats_t classes[NUM_SIZE_CLASSES];
-    stats_by_class(classes);
-    where_t w = where_bytes(slabs, classes);
+    size_t tops;
+    stats_by_class(classes, &tops);
+    where_t w = where_bytes(slabs, classes, tops);
     add_row(t, "slot_live_bytes", w.slot_live, true);
     add_row(t, "slot_cached_bytes", w.slot_cached, true);
     add_row(t, "slot_remote_bytes", w.slot_remote, true);
@@ -363,7 +357,8 @@ static void add_json_string(text_t *t, const char *str)
 static void format_json(text_t *t, const mem_stats_t *s)
 {
     la_class_stats_t classes[NUM_SIZE_CLASSES];
-    stats_by_class(classes);
+    size_t tops;
+    stats_by_class(classes, &tops);
     char program[LA_PROGRAM_NAME_BYTES];
     os_program_name(program, sizeof program);
     add(t, "{\"liballocator\":{\"version\":%d,\"pid\":%d,\"program\":", MEM_STATS_VERSION,
@@ -373,7 +368,7 @@ static void format_json(text_t *t, const mem_stats_t *s)
         add(t, ",\"%s\":%zu", fields[i].name, field_value(s, &fields[i]));
     la_slab_stats_t slabs[LA_SLAB_CLASSES];
     slab_stats(slabs);
-    where_t w = where_bytes(slabs, classes);
+    where_t w = where_bytes(slabs, classes, tops);
     add(t, ",\"resident_bytes\":%zu,\"slot_live_bytes\":%zu,\"slot_cached_bytes\":%zu",
         os_resident_bytes(), w.slot_live, w.slot_cached);
     add(t, ",\"slot_remote_bytes\":%zu", w.slot_remote);

@@ -628,11 +628,7 @@ def where_bytes_read(st):
         for c in range(n):
             remote[c] += int(h["slab_remote"][c]) >> LA_SLAB_ADDR_BITS
         for c in range(lay.num_classes - 1):
-            f, seen = int(h["bins"][c]), set()
-            while f and f not in seen and len(seen) < WALK_LIMIT:
-                seen.add(f)
-                w["block_free_bytes"] += st.mem.u64(f) & LA_SIZE_MASK
-                f = st.mem.u64(f + lay.free["next"])
+            w["block_free_bytes"] += sum(list_sizes(st, h, c, i))
         w["block_free_bytes"] += sum(tree_sizes(st, int(h["tree"]), i))
         top = int(h["top"])
         if top:
@@ -1269,6 +1265,18 @@ def tree_nodes(st, root, heap):
     return nodes
 
 
+def list_sizes(st, h, c, heap):
+    """Sizes of the blocks on heap h's free list of class c, in order."""
+    sizes, seen, f = [], set(), int(h["bins"][c])
+    while f and len(sizes) < WALK_LIMIT:
+        if f in seen:
+            raise Problem("free list of class %d has a cycle" % c, f, heap)
+        seen.add(f)
+        sizes.append(st.mem.u64(f) & LA_SIZE_MASK)
+        f = st.mem.u64(f + st.layout.free["next"])
+    return sizes
+
+
 def tree_sizes(st, root, heap):
     """Sizes of the tree's nodes, in order."""
     return [st.mem.u64(n) & LA_SIZE_MASK for n in tree_nodes(st, root, heap)]
@@ -1323,13 +1331,7 @@ def bins_report(st):
                 sizes = tree_sizes(st, int(h["tree"]), i)
                 kind = "tree"
             else:
-                sizes, seen, f = [], set(), int(h["bins"][c])
-                while f and len(sizes) < WALK_LIMIT:
-                    if f in seen:
-                        raise Problem("free list of class %d has a cycle" % c, f, i)
-                    seen.add(f)
-                    sizes.append(st.mem.u64(f) & LA_SIZE_MASK)
-                    f = st.mem.u64(f + lay.free["next"])
+                sizes = list_sizes(st, h, c, i)
                 kind = "list"
             if sizes:
                 empty = False

@@ -880,41 +880,104 @@ LA_INLINE bool free_into_top(la_heap_t *h, la_block_t *b, size_t size, la_block_
     return true;
 }
 
-// heap_free() but into the top: list or tree work, merges, purge spans.
-static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
+// Joins [a, z) to the interval [*lo, *hi) unless it lies apart, a page or
+// more away: false then.  An empty interval becomes [a, z).
+LA_INLINE bool span_join(char **lo, char **hi, char *a, char *z)
 {
-    // The freed block is all dirty; purged neighbours it merges with add
-    // only what their purge left.
+    if (*lo == *hi) {
+        *lo = a;
+        *hi = z;
+        return true;
+    }
+    if (a >= *hi + la.page_bytes || z + la.page_bytes <= *lo)
+        return false;
+    *lo = LA_MIN(*lo, a);
+    *hi = LA_MAX(*hi, z);
+    return true;
+}
+
+// The pieces of a block that lie apart from its interval of resident
+// pages (free_slow), at most three.
+typedef struct {
+    char *span[3][2];
+    unsigned n;
+} la_apart_t;
+
+// [a, z) lies apart from the interval: joined to a piece near it, or kept.
+static LA_NOINLINE void apart_add(la_apart_t *apart, char *a, char *z)
+{
+    for (unsigned i = 0; i < apart->n; i++)
+        if (span_join(&apart->span[i][0], &apart->span[i][1], a, z))
+            return;
+    apart->span[apart->n][0] = a;
+    apart->span[apart->n++][1] = z;
+}
+
+// A node's or footer's bytes [a, z), which stay resident: into the
+// interval [*lo, *hi), or apart.  Inlined, so that the interval stays in
+// registers (free_slow took 45 instructions more a call on w_memret with
+// it on the stack).
+LA_INLINE void resident_add(char **lo, char **hi, la_apart_t *apart, char *a, char *z)
+{
+    if (LA_UNLIKELY(!span_join(lo, hi, a, z)))
+        apart_add(apart, a, z);
+}
+
+// The pages around [a, z) inside the free block m, but its first and
+// last (node and footer), given back now.
+static void advise_inside(la_block_t *m, char *a, char *z)
+{
+    size_t page = la.page_bytes;
+    uintptr_t lo = LA_MAX((uintptr_t)a & ~(uintptr_t)(page - 1),
+                          LA_ALIGN_UP((uintptr_t)m + sizeof(la_tnode_t), page));
+    uintptr_t hi = LA_MIN(LA_ALIGN_UP((uintptr_t)z, page),
+                          ((uintptr_t)m + blk_size(m) - sizeof(size_t)) & ~(uintptr_t)(page - 1));
+    if (lo < hi) {
+        os_advise_free((void *)lo, hi - lo);
+        la_count_release(hi - lo);
+    }
+}
+
+// heap_free() but into the top: list or tree work, merges, purge spans.
+// Of b's pages, only its first and those of [lo, hi) may be resident.
+static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next, char *lo,
+                                  char *hi)
+{
+    // Purged neighbours that b merges with add only what their purge left.
     // One interval holds the merged block's resident part: when a
     // neighbour's is apart from b's, with pages its purge gave back in
     // between, that neighbour's part is purged now, or the next purge
     // would advise the pages between again without any use of them
     // (issue 14: 106k of 197k pages advised more than once in w_memret's
     // frees with ALLOCATOR_DECAY_MS=0, where nothing is reused).
-    char *lo = (char *)b, *hi = (char *)b + blk_size(b), *nlo, *nhi;
-    size_t page = la.page_bytes;
+    char *nlo, *nhi;
     // A purge leaves a block's node and footer resident (purge_block);
     // inside the merged block they are pages like any other, so next's
-    // node and prev's footer, which border b, join its interval (left
-    // out, each merge of purged blocks left a page resident that no purge
-    // reached again until the memory was used: after 1 GiB freed with
-    // decay passes among the frees, malloc_trim(0) left 774 such pages).
+    // node, prev's footer and b's first page, which border b, join its
+    // interval (left out, each merge of purged blocks left a page resident
+    // that no purge reached again until the memory was used: after 1 GiB
+    // freed with decay passes among the frees, malloc_trim(0) left 774
+    // such pages).  One that lies apart from the interval (b was a slab
+    // whose pages were purged: heap_free_purged) is given back once the
+    // merge is written, or the next purge would advise the pages between
+    // again (issue 14: a released slab's purged pages were 10k of the 17k
+    // pages that w_memret's decay-0 run advised twice).
+    la_apart_t apart; // not zeroed: span[] is written before it is read
+    apart.n = 0;
+    if (blk_prev_is_free(b))
+        resident_add(&lo, &hi, &apart, (char *)b, (char *)b + LA_HEADER_BYTES);
     if (blk_is_free(next)) {
         dirty_span(next, &nlo, &nhi);
-        if (nhi > nlo && nlo >= hi + page)
+        if (nhi > nlo && !span_join(&lo, &hi, nlo, nhi))
             purge_block(next);
-        else if (nhi > nlo)
-            hi = nhi;
-        hi = LA_MAX(hi, (char *)next + sizeof(la_tnode_t));
+        resident_add(&lo, &hi, &apart, (char *)next, (char *)next + sizeof(la_tnode_t));
     }
     if (blk_prev_is_free(b)) {
         la_block_t *prev = blk_prev(b);
         dirty_span(prev, &nlo, &nhi);
-        if (nhi > nlo && nhi + page <= lo)
+        if (nhi > nlo && !span_join(&lo, &hi, nlo, nhi))
             purge_block(prev);
-        else if (nhi > nlo)
-            lo = nlo;
-        lo = LA_MIN(lo, (char *)b - sizeof(size_t));
+        resident_add(&lo, &hi, &apart, (char *)b - sizeof(size_t), (char *)b);
     }
     // Merged into the top (free_into_top() declined: its part was purged
     // just now), the top starts at b: no list or tree work.  Merged into a free block of
@@ -938,7 +1001,11 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next)
         b = blk_coalesce(h, b);
         blk_make_free(h, b, blk_size(b));
     }
+    if (lo == hi)
+        lo = hi = (char *)b; // nothing resident but the node and footer pages
     note_dirty(b, lo, hi);
+    for (unsigned i = 0; i < apart.n; i++)
+        advise_inside(b, apart.span[i][0], apart.span[i][1]);
     heap_tick(h);
 }
 
@@ -972,12 +1039,18 @@ void heap_free(la_heap_t *h, la_block_t *b)
     size_t head = la_load_relaxed(&b->head), size = head & LA_SIZE_MASK;
     la_block_t *next = (la_block_t *)((char *)b + size);
     if (LA_UNLIKELY(next != h->top || (head & LA_PREV_FREE) || !free_into_top(h, b, size, next))) {
-        free_slow(h, b, next);
+        free_slow(h, b, next, (char *)b, (char *)next);
         return trim_after_free(h);
     }
     if (LA_UNLIKELY(trim_due(blk_size(h->top))))
         trim_brk(h);
     heap_tick(h);
+}
+
+void heap_free_purged(la_heap_t *h, la_block_t *b, char *lo, char *hi)
+{
+    free_slow(h, b, blk_next(b), lo, hi);
+    trim_after_free(h);
 }
 
 /* ---- giving memory back ------------------------------------------------- */

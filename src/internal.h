@@ -945,6 +945,10 @@ LA_HIDDEN la_block_t *heap_alloc_big(la_heap_t *h, size_t block_bytes, size_t re
 // blocks there are before the heap grows; returns how many (0: no memory).
 LA_HIDDEN size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out);
 LA_HIDDEN void heap_free(la_heap_t *h, la_block_t *b);
+// heap_free() of a block of which a layer above gave pages back: only its
+// first page and those of [lo, hi) (lo == hi: none) may be resident, and
+// the heap's purges advise no other page of it again.
+LA_HIDDEN void heap_free_purged(la_heap_t *h, la_block_t *b, char *lo, char *hi);
 // Pushes a chain of live blocks of heap h (linked through their payloads,
 // first to last) onto its remote list; no lock needed.
 LA_HIDDEN void heap_push_remote(la_heap_t *h, void *first, void *last);

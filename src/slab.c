@@ -243,7 +243,21 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
     if (s->next_all != NULL)
         s->next_all->prev_all = s->prev_all;
     map_set_span(slab_start(s), s->span, NULL);
-    heap_free(h, slab_block(s));
+    la_block_t *b = slab_block(s);
+    if (s->purged == 0) {
+        heap_free(h, b);
+    } else {
+        // Its pages that a purge gave back stay given back: the heap is
+        // told which may be resident (all but those, in one interval), or
+        // its purges would advise them again (issue 14).
+        size_t page = la.page_bytes, pages = blk_size(b) / page, first = 0, last = 0;
+        for (size_t k = 1; k < pages; k++)
+            if (k >= 64 || !((s->purged >> k) & 1)) {
+                first = first == 0 ? k : first;
+                last = k + 1;
+            }
+        heap_free_purged(h, b, (char *)b + first * page, (char *)b + last * page);
+    }
     meta_free(s, s->cls);
 }
 

@@ -159,35 +159,50 @@ static void test_empty_return(void)
 
 /* ---- purged pages -------------------------------------------------------- */
 
+// purge_victim's slab: its slots p[0..n) in order, the index of the live
+// one in the middle, and the first page after that slot, which the slab's
+// purges give back (the colour may take the slot's end onto the third page).
+typedef struct {
+    la_slab_t *s;
+    void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
+    size_t n, mid;
+    char *lo;
+} victim_t;
+
+static victim_t v;
+
 // Pages whose slots are all back in their slab go back to the kernel
 // (slab_purge_pages), while a few slots stay live, as an idle thread's
-// bins keep them (issue 14): p[0], the slab's first, p[*mid] on its
+// bins keep them (issue 14): v.p[0], the slab's first, v.p[v.mid] on its
 // second page (whose neighbour's slot may have its link words on both
-// pages), and p[*n - 1], its last.  The slab is the last one made for
+// pages), and v.p[v.n - 1], its last.  The slab is the last one made for
 // the class.
-static la_slab_t *purge_victim(unsigned cls, void **p, size_t *n, size_t *mid)
+static la_slab_t *purge_victim(unsigned cls)
 {
     la_heap_t *h = heap0();
-    size_t want = 2 * (size_t)la_sizeclasses[cls].nslots;
+    void **p = v.p;
+    size_t want = 2 * (size_t)la_sizeclasses[cls].nslots, n;
     lock_acquire(&h->lock);
-    for (*n = 0; *n < want;)
-        *n += slab_alloc_batch(h, cls, want - *n, p + *n);
+    for (n = 0; n < want;)
+        n += slab_alloc_batch(h, cls, want - n, p + n);
     lock_release(&h->lock);
-    la_slab_t *s = slab_of(p[*n - 1]);
-    // Only the slab's own slots, in order: p[0] its first, p[*n - 1] its last.
+    la_slab_t *s = slab_of(p[n - 1]);
+    // Only the slab's own slots, in order: p[0] its first, p[n - 1] its last.
     size_t k = 0;
-    for (size_t i = 0; i < *n; i++)
+    for (size_t i = 0; i < n; i++)
         if (slab_of(p[i]) == s)
             p[k++] = p[i];
-    *n = k;
-    *mid = (4096 + 2048) / s->size;
-    REQUIRE(p[0] == (void *)s->base && *n > *mid + 2);
+    v.s = s;
+    v.n = n = k;
+    v.mid = (4096 + 2048) / s->size;
+    v.lo = (char *)(((uintptr_t)p[v.mid] + s->size + 4095) & ~(uintptr_t)4095);
+    REQUIRE(p[0] == (void *)s->base && n > v.mid + 2);
     memset(p[0], 0x11, s->size);
     // Back as a bin's flush puts them back: linked, so that each keeps a
     // link to the next (slab_free would leave NULL, whose second word is 0).
     void *chain = NULL;
-    for (size_t i = *n - 2; i >= 1; i--)
-        if (i != *mid) {
+    for (size_t i = n - 2; i >= 1; i--)
+        if (i != v.mid) {
             la_link_store(p[i], chain);
             chain = p[i];
         }
@@ -211,12 +226,11 @@ static size_t resident_pages(const void *lo, size_t bytes)
 static void test_purged_pages(unsigned cls)
 {
     la_heap_t *h = heap0();
-    static void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
-    size_t n, mid;
-    la_slab_t *s = purge_victim(cls, p, &n, &mid);
-    // The pages strictly between the middle live slot's and the last's
-    // (the colour may take the middle slot's end onto the third page).
-    char *lo = (char *)(((uintptr_t)p[mid] + s->size + 4095) & ~(uintptr_t)4095);
+    la_slab_t *s = purge_victim(cls);
+    void **p = v.p;
+    size_t n = v.n, mid = v.mid;
+    // The pages strictly between the middle live slot's and the last's.
+    char *lo = v.lo;
     char *hi = (char *)((uintptr_t)p[n - 1] & ~(uintptr_t)4095);
     CHECK(resident_pages(lo, (size_t)(hi - lo)) == (size_t)(hi - lo) / 4096);
     lock_acquire(&h->lock);
@@ -269,13 +283,11 @@ static void test_purged_pages(unsigned cls)
 static void test_release_purged(unsigned cls)
 {
     la_heap_t *h = heap0();
-    static void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
-    size_t n, mid;
-    la_slab_t *s = purge_victim(cls, p, &n, &mid);
-    char *lo = (char *)(((uintptr_t)p[mid] + s->size + 4095) & ~(uintptr_t)4095);
+    la_slab_t *s = purge_victim(cls);
+    char *lo = v.lo;
     // The last slot too, so that only the first pages stay resident.
     lock_acquire(&h->lock);
-    slab_free(h, p[n - 1], "free");
+    slab_free(h, v.p[v.n - 1], "free");
     slab_purge_pages(h, true);
     lock_release(&h->lock);
     CHECK(((s->purged >> ((uintptr_t)lo - slab_start(s)) / 4096) & 1) != 0);
@@ -285,8 +297,8 @@ static void test_release_purged(unsigned cls)
     size_t trim_threshold = la.trim_threshold;
     la.trim_threshold = SIZE_MAX / 2;
     lock_acquire(&h->lock);
-    slab_free(h, p[0], "free");
-    slab_free(h, p[mid], "free");
+    slab_free(h, v.p[0], "free");
+    slab_free(h, v.p[v.mid], "free");
     slab_purge(h);
     lock_release(&h->lock);
     CHECK(slab_of(lo) == NULL);
@@ -304,22 +316,18 @@ static void test_release_purged(unsigned cls)
 // take it).
 static void double_free_purged(void)
 {
-    static void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
-    size_t n, mid;
-    purge_victim(sizeclass_of(64), p, &n, &mid);
+    purge_victim(sizeclass_of(64));
     mem_trim(0);
-    mem_free_ts(p[n / 2]);
+    mem_free_ts(v.p[v.n / 2]);
 }
 
 // A write after free into a purged page: the slab's next allocation finds it.
 static void written_purged(void)
 {
-    static void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
-    size_t n, mid;
     unsigned cls = sizeclass_of(24);
-    purge_victim(cls, p, &n, &mid);
+    purge_victim(cls);
     mem_trim(0);
-    *(volatile uintptr_t *)p[n / 2] = 0x5a5a;
+    *(volatile uintptr_t *)v.p[v.n / 2] = 0x5a5a;
     la_heap_t *h = heap0();
     void *q;
     lock_acquire(&h->lock);

@@ -960,7 +960,7 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next,
     // such pages).  One that lies apart from the interval (b was a slab
     // whose pages were purged: heap_free_purged) is given back once the
     // merge is written, or the next purge would advise the pages between
-    // again (issue 14: a released slab's purged pages were 10k of the 17k
+    // again (issue 14: a released slab's purged pages were 14k of the 17k
     // pages that w_memret's decay-0 run advised twice).
     la_apart_t apart; // not zeroed: span[] is written before it is read
     apart.n = 0;

@@ -37,6 +37,7 @@ _Static_assert(sizeof(la_free_t) <= MIN_BLOCK_SIZE - sizeof(size_t), "links and 
 LA_INLINE void dirty_span(la_block_t *b, char **lo, char **hi);
 LA_INLINE void note_dirty(la_block_t *b, char *lo, char *hi);
 static size_t purge_block(la_block_t *b);
+static size_t advise_interior(la_block_t *b, char *a, char *z);
 
 /* ---- initialisation ----------------------------------------------------- */
 
@@ -923,21 +924,6 @@ LA_INLINE void resident_add(char **lo, char **hi, la_apart_t *apart, char *a, ch
         apart_add(apart, a, z);
 }
 
-// The pages around [a, z) inside the free block m, but its first and
-// last (node and footer), given back now.
-static void advise_inside(la_block_t *m, char *a, char *z)
-{
-    size_t page = la.page_bytes;
-    uintptr_t lo = LA_MAX((uintptr_t)a & ~(uintptr_t)(page - 1),
-                          LA_ALIGN_UP((uintptr_t)m + sizeof(la_tnode_t), page));
-    uintptr_t hi = LA_MIN(LA_ALIGN_UP((uintptr_t)z, page),
-                          ((uintptr_t)m + blk_size(m) - sizeof(size_t)) & ~(uintptr_t)(page - 1));
-    if (lo < hi) {
-        os_advise_free((void *)lo, hi - lo);
-        la_count_release(hi - lo);
-    }
-}
-
 // heap_free() but into the top: list or tree work, merges, purge spans.
 // Of b's pages, only its first and those of [lo, hi) may be resident.
 static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next, char *lo,
@@ -1005,7 +991,7 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next,
         lo = hi = (char *)b; // nothing resident but the node and footer pages
     note_dirty(b, lo, hi);
     for (unsigned i = 0; i < apart.n; i++)
-        advise_inside(b, apart.span[i][0], apart.span[i][1]);
+        advise_interior(b, apart.span[i][0], apart.span[i][1]);
     heap_tick(h);
 }
 
@@ -1061,26 +1047,33 @@ void la_count_release(size_t bytes)
     __atomic_fetch_add(&la.released_bytes, bytes, __ATOMIC_RELAXED);
 }
 
-// madvises the whole pages strictly inside a free block, keeping the
-// page with its header and tree node and the page with its footer.
-static size_t purge_block(la_block_t *b)
+// madvises the whole pages of free block b around [a, z), but the page
+// with its header and tree node and the page with its footer; returns the
+// bytes given back.
+static size_t advise_interior(la_block_t *b, char *a, char *z)
 {
     size_t page = la.page_bytes;
-    uintptr_t lo = LA_ALIGN_UP((uintptr_t)b + sizeof(la_tnode_t), page);
-    uintptr_t hi = ((uintptr_t)b + blk_size(b) - sizeof(size_t)) & ~(uintptr_t)(page - 1);
-    // Only the pages a previous purge left (whole pages around them).
-    char *dlo, *dhi;
-    dirty_span(b, &dlo, &dhi);
-    lo = LA_MAX(lo, (uintptr_t)dlo & ~(uintptr_t)(page - 1));
-    hi = LA_MIN(hi, LA_ALIGN_UP((uintptr_t)dhi, page));
-    la_tnode_t *t = (la_tnode_t *)b;
-    t->dirty_lo = t->dirty_hi = 0;
-    blk_store_head(b, blk_load_head(b) | LA_PURGED);
+    uintptr_t lo = LA_MAX((uintptr_t)a & ~(uintptr_t)(page - 1),
+                          LA_ALIGN_UP((uintptr_t)b + sizeof(la_tnode_t), page));
+    uintptr_t hi = LA_MIN(LA_ALIGN_UP((uintptr_t)z, page),
+                          ((uintptr_t)b + blk_size(b) - sizeof(size_t)) & ~(uintptr_t)(page - 1));
     if (hi <= lo)
         return 0;
     os_advise_free((void *)lo, hi - lo);
     la_count_release(hi - lo);
     return hi - lo;
+}
+
+// madvises the whole pages strictly inside a free block that a previous
+// purge left (all of them if none did), and marks it purged.
+static size_t purge_block(la_block_t *b)
+{
+    char *dlo, *dhi;
+    dirty_span(b, &dlo, &dhi);
+    la_tnode_t *t = (la_tnode_t *)b;
+    t->dirty_lo = t->dirty_hi = 0;
+    blk_store_head(b, blk_load_head(b) | LA_PURGED);
+    return advise_interior(b, dlo, dhi);
 }
 
 // Gives back the brk heap's free top beyond the trim threshold, keeping

@@ -422,6 +422,7 @@ static void print_options(const la_options_t *opts, const source_t *from)
     char buf[LA_VERBOSE_BUFFER_BYTES];
     size_t len = log_format_args(buf, sizeof buf, "liballocator: options in force (pid %d):\n",
                                  os_getpid());
+    size_t arena = tunable_of(FIELD(arena_max));
     for (size_t k = 0; k < NUM_OPTIONS && len + 1 < sizeof buf; k++) {
         const opt_t *o = &table[k];
         const char *field = (const char *)opts + o->offset;
@@ -441,7 +442,6 @@ static void print_options(const la_options_t *opts, const source_t *from)
         const char *note = "(default)";
         bool threshold = o->offset == FIELD(mmap_bytes) || o->offset == FIELD(trim_bytes);
         char tunable[80];
-        size_t arena = tunable_of(FIELD(arena_max));
         if (from[k] == FROM_ENV) {
             note = "(environment)";
         } else if (from[k] == FROM_TUNABLE || from[k] == FROM_ALIAS) {

@@ -274,8 +274,10 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
 // are glibc 2.36's, measured parameter by parameter: 1 for everything
 // except an M_MXFAST above glibc's 160 bytes (or negative), so that a
 // program that checks the result of a tuning hint we ignore (M_ARENA_TEST,
-// M_PERTURB, M_MXFAST...) behaves as under glibc; docs/API.md keeps the
-// list.
+// M_MXFAST...) behaves as under glibc; docs/API.md keeps the list.
+// M_PERTURB sets the fill byte (its low 8 bits, as glibc's) when
+// glibc.malloc.perturb or MALLOC_PERTURB_ turned perturb on at start-up:
+// only then does every block take the paths that fill (debug.c).
 LA_EXPORT int mallopt(int param, int value)
 {
     la_ensure_init();
@@ -298,6 +300,10 @@ LA_EXPORT int mallopt(int param, int value)
         return 1;
     case M_MXFAST: // glibc's bound on its fastbins; we have none
         return (size_t)value <= LA_GLIBC_MXFAST_MAX ? 1 : 0;
+    case M_PERTURB:
+        if (la.options.perturb != 0)
+            la_store_relaxed(&la.perturb, (uint8_t)value);
+        return 1;
     default:
         return 1;
     }

@@ -468,6 +468,8 @@ LA_INLINE void free_block(la_block_t *b, bool ts, const char *func)
     size_t req = block_req(b);
     bool held = false;
     if (LA_UNLIKELY(la.debug)) {
+        if (!blk_is_mmapped(b))
+            debug_perturb_freed(blk_payload(b), blk_usable(b));
         debug_on_free(blk_payload(b), req, blk_usable(b), func);
         held = la.options.check && quarantine_block(b, ts);
     }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * debug.c: the opt-in checking mode (ALLOCATOR_CHECK=1) and Valgrind
- * support.  Both need every allocation and free to pass through the slow
- * paths, so either one turns the thread caches off; neither costs the
- * normal fast path anything.
+ * debug.c: the opt-in checking mode (ALLOCATOR_CHECK=1), Valgrind support
+ * and glibc's perturb.  Each needs every allocation and free to pass
+ * through the slow paths, so any one turns the thread caches off; none
+ * costs the normal fast path anything.
  *
  * Checking mode: new blocks are filled with LA_JUNK_BYTE (calloc excepted),
  * the slack after the requested size (at least LA_GUARD_BYTES, requested
@@ -21,6 +21,14 @@
  * LA_GUARD_BYTES) is a no-access redzone, and the allocator's own reads and
  * writes of headers and free blocks run with error reporting off.  The
  * requests compile to nothing without Valgrind's headers.
+ *
+ * Perturb (glibc.malloc.perturb or MALLOC_PERTURB_, a byte; mallopt
+ * M_PERTURB changes it once the start-up turned it on): as under glibc, a
+ * new block's requested bytes read as the byte's complement (calloc's as
+ * zero) and a freed block's as the byte, so that a program's tests find
+ * reads of uninitialised or freed memory the way they do with glibc.
+ * Blocks take the Valgrind layout without Valgrind; checking mode's own
+ * fills win over it.
  */
 #include <string.h>
 
@@ -66,7 +74,8 @@ void debug_init(void)
     la.check_every = la.options.check_every;
     la.check_next = la.check_every;
     la.valgrind = HAVE_VALGRIND && la.options.valgrind && RUNNING_ON_VALGRIND && tool_tracks_blocks();
-    la.debug = la.options.check || la.valgrind;
+    la.perturb = (uint8_t)la.options.perturb;
+    la.debug = la.options.check || la.valgrind || la.perturb != 0;
     if (la.debug) {
         la.guard_bytes = LA_GUARD_BYTES;
         la.options.tcache = 0; // every block through the checked paths
@@ -86,10 +95,13 @@ void debug_new_region(void *start, size_t bytes)
 
 void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed)
 {
+    uint8_t fill = la_load_relaxed(&la.perturb);
     if (la.options.check) {
         if (!zeroed)
             memset(p, LA_JUNK_BYTE, req);
         memset((char *)p + req, LA_CANARY_BYTE, usable - req);
+    } else if (fill != 0 && !zeroed) {
+        memset(p, fill ^ 0xff, req);
     }
     if (la.valgrind) {
         // The block is [p, p + req); the slack after it stays no-access.
@@ -190,6 +202,13 @@ void debug_on_free(void *p, size_t req, size_t usable, const char *func)
     }
     if (la.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
+}
+
+void debug_perturb_freed(void *p, size_t usable)
+{
+    uint8_t fill = la_load_relaxed(&la.perturb);
+    if (fill != 0 && !la.options.check) // checking mode poisons it
+        memset(p, fill, usable);
 }
 
 /* ---- the quarantine (checking mode) -------------------------------------- */
@@ -512,9 +531,10 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
     la_held_t e = {.p = slot, .usable = size - SLOT_TRAILER_BYTES, .counted = req, .ts = true,
                    .slot = true};
     debug_quiet_begin();
+    debug_perturb_freed(p, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES);
     if (la.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
-    if (!la.options.check) { // Valgrind alone: memcheck watches the freed slot
+    if (!la.options.check) { // Valgrind or perturb alone: no quarantine
         la_release_held(&e);
         debug_quiet_end();
         stats_usage_publish(-(int64_t)req);
@@ -596,10 +616,13 @@ const char *debug_check_slots(la_heap_t *h, const void **where)
 
 void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable)
 {
+    uint8_t fill = la_load_relaxed(&la.perturb);
     if (la.options.check) {
         if (req > old_req) // the new bytes are junk, as a fresh block's are
             memset((char *)p + old_req, LA_JUNK_BYTE, req - old_req);
         memset((char *)p + req, LA_CANARY_BYTE, usable - req);
+    } else if (fill != 0 && req > old_req) {
+        memset((char *)p + old_req, fill ^ 0xff, req - old_req);
     }
     if (la.valgrind) {
         VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, req, 0);

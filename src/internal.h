@@ -469,6 +469,9 @@ typedef struct {
     // glibc.malloc.arena_max or MALLOC_ARENA_MAX: at most this many heaps
     // when ALLOCATOR_HEAPS is not set (0: no bound, as in glibc).
     size_t arena_max;
+    // glibc.malloc.perturb or MALLOC_PERTURB_: new blocks are filled with
+    // its complement and freed ones with it, as glibc does (0: off).
+    size_t perturb;
 } la_options_t;
 
 struct la_tcache;
@@ -501,8 +504,11 @@ typedef struct {
     int bg_wanted;                   // the background thread should run (atomic)
     int bg_state;                    // la_bg_state_t (atomic)
     unsigned tc_epoch;               // bumped when thread caches should empty
-    bool debug;                      // checking mode or Valgrind: slow paths only
+    bool debug;                      // checking mode, Valgrind or perturb: slow paths only
     bool valgrind;                   // running under Valgrind
+    // The fill byte of glibc's perturb (debug.c), set at start-up and by
+    // mallopt(M_PERTURB) while the start-up turned it on; 0: no fills.
+    uint8_t perturb;
     size_t guard_bytes;              // added to every request in debug mode
     size_t check_every;              // operations between heap walks (0: none)
     size_t check_ops;                // operations counted for them (atomic)
@@ -1101,6 +1107,10 @@ LA_HIDDEN void debug_new_region(void *start, size_t bytes);
 // A new block at p of req bytes (usable bytes in all); zeroed: calloc.
 LA_HIDDEN void debug_on_alloc(void *p, size_t req, size_t usable, bool zeroed);
 LA_HIDDEN void debug_on_free(void *p, size_t req, size_t usable, const char *func);
+// glibc's perturb of a block being freed, once its checks passed: its
+// usable bytes take la.perturb, if set (the caller leaves mappings alone,
+// as glibc does).
+LA_HIDDEN void debug_perturb_freed(void *p, size_t usable);
 // After a resize in place (the caller checked the canary before it).
 LA_HIDDEN void debug_on_resize(void *p, size_t old_req, size_t req, size_t usable);
 LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, const char *func);

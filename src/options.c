@@ -79,6 +79,7 @@ static const struct {
      LA_MMAP_THRESHOLD_MAX, true},
     {"glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_", FIELD(trim_bytes), SIZE_MAX, true},
     {"glibc.malloc.arena_max", "MALLOC_ARENA_MAX", FIELD(arena_max), SIZE_MAX, false},
+    {"glibc.malloc.perturb", "MALLOC_PERTURB_", FIELD(perturb), 0xff, false},
 };
 #define NUM_TUNABLES (sizeof tunables / sizeof tunables[0])
 
@@ -463,6 +464,13 @@ static void print_options(const la_options_t *opts, const source_t *from)
             note = "(ALLOCATOR_STATS_FILE is set)";
         else if (o->offset == FIELD(check_every) && v != 0)
             note = "(default with ALLOCATOR_CHECK=1)";
+        len += log_format_args(buf + len, sizeof buf - len, "  %-40s %s\n", value, note);
+    }
+    // glibc's perturb has no ALLOCATOR_* variable: shown when it is on.
+    if (opts->perturb != 0 && len + 1 < sizeof buf) {
+        char value[48], note[80];
+        log_format_args(value, sizeof value, "glibc.malloc.perturb=%zu", opts->perturb);
+        tunable_note(note, sizeof note, "fills blocks: ", tunable_of(FIELD(perturb)));
         len += log_format_args(buf + len, sizeof buf - len, "  %-40s %s\n", value, note);
     }
     os_write_stderr(buf, LA_MIN(len, sizeof buf - 1));

@@ -209,6 +209,34 @@ print("trimmed" if after < before - (4 << 20) else "kept")
     grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt
 }
 
+@test "MALLOC_PERTURB_ and glibc.malloc.perturb fill python3's blocks; ALLOCATOR_VERBOSE says which" {
+    # A block's requested bytes read as the byte's complement, and a freed
+    # heap block's middle as the byte (a neighbour keeps it off the top).
+    local py='
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+p, pin = libc.malloc(5000), libc.malloc(5000)
+print(ctypes.string_at(p, 5000) == bytes([0xa5]) * 5000)
+libc.free(p)
+print(ctypes.string_at(p + 2496, 8) == bytes([0x5a]) * 8)
+libc.free(pin)'
+    local t
+    for t in MALLOC_PERTURB_=90 MALLOC_PERTURB_=0x5a GLIBC_TUNABLES=glibc.malloc.perturb=90; do
+        env "$t" ALLOCATOR_DECAY_MS=3600000 ALLOCATOR_VERBOSE=1 LD_PRELOAD="$LIBALLOCATOR" \
+            /usr/bin/python3 -c "$py" >out.txt 2>err.txt
+        [ "$(cat out.txt)" = "$(printf 'True\nTrue')" ]
+    done
+    grep -qx '  glibc.malloc.perturb=90 *(fills blocks: GLIBC_TUNABLES glibc.malloc.perturb)' err.txt
+    MALLOC_PERTURB_=90 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qx '  glibc.malloc.perturb=90 *(fills blocks: MALLOC_PERTURB_)' err.txt
+    # Beyond a byte glibc ignores it, and so does liballocator.
+    MALLOC_PERTURB_=300 ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    ! grep -q perturb err.txt
+}
+
 @test "glibc's variables MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ work as under glibc" {
     local t
     for t in MALLOC_MMAP_THRESHOLD_=1048576 MALLOC_TRIM_THRESHOLD_=67108864 \

@@ -300,6 +300,10 @@ LA_EXPORT int mallopt(int param, int value)
         return 1;
     case M_MXFAST: // glibc's bound on its fastbins; we have none
         return (size_t)value <= LA_GLIBC_MXFAST_MAX ? 1 : 0;
+    case M_MMAP_MAX: // glibc: how many mappings may be live; 0 (or less) none
+        la_store_relaxed(&la.thresholds_dynamic, false);
+        la_set_mmap_allowed(value > 0);
+        return 1;
     case M_PERTURB:
         if (la.options.perturb != 0)
             la_store_relaxed(&la.perturb, (uint8_t)value);

@@ -53,6 +53,10 @@
 // MAX_FAST_SIZE on 64-bit: 80 * sizeof(size_t) / 4), and 0 above it; the
 // value itself changes nothing here.  Bytes.
 #define LA_GLIBC_MXFAST_MAX 160
+// glibc's default M_MMAP_MAX (its DEFAULT_MMAP_MAX): the value the option
+// has until glibc.malloc.mmap_max or MALLOC_MMAP_MAX_ sets it.  Only 0
+// (and below) changes anything here: see la_set_mmap_allowed.  Mappings.
+#define LA_GLIBC_MMAP_MAX 65536
 
 // The brk heap grows in steps of this size; a request larger than one step
 // grows it by the request rounded up to steps.  Bytes.

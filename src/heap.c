@@ -61,6 +61,8 @@ void la_init_slow(void)
         la.mmap_threshold = la.dyn_mmap_threshold = MMAP_THRESHOLD;
         la.heap_block_max = MMAP_THRESHOLD + 2 * MIN_BLOCK_SIZE;
         la_set_mmap_threshold(la.options.mmap_bytes);
+        if (la.options.mmap_max == 0) // glibc.malloc.mmap_max or MALLOC_MMAP_MAX_
+            la_set_mmap_allowed(false);
         la.trim_threshold = la.options.trim_bytes;
         // As glibc: the thresholds follow the program's frees unless it
         // (or the environment) set either of them.
@@ -102,10 +104,29 @@ bool la_set_mmap_threshold(size_t bytes)
         return false;
     if (bytes < MIN_BLOCK_SIZE)
         bytes = MIN_BLOCK_SIZE;
+    if (la_load_relaxed(&la.mmap_off)) {
+        la_store_relaxed(&la.mmap_threshold_saved, bytes);
+        return true;
+    }
     raise_heap_block_max(bytes);
     la_store_relaxed(&la.mmap_threshold, bytes);
     la_store_relaxed(&la.dyn_mmap_threshold, bytes);
     return true;
+}
+
+void la_set_mmap_allowed(bool allowed)
+{
+    if (allowed == !la_load_relaxed(&la.mmap_off))
+        return;
+    if (!allowed) {
+        size_t saved = la_load_relaxed(&la.mmap_threshold);
+        la_set_mmap_threshold(LA_MMAP_THRESHOLD_MAX);
+        la_store_relaxed(&la.mmap_threshold_saved, saved);
+        la_store_relaxed(&la.mmap_off, true);
+    } else {
+        la_store_relaxed(&la.mmap_off, false);
+        la_set_mmap_threshold(la_load_relaxed(&la.mmap_threshold_saved));
+    }
 }
 
 bool la_adapt_thresholds(size_t freed_bytes)

@@ -472,6 +472,9 @@ typedef struct {
     // glibc.malloc.perturb or MALLOC_PERTURB_: new blocks are filled with
     // its complement and freed ones with it, as glibc does (0: off).
     size_t perturb;
+    // glibc.malloc.mmap_max or MALLOC_MMAP_MAX_ (LA_GLIBC_MMAP_MAX when
+    // neither is set): 0 maps no block the heaps can hold.
+    size_t mmap_max;
 } la_options_t;
 
 struct la_tcache;
@@ -499,6 +502,11 @@ typedef struct {
     size_t dyn_mmap_threshold;
     size_t dyn_trim_threshold;       // 0 until raised
     bool thresholds_dynamic;
+    // M_MMAP_MAX of 0 (la_set_mmap_allowed): both mmap thresholds stand at
+    // LA_MMAP_THRESHOLD_MAX, and mmap_threshold_saved is the one to go
+    // back to.
+    bool mmap_off;
+    size_t mmap_threshold_saved;
     size_t decay_ms;                 // free memory this old is given back
     uint64_t passed_ms;              // when the last pass over every heap ran (atomic)
     int bg_wanted;                   // the background thread should run (atomic)
@@ -916,8 +924,14 @@ LA_HIDDEN la_heap_t *heap_ensure(unsigned index);
 // from now on spread over at most `most` heaps (0: no bound), unless
 // ALLOCATOR_HEAPS set their number.  Caches made before keep their heap.
 LA_HIDDEN void heap_cap_target(size_t most);
-// Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX).
+// Sets the mmap threshold (bytes, clamped to LA_MMAP_THRESHOLD_MAX); with
+// mappings turned off, the one they come back with.
 LA_HIDDEN bool la_set_mmap_threshold(size_t bytes);
+// glibc's M_MMAP_MAX: with `allowed` false (its 0), every block up to
+// LA_MMAP_THRESHOLD_MAX comes from the heaps (glibc serves all sizes from
+// its heap then; a heap block here is at most that), until it is true
+// again.  No run-time cost: it moves the thresholds.
+LA_HIDDEN void la_set_mmap_allowed(bool allowed);
 // The mmap threshold of the exported family (ts) or of the mem_* path.
 LA_INLINE size_t la_mmap_threshold(bool ts)
 {

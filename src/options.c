@@ -10,6 +10,8 @@
  * the nearest option (edit distance).  Set-user-ID and set-group-ID
  * programs (AT_SECURE) read none of them.
  */
+#include <limits.h>
+
 #include "internal.h"
 
 typedef enum {
@@ -80,6 +82,7 @@ static const struct {
     {"glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_", FIELD(trim_bytes), SIZE_MAX, true},
     {"glibc.malloc.arena_max", "MALLOC_ARENA_MAX", FIELD(arena_max), SIZE_MAX, false},
     {"glibc.malloc.perturb", "MALLOC_PERTURB_", FIELD(perturb), 0xff, false},
+    {"glibc.malloc.mmap_max", "MALLOC_MMAP_MAX_", FIELD(mmap_max), INT_MAX, true},
 };
 #define NUM_TUNABLES (sizeof tunables / sizeof tunables[0])
 
@@ -340,11 +343,14 @@ static size_t option_index(size_t offset)
 }
 
 // GLIBC_TUNABLES=name=value:name=value...: glibc.malloc.mmap_threshold and
-// trim_threshold set the two thresholds (and fix them, as in glibc), and
+// trim_threshold set the two thresholds (and fix them, as in glibc),
 // glibc.malloc.arena_max caps the heaps, unless an ALLOCATOR_* variable set
-// that field already.  A tunable not in GLIBC_TUNABLES comes from its
-// alias variable (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
-// MALLOC_ARENA_MAX) if that is set, as glibc reads them.  The strings are
+// that field already, glibc.malloc.perturb fills blocks (debug.c) and
+// glibc.malloc.mmap_max of 0 maps none the heaps can hold (and fixes the
+// thresholds too).  A tunable not in GLIBC_TUNABLES comes from its alias
+// variable (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
+// MALLOC_ARENA_MAX, MALLOC_PERTURB_, MALLOC_MMAP_MAX_) if that is set, as
+// glibc reads them.  The strings are
 // read where they are, nothing copied or allocated; malformed entries and
 // tunables without a meaning here are skipped, silently, as glibc does.
 static void read_tunables(la_options_t *opts, source_t *from)
@@ -466,11 +472,20 @@ static void print_options(const la_options_t *opts, const source_t *from)
             note = "(default with ALLOCATOR_CHECK=1)";
         len += log_format_args(buf + len, sizeof buf - len, "  %-40s %s\n", value, note);
     }
-    // glibc's perturb has no ALLOCATOR_* variable: shown when it is on.
-    if (opts->perturb != 0 && len + 1 < sizeof buf) {
-        char value[48], note[80];
-        log_format_args(value, sizeof value, "glibc.malloc.perturb=%zu", opts->perturb);
-        tunable_note(note, sizeof note, "fills blocks: ", tunable_of(FIELD(perturb)));
+    // The tunables with no ALLOCATOR_* variable of their own, when set
+    // (arena_max shows in ALLOCATOR_HEAPS' line).
+    static const struct {
+        size_t offset;
+        const char *effect;
+    } own[] = {{FIELD(perturb), "fills blocks: "}, {FIELD(mmap_max), "0 maps nothing below 32m: "}};
+    for (size_t j = 0; j < sizeof own / sizeof own[0] && len + 1 < sizeof buf; j++) {
+        size_t i = tunable_of(own[j].offset);
+        if (tunable_from[i] == FROM_DEFAULT)
+            continue;
+        char value[64], note[96];
+        log_format_args(value, sizeof value, "%s=%zu", tunables[i].name,
+                        *(const size_t *)((const char *)opts + own[j].offset));
+        tunable_note(note, sizeof note, own[j].effect, i);
         len += log_format_args(buf + len, sizeof buf - len, "  %-40s %s\n", value, note);
     }
     os_write_stderr(buf, LA_MIN(len, sizeof buf - 1));
@@ -482,6 +497,7 @@ void options_read(la_options_t *opts)
     // glibc ignores its tunables there: no option may make a privileged
     // program write a file (ALLOCATOR_STATS_FILE), print, or run
     // differently.  Every option keeps its default, silently.
+    opts->mmap_max = LA_GLIBC_MMAP_MAX; // a tunable's own default (read_tunables)
     if (os_secure()) {
         for (size_t k = 0; k < NUM_OPTIONS; k++)
             read_one(opts, &table[k], true);

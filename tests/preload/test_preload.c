@@ -210,6 +210,35 @@ static void test_mallopt_mallinfo(void)
     p = malloc(16u << 20); // 16 MiB: below the 32 MiB maximum, in the heap
     CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
     free(p);
+    // M_MMAP_MAX of 0, glibc's "no mappings": a 4 MiB block from the heap,
+    // as glibc serves it; beyond the heaps' 32 MiB most, mapped still.  A
+    // threshold set meanwhile is the one mappings come back with.
+    malloc_trim(0);
+    mmaps = mem_get_stats().num_mmaps;
+    CHECK_EQ(mallopt(M_MMAP_MAX, 0), 1);
+    p = malloc(4u << 20);
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps);
+    free(p);
+    p = malloc(40u << 20);
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 256 * 1024), 1);
+    p = malloc(300 * 1024);
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 1);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_MAX, 65536), 1);
+    malloc_trim(0);
+    p = malloc(300 * 1024); // above 256 KiB: mapped again
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 2);
+    free(p);
+    p = malloc(200 * 1024);
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 2);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_MAX, -1), 1); // glibc: less than 0 maps nothing either
+    p = malloc(1u << 20);
+    CHECK_EQ(mem_get_stats().num_mmaps, mmaps + 2);
+    free(p);
+    CHECK_EQ(mallopt(M_MMAP_MAX, 1), 1);
     CHECK_EQ(mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1);
     CHECK_EQ(mallopt(M_TRIM_THRESHOLD, -1), 1);        // glibc: never trim
     CHECK_EQ(mallopt(M_TRIM_THRESHOLD, 128 * 1024), 1);

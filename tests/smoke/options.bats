@@ -209,6 +209,48 @@ print("trimmed" if after < before - (4 << 20) else "kept")
     grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt
 }
 
+@test "MALLOC_MMAP_MAX_, glibc.malloc.mmap_max and mallopt(M_MMAP_MAX) map what glibc maps" {
+    # Where blocks of 300 KiB and 4 MiB land ([heap] or a mapping of their
+    # own), then 4 MiB after mallopt(M_MMAP_MAX, 0) and 8 MiB after 65536.
+    local py='
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+def where(p):
+    for line in open("/proc/self/maps"):
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        if lo <= p < hi:
+            return "heap" if line.rstrip().endswith("[heap]") else "mapping"
+def block(n):
+    p = libc.malloc(n)
+    w = where(p)
+    libc.free(p)
+    return w
+M_MMAP_MAX = -4
+out = [block(300 << 10), block(4 << 20)]
+libc.mallopt(M_MMAP_MAX, 0)
+out.append(block(4 << 20))
+libc.mallopt(M_MMAP_MAX, 65536)
+out.append(block(8 << 20))
+print(" ".join(out))'
+    local t
+    for t in ALLOCATOR_STATS=0 MALLOC_MMAP_MAX_=0 GLIBC_TUNABLES=glibc.malloc.mmap_max=0 \
+        "MALLOC_MMAP_MAX_=0 ALLOCATOR_MMAP_THRESHOLD=64k"; do
+        env -u LD_PRELOAD $t /usr/bin/python3 -c "$py" >glibc.txt
+        env $t LD_PRELOAD="$LIBALLOCATOR" /usr/bin/python3 -c "$py" >out.txt 2>err.txt
+        if ! diff -u glibc.txt out.txt; then
+            echo "$t: glibc and liballocator differ (above)" >&2
+            return 1
+        fi
+        [ ! -s err.txt ]
+    done
+    # The mapping glibc would make is not made: the 4 MiB block is in [heap].
+    [ "$(cat out.txt)" = "heap heap heap mapping" ]
+}
+
 @test "MALLOC_PERTURB_ and glibc.malloc.perturb fill python3's blocks; ALLOCATOR_VERBOSE says which" {
     # A block's requested bytes read as the byte's complement, and a freed
     # heap block's middle as the byte (a neighbour keeps it off the top).

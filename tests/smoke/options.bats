@@ -153,20 +153,26 @@ make_setuid_prog() {
     ! ls "$BATS_TEST_TMPDIR"/stats.*.txt 2>/dev/null
 }
 
+# The start of the python3 snippets below: libc's allocation functions
+# through ctypes, with their real types.
+libc_py='
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]'
+
 # Where malloc puts blocks, and whether freeing the heap's top gives it
 # back, seen through mallinfo2 (glibc's and liballocator's): a 200 KB
 # block, then 2 MB twice (glibc's dynamic threshold: after the first is
 # freed, the second comes from the heap), then 10 MB of 100 KB blocks
 # freed from the top down.
-thresholds_py='
-import ctypes
-libc = ctypes.CDLL(None)
+thresholds_py="$libc_py"'
 class MI2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
 libc.mallinfo2.restype = MI2
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
 def mapped(n):
     before = libc.mallinfo2().hblks
     p = libc.malloc(n)
@@ -212,13 +218,7 @@ print("trimmed" if after < before - (4 << 20) else "kept")
 @test "MALLOC_MMAP_MAX_, glibc.malloc.mmap_max and mallopt(M_MMAP_MAX) map what glibc maps" {
     # Where blocks of 300 KiB and 4 MiB land ([heap] or a mapping of their
     # own), then 4 MiB after mallopt(M_MMAP_MAX, 0) and 8 MiB after 65536.
-    local py='
-import ctypes
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    local py="$libc_py"'
 def where(p):
     for line in open("/proc/self/maps"):
         lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
@@ -254,12 +254,7 @@ print(" ".join(out))'
 @test "MALLOC_PERTURB_ and glibc.malloc.perturb fill python3's blocks; ALLOCATOR_VERBOSE says which" {
     # A block's requested bytes read as the byte's complement, and a freed
     # heap block's middle as the byte (a neighbour keeps it off the top).
-    local py='
-import ctypes
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
+    local py="$libc_py"'
 p, pin = libc.malloc(5000), libc.malloc(5000)
 print(ctypes.string_at(p, 5000) == bytes([0xa5]) * 5000)
 libc.free(p)

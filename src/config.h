@@ -58,7 +58,12 @@
 // (and below) changes anything here: see la_set_mmap_allowed.  Mappings.
 #define LA_GLIBC_MMAP_MAX 65536
 
-// The brk heap grows in steps of this size; a request larger than one step
+// The size of a transparent huge page (ALLOCATOR_THP) when the kernel does
+// not say (/sys/kernel/mm/transparent_hugepage/hpage_pmd_size).  Bytes.
+#define LA_THP_BYTES_DEFAULT (2 * 1024 * 1024)
+
+// The brk heap grows in steps of this size (of a huge page with
+// ALLOCATOR_THP); a request larger than one step
 // grows it by the request rounded up to steps.  Bytes.
 #define BRK_INCREMENT (64 * 1024)
 // A heap that grows for a block keeps at least this much free after it:

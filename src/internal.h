@@ -475,6 +475,9 @@ typedef struct {
     // glibc.malloc.mmap_max or MALLOC_MMAP_MAX_ (LA_GLIBC_MMAP_MAX when
     // neither is set): 0 maps no block the heaps can hold.
     size_t mmap_max;
+    // ALLOCATOR_THP or glibc.malloc.hugetlb: non-zero asks for transparent
+    // huge pages (heap.c, large.c).
+    size_t thp;
 } la_options_t;
 
 struct la_tcache;
@@ -507,6 +510,9 @@ typedef struct {
     // back to.
     bool mmap_off;
     size_t mmap_threshold_saved;
+    // ALLOCATOR_THP: the huge page size the heaps grow and align to, and
+    // from which mappings are advised MADV_HUGEPAGE; 0 when off.
+    size_t thp_bytes;
     size_t decay_ms;                 // free memory this old is given back
     uint64_t passed_ms;              // when the last pass over every heap ran (atomic)
     int bg_wanted;                   // the background thread should run (atomic)
@@ -765,6 +771,12 @@ LA_HIDDEN bool os_protect(void *addr, size_t bytes, bool accessible);
 LA_HIDDEN void *os_remap(void *addr, size_t old_bytes, size_t new_bytes); // NULL on failure
 // Gives the pages back; the range stays mapped and reads as zeros.
 LA_HIDDEN void os_advise_free(void *addr, size_t bytes);
+// Asks for transparent huge pages in the range (MADV_HUGEPAGE; the start
+// rounded down to a page), as far as the kernel grants them.
+LA_HIDDEN void os_advise_huge(void *addr, size_t bytes);
+// The kernel's transparent huge page size, LA_THP_BYTES_DEFAULT if it does
+// not say.  Bytes.
+LA_HIDDEN size_t os_thp_bytes(void);
 // The process's resident memory (RSS) now, from /proc/self/statm; 0 if
 // that cannot be read.  Bytes.
 LA_HIDDEN size_t os_resident_bytes(void);

@@ -290,6 +290,8 @@ void *large_map_or_purge(size_t bytes)
     // wait for reuse: give them back and try once more (issue 12).
     if (map == NULL && la_load_relaxed(&la.large_cache_count) != 0 && large_cache_purge(0) != 0)
         map = os_map(bytes);
+    if (map != NULL && la.thp_bytes != 0 && bytes >= la.thp_bytes)
+        os_advise_huge(map, bytes);
     return map;
 }
 

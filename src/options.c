@@ -53,6 +53,7 @@ static const opt_t table[] = {
     {"ALLOCATOR_PROF_LEAKS", OPT_BOOL, 0, 1, 0, FIELD(prof_leaks), 1},
     {"ALLOCATOR_GUARD_SAMPLE", OPT_COUNT, 0, (size_t)1 << 40, LA_GUARD_SAMPLE_DEFAULT,
      FIELD(guard_sample), 0},
+    {"ALLOCATOR_THP", OPT_BOOL, 0, 1, 0, FIELD(thp), 0},
 };
 
 // Options whose value is a string, read where they are used (prof.c).
@@ -72,7 +73,7 @@ typedef enum { FROM_DEFAULT, FROM_ENV, FROM_TUNABLE, FROM_ALIAS } source_t;
 // the heaps as it capped glibc's arenas.
 static const struct {
     const char *name;  // in GLIBC_TUNABLES
-    const char *alias; // glibc's environment variable for it
+    const char *alias; // glibc's environment variable for it (NULL: none)
     size_t offset;     // of the size_t field in la_options_t
     size_t max;        // beyond it glibc ignores the tunable, and so do we
     bool threshold;    // setting it fixes both thresholds, as in glibc
@@ -83,6 +84,8 @@ static const struct {
     {"glibc.malloc.arena_max", "MALLOC_ARENA_MAX", FIELD(arena_max), SIZE_MAX, false},
     {"glibc.malloc.perturb", "MALLOC_PERTURB_", FIELD(perturb), 0xff, false},
     {"glibc.malloc.mmap_max", "MALLOC_MMAP_MAX_", FIELD(mmap_max), INT_MAX, true},
+    // 2 (hugetlbfs pages, which need reserving) is taken as 1.
+    {"glibc.malloc.hugetlb", NULL, FIELD(thp), 2, false},
 };
 #define NUM_TUNABLES (sizeof tunables / sizeof tunables[0])
 
@@ -383,7 +386,9 @@ static void read_tunables(la_options_t *opts, source_t *from)
         }
     }
     for (size_t i = 0; i < NUM_TUNABLES; i++) {
-        const char *v = tunable_from[i] == FROM_DEFAULT ? os_getenv(tunables[i].alias) : NULL;
+        const char *v = tunable_from[i] == FROM_DEFAULT && tunables[i].alias != NULL
+                            ? os_getenv(tunables[i].alias)
+                            : NULL;
         if (v != NULL && parse_tunable_value(v, v + __builtin_strlen(v), &value[i]) &&
             value[i] <= tunables[i].max)
             tunable_from[i] = FROM_ALIAS;

@@ -187,6 +187,12 @@ void os_advise_free(void *addr, size_t bytes)
     sys(SYS_madvise, addr, bytes, MADV_DONTNEED, 0, 0, 0);
 }
 
+void os_advise_huge(void *addr, size_t bytes)
+{
+    uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(os_page_bytes() - 1);
+    sys(SYS_madvise, start, (uintptr_t)addr + bytes - start, MADV_HUGEPAGE, 0, 0, 0);
+}
+
 /* ---- the clock, straight from the vDSO ----------------------------------- */
 
 // libc's clock_gettime only jumps to the vDSO's, but its page is one more
@@ -401,6 +407,18 @@ static size_t read_small_file(const char *path, char *buf, size_t cap)
     }
     close(fd);
     return len;
+}
+
+size_t os_thp_bytes(void)
+{
+    char buf[32];
+    size_t len = read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf,
+                                 sizeof buf);
+    size_t v = 0;
+    for (size_t i = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
+        v = v * 10 + (size_t)(buf[i] - '0');
+    // A power of two of a few MiB, or the default.
+    return v >= 65536 && v <= ((size_t)1 << 30) && (v & (v - 1)) == 0 ? v : LA_THP_BYTES_DEFAULT;
 }
 
 size_t os_resident_range(const void *addr, size_t bytes)

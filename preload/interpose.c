@@ -281,8 +281,8 @@ LA_EXPORT int malloc_info(int options, FILE *fp)
 LA_EXPORT int mallopt(int param, int value)
 {
     la_ensure_init();
-    // Setting either threshold fixes both, as in glibc.
-    if (param == M_MMAP_THRESHOLD || param == M_TRIM_THRESHOLD)
+    // Setting either threshold, or M_MMAP_MAX, fixes both, as in glibc.
+    if (param == M_MMAP_THRESHOLD || param == M_TRIM_THRESHOLD || param == M_MMAP_MAX)
         la_store_relaxed(&la.thresholds_dynamic, false);
     switch (param) {
     case M_MMAP_THRESHOLD: {
@@ -301,7 +301,6 @@ LA_EXPORT int mallopt(int param, int value)
     case M_MXFAST: // glibc's bound on its fastbins; we have none
         return (size_t)value <= LA_GLIBC_MXFAST_MAX ? 1 : 0;
     case M_MMAP_MAX: // glibc: how many mappings may be live; 0 (or less) none
-        la_store_relaxed(&la.thresholds_dynamic, false);
         la_set_mmap_allowed(value > 0);
         return 1;
     case M_PERTURB:

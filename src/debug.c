@@ -387,6 +387,10 @@ static uint64_t *slot_trailer(const void *slot, size_t size)
     return (uint64_t *)((char *)slot + size - SLOT_TRAILER_BYTES);
 }
 
+// The bytes a slot of `size` offers the program: between its front and
+// its trailer.
+static size_t slot_usable(size_t size) { return size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES; }
+
 static uint64_t trailer_word(const void *slot, uint32_t req, uint32_t state)
 {
     uint32_t hash = (uint32_t)(((la.slot_key ^ (uintptr_t)slot) * la.key) >> 32);
@@ -435,7 +439,7 @@ void *debug_slot_alloc(la_heap_t *h, size_t req)
     if (p != NULL) {
         if (la.options.check)
             memset(slot, LA_CANARY_BYTE, SLOT_FRONT_BYTES);
-        debug_on_alloc(p, req, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, false);
+        debug_on_alloc(p, req, slot_usable(size), false);
         // Valgrind: the block is [p, p + req); the front stays a redzone
         // too (debug_on_alloc opens the 16 bytes before a block for the
         // header that heap blocks have there).
@@ -501,7 +505,7 @@ static void check_slot_canaries(la_slab_t *s, const void *p, size_t req, const c
     if (first != SLOT_FRONT_BYTES)
         la_fatal(func, "buffer underflow: %zu bytes written before the start of %p (block of "
                        "%zu bytes)", SLOT_FRONT_BYTES - first, p, req);
-    debug_check_canary(p, req, s->size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES, func);
+    debug_check_canary(p, req, slot_usable(s->size), func);
 }
 
 // A slot in the quarantine: trailer and poison as its free left them.
@@ -531,7 +535,7 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
     la_held_t e = {.p = slot, .usable = size - SLOT_TRAILER_BYTES, .counted = req, .ts = true,
                    .slot = true};
     debug_quiet_begin();
-    debug_perturb_freed(p, size - SLOT_FRONT_BYTES - SLOT_TRAILER_BYTES);
+    debug_perturb_freed(p, slot_usable(size));
     if (la.valgrind)
         VALGRIND_FREELIKE_BLOCK(p, 0);
     if (!la.options.check) { // Valgrind or perturb alone: no quarantine

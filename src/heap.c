@@ -1043,7 +1043,7 @@ static size_t trim_brk(la_heap_t *h);
 LA_INLINE bool trim_due(size_t top_bytes)
 {
     return la_load_relaxed(&la.dyn_trim_threshold) == 0 &&
-           top_bytes > la_load_relaxed(&la.trim_threshold) + BRK_INCREMENT; // trim_brk: THP's step
+           top_bytes > la_load_relaxed(&la.trim_threshold) + BRK_INCREMENT; // THP's bigger step: trim_brk
 }
 
 static LA_NOINLINE void trim_after_free(la_heap_t *h)

@@ -482,7 +482,7 @@ static void print_options(const la_options_t *opts, const source_t *from)
     static const struct {
         size_t offset;
         const char *effect;
-    } own[] = {{FIELD(perturb), "fills blocks: "}, {FIELD(mmap_max), "0 maps nothing below 32m: "}};
+    } own[] = {{FIELD(perturb), "fills blocks: "}, {FIELD(mmap_max), "0: the heaps hold all they can: "}};
     for (size_t j = 0; j < sizeof own / sizeof own[0] && len + 1 < sizeof buf; j++) {
         size_t i = tunable_of(own[j].offset);
         if (tunable_from[i] == FROM_DEFAULT)

@@ -409,14 +409,23 @@ static size_t read_small_file(const char *path, char *buf, size_t cap)
     return len;
 }
 
+// The decimal number at buf[i] (0 if none), of a file read_small_file read.
+static size_t decimal_at(const char *buf, size_t len, size_t i)
+{
+    size_t v = 0;
+    for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
+        v = v * 10 + (size_t)(buf[i] - '0');
+    return v;
+}
+
 size_t os_thp_bytes(void)
 {
     char buf[32];
+    int saved = errno; // a kernel without THP has no such file
     size_t len = read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf,
                                  sizeof buf);
-    size_t v = 0;
-    for (size_t i = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
-        v = v * 10 + (size_t)(buf[i] - '0');
+    errno = saved;
+    size_t v = decimal_at(buf, len, 0);
     // A power of two of a few MiB, or the default.
     return v >= 65536 && v <= ((size_t)1 << 30) && (v & (v - 1)) == 0 ? v : LA_THP_BYTES_DEFAULT;
 }
@@ -454,14 +463,12 @@ size_t os_resident_bytes(void)
     size_t len = read_small_file("/proc/self/statm", buf, sizeof buf);
     errno = saved;
     // "size resident shared text lib data dt", in pages.
-    size_t i = 0, pages = 0;
+    size_t i = 0;
     while (i < len && buf[i] != ' ')
         i++;
     if (i++ >= len)
         return 0;
-    for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
-        pages = pages * 10 + (size_t)(buf[i] - '0');
-    return pages * os_page_bytes();
+    return decimal_at(buf, len, i) * os_page_bytes();
 }
 
 void os_program_name(char *buf, size_t cap)

@@ -51,6 +51,16 @@ static int test_checks;
         }                                                                            \
     } while (0)
 
+// Whether the n bytes at p all hold v.
+static inline int all_bytes(const void *p, size_t n, unsigned char v)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] != v)
+            return 0;
+    return 1;
+}
+
 static inline int test_report(const char *name)
 {
     if (test_failures != 0) {

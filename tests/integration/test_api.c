@@ -12,14 +12,6 @@
 #include "config.h" // LA_TC_PUBLISH_BYTES
 #include "../testhelper.h"
 
-static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return 0;
-    return 1;
-}
-
 static void test_basic(void)
 {
     for (size_t n = 1; n <= 4096; n = n * 3 + 1) {

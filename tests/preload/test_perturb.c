@@ -17,16 +17,6 @@
 
 static unsigned char fill;
 
-// Whether the n bytes at p all hold b.
-static int all_are(const void *p, size_t n, unsigned char b)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i] != b)
-            return 0;
-    return 1;
-}
-
 // Bytes [from, from + n) of a freed block, read as the heap holds them.
 static int freed_are(uintptr_t block, size_t from, size_t n, unsigned char b)
 {
@@ -42,13 +32,13 @@ static void check_size(size_t n)
 {
     unsigned char *p = malloc(n), *pin = malloc(n);
     REQUIRE(p != NULL && pin != NULL);
-    CHECK(all_are(p, n, (unsigned char)~fill));
+    CHECK(all_bytes(p, n, (unsigned char)~fill));
     memset(pin, 1, n);
     uintptr_t a = (uintptr_t)p;
     free(p);
     if (n >= 48)
         CHECK(freed_are(a, n / 2 - 8, 16, fill));
-    CHECK(all_are(pin, n, 1)); // a neighbour's bytes are not touched
+    CHECK(all_bytes(pin, n, 1)); // a neighbour's bytes are not touched
     free(pin);
 }
 
@@ -59,7 +49,7 @@ static void *churn(void *arg)
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         size_t n = 1 + (size_t)(rng >> 33) % 5000;
         unsigned char *p = malloc(n);
-        if (p == NULL || !all_are(p, n, (unsigned char)~fill))
+        if (p == NULL || !all_bytes(p, n, (unsigned char)~fill))
             return (void *)1;
         memset(p, 7, n);
         free(p);
@@ -81,21 +71,21 @@ int main(int argc, char **argv)
         check_size(sizes[i]);
     unsigned char *big = malloc(1 << 20);
     REQUIRE(big != NULL);
-    CHECK(all_are(big, 1 << 20, (unsigned char)~fill));
+    CHECK(all_bytes(big, 1 << 20, (unsigned char)~fill));
     free(big);
 
     unsigned char *z = calloc(300, 7);
     REQUIRE(z != NULL);
-    CHECK(all_are(z, 2100, 0));
+    CHECK(all_bytes(z, 2100, 0));
     free(z);
 
     void *al = NULL;
     CHECK_EQ(posix_memalign(&al, 64, 500), 0);
-    CHECK(al != NULL && all_are(al, 500, (unsigned char)~fill));
+    CHECK(al != NULL && all_bytes(al, 500, (unsigned char)~fill));
     free(al);
     unsigned char *page = memalign(4096, 10000);
     REQUIRE(page != NULL);
-    CHECK(all_are(page, 10000, (unsigned char)~fill));
+    CHECK(all_bytes(page, 10000, (unsigned char)~fill));
     free(page);
 
     // What realloc adds reads as new; what was there stays.
@@ -105,8 +95,8 @@ int main(int argc, char **argv)
     for (size_t n = 200; n <= 200000; n *= 4) { // a slot, heap blocks, a mapping
         unsigned char *q = realloc(r, n);
         REQUIRE(q != NULL);
-        CHECK(all_are(q, 100, 3));
-        CHECK(all_are(q + 100, n - 100, (unsigned char)~fill)); // what each realloc added
+        CHECK(all_bytes(q, 100, 3));
+        CHECK(all_bytes(q + 100, n - 100, (unsigned char)~fill)); // what each realloc added
         r = q;
     }
     free(r);

@@ -490,9 +490,14 @@ def mib_text(v):
     return "%.0f" % v if abs(v) >= 100 else "%.1f" % v
 
 
-def largefree_rows(res):
-    return sorted((w for w in res.figure_rows("request_ns") if workload_k(w["name"])),
+def k_rows(res, figure):
+    """The rows whose cells carry this figure and whose names end in a K, by K."""
+    return sorted((w for w in res.figure_rows(figure) if workload_k(w["name"])),
                   key=lambda w: workload_k(w["name"]))
+
+
+def largefree_rows(res):
+    return k_rows(res, "request_ns")
 
 
 def perblock_bytes(name):
@@ -787,8 +792,10 @@ def memret_tables(res):
     return out
 
 
-def largefree_table(res):
-    rows = largefree_rows(res)
+def k_table(res, rows, figure, caption):
+    """A figure of rows that differ by K (their names' ends) against K, an
+    allocator a line, with the last K's over the first's and the peak RSS
+    of the same runs."""
     if not rows:
         return []
     ks = [workload_k(w["name"]) for w in rows]
@@ -798,16 +805,27 @@ def largefree_table(res):
     out = []
     for n in res.names:
         cells = [res.cell(w["name"], n) for w in rows]
-        ns = [(c.get("figures") or {}).get("request_ns") for c in cells]
+        ns = [(c.get("figures") or {}).get(figure) for c in cells]
         line = [n] + [num(v, "%.1f") for v in ns]
         if len(ks) > 1:
             line.append(num(ns[-1] / ns[0] if ns[-1] and ns[0] else None, "%.2f"))
         line += [num(c["rss_kib"] / 1024.0 if c.get("rss_kib") else None, "%.1f") for c in cells]
         out.append(line)
-    return (["", "`%s` — ns per malloc+free among K free blocks (median of the runs; flat "
-             "across K means O(log K) or better), and the peak RSS of the same runs:"
-             % "`, `".join(w["name"] for w in rows), ""]
+    return (["", "`%s` — %s, and the peak RSS of the same runs:"
+             % ("`, `".join(w["name"] for w in rows), caption), ""]
             + md_table(head, out))
+
+
+def largefree_table(res):
+    return k_table(res, largefree_rows(res), "request_ns",
+                   "ns per malloc+free among K free blocks (median of the runs; flat across K "
+                   "means O(log K) or better)")
+
+
+def lastfree_table(res):
+    return k_table(res, k_rows(res, "last_free_ns"), "last_free_ns",
+                   "ns per free of the last live block in 64 KiB, among K blocks of 100 B "
+                   "(median of the runs; flat across K: nothing walks the emptied pages)")
 
 
 def perblock_table(res):
@@ -966,7 +984,8 @@ def build_markdown(res, out_path, charts):
                    "in bold." % SMALL_RSS_MIB, ""]
             md += side_by_side_table(res, mean_rows)
         if group == "memory":
-            extra = memret_tables(res) + largefree_table(res) + perblock_table(res)
+            extra = (memret_tables(res) + largefree_table(res) + lastfree_table(res)
+                     + perblock_table(res))
             if extra:
                 md += ["", "### Memory figures"] + extra
         md += ["", "<details><summary>Absolute medians: wall time ± (max − min) / median, "

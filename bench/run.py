@@ -87,6 +87,12 @@ LARGEFREE_KS = (("1k", 1000), ("10k", 10000), ("100k", 100000))
 # figure is timed inside the program over 200,000 requests: three runs give
 # a steady median and keep the memory group near 4 minutes.
 LARGEFREE_REPS = 3
+# w_lastfree's rows: millions of 100-byte blocks (1M is 120 MB of them, 4M
+# 470 MB).  A last free that walks the emptied pages' neighbours grows
+# with K (liballocator's did: 3.0 us at 1M, 12.5 us at 4M); the figure is
+# timed inside the program, so three runs give a steady median.
+LASTFREE_MILLIONS = (("1m", 1), ("4m", 4))
+LASTFREE_REPS = 3
 # Issue 13's table: resident bytes per live block for these request sizes,
 # liballocator's to be no more than the best of the others (w_perblock).
 PERBLOCK_BYTES = (8, 16, 24, 100, 1000)
@@ -230,6 +236,12 @@ WORKLOADS = [
              "synthetic", "w_largefree", 1, str(k), group="memory", figures=("request_ns",),
              in_means=False, max_reps=LARGEFREE_REPS)
     for label, k in LARGEFREE_KS
+] + [
+    Workload("lastfree-%s" % label, "%s blocks of 100 B, all but the first in each 64 KiB freed; "
+             "then those, each the last live block around it (ns per free)" % label,
+             "synthetic", "w_lastfree", 1, str(millions), group="memory",
+             figures=("last_free_ns",), in_means=False, max_reps=LASTFREE_REPS)
+    for label, millions in LASTFREE_MILLIONS
 ] + [
     Workload("perblock-%d" % n, "%d B blocks, 32 MiB of them (at most 4M) live, one byte written "
              "into each: resident bytes per block, (RSS after - RSS before) / count" % n,
@@ -882,24 +894,35 @@ def print_memory_tables(out, args, workloads, allocs, cells, decay=None):
                 % (width, n, f["rss_start_kib"], f["rss_peak_kib"], f["rss_freed_kib"], waited,
                    f["rss_end_kib"], statistics.median(grew), max(grew), c["reps"],
                    "  " + c.get("purge", "?") if w.mode == "trim" else ""))
-    rows = [w for w in workloads if w.prog == "w_largefree" and not w.skip_reason]
+    print_k_table(out, workloads, names, cells, width, "w_largefree", 1, "request_ns",
+                  ("== large free blocks: ns per malloc+free among K free blocks, and the process's peak",
+                   "   RSS in MiB (median of the runs; requests in batches of 256, sizes random; flat",
+                   "   across K = O(log K) or better)"))
+    print_k_table(out, workloads, names, cells, width, "w_lastfree", 1000000, "last_free_ns",
+                  ("== last frees: ns per free of the last live block in 64 KiB among K blocks of 100 B,",
+                   "   and the process's peak RSS in MiB (median of the runs; flat across K: nothing",
+                   "   walks the emptied pages)"))
+    print_perblock_table(out, workloads, names, cells, width)
+
+
+def print_k_table(out, workloads, names, cells, width, prog, per_mode, figure, title):
+    """A figure of prog's rows against K, their mode times per_mode."""
+    rows = [w for w in workloads if w.prog == prog and not w.skip_reason]
     if rows:
         out()
-        out("== large free blocks: ns per malloc+free among K free blocks, and the process's peak")
-        out("   RSS in MiB (median of the runs; requests in batches of 256, sizes random; flat")
-        out("   across K = O(log K) or better)")
-        ks = [int(w.mode) for w in rows]
+        for t in title:
+            out(t)
+        ks = [int(float(w.mode) * per_mode) for w in rows]
         out("%-*s " % (width, "allocator") + " ".join("%10s" % ("ns K=%d" % k) for k in ks)
-            + "  %s" % ("K=%d/K=%d" % (ks[-1], ks[0]) if len(ks) > 1 else "")
-            + " ".join("%11s" % ("MiB K=%d" % k) for k in ks))
+            + "  %s" % ("%9s" % "last/1st" if len(ks) > 1 else "")
+            + " " + " ".join("%11s" % ("MiB K=%d" % k) for k in ks))
         for n in names:
-            ns = [cells[(w.name, n)].get("figures", {}).get("request_ns") for w in rows]
+            ns = [cells[(w.name, n)].get("figures", {}).get(figure) for w in rows]
             rss = [cells[(w.name, n)].get("rss_kib") for w in rows]
             growth = ratio(ns[-1], ns[0]) if len(ns) > 1 else None
             out("%-*s " % (width, n) + " ".join(fmt(x, "10.1f", 10) for x in ns)
                 + "  %s" % (fmt(growth, "9.2f", 9) if len(ns) > 1 else "")
                 + " ".join(fmt(x / 1024.0 if x else None, "11.1f", 11) for x in rss))
-    print_perblock_table(out, workloads, names, cells, width)
 
 
 def perblock_table(workloads, names, cells):

@@ -371,13 +371,16 @@ typedef struct la_heap {
     la_counters_t counters;
     uint32_t ops;                         // heap operations, to pace decay checks
     uint64_t purged_ms;                   // when this heap was last purged
-    // Slabs (slab.c): per class, those with free slots; all of them; and
-    // per class, slots that threads bound to other heaps freed (pushed
+    // Slabs (slab.c): per class, those with free slots; all of them; per
+    // class, the empty slab kept rather than given back (LA_SLAB_EMPTY_KEEP;
+    // it may have been used since: it is the kept one only while empty);
+    // and per class, slots that threads bound to other heaps freed (pushed
     // with a CAS, so that a refill takes its class's with one exchange):
     // the chain's first slot in the low LA_SLAB_ADDR_BITS bits, its
     // length above them (slab.h, slab_take_remote).
     struct la_slab *slab_avail[LA_SLAB_CLASSES];
     struct la_slab *slab_all;
+    struct la_slab *slab_kept[LA_SLAB_CLASSES];
     uintptr_t slab_remote[LA_SLAB_CLASSES];
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once

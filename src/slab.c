@@ -236,6 +236,8 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
 {
     if (s->on_avail)
         avail_remove(h, s);
+    if (h->slab_kept[s->cls] == s)
+        h->slab_kept[s->cls] = NULL;
     if (s->prev_all != NULL)
         s->prev_all->next_all = s->next_all;
     else
@@ -507,13 +509,20 @@ size_t slab_alloc_chain(la_heap_t *h, unsigned cls, size_t want, void *tail, voi
     return alloc_slots(h, cls, want, NULL, tail, head);
 }
 
-// Slabs of a class that are empty, beyond the one kept.
+// Whether `self`, which has just become empty, stays: it does unless the
+// slab its class keeps is another one and still empty, and then it is the
+// kept one.  So every empty slab is the kept one.  O(1): counting the
+// empty slabs on the class's list walked every slab with free slots each
+// time one emptied, and a program that freed the last live block of
+// 13,675 slabs of 112-byte slots, each slab holding one, took 0.34 s
+// over those frees (glibc 0.001 s), four times as long for twice as many.
+_Static_assert(LA_SLAB_EMPTY_KEEP <= 1, "a heap notes one kept slab per class");
 static bool keep_empty(la_heap_t *h, la_slab_t *self)
 {
-    unsigned empty = 0;
-    for (la_slab_t *s = h->slab_avail[self->cls]; s != NULL; s = s->next_avail)
-        if (s != self && s->nfree == s->nslots && ++empty >= LA_SLAB_EMPTY_KEEP)
-            return false;
+    la_slab_t *kept = h->slab_kept[self->cls];
+    if (LA_SLAB_EMPTY_KEEP == 0 || (kept != NULL && kept != self && kept->nfree == kept->nslots))
+        return false;
+    h->slab_kept[self->cls] = self;
     return true;
 }
 
@@ -752,6 +761,14 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
                 return "a slot beyond those handed out is not marked free";
         if ((s->nfree > 0) != (s->on_avail != 0))
             return "a slab with free slots is not on its class list";
+        *where = (const void *)s->base;
+        if (s->nfree == s->nslots && h->slab_kept[s->cls] != s)
+            return "an empty slab that its class does not keep";
+    }
+    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+        la_slab_t *kept = h->slab_kept[c];
+        if (kept != NULL && (kept->heap != h || kept->cls != c || slab_of((void *)kept->base) != kept))
+            return "the slab a class keeps is not one of its slabs";
     }
     return NULL;
 }

@@ -123,6 +123,69 @@ static void test_every_class(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// Frees the slots of slot[0..n) that are in slab `which` (under h's lock),
+// and checks the heap.
+static void free_slab_of(la_heap_t *h, void **slot, size_t n, la_slab_t *which)
+{
+    const void *where = NULL;
+    lock_acquire(&h->lock);
+    for (size_t i = 0; i < n; i++)
+        if (slot[i] != NULL && slab_of(slot[i]) == which) {
+            slab_free(h, slot[i], "free");
+            slot[i] = NULL;
+        }
+    CHECK(slab_check_heap(h, &where) == NULL);
+    lock_release(&h->lock);
+}
+
+// The empty slab a class keeps is the one that emptied while no other
+// empty one was kept: a kept slab that was used again since gives its
+// place to the next one to empty, and the next empty slab after that goes
+// back.  (keep_empty notes the kept slab, where it walked the class's list
+// to count empty ones: quadratic in a program that emptied many slabs.)
+static void test_kept_slab(void)
+{
+    la_heap_t *h = heap0();
+    unsigned c = sizeclass_of(112);
+    size_t per = la_sizeclasses[c].nslots, n = 0;
+    static void *slot[3 * LA_SLAB_BYTES / 112];
+    REQUIRE(3 * per <= sizeof slot / sizeof slot[0]);
+    lock_acquire(&h->lock);
+    slab_purge(h); // no slab of the class with free slots, none kept
+    while (n < 3 * per) {
+        size_t got = slab_alloc_batch(h, c, LA_MIN(3 * per - n, (size_t)32), slot + n);
+        REQUIRE(got > 0);
+        n += got;
+    }
+    lock_release(&h->lock);
+    la_slab_t *a = slab_of(slot[0]), *b = slab_of(slot[per]), *last = slab_of(slot[2 * per]);
+    REQUIRE(a != b && b != last && a != last);
+    for (size_t i = 0; i < n; i++) // a's slots first, then b's (refilled below)
+        REQUIRE(slab_of(slot[i]) == (i < per ? a : i < 2 * per ? b : last));
+    CHECK_EQ(slabs_of_class(c), 3);
+    free_slab_of(h, slot, n, a); // a empties, and stays: none was kept
+    CHECK_EQ(slabs_of_class(c), 3);
+    CHECK(h->slab_kept[c] == a);
+    // a full again: the only slab of the class with free slots
+    lock_acquire(&h->lock);
+    CHECK_EQ(slab_alloc_batch(h, c, per, slot), per);
+    lock_release(&h->lock);
+    CHECK_EQ(a->nfree, 0);
+    free_slab_of(h, slot, n, b); // b empties while a is in use: b is kept
+    CHECK_EQ(slabs_of_class(c), 3);
+    CHECK(h->slab_kept[c] == b);
+    free_slab_of(h, slot, n, a); // a empties again, b kept and empty: a goes
+    CHECK_EQ(slabs_of_class(c), 2);
+    free_slab_of(h, slot, n, last);
+    CHECK_EQ(slabs_of_class(c), 1);
+    CHECK(h->slab_kept[c] == b);
+    lock_acquire(&h->lock);
+    slab_purge(h); // the kept one goes too, and is no longer noted
+    lock_release(&h->lock);
+    CHECK_EQ(slabs_of_class(c), 0);
+    CHECK(h->slab_kept[c] == NULL);
+}
+
 // An empty slab goes back to the heap as one block; slab_purge gives back
 // the one kept, and its address no longer maps to a slab.
 static void test_empty_return(void)
@@ -617,6 +680,7 @@ int main(void)
     test_table();
     test_every_class();
     test_empty_return();
+    test_kept_slab();
     test_carve_and_run();
     test_remote();
     test_misuse(); // before test_purged_pages: never_carved needs a fresh slab

@@ -944,8 +944,25 @@ static LA_NOINLINE void apart_add(la_apart_t *apart, char *a, char *z)
     for (unsigned i = 0; i < apart->n; i++)
         if (span_join(&apart->span[i][0], &apart->span[i][1], a, z))
             return;
+    la_assert(apart->n < sizeof apart->span / sizeof apart->span[0]);
     apart->span[apart->n][0] = a;
     apart->span[apart->n++][1] = z;
+}
+
+// Free neighbour x of a block being freed, whose resident part [a, z) lies
+// apart from the block's: purged now if it is of the tree's class, else
+// (8 KiB or less, all of it resident) a piece apart, given back after the
+// merge.  purge_block writes a node's purge marks, which lie past the end
+// of a block under 56 bytes: a released slab with pages purged beside a
+// free 48-byte block had its own header zeroed by them, which broke the
+// heap's chain of blocks (w_pinned with ALLOCATOR_DECAY_MS=0 aborted in 1
+// run of 10 with "free list corrupted").
+static void purge_apart(la_block_t *x, la_apart_t *apart, char *a, char *z)
+{
+    if (bins_in_tree(blk_size(x)))
+        purge_block(x);
+    else
+        apart_add(apart, a, z);
 }
 
 // A node's or footer's bytes [a, z), which stay resident: into the
@@ -989,14 +1006,14 @@ static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next,
     if (blk_is_free(next)) {
         dirty_span(next, &nlo, &nhi);
         if (nhi > nlo && !span_join(&lo, &hi, nlo, nhi))
-            purge_block(next);
+            purge_apart(next, &apart, nlo, nhi);
         resident_add(&lo, &hi, &apart, (char *)next, (char *)next + sizeof(la_tnode_t));
     }
     if (blk_prev_is_free(b)) {
         la_block_t *prev = blk_prev(b);
         dirty_span(prev, &nlo, &nhi);
         if (nhi > nlo && !span_join(&lo, &hi, nlo, nhi))
-            purge_block(prev);
+            purge_apart(prev, &apart, nlo, nhi);
         resident_add(&lo, &hi, &apart, (char *)b - sizeof(size_t), (char *)b);
     }
     // Merged into the top (free_into_top() declined: its part was purged
@@ -1102,6 +1119,7 @@ static size_t advise_interior(la_block_t *b, char *a, char *z)
 // purge left (all of them if none did), and marks it purged.
 static size_t purge_block(la_block_t *b)
 {
+    la_assert(bins_in_tree(blk_size(b))); // its node holds the purge marks
     char *dlo, *dhi;
     dirty_span(b, &dlo, &dhi);
     la_tnode_t *t = (la_tnode_t *)b;

@@ -211,6 +211,42 @@ static void test_free_regions_unmapped(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// A block freed with only part of it resident (heap_free_purged: a slab
+// released after a purge gave back some of its pages) beside a free block
+// too small for a tree node: the merge is sound and the small block's bytes
+// join it.  The small neighbour used to be "purged" through a node it has
+// no room for, whose marks overwrote the freed block's own header (w_pinned
+// with ALLOCATOR_DECAY_MS=0 then aborted with "free list corrupted").
+static void test_free_purged_beside_small(void)
+{
+    la_heap_t *h = heap_ensure(2); // a heap of its own: nothing else in it
+    size_t page = la.page_bytes, big = 16 * page;
+    lock_acquire(&h->lock);
+    // 48 bytes: a node's dirty_hi would lie on the next block's header.
+    la_block_t *small = heap_alloc(h, offsetof(la_tnode_t, dirty_hi), NULL);
+    la_block_t *b = heap_alloc(h, big, NULL);
+    la_block_t *guard = heap_alloc(h, MIN_BLOCK_SIZE, NULL);
+    REQUIRE(small != NULL && b != NULL && guard != NULL);
+    REQUIRE(blk_next(small) == b && blk_next(b) == guard); // carved in a row
+    blk_set_req(small, 1); // live blocks to the heap walker
+    blk_set_req(b, 1);
+    blk_set_req(guard, 1);
+    REQUIRE(blk_size(small) == offsetof(la_tnode_t, dirty_hi));
+    heap_free(h, small);
+    REQUIRE(blk_is_free(small) && blk_size(small) < sizeof(la_tnode_t));
+    // Only pages 4..8 of b may be resident: apart from the small block.
+    heap_free_purged(h, b, (char *)b + 4 * page, (char *)b + 8 * page);
+    lock_release(&h->lock);
+    CHECK(blk_is_free(small)); // merged: small's header starts the free block
+    CHECK(blk_size(small) >= blk_size_for(0) + big);
+    CHECK(blk_next(small) == guard);
+    CHECK_EQ(mem_check_heap(), 0);
+    lock_acquire(&h->lock);
+    heap_free(h, guard);
+    lock_release(&h->lock);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 // A purged block stays purged when a freed neighbour merges into it: the
 // next purge gives back the neighbour's pages, not the whole span again
 // (issue 14: each pass madvised the same pages again).
@@ -476,6 +512,7 @@ int main(void)
     test_heap_resident_now();
     test_decay_without_trim();
     test_free_regions_unmapped();
+    test_free_purged_beside_small();
     test_purge_once_until_reused();
     test_purge_skips_purged_middle();
     test_purge_reaches_old_ends();

@@ -149,6 +149,14 @@
 // the time in bench/run.py's memret-decay), rarely enough to cost nothing
 // (a vDSO read of the coarse clock is about 20 ns).
 #define LA_DECAY_CHECK_EVERY 8
+// A heap operation's tick purges its heap again only after it and the
+// operations since have paid for the last purge's walk (of the heap's
+// slabs and its free blocks big enough to purge) at this many steps of the
+// walk an operation: without it, ALLOCATOR_DECAY_MS=0 walked the whole
+// heap every LA_DECAY_CHECK_EVERY operations.  A heap of fewer than
+// LA_DECAY_CHECK_EVERY * this slabs and blocks is purged as before.  The
+// background thread's passes are paced by time alone.  Steps.
+#define LA_PURGE_WALK_PER_OP 4
 // Free mapped regions one mem_trim() unmaps per heap, at most.
 #define LA_TRIM_UNMAP_MAX 32
 

@@ -1192,6 +1192,7 @@ static size_t take_empty_regions(la_heap_t *h, la_map_t *unmap, unsigned *n, uns
 
 size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
 {
+    h->purge_walked = 0; // the slabs' purge adds the slabs it walks
     size_t released = trim_brk(h);
     // The free pages inside its live blocks: slabs (la.purge_above).
     size_t (*above)(la_heap_t *, bool) = __atomic_load_n(&la.purge_above, __ATOMIC_RELAXED);
@@ -1201,23 +1202,34 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
         released += take_empty_regions(h, unmap, n, cap);
     // Blocks of at least LA_PURGE_MIN_BYTES are all in the tree, or the top.
     for (la_tnode_t *t = tree_lower_bound(h->tree, LA_PURGE_MIN_BYTES, "malloc_trim"); t != NULL;
-         t = tree_next(t))
+         t = tree_next(t)) {
+        h->purge_walked++;
         if (!(blk_load_head((la_block_t *)t) & LA_PURGED) || t->dirty_hi != t->dirty_lo)
             released += purge_block((la_block_t *)t);
+    }
     la_tnode_t *top = (la_tnode_t *)h->top;
     if (top != NULL && blk_size(h->top) >= LA_PURGE_MIN_BYTES &&
         (!(blk_load_head(h->top) & LA_PURGED) || top->dirty_hi != top->dirty_lo))
         released += purge_block(h->top);
     h->purged_ms = os_now_ms();
+    h->purge_ops = h->ops;
     return released;
 }
 
 // Drains a heap's remote list and purges it if the decay passed since its
-// last purge.  The caller holds h's lock.
-static size_t tick_locked(la_heap_t *h, uint64_t now)
+// last purge and, when `paced` (a heap operation's tick, not the
+// background thread's pass), the operations since have paid for the last
+// purge's walk (LA_PURGE_WALK_PER_OP): a purge walks every slab and every
+// free block big enough to purge, and with ALLOCATOR_DECAY_MS=0 every
+// eighth operation purged, so a program that emptied slabs one by one
+// walked them all each time (27,350 frees of the last block of a slab:
+// 1.16 s, quadratic; glibc 0.001 s).  The caller holds h's lock.
+static size_t tick_locked(la_heap_t *h, uint64_t now, bool paced)
 {
     drain_remote(h);
     if (now - h->purged_ms < la.decay_ms)
+        return 0;
+    if (paced && h->ops - h->purge_ops < h->purge_walked / LA_PURGE_WALK_PER_OP)
         return 0;
     return heap_purge(h, NULL, NULL, 0);
 }
@@ -1234,11 +1246,11 @@ static size_t purge_pass(la_heap_t *held, uint64_t now, bool wait)
     for (unsigned i = 0; i < n; i++) {
         la_heap_t *h = &la.heaps[i];
         if (h == held) {
-            released += tick_locked(h, now);
+            released += tick_locked(h, now, !wait);
         } else if (wait || lock_try(&h->lock)) {
             if (wait)
                 lock_acquire(&h->lock);
-            released += tick_locked(h, now);
+            released += tick_locked(h, now, !wait);
             lock_release(&h->lock);
         }
     }
@@ -1267,7 +1279,7 @@ void heap_tick_clock(la_heap_t *h)
     uint64_t now = os_now_ms();
     if (pass_due(now))
         purge_pass(h, now, false);
-    else if (now - h->purged_ms >= la.decay_ms && tick_locked(h, now) > 0)
+    else if (now - h->purged_ms >= la.decay_ms && tick_locked(h, now, true) > 0)
         __atomic_fetch_add(&la.tc_epoch, 1, __ATOMIC_RELAXED);
 }
 

@@ -371,6 +371,10 @@ typedef struct la_heap {
     la_counters_t counters;
     uint32_t ops;                         // heap operations, to pace decay checks
     uint64_t purged_ms;                   // when this heap was last purged
+    // What its last purge walked (slabs and free blocks: heap_purge), and
+    // `ops` when it ended: an operation's tick purges again only after as
+    // many operations as LA_PURGE_WALK_PER_OP pays for (tick_locked).
+    uint32_t purge_walked, purge_ops;
     // Slabs (slab.c): per class, those with free slots; all of them; per
     // class, the empty slab kept rather than given back (LA_SLAB_EMPTY_KEEP;
     // it may have been used since: it is the kept one only while empty);

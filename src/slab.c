@@ -335,6 +335,7 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
     size_t page = la.page_bytes, bytes = 0;
     uint32_t now = (uint32_t)os_now_ms();
     for (la_slab_t *s = h->slab_all; s != NULL; s = s->next_all) {
+        h->purge_walked++; // paces the next purge (heap.c, tick_locked)
         // A slab in use keeps its pages: they would come back at its next
         // refill (and its frees would take the slow path meanwhile).  In
         // use: its free count moved since the last pass, or less than

@@ -1222,8 +1222,9 @@ size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
 // purge's walk (LA_PURGE_WALK_PER_OP): a purge walks every slab and every
 // free block big enough to purge, and with ALLOCATOR_DECAY_MS=0 every
 // eighth operation purged, so a program that emptied slabs one by one
-// walked them all each time (27,350 frees of the last block of a slab:
-// 1.16 s, quadratic; glibc 0.001 s).  The caller holds h's lock.
+// walked them all each time (w_lastfree 1 1 16, 27,351 frees of the last
+// block of a slab: 38.2 us each, quadratic; 3.8 us paced, the madvise of
+// the slab).  The caller holds h's lock.
 static size_t tick_locked(la_heap_t *h, uint64_t now, bool paced)
 {
     drain_remote(h);

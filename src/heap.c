@@ -1323,12 +1323,31 @@ static bool can_extend_after(la_heap_t *h, la_block_t *b)
     return (char *)next == h->brk_region->end - LA_HEADER_BYTES;
 }
 
+// Where what may be resident ends in a block that ends at `end` once it
+// merges with `next`, if next is a free block: at the end of next's
+// resident part (one interval holds a block's: the pages between count),
+// or at `end` if next is live or its purge left nothing.  For the splits
+// of a live block whose remainder merges with its free right neighbour
+// (blk_split): the merged block counted all resident, and the next purge
+// advised the neighbour's purged pages again.
+static char *resident_end_with(la_heap_t *h, la_block_t *next, char *end)
+{
+    if (next == region_fence(h->regions) || !blk_is_free(next))
+        return end;
+    char *nlo, *nhi;
+    dirty_span(next, &nlo, &nhi);
+    return nhi > nlo ? LA_MAX(end, nhi) : end;
+}
+
 bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
 {
     size_t size = blk_size(b);
     if (need <= size) {
-        if (size - need >= MIN_BLOCK_SIZE)
-            blk_split(h, b, need);
+        if (size - need >= MIN_BLOCK_SIZE) {
+            char *hi = resident_end_with(h, blk_next(b), (char *)b + size);
+            blk_split(h, b, need); // the tail merges with a free neighbour
+            note_dirty(blk_next(b), (char *)b + need, hi);
+        }
         return true;
     }
     la_block_t *next = blk_next(b);
@@ -1339,16 +1358,21 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
     }
     if (avail < need)
         return false;
+    char *lo = (char *)b + size, *hi = lo; // what of next may be resident
     if (blk_is_free(next)) {
+        dirty_span(next, &lo, &hi);
         bins_remove(h, next, "realloc");
         blk_stamp(next, LA_CHECK_FREED);
         blk_set_size(b, avail);
         blk_mark_used(h, b);
     }
-    // Up to `want`: what is left of the neighbour stays free.
+    // Up to `want`: what is left of the neighbour stays free, with what
+    // its purge did to that part.
     size_t take = LA_MIN(avail, LA_MAX(need, want));
-    if (avail - take >= MIN_BLOCK_SIZE)
+    if (avail - take >= MIN_BLOCK_SIZE) {
         blk_split(h, b, take);
+        note_dirty(blk_next(b), lo, hi);
+    }
     heap_note_written(h, (char *)b + blk_size(b));
     return true;
 }
@@ -1372,14 +1396,18 @@ la_block_t *heap_slide_down(la_heap_t *h, la_block_t *b, size_t need, size_t wan
     size_t avail = blk_size(prev) + size + (blk_is_free(next) ? blk_size(next) : 0);
     if (avail < need)
         return NULL;
+    // What of the rest may be resident: up to b's end, then next's part.
+    char *hi = resident_end_with(h, next, (char *)b + size);
     la_block_t *nb = blk_coalesce(h, b);
     la_assert(nb == prev && blk_size(nb) == avail);
     blk_set_live(nb, avail, 0, h->index); // a free block's left neighbour is live
     blk_mark_used(h, nb);
     memmove(blk_payload(nb), blk_payload(b), size - LA_HEADER_BYTES);
     size_t take = LA_MIN(avail, LA_MAX(need, want));
-    if (avail - take >= MIN_BLOCK_SIZE)
+    if (avail - take >= MIN_BLOCK_SIZE) {
         blk_split(h, nb, take);
+        note_dirty(blk_next(nb), (char *)nb + take, hi);
+    }
     heap_note_written(h, (char *)nb + blk_size(nb));
     return nb;
 }

@@ -247,6 +247,35 @@ static void test_free_purged_beside_small(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// The same when a block shrinks in place beside a purged free block: the
+// freed tail merges with it, and the next purge gives back the tail's
+// pages, not the neighbour's again.  (The split dropped the neighbour's
+// purge span, and every purge after advised all of the merged block.)
+static void test_purge_once_after_shrink(void)
+{
+    enum { BIG = 48 * 1024 }; // a at 96 KiB stays below the mmap threshold
+    mem_trim(0);
+    char *a = mem_malloc(2 * BIG), *b = mem_malloc(BIG), *guard = mem_malloc(16);
+    REQUIRE(a != NULL && b != NULL && guard != NULL);
+    memset(a, 1, 2 * BIG);
+    memset(b, 2, BIG);
+    mem_free(b);
+    size_t r0 = mem_get_stats().released_bytes;
+    mem_trim(0);
+    size_t r1 = mem_get_stats().released_bytes;
+    CHECK(r1 - r0 >= BIG - 2 * 4096); // b's inner pages
+    REQUIRE(mem_realloc(a, BIG) == a); // a's second half merges with the purged b
+    mem_trim(0);
+    size_t r2 = mem_get_stats().released_bytes;
+    CHECK(r2 - r1 >= BIG - 2 * 4096);
+    CHECK(r2 - r1 <= BIG + 4096); // a's old half only, not b's pages again
+    mem_trim(0);
+    CHECK_EQ(mem_get_stats().released_bytes - r2, 0);
+    CHECK_EQ(mem_check_heap(), 0);
+    mem_free(a);
+    mem_free(guard);
+}
+
 // A purged block stays purged when a freed neighbour merges into it: the
 // next purge gives back the neighbour's pages, not the whole span again
 // (issue 14: each pass madvised the same pages again).
@@ -514,6 +543,7 @@ int main(void)
     test_free_regions_unmapped();
     test_free_purged_beside_small();
     test_purge_once_until_reused();
+    test_purge_once_after_shrink();
     test_purge_skips_purged_middle();
     test_purge_reaches_old_ends();
     test_large_cache_ages_out();

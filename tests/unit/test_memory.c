@@ -247,6 +247,14 @@ static void test_free_purged_beside_small(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// Bytes mem_trim(0) gives back now (the growth of the running sum).
+static size_t trim_gives_back(void)
+{
+    size_t before = mem_get_stats().released_bytes;
+    mem_trim(0);
+    return mem_get_stats().released_bytes - before;
+}
+
 // The same when a block shrinks in place beside a purged free block: the
 // freed tail merges with it, and the next purge gives back the tail's
 // pages, not the neighbour's again.  (The split dropped the neighbour's
@@ -260,17 +268,12 @@ static void test_purge_once_after_shrink(void)
     memset(a, 1, 2 * BIG);
     memset(b, 2, BIG);
     mem_free(b);
-    size_t r0 = mem_get_stats().released_bytes;
-    mem_trim(0);
-    size_t r1 = mem_get_stats().released_bytes;
-    CHECK(r1 - r0 >= BIG - 2 * 4096); // b's inner pages
+    CHECK(trim_gives_back() >= BIG - 2 * 4096); // b's inner pages
     REQUIRE(mem_realloc(a, BIG) == a); // a's second half merges with the purged b
-    mem_trim(0);
-    size_t r2 = mem_get_stats().released_bytes;
-    CHECK(r2 - r1 >= BIG - 2 * 4096);
-    CHECK(r2 - r1 <= BIG + 4096); // a's old half only, not b's pages again
-    mem_trim(0);
-    CHECK_EQ(mem_get_stats().released_bytes - r2, 0);
+    size_t given = trim_gives_back();
+    CHECK(given >= BIG - 2 * 4096);
+    CHECK(given <= BIG + 4096); // a's old half only, not b's pages again
+    CHECK_EQ(trim_gives_back(), 0);
     CHECK_EQ(mem_check_heap(), 0);
     mem_free(a);
     mem_free(guard);
@@ -288,19 +291,14 @@ static void test_purge_once_until_reused(void)
     memset(a, 1, BIG);
     memset(b, 2, BIG);
     mem_free(a);
-    size_t r0 = mem_get_stats().released_bytes;
-    mem_trim(0);
-    size_t r1 = mem_get_stats().released_bytes;
-    CHECK(r1 - r0 >= BIG - 2 * 4096); // a's inner pages
-    mem_free(b);                       // merges with the purged a
+    CHECK(trim_gives_back() >= BIG - 2 * 4096); // a's inner pages
+    mem_free(b);                                // merges with the purged a
     la_block_t *merged = blk_from_payload(a);
     CHECK(blk_load_head(merged) & LA_PURGED);
-    mem_trim(0);
-    size_t r2 = mem_get_stats().released_bytes;
-    CHECK(r2 - r1 >= BIG - 2 * 4096);
-    CHECK(r2 - r1 <= BIG + 4096); // b's pages only, not a's again
-    mem_trim(0);
-    CHECK_EQ(mem_get_stats().released_bytes - r2, 0); // nothing left to give
+    size_t given = trim_gives_back();
+    CHECK(given >= BIG - 2 * 4096);
+    CHECK(given <= BIG + 4096);       // b's pages only, not a's again
+    CHECK_EQ(trim_gives_back(), 0); // nothing left to give
     CHECK_EQ(mem_check_heap(), 0);
     mem_free(guard);
 }

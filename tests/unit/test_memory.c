@@ -265,6 +265,7 @@ static void test_purge_once_after_shrink(void)
     mem_trim(0);
     char *a = mem_malloc(2 * BIG), *b = mem_malloc(BIG), *guard = mem_malloc(16);
     REQUIRE(a != NULL && b != NULL && guard != NULL);
+    REQUIRE(blk_next(blk_from_payload(a)) == blk_from_payload(b)); // what the test is about
     memset(a, 1, 2 * BIG);
     memset(b, 2, BIG);
     mem_free(b);

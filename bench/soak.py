@@ -23,9 +23,10 @@ workloads); its value is in many runs.  Standard library only.
 
 import argparse
 import os
-import re
 import subprocess
 import sys
+
+from run import checksum_line  # bench/run.py's reading of a workload's checksum
 
 # name, program, arguments (the scale first): programs whose checksum does
 # not depend on the allocator, at scales that run in about a second.
@@ -57,17 +58,16 @@ SETTINGS = (
     (),
 )
 
-CHECKSUM = re.compile(r"^checksum (\S+)$", re.M)
 TIMEOUT_S = 300
 
 
 def run(argv, env):
     """(exit status or 'timeout', stdout, stderr) of one run."""
     try:
-        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-        return p.returncode, p.stdout, p.stderr
+        p = subprocess.run(argv, env=env, capture_output=True, timeout=TIMEOUT_S)
+        return p.returncode, p.stdout, p.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired as e:
-        return "timeout", e.stdout or "", e.stderr or ""
+        return "timeout", e.stdout or b"", (e.stderr or b"").decode(errors="replace")
 
 
 def base_env():
@@ -106,15 +106,15 @@ def main(argv):
             wargs = ("%g" % (float(wargs[0]) / 4),) + tuple(wargs[1:])
         cmd = [path] + list(wargs)
         status, out, err = run(cmd, env0)
-        want = CHECKSUM.findall(out)
-        if status != 0 or not want:
+        want = checksum_line(out)
+        if status != 0 or want is None:
             sys.exit("soak: %s failed under glibc (status %s): %s" % (" ".join(cmd), status, err[-300:]))
         for setting in SETTINGS:
             env = dict(env0, LD_PRELOAD=lib, **dict(s.split("=", 1) for s in setting))
             for _ in range(reps):
                 runs += 1
                 status, out, err = run(cmd, env)
-                got = CHECKSUM.findall(out)
+                got = checksum_line(out)
                 if status != 0 or got != want:
                     failures += 1
                     print("FAIL %s: %s LD_PRELOAD=%s %s" % (

@@ -922,7 +922,7 @@ def print_k_table(out, workloads, names, cells, width, prog, per_mode, figure, t
             growth = ratio(ns[-1], ns[0]) if len(ns) > 1 else None
             out("%-*s " % (width, n) + " ".join(fmt(x, "10.1f", 10) for x in ns)
                 + "  %s" % (fmt(growth, "9.2f", 9) if len(ns) > 1 else "")
-                + " ".join(fmt(x / 1024.0 if x else None, "11.1f", 11) for x in rss))
+                + " " + " ".join(fmt(x / 1024.0 if x else None, "11.1f", 11) for x in rss))
 
 
 def perblock_table(workloads, names, cells):

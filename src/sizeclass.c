@@ -26,10 +26,10 @@
 _Static_assert(LA_SIZECLASS_GEN_CLASSES == LA_SLAB_CLASSES,
                "sizeclass_table.inc has LA_SLAB_CLASSES rows (run scripts/sizeclass.py)");
 _Static_assert(LA_SIZECLASS_GEN_MAX_BYTES == LA_SLAB_MAX_BYTES,
-               "class4_of8 covers requests up to LA_SLAB_MAX_BYTES (run scripts/sizeclass.py)");
+               "class4_of covers requests up to LA_SLAB_MAX_BYTES (run scripts/sizeclass.py)");
 #define LA_GEN_CHECK(name, value)                                                          \
     _Static_assert((name) == (value), #name " changed: run scripts/sizeclass.py");
 LA_SIZECLASS_GEN_CONFIG(LA_GEN_CHECK)
 
 const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] = {LA_SIZECLASS_ROWS};
-const uint8_t la_class4_of8[LA_SLAB_MAX_BYTES / 8 + 1] = {LA_SIZECLASS_CLASS4_OF8};
+const uint8_t la_class4_of[LA_SLAB_MAX_BYTES + 1] = {LA_SIZECLASS_CLASS4_OF};

@@ -67,7 +67,7 @@ typedef struct la_slab {
     la_heap_t *heap;
     uint8_t shift;           // the class's divisibility constant (with inv)
     uint8_t cls;
-    uint8_t cls4;            // 4 * cls (see la_class4_of8): the free fast path's bin
+    uint8_t cls4;            // 4 * cls (see la_class4_of): the free fast path's bin
     uint8_t on_avail;        // on heap->slab_avail[cls]
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
     struct la_slab *next_all, *prev_all;     // every slab of the heap

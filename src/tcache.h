@@ -142,7 +142,7 @@ LA_INLINE la_tbin_t *tcache_bin_of(la_tcache_t *tc, size_t req)
     return &tc->bins[sizeclass_of(req)];
 }
 
-// The bin of class cls4 / 4 (la_class4_of8, la_slab_t.cls4): a byte offset
+// The bin of class cls4 / 4 (la_class4_of, la_slab_t.cls4): a byte offset
 // of 8 * cls4, which the fast paths' loads and stores take as one scaled
 // index, where &tc->bins[cls] cost a shift and an add.
 _Static_assert(sizeof(la_tbin_t) == 8 * 4, "cls4 * 8 is a bin's offset");
@@ -165,7 +165,7 @@ LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size
 {
     if (LA_UNLIKELY(req >= bound))
         return past(req, arg);
-    la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of8[(req + 7) >> 3]);
+    la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of[req]);
     uintptr_t *p = bin->head;
     if (LA_LIKELY(p != NULL)) {
         // Its link words are checked before the link is followed.

@@ -332,6 +332,6 @@ LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
             return ENOMEM;
         __atomic_store_n(&libc_register, fn, __ATOMIC_RELEASE);
     }
-    lock_register_fork_handlers(fn);
+    fork_register_handlers(fn);
     return fn(prepare, parent, child, dso_handle);
 }

@@ -409,7 +409,7 @@ void heap_free_chain(la_heap_t *h, void *chain)
         void *next = la_link_next(chain, "free");
         // They waited in a cache or on a remote list, where an overflow of
         // the block before may have reached their headers.
-        if (LA_UNLIKELY(la_validate_cached(chain, "free") != h->index))
+        if (LA_UNLIKELY(heap_validate_cached(chain, "free") != h->index))
             la_fatal("free", "corrupted header at %p (a block of heap %u handed back to heap %u)",
                      chain, blk_heap_index(blk_from_payload(chain)), h->index);
         heap_free(h, blk_from_payload(chain));
@@ -1425,6 +1425,77 @@ la_region_t *heap_region_of(const void *p)
                 (const char *)p < (const char *)region_fence(r))
                 return r;
     return NULL;
+}
+
+/* ---- header checks ------------------------------------------------------ */
+
+// An overflow of up to 12 bytes from the block before it leaves a header's
+// check word (its last 4 bytes) intact.  If the head word still holds a
+// plausible size, the check word tells which req it was made for; if req
+// is intact, a search of the sizes the block can have, with the heap of
+// its region, finds the one it was made for.  Either way p was a block
+// whose header was overwritten: say so (issue 12).  Returns if neither
+// matches.  A chance match (2^-32 per candidate) only changes the wording.
+void heap_report_overwritten(const void *p, la_region_t *r, const char *func)
+{
+    la_block_t *b = blk_from_payload(p);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & LA_SIZE_MASK;
+    size_t room = (size_t)((char *)region_fence(r) - (char *)b);
+    unsigned heap_index = r->heap->index;
+    uint32_t req = blk_req(b), check = blk_check(b);
+    if (size >= MIN_BLOCK_SIZE && size <= room && blk_heap_index(b) == heap_index) {
+        // The req the check word was made for, with or without LA_CHECK_BIG.
+        uint32_t hash = blk_hash(b, head, la.key);
+        uint32_t small = check - hash - 1, big = (check ^ LA_CHECK_BIG) - hash - 1;
+        size_t usable = size - LA_HEADER_BYTES;
+        if (small <= usable && small <= LA_TC_MAX_BYTES && small != req)
+            la_fatal(func, "corrupted header at %p (requested size %u where %u was written: "
+                           "an overflow of the block before it?)", p, req, small);
+        if (big <= usable && big > LA_TC_MAX_BYTES && big != req)
+            la_fatal(func, "corrupted header at %p (requested size %u where %u was written: "
+                           "an overflow of the block before it?)", p, req, big);
+    }
+    size_t most = LA_MIN(room, la_load_relaxed(&la.heap_block_max));
+    for (size_t s = MIN_BLOCK_SIZE; s <= most; s += ALIGNMENT) {
+        uint32_t hash = blk_hash(b, blk_head(s, 0, heap_index), la.key);
+        if (check == la_check_word(hash, req) || check == hash)
+            la_fatal(func, "corrupted header at %p (block of %zu bytes whose header was "
+                           "overwritten: an overflow of the block before it?)", p,
+                     s - LA_HEADER_BYTES);
+    }
+}
+
+static LA_COLD LA_NORETURN void report_bad_cached(const void *p, const char *func)
+{
+    la_region_t *r = heap_region_of(blk_from_payload(p));
+    if (r != NULL)
+        heap_report_overwritten(p, r, func);
+    la_fatal(func, "corrupted header at %p (a block waiting in a thread cache: its header was "
+                   "overwritten)", p);
+}
+
+unsigned heap_validate_cached(const void *p, const char *func)
+{
+    la_block_t *b = blk_from_payload(p);
+    size_t head = la_load_relaxed(&b->head);
+    size_t size = head & LA_SIZE_MASK;
+    unsigned heap_index = (unsigned)(head >> LA_HEAD_HEAP_SHIFT);
+    uint32_t hash = blk_hash(b, head, la.key), check = blk_check(b);
+    // The heap index picks arrays of LA_MAX_HEAPS entries (issue 12: 255
+    // wrote into the flush's caller's stack).  The cached check word does
+    // not cover req, which picks a bin when a remote block is taken in: it
+    // must not exceed the usable size.  A live check word vouches for the
+    // header as well: a fork child retires the caches of threads that did
+    // not survive the fork, and one may have stopped between linking a
+    // block into a bin and stamping it cached.
+    if (LA_UNLIKELY((check != hash && check != la_check_word(hash, blk_req(b))) ||
+                    (head & (LA_FREE | LA_MMAPPED)) != 0 ||
+                    heap_index >= __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE) ||
+                    size < MIN_BLOCK_SIZE || size > la_load_relaxed(&la.heap_block_max) ||
+                    blk_req(b) > size - LA_HEADER_BYTES))
+        report_bad_cached(p, func);
+    return heap_index;
 }
 
 /* ---- locks across fork -------------------------------------------------- */

@@ -1050,14 +1050,22 @@ LA_HIDDEN la_region_t *heap_region_of(const void *p);
 LA_HIDDEN void heap_lock_all(void);
 LA_HIDDEN void heap_unlock_all(void);
 LA_HIDDEN void heap_reinit_locks_after_fork(void);
+// Checks the header of a block leaving a thread cache or a remote list for
+// its heap (it may have been overwritten while it waited); returns the
+// index of that heap, or reports and aborts.
+LA_HIDDEN unsigned heap_validate_cached(const void *p, const char *func);
+// For a block in region r whose check word failed: if its header was
+// overwritten (an overflow of the block before it), reports that by `func`
+// and aborts; returns otherwise.
+LA_HIDDEN void heap_report_overwritten(const void *p, la_region_t *r, const char *func);
 
-/* ---- lock.c: fork handlers ---------------------------------------------- */
+/* ---- fork.c: fork handlers ---------------------------------------------- */
 
 typedef int (*la_register_atfork_fn)(void (*prepare)(void), void (*parent)(void),
                                      void (*child)(void), void *dso_handle);
 // Registers the allocator's fork handlers through register_fn (libc's
 // __register_atfork), once; later calls do nothing.
-LA_HIDDEN void lock_register_fork_handlers(la_register_atfork_fn register_fn);
+LA_HIDDEN void fork_register_handlers(la_register_atfork_fn register_fn);
 
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 
@@ -1073,10 +1081,6 @@ LA_HIDDEN void *la_malloc_big(size_t req);
 LA_HIDDEN void la_free_block(la_block_t *b);
 // Checks the header of a pointer handed back; reports misuse and aborts.
 LA_HIDDEN la_block_t *la_validate(const void *p, const char *func);
-// Checks the header of a block leaving a thread cache or a remote list for
-// its heap (it may have been overwritten while it waited); returns the
-// index of that heap, or reports and aborts.
-LA_HIDDEN unsigned la_validate_cached(const void *p, const char *func);
 // Thread-safe versions; preload/ calls these directly (no PLT hop).
 LA_HIDDEN void *la_malloc(size_t req);
 LA_HIDDEN void la_free(void *p);

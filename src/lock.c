@@ -5,27 +5,9 @@
  * Drepper's "Futexes Are Tricky", mutex #3.  A short spin first, because
  * heap critical sections are a few hundred instructions and sleeping costs
  * two syscalls.  No allocation, usable before the allocator is initialised.
- *
- * Fork: a child must be able to allocate even if another thread held a heap
- * lock at the moment of fork.  The prepare handler takes every allocator
- * lock, so the snapshot the child inherits is consistent; parent and child
- * release them.  Two orderings matter (issue 12), and both copy what glibc
- * does for its own malloc inside fork:
- *  - after every other prepare handler: those may allocate, or join threads
- *    that allocate.  Prepare handlers run in reverse order of registration,
- *    so ours must be registered first; preload/ interposes
- *    __register_atfork (what pthread_atfork calls) to put it there.
- *  - after stdio's list lock: a thread flushing every stream holds that lock
- *    and waits for a FILE lock whose holder (getline) waits for a heap lock.
- *    glibc's fork takes the list lock after the handlers; we take it (it is
- *    recursive) before our locks, in our handler.
- * A single-threaded process takes no lock: nobody else can hold one, and
- * the forking thread itself may hold one (fork from a signal handler that
- * interrupted malloc), which the child then finishes like the parent.
+ * The fork handlers, which take every lock, are fork.c's.
  */
-#include <pthread.h>
-
-#include "tcache.h"
+#include "internal.h"
 
 // Spins before sleeping; about the length of a short critical section.
 #define LOCK_SPIN_COUNT 100
@@ -47,89 +29,3 @@ void lock_acquire_slow(la_lock_t *l)
 }
 
 void lock_release_slow(la_lock_t *l) { os_futex_wake_one(&l->word); }
-
-// Whether fork_prepare took the locks, for the parent and child handlers
-// of the same fork (forks are serialised by the locks themselves).
-static bool fork_locked;
-
-// Every allocator lock, in the documented order (tcache.c's header).
-static void fork_prepare(void)
-{
-    fork_locked = !os_single_threaded();
-    if (!fork_locked)
-        return;
-    os_stdio_list_lock();
-    lock_acquire(&la.init_lock);
-    tcache_lock_all();
-    heap_lock_all();
-    lock_acquire(&la.slab_lock);
-    lock_acquire(&la.large_lock);
-    lock_acquire(&la.stats_lock);
-    prof_lock_all();
-    guard_lock_all();
-}
-
-static void fork_parent(void)
-{
-    if (!fork_locked)
-        return;
-    guard_unlock_all();
-    prof_unlock_all();
-    lock_release(&la.stats_lock);
-    lock_release(&la.large_lock);
-    lock_release(&la.slab_lock);
-    heap_unlock_all();
-    tcache_unlock_all();
-    lock_release(&la.init_lock);
-    os_stdio_list_unlock();
-}
-
-static void fork_child(void)
-{
-    if (!fork_locked)
-        return;
-    // The child has one thread; nobody else can hold or wait on these.
-    guard_after_fork_child();
-    prof_after_fork_child();
-    lock_reset(&la.stats_lock);
-    lock_reset(&la.large_lock);
-    lock_reset(&la.slab_lock);
-    heap_reinit_locks_after_fork();
-    lock_reset(&la.tc_lock);
-    lock_reset(&la.init_lock);
-    os_stdio_list_reset();
-    tcache_after_fork_child();
-    background_after_fork_child();
-}
-
-// libc's registration function, which pthread_atfork (in libc_nonshared.a,
-// linked into every caller) calls with the caller's DSO handle.
-extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
-                             void *dso_handle);
-extern void *__dso_handle;
-
-static int fork_registered;
-
-void lock_register_fork_handlers(la_register_atfork_fn register_fn)
-{
-    if (__atomic_exchange_n(&fork_registered, 1, __ATOMIC_ACQ_REL))
-        return;
-    register_fn(fork_prepare, fork_parent, fork_child, &__dso_handle);
-}
-
-// Registers our handlers if no other library registered one before this
-// constructor ran (preload/ registered ours first if one did).  Through
-// the exported name: in liballocator.so that is preload/'s interposer,
-// which finds ours already registered and passes them on to libc.
-// At start-up, in every process, even one that never makes a thread:
-// libc's __register_atfork reads a 64 KiB window of libc's read-only data
-// that a program under glibc's malloc need not touch (70-80 KiB of RSS of
-// a program that mallocs once; /proc/self/smaps).  Registering at the
-// first lock taken once the process has a second thread would save it,
-// but a registration that lands after another thread's fork has listed
-// its prepare handlers, and before that fork, lets the registering thread
-// take a heap lock the child then inherits held.
-__attribute__((constructor)) static void lock_install_fork_handlers(void)
-{
-    lock_register_fork_handlers(__register_atfork);
-}

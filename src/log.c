@@ -195,6 +195,11 @@ void la_fatal(const char *func, const char *fmt, ...)
     os_abort();
 }
 
+void la_link_corrupt(const void *p, const char *func)
+{
+    la_fatal(func, "free list corrupted at %p (a write after free?)", p);
+}
+
 void la_assert_fail(const char *file, int line, const char *cond)
 {
     log_printf("liballocator: internal assertion failed at %s:%d: %s\n", file, line, cond);

@@ -499,7 +499,7 @@ static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
         void *next = la_link_next(rest, "free");
         // Checked before its heap index picks an entry of first[] (issue
         // 12): the header may have been overwritten while it waited here.
-        unsigned owner = la_validate_cached(rest, "free");
+        unsigned owner = heap_validate_cached(rest, "free");
         if (&la.heaps[owner] == tc->heap) {
             la_link_store(rest, local);
             local = rest;
@@ -669,14 +669,14 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
     while (chain != NULL) {
         void *next = la_link_next(chain, "malloc");
         // bin_for_block trusts its req and size: check them first.
-        if (LA_UNLIKELY(la_validate_cached(chain, "free") != tc->heap->index))
+        if (LA_UNLIKELY(heap_validate_cached(chain, "free") != tc->heap->index))
             la_fatal("free", "corrupted header at %p (a block of heap %u on heap %u's remote "
                              "list)", chain, blk_heap_index(blk_from_payload(chain)),
                      tc->heap->index);
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
         if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
             // Its free was counted by whoever freed it.  Stamped cached
-            // again: la_validate_cached accepts a live check word too, and
+            // again: heap_validate_cached accepts a live check word too, and
             // malloc's hit makes the live word from the cached one.
             blk_stamp_cached(blk_from_payload(chain));
             la_link_store(chain, to->head);

@@ -212,8 +212,8 @@ LA_INLINE la_block_t *heap_block(size_t req, size_t block_bytes, size_t align, b
     bool lock = ts && !la_single_threaded();
     if (lock)
         lock_acquire(&h->lock);
-    la_block_t *b = align > ALIGNMENT ? heap_alloc_aligned(h, block_bytes, align, 0)
-                                      : heap_alloc(h, block_bytes, dirty_bytes);
+    la_block_t *b = align > ALIGNMENT ? heap_alloc_aligned(h, block_bytes, align, 0, NULL)
+                                      : heap_alloc(h, block_bytes, dirty_bytes, NULL);
     if (b != NULL) {
         blk_set_req(b, req);
         h->counters.nalloc++;

@@ -541,7 +541,7 @@ LA_INLINE void take_front(la_heap_t *h, la_block_t *b, size_t need, size_t *dirt
 // staying the top: a few stores, as glibc cuts from its top chunk (issue
 // 14: malloc(1 MiB) + free moved the top's tree node twice a round).  NULL
 // when the top is missing or too small to leave a block behind.
-LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
+LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes, char **span_hi)
 {
     la_block_t *b = h->top;
     if (b == NULL)
@@ -554,6 +554,8 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
     size_t rest_bytes = blk_size(b) - need;
     char *lo, *hi;
     take_front(h, b, need, dirty_bytes, &lo, &hi);
+    if (span_hi != NULL)
+        *span_hi = hi;
     // The header written there marks b's bytes written too
     // (heap_note_written).  A rest too small for the tree is listed, and
     // the top is no more (bins.c): a 16 MiB carve from a top grown for it
@@ -575,10 +577,11 @@ LA_INLINE la_block_t *carve_top(la_heap_t *h, size_t need, size_t *dirty_bytes)
 // the top, or a tree block whose rest keeps its place in the tree (a big
 // hole cut again and again).  NULL when neither is the case: bins_find
 // then does it.
-LA_INLINE la_block_t *carve_found(la_heap_t *h, la_tnode_t *t, size_t need, size_t *dirty_bytes)
+LA_INLINE la_block_t *carve_found(la_heap_t *h, la_tnode_t *t, size_t need, size_t *dirty_bytes,
+                                  char **span_hi)
 {
     if (bins_top_fits_better(h, (la_block_t *)t, need))
-        return carve_top(h, need, dirty_bytes);
+        return carve_top(h, need, dirty_bytes, span_hi);
     if (t == NULL)
         return NULL;
     la_block_t *b = (la_block_t *)t, *rest = (la_block_t *)((char *)b + need);
@@ -590,6 +593,8 @@ LA_INLINE la_block_t *carve_found(la_heap_t *h, la_tnode_t *t, size_t need, size
         return NULL;
     char *lo, *hi;
     take_front(h, b, need, dirty_bytes, &lo, &hi);
+    if (span_hi != NULL)
+        *span_hi = hi;
     retag_free(h, rest, rest_bytes);
     h->counters.splits++;
     note_dirty(rest, lo, hi); // the remainder keeps what the purge did to its part
@@ -599,16 +604,17 @@ LA_INLINE la_block_t *carve_found(la_heap_t *h, la_tnode_t *t, size_t need, size
 
 // carve_found() with the tree's best fit for `need`, if need is the
 // tree's class; NULL otherwise.
-LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes)
+LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_bytes,
+                                     char **span_hi)
 {
     if (!bins_in_tree(need))
         return NULL;
-    return carve_found(h, tree_lower_bound(h->tree, need, "malloc"), need, dirty_bytes);
+    return carve_found(h, tree_lower_bound(h->tree, need, "malloc"), need, dirty_bytes, span_hi);
 }
 
 la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
-    la_block_t *b = carve_in_place(h, need, dirty_bytes);
+    la_block_t *b = carve_in_place(h, need, dirty_bytes, NULL);
     if (b != NULL) {
         raise_heap_block_max(need);
         heap_tick(h);
@@ -644,10 +650,26 @@ static la_block_t *find_or_grow(la_heap_t *h, size_t need)
     return b;
 }
 
-la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
+// Of block b, just cut from the front of a free block whose purge span
+// ended at hi, the pages that may be resident end here: its header's page
+// and what the purge left (heap_alloc's resident_end).  All of b when the
+// next block's header may share its last page, or when b took the free
+// block's end (`whole`), where a purge keeps the footer's page.
+LA_INLINE char *resident_end_of(la_block_t *b, char *hi, bool whole)
 {
-    la_block_t *b = carve_in_place(h, need, dirty_bytes);
+    char *end = (char *)b + blk_size(b);
+    if (whole || (uintptr_t)end % la.page_bytes != 0)
+        return end;
+    return LA_MIN(LA_MAX(hi, (char *)b), end);
+}
+
+la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes, char **resident_end)
+{
+    char *lo, *hi;
+    la_block_t *b = carve_in_place(h, need, dirty_bytes, &hi);
     if (b != NULL) {
+        if (resident_end != NULL)
+            *resident_end = resident_end_of(b, hi, false); // a rest follows it
         heap_tick(h);
         return b;
     }
@@ -656,7 +678,10 @@ la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes)
         return NULL;
     if (dirty_bytes != NULL)
         *dirty_bytes = dirty_payload(h, b);
-    take_block(h, b, need);
+    size_t size = blk_size(b);
+    take_block_span(h, b, need, &lo, &hi);
+    if (resident_end != NULL)
+        *resident_end = resident_end_of(b, hi, blk_size(b) == size); // not split: all of it
     heap_tick(h);
     return b;
 }
@@ -689,7 +714,7 @@ LA_INLINE size_t clip_purged(const la_tnode_t *from, la_tnode_t *to, size_t cut,
 static LA_NOINLINE la_block_t *alloc_big_slow(la_heap_t *h, la_tnode_t *t, size_t need,
                                               size_t req)
 {
-    la_block_t *b = carve_found(h, t, need, NULL);
+    la_block_t *b = carve_found(h, t, need, NULL, NULL);
     if (b == NULL) {
         b = bins_take_best(h, t, need);
         if (b == NULL)
@@ -799,7 +824,7 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
         // cost 82.4 M instructions in all, 74.1 M so.
         if (want - n == 1 && bins_in_tree(block)) {
             la_tnode_t *t = tree_lower_bound(h->tree, block, "malloc");
-            la_block_t *b = carve_found(h, t, block, NULL);
+            la_block_t *b = carve_found(h, t, block, NULL, NULL);
             if (b == NULL && (b = bins_take_best(h, t, block)) != NULL)
                 take_block(h, b, block);
             if (b != NULL) {
@@ -845,7 +870,8 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
     return n;
 }
 
-la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align, size_t skew)
+la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align, size_t skew,
+                               char **resident_end)
 {
     // Room to move the start to an aligned payload (less skew) with a
     // leading free block of at least MIN_BLOCK_SIZE before it.
@@ -872,10 +898,13 @@ la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align, size_t s
         h->counters.splits++;
         b = ab;
     }
-    if (blk_size(b) - need >= MIN_BLOCK_SIZE) {
+    bool split = blk_size(b) - need >= MIN_BLOCK_SIZE;
+    if (split) {
         blk_split(h, b, need); // merges with the remainder after it
         note_dirty(blk_next(b), lo, hi);
     }
+    if (resident_end != NULL)
+        *resident_end = resident_end_of(b, hi, !split); // not split: maybe the free block's end
     return b;
 }
 

@@ -964,17 +964,21 @@ LA_INLINE size_t la_mmap_threshold(bool ts)
 LA_HIDDEN bool la_adapt_thresholds(size_t freed_bytes);
 // A free block of at least block_bytes, made live for heap h (req unset).
 // With dirty_bytes, also tells how many payload bytes from the start may be
-// non-zero (the rest are known zero, for calloc).
-LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
+// non-zero (the rest are known zero, for calloc).  With resident_end, where
+// the pages that may be resident end (of the others, a purge gave them back
+// or nothing ever touched them), its first page apart: a slab's pages past
+// its slots are then not counted resident when it goes back (slab.c).
+LA_HIDDEN la_block_t *heap_alloc(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes,
+                                 char **resident_end);
 // The same from the free blocks h already has, without growing it; NULL
 // if none fits.  For a block of any size: the bound on live heap block
 // sizes rises to it.
 LA_HIDDEN la_block_t *heap_alloc_fit(la_heap_t *h, size_t block_bytes, size_t *dirty_bytes);
 // A block whose payload less `skew` bytes is aligned to `align`: skew 0
 // for the payload itself (memalign), LA_HEADER_BYTES for the header (a
-// slab, which starts at its block).
+// slab, which starts at its block).  resident_end as heap_alloc's.
 LA_HIDDEN la_block_t *heap_alloc_aligned(la_heap_t *h, size_t block_bytes, size_t align,
-                                         size_t skew);
+                                         size_t skew, char **resident_end);
 // heap_alloc() for a block of the tree's class, made live with its req and
 // check word: the top's start when the top is the best fit, with a few
 // stores (issue 14: malloc(1 MiB) + free in a loop); NULL when the heap

@@ -175,13 +175,14 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     // best fit finds it; heap_alloc_aligned would ask for need + 64 KiB
     // and grow the heap past such blocks (test_slabs saw the heap grow
     // by a slab per refill after a round of remote frees).
-    la_block_t *b = heap_alloc(h, need, NULL);
+    char *resident_end;
+    la_block_t *b = heap_alloc(h, need, NULL, &resident_end);
     if (b != NULL && ((uintptr_t)b & (LA_SLAB_BYTES - 1)) != 0) {
         heap_free(h, b);
         b = NULL;
     }
     if (b == NULL)
-        b = heap_alloc_aligned(h, need, LA_SLAB_BYTES, LA_HEADER_BYTES);
+        b = heap_alloc_aligned(h, need, LA_SLAB_BYTES, LA_HEADER_BYTES, &resident_end);
     if (b == NULL) {
         meta_free(s, cls);
         return NULL;
@@ -208,6 +209,10 @@ static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
     s->nslots = c->nslots;
     s->nfree = c->nslots;
     s->heap = h;
+    // Its first page at least: the header was written there.
+    s->resident_bytes = (uint32_t)LA_MAX(LA_ALIGN_UP((size_t)(resident_end - (char *)b),
+                                                     la.page_bytes),
+                                         la.page_bytes);
     // Every slot free (never carved): whole words, then the last's low bits.
     for (uint32_t w = 0; w < c->nslots / 64; w++)
         s->freemap[w] = ~(uint64_t)0;
@@ -246,14 +251,23 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
         s->next_all->prev_all = s->prev_all;
     map_set_span(slab_start(s), s->span, NULL);
     la_block_t *b = slab_block(s);
-    if (s->purged == 0) {
+    // What may be resident: the pages that were when it was made, and
+    // those its slots reached; past both, nothing touched a page (issue
+    // 14: an emptied slab went back all resident, and the next purge
+    // advised the pages past its slots, which no one had touched: a quarter
+    // of the pages w_churn 1 4 remote advised with ALLOCATOR_DECAY_MS=0
+    // were not resident, mincore said).
+    size_t page = la.page_bytes, pages = blk_size(b) / page;
+    size_t reached = LA_ALIGN_UP(s->base + (uintptr_t)s->carved * s->size, page) - (uintptr_t)b;
+    size_t resident = LA_MIN(LA_MAX(reached, (size_t)s->resident_bytes) / page, pages);
+    if (s->purged == 0 && resident == pages) {
         heap_free(h, b);
     } else {
-        // Its pages that a purge gave back stay given back: the heap is
-        // told which may be resident (all but those, in one interval), or
-        // its purges would advise them again (issue 14).
-        size_t page = la.page_bytes, pages = blk_size(b) / page, first = 0, last = 0;
-        for (size_t k = 1; k < pages; k++)
+        // Its pages that a purge gave back stay given back too: the heap
+        // is told which may be resident (in one interval, besides the
+        // first page), or its purges would advise them again.
+        size_t first = 0, last = 0;
+        for (size_t k = 1; k < resident; k++)
             if (k >= 64 || !((s->purged >> k) & 1)) {
                 first = first == 0 ? k : first;
                 last = k + 1;

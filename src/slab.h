@@ -69,6 +69,10 @@ typedef struct la_slab {
     uint8_t cls;
     uint8_t cls4;            // 4 * cls (see la_class4_of): the free fast path's bin
     uint8_t on_avail;        // on heap->slab_avail[cls]
+    // Bytes from the slab's start past which no page was resident when it
+    // was made (heap_alloc's resident_end, page-aligned): with the pages
+    // its carved slots reached, what it gives back may hold (slab_release).
+    uint32_t resident_bytes;
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
     struct la_slab *next_all, *prev_all;     // every slab of the heap
     uint64_t purged;         // bit k: page k given back, its free slots' words zero
@@ -78,6 +82,8 @@ typedef struct la_slab {
     uint64_t freemap[];
 } la_slab_t;
 
+_Static_assert(offsetof(la_slab_t, freemap) == 104,
+               "the record before its bitmap stays 104 bytes (slab_meta_bytes)");
 _Static_assert(offsetof(la_slab_t, free_limit) < 64 && offsetof(la_slab_t, shift) < 64 &&
                    offsetof(la_slab_t, cls4) < 64,
                "the free fast path's fields share the record's first line");

@@ -188,7 +188,7 @@ static void test_free_regions_unmapped(void)
     // regions go back to the kernel.
     la_heap_t *h = heap_ensure(1);
     lock_acquire(&h->lock);
-    la_block_t *b = heap_alloc(h, 3 << 20, NULL); // more than one region's worth
+    la_block_t *b = heap_alloc(h, 3 << 20, NULL, NULL); // more than one region's worth
     lock_release(&h->lock);
     REQUIRE(b != NULL);
     CHECK(h->region_bytes >= (size_t)3 << 20);
@@ -202,7 +202,7 @@ static void test_free_regions_unmapped(void)
     CHECK_EQ(mem_check_heap(), 0);
     // And it can grow again.
     lock_acquire(&h->lock);
-    b = heap_alloc(h, 4096, NULL);
+    b = heap_alloc(h, 4096, NULL, NULL);
     lock_release(&h->lock);
     REQUIRE(b != NULL);
     lock_acquire(&h->lock);
@@ -223,9 +223,9 @@ static void test_free_purged_beside_small(void)
     size_t page = la.page_bytes, big = 16 * page;
     lock_acquire(&h->lock);
     // 48 bytes: a node's dirty_hi would lie on the next block's header.
-    la_block_t *small = heap_alloc(h, offsetof(la_tnode_t, dirty_hi), NULL);
-    la_block_t *b = heap_alloc(h, big, NULL);
-    la_block_t *guard = heap_alloc(h, MIN_BLOCK_SIZE, NULL);
+    la_block_t *small = heap_alloc(h, offsetof(la_tnode_t, dirty_hi), NULL, NULL);
+    la_block_t *b = heap_alloc(h, big, NULL, NULL);
+    la_block_t *guard = heap_alloc(h, MIN_BLOCK_SIZE, NULL, NULL);
     REQUIRE(small != NULL && b != NULL && guard != NULL);
     REQUIRE(blk_next(small) == b && blk_next(b) == guard); // carved in a row
     blk_set_req(small, 1); // live blocks to the heap walker

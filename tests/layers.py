@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def read_order():
-    """(layer of each .c file, set of allowed (caller, callee, symbol))."""
+    """(layer of each .c and .h file named, set of allowed (caller, callee, symbol))."""
     text = open(os.path.join(ROOT, "docs", "ARCHITECTURE.md")).read()
     section = text[text.index("\n## Layers\n"):]
     section = section[:section.index("\n## ", 1)]
@@ -33,8 +33,8 @@ def read_order():
         m = re.match(r"\s*([0-9T])\s", line)
         if m:
             current = m.group(1)
-        # The file column: up to the description, two spaces or more after
-        # the last name (the tools' line has no description).
+        # Every name.c and name.h on the line (the descriptions name none);
+        # a line without a layer continues the one above.
         files = re.findall(r"(?:^|[\s,/])([a-z_]+\.[ch])\b", line)
         for f in files:
             layer[f] = current

@@ -223,7 +223,8 @@ static void test_release_untouched(void)
     slab_purge(h); // the empty slab goes back to the heap
     la_block_t *b = block_at(h, start);
     REQUIRE(blk_is_free(b));
-    // What the free block says may be resident: its purge span.
+    // What the free block says may be resident: its purge span (as
+    // heap.c's dirty_span reads it).
     char *lo = (char *)b, *hi = (char *)b + blk_size(b);
     if (blk_load_head(b) & LA_PURGED) {
         la_tnode_t *t = (la_tnode_t *)b;

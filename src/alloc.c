@@ -415,8 +415,13 @@ LA_INLINE bool keeps_block(size_t need, size_t size)
     return need <= size && size - need < LA_MAX((size_t)MIN_BLOCK_SIZE, size / LA_REALLOC_SLACK_DIVISOR);
 }
 
-// req with the slack a growing block of the exported family is given.
-LA_INLINE size_t with_slack(size_t req) { return req + req / LA_REALLOC_SLACK_DIVISOR; }
+// req with the slack a growing block of the exported family is given: a
+// third, an eighth below LA_REALLOC_SLACK_SMALL_BYTES.
+LA_INLINE size_t with_slack(size_t req)
+{
+    return req + req / (req < LA_REALLOC_SLACK_SMALL_BYTES ? LA_REALLOC_SLACK_SMALL_DIVISOR
+                                                           : LA_REALLOC_SLACK_DIVISOR);
+}
 
 // Where the exported family's realloc moves a block that outgrew its
 // place: with `roomy` (it grew from LA_REALLOC_HEAP_FROM_BYTES on), a heap
@@ -457,7 +462,7 @@ static la_block_t *resize_in_place(la_block_t *b, size_t req, bool ts)
         blk_set_req(b, req);
         return b;
     }
-    // Growing in the exported family takes a third to spare from the
+    // Growing in the exported family takes its slack (with_slack) from the
     // free block after it, as a move would (realloc_impl): grown in place
     // by exactly `need`, a string growing by a few bytes came back here
     // at every step, each time to take its neighbour off the tree and put
@@ -577,10 +582,11 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     debug_quiet_end();
     if (nb != NULL)
         return blk_payload(nb);
-    // A heap block that grows and must move gets a third to spare, so
-    // that a string or vector grown in small steps moves about once per
-    // third of its size, not on every step (size-class allocators get the
-    // same from their class spacing).  Large blocks grow with mremap.
+    // A heap block that grows and must move gets its slack (a third, an
+    // eighth below 16 KiB: with_slack), so that a string or vector grown
+    // in small steps moves about once per third (eighth) of its size, not
+    // on every step (size-class allocators get the same from their class
+    // spacing).  Large blocks grow with mremap.
     // From LA_REALLOC_HEAP_FROM_BYTES on, as a slot does (realloc_slot).
     void *q = ts ? realloc_target(req, req > old_req && req >= LA_REALLOC_HEAP_FROM_BYTES)
                  : malloc_impl(req, false, false);

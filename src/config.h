@@ -383,6 +383,19 @@
 // w_fragment, w_pinned, sqlite, bufpool, malloc-1mib unchanged.
 // The price: a shrink by less than a third keeps the block whole.
 #define LA_REALLOC_SLACK_DIVISOR 3
+// Below this request an eighth to spare, not a third: a block that stops
+// growing keeps its slack, and programs grow many blocks of a few KiB to
+// a limit of their own (redis's list nodes: listpacks grown 260 bytes at
+// a time to 8 KB).  With a third, redis's used_memory after the bench's
+// LPUSH was 52.9 MB in some runs and 57.4-60.8 MB in most, where glibc's
+// is 53.5 (which nodes ended near a third over depended on where the heap
+// let them grow), and its peak RSS 64.6 or 68-72 MB (glibc 65.5); with an
+// eighth below 16 KiB, 55.3-55.4 MB and 64.4-67.2 MB, the same in every
+// run.  Copies below 16 KiB are short: w_rrgrow 134.0 -> 152.3 M Ir at
+// 0.5 (mimalloc 159.2), w_realloc 111.0 -> 121.3 M, w_ruby 1,396.9 ->
+// 1,386.3 M; peaks unchanged (/usr/bin/time, 7 runs).
+#define LA_REALLOC_SLACK_SMALL_BYTES 16384
+#define LA_REALLOC_SLACK_SMALL_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table):
 // 22 to 1 KiB (1008 among them: 1000-byte blocks, scripts/sizeclass.py
 // says why), then four per doubling, and 1088 above 1 KiB: sqlite3

@@ -393,7 +393,7 @@
 // eighth below 16 KiB, 55.3-55.4 MB and 64.4-67.2 MB, the same in every
 // run.  Copies below 16 KiB are short: w_rrgrow 134.0 -> 152.3 M Ir at
 // 0.5 (mimalloc 159.2), w_realloc 111.0 -> 121.3 M, w_ruby 1,396.9 ->
-// 1,386.3 M; peaks unchanged (/usr/bin/time, 7 runs).
+// 1,386.3 M at 0.3; peaks unchanged (/usr/bin/time, 5-7 runs).
 #define LA_REALLOC_SLACK_SMALL_BYTES 16384
 #define LA_REALLOC_SLACK_SMALL_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table):
@@ -454,7 +454,8 @@
 /* ---- realloc of slots (alloc.c) ----------------------------------------- */
 
 // realloc growth out of a slab slot of at least this many bytes moves to a
-// heap block with LA_REALLOC_SLACK_DIVISOR's slack, not to the next slab
+// heap block with its slack (LA_REALLOC_SLACK_SMALL_DIVISOR's: slots are
+// below LA_REALLOC_SLACK_SMALL_BYTES), not to the next slab
 // class (issue 13, peak RSS): a block being grown is the best predictor of
 // more growth.
 // Strings grown through every class left partly used slabs of each behind

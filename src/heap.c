@@ -1465,7 +1465,7 @@ la_region_t *heap_region_of(const void *p)
 // its region, finds the one it was made for.  Either way p was a block
 // whose header was overwritten: say so (issue 12).  Returns if neither
 // matches.  A chance match (2^-32 per candidate) only changes the wording.
-void heap_report_overwritten(const void *p, la_region_t *r, const char *func)
+LA_COLD void heap_report_overwritten(const void *p, la_region_t *r, const char *func)
 {
     la_block_t *b = blk_from_payload(p);
     size_t head = la_load_relaxed(&b->head);

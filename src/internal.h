@@ -1060,8 +1060,9 @@ LA_HIDDEN void heap_reinit_locks_after_fork(void);
 LA_HIDDEN unsigned heap_validate_cached(const void *p, const char *func);
 // For a block in region r whose check word failed: if its header was
 // overwritten (an overflow of the block before it), reports that by `func`
-// and aborts; returns otherwise.
-LA_HIDDEN void heap_report_overwritten(const void *p, la_region_t *r, const char *func);
+// and aborts; returns otherwise.  Cold: only misuse reports call it.
+LA_HIDDEN LA_COLD void heap_report_overwritten(const void *p, la_region_t *r,
+                                           const char *func);
 
 /* ---- fork.c: fork handlers ---------------------------------------------- */
 

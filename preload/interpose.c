@@ -10,7 +10,8 @@
  * __libc_* names are exported too, so that the rare caller of glibc's
  * internal names does not mix two allocators.  One libc function is
  * interposed besides the malloc family: __register_atfork, so that the
- * allocator's fork handlers are registered before anyone else's (lock.c).
+ * allocator's fork handlers are registered before anyone else's (fork.c).
+ * C++'s plain operators new and delete are exported too (below).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -92,7 +93,7 @@ LA_EXPORT void *malloc(size_t size)
     // atomic one is a separate mov): the bound is written once, by prof.c's
     // constructor, before main and any thread.
     // Everything else goes to prof_malloc_past (prof.c), by a jump.
-    return tcache_malloc_below(size, la.fast_bound, prof_malloc_past, NULL);
+    return tcache_malloc_below(size, la.fast_bound, prof_malloc_past, NULL, tcache_malloc_slow);
 }
 
 LA_EXPORT void free(void *ptr) { tcache_free(ptr); }
@@ -203,6 +204,91 @@ LA_EXPORT void *__libc_memalign(size_t alignment, size_t size)
 }
 LA_EXPORT void *__libc_valloc(size_t size) { return valloc_from(size, LA_CALLER); }
 LA_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc_from(size, LA_CALLER); }
+
+/* ---- C++ operators new and delete --------------------------------------- */
+
+// libstdc++'s operator new calls malloc through its PLT and tests the
+// result, and its operator delete calls free: a call and a jump more on
+// every new and delete of a C++ program (jemalloc, tcmalloc and mimalloc
+// export these too).  Here they take malloc's and free's fast paths
+// inline.  Only the six hot ones: libstdc++'s nothrow and aligned variants
+// call these, aligned_alloc and free, and keep their own semantics (the
+// nothrow new catches the std::bad_alloc thrown here).  An executable
+// that defines its own operator new still gets its own: it comes first in
+// symbol lookup, before a preloaded library.
+//
+// When the request fails, operator new calls the new handler
+// (std::get_new_handler) and tries again, until the handler is unset or
+// an attempt succeeds; then it throws std::bad_alloc, by calling
+// libstdc++'s std::__throw_bad_alloc through these frames (their unwind
+// tables carry the exception through).  Both are weak references: a C
+// program never loads libstdc++, and never calls these.
+_Static_assert(_Generic((size_t)0, unsigned long: 1, default: 0),
+               "the mangled names below (m) say size_t is unsigned long");
+typedef void (*la_new_handler_t)(void);
+extern la_new_handler_t _ZSt15get_new_handlerv(void) __attribute__((weak));
+extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
+
+LA_EXPORT void *_Znwm(size_t size);       // operator new(size_t)
+LA_EXPORT void *_Znam(size_t size);       // operator new[](size_t)
+LA_EXPORT void _ZdlPv(void *ptr);         // operator delete(void *)
+LA_EXPORT void _ZdaPv(void *ptr);         // operator delete[](void *)
+LA_EXPORT void _ZdlPvm(void *ptr, size_t size); // operator delete(void *, size_t)
+LA_EXPORT void _ZdaPvm(void *ptr, size_t size); // operator delete[](void *, size_t)
+
+// Never returns NULL.
+static LA_COLD void *new_failed(size_t size, void *caller)
+{
+    for (;;) {
+        la_new_handler_t handler = _ZSt15get_new_handlerv != NULL ? _ZSt15get_new_handlerv() : NULL;
+        if (handler == NULL)
+            break;
+        handler(); // frees memory, throws, or gives up by unsetting itself
+        void *p = alloc(size, caller);
+        if (p != NULL)
+            return p;
+    }
+    if (_ZSt17__throw_bad_allocv != NULL)
+        _ZSt17__throw_bad_allocv();
+    la_fatal("operator new", "out of memory for %zu bytes, and no std::bad_alloc to throw "
+                             "(libstdc++ is not loaded)",
+             size);
+}
+
+// The paths past the bin's hit, where a request can fail: each tests its
+// result, so that the hit path is malloc's, a jump to one of them and no
+// frame (a test in operator new itself kept the size in a saved register
+// across the calls: three instructions more on every hit).  They are
+// reached by jumps, so their return address is operator new's caller,
+// which the heap profiler records.
+static LA_NOINLINE void *new_past(size_t size, void *unused)
+{
+    (void)unused;
+    void *p = prof_malloc_past(size, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, LA_CALLER);
+}
+static LA_NOINLINE void *new_miss(size_t size)
+{
+    void *p = tcache_malloc_slow(size);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, LA_CALLER);
+}
+
+LA_EXPORT void *_Znwm(size_t size)
+{
+    return tcache_malloc_below(size, la.fast_bound, new_past, NULL, new_miss);
+}
+LA_EXPORT void *_Znam(size_t size) __attribute__((alias("_Znwm")));
+
+LA_EXPORT void _ZdlPv(void *ptr) { tcache_free(ptr); }
+LA_EXPORT void _ZdaPv(void *ptr) __attribute__((alias("_ZdlPv")));
+// The size is not checked: a slot's class or a block's request tells no
+// more than free's own checks do.
+LA_EXPORT void _ZdlPvm(void *ptr, size_t size)
+{
+    (void)size;
+    tcache_free(ptr);
+}
+LA_EXPORT void _ZdaPvm(void *ptr, size_t size) __attribute__((alias("_ZdlPvm")));
 
 /* ---- introspection and tuning ------------------------------------------- */
 

@@ -1239,9 +1239,10 @@ LA_HIDDEN int check_heap(la_heap_t *h);
 // address of the exported function, where the recorded stack starts.
 LA_HIDDEN LA_NOINLINE void *prof_malloc(size_t req, void *caller);
 // The exported malloc's path past its fast path, sampling or not (its
-// signature is tcache_malloc_below's `past`); malloc must reach it by a
-// tail jump: it takes its caller from its own return address.
-LA_HIDDEN LA_NOINLINE void *prof_malloc_past(size_t req, void *unused);
+// signature is tcache_malloc_below's `past`).  `caller` is NULL when
+// malloc reaches it by a tail jump: its own return address is then the
+// program's; operator new's path calls it with the program's.
+LA_HIDDEN LA_NOINLINE void *prof_malloc_past(size_t req, void *caller);
 LA_HIDDEN LA_NOINLINE void *prof_calloc(size_t nmemb, size_t size, void *caller);
 LA_HIDDEN LA_NOINLINE void *prof_realloc(void *p, size_t req, void *caller);
 LA_HIDDEN LA_NOINLINE void *prof_aligned(size_t align, size_t req, void *caller);

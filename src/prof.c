@@ -974,12 +974,12 @@ void *prof_malloc(size_t req, void *caller)
 // sample due, a failing request and both samplers off (a request above
 // the slab classes) go on to prof_malloc or the thread cache's
 // (tcache_malloc_above: the medium bins' hit path, then the slow path).
-// malloc reaches this by a jump: the return address is malloc's caller's.
-void *prof_malloc_past(size_t req, void *unused);
+// malloc reaches this by a jump: the return address is malloc's caller's
+// (operator new's path passes its caller).
+void *prof_malloc_past(size_t req, void *caller);
 
-LA_HOT_TEXT void *prof_malloc_past(size_t req, void *unused)
+LA_HOT_TEXT void *prof_malloc_past(size_t req, void *caller)
 {
-    (void)unused;
     prof_tls_t *t = &prof_tls;
     // The profiler alone on, the path issue 16 measures: prof is its
     // countdown (0 otherwise, which fails the test).  A failing request's
@@ -1003,7 +1003,7 @@ LA_HOT_TEXT void *prof_malloc_past(size_t req, void *unused)
             return tcache_malloc(req);
         }
     }
-    return prof_malloc(req, __builtin_return_address(0));
+    return prof_malloc(req, caller != NULL ? caller : __builtin_return_address(0));
 }
 
 void *prof_calloc(size_t nmemb, size_t size, void *caller)

@@ -154,14 +154,15 @@ LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
 // The malloc fast path for requests below `bound`: a slot from the bin of
 // the request's class, if it has one.  A request at or above the bound
 // goes to past(req, arg) (tcache_malloc_past: tcache_malloc_above), a bin
-// that cannot serve to tcache_malloc_slow.
+// that cannot serve to miss(req) (tcache_malloc_slow; operator new's
+// tests the result, preload/interpose.c).
 // tcache_malloc's bound is a constant; the exported malloc's is read from
 // memory (la.fast_bound, issue 16), which costs the size test nothing on
 // x86 (cmp mem,reg where cmp imm,reg was) and sends every request past
-// while a sampler is on.  past must be a constant, so that inlining turns
-// the call into a direct jump.
+// while a sampler is on.  past and miss must be constants, so that
+// inlining turns the calls into direct jumps.
 LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size_t, void *),
-                                    void *arg)
+                                    void *arg, void *(*miss)(size_t))
 {
     if (LA_UNLIKELY(req >= bound))
         return past(req, arg);
@@ -178,7 +179,7 @@ LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size
         la_add_owned(&bin->pops, 1);
         return p;
     }
-    return tcache_malloc_slow(req);
+    return miss(req);
 }
 
 LA_INLINE void *tcache_malloc_past(size_t req, void *arg)
@@ -189,7 +190,8 @@ LA_INLINE void *tcache_malloc_past(size_t req, void *arg)
 
 LA_INLINE void *tcache_malloc(size_t req)
 {
-    return tcache_malloc_below(req, LA_SLAB_MAX_BYTES + 1, tcache_malloc_past, NULL);
+    return tcache_malloc_below(req, LA_SLAB_MAX_BYTES + 1, tcache_malloc_past, NULL,
+                               tcache_malloc_slow);
 }
 
 LA_INLINE void tcache_free(void *ptr)

@@ -54,7 +54,7 @@ static int test_checks;
 // Whether the n bytes at p all hold v.
 static inline int all_bytes(const void *p, size_t n, unsigned char v)
 {
-    const unsigned char *c = p;
+    const unsigned char *c = (const unsigned char *)p; // a cast, for C++ tests too
     for (size_t i = 0; i < n; i++)
         if (c[i] != v)
             return 0;

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * operator new and delete as liballocator.so exports them (preload/
+ * interpose.c), in a C++ program linked against it: they are the
+ * library's, not libstdc++'s; new(0) gives distinct blocks; new[], sized
+ * and aligned delete work; a new that cannot be served calls the new
+ * handler until the handler unsets itself, then throws std::bad_alloc
+ * through the library's frames; libstdc++'s nothrow new (which calls ours
+ * and catches) returns nullptr; a second delete is reported as a double
+ * free and aborts.
+ */
+#include <dlfcn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "allocator.h"
+#include "../testhelper.h"
+
+// Hides a size from the compiler, which would otherwise reject an
+// impossible one at compile time, or see through a new/delete pair.
+static std::size_t opaque(std::size_t v)
+{
+    volatile std::size_t x = v;
+    return x;
+}
+
+// The operators, called through pointers the compiler cannot see
+// through: it may delete a new/delete pair whose block is unused.
+static void *(*volatile op_new)(std::size_t) = &::operator new;
+static void *(*volatile op_new_array)(std::size_t) = &::operator new[];
+static void (*volatile op_delete)(void *) noexcept = &::operator delete;
+static void (*volatile op_delete_array)(void *) noexcept = &::operator delete[];
+static void (*volatile op_delete_sized)(void *, std::size_t) noexcept = &::operator delete;
+static void (*volatile op_delete_array_sized)(void *, std::size_t) noexcept =
+    &::operator delete[];
+
+static bool in_liballocator(void *fn)
+{
+    Dl_info info;
+    return dladdr(fn, &info) != 0 && info.dli_fname != nullptr &&
+           strstr(info.dli_fname, "liballocator") != nullptr;
+}
+
+static void test_binding()
+{
+    CHECK(in_liballocator((void *)op_new));
+    CHECK(in_liballocator((void *)op_new_array));
+    CHECK(in_liballocator((void *)op_delete));
+    CHECK(in_liballocator((void *)op_delete_array));
+    CHECK(in_liballocator((void *)op_delete_sized));
+    CHECK(in_liballocator((void *)op_delete_array_sized));
+    // And they count as the library's allocations and frees.
+    mem_stats_t before = mem_get_stats();
+    void *p = op_new(opaque(24));
+    CHECK(p != nullptr && mem_usable_size(p) >= 24);
+    mem_stats_t mid = mem_get_stats();
+    op_delete(p);
+    mem_stats_t after = mem_get_stats();
+    CHECK_EQ(mid.num_allocations, before.num_allocations + 1);
+    CHECK_EQ(after.num_frees, mid.num_frees + 1);
+}
+
+static void test_shapes()
+{
+    void *a = op_new(opaque(0)), *b = op_new(opaque(0));
+    CHECK(a != nullptr && b != nullptr && a != b);
+    op_delete(a);
+    op_delete(b);
+    char *arr = static_cast<char *>(op_new_array(opaque(100)));
+    arr[0] = arr[99] = 'x';
+    op_delete_array(arr);
+    void *s = op_new(opaque(48));
+    op_delete_sized(s, 48);
+    void *t = op_new_array(opaque(3000)); // above the slab classes
+    op_delete_array_sized(t, 3000);
+    // libstdc++'s aligned new calls aligned_alloc, its delete free: ours.
+    void *al = ::operator new(opaque(100), std::align_val_t(256));
+    CHECK(((std::uintptr_t)al & 255) == 0 && mem_usable_size(al) >= 100);
+    ::operator delete(al, std::align_val_t(256));
+    // Objects, the usual way.
+    int *obj = new int(7);
+    CHECK(*obj == 7);
+    delete obj;
+}
+
+static int handler_calls;
+static void give_up_on_third_call()
+{
+    if (++handler_calls == 3)
+        std::set_new_handler(nullptr);
+}
+
+static void test_failure()
+{
+    const std::size_t huge = opaque(SIZE_MAX / 2);
+    bool thrown = false;
+    try {
+        op_new(huge);
+    } catch (const std::bad_alloc &) {
+        thrown = true;
+    }
+    CHECK(thrown);
+    // The new handler runs after each failed attempt until it is unset.
+    std::set_new_handler(give_up_on_third_call);
+    thrown = false;
+    try {
+        op_new_array(huge);
+    } catch (const std::bad_alloc &) {
+        thrown = true;
+    }
+    CHECK(thrown);
+    CHECK_EQ(handler_calls, 3);
+    CHECK(std::get_new_handler() == nullptr);
+    // libstdc++'s nothrow new catches what ours throws.
+    CHECK(::operator new(huge, std::nothrow) == nullptr);
+    CHECK(::operator new[](huge, std::nothrow) == nullptr);
+    // And the library still serves afterwards.
+    void *p = op_new(opaque(64));
+    CHECK(p != nullptr);
+    op_delete(p);
+}
+
+static void delete_twice()
+{
+    void *p = op_new(opaque(40));
+    op_delete(p);
+    op_delete(p);
+}
+
+static void test_double_delete()
+{
+    char err[4096];
+    int status = run_child(delete_twice, err, sizeof err);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(err, "double free") != nullptr);
+}
+
+int main()
+{
+    test_binding();
+    test_shapes();
+    test_failure();
+    test_double_delete();
+    return test_report("test_cxx");
+}

@@ -907,6 +907,23 @@ def instructions_table(res):
                                                 res.ins.get("sizes_bytes", "?")), ""]
     out += md_table(["allocator", "pair", "pair / glibc", "batch", "batch / glibc",
                      "loop overhead pair / batch"], rows)
+    # C++'s operator new + delete (runs from before they were measured
+    # have no new_net).
+    cxx = []
+    for n in res.names:
+        p, b = (t.get(n) or {}).get("pair", {}), (t.get(n) or {}).get("batch", {})
+        if p.get("new_net") is None:
+            continue
+        cxx.append([n, num(p["new_net"], "%.1f"),
+                    num(p["new_net"] / g["pair"]["new_net"] if g.get("pair", {}).get("new_net")
+                        else None, "%.2f"),
+                    num(b.get("new_net"), "%.1f"),
+                    num(b["new_net"] / g["batch"]["new_net"] if b.get("new_net") is not None and
+                        g.get("batch", {}).get("new_net") else None, "%.2f")])
+    if cxx:
+        out += ["", "The same for C++'s `operator new` + `delete`: the allocator's own where it "
+                "exports them, else libstdc++'s, which call its malloc and free.", ""]
+        out += md_table(["allocator", "pair", "pair / glibc", "batch", "batch / glibc"], cxx)
     for p in res.ins.get("problems") or []:
         out.append("")
         out.append("Warning: %s" % p)

@@ -1125,7 +1125,7 @@ def instruction_mode(args, allocs, env, tmpdir, out):
     jobs = []
     for name, lib in allocs:
         for pattern in ("pair", "batch"):
-            for impl in ("libc", "noop"):
+            for impl in ("libc", "new", "noop"):
                 for iters in (n, 2 * n):
                     jobs.append((name, lib, pattern, impl, iters))
 
@@ -1150,9 +1150,13 @@ def instruction_mode(args, allocs, env, tmpdir, out):
         table[name] = {}
         for pattern in ("pair", "batch"):
             per = {impl: (ir[(name, pattern, impl, 2 * n)] - ir[(name, pattern, impl, n)]) / n
-                   for impl in ("libc", "noop")}
+                   for impl in ("libc", "new", "noop")}
+            # new_net: C++'s operator new and delete, the preloaded
+            # library's or (glibc, and any that does not export them)
+            # libstdc++'s over its malloc and free.
             table[name][pattern] = {"gross": per["libc"], "loop": per["noop"],
-                                    "net": per["libc"] - per["noop"]}
+                                    "net": per["libc"] - per["noop"],
+                                    "new_net": per["new"] - per["noop"]}
     out()
     out("== instructions per malloc+free (callgrind Ir, (Ir(2N) - Ir(N)) / N, N = %d," % n)
     out("   minus the same loop calling no-op functions; sizes cycle over %s B)" % INS_SIZES)
@@ -1167,6 +1171,17 @@ def instruction_mode(args, allocs, env, tmpdir, out):
                t["batch"]["net"],
                fmt(ratio(t["batch"]["net"], g and g["batch"]["net"]), "8.2f", 8),
                t["pair"]["loop"], t["batch"]["loop"]))
+    out()
+    out("== the same for C++'s operator new + delete (libstdc++'s, over malloc and free, where the")
+    out("   allocator does not export them)")
+    out("%-14s %8s %8s %8s %8s" % ("allocator", "pair", "/glibc", "batch", "/glibc"))
+    for name, _ in allocs:
+        t = table[name]
+        out("%-14s %8.1f %8s %8.1f %8s"
+            % (name, t["pair"]["new_net"],
+               fmt(ratio(t["pair"]["new_net"], g and g["pair"]["new_net"]), "8.2f", 8),
+               t["batch"]["new_net"],
+               fmt(ratio(t["batch"]["new_net"], g and g["batch"]["new_net"]), "8.2f", 8)))
     for p in problems:
         out("warning: " + p)
     return {"iterations": n, "sizes_bytes": INS_SIZES, "table": table, "problems": problems}

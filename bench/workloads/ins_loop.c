@@ -4,9 +4,11 @@
  * bench/run.py --mode instructions).  "pair" does malloc(n) + free(p) in a
  * tight loop, n cycling over 16..1024; "batch" does 1000 mallocs and then
  * their 1000 frees.  Impl "libc" calls malloc/free (whatever LD_PRELOAD
- * provides), "noop" calls no-op functions of the same signature in
- * libins_noop.so, both through the PLT, so the difference is the allocator.
- * Usage: ins_loop pair|batch libc|noop ITERATIONS   (malloc+free pairs)
+ * provides), "new" C++'s operator new and delete (the preloaded library's
+ * when it exports them, else libstdc++'s, which call malloc and free),
+ * "noop" calls no-op functions of the same signature in libins_noop.so,
+ * all through the PLT, so the difference is the allocator.
+ * Usage: ins_loop pair|batch libc|new|noop ITERATIONS   (pairs)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,10 @@
 
 void *ins_noop_malloc(size_t n);
 void ins_noop_free(void *p);
+// operator new(size_t) and operator delete(void *), by their mangled names
+// (the program links libstdc++).
+void *_Znwm(size_t n);
+void _ZdlPv(void *p);
 
 static const size_t sizes_bytes[] = {16, 32, 48, 64, 100, 128, 256, 512, 1024};
 #define NSIZES (sizeof sizes_bytes / sizeof sizes_bytes[0])
@@ -52,26 +58,27 @@ static void *slot[BATCH];
     }
 
 DEFINE_LOOPS(libc, malloc, free)
+DEFINE_LOOPS(new, _Znwm, _ZdlPv)
 DEFINE_LOOPS(noop, ins_noop_malloc, ins_noop_free)
 
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s pair|batch libc|noop ITERATIONS\n", argv[0]);
+        fprintf(stderr, "usage: %s pair|batch libc|new|noop ITERATIONS\n", argv[0]);
         return 2;
     }
     int batch = strcmp(argv[1], "batch") == 0;
-    int noop = strcmp(argv[2], "noop") == 0;
+    int noop = strcmp(argv[2], "noop") == 0, cxx = strcmp(argv[2], "new") == 0;
     uint64_t n = strtoull(argv[3], NULL, 10);
-    if ((!batch && strcmp(argv[1], "pair") != 0) || (!noop && strcmp(argv[2], "libc") != 0) ||
-        n == 0 || (batch && n % BATCH != 0)) {
+    if ((!batch && strcmp(argv[1], "pair") != 0) ||
+        (!noop && !cxx && strcmp(argv[2], "libc") != 0) || n == 0 || (batch && n % BATCH != 0)) {
         fprintf(stderr, "%s: bad arguments (batch needs a multiple of %d)\n", argv[0], BATCH);
         return 2;
     }
     if (batch)
-        noop ? batch_noop(n) : batch_libc(n);
+        noop ? batch_noop(n) : cxx ? batch_new(n) : batch_libc(n);
     else
-        noop ? pair_noop(n) : pair_libc(n);
+        noop ? pair_noop(n) : cxx ? pair_new(n) : pair_libc(n);
     printf("done %s %s %llu\n", argv[1], argv[2], (unsigned long long)n);
     return 0;
 }

@@ -1157,31 +1157,28 @@ def instruction_mode(args, allocs, env, tmpdir, out):
             table[name][pattern] = {"gross": per["libc"], "loop": per["noop"],
                                     "net": per["libc"] - per["noop"],
                                     "new_net": per["new"] - per["noop"]}
+    g = table.get("glibc")
+
+    def rows(key, loop):
+        """One line per allocator: figure `key` of pair and batch, with ratios to glibc's."""
+        for name, _ in allocs:
+            t = table[name]
+            out("%-14s %8.1f %8s %8.1f %8s%s"
+                % (name, t["pair"][key], fmt(ratio(t["pair"][key], g and g["pair"][key]), "8.2f", 8),
+                   t["batch"][key], fmt(ratio(t["batch"][key], g and g["batch"][key]), "8.2f", 8),
+                   "   %.1f / %.1f" % (t["pair"]["loop"], t["batch"]["loop"]) if loop else ""))
+
     out()
     out("== instructions per malloc+free (callgrind Ir, (Ir(2N) - Ir(N)) / N, N = %d," % n)
     out("   minus the same loop calling no-op functions; sizes cycle over %s B)" % INS_SIZES)
     out("%-14s %8s %8s %8s %8s   %s" % ("allocator", "pair", "/glibc", "batch", "/glibc",
                                           "loop overhead pair/batch"))
-    g = table.get("glibc")
-    for name, _ in allocs:
-        t = table[name]
-        out("%-14s %8.1f %8s %8.1f %8s   %.1f / %.1f"
-            % (name, t["pair"]["net"],
-               fmt(ratio(t["pair"]["net"], g and g["pair"]["net"]), "8.2f", 8),
-               t["batch"]["net"],
-               fmt(ratio(t["batch"]["net"], g and g["batch"]["net"]), "8.2f", 8),
-               t["pair"]["loop"], t["batch"]["loop"]))
+    rows("net", True)
     out()
     out("== the same for C++'s operator new + delete (libstdc++'s, over malloc and free, where the")
     out("   allocator does not export them)")
     out("%-14s %8s %8s %8s %8s" % ("allocator", "pair", "/glibc", "batch", "/glibc"))
-    for name, _ in allocs:
-        t = table[name]
-        out("%-14s %8.1f %8s %8.1f %8s"
-            % (name, t["pair"]["new_net"],
-               fmt(ratio(t["pair"]["new_net"], g and g["pair"]["new_net"]), "8.2f", 8),
-               t["batch"]["new_net"],
-               fmt(ratio(t["batch"]["new_net"], g and g["batch"]["new_net"]), "8.2f", 8)))
+    rows("new_net", False)
     for p in problems:
         out("warning: " + p)
     return {"iterations": n, "sizes_bytes": INS_SIZES, "table": table, "problems": problems}

@@ -793,10 +793,13 @@ LA_HIDDEN size_t os_resident_range(const void *addr, size_t bytes);
 // Milliseconds of a monotonic clock (coarse: a few ms of resolution).
 LA_HIDDEN uint64_t os_now_ms(void);
 LA_HIDDEN void os_write_stderr(const char *buf, size_t len);
-// From now on, write reports to a private duplicate of stderr that
-// survives the program closing fd 2, and only while it still refers to the
-// file stderr was when this was called (the program may reuse the number).
-LA_HIDDEN void os_keep_stderr(void);
+// From now on, write reports only while their descriptor still refers to
+// the file stderr is now (the program may close fd 2 and reuse the
+// number).  With `dup`, to a private duplicate of stderr that survives the
+// program closing fd 2 (for a report at exit that goes to stderr); without,
+// to fd 2 itself (a program that lists its descriptors sees no extra one).
+// Called again with `dup`, it duplicates once.
+LA_HIDDEN void os_keep_stderr(bool dup);
 // Opens (creates, mode 0644) a file to append reports to, closed on exec;
 // the descriptor, or -errno.
 LA_HIDDEN int os_open_append(const char *path);

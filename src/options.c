@@ -523,8 +523,12 @@ void options_read(la_options_t *opts)
     opts->thresholds_fixed = os_getenv("ALLOCATOR_MMAP_THRESHOLD") != NULL ||
                              os_getenv("ALLOCATOR_TRIM_THRESHOLD") != NULL;
     read_tunables(opts, from);
+    // The report at exit must reach the user's stderr, after programs
+    // that close fd 2 in an atexit handler (coreutils); a report to a
+    // file only says on stderr when it cannot open the file, if fd 2 is
+    // still the user's then.
     if (opts->stats)
-        os_keep_stderr(); // the report at exit (or its warning) must reach the user's stderr
+        os_keep_stderr(opts->stats_file[0] == '\0');
     warn_unknown();
     if (opts->verbose)
         print_options(opts, from);

@@ -1301,7 +1301,7 @@ static bool prof_init(void)
                        "HUP, PROF or a number); no dump on a signal\n", sig);
     }
     if (la.options.prof_leaks)
-        os_keep_stderr(); // the report at exit must reach the user's stderr
+        os_keep_stderr(true); // the report at exit must reach the user's stderr
     __atomic_store_n(&la.prof_on, 1, __ATOMIC_RELEASE);
     return true;
 }

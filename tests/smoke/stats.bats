@@ -178,3 +178,17 @@ PY
     ALLOCATOR_STATS=1 ALLOCATOR_STATS_FILE="$PWD/no/such/dir/%p.txt" stats_run out.txt err.txt /bin/true
     [ "$(cat err.txt)" = "liballocator: cannot open ALLOCATOR_STATS_FILE $PWD/no/such/dir/$stats_pid.txt (errno 2); no report" ]
 }
+
+@test "a report to stderr keeps one duplicate of it; a report to a file keeps none" {
+    # ls lists its own descriptors (the one it opens for the directory too).
+    ALLOCATOR_STATS=1 stats_run out.txt err.txt /bin/ls /proc/self/fd
+    grep -qx 1000 out.txt
+    grep -qx "liballocator statistics (pid $stats_pid)" err.txt
+    # The leak report asks for the same duplicate: still one.
+    ALLOCATOR_STATS=1 ALLOCATOR_PROF=1m ALLOCATOR_PROF_LEAKS=1 ALLOCATOR_PROF_FILE=/dev/null \
+        stats_run out.txt err.txt /bin/ls /proc/self/fd
+    [ "$(grep -c '^10[0-9][0-9]$' out.txt)" = 1 ]
+    ALLOCATOR_STATS_FILE="$PWD/file.txt" stats_run out.txt err.txt /bin/ls /proc/self/fd
+    ! grep -q '^1000$' out.txt
+    grep -qx "liballocator statistics (pid $stats_pid)" file.txt
+}

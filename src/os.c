@@ -118,21 +118,11 @@ void os_sbrk_release(size_t bytes)
 // block's header "raced" with them (test_threads under TSan, a report now
 // and then since 2d8ebd9).  Built with -fsanitize=thread, mappings go
 // through libc's wrappers (intercepted), and mremap, which it does not
-// intercept, fails: the callers map anew and copy.
-#if defined(__SANITIZE_THREAD__)
-#define LA_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LA_TSAN 1
-#endif
-#endif
-#ifndef LA_TSAN
-#define LA_TSAN 0
-#endif
+// intercept, fails: the callers map anew and copy.  (LA_TSAN: internal.h.)
 
 static long sys_mmap(size_t bytes, int prot, int flags)
 {
-#if LA_TSAN
+#ifdef LA_TSAN
     int saved = errno;
     void *p = mmap(NULL, bytes, prot, flags, -1, 0);
     long ret = p == MAP_FAILED ? -errno : (long)p;
@@ -162,7 +152,7 @@ bool os_protect(void *addr, size_t bytes, bool accessible)
 
 void os_unmap(void *addr, size_t bytes)
 {
-#if LA_TSAN
+#ifdef LA_TSAN
     int saved = errno;
     munmap(addr, bytes);
     errno = saved;
@@ -173,9 +163,12 @@ void os_unmap(void *addr, size_t bytes)
 
 void *os_remap(void *addr, size_t old_bytes, size_t new_bytes)
 {
-    if (LA_TSAN)
-        return NULL;
+#ifdef LA_TSAN
+    (void)addr, (void)old_bytes, (void)new_bytes;
+    return NULL;
+#else
     return mapped(sys(SYS_mremap, addr, old_bytes, new_bytes, MREMAP_MAYMOVE, 0, 0));
+#endif
 }
 
 // Where reports go: stderr, or a private duplicate of it taken at start-up

@@ -188,8 +188,10 @@ static bool report_dup; // report_fd is our duplicate
 
 void os_keep_stderr(bool dup)
 {
-    if (report_dup || (report_kept && !dup) || (report_kept && report_fd < 0))
-        return; // kept already, as asked
+    // Kept already, as asked: a duplicate, or fd 2 itself (or nothing, no
+    // stderr at start-up) where no duplicate is asked for.
+    if (report_dup || (report_kept && (!dup || report_fd < 0)))
+        return;
     int saved = errno;
     struct stat st;
     report_kept = true;

@@ -184,13 +184,12 @@ static bool report_kept;           // report_fd must still be this file:
 static dev_t report_dev;
 static ino_t report_ino;
 
-static bool report_dup; // report_fd is our duplicate
-
 void os_keep_stderr(bool dup)
 {
-    // Kept already, as asked: a duplicate, or fd 2 itself (or nothing, no
-    // stderr at start-up) where no duplicate is asked for.
-    if (report_dup || (report_kept && (!dup || report_fd < 0)))
+    // Kept already, as asked: a duplicate (any descriptor above fd 2), or
+    // fd 2 itself (or nothing, no stderr at start-up) where no duplicate is
+    // asked for.
+    if (report_fd > STDERR_FILENO || (report_kept && (!dup || report_fd < 0)))
         return;
     int saved = errno;
     struct stat st;
@@ -207,7 +206,6 @@ void os_keep_stderr(bool dup)
         // fd 1000 in a child run with ALLOCATOR_STATS_FILE.
         int fd = dup ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 1000) : -1;
         report_fd = fd >= 0 ? fd : STDERR_FILENO;
-        report_dup = fd >= 0;
     }
     errno = saved;
 }

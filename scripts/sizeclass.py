@@ -5,8 +5,8 @@
 Usage: scripts/sizeclass.py   (from anywhere; rewrites the file in place)
 
 Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling to
-LA_SLAB_MAX_BYTES, 1008 (1 KiB less a header) below 1024, and 1088 (1 KiB + 1/16) when the
-bound is above 1 KiB.  For each class:
+LA_SLAB_MAX_BYTES, 288 (256 + 1/8) below 320, 1008 (1 KiB less a header) below 1024, and
+1088 (1 KiB + 1/16) when the bound is above 1 KiB.  For each class:
   inv, shift  size = odd << shift, inv = odd's inverse mod 2^32
   span        the slab's bytes: SPAN_OF[size] where given, else the smallest LA_SLAB_BYTES << k (at most
               LA_SLAB_SPAN_MAX) whose slots number at least
@@ -56,12 +56,14 @@ SPAN_OF = {1008: 2}
 # them, where a program's own page-aligned data sits too.  Here 16, 24, 32,
 # 48, 64, 80, 96 and 192 give up 1 to 6 slots (64 to 192 bytes of a 64 KiB
 # slab) for a line or three, and every class takes a set of sets 0-3 that
-# keeps them to six classes each (sets 0 and 3 five), the big classes
-# spread over the lines they have.  1008 and 112 keep set 0 and every slot
-# (their bytes per block are issue 13's figures for 1000 and 100 bytes).
+# keeps them to six classes each (set 3 five), the big classes spread over
+# the lines they have.  1008 and 112 keep set 0 and every slot (their
+# bytes per block are issue 13's figures for 1000 and 100 bytes), and 288
+# joins them there (set 2, where its two spare lines would put it, held
+# six already).
 # A class not listed takes all the lines its slots leave over.
 COLOR_LINES = {16: 1, 24: 2, 32: 2, 48: 1, 64: 2, 80: 1, 96: 2, 112: 0, 128: 1, 160: 0,
-               192: 3, 224: 0, 256: 1, 320: 2, 384: 2, 448: 0, 512: 5, 640: 3, 768: 3,
+               192: 3, 224: 0, 256: 1, 288: 0, 320: 2, 384: 2, 448: 0, 512: 5, 640: 3, 768: 3,
                896: 1, 1008: 0, 1024: 8, 1088: 3, 1280: 3, 1536: 12, 1792: 15, 2048: 24}
 
 
@@ -76,6 +78,12 @@ def sizes(top):
             # slab's block header: 1042 bytes a block where glibc spends
             # 1010.  63 * 16 fills a slab exactly (see SPAN_OF).
             out.insert(-1, 1008)
+        if b == 256:
+            # 256 bytes plus a small header would lose a fifth in 320:
+            # redis keeps each 256-byte value as an sds string of 260
+            # bytes, 63,354 of them in bench/run.py's run (2 MB of its
+            # 64 MB peak RSS; 288 is 256 + 1/8).
+            out.insert(-4, 288)
         if b == 1024:
             # 1 KiB plus a small header (sqlite3's 1032-byte allocations:
             # 1024 and its 8-byte size prefix) would lose a fifth in 1280.

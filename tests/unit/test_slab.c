@@ -71,11 +71,16 @@ static void test_table(void)
     CHECK_EQ(la_sizeclasses[sizeclass_of(100)].size, 112);
     CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1008);
     CHECK_EQ(la_sizeclasses[sizeclass_of(1009)].size, 1024);
+    // 256 + 1/8 for 256 bytes and a small header (redis's 260-byte strings).
+    CHECK_EQ(la_sizeclasses[sizeclass_of(257)].size, 288);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(289)].size, 320);
     // 1008's slab spans two chunks: 130 slots share one metadata record.
     CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].span, 2 * LA_SLAB_BYTES);
-    // Above 1 KiB: 1 KiB + 1/16 for a 1 KiB buffer and its header, four
-    // classes per doubling, and slabs of a few chunks.
-    CHECK_EQ(la_sizeclasses[sizeclass_of(1025)].size, 1088);
+    // Above 1 KiB: 1 KiB + 16 and 1 KiB + 1/16 for a 1 KiB buffer and its
+    // header (sqlite3's 1032 bytes), four classes per doubling, and slabs
+    // of a few chunks.
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1025)].size, 1040);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(1041)].size, 1088);
     CHECK_EQ(la_sizeclasses[sizeclass_of(1089)].size, 1280);
     CHECK_EQ(la_sizeclasses[sizeclass_of(LA_SLAB_MAX_BYTES)].size, LA_SLAB_MAX_BYTES);
     CHECK(la_sizeclasses[sizeclass_of(2048)].span > LA_SLAB_BYTES);

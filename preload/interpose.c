@@ -281,13 +281,11 @@ LA_EXPORT void *_Znam(size_t size) __attribute__((alias("_Znwm")));
 
 LA_EXPORT void _ZdlPv(void *ptr) { tcache_free(ptr); }
 LA_EXPORT void _ZdaPv(void *ptr) __attribute__((alias("_ZdlPv")));
-// The size is not checked: a slot's class or a block's request tells no
-// more than free's own checks do.
-LA_EXPORT void _ZdlPvm(void *ptr, size_t size)
-{
-    (void)size;
-    tcache_free(ptr);
-}
+// free's fast path, with the size for the paths past it: checking mode
+// compares it with the block's request (tcache_free_full), and a misuse
+// is reported under operator delete's name.  The fast path does not look
+// at it (a slot knows only its class).
+LA_EXPORT void _ZdlPvm(void *ptr, size_t size) { tcache_free_sized(ptr, size); }
 LA_EXPORT void _ZdaPvm(void *ptr, size_t size) __attribute__((alias("_ZdlPvm")));
 
 /* ---- introspection and tuning ------------------------------------------- */

@@ -61,7 +61,7 @@ static LA_COLD LA_NORETURN void report_bad_header(const void *p, const char *fun
 // malloc_usable_size: the program freed it already.
 static LA_COLD LA_NORETURN void report_held(const void *p, const char *func)
 {
-    if (strcmp(func, "free") == 0)
+    if (la_func_frees(func))
         la_fatal(func, "double free of %p (already freed; it waits in the quarantine)", p);
     la_fatal(func, "use after free: %p was freed already (it waits in the quarantine)", p);
 }

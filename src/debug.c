@@ -476,7 +476,7 @@ static size_t slot_live_req(la_slab_t *s, const void *p, const char *func)
     uint64_t t = *slot_trailer(slot, s->size);
     uint32_t req = (uint32_t)t;
     if (req < s->size && t == trailer_word(slot, req, SLOT_HELD)) {
-        if (strcmp(func, "free") == 0)
+        if (la_func_frees(func))
             la_fatal(func, "double free of %p (slot of %u bytes, already freed; it waits in "
                            "the quarantine)", p, s->size);
         la_fatal(func, "use after free: %p was freed already (slot of %u bytes; it waits in "

@@ -863,6 +863,13 @@ LA_HIDDEN size_t log_format_bytes(char *buf, size_t cap, size_t bytes);
 LA_HIDDEN void log_printf(const char *fmt, ...) LA_PRINTF(1, 2);
 // Reports "liballocator: FUNC(): MESSAGE" on stderr and aborts.
 LA_HIDDEN LA_NORETURN void la_fatal(const char *func, const char *fmt, ...) LA_PRINTF(2, 3);
+// Whether func, a name a report gives, frees the block (free, or a sized
+// operator delete): a block freed already is then freed twice, where
+// realloc or malloc_usable_size uses it after its free.
+LA_INLINE bool la_func_frees(const char *func)
+{
+    return __builtin_strcmp(func, "free") == 0 || __builtin_strcmp(func, "operator delete") == 0;
+}
 LA_HIDDEN LA_NORETURN void la_assert_fail(const char *file, int line, const char *cond);
 
 /* ---- bins.c: size classes and free lists -------------------------------- */

@@ -1061,11 +1061,37 @@ static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
 // time, whose free never reuses another thread's slot).  So a new cache
 // does not start with another heap's slot; it goes back to its slab.  The
 // test is on this path only: the fast path costs nothing more.
-void tcache_free_full(void *p)
+// The name a misuse report gives: free's, or a sized operator delete's.
+static const char *free_name(size_t delete_size)
+{
+    return delete_size != 0 ? "operator delete" : "free";
+}
+
+// Checking mode: a sized operator delete must be given the size the block
+// was allocated with (C++14's sized deallocation passes the static type's
+// size, so another size is a delete through the wrong type: a base class
+// without a virtual destructor, a cast).  Checking mode knows the request
+// exactly; outside it a slot knows only its class, and the size is not
+// checked.  A misuse of p (a second delete, a foreign pointer) is named
+// first.
+static LA_NOINLINE LA_COLD void check_delete_size(const void *p, size_t size)
+{
+    size_t req = la_usable_size_slow(p, "operator delete");
+    if (LA_UNLIKELY(req != size))
+        la_fatal("operator delete",
+                 "size mismatch at %p: deleted as %zu bytes, allocated as %zu (a delete through "
+                 "the wrong type?)",
+                 p, size, req);
+}
+
+void tcache_free_full(void *p, size_t delete_size)
 {
     la_slab_t *s = slab_of(p);
-    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
-        return debug_slot_free(s, p, "free");
+    if (LA_UNLIKELY(la.debug)) { // checking mode: checked, poisoned, held
+        if (delete_size != 0)
+            check_delete_size(p, delete_size);
+        return debug_slot_free(s, p, free_name(delete_size));
+    }
     bool first = la_tc->kind == LA_TC_EMPTY;
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
@@ -1139,11 +1165,13 @@ static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin
 
 // tcache_free_unslabbed() past its medium hit: a guarded block, any other
 // heap block, a large one, a misuse (named by la_validate).
-static LA_NOINLINE void free_unslabbed_slow(void *p)
+static LA_NOINLINE void free_unslabbed_slow(void *p, size_t delete_size)
 {
+    if (LA_UNLIKELY(delete_size != 0 && la.debug))
+        check_delete_size(p, delete_size);
     if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
-        return guard_free(p, __builtin_return_address(0), "free");
-    la_block_t *b = la_validate(p, "free");
+        return guard_free(p, __builtin_return_address(0), free_name(delete_size));
+    la_block_t *b = la_validate(p, free_name(delete_size));
     // Above the bins, or large: no cache, and no frame here (issue 14).
     // Nor the background thread's start, which the next malloc's slow
     // path makes: here it came before the free, and the new thread's
@@ -1169,7 +1197,7 @@ static LA_NOINLINE void free_unslabbed_slow(void *p)
 // else, a misuse included, takes free_unslabbed_slow, which validates and
 // names it; a full bin free_medium_full.  The guard test comes first: a guarded block may
 // start its page, whose header would be on the guard page before it.
-void tcache_free_unslabbed(void *p)
+void tcache_free_unslabbed(void *p, size_t delete_size)
 {
     if (p == NULL)
         return;
@@ -1213,18 +1241,21 @@ void tcache_free_unslabbed(void *p)
             }
         }
     }
-    return free_unslabbed_slow(p);
+    return free_unslabbed_slow(p, delete_size);
 }
 
-void tcache_free_slow(void *p)
+void tcache_free_slow(void *p, size_t delete_size)
 {
     la_slab_t *s = slab_of(p);
     if (s == NULL)
-        return tcache_free_unslabbed(p);
-    if (LA_UNLIKELY(la.debug)) // checking mode: a payload inside its slot
-        return debug_slot_free(s, p, "free");
-    slab_check(s, p, "free"); // names the misuse and aborts
-    return tcache_free_full(p);
+        return tcache_free_unslabbed(p, delete_size);
+    if (LA_UNLIKELY(la.debug)) { // checking mode: a payload inside its slot
+        if (delete_size != 0)
+            check_delete_size(p, delete_size);
+        return debug_slot_free(s, p, free_name(delete_size));
+    }
+    slab_check(s, p, free_name(delete_size)); // names the misuse and aborts
+    return tcache_free_full(p, delete_size);
 }
 
 /* ---- services for the rest of the allocator ----------------------------- */

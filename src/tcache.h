@@ -127,12 +127,16 @@ LA_HIDDEN LA_NOINLINE void *tcache_malloc_above(size_t req);
 // Reports a bin whose head's link words fail their check; never returns
 // (not declared noreturn, so that the fast path reaches it by a jump).
 LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
-LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p);
+// The free paths past the fast path's.  `delete_size` is what a sized operator
+// delete was given, or 0 (free, and an unsized delete): checking mode,
+// where every free comes here, compares it with the block's request, and
+// a misuse is reported under operator delete's name.
+LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p, size_t delete_size);
 // The same for a pointer in no slab: NULL, a heap or large block, a
 // guarded block, a foreign pointer (the fast path looked up its slab).
-LA_HIDDEN LA_NOINLINE void tcache_free_unslabbed(void *p);
+LA_HIDDEN LA_NOINLINE void tcache_free_unslabbed(void *p, size_t delete_size);
 // A slot whose bin is full (or whose thread has no cache yet).
-LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p);
+LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p, size_t delete_size);
 
 _Static_assert(sizeof(la_tbin_t) == 32, "bin i is at byte offset 32 * i");
 
@@ -194,29 +198,32 @@ LA_INLINE void *tcache_malloc(size_t req)
                                tcache_malloc_slow);
 }
 
-LA_INLINE void tcache_free(void *ptr)
+// The free fast path; `size` goes to the paths past it (above).
+LA_INLINE void tcache_free_sized(void *ptr, size_t size)
 {
     size_t cls4;
     la_slab_t *s = slab_of_cls4(ptr, &cls4);
     // NULL, a heap or large block, a foreign pointer: the slow path.
     if (LA_UNLIKELY(s == NULL))
-        return tcache_free_unslabbed(ptr);
+        return tcache_free_unslabbed(ptr, size);
     uintptr_t *p = ptr;
     uintptr_t tag = la_link_tag(p);
     // Not a slot handed out, or linked free already (or in a slab with
     // purged pages, whose free slots have no link: slab.h): named by the
     // slow path before anything is written.
     if (LA_UNLIKELY(!slab_looks_live(s, p)))
-        return tcache_free_slow(ptr);
+        return tcache_free_slow(ptr, size);
     la_tbin_t *bin = tcache_bin_at(la_tc, cls4);
     if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)
-        return tcache_free_full(ptr);
+        return tcache_free_full(ptr, size);
     la_add_owned(&bin->room, -1); // one subtract from memory
     uintptr_t head = (uintptr_t)bin->head;
     p[0] = head ^ tag; // la_link_store, with the tag computed above
     p[1] = head;
     bin->head = p;
 }
+
+LA_INLINE void tcache_free(void *ptr) { tcache_free_sized(ptr, 0); }
 
 // malloc_usable_size: a live slot's class size, tested inline with no
 // frame (ruby's GC sizes every block before it frees it: with the heap

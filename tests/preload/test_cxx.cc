@@ -7,7 +7,10 @@
  * handler until the handler unsets itself, then throws std::bad_alloc
  * through the library's frames; libstdc++'s nothrow new (which calls ours
  * and catches) returns nullptr; a second delete is reported as a double
- * free and aborts.
+ * free and aborts, under operator delete's name when the delete is sized.
+ * Run again by ctest with ALLOCATOR_CHECK=1 (test_cxx_check): then a sized
+ * delete whose size is not the one the block was allocated with is
+ * reported and aborts, for slots, heap blocks and mapped ones.
  */
 #include <dlfcn.h>
 
@@ -129,16 +132,73 @@ static void delete_twice()
     op_delete(p);
 }
 
+static void delete_sized_twice()
+{
+    void *p = op_new(opaque(40));
+    op_delete_sized(p, 40);
+    op_delete_sized(p, 40);
+}
+
 static void test_double_delete()
 {
     char err[4096];
     int status = run_child(delete_twice, err, sizeof err);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     CHECK(strstr(err, "double free") != nullptr);
+    status = run_child(delete_sized_twice, err, sizeof err);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(err, "operator delete(): double free") != nullptr);
+}
+
+// Checking mode: sized deletes of the size allocated pass, at every
+// layout (slots, medium and big heap blocks, a mapped block, an array).
+static void test_sized_deletes_pass()
+{
+    const std::size_t sizes[] = {1, 24, 40, 300, 1032, 3000, 20000, 100000, 300000};
+    mem_stats_t before = mem_get_stats();
+    for (std::size_t n : sizes) {
+        void *p = op_new(opaque(n));
+        CHECK(mem_usable_size(p) == n); // checking mode: the request
+        op_delete_sized(p, n);
+        void *a = op_new_array(opaque(n));
+        op_delete_array_sized(a, n);
+    }
+    mem_stats_t after = mem_get_stats();
+    CHECK_EQ(after.current_usage, before.current_usage);
+    CHECK_EQ(after.num_frees, before.num_frees + 2 * (sizeof sizes / sizeof sizes[0]));
+}
+
+static std::size_t mismatch_alloc, mismatch_delete;
+static void delete_with_wrong_size() { op_delete_sized(op_new(mismatch_alloc), mismatch_delete); }
+
+static void test_sized_delete_mismatch()
+{
+    // A slot (a derived object deleted as its base), a medium heap block,
+    // a mapped block, and a size that rounds to the same slot class.
+    const std::size_t cases[][2] = {{40, 24}, {5000, 4096}, {300000, 1}, {40, 48}};
+    for (const auto &c : cases) {
+        mismatch_alloc = opaque(c[0]);
+        mismatch_delete = opaque(c[1]);
+        char err[4096];
+        int status = run_child(delete_with_wrong_size, err, sizeof err);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+        char want[96];
+        snprintf(want, sizeof want, "deleted as %zu bytes, allocated as %zu", c[1], c[0]);
+        CHECK(strstr(err, "operator delete(): size mismatch at 0x") != nullptr);
+        CHECK(strstr(err, want) != nullptr);
+    }
 }
 
 int main()
 {
+    const char *check = getenv("ALLOCATOR_CHECK");
+    if (check != nullptr && strcmp(check, "1") == 0) { // test_cxx_check
+        test_binding();
+        test_sized_deletes_pass();
+        test_sized_delete_mismatch();
+        test_double_delete();
+        return test_report("test_cxx_check");
+    }
     test_binding();
     test_shapes();
     test_failure();

@@ -976,8 +976,6 @@ void *prof_malloc(size_t req, void *caller)
 // (tcache_malloc_above: the medium bins' hit path, then the slow path).
 // malloc reaches this by a jump: the return address is malloc's caller's
 // (operator new's path passes its caller).
-void *prof_malloc_past(size_t req, void *caller);
-
 LA_HOT_TEXT void *prof_malloc_past(size_t req, void *caller)
 {
     prof_tls_t *t = &prof_tls;

@@ -7,8 +7,8 @@
  * Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling
  * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, then 288 for 256 bytes and a
  * small header, 320, ... 896, 1008 for a decimal KiB, 1024, then 1040 and
- * 1088 for a KiB and a small header, 1280, 1536, 1792, 2048).  A request is rounded up by at most 25% from 64 bytes on
- * (jemalloc's spacing); 24 is a class because 24-byte objects are common
+ * 1088 for a KiB and a small header, 1280, 1536, 1792, 2048).  A request
+ * is rounded up by at most 25% from 64 bytes on (jemalloc's spacing); 24 is a class because 24-byte objects are common
  * (glibc, jemalloc, tcmalloc and mimalloc all spend 32 or 24 on them).
  * There is no 8-byte class: a free slot keeps two link words (the encoded
  * link and the plain one), which is how malloc tells a link the program

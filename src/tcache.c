@@ -1050,17 +1050,6 @@ static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
     publish_lazily(tc);
 }
 
-// A slot the fast path found sound, whose bin is full or whose thread has
-// no live cache (a placeholder: nothing of it is written).
-//
-// A thread's first free comes here, before it has a cache, and is often of
-// a block its creator handed it at start.  Cached, that slot would be the
-// thread's next allocation of its class: a neighbour of the blocks its
-// creator gave the other threads, written by this thread for its whole
-// life while they write theirs (w_falseshare passive: 1.45x mimalloc's
-// time, whose free never reuses another thread's slot).  So a new cache
-// does not start with another heap's slot; it goes back to its slab.  The
-// test is on this path only: the fast path costs nothing more.
 // The name a misuse report gives: free's, or a sized operator delete's.
 static const char *free_name(size_t delete_size)
 {
@@ -1084,14 +1073,30 @@ static LA_NOINLINE LA_COLD void check_delete_size(const void *p, size_t size)
                  p, size, req);
 }
 
+// Checking mode's free of slot p of s: every free comes here in that mode.
+static void checked_slot_free(la_slab_t *s, void *p, size_t delete_size)
+{
+    if (delete_size != 0)
+        check_delete_size(p, delete_size);
+    debug_slot_free(s, p, free_name(delete_size));
+}
+
+// A slot the fast path found sound, whose bin is full or whose thread has
+// no live cache (a placeholder: nothing of it is written).
+//
+// A thread's first free comes here, before it has a cache, and is often of
+// a block its creator handed it at start.  Cached, that slot would be the
+// thread's next allocation of its class: a neighbour of the blocks its
+// creator gave the other threads, written by this thread for its whole
+// life while they write theirs (w_falseshare passive: 1.45x mimalloc's
+// time, whose free never reuses another thread's slot).  So a new cache
+// does not start with another heap's slot; it goes back to its slab.  The
+// test is on this path only: the fast path costs nothing more.
 void tcache_free_full(void *p, size_t delete_size)
 {
     la_slab_t *s = slab_of(p);
-    if (LA_UNLIKELY(la.debug)) { // checking mode: checked, poisoned, held
-        if (delete_size != 0)
-            check_delete_size(p, delete_size);
-        return debug_slot_free(s, p, free_name(delete_size));
-    }
+    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
+        return checked_slot_free(s, p, delete_size);
     bool first = la_tc->kind == LA_TC_EMPTY;
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
@@ -1249,11 +1254,8 @@ void tcache_free_slow(void *p, size_t delete_size)
     la_slab_t *s = slab_of(p);
     if (s == NULL)
         return tcache_free_unslabbed(p, delete_size);
-    if (LA_UNLIKELY(la.debug)) { // checking mode: a payload inside its slot
-        if (delete_size != 0)
-            check_delete_size(p, delete_size);
-        return debug_slot_free(s, p, free_name(delete_size));
-    }
+    if (LA_UNLIKELY(la.debug)) // checking mode: a payload inside its slot
+        return checked_slot_free(s, p, delete_size);
     slab_check(s, p, free_name(delete_size)); // names the misuse and aborts
     return tcache_free_full(p, delete_size);
 }

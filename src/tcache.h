@@ -127,10 +127,10 @@ LA_HIDDEN LA_NOINLINE void *tcache_malloc_above(size_t req);
 // Reports a bin whose head's link words fail their check; never returns
 // (not declared noreturn, so that the fast path reaches it by a jump).
 LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
-// The free paths past the fast path's.  `delete_size` is what a sized operator
-// delete was given, or 0 (free, and an unsized delete): checking mode,
-// where every free comes here, compares it with the block's request, and
-// a misuse is reported under operator delete's name.
+// The free paths past the fast path's.  `delete_size` is what a sized
+// operator delete was given, or 0 (free, and an unsized delete): checking
+// mode, where every free comes here, compares it with the block's
+// request, and a misuse is reported under operator delete's name.
 LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p, size_t delete_size);
 // The same for a pointer in no slab: NULL, a heap or large block, a
 // guarded block, a foreign pointer (the fast path looked up its slab).

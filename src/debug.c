@@ -32,7 +32,7 @@
  */
 #include <string.h>
 
-#include "slab.h"
+#include "direct.h"
 
 #if defined(LA_VALGRIND) && LA_VALGRIND && __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
@@ -554,7 +554,7 @@ void debug_slot_free(la_slab_t *s, void *p, const char *func)
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memset(slot, LA_POISON_BYTE, size - SLOT_TRAILER_BYTES);
     // Held by the quarantine of the slot's heap, under its lock (none in a
-    // single-threaded process, as alloc.c's paths take none).
+    // single-threaded process, as the direct path takes none).
     la_heap_t *h = s->heap;
     la_quarantine_t *q = &la.quarantines[h->index];
     la_held_t out[LA_QUARANTINE_EVICT_MAX];

@@ -651,7 +651,7 @@ LA_INLINE uint32_t la_check_word(uint32_t hash, size_t req)
 // The tests of a live heap block's header past its check word: neither
 // free nor mapped, a heap that exists, and the next block's tag saying
 // it is in use.  head is b's, size its size, bounded by the caller first
-// (the tag is read at b + size).  heap_block_sound (alloc.c) and the
+// (the tag is read at b + size).  la_block_sound (direct.h) and the
 // medium free hit path (tcache.c) make them.
 LA_INLINE bool blk_in_use_sound(const la_block_t *b, size_t head, size_t size)
 {
@@ -1084,18 +1084,8 @@ LA_HIDDEN void fork_register_handlers(la_register_atfork_fn register_fn);
 
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 
-// The thread-safe path past the thread cache: heap (with its lock) or
-// large.  The block has at least `usable` bytes (>= req), so that a medium
-// request's block is the size of its cache class and returns to that bin.
-LA_HIDDEN void *la_alloc_direct(size_t req, size_t usable, bool zero);
-// The exported family's malloc of a request above the thread cache's bins
-// (LA_TC_MEDIUM_MAX_BYTES): a heap block below the mmap threshold on a
-// short path (issue 14), anything else as la_alloc_direct.
-LA_HIDDEN void *la_malloc_big(size_t req);
-// Frees a validated block outside any thread cache (thread-safe).
-LA_HIDDEN void la_free_block(la_block_t *b);
-// Checks the header of a pointer handed back; reports misuse and aborts.
-LA_HIDDEN la_block_t *la_validate(const void *p, const char *func);
+// (The direct path below the thread caches, which these build on, is
+// declared in direct.h.)
 // Thread-safe versions; preload/ calls these directly (no PLT hop).
 LA_HIDDEN void *la_malloc(size_t req);
 LA_HIDDEN void la_free(void *p);
@@ -1103,10 +1093,6 @@ LA_HIDDEN void *la_calloc(size_t nmemb, size_t size);
 LA_HIDDEN void *la_realloc(void *p, size_t req);
 // Power-of-two alignment (EINVAL otherwise), any size.
 LA_HIDDEN void *la_aligned(size_t align, size_t req);
-// The usable size of anything but a live slot in a default build (where
-// tcache_usable_size() answers inline); `func` names the caller in misuse
-// reports.
-LA_HIDDEN LA_NOINLINE size_t la_usable_size_slow(const void *p, const char *func);
 // Free bytes held in heap free lists, and their count (for mallinfo).
 LA_HIDDEN void la_free_space(size_t *bytes, size_t *blocks);
 
@@ -1175,8 +1161,6 @@ LA_HIDDEN void debug_check_canary(const void *p, size_t req, size_t usable, cons
 // word back: the caller frees them.
 LA_HIDDEN bool debug_quarantine(la_block_t *b, size_t req, size_t usable, bool ts,
                                 la_held_t *out, unsigned *n);
-// Frees for real a block or slot that left the quarantine (alloc.c).
-LA_HIDDEN void la_release_held(const la_held_t *e);
 // Checking mode keeps the slabs (issue 13): slots are handed out and freed
 // one at a time under the heap lock, sized for the request plus a canary
 // and a trailer word that records the request (slots have no header).

@@ -963,7 +963,7 @@ void *prof_malloc(size_t req, void *caller)
         return la_malloc(req);
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
-    return sampled(la_alloc_direct(req, req, false), req, &tr, twin_slot_of(req));
+    return sampled(la_alloc_direct(tcache_heap(), req, req, false), req, &tr, twin_slot_of(req));
 }
 
 // malloc's path past its fast path (la.fast_bound is 0 while a sampler is
@@ -1019,7 +1019,7 @@ void *prof_calloc(size_t nmemb, size_t size, void *caller)
         return la_calloc(nmemb, size);
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
-    return sampled(la_alloc_direct(req, req, true), req, &tr, twin_slot_of(req));
+    return sampled(la_alloc_direct(tcache_heap(), req, req, true), req, &tr, twin_slot_of(req));
 }
 
 /*
@@ -1055,7 +1055,7 @@ static void *headed(void *q, size_t req)
 {
     if (slab_of(q) == NULL && !guard_owns(q))
         return q;
-    void *h = la_alloc_direct(req, req, false);
+    void *h = la_alloc_direct(tcache_heap(), req, req, false);
     if (h != NULL) {
         memcpy(h, q, req);
         la_free(q);
@@ -1233,7 +1233,8 @@ void *prof_aligned(size_t align, size_t req, void *caller)
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
     if (align <= ALIGNMENT && LA_IS_POW2(align))
-        return sampled(la_alloc_direct(req, req, false), req, &tr, twin_slot_of(req));
+        return sampled(la_alloc_direct(tcache_heap(), req, req, false), req, &tr,
+                       twin_slot_of(req));
     return sampled(la_aligned(align, req), req, &tr, 0);
 }
 

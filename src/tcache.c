@@ -917,7 +917,7 @@ LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
     size_t usable = req;
     if (bin_is_medium(tc, bin))
         usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
-    return la_alloc_direct(req, usable, false);
+    return la_alloc_direct(tc->heap, req, usable, false);
 }
 
 void *tcache_malloc_slow(size_t req)
@@ -926,7 +926,7 @@ void *tcache_malloc_slow(size_t req)
     background_poke();
     la_tcache_t *tc = current_cache();
     if (req > LA_TC_MEDIUM_MAX_BYTES) // above the bins: a jump (issue 14)
-        return la_malloc_big(req);
+        return la_malloc_big(tc->heap, req);
     if (LA_UNLIKELY(la.debug && la.slabs_on)) { // checking mode: one checked slot
         void *p = debug_slot_alloc(tc->heap, req);
         if (p != NULL)
@@ -934,7 +934,7 @@ void *tcache_malloc_slow(size_t req)
     }
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE)
         return malloc_from_bin(tc, req);
-    return la_alloc_direct(req, req, false); // no bin serves it
+    return la_alloc_direct(tc->heap, req, req, false); // no bin serves it
 }
 
 // tcache_malloc_above()'s medium miss: the bin of the request and the
@@ -1190,7 +1190,7 @@ static LA_NOINLINE void free_unslabbed_slow(void *p, size_t delete_size)
 // (issue 13: 300 instructions a medium malloc + free pair, tcmalloc's 85).
 // A live cache out of checking mode, a pointer aligned as blocks are, and
 // a header whose req a medium bin takes: then every test of la_validate's
-// inline one (heap_block_sound) is made before anything is written: the
+// inline one (la_block_sound) is made before anything is written: the
 // keyed check word (a live medium block's: la_check_word with
 // LA_CHECK_BIG), the flags, the heap index, the right neighbour's
 // boundary tag; the size's upper bound follows from the table's (static
@@ -1262,7 +1262,6 @@ void tcache_free_slow(void *p, size_t delete_size)
 
 /* ---- services for the rest of the allocator ----------------------------- */
 
-la_heap_t *tcache_heap(void) { return la_tc->heap; }
 
 void tcache_publish_current(void)
 {

@@ -36,6 +36,7 @@
 #ifndef LA_TCACHE_H
 #define LA_TCACHE_H
 
+#include "direct.h"
 #include "internal.h"
 #include "slab.h"
 
@@ -252,8 +253,11 @@ LA_HIDDEN void tcache_by_class(la_class_stats_t out[NUM_SIZE_CLASSES]);
 // slots[]; the bytes of the medium bins' blocks (at their classes' sizes)
 // added into *block_bytes.
 LA_HIDDEN void tcache_cached_slots(size_t slots[LA_SLAB_CLASSES], size_t *block_bytes);
-// The heap the calling thread allocates from outside its cache.
-LA_HIDDEN la_heap_t *tcache_heap(void);
+// The heap the calling thread allocates from outside its cache: the one
+// the direct path (direct.h) is handed for the exported family.  Inline:
+// one load, where a call on every heap allocation was a layer more (issue
+// 14).
+LA_INLINE la_heap_t *tcache_heap(void) { return la_tc->heap; }
 // balance() (tcache.c) without the slots the bins hold now: it moves only
 // on slow paths and resizes, and differs from balance() by at most what
 // the bins hold, so it can pace publishing without a walk of the bins on

@@ -20,13 +20,19 @@ slot's: after the last slot up to its page's end, and the last page, which
 holds the next slab's header.  Pages wholly past the last slot are never
 touched and cost no memory.
 class4_of[n] = 4 * (the first class with size >= max(n, 1)), n = 0 ..
-LA_SLAB_MAX_BYTES.  tests/unit/test_slab.c checks every entry.
+LA_SLAB_MAX_BYTES.
+aligned_up[a][c] = the first class at or above c whose slots all sit on
+2^(a + ALIGNED_MIN_LOG) boundaries (its size and its first slot's offset,
+the colour or else the header, are multiples of it), or 255 for none.
+tests/unit/test_slab.c checks every entry.
 """
 import os
 import re
 
 # The page size resident waste is counted in: x86-64's and most AArch64 kernels'.
 PAGE = 4096
+# The alignments aligned_up covers: 32 (above malloc's 16) to 2048 bytes.
+ALIGNED_MIN_LOG, ALIGNED_MAX_LOG = 5, 11
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -146,6 +152,16 @@ def main():
     out.append("#define LA_SIZECLASS_CLASS4_OF \\")
     for i in range(0, len(class4), 32):
         out.append("    " + " ".join("%d," % v for v in class4[i:i + 32]) + " \\")
+    out.append("    /* end */")
+    out.append("")
+    out.append("#define LA_SIZECLASS_GEN_ALIGNED_MIN_LOG %d" % ALIGNED_MIN_LOG)
+    out.append("#define LA_SIZECLASS_GEN_ALIGNED_LOGS %d" % (ALIGNED_MAX_LOG - ALIGNED_MIN_LOG + 1))
+    out.append("#define LA_SIZECLASS_ALIGNED_UP \\")
+    for a in range(ALIGNED_MIN_LOG, ALIGNED_MAX_LOG + 1):
+        m = (1 << a) - 1
+        ok = [((r[0] | (r[5] or c["LA_HEADER_BYTES"])) & m) == 0 for r in rows]
+        up = [next((j for j in range(i, len(rows)) if ok[j]), 255) for i in range(len(rows))]
+        out.append("    {" + ", ".join("%d" % v for v in up) + "}, \\")
     out.append("    /* end */")
     out.append("")
     with open(os.path.join(ROOT, "src", "sizeclass_table.inc"), "w") as f:

@@ -229,6 +229,28 @@ static void *realloc_impl(void *p, size_t req, bool ts)
     return realloc_block(p, la_validate(p, "realloc"), req, ts);
 }
 
+// aligned_impl() of a request a slot can hold: a slot of the first class
+// at or above req whose slots all sit on `align` boundaries
+// (sizeclass_aligned_up: 32-byte alignment from the 32-byte class up, 64
+// from the 64-byte one, and so on as the classes' colours allow), through
+// the thread cache's fast path, where a heap block with room to align it
+// took the heap lock, a split of the padding and its own header.  NULL
+// where that class is more than twice what the request and its
+// alignment need (the heap's padding costs less), or where the cache
+// handed out something else (a heap block: no slab could be made; it
+// goes back).
+static void *aligned_slot(size_t align, size_t req)
+{
+    int c = sizeclass_aligned_up(sizeclass_of(req), align);
+    if (c < 0 || la_sizeclasses[c].size > 2 * LA_MAX(req, align))
+        return NULL;
+    void *p = la_malloc(la_sizeclasses[c].size); // exactly class c's size: a slot of c
+    if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)
+        return p;
+    la_free(p);
+    return NULL;
+}
+
 static void *aligned_impl(size_t align, size_t req, bool ts)
 {
     la_ensure_init();
@@ -242,6 +264,12 @@ static void *aligned_impl(size_t align, size_t req, bool ts)
         if (align > 8 && req <= LA_SLAB_MAX_BYTES)
             req = LA_ALIGN_UP(req, ALIGNMENT);
         return ts ? la_malloc(req) : la_alloc_direct(NULL, req, req, false);
+    }
+    // Checking mode's slots start past a front canary: aligned only to 16.
+    if (ts && req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug) {
+        void *p = aligned_slot(align, req);
+        if (p != NULL)
+            return p;
     }
     return la_alloc_aligned_direct(ts ? tcache_heap() : NULL, align, req);
 }

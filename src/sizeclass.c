@@ -33,3 +33,9 @@ LA_SIZECLASS_GEN_CONFIG(LA_GEN_CHECK)
 
 const la_sizeclass_t la_sizeclasses[LA_SLAB_CLASSES] = {LA_SIZECLASS_ROWS};
 const uint8_t la_class4_of[LA_SLAB_MAX_BYTES + 1] = {LA_SIZECLASS_CLASS4_OF};
+
+_Static_assert(LA_SIZECLASS_GEN_ALIGNED_MIN_LOG == LA_SIZECLASS_ALIGNED_MIN_LOG &&
+                   LA_SIZECLASS_GEN_ALIGNED_LOGS == LA_SIZECLASS_ALIGNED_LOGS,
+               "la_class_aligned_up covers the alignments sizeclass.h says");
+const uint8_t la_class_aligned_up[LA_SIZECLASS_ALIGNED_LOGS][LA_SLAB_CLASSES] = {
+    LA_SIZECLASS_ALIGNED_UP};

@@ -15,7 +15,9 @@
  * overwrote from a sound one, and how the free fast path tells a second
  * free from a first one without any shared state (see slab.h).  Slots of a
  * class are 8-aligned when the size is 24, 16-aligned otherwise (slabs
- * start 64 KiB-aligned, their first slot a class's colour after that).  A
+ * start 64 KiB-aligned, their first slot a class's colour after that), and
+ * aligned further where the size and the colour allow it (the 64-byte
+ * class's slots sit on 64-byte boundaries: la_class_aligned_up below).  A
  * class's slabs span one LA_SLAB_BYTES chunk or a few (`span`, see
  * LA_SLAB_SPAN_MAX): bigger classes take more, so that a slab holds enough
  * slots and little of it is wasted.
@@ -60,6 +62,28 @@ extern const uint8_t la_class4_of[LA_SLAB_MAX_BYTES + 1] __attribute__((visibili
 static inline __attribute__((always_inline)) unsigned sizeclass_of(size_t req)
 {
     return la_class4_of[req] >> 2;
+}
+
+// The alignments la_class_aligned_up covers: 2^5 = 32 to 2^11 = 2048 bytes.
+#define LA_SIZECLASS_ALIGNED_MIN_LOG 5
+#define LA_SIZECLASS_ALIGNED_LOGS 7
+
+// For an alignment of 2^(a + LA_SIZECLASS_ALIGNED_MIN_LOG) (32 to 2048
+// bytes) and a class c: the first class at or above c whose slots all sit
+// on such boundaries (its size and its first slot's offset in the
+// slab, which starts LA_SLAB_BYTES-aligned, are multiples of it), or 255
+// for none.  What aligned_alloc and its kin take from a slot (alloc.c).
+extern const uint8_t la_class_aligned_up[][LA_SLAB_CLASSES] __attribute__((visibility("hidden")));
+
+// The first class at or above class c whose slots are all aligned to
+// `align` (a power of two above 16), or -1 for none.
+static inline __attribute__((always_inline)) int sizeclass_aligned_up(unsigned c, size_t align)
+{
+    unsigned a = (unsigned)__builtin_ctzll(align) - LA_SIZECLASS_ALIGNED_MIN_LOG;
+    if (a >= LA_SIZECLASS_ALIGNED_LOGS)
+        return -1;
+    uint8_t up = la_class_aligned_up[a][c];
+    return up == UINT8_MAX ? -1 : up;
 }
 
 static inline __attribute__((always_inline)) uint32_t sizeclass_ror32(uint32_t x, uint32_t k)

@@ -4,6 +4,7 @@
  * exported malloc family's code): the class sizes as usable sizes, realloc
  * within a slot never moving, an empty slab going back to the heap and
  * out by mem_trim, frees from another thread taken back by the owner,
+ * aligned requests from slots of classes whose slots are aligned,
  * slots outliving the thread that allocated them, a thread's first free of
  * a slot its creator gave it, a consumer's bin of other heaps' slots kept
  * small, fork, and the heap walk after each step.  It peeks at
@@ -49,6 +50,64 @@ static void test_sizes(void)
     void *a = mem_aligned_alloc(16, 24); // 16-aligned: the 32-byte class
     CHECK((uintptr_t)a % 16 == 0);
     mem_free_ts(a);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+// The first class at or above n whose slots all sit on `align` boundaries,
+// if it is at most twice what the request and its alignment need
+// (alloc.c's aligned_slot), or -1.
+static int aligned_class(size_t align, size_t n)
+{
+    for (unsigned c = sizeclass_of(n); c < LA_SLAB_CLASSES; c++) {
+        const la_sizeclass_t *k = &la_sizeclasses[c];
+        if ((k->size % align) == 0 && slab_first_offset(k) % align == 0)
+            return k->size <= 2 * (n > align ? n : align) ? (int)c : -1;
+    }
+    return -1;
+}
+
+// Aligned requests a slot can hold come from slots of a class whose slots
+// are all aligned; the others, and alignments no class gives, from the
+// heap: aligned either way, with the usable size they asked for.
+static void test_aligned(void)
+{
+    static const size_t aligns[] = {32, 64, 128, 256, 512, 1024, 2048, 4096};
+    static const size_t reqs[] = {0, 1, 7, 24, 32, 33, 64, 65, 100, 200, 448, 449, 500,
+                                  1000, 1025, 2000, 2048, 2049, 5000};
+    size_t slots = 0;
+    for (size_t a = 0; a < sizeof aligns / sizeof aligns[0]; a++)
+        for (size_t r = 0; r < sizeof reqs / sizeof reqs[0]; r++) {
+            size_t align = aligns[a], n = reqs[r];
+            unsigned char *p = mem_aligned_alloc(align, n);
+            REQUIRE(p != NULL);
+            CHECK((uintptr_t)p % align == 0);
+            size_t u = mem_usable_size(p);
+            CHECK(u >= n);
+            int c = n <= LA_SLAB_MAX_BYTES ? aligned_class(align, n) : -1;
+            la_slab_t *s = slab_of(p);
+            CHECK((s != NULL) == (c >= 0));
+            if (s != NULL && c >= 0) {
+                CHECK_EQ(s->cls, (unsigned)c);
+                slots++;
+            }
+            memset(p, 0xa5, u);
+            mem_free_ts(p);
+        }
+    CHECK(slots >= 20); // 32 and 64 from every class up to 2 KiB that allows them
+    // A cache line each, many at once, then freed: all slots of the
+    // 64-byte class, all distinct.
+    enum { N = 3000 };
+    static void *v[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = mem_aligned_alloc(64, 64);
+        REQUIRE(v[i] != NULL);
+        CHECK((uintptr_t)v[i] % 64 == 0 && mem_usable_size(v[i]) == 64);
+        memset(v[i], i, 64);
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(((unsigned char *)v[i])[63] == (unsigned char)i);
+    for (int i = N; i-- > 0;)
+        mem_free_ts(v[i]);
     CHECK_EQ(mem_check_heap(), 0);
 }
 
@@ -393,6 +452,7 @@ int main(void)
 {
     test_consumer_bin(); // first: its thread never allocated 128 or 512 bytes
     test_sizes();
+    test_aligned();
     test_realloc();
     test_empty_slabs_return();
     test_remote();

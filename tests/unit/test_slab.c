@@ -84,6 +84,20 @@ static void test_table(void)
     CHECK_EQ(la_sizeclasses[sizeclass_of(1089)].size, 1280);
     CHECK_EQ(la_sizeclasses[sizeclass_of(LA_SLAB_MAX_BYTES)].size, LA_SLAB_MAX_BYTES);
     CHECK(la_sizeclasses[sizeclass_of(2048)].span > LA_SLAB_BYTES);
+    // la_class_aligned_up, entry by entry: the first class at or above c
+    // whose size and first slot's offset are multiples of the alignment;
+    // and the slots such a class hands out are aligned.
+    for (size_t align = 32; align <= 4096; align *= 2)
+        for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+            int want = -1;
+            for (unsigned d = c; d < LA_SLAB_CLASSES && want < 0; d++)
+                if ((la_sizeclasses[d].size | slab_first_offset(&la_sizeclasses[d])) %
+                        align == 0)
+                    want = (int)d;
+            CHECK_EQ(sizeclass_aligned_up(c, align), align <= 2048 ? want : -1);
+        }
+    CHECK_EQ(sizeclass_aligned_up(sizeclass_of(64), 64), (int)sizeclass_of(64));
+    CHECK_EQ(sizeclass_aligned_up(sizeclass_of(33), 32), (int)sizeclass_of(64));
 }
 
 // Carves every slot of two slabs of each class, checks them, frees them

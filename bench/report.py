@@ -907,23 +907,30 @@ def instructions_table(res):
                                                 res.ins.get("sizes_bytes", "?")), ""]
     out += md_table(["allocator", "pair", "pair / glibc", "batch", "batch / glibc",
                      "loop overhead pair / batch"], rows)
-    # C++'s operator new + delete (runs from before they were measured
-    # have no new_net).
-    cxx = []
-    for n in res.names:
-        p, b = (t.get(n) or {}).get("pair", {}), (t.get(n) or {}).get("batch", {})
-        if p.get("new_net") is None:
-            continue
-        cxx.append([n, num(p["new_net"], "%.1f"),
-                    num(p["new_net"] / g["pair"]["new_net"] if g.get("pair", {}).get("new_net")
-                        else None, "%.2f"),
-                    num(b.get("new_net"), "%.1f"),
-                    num(b["new_net"] / g["batch"]["new_net"] if b.get("new_net") is not None and
-                        g.get("batch", {}).get("new_net") else None, "%.2f")])
-    if cxx:
-        out += ["", "The same for C++'s `operator new` + `delete`: the allocator's own where it "
-                "exports them, else libstdc++'s, which call its malloc and free.", ""]
-        out += md_table(["allocator", "pair", "pair / glibc", "batch", "batch / glibc"], cxx)
+    def net_rows(key):
+        """Rows of figure `key` (runs from before it was measured have none)."""
+        rows = []
+        for n in res.names:
+            p, b = (t.get(n) or {}).get("pair", {}), (t.get(n) or {}).get("batch", {})
+            if p.get(key) is None:
+                continue
+            rows.append([n, num(p[key], "%.1f"),
+                         num(p[key] / g["pair"][key] if g.get("pair", {}).get(key) else None,
+                             "%.2f"),
+                         num(b.get(key), "%.1f"),
+                         num(b[key] / g["batch"][key] if b.get(key) is not None and
+                             g.get("batch", {}).get(key) else None, "%.2f")])
+        return rows
+
+    for key, what in (("new_net", "C++'s `operator new` + `delete`: the allocator's own where "
+                       "it exports them, else libstdc++'s, which call its malloc and free."),
+                      ("aligned_net", "`aligned_alloc(64, n)` + `free` (C++17's `new` of an "
+                       "`alignas(64)` type comes here through libstdc++).")):
+        extra = net_rows(key)
+        if extra:
+            out += ["", "The same for " + what, ""]
+            out += md_table(["allocator", "pair", "pair / glibc", "batch", "batch / glibc"],
+                            extra)
     for p in res.ins.get("problems") or []:
         out.append("")
         out.append("Warning: %s" % p)

@@ -99,6 +99,9 @@ PERBLOCK_BYTES = (8, 16, 24, 100, 1000)
 OURS = "liballocator"  # the allocator the "ours / best" lines are about
 
 INS_SIZES = "16,32,48,64,100,128,256,512,1024"  # documentation; ins_loop.c holds them
+# ins_loop's probes: malloc, operator new, aligned_alloc(64), and the no-op
+# loops subtracted from them.
+INS_IMPLS = ("libc", "new", "aligned", "noop", "noop_aligned")
 
 
 def log(msg):
@@ -1125,7 +1128,7 @@ def instruction_mode(args, allocs, env, tmpdir, out):
     jobs = []
     for name, lib in allocs:
         for pattern in ("pair", "batch"):
-            for impl in ("libc", "new", "noop"):
+            for impl in INS_IMPLS:
                 for iters in (n, 2 * n):
                     jobs.append((name, lib, pattern, impl, iters))
 
@@ -1150,13 +1153,16 @@ def instruction_mode(args, allocs, env, tmpdir, out):
         table[name] = {}
         for pattern in ("pair", "batch"):
             per = {impl: (ir[(name, pattern, impl, 2 * n)] - ir[(name, pattern, impl, n)]) / n
-                   for impl in ("libc", "new", "noop")}
+                   for impl in INS_IMPLS}
             # new_net: C++'s operator new and delete, the preloaded
             # library's or (glibc, and any that does not export them)
-            # libstdc++'s over its malloc and free.
+            # libstdc++'s over its malloc and free.  aligned_net:
+            # aligned_alloc(64, n) and free, less a loop that calls a
+            # two-argument no-op.
             table[name][pattern] = {"gross": per["libc"], "loop": per["noop"],
                                     "net": per["libc"] - per["noop"],
-                                    "new_net": per["new"] - per["noop"]}
+                                    "new_net": per["new"] - per["noop"],
+                                    "aligned_net": per["aligned"] - per["noop_aligned"]}
     g = table.get("glibc")
 
     def rows(key, loop):
@@ -1179,6 +1185,11 @@ def instruction_mode(args, allocs, env, tmpdir, out):
     out("   allocator does not export them)")
     out("%-14s %8s %8s %8s %8s" % ("allocator", "pair", "/glibc", "batch", "/glibc"))
     rows("new_net", False)
+    out()
+    out("== the same for aligned_alloc(64, n) + free (C++17's new of an alignas(64) type goes there")
+    out("   through libstdc++)")
+    out("%-14s %8s %8s %8s %8s" % ("allocator", "pair", "/glibc", "batch", "/glibc"))
+    rows("aligned_net", False)
     for p in problems:
         out("warning: " + p)
     return {"iterations": n, "sizes_bytes": INS_SIZES, "table": table, "problems": problems}

@@ -6,9 +6,11 @@
  * their 1000 frees.  Impl "libc" calls malloc/free (whatever LD_PRELOAD
  * provides), "new" C++'s operator new and delete (the preloaded library's
  * when it exports them, else libstdc++'s, which call malloc and free),
- * "noop" calls no-op functions of the same signature in libins_noop.so,
- * all through the PLT, so the difference is the allocator.
- * Usage: ins_loop pair|batch libc|new|noop ITERATIONS   (pairs)
+ * "aligned" aligned_alloc(64, n) and free (C++17's new of an alignas(64)
+ * type takes this path through libstdc++), "noop" and "noop_aligned" call
+ * no-op functions of the same signatures in libins_noop.so, all through
+ * the PLT, so the difference is the allocator.
+ * Usage: ins_loop pair|batch libc|new|aligned|noop|noop_aligned ITERATIONS   (pairs)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 void *ins_noop_malloc(size_t n);
+void *ins_noop_aligned(size_t align, size_t n);
 void ins_noop_free(void *p);
 // operator new(size_t) and operator delete(void *), by their mangled names
 // (the program links libstdc++).
@@ -57,28 +60,47 @@ static void *slot[BATCH];
         }                                                                    \
     }
 
+// A cache line's alignment, the common one above malloc's 16.
+#define ALIGNED_64(n) aligned_alloc(64, n)
+#define NOOP_ALIGNED_64(n) ins_noop_aligned(64, n)
+
 DEFINE_LOOPS(libc, malloc, free)
 DEFINE_LOOPS(new, _Znwm, _ZdlPv)
+DEFINE_LOOPS(aligned, ALIGNED_64, free)
 DEFINE_LOOPS(noop, ins_noop_malloc, ins_noop_free)
+DEFINE_LOOPS(noop_aligned, NOOP_ALIGNED_64, ins_noop_free)
+
+// The probes by name: the loops of each, pair and batch.
+static const struct {
+    const char *name;
+    void (*pair)(uint64_t), (*batch)(uint64_t);
+} impls[] = {
+    {"libc", pair_libc, batch_libc},
+    {"new", pair_new, batch_new},
+    {"aligned", pair_aligned, batch_aligned},
+    {"noop", pair_noop, batch_noop},
+    {"noop_aligned", pair_noop_aligned, batch_noop_aligned},
+};
 
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s pair|batch libc|new|noop ITERATIONS\n", argv[0]);
+        fprintf(stderr, "usage: %s pair|batch libc|new|aligned|noop|noop_aligned ITERATIONS\n",
+                argv[0]);
         return 2;
     }
     int batch = strcmp(argv[1], "batch") == 0;
-    int noop = strcmp(argv[2], "noop") == 0, cxx = strcmp(argv[2], "new") == 0;
+    int impl = -1;
+    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++)
+        if (strcmp(argv[2], impls[i].name) == 0)
+            impl = (int)i;
     uint64_t n = strtoull(argv[3], NULL, 10);
-    if ((!batch && strcmp(argv[1], "pair") != 0) ||
-        (!noop && !cxx && strcmp(argv[2], "libc") != 0) || n == 0 || (batch && n % BATCH != 0)) {
+    if ((!batch && strcmp(argv[1], "pair") != 0) || impl < 0 || n == 0 ||
+        (batch && n % BATCH != 0)) {
         fprintf(stderr, "%s: bad arguments (batch needs a multiple of %d)\n", argv[0], BATCH);
         return 2;
     }
-    if (batch)
-        noop ? batch_noop(n) : cxx ? batch_new(n) : batch_libc(n);
-    else
-        noop ? pair_noop(n) : cxx ? pair_new(n) : pair_libc(n);
+    (batch ? impls[impl].batch : impls[impl].pair)(n);
     printf("done %s %s %llu\n", argv[1], argv[2], (unsigned long long)n);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 void *ins_noop_malloc(size_t n);
+void *ins_noop_aligned(size_t align, size_t n);
 void ins_noop_free(void *p);
 
 static unsigned char dummy[1024 + 16];
@@ -16,6 +17,13 @@ void *ins_noop_malloc(size_t n)
 {
     // The barrier stops the compiler from turning the call into a constant.
     __asm__ volatile("" : : "r"(n) : "memory");
+    return dummy;
+}
+
+// aligned_alloc's stand-in: two arguments, as the real one takes.
+void *ins_noop_aligned(size_t align, size_t n)
+{
+    __asm__ volatile("" : : "r"(align), "r"(n) : "memory");
     return dummy;
 }
 

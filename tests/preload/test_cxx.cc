@@ -3,7 +3,8 @@
  * operator new and delete as liballocator.so exports them (preload/
  * interpose.c), in a C++ program linked against it: they are the
  * library's, not libstdc++'s; new(0) gives distinct blocks; new[], sized
- * and aligned delete work; a new that cannot be served calls the new
+ * and aligned delete work; an over-aligned type's new is an aligned slot;
+ * a new that cannot be served calls the new
  * handler until the handler unsets itself, then throws std::bad_alloc
  * through the library's frames; libstdc++'s nothrow new (which calls ours
  * and catches) returns nullptr; a second delete is reported as a double
@@ -86,6 +87,36 @@ static void test_shapes()
     int *obj = new int(7);
     CHECK(*obj == 7);
     delete obj;
+}
+
+// An over-aligned type (C++17: libstdc++'s aligned new rounds the size up
+// to the alignment and calls aligned_alloc) is a slot of a class whose
+// slots are all so aligned, its usable size the class's: many at once,
+// each where the others are not, and no heap block split for each (a
+// heap block aligned by splitting off its front was the way before).
+struct alignas(64) line_t {
+    unsigned char bytes[72];
+};
+
+static void test_aligned_new()
+{
+    enum { N = 500 };
+    static line_t *v[N];
+    std::size_t splits = mem_get_stats().num_splits;
+    for (int i = 0; i < N; i++) {
+        v[i] = new line_t();
+        CHECK(((std::uintptr_t)v[i] & 63) == 0);
+        CHECK_EQ(mem_usable_size(v[i]), 128); // 72 rounded to 128: the 128-byte class
+        v[i]->bytes[0] = v[i]->bytes[71] = (unsigned char)i;
+    }
+    CHECK(mem_get_stats().num_splits - splits < N / 10); // slab refills only
+    for (int i = 0; i < N; i++)
+        CHECK(v[i]->bytes[0] == (unsigned char)i && v[i]->bytes[71] == (unsigned char)i);
+    for (int i = 0; i < N; i++)
+        delete v[i];
+    line_t *arr = new line_t[3];
+    CHECK(((std::uintptr_t)arr & 63) == 0);
+    delete[] arr;
 }
 
 static int handler_calls;
@@ -201,6 +232,7 @@ int main()
     }
     test_binding();
     test_shapes();
+    test_aligned_new();
     test_failure();
     test_double_delete();
     return test_report("test_cxx");

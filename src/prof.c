@@ -1228,14 +1228,18 @@ void *prof_aligned(size_t align, size_t req, void *caller)
     }
     if (!(due & DUE_PROF))
         return la_aligned(align, req);
-    // Above ALIGNMENT the aligned paths hand out headed blocks; at or
-    // below it, la_aligned is malloc, and a direct block is aligned enough.
+    if (!LA_IS_POW2(align))
+        return la_aligned(align, req); // EINVAL, as it says
+    // A sample needs a header for its mark: la_aligned hands out slots for
+    // alignments above ALIGNMENT too (alloc.c, aligned_slot), so the
+    // direct path makes the block; at or below it, a direct block is
+    // aligned enough.
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
-    if (align <= ALIGNMENT && LA_IS_POW2(align))
+    if (align <= ALIGNMENT)
         return sampled(la_alloc_direct(tcache_heap(), req, req, false), req, &tr,
                        twin_slot_of(req));
-    return sampled(la_aligned(align, req), req, &tr, 0);
+    return sampled(la_alloc_aligned_direct(tcache_heap(), align, req), req, &tr, 0);
 }
 
 /* ---- set-up, statistics and fork ---------------------------------------- */

@@ -229,7 +229,7 @@ static void *realloc_impl(void *p, size_t req, bool ts)
     return realloc_block(p, la_validate(p, "realloc"), req, ts);
 }
 
-// aligned_impl() of a request a slot can hold: a slot of the first class
+// la_aligned() of a request a slot can hold: a slot of the first class
 // at or above req whose slots all sit on `align` boundaries
 // (sizeclass_aligned_up: 32-byte alignment from the 32-byte class up, 64
 // from the 64-byte one, and so on as the classes' colours allow), through
@@ -249,29 +249,6 @@ static void *aligned_slot(size_t align, size_t req)
         return p;
     la_free(p);
     return NULL;
-}
-
-static void *aligned_impl(size_t align, size_t req, bool ts)
-{
-    la_ensure_init();
-    if (!LA_IS_POW2(align)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (align <= ALIGNMENT) {
-        // Slots of the 24-byte class are only 8-aligned: round up to a
-        // class that is a multiple of 16.
-        if (align > 8 && req <= LA_SLAB_MAX_BYTES)
-            req = LA_ALIGN_UP(req, ALIGNMENT);
-        return ts ? la_malloc(req) : la_alloc_direct(NULL, req, req, false);
-    }
-    // Checking mode's slots start past a front canary: aligned only to 16.
-    if (ts && req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug) {
-        void *p = aligned_slot(align, req);
-        if (p != NULL)
-            return p;
-    }
-    return la_alloc_aligned_direct(ts ? tcache_heap() : NULL, align, req);
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -308,7 +285,30 @@ void *la_realloc(void *p, size_t req)
     }
     return realloc_block(p, b, req, true);
 }
-void *la_aligned(size_t align, size_t req) { return aligned_impl(align, req, true); }
+// The exported family's aligned allocation (mem_aligned_alloc is the same
+// code): there is no un-suffixed mem_* one.
+void *la_aligned(size_t align, size_t req)
+{
+    la_ensure_init();
+    if (!LA_IS_POW2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align <= ALIGNMENT) {
+        // Slots of the 24-byte class are only 8-aligned: round up to a
+        // class that is a multiple of 16.
+        if (align > 8 && req <= LA_SLAB_MAX_BYTES)
+            req = LA_ALIGN_UP(req, ALIGNMENT);
+        return la_malloc(req);
+    }
+    // Checking mode's slots start past a front canary: aligned only to 16.
+    if (req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug) {
+        void *p = aligned_slot(align, req);
+        if (p != NULL)
+            return p;
+    }
+    return la_alloc_aligned_direct(tcache_heap(), align, req);
+}
 
 void *la_calloc(size_t nmemb, size_t size)
 {

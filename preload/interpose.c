@@ -211,11 +211,14 @@ LA_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc_from(size, LA_CALLE
 // result, and its operator delete calls free: a call and a jump more on
 // every new and delete of a C++ program (jemalloc, tcmalloc and mimalloc
 // export these too).  Here they take malloc's and free's fast paths
-// inline.  Only the six hot ones: libstdc++'s nothrow and aligned variants
-// call these, aligned_alloc and free, and keep their own semantics (the
-// nothrow new catches the std::bad_alloc thrown here).  An executable
-// that defines its own operator new still gets its own: it comes first in
-// symbol lookup, before a preloaded library.
+// inline.  Those six, and the six aligned ones (C++17: the new of a type
+// aligned above 16 bytes), whose libstdc++ versions round the size up,
+// call aligned_alloc through its PLT and loop on the new handler: 184
+// instructions a new+delete of an alignas(64) type against tcmalloc's
+// own 89.  libstdc++'s nothrow variants call these and keep their own
+// semantics (the nothrow new catches the std::bad_alloc thrown here).
+// An executable that defines its own operator new still gets its own: it
+// comes first in symbol lookup, before a preloaded library.
 //
 // When the request fails, operator new calls the new handler
 // (std::get_new_handler) and tries again, until the handler is unset or
@@ -235,16 +238,25 @@ LA_EXPORT void _ZdlPv(void *ptr);         // operator delete(void *)
 LA_EXPORT void _ZdaPv(void *ptr);         // operator delete[](void *)
 LA_EXPORT void _ZdlPvm(void *ptr, size_t size); // operator delete(void *, size_t)
 LA_EXPORT void _ZdaPvm(void *ptr, size_t size); // operator delete[](void *, size_t)
+// The same with std::align_val_t, an enum of size_t.
+LA_EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t align);
+LA_EXPORT void *_ZnamSt11align_val_t(size_t size, size_t align);
+LA_EXPORT void _ZdlPvSt11align_val_t(void *ptr, size_t align);
+LA_EXPORT void _ZdaPvSt11align_val_t(void *ptr, size_t align);
+LA_EXPORT void _ZdlPvmSt11align_val_t(void *ptr, size_t size, size_t align);
+LA_EXPORT void _ZdaPvmSt11align_val_t(void *ptr, size_t size, size_t align);
 
-// Never returns NULL.
-static LA_COLD void *new_failed(size_t size, void *caller)
+// Never returns NULL.  align: the aligned new's alignment, 0 for the
+// plain new's.  An alignment that is not a power of two never succeeds:
+// no handler is called for it (libstdc++ throws at once too).
+static LA_COLD void *new_failed(size_t size, size_t align, void *caller)
 {
-    for (;;) {
+    while (align == 0 || LA_IS_POW2(align)) {
         la_new_handler_t handler = _ZSt15get_new_handlerv != NULL ? _ZSt15get_new_handlerv() : NULL;
         if (handler == NULL)
             break;
         handler(); // frees memory, throws, or gives up by unsetting itself
-        void *p = alloc(size, caller);
+        void *p = align == 0 ? alloc(size, caller) : aligned(align, size, caller);
         if (p != NULL)
             return p;
     }
@@ -265,12 +277,12 @@ static LA_NOINLINE void *new_past(size_t size, void *unused)
 {
     (void)unused;
     void *p = prof_malloc_past(size, LA_CALLER);
-    return LA_LIKELY(p != NULL) ? p : new_failed(size, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, 0, LA_CALLER);
 }
 static LA_NOINLINE void *new_miss(size_t size)
 {
     void *p = tcache_malloc_slow(size);
-    return LA_LIKELY(p != NULL) ? p : new_failed(size, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, 0, LA_CALLER);
 }
 
 LA_EXPORT void *_Znwm(size_t size)
@@ -287,6 +299,31 @@ LA_EXPORT void _ZdaPv(void *ptr) __attribute__((alias("_ZdlPv")));
 // at it (a slot knows only its class).
 LA_EXPORT void _ZdlPvm(void *ptr, size_t size) { tcache_free_sized(ptr, size); }
 LA_EXPORT void _ZdaPvm(void *ptr, size_t size) __attribute__((alias("_ZdlPvm")));
+
+// The aligned ones: aligned_alloc's path (a slot of a class whose slots
+// are all aligned, alloc.c, or a heap block), the size as it comes (an
+// aligned type's size is a multiple of its alignment already), and free's.
+LA_EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t align)
+{
+    void *p = aligned(align, size, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, align, LA_CALLER);
+}
+LA_EXPORT void *_ZnamSt11align_val_t(size_t size, size_t align)
+    __attribute__((alias("_ZnwmSt11align_val_t")));
+LA_EXPORT void _ZdlPvSt11align_val_t(void *ptr, size_t align)
+{
+    (void)align;
+    tcache_free(ptr);
+}
+LA_EXPORT void _ZdaPvSt11align_val_t(void *ptr, size_t align)
+    __attribute__((alias("_ZdlPvSt11align_val_t")));
+LA_EXPORT void _ZdlPvmSt11align_val_t(void *ptr, size_t size, size_t align)
+{
+    (void)align;
+    tcache_free_sized(ptr, size);
+}
+LA_EXPORT void _ZdaPvmSt11align_val_t(void *ptr, size_t size, size_t align)
+    __attribute__((alias("_ZdlPvmSt11align_val_t")));
 
 /* ---- introspection and tuning ------------------------------------------- */
 

@@ -39,6 +39,17 @@ static void (*volatile op_delete_array)(void *) noexcept = &::operator delete[];
 static void (*volatile op_delete_sized)(void *, std::size_t) noexcept = &::operator delete;
 static void (*volatile op_delete_array_sized)(void *, std::size_t) noexcept =
     &::operator delete[];
+// The aligned ones (C++17).
+static void *(*volatile op_new_aligned)(std::size_t, std::align_val_t) = &::operator new;
+static void *(*volatile op_new_array_aligned)(std::size_t, std::align_val_t) = &::operator new[];
+static void (*volatile op_delete_aligned)(void *, std::align_val_t) noexcept = &::operator delete;
+static void (*volatile op_delete_array_aligned)(void *, std::align_val_t) noexcept =
+    &::operator delete[];
+static void (*volatile op_delete_sized_aligned)(void *, std::size_t, std::align_val_t) noexcept =
+    &::operator delete;
+static void (*volatile op_delete_array_sized_aligned)(void *, std::size_t,
+                                                      std::align_val_t) noexcept =
+    &::operator delete[];
 
 static bool in_liballocator(void *fn)
 {
@@ -49,12 +60,20 @@ static bool in_liballocator(void *fn)
 
 static void test_binding()
 {
-    CHECK(in_liballocator((void *)op_new));
-    CHECK(in_liballocator((void *)op_new_array));
-    CHECK(in_liballocator((void *)op_delete));
-    CHECK(in_liballocator((void *)op_delete_array));
-    CHECK(in_liballocator((void *)op_delete_sized));
-    CHECK(in_liballocator((void *)op_delete_array_sized));
+    void *const ops[] = {(void *)op_new,
+                         (void *)op_new_array,
+                         (void *)op_delete,
+                         (void *)op_delete_array,
+                         (void *)op_delete_sized,
+                         (void *)op_delete_array_sized,
+                         (void *)op_new_aligned,
+                         (void *)op_new_array_aligned,
+                         (void *)op_delete_aligned,
+                         (void *)op_delete_array_aligned,
+                         (void *)op_delete_sized_aligned,
+                         (void *)op_delete_array_sized_aligned};
+    for (void *op : ops)
+        CHECK(in_liballocator(op));
     // And they count as the library's allocations and frees.
     mem_stats_t before = mem_get_stats();
     void *p = op_new(opaque(24));
@@ -79,7 +98,7 @@ static void test_shapes()
     op_delete_sized(s, 48);
     void *t = op_new_array(opaque(3000)); // above the slab classes
     op_delete_array_sized(t, 3000);
-    // libstdc++'s aligned new calls aligned_alloc, its delete free: ours.
+    // The aligned new and delete (ours: aligned_alloc's path and free's).
     void *al = ::operator new(opaque(100), std::align_val_t(256));
     CHECK(((std::uintptr_t)al & 255) == 0 && mem_usable_size(al) >= 100);
     ::operator delete(al, std::align_val_t(256));
@@ -89,8 +108,8 @@ static void test_shapes()
     delete obj;
 }
 
-// An over-aligned type (C++17: libstdc++'s aligned new rounds the size up
-// to the alignment and calls aligned_alloc) is a slot of a class whose
+// An over-aligned type (C++17: the aligned new, which takes aligned_alloc's
+// path; libstdc++'s rounds the size up and calls it) is a slot of a class whose
 // slots are all so aligned, its usable size the class's: many at once,
 // each where the others are not, and no heap block split for each (a
 // heap block aligned by splitting off its front was the way before).
@@ -147,9 +166,33 @@ static void test_failure()
     CHECK(thrown);
     CHECK_EQ(handler_calls, 3);
     CHECK(std::get_new_handler() == nullptr);
+    // The aligned new: the same handler loop, then std::bad_alloc; an
+    // alignment that is not a power of two throws without a handler call.
+    std::set_new_handler(give_up_on_third_call);
+    handler_calls = 0;
+    thrown = false;
+    try {
+        op_new_aligned(huge, std::align_val_t(64));
+    } catch (const std::bad_alloc &) {
+        thrown = true;
+    }
+    CHECK(thrown);
+    CHECK_EQ(handler_calls, 3);
+    std::set_new_handler(give_up_on_third_call);
+    handler_calls = 0;
+    thrown = false;
+    try {
+        op_new_aligned(opaque(64), std::align_val_t(opaque(48)));
+    } catch (const std::bad_alloc &) {
+        thrown = true;
+    }
+    CHECK(thrown);
+    CHECK_EQ(handler_calls, 0);
+    std::set_new_handler(nullptr);
     // libstdc++'s nothrow new catches what ours throws.
     CHECK(::operator new(huge, std::nothrow) == nullptr);
     CHECK(::operator new[](huge, std::nothrow) == nullptr);
+    CHECK(::operator new(huge, std::align_val_t(64), std::nothrow) == nullptr);
     // And the library still serves afterwards.
     void *p = op_new(opaque(64));
     CHECK(p != nullptr);
@@ -193,14 +236,24 @@ static void test_sized_deletes_pass()
         op_delete_sized(p, n);
         void *a = op_new_array(opaque(n));
         op_delete_array_sized(a, n);
+        void *al = op_new_aligned(opaque(n), std::align_val_t(64));
+        CHECK(((std::uintptr_t)al & 63) == 0);
+        op_delete_sized_aligned(al, n, std::align_val_t(64));
+        void *aa = op_new_array_aligned(opaque(n), std::align_val_t(128));
+        op_delete_array_sized_aligned(aa, n, std::align_val_t(128));
     }
     mem_stats_t after = mem_get_stats();
     CHECK_EQ(after.current_usage, before.current_usage);
-    CHECK_EQ(after.num_frees, before.num_frees + 2 * (sizeof sizes / sizeof sizes[0]));
+    CHECK_EQ(after.num_frees, before.num_frees + 4 * (sizeof sizes / sizeof sizes[0]));
 }
 
 static std::size_t mismatch_alloc, mismatch_delete;
 static void delete_with_wrong_size() { op_delete_sized(op_new(mismatch_alloc), mismatch_delete); }
+static void delete_aligned_with_wrong_size()
+{
+    const std::align_val_t al = std::align_val_t(64);
+    op_delete_sized_aligned(op_new_aligned(mismatch_alloc, al), mismatch_delete, al);
+}
 
 static void test_sized_delete_mismatch()
 {
@@ -218,6 +271,13 @@ static void test_sized_delete_mismatch()
         CHECK(strstr(err, "operator delete(): size mismatch at 0x") != nullptr);
         CHECK(strstr(err, want) != nullptr);
     }
+    // The aligned sized delete is checked the same way.
+    mismatch_alloc = opaque(192);
+    mismatch_delete = opaque(128);
+    char err[4096];
+    int status = run_child(delete_aligned_with_wrong_size, err, sizeof err);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(err, "deleted as 128 bytes, allocated as 192") != nullptr);
 }
 
 int main()

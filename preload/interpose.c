@@ -246,17 +246,17 @@ LA_EXPORT void _ZdaPvSt11align_val_t(void *ptr, size_t align);
 LA_EXPORT void _ZdlPvmSt11align_val_t(void *ptr, size_t size, size_t align);
 LA_EXPORT void _ZdaPvmSt11align_val_t(void *ptr, size_t size, size_t align);
 
-// Never returns NULL.  align: the aligned new's alignment, 0 for the
-// plain new's.  An alignment that is not a power of two never succeeds:
-// no handler is called for it (libstdc++ throws at once too).
-static LA_COLD void *new_failed(size_t size, size_t align, void *caller)
+// Never returns NULL.  is_aligned: the aligned new's, of alignment
+// `align`.  An alignment that is not a power of two (0 included) never
+// succeeds: no handler is called for it (libstdc++ throws at once too).
+static LA_COLD void *new_failed(size_t size, bool is_aligned, size_t align, void *caller)
 {
-    while (align == 0 || LA_IS_POW2(align)) {
+    while (!is_aligned || LA_IS_POW2(align)) {
         la_new_handler_t handler = _ZSt15get_new_handlerv != NULL ? _ZSt15get_new_handlerv() : NULL;
         if (handler == NULL)
             break;
         handler(); // frees memory, throws, or gives up by unsetting itself
-        void *p = align == 0 ? alloc(size, caller) : aligned(align, size, caller);
+        void *p = is_aligned ? aligned(align, size, caller) : alloc(size, caller);
         if (p != NULL)
             return p;
     }
@@ -277,12 +277,12 @@ static LA_NOINLINE void *new_past(size_t size, void *unused)
 {
     (void)unused;
     void *p = prof_malloc_past(size, LA_CALLER);
-    return LA_LIKELY(p != NULL) ? p : new_failed(size, 0, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, false, 0, LA_CALLER);
 }
 static LA_NOINLINE void *new_miss(size_t size)
 {
     void *p = tcache_malloc_slow(size);
-    return LA_LIKELY(p != NULL) ? p : new_failed(size, 0, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, false, 0, LA_CALLER);
 }
 
 LA_EXPORT void *_Znwm(size_t size)
@@ -306,7 +306,7 @@ LA_EXPORT void _ZdaPvm(void *ptr, size_t size) __attribute__((alias("_ZdlPvm")))
 LA_EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t align)
 {
     void *p = aligned(align, size, LA_CALLER);
-    return LA_LIKELY(p != NULL) ? p : new_failed(size, align, LA_CALLER);
+    return LA_LIKELY(p != NULL) ? p : new_failed(size, true, align, LA_CALLER);
 }
 LA_EXPORT void *_ZnamSt11align_val_t(size_t size, size_t align)
     __attribute__((alias("_ZnwmSt11align_val_t")));

@@ -187,6 +187,13 @@ static void test_failure()
         thrown = true;
     }
     CHECK(thrown);
+    thrown = false;
+    try {
+        op_new_aligned(opaque(64), std::align_val_t(opaque(0)));
+    } catch (const std::bad_alloc &) {
+        thrown = true;
+    }
+    CHECK(thrown);
     CHECK_EQ(handler_calls, 0);
     std::set_new_handler(nullptr);
     // libstdc++'s nothrow new catches what ours throws.

@@ -145,55 +145,37 @@ static void give_up_on_third_call()
         std::set_new_handler(nullptr);
 }
 
+// Whether f() throws std::bad_alloc.
+template <class F> static bool throws_bad_alloc(F f)
+{
+    try {
+        f();
+    } catch (const std::bad_alloc &) {
+        return true;
+    }
+    return false;
+}
+
 static void test_failure()
 {
     const std::size_t huge = opaque(SIZE_MAX / 2);
-    bool thrown = false;
-    try {
-        op_new(huge);
-    } catch (const std::bad_alloc &) {
-        thrown = true;
-    }
-    CHECK(thrown);
+    CHECK(throws_bad_alloc([&] { op_new(huge); }));
     // The new handler runs after each failed attempt until it is unset.
     std::set_new_handler(give_up_on_third_call);
-    thrown = false;
-    try {
-        op_new_array(huge);
-    } catch (const std::bad_alloc &) {
-        thrown = true;
-    }
-    CHECK(thrown);
+    CHECK(throws_bad_alloc([&] { op_new_array(huge); }));
     CHECK_EQ(handler_calls, 3);
     CHECK(std::get_new_handler() == nullptr);
     // The aligned new: the same handler loop, then std::bad_alloc; an
-    // alignment that is not a power of two throws without a handler call.
+    // alignment that is not a power of two (0 included) throws without a
+    // handler call.
     std::set_new_handler(give_up_on_third_call);
     handler_calls = 0;
-    thrown = false;
-    try {
-        op_new_aligned(huge, std::align_val_t(64));
-    } catch (const std::bad_alloc &) {
-        thrown = true;
-    }
-    CHECK(thrown);
+    CHECK(throws_bad_alloc([&] { op_new_aligned(huge, std::align_val_t(64)); }));
     CHECK_EQ(handler_calls, 3);
     std::set_new_handler(give_up_on_third_call);
     handler_calls = 0;
-    thrown = false;
-    try {
-        op_new_aligned(opaque(64), std::align_val_t(opaque(48)));
-    } catch (const std::bad_alloc &) {
-        thrown = true;
-    }
-    CHECK(thrown);
-    thrown = false;
-    try {
-        op_new_aligned(opaque(64), std::align_val_t(opaque(0)));
-    } catch (const std::bad_alloc &) {
-        thrown = true;
-    }
-    CHECK(thrown);
+    CHECK(throws_bad_alloc([] { op_new_aligned(opaque(64), std::align_val_t(opaque(48))); }));
+    CHECK(throws_bad_alloc([] { op_new_aligned(opaque(64), std::align_val_t(opaque(0))); }));
     CHECK_EQ(handler_calls, 0);
     std::set_new_handler(nullptr);
     // libstdc++'s nothrow new catches what ours throws.

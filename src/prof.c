@@ -948,8 +948,12 @@ static LA_NOINLINE void *guarded(unsigned due, size_t req, size_t align, void *c
     return p;
 }
 
-// Sampled blocks come from la_alloc_direct, past the thread cache: always
+// Sampled blocks come from the direct path, past the thread cache: always
 // a block with a header (a heap block or a large one) for the mark.
+static void *headed_block(size_t req, bool zero)
+{
+    return la_alloc_direct(tcache_heap(), req, req, zero);
+}
 
 void *prof_malloc(size_t req, void *caller)
 {
@@ -963,7 +967,7 @@ void *prof_malloc(size_t req, void *caller)
         return la_malloc(req);
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
-    return sampled(la_alloc_direct(tcache_heap(), req, req, false), req, &tr, twin_slot_of(req));
+    return sampled(headed_block(req, false), req, &tr, twin_slot_of(req));
 }
 
 // malloc's path past its fast path (la.fast_bound is 0 while a sampler is
@@ -1019,7 +1023,7 @@ void *prof_calloc(size_t nmemb, size_t size, void *caller)
         return la_calloc(nmemb, size);
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
-    return sampled(la_alloc_direct(tcache_heap(), req, req, true), req, &tr, twin_slot_of(req));
+    return sampled(headed_block(req, true), req, &tr, twin_slot_of(req));
 }
 
 /*
@@ -1055,7 +1059,7 @@ static void *headed(void *q, size_t req)
 {
     if (slab_of(q) == NULL && !guard_owns(q))
         return q;
-    void *h = la_alloc_direct(tcache_heap(), req, req, false);
+    void *h = headed_block(req, false);
     if (h != NULL) {
         memcpy(h, q, req);
         la_free(q);
@@ -1237,8 +1241,7 @@ void *prof_aligned(size_t align, size_t req, void *caller)
     prof_trace_t tr;
     trace_here(&tr, caller, CALLER_SP(caller));
     if (align <= ALIGNMENT)
-        return sampled(la_alloc_direct(tcache_heap(), req, req, false), req, &tr,
-                       twin_slot_of(req));
+        return sampled(headed_block(req, false), req, &tr, twin_slot_of(req));
     return sampled(la_alloc_aligned_direct(tcache_heap(), align, req), req, &tr, 0);
 }
 

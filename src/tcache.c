@@ -1262,7 +1262,6 @@ void tcache_free_slow(void *p, size_t delete_size)
 
 /* ---- services for the rest of the allocator ----------------------------- */
 
-
 void tcache_publish_current(void)
 {
     la_tcache_t *tc = la_tc;

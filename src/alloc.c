@@ -22,6 +22,10 @@
 
 #include "allocator.h"
 
+// The un-suffixed mem_* path's allocation: the direct path on heap 0,
+// without a lock or a cache (a NULL heap, direct.h).
+static void *seed_alloc(size_t req, bool zero) { return la_alloc_direct(NULL, req, req, zero); }
+
 // Whether a heap block of `size` bytes keeps serving a request that needs
 // `need` in the exported family: it holds it with less than a third
 // (LA_REALLOC_SLACK_DIVISOR) to spare, so only the requested size changes.
@@ -205,7 +209,7 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
     // spacing).  Large blocks grow with mremap.
     // From LA_REALLOC_HEAP_FROM_BYTES on, as a slot does (realloc_slot).
     void *q = ts ? realloc_target(req, req > old_req && req >= LA_REALLOC_HEAP_FROM_BYTES)
-                 : la_alloc_direct(NULL, req, req, false);
+                 : seed_alloc(req, false);
     if (q == NULL)
         return NULL; // errno is ENOMEM; the old block stays intact
     // Only the requested bytes in debug mode: the rest is canary or redzone.
@@ -220,7 +224,7 @@ static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool 
 static void *realloc_impl(void *p, size_t req, bool ts)
 {
     if (p == NULL)
-        return ts ? la_malloc(req) : la_alloc_direct(NULL, req, req, false);
+        return ts ? la_malloc(req) : seed_alloc(req, false);
     la_slab_t *s = slab_of(p);
     if (s != NULL) // a slot from the _ts family or the exported malloc
         return realloc_slot(s, p, req);
@@ -388,7 +392,7 @@ int mem_trim(size_t pad)
 // The _ts functions are the same code as the exported malloc family.
 #define LA_ALIAS(target) __attribute__((alias(#target)))
 
-void *mem_malloc(size_t size) { return la_alloc_direct(NULL, size, size, false); }
+void *mem_malloc(size_t size) { return seed_alloc(size, false); }
 
 void mem_free(void *ptr)
 {
@@ -405,7 +409,7 @@ void *mem_calloc(size_t nmemb, size_t size)
     size_t req;
     if (__builtin_mul_overflow(nmemb, size, &req))
         return la_nomem();
-    return la_alloc_direct(NULL, req, req, true);
+    return seed_alloc(req, true);
 }
 
 void *mem_realloc(void *ptr, size_t size) { return realloc_impl(ptr, size, false); }

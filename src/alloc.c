@@ -239,14 +239,14 @@ static void *realloc_impl(void *p, size_t req, bool ts)
 // from the 64-byte one, and so on as the classes' colours allow), through
 // the thread cache's fast path, where a heap block with room to align it
 // took the heap lock, a split of the padding and its own header.  NULL
-// where that class is more than twice what the request and its
-// alignment need (the heap's padding costs less), or where the cache
-// handed out something else (a heap block: no slab could be made; it
-// goes back).
+// where that class is more than LA_ALIGNED_SLOT_MAX_RATIO times what the
+// request and its alignment need (the heap's padding costs less), or
+// where the cache handed out something else (a heap block: no slab could
+// be made; it goes back).
 static void *aligned_slot(size_t align, size_t req)
 {
     int c = sizeclass_aligned_up(sizeclass_of(req), align);
-    if (c < 0 || la_sizeclasses[c].size > 2 * LA_MAX(req, align))
+    if (c < 0 || la_sizeclasses[c].size > LA_ALIGNED_SLOT_MAX_RATIO * LA_MAX(req, align))
         return NULL;
     void *p = la_malloc(la_sizeclasses[c].size); // exactly class c's size: a slot of c
     if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)

@@ -54,14 +54,15 @@ static void test_sizes(void)
 }
 
 // The first class at or above n whose slots all sit on `align` boundaries,
-// if it is at most twice what the request and its alignment need
+// if it is at most LA_ALIGNED_SLOT_MAX_RATIO times what the request and
+// its alignment need
 // (alloc.c's aligned_slot), or -1.
 static int aligned_class(size_t align, size_t n)
 {
     for (unsigned c = sizeclass_of(n); c < LA_SLAB_CLASSES; c++) {
         const la_sizeclass_t *k = &la_sizeclasses[c];
         if ((k->size % align) == 0 && slab_first_offset(k) % align == 0)
-            return k->size <= 2 * (n > align ? n : align) ? (int)c : -1;
+            return k->size <= LA_ALIGNED_SLOT_MAX_RATIO * (n > align ? n : align) ? (int)c : -1;
     }
     return -1;
 }

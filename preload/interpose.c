@@ -8,17 +8,21 @@
  *
  * Nothing here looks up "the real malloc": we are the malloc.  The
  * __libc_* names are exported too, so that the rare caller of glibc's
- * internal names does not mix two allocators.  One libc function is
- * interposed besides the malloc family: __register_atfork, so that the
- * allocator's fork handlers are registered before anyone else's (fork.c).
+ * internal names does not mix two allocators.  Three libc functions are
+ * interposed besides the malloc family, for the allocator's fork handlers
+ * (fork.c): __register_atfork, so that they are registered before anyone
+ * else's, and pthread_create and thrd_create, so that they are registered
+ * when the process is about to have a second thread, not before.
  * C++'s plain operators new and delete are exported too (below).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <threads.h>
 
 #include "tcache.h"
 
@@ -435,24 +439,62 @@ LA_EXPORT int mallopt(int param, int value)
 
 /* ---- fork handlers ------------------------------------------------------ */
 
+// The definition of `name` after ours in lookup order (libc's), looked up
+// once into *cache; NULL if there is none.  The lookup may allocate, which
+// is safe where these wrappers call it: no allocator lock is held, and the
+// allocator initialises itself on demand.
+static void *libc_next(void **cache, const char *name)
+{
+    void *fn = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (fn == NULL) {
+        fn = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(cache, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
 // pthread_atfork, compiled into every caller from libc_nonshared.a, calls
 // this.  The first caller (a library constructor that ran before ours, or
-// our own) has the allocator's handlers registered first, so that their
-// prepare half runs after every other prepare handler: those may allocate,
-// or join threads that allocate (issue 12).  libc's function is looked up
-// once, outside every allocator lock; the lookup may allocate, which is
-// safe here (no lock held, the allocator initialises itself on demand).
+// the allocator itself) has the allocator's handlers registered first, so
+// that their prepare half runs after every other prepare handler: those
+// may allocate, or join threads that allocate (issue 12).
 LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
                                 void *dso_handle)
 {
-    static la_register_atfork_fn libc_register;
-    la_register_atfork_fn fn = __atomic_load_n(&libc_register, __ATOMIC_ACQUIRE);
-    if (fn == NULL) {
-        fn = (la_register_atfork_fn)dlsym(RTLD_NEXT, "__register_atfork");
-        if (fn == NULL)
-            return ENOMEM;
-        __atomic_store_n(&libc_register, fn, __ATOMIC_RELEASE);
-    }
+    static void *libc_register;
+    la_register_atfork_fn fn =
+        (la_register_atfork_fn)libc_next(&libc_register, "__register_atfork");
+    if (fn == NULL)
+        return ENOMEM;
     fork_register_handlers(fn);
     return fn(prepare, parent, child, dso_handle);
+}
+
+// The process is about to have a second thread: the allocator's fork
+// handlers go in first, while it has one and no fork can race them
+// (fork.c, fork_handlers_install), then libc's function makes the thread.
+// C11's thrd_create too: glibc's calls its pthread_create internally, past
+// this one.
+typedef int (*la_pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+                                    void *);
+LA_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                             void *(*start)(void *), void *arg)
+{
+    static void *libc_create;
+    la_pthread_create_fn fn = (la_pthread_create_fn)libc_next(&libc_create, "pthread_create");
+    if (fn == NULL)
+        return EAGAIN;
+    fork_handlers_install();
+    return fn(thread, attr, start, arg);
+}
+
+typedef int (*la_thrd_create_fn)(thrd_t *, thrd_start_t, void *);
+LA_EXPORT int thrd_create(thrd_t *thread, thrd_start_t start, void *arg)
+{
+    static void *libc_create;
+    la_thrd_create_fn fn = (la_thrd_create_fn)libc_next(&libc_create, "thrd_create");
+    if (fn == NULL)
+        return thrd_error;
+    fork_handlers_install();
+    return fn(thread, start, arg);
 }

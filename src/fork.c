@@ -92,19 +92,26 @@ void fork_register_handlers(la_register_atfork_fn register_fn)
     register_fn(fork_prepare, fork_parent, fork_child, &__dso_handle);
 }
 
-// Registers our handlers if no other library registered one before this
-// constructor ran (preload/ registered ours first if one did).  Through
-// the exported name: in liballocator.so that is preload/'s interposer,
-// which finds ours already registered and passes them on to libc.
-// At start-up, in every process, even one that never makes a thread:
-// libc's __register_atfork reads a 64 KiB window of libc's read-only data
-// that a program under glibc's malloc need not touch (70-80 KiB of RSS of
-// a program that mallocs once; /proc/self/smaps).  Registering at the
-// first lock taken once the process has a second thread would save it,
-// but a registration that lands after another thread's fork has listed
-// its prepare handlers, and before that fork, lets the registering thread
-// take a heap lock the child then inherits held.
-__attribute__((constructor)) static void fork_install_handlers(void)
+// Registers our handlers, unless done already (preload/ registered ours
+// first if another library's pthread_atfork came before), through the
+// exported name: in liballocator.so that is preload/'s interposer, which
+// finds ours already registered and passes them on to libc.
+//
+// Not at start-up: libc's __register_atfork reads a 64 KiB window of
+// libc's code and data that a program under glibc's malloc need not touch
+// (64 KiB of its text mapping resident in every run of a program that
+// mallocs, pages present in /proc/self/pagemap; issue 14's fixed
+// footprint), and a process that never has a second thread needs no
+// handler: fork_prepare takes no lock in a single-threaded process.  So
+// preload/ calls this from its pthread_create and thrd_create, in the
+// thread that makes the first other thread, while the process still has
+// one thread and no fork can race the registration.  Threads that libc
+// starts by itself (timer_create's SIGEV_THREAD, the C11 threads of an
+// old binary...) get here on their first cache (tcache.c), before they
+// take a lock; a fork by such a thread while another holds an allocator
+// lock, before that, is the one case left unhandled.
+void fork_handlers_install(void)
 {
-    fork_register_handlers(__register_atfork);
+    if (!__atomic_load_n(&fork_registered, __ATOMIC_ACQUIRE))
+        fork_register_handlers(__register_atfork);
 }

@@ -1081,6 +1081,9 @@ typedef int (*la_register_atfork_fn)(void (*prepare)(void), void (*parent)(void)
 // Registers the allocator's fork handlers through register_fn (libc's
 // __register_atfork), once; later calls do nothing.
 LA_HIDDEN void fork_register_handlers(la_register_atfork_fn register_fn);
+// The same through the exported __register_atfork, before the process
+// has a second thread (fork.c says when); later calls do nothing.
+LA_HIDDEN void fork_handlers_install(void);
 
 /* ---- alloc.c: the API behind mem_* and the exported malloc family ------- */
 

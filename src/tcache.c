@@ -327,6 +327,10 @@ static la_tcache_t *tcache_create(void)
     // (and no thread-exit key exists): allocate without a cache until then.
     if (!__atomic_load_n(&la.tc_ready, __ATOMIC_ACQUIRE))
         return la_tc;
+    // A thread that preload/'s pthread_create did not make (libc's own):
+    // the fork handlers before its first lock (fork.c).
+    if (!os_single_threaded())
+        fork_handlers_install();
     lock_acquire(&la.tc_lock);
     la_tcache_t *tc = struct_alloc();
     if (tc == NULL) {

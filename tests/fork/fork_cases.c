@@ -18,6 +18,13 @@
  *   large   ALLOCATOR_CHECK=1 with threads freeing large blocks and heap
  *           walks (set by the caller): no false "damaged" report, and
  *           fork children walk a sound heap.
+ *   spawner the main thread allocates while one thread that never does
+ *           forks: the handlers must be in before that thread existed
+ *           (the allocator registers them in pthread_create, not at
+ *           start-up).
+ *   helper  a thread made by libc's own pthread_create, past the
+ *           allocator's, allocates while the main thread forks: its first
+ *           allocation must register the handlers before it takes a lock.
  */
 #include "forkhelper.h"
 
@@ -163,21 +170,32 @@ static int case_stdio(void)
 #define SLOTS 4096
 static _Atomic(char *) slots[SLOTS];
 
+// One allocation into a random slot, freeing what the slot held; the
+// state is the calling thread's.
+static _Thread_local uint64_t churn_x;
+static void churner_step(void)
+{
+    uint64_t x = churn_x;
+    if (x == 0)
+        x = (uint64_t)(uintptr_t)&churn_x * 0x9e3779b97f4a7c15u + 1;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    churn_x = x;
+    size_t size = 16 + x % 300;
+    char *p = malloc(size);
+    if (p == NULL)
+        abort();
+    // The last byte: the first word keeps whatever link it held while
+    // cached, as a program's data would.
+    p[size - 1] = 1;
+    // Whatever was in the slot was allocated by some thread: free it.
+    free(atomic_exchange(&slots[(x >> 20) % SLOTS], p));
+}
+
 static void *churner(void *arg)
 {
-    uint64_t x = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15u + 1;
-    while (!atomic_load(&stop)) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        size_t size = 16 + x % 300;
-        char *p = malloc(size);
-        if (p == NULL)
-            abort();
-        // The last byte: the first word keeps whatever link it held while
-        // cached, as a program's data would.
-        p[size - 1] = 1;
-        // Whatever was in the slot was allocated by some thread: free it.
-        free(atomic_exchange(&slots[(x >> 20) % SLOTS], p));
-    }
+    churn_x = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15u + 1;
+    while (!atomic_load(&stop))
+        churner_step();
     return NULL;
 }
 
@@ -195,6 +213,51 @@ static int case_cross(int limit)
         pthread_join(t[i], NULL);
     for (int i = 0; i < SLOTS; i++)
         free(atomic_exchange(&slots[i], NULL));
+    return 0;
+}
+
+/* ---- spawner and helper: handlers registered late ---------------------- */
+
+// The main thread churns while one forker forks: every child walks the
+// heap whose lock the main thread may have held at the fork.
+static int case_spawner(int limit)
+{
+    free(malloc(100)); // the main thread's cache, while single-threaded
+    pthread_t t;
+    if (pthread_create(&t, NULL, forker, &limit) != 0)
+        return 1;
+    while (atomic_load(&forks_done) < limit)
+        churner_step();
+    pthread_join(t, NULL);
+    return 0;
+}
+
+static void *helper_churner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop))
+        churner_step();
+    return NULL;
+}
+
+// libc's pthread_create, found in libc itself: the allocator's, first in
+// lookup order, is not called.
+static int case_helper(int limit)
+{
+    free(malloc(100));
+    typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    create_fn libc_create = libc == NULL ? NULL : (create_fn)dlsym(libc, "pthread_create");
+    if (libc_create == NULL || libc_create == pthread_create) {
+        fprintf(stderr, "fork_cases helper: libc's pthread_create not found apart\n");
+        return 1;
+    }
+    pthread_t t;
+    if (libc_create(&t, NULL, helper_churner, NULL) != 0)
+        return 1;
+    forker(&limit);
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
     return 0;
 }
 
@@ -335,7 +398,8 @@ static int case_large(int limit)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: fork_cases stdio|cross|stale|signal|large [forks]\n");
+        fprintf(stderr,
+                "usage: fork_cases stdio|cross|stale|signal|large|spawner|helper [forks]\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -354,6 +418,10 @@ int main(int argc, char **argv)
         rc = case_signal();
     else if (strcmp(mode, "large") == 0)
         rc = case_large(limit);
+    else if (strcmp(mode, "spawner") == 0)
+        rc = case_spawner(limit);
+    else if (strcmp(mode, "helper") == 0)
+        rc = case_helper(limit);
     else {
         fprintf(stderr, "fork_cases: unknown mode %s\n", mode);
         return 2;

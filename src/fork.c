@@ -105,11 +105,12 @@ void fork_register_handlers(la_register_atfork_fn register_fn)
 // handler: fork_prepare takes no lock in a single-threaded process.  So
 // preload/ calls this from its pthread_create and thrd_create, in the
 // thread that makes the first other thread, while the process still has
-// one thread and no fork can race the registration.  Threads that libc
-// starts by itself (timer_create's SIGEV_THREAD, the C11 threads of an
-// old binary...) get here on their first cache (tcache.c), before they
-// take a lock; a fork by such a thread while another holds an allocator
-// lock, before that, is the one case left unhandled.
+// one thread and no fork can race the registration.  A thread started
+// past those (libc's own, for timer_create's SIGEV_THREAD; one made through
+// a handle on libc's pthread_create) gets here on its first cache
+// (tcache.c), before its first lock.  The case left unhandled: such a
+// thread forks before any thread allocated since it started, while
+// another holds an allocator lock.
 void fork_handlers_install(void)
 {
     if (!__atomic_load_n(&fork_registered, __ATOMIC_ACQUIRE))

@@ -282,6 +282,19 @@ static bool frees_for_others(la_tcache_t *tc, la_tbin_t *bin)
     return !bin_is_medium(tc, bin) && bin->head != NULL && slab_of(bin->head)->heap != tc->heap;
 }
 
+// Whether one cache was ever made: one thread allocates (the background
+// thread has no cache), and its medium bins may hold more (config.h,
+// LA_TC_MEDIUM_SOLO_BYTES).
+static bool cache_alone(void) { return la_load_relaxed(&la.tc_created) <= 1; }
+
+// What a cache's medium bins may hold, for a bin of `block`-byte blocks.
+static size_t medium_budget(size_t block)
+{
+    if (cache_alone())
+        return LA_TC_MEDIUM_SOLO_BYTES;
+    return block <= LA_TC_MEDIUM_SHARED_MAX_BYTES ? LA_TC_MEDIUM_TOTAL_BYTES : 0;
+}
+
 // A full bin: double its capacity if it ran dry since it last overflowed
 // (it swings between empty and full, so a bigger bin saves heap trips),
 // and the bin and the cache may grow.  A bin that only fills, as under
@@ -309,7 +322,7 @@ static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
     size_t grown = LA_MIN(LA_MAX(cap * 2, (size_t)1), bin_count_for(tc, bin, most));
     bool medium = bin_is_medium(tc, bin);
     size_t *used = medium ? &tc->medium_cap_bytes : &tc->cap_bytes;
-    size_t budget = medium ? LA_TC_MEDIUM_TOTAL_BYTES : LA_TC_TOTAL_BYTES;
+    size_t budget = medium ? medium_budget(block) : LA_TC_TOTAL_BYTES;
     if (!la.options.tcache || grown <= cap || *used + (grown - cap) * block > budget)
         return false;
     la_store_relaxed(&bin->cap, (uint16_t)grown);
@@ -950,6 +963,11 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
     background_poke();
     if (current_cache() != tc) // not while tc is live: the epoch only flushes it
         return tcache_malloc_slow(req);
+    // A bin that may never hold a block (above what the caches of a
+    // threaded process cache): the heap at once, as tcache_malloc_slow
+    // sends what is above every bin.
+    if (bin->cap == 0 && req > LA_TC_MEDIUM_SHARED_MAX_BYTES && !cache_alone())
+        return la_malloc_big(tc->heap, req);
     return malloc_from(tc, bin, req);
 }
 

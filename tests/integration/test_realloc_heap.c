@@ -13,7 +13,7 @@
 
 // Above the thread cache's bins, so that a free goes back to the heap at
 // once, and below the mmap threshold.
-#define BLOCK_BYTES (40 * 1024)
+#define BLOCK_BYTES (LA_TC_MEDIUM_MAX_BYTES + 16 * 1024)
 
 static void test_slide_down(void)
 {

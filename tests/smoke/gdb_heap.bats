@@ -134,7 +134,7 @@ GDB
     [ "$(stats_field stats num_frees)" -ge 3 ] || fail_with "num_frees below the program's 3 frees"
     [ "$(stats_field stats num_mmaps)" -ge 1 ] || fail_with "num_mmaps: the 200000-byte block was mapped"
     [ "$(stats_field stats mmap_bytes)" -ge 200000 ] || fail_with "mmap_bytes below the live large block"
-    [ "$(stats_field stats current_usage)" -ge $((40 + 3000 + 200000 + 2 * 2000 + 40000)) ] ||
+    [ "$(stats_field stats current_usage)" -ge $((40 + 3000 + 200000 + 2 * 2000 + 80000)) ] ||
         fail_with "current_usage below the program's live blocks"
     [ "$(stats_field stats num_heaps)" -ge 1 ] || fail_with "num_heaps below 1"
 
@@ -144,7 +144,7 @@ GDB
         fail_with "heap check counts fewer than the 2 free blocks the program left"
     [ "$(value errors)" = 0 ] || fail_with "\$heap_check_errors is not 0"
 
-    # heap bins: the freed 40000-byte block in the last class's tree; the
+    # heap bins: the freed 80000-byte block in the last class's tree; the
     # 40-byte block freed into the thread cache's bin of 48-byte slots.
     expect_line bins '^heap 0: '
     expect_line bins '^  class +[0-9]+ +>[0-9]+ +tree +[1-9][0-9]* blocks +[0-9]+ bytes$'
@@ -247,8 +247,8 @@ heap stats --inferior
 echo @@end\n
 kill
 GDB
-    # malloc_trim gave gdb_freed_big's inner pages back (40000 bytes: at
-    # least 28 KiB of whole pages), and nothing has touched them since.
+    # malloc_trim gave gdb_freed_big's inner pages back (80000 bytes: at
+    # least 68 KiB of whole pages), and nothing has touched them since.
     local mine theirs heap
     mine=$(stats_field stats heap_resident_bytes)
     theirs=$(stats_field stats_inferior heap_resident_bytes)
@@ -342,7 +342,7 @@ GDB
     expect_line bins '^heap 0: '
     # Not freed yet: heap_free has only just been entered.
     expect_line block '^  state +live$'
-    expect_line block '^  requested +40000$'
+    expect_line block '^  requested +80000$'
     # A single-threaded program takes no heap lock (issue 14): the stop
     # inside the allocator is what refuses the call then.
     grep -Eq "^heap stats: (heap 0's lock held|thread [0-9]+ in [^ ]+: stopped inside the allocator).*use the command without --inferior$" gdb.out ||
@@ -436,8 +436,8 @@ heap map trimmed.svg
 echo @@end\n
 kill
 GDB
-    # malloc_trim gave back gdb_freed_big's inner pages (40000 bytes; the
+    # malloc_trim gave back gdb_freed_big's inner pages (80000 bytes; the
     # first and last pages keep the block's header and footer).
-    map_check trimmed.svg --purged "$(printf '%#x' $(($(value freed_big) + 20000)))" \
+    map_check trimmed.svg --purged "$(printf '%#x' $(($(value freed_big) + 40000)))" \
         --free "$(value freed_big)"
 }

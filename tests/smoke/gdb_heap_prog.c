@@ -27,9 +27,9 @@ void *volatile gdb_small;       // 40 bytes, live
 void *volatile gdb_medium;      // 3000 bytes, live
 void *volatile gdb_large;       // 200000 bytes, live, its own mapping
 void *volatile gdb_freed;       // 5000 bytes, freed (into its heap, as caches are now)
-void *volatile gdb_freed_big;   // 40000 bytes, freed into its heap's last class
+void *volatile gdb_freed_big;   // 80000 bytes, freed into its heap's last class
 void *volatile gdb_cached;      // 40 bytes, freed into the thread cache
-void *volatile gdb_spare;       // 40000 bytes, live; release_spare() frees it
+void *volatile gdb_spare;       // 80000 bytes, live; release_spare() frees it
 volatile unsigned gdb_nmalloc;  // mallocs this program made before the stop
 
 static void *take(size_t bytes)
@@ -66,15 +66,15 @@ int main(int argc, char **argv)
     // the heap's free top and stays a free block of its own size class.
     // The guards are heap blocks above the slabs (LA_SLAB_MAX_BYTES, 2 KiB),
     // not slots, and medium bins start empty, so no refill carves blocks
-    // ahead of time (they could land anywhere); 40000 is too
+    // ahead of time (they could land anywhere); 80000 is too
     // big for any cache bin (LA_TC_MEDIUM_MAX_BYTES), so it is freed into
     // the heap whatever the caches' policy.
     gdb_freed = take(5000);
     void *guard1 = take(3000);
-    gdb_freed_big = take(40000);
+    gdb_freed_big = take(80000);
     void *guard2 = take(3000);
     gdb_cached = take(40);
-    gdb_spare = take(40000);
+    gdb_spare = take(80000);
     free(gdb_freed);
     free(gdb_freed_big);
     free(gdb_cached);

@@ -278,7 +278,12 @@
 //   64 KiB / 2 MiB     192.5 M      34.6 M        68.4      10.1     105.6
 //   glibc                                         71.8      8.5      101.4
 // w_ruby's instructions do not move (465.9 M); its peak grows by 0.6 MB,
-// mimalloc's 10.0, jemalloc's 11.7, tcmalloc's 15.3.  Bytes.
+// mimalloc's 10.0, jemalloc's 11.7, tcmalloc's 15.3.  What an idle thread
+// keeps grows by what its bins hold: w_memret 1 1 decay 1500's RSS after
+// the wait, 6.9 -> 8.1 MiB above its start (1 MiB: 7.5).  A budget of a
+// sixteenth of the thread's live bytes, between 512 KiB and this, kept
+// w_fragment's gain (192.7 M) and w_ruby's old peak (9.5 MB), but w_pinned
+// peaked at 107.0 MB (glibc x 1.05 = 106.5).  Bytes.
 #define LA_TC_MEDIUM_SOLO_BYTES (2048 * 1024)
 // A slab bin whose thread frees other heaps' slots and does not allocate
 // its class (a consumer's) grows to this at most, not LA_TC_BIN_BYTES_MAX:

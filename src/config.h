@@ -196,8 +196,8 @@
 // path, one bin per slab class.  Bytes.
 #define LA_TC_MAX_BYTES LA_SLAB_MAX_BYTES
 // Requests above that and up to this size are cached too, by the slow path:
-// it spares them the heap lock.  A power of two.  In a process with more
-// than one thread, no bin makes room for blocks above
+// it spares them the heap lock.  A power of two.  Once a second thread
+// allocates, no bin makes room for blocks above
 // LA_TC_MEDIUM_SHARED_MAX_BYTES (see LA_TC_MEDIUM_SOLO_BYTES).  Bytes.
 #define LA_TC_MEDIUM_MAX_BYTES (64 * 1024)
 #define LA_TC_MEDIUM_SHARED_MAX_BYTES (32 * 1024)
@@ -267,9 +267,9 @@
 // thread's bins hold by then stays theirs).  A program that allocates from
 // a second thread first and then runs w_fragment's mix: 63.78 -> 64.28 M
 // instructions (its 32-64 KiB requests pass bins that stay empty), 55.38 M
-// with one thread.  Callgrind Ir (w_fragment
-// 0.5, w_largefree 0.25 1 1000, w_ruby 0.1) and peak RSS (/usr/bin/time
-// -f %M at scale 1, AMD EPYC; glibc's beside):
+// with one thread.  Callgrind Ir (w_fragment 0.5, w_largefree 0.25 1
+// 1000, w_ruby 0.1) and peak RSS (/usr/bin/time -f %M at scale 1, AMD
+// EPYC; glibc's beside):
 //   bins to / budget   fragment Ir  largefree Ir  fragment  ruby     pinned
 //   32 KiB / 512 KiB   212.4 M      61.7 M        66.1 MB   9.5 MB   105.4
 //   64 KiB / 512 KiB   220.9 M

@@ -963,10 +963,10 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
     background_poke();
     if (current_cache() != tc) // not while tc is live: the epoch only flushes it
         return tcache_malloc_slow(req);
-    // A bin that may never hold a block (above what the caches of a
-    // threaded process cache): the heap at once, as tcache_malloc_slow
-    // sends what is above every bin.
-    if (bin->cap == 0 && req > LA_TC_MEDIUM_SHARED_MAX_BYTES && !cache_alone())
+    // A bin that may never hold a block (no budget for its class: above
+    // what the caches of a threaded process cache): the heap at once, as
+    // tcache_malloc_slow sends what is above every bin.
+    if (bin->cap == 0 && medium_budget(bin_block_bytes(tc, bin)) == 0)
         return la_malloc_big(tc->heap, req);
     return malloc_from(tc, bin, req);
 }

@@ -549,7 +549,7 @@ typedef struct {
     struct la_tcache *tc_free;       // structs of retired caches, for reuse
     char *tc_meta;                   // where the next struct is carved
     size_t tc_meta_left;
-    size_t tc_created;               // caches made so far (spreads heaps)
+    size_t tc_created;               // caches made so far (spreads heaps; atomic)
     la_counters_t tc_retired;        // counters of exited threads' caches
 
     la_lock_t large_lock;            // the large-block list and its counters

@@ -358,7 +358,8 @@ static la_tcache_t *tcache_create(void)
     tc->medium_hits = !la.debug;
     tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
-    tc->heap = heap_for_cache(la.tc_created++);
+    // Atomic although under tc_lock: cache_alone() reads it without.
+    tc->heap = heap_for_cache(__atomic_fetch_add(&la.tc_created, 1, __ATOMIC_RELAXED));
     tc->next = la.tc_list;
     if (tc->next != NULL)
         tc->next->prev = tc;

@@ -4,7 +4,7 @@
 
 Usage: scripts/sizeclass.py   (from anywhere; rewrites the file in place)
 
-Classes: 16, 24, 32, then every 16 bytes to 128, then four per doubling to
+Classes: every 16 bytes from 16 to 128 (no 24: slots stay 16-aligned), then four per doubling to
 LA_SLAB_MAX_BYTES, 288 (256 + 1/8) below 320, 1008 (1 KiB less a header) below 1024, and
 1040 and 1088 (1 KiB + 16, 1 KiB + 1/16) when the bound is above 1 KiB.  For each class:
   inv, shift  size = odd << shift, inv = odd's inverse mod 2^32
@@ -59,22 +59,23 @@ SPAN_OF = {1008: 2}
 # with nine or more classes in one set of an 8-way cache, a loop over them
 # missed on every malloc.  Left to the lines its slots leave over, a class
 # whose slots fill the slab (16 to 112, 192, 1008) sat in set 0, ten of
-# them, where a program's own page-aligned data sits too.  Here 16, 24, 32,
+# them, where a program's own page-aligned data sits too.  Here 16, 32,
 # 48, 64, 80, 96 and 192 give up 1 to 6 slots (64 to 192 bytes of a 64 KiB
 # slab) for a line or three, and every class takes a set of sets 0-3 that
 # keeps them to six classes each, the big classes spread over the lines
 # they have.  1008 and 112 keep set 0 and every slot (their bytes per
 # block are issue 13's figures for 1000 and 100 bytes), and so does 1040,
 # whose slots fill the slab; 384 takes set 3 (three of its four spare
-# lines), which leaves set 2 to 288.
+# lines), which leaves set 2 to 288.  (The 24 class, gone since, had
+# line 2.)
 # A class not listed takes all the lines its slots leave over.
-COLOR_LINES = {16: 1, 24: 2, 32: 2, 48: 1, 64: 2, 80: 1, 96: 2, 112: 0, 128: 1, 160: 0,
+COLOR_LINES = {16: 1, 32: 2, 48: 1, 64: 2, 80: 1, 96: 2, 112: 0, 128: 1, 160: 0,
                192: 3, 224: 0, 256: 1, 288: 2, 320: 2, 384: 3, 448: 0, 512: 5, 640: 3, 768: 3,
                896: 1, 1008: 0, 1024: 8, 1040: 0, 1088: 3, 1280: 3, 1536: 12, 1792: 15, 2048: 24}
 
 
 def sizes(top):
-    out = [16, 24, 32, 48, 64, 80, 96, 112, 128]
+    out = [16, 32, 48, 64, 80, 96, 112, 128]
     b = 128
     while b < top:
         out += [b + b // 4 * i for i in (1, 2, 3, 4)]

@@ -298,13 +298,8 @@ void *la_aligned(size_t align, size_t req)
         errno = EINVAL;
         return NULL;
     }
-    if (align <= ALIGNMENT) {
-        // Slots of the 24-byte class are only 8-aligned: round up to a
-        // class that is a multiple of 16.
-        if (align > 8 && req <= LA_SLAB_MAX_BYTES)
-            req = LA_ALIGN_UP(req, ALIGNMENT);
+    if (align <= ALIGNMENT) // every slot and block is 16-aligned
         return la_malloc(req);
-    }
     // Checking mode's slots start past a front canary: aligned only to 16.
     if (req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug) {
         void *p = aligned_slot(align, req);

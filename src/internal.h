@@ -718,7 +718,7 @@ LA_INLINE void la_link_store(void *p, void *next) { la_link_store_keyed(p, next,
 // True while p is linked on a list (or free in its slab).
 LA_INLINE bool la_link_ok(const void *p) { return la_link_ok_keyed(p, la.slot_key); }
 // p leaves its list for the program: word 1 becomes 1, which no link is
-// (links are 8-byte aligned or NULL), so that la_link_maybe fails on word
+// (links are 16-byte aligned or NULL), so that la_link_maybe fails on word
 // 1 alone; and word 0 becomes 0, so that the relation stays out of reach
 // of partial writes (the last element of a list has word 0 = its tag: with
 // word 0 kept, a program writing byte 0 and byte 8 of a fresh block met
@@ -731,11 +731,7 @@ LA_INLINE void la_link_clear(void *p)
     w[1] = 1;
 }
 // Whether p may be linked, for the free fast path: word 1 is a link
-// (8-byte aligned or NULL), and only then the relation.  8, not 16: the
-// slots of the 24-byte class at odd indexes sit 8 bytes off a
-// 16-byte boundary, and a free slot linked to one passed for live, so a
-// second free of it went onto the bin again (reported later as a corrupted
-// list, or never) and a realloc of it moved it.  Word 0 is where
+// (16-byte aligned or NULL), and only then the relation.  Word 0 is where
 // programs write most, often just before they free: a narrower store
 // still in flight there makes an 8-byte load of it wait until the store
 // retires (store forwarding fails), and w_pairs (byte 0 written, then
@@ -747,12 +743,12 @@ LA_INLINE void la_link_clear(void *p)
 // after a program wrote byte 15 made a malloc(16) + write + free loop
 // 1.53x tcmalloc's time (0.98x with the byte; w_pairs, whose sizes cycle
 // over 16..1024, 4% faster).  Only an aligned word 1 loads both words.
-#define LA_LINK_ALIGN 8 // what every slot and block is aligned to, at least
+_Static_assert(ALIGNMENT - 1 <= 0xff, "a link's alignment bits are in its low byte");
 #define LA_LINK_LOW_BYTE (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 8 : 15) // word 1's
 LA_INLINE bool la_link_maybe(const void *p)
 {
     const uintptr_t *w = p;
-    return (((const unsigned char *)p)[LA_LINK_LOW_BYTE] & (LA_LINK_ALIGN - 1)) == 0 &&
+    return (((const unsigned char *)p)[LA_LINK_LOW_BYTE] & (ALIGNMENT - 1)) == 0 &&
            (w[0] ^ w[1]) == la_link_tag(p);
 }
 // Reports "free list corrupted at p (a write after free?)" by `func`.

@@ -13,7 +13,7 @@
  * each a slab per heap kept partly used (64 KiB of address space, and the
  * touched pages of it), and 12 bins per thread cache; for the small
  * programs that dominate real use the partly used slabs cost more than the
- * rounding.  The issue's targets (24 -> 24, 100 -> 112, 1000 -> 1008
+ * rounding.  The issue's targets (24 -> 32, 100 -> 112, 1000 -> 1008
  * bytes per block) hold with either (1008: scripts/sizeclass.py).  Above
  * 1 KiB the spacing stays four per doubling (1280, 1536, 1792, 2048),
  * with 1088 for a KiB and a small header (scripts/sizeclass.py says why):

@@ -264,7 +264,7 @@ static void set_capacities(la_tcache_t *tc)
         // ALLOCATOR_TCACHE=0 every bin stays empty and caches only bind
         // threads to heaps.  Starting capacities are not charged to
         // cap_bytes: most bins are never used, and charging them
-        // (124 KiB) would leave too little budget for the bins that are.
+        // (120 KiB) would leave too little budget for the bins that are.
         size_t cap = la.options.tcache && la.slabs_on && !bin_is_medium(tc, bin)
                          ? bin_count_for(tc, bin, LA_TC_BIN_BYTES)
                          : 0;

@@ -47,7 +47,7 @@ LA_TC_MEDIUM_PER_DOUBLING = 16
 # src/config.h: slabs (SLAB_SIZES mirrors src/sizeclass_table.inc).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48
-SLAB_SIZES = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 288, 320, 384, 448,
+SLAB_SIZES = (16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 288, 320, 384, 448,
               512, 640, 768, 896, 1008, 1024, 1040, 1088, 1280, 1536, 1792, 2048)
 # src/tcache.h: la_tcache_kind_t
 LA_TC_LIVE = 2

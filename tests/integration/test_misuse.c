@@ -110,34 +110,6 @@ static void realloc_cached(void)
     (void)!mem_realloc_ts(p, 200);
 }
 
-// A 24-byte slot at an odd index sits 8 bytes off a 16-byte boundary; a
-// free slot linked to one (b freed first, then a: a's link is b) passed
-// the free fast path's look at its link for live, so a second free went
-// onto the bin again and a realloc moved it.
-static void double_free_linked_to_odd_slot(void)
-{
-    char *a = mem_malloc_ts(24), *b = mem_malloc_ts(24);
-    if ((uintptr_t)b % 16 != 8) // the two slots the first refill carves
-        abort();
-    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)a);
-    announce();
-    mem_free_ts(b);
-    mem_free_ts(a);
-    mem_free_ts(a);
-}
-
-static void realloc_linked_to_odd_slot(void)
-{
-    char *a = mem_malloc_ts(24), *b = mem_malloc_ts(24);
-    if ((uintptr_t)b % 16 != 8)
-        abort();
-    snprintf(expect_addr, sizeof expect_addr, "%p", (void *)a);
-    announce();
-    mem_free_ts(b);
-    mem_free_ts(a);
-    (void)!mem_realloc_ts(a, 200);
-}
-
 // Slab slots (the _ts family up to 1 KiB): no header, so these are the
 // slab's checks: the offset, the slots handed out, the bitmap and the tag.
 static void free_middle_of_slot(void)
@@ -234,10 +206,6 @@ static const misuse_t cases[] = {
     {"free with a corrupted header", corrupted_header, "free()", "invalid pointer"},
     {"double free through the thread cache", double_free_cached, "free()", "double free"},
     {"realloc of a block in the thread cache", realloc_cached, "realloc()", "double free"},
-    {"double free of a slot linked to an 8-aligned one", double_free_linked_to_odd_slot,
-     "free()", "double free"},
-    {"realloc of a slot linked to an 8-aligned one", realloc_linked_to_odd_slot, "realloc()",
-     "double free"},
     {"double free of a large block (mapping cached)", double_free_large_cached, "free()",
      "double free"},
     {"double free of a large block (unmapped)", double_free_large_unmapped, "free()",

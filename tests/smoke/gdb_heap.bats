@@ -149,7 +149,7 @@ GDB
     expect_line bins '^heap 0: '
     expect_line bins '^  class +[0-9]+ +>[0-9]+ +tree +[1-9][0-9]* blocks +[0-9]+ bytes$'
     expect_line bins '^thread cache 0x[0-9a-f]+ \(thread 1 '
-    expect_line bins '^  bin +3 slot=48 +cached +[1-9][0-9]* of +[0-9]+ +list [1-9]'
+    expect_line bins '^  bin +2 slot=48 +cached +[1-9][0-9]* of +[0-9]+ +list [1-9]'
 
     # heap block: a live block, its payload start and 100 bytes in.
     local header
@@ -173,7 +173,7 @@ GDB
     expect_line freed_big '^  state +free \(class [0-9]+, >[0-9]+, the tree\)$'
     expect_line freed_big '^  flags +FREE'
     expect_line freed '^  state +(free|in a thread cache)'
-    expect_line cached '^  state +in a thread cache \(in thread cache 0x[0-9a-f]+ of thread 1 \(LWP [0-9]+\), bin 3 \(slot=48\)\)$'
+    expect_line cached '^  state +in a thread cache \(in thread cache 0x[0-9a-f]+ of thread 1 \(LWP [0-9]+\), bin 2 \(slot=48\)\)$'
     # A live slot, 8 bytes in; the slabs: one of 48-byte slots, 2 live.
     expect_line small '^0x[0-9a-f]+ is 8 bytes into slot [0-9]+ of the slab at 0x[0-9a-f]+ \(heap 0, 48-byte slots\)$'
     expect_line small '^  state +live$'

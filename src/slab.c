@@ -297,8 +297,9 @@ static bool bits_all_set(const la_slab_t *s, uint32_t i, uint32_t j)
 }
 
 // Whether free slot p of s holds what a purge left: of its two link
-// words, those on purged pages read zero (there is at least one).  The
-// words of a 24-byte slot may straddle two pages, one of them purged.
+// words, those on purged pages read zero (there is at least one).  Each
+// word is looked up on its own, though slots are 16-aligned and their two
+// words share a page (a 24-byte class, gone since, had them straddle).
 static bool purge_left(const la_slab_t *s, const uintptr_t *p)
 {
     bool any = false;

@@ -428,9 +428,9 @@
 #define LA_REALLOC_SLACK_SMALL_BYTES 16384
 #define LA_REALLOC_SLACK_SMALL_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table):
-// 22 to 1 KiB, every one a multiple of 16 (1008 among them: 1000-byte blocks, and 288: redis's
-// 260-byte strings; scripts/sizeclass.py says why), then four per
-// doubling, and 1040 and 1088 above 1 KiB: sqlite3
+// 22 to 1 KiB, every one a multiple of 16 (1008 among them: 1000-byte
+// blocks, and 288: redis's 260-byte strings; scripts/sizeclass.py says
+// why), then four per doubling, and 1040 and 1088 above 1 KiB: sqlite3
 // allocates 1032 bytes (a 1 KiB buffer and its 8-byte size prefix) 58,549
 // times in bench/run.py's script: its peak RSS was 83,656 KiB with them in
 // the 1280 class, 77,456 with 1088 (glibc 73,752; 1 KiB slabs 77,540;

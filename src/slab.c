@@ -296,22 +296,13 @@ static bool bits_all_set(const la_slab_t *s, uint32_t i, uint32_t j)
     return true;
 }
 
-// Whether free slot p of s holds what a purge left: of its two link
-// words, those on purged pages read zero (there is at least one).  Each
-// word is looked up on its own, though slots are 16-aligned and their two
-// words share a page (a 24-byte class, gone since, had them straddle).
+// Whether free slot p of s holds what a purge left: its page was purged
+// and both link words read zero.  Slots are 16-aligned (every class is a
+// multiple of 16), so the two words share a page.
 static bool purge_left(const la_slab_t *s, const uintptr_t *p)
 {
-    bool any = false;
-    for (int w = 0; w < 2; w++) {
-        size_t k = ((uintptr_t)&p[w] - slab_start(s)) / la.page_bytes;
-        if (k < 64 && ((s->purged >> k) & 1)) {
-            if (p[w] != 0)
-                return false;
-            any = true;
-        }
-    }
-    return any;
+    size_t k = ((uintptr_t)p - slab_start(s)) / la.page_bytes;
+    return k < 64 && ((s->purged >> k) & 1) && p[0] == 0 && p[1] == 0;
 }
 
 // The free slots whose link words lie on s's purged pages get them back

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
-# Smoke: interpreters (Debian's python3, perl, bash) on liballocator give the
-# same stdout and exit status as on glibc.  See helper.bash.
+# Smoke: interpreters (Debian's python3, perl, bash; node where installed) on
+# liballocator give the same stdout and exit status as on glibc.  See
+# helper.bash.
 
 load helper
 
@@ -84,5 +85,47 @@ PL
         echo "${#m[@]} $sum ${m[key1]} ${m[key29999]} ${m[key2]-unset}"
         exit 3'
     expect_status 3
+    expect_output
+}
+
+@test "node: worker threads, Buffers, zlib and JSON" {
+    # Not one of Debian's packages that CI installs: a JIT runtime with its
+    # own threads (V8's platform workers, libuv's pool, worker_threads)
+    # that mallocs from all of them; skipped where it is not installed.
+    skip_unless_installed node
+    cat >workers.js <<'JS'
+const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
+const crypto = require('crypto');
+const zlib = require('zlib');
+
+if (isMainThread) {
+    const results = [];
+    const workers = [0, 1, 2, 3].map((id) => new Worker(__filename, { workerData: id }));
+    for (const w of workers)
+        w.on('message', (m) => {
+            results.push(m);
+            if (results.length === workers.length)
+                console.log(results.sort().join('\n'));
+        });
+    // Buffers of many sizes, concatenated, compressed and read back.
+    const bufs = [];
+    for (let i = 0; i < 2000; i++)
+        bufs.push(Buffer.alloc(1000 + i * 37, i % 251));
+    const big = Buffer.concat(bufs);
+    const back = zlib.gunzipSync(zlib.gzipSync(big));
+    console.log('main', big.length, back.equals(big),
+                crypto.createHash('sha256').update(back).digest('hex').slice(0, 16));
+} else {
+    let sum = 0;
+    for (let i = 0; i < 100000; i++) {
+        const o = JSON.parse(JSON.stringify({ a: i, b: 'x'.repeat(i % 300), c: [i, workerData] }));
+        sum += o.b.length + o.c[1];
+    }
+    const z = zlib.deflateSync(Buffer.alloc(3000000, workerData + 1));
+    parentPort.postMessage(`worker ${workerData} ${sum} ${zlib.inflateSync(z).length}`);
+}
+JS
+    compare_under_allocator node workers.js
+    expect_status 0
     expect_output
 }

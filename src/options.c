@@ -441,6 +441,12 @@ static void print_options(const la_options_t *opts, const source_t *from)
         size_t v = o->kind == OPT_PATH ? 0
                    : o->is_int         ? (size_t)*(const int *)field
                                        : *(const size_t *)field;
+        // Checking mode and a perturb byte turn the caches off whatever
+        // ALLOCATOR_TCACHE says (debug_init): the line says what runs.
+        bool caches_forced_off = o->offset == FIELD(tcache) && v != 0 &&
+                                 (opts->check || opts->perturb != 0);
+        if (caches_forced_off)
+            v = 0;
         char value[LA_OPTION_NAME_MAX + 32];
         if (o->kind == OPT_PATH)
             log_format_args(value, sizeof value, "%s=%s", o->name, field);
@@ -454,7 +460,10 @@ static void print_options(const la_options_t *opts, const source_t *from)
         const char *note = "(default)";
         bool threshold = o->offset == FIELD(mmap_bytes) || o->offset == FIELD(trim_bytes);
         char tunable[80];
-        if (from[k] == FROM_ENV) {
+        if (caches_forced_off) {
+            note = opts->check ? "(off: ALLOCATOR_CHECK=1 checks every call)"
+                               : "(off: a perturb byte fills every block)";
+        } else if (from[k] == FROM_ENV) {
             note = "(environment)";
         } else if (from[k] == FROM_TUNABLE || from[k] == FROM_ALIAS) {
             note = tunable_note(tunable, sizeof tunable, "", tunable_of(o->offset));

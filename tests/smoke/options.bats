@@ -98,6 +98,18 @@ PY
     [ ! -s err.txt ]
 }
 
+@test "ALLOCATOR_VERBOSE=1: checking mode and a perturb byte show the caches off" {
+    # They turn the thread caches off whatever ALLOCATOR_TCACHE says; the
+    # line used to say ALLOCATOR_TCACHE=1 (default) under them.
+    ALLOCATOR_VERBOSE=1 ALLOCATOR_CHECK=1 on_allocator /bin/true
+    grep -qxE '  ALLOCATOR_TCACHE=0 +\(off: ALLOCATOR_CHECK=1 checks every call\)' err.txt
+    ALLOCATOR_VERBOSE=1 ALLOCATOR_TCACHE=1 MALLOC_PERTURB_=85 on_allocator /bin/true
+    grep -qxE '  ALLOCATOR_TCACHE=0 +\(off: a perturb byte fills every block\)' err.txt
+    # And without them the line is as before.
+    ALLOCATOR_VERBOSE=1 on_allocator /bin/true
+    grep -qxE '  ALLOCATOR_TCACHE=1 +\(default\)' err.txt
+}
+
 @test "ALLOCATOR_VERBOSE=1: the thresholds say they follow the program's frees unless set" {
     ALLOCATOR_VERBOSE=1 on_allocator /bin/true
     grep -qx '  ALLOCATOR_MMAP_THRESHOLD=128k *(default; rises with the large blocks freed, as glibc'"'"'s)' err.txt

@@ -75,7 +75,7 @@ void debug_init(void)
     la.check_next = la.check_every;
     la.valgrind = HAVE_VALGRIND && la.options.valgrind && RUNNING_ON_VALGRIND && tool_tracks_blocks();
     la.perturb = (uint8_t)la.options.perturb;
-    la.debug = la.options.check || la.valgrind || la.perturb != 0;
+    la.debug = options_want_checked_paths(&la.options) || la.valgrind;
     if (la.debug) {
         la.guard_bytes = LA_GUARD_BYTES;
         la.options.tcache = 0; // every block through the checked paths

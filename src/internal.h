@@ -1300,5 +1300,12 @@ LA_HIDDEN uint64_t prof_random(void);
 /* ---- options.c ---------------------------------------------------------- */
 
 LA_HIDDEN void options_read(la_options_t *opts);
+// Whether the options ask for every call on the checked paths, with the
+// thread caches off: checking mode, or a perturb byte to fill blocks with
+// (Valgrind asks for the same, found at debug_init).
+LA_INLINE bool options_want_checked_paths(const la_options_t *opts)
+{
+    return opts->check || opts->perturb != 0;
+}
 
 #endif /* LA_INTERNAL_H */

@@ -443,8 +443,8 @@ static void print_options(const la_options_t *opts, const source_t *from)
                                        : *(const size_t *)field;
         // Checking mode and a perturb byte turn the caches off whatever
         // ALLOCATOR_TCACHE says (debug_init): the line says what runs.
-        bool caches_forced_off = o->offset == FIELD(tcache) && v != 0 &&
-                                 (opts->check || opts->perturb != 0);
+        bool caches_forced_off =
+            o->offset == FIELD(tcache) && v != 0 && options_want_checked_paths(opts);
         if (caches_forced_off)
             v = 0;
         char value[LA_OPTION_NAME_MAX + 32];

@@ -104,6 +104,39 @@ static void test_aligned_family(void)
     free(pv);
 }
 
+// An aligned block allocated and freed again and again (page-aligned I/O
+// buffers, 2 MiB-aligned ones for huge pages) stops costing a mapping each
+// time once the first free has raised the dynamic threshold, as a plain
+// block does.  Aligned requests once went by their size plus the
+// alignment, which the raised threshold stayed below: each was mapped,
+// its free unmapped it (mapped blocks below the threshold are not
+// cached), and posix_memalign(4096, 256 KiB) + free cost 15 us, 100 times
+// tcmalloc's.
+static void test_aligned_reuse(void)
+{
+    static const struct {
+        size_t align, bytes;
+    } cases[] = {{4096, 256 * 1024}, {65536, 65536}, {2u << 20, 1u << 20}, {4096, 4u << 20}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t mmaps = 0, munmaps = 0;
+        for (int i = 0; i < 22; i++) {
+            if (i == 2) { // after two rounds: the threshold has followed the frees
+                mmaps = mem_get_stats().num_mmaps;
+                munmaps = mem_get_stats().num_munmaps;
+            }
+            void *p = NULL;
+            REQUIRE(posix_memalign(&p, cases[c].align, cases[c].bytes) == 0);
+            CHECK((uintptr_t)p % cases[c].align == 0);
+            CHECK(malloc_usable_size(p) >= cases[c].bytes);
+            memset(p, i, cases[c].bytes);
+            free(p);
+        }
+        CHECK_EQ(mem_get_stats().num_mmaps, mmaps);
+        CHECK_EQ(mem_get_stats().num_munmaps, munmaps);
+    }
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 static void test_errno_and_sizes(void)
 {
     errno = 0;
@@ -465,6 +498,7 @@ int main(void)
 {
     test_binding();
     test_aligned_family();
+    test_aligned_reuse();
     test_errno_and_sizes();
     test_unreachable_mapping_not_cached();
     test_large_request_from_heap();

@@ -222,6 +222,9 @@ WORKLOADS = [
     Workload("malloc-1mib", "1 thread: malloc 1 MiB, write a byte per page, read back, free; "
              "50k times",
              "synthetic", "w_bigbuf", 1, "loop", group="memory"),
+    Workload("aligned-1mib", "1 thread: the same with posix_memalign(4096, 1 MiB) (page-aligned "
+             "I/O buffers); 10k times",
+             "synthetic", "w_bigbuf", 1, "aligned", group="memory"),
     Workload("bufpool", "1 thread: ~20 live buffers of 5-25 MB freed and allocated again in random "
              "order, each zero-filled; 1000 times",
              "synthetic", "w_bufpool", group="memory"),

@@ -277,6 +277,18 @@ typedef enum { GROW_FAILED, GROW_IN_PLACE, GROW_NEW_REGION } grow_t;
 // range's first fault a small page (w_shuffle: 2 MiB of 35 were huge).
 static size_t brk_step(void) { return la.thp_bytes ? la.thp_bytes : BRK_INCREMENT; }
 
+// The brk heap grows again within the decay period after a free trimmed
+// it: let its top keep twice that much from now on (LA_TRIM_ADAPT_MAX).
+static void adapt_trim_slack(la_heap_t *h)
+{
+    size_t last = h->trim_last_bytes;
+    if (last == 0 || last > LA_TRIM_ADAPT_MAX || !la_load_relaxed(&la.thresholds_dynamic))
+        return;
+    h->trim_last_bytes = 0;
+    if (os_now_ms() - h->trim_last_ms < la.decay_ms)
+        h->trim_slack = LA_MIN(LA_MAX(h->trim_slack, 2 * last), (size_t)LA_TRIM_ADAPT_MAX);
+}
+
 static grow_t grow_brk(la_heap_t *h, size_t need)
 {
     la_region_t *r = h->brk_region;
@@ -319,6 +331,7 @@ static grow_t grow_brk(la_heap_t *h, size_t need)
     }
     if (la.thp_bytes != 0)
         os_advise_huge(old, inc + pad);
+    adapt_trim_slack(h);
     if (r != NULL && old == r->end) { // aligned, so pad was 0 unless the break raced
         region_extend(h, r, (inc + pad) & ~(size_t)(ALIGNMENT - 1));
         return GROW_IN_PLACE;
@@ -1086,16 +1099,29 @@ static size_t trim_brk(la_heap_t *h);
 // its top to the decay: trimmed at every free beyond the adapted
 // threshold, as glibc trims it, its system time went 0.45 -> 0.73 s (glibc
 // 0.63) and its run became slower than glibc's.
-LA_INLINE bool trim_due(size_t top_bytes)
+// And past h's trim slack, which grows where trims are followed by
+// growth (LA_TRIM_ADAPT_MAX).
+LA_INLINE bool trim_due(const la_heap_t *h, size_t top_bytes)
 {
     return la_load_relaxed(&la.dyn_trim_threshold) == 0 &&
-           top_bytes > la_load_relaxed(&la.trim_threshold) + BRK_INCREMENT; // THP's bigger step: trim_brk
+           top_bytes > la_load_relaxed(&la.trim_threshold) +
+                           LA_MAX((size_t)BRK_INCREMENT, h->trim_slack); // THP's bigger step: trim_brk
+}
+
+// The free's trim, noted for grow_brk (adapt_trim_slack).
+static LA_NOINLINE void trim_at_free(la_heap_t *h)
+{
+    size_t released = trim_brk(h);
+    if (released != 0) {
+        h->trim_last_bytes = released;
+        h->trim_last_ms = os_now_ms();
+    }
 }
 
 static LA_NOINLINE void trim_after_free(la_heap_t *h)
 {
-    if (h->top != NULL && trim_due(blk_size(h->top)))
-        trim_brk(h);
+    if (h->top != NULL && trim_due(h, blk_size(h->top)))
+        trim_at_free(h);
 }
 
 void heap_free(la_heap_t *h, la_block_t *b)
@@ -1108,8 +1134,8 @@ void heap_free(la_heap_t *h, la_block_t *b)
         free_slow(h, b, next, (char *)b, (char *)next);
         return trim_after_free(h);
     }
-    if (LA_UNLIKELY(trim_due(blk_size(h->top))))
-        trim_brk(h);
+    if (LA_UNLIKELY(trim_due(h, blk_size(h->top))))
+        trim_at_free(h);
     heap_tick(h);
 }
 

@@ -486,6 +486,47 @@ static void test_trim_at_free(void)
     la.decay_ms = decay;
 }
 
+// A program that cycles a few hundred KiB through the brk top, each
+// round's frees trimming it and the next round growing it again, keeps it
+// from the second round on: a growth within the decay period after a
+// free's trim lets the top keep twice what that trim gave back
+// (LA_TRIM_ADAPT_MAX), so the later rounds neither call sbrk nor fault the
+// pages in again (two buffers grown by doubling to 64 KiB in turn, 20,000
+// rounds: 320,221 page faults, 251 now).  A trim still gives it all back.
+// After test_trim_at_free, which puts the thresholds back.
+static void test_trim_slack_adapts(void)
+{
+    enum { N = 80, ROUNDS = 5 }; // 80 blocks of 4000 B: past 128 KiB + 64 KiB
+    static char *p[N];
+    la_heap_t *h = &la.heaps[0];
+    size_t decay = la.decay_ms;
+    la.decay_ms = 3600u * 1000u; // nothing goes back on its own meanwhile
+    mem_trim(0);
+    h->trim_slack = 0;
+    h->trim_last_bytes = 0;
+    char *brk_start = sbrk(0);
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < N; i++) {
+            p[i] = mem_malloc(4000);
+            REQUIRE(p[i] != NULL);
+        }
+        char *grown = sbrk(0);
+        for (int i = 0; i < N; i++)
+            mem_free(p[i]);
+        bool went_back = (char *)sbrk(0) < grown;
+        if (r == 0)
+            CHECK(went_back); // the first round's last free trims, as glibc's does
+        else
+            CHECK(!went_back); // the slack holds a round from then on
+    }
+    CHECK(h->trim_slack >= N * 4000 && h->trim_slack <= LA_TRIM_ADAPT_MAX);
+    mem_trim(0);
+    CHECK((char *)sbrk(0) <= brk_start + 2 * BRK_INCREMENT);
+    CHECK_EQ(mem_check_heap(), 0);
+    h->trim_slack = 0;
+    la.decay_ms = decay;
+}
+
 // Growth writes nothing at the heap's new end: the top keeps no footer
 // and the newest region no fence (la_heap_t.top, issue 13), and a top that
 // runs short grows before it is cut (grow_short_top), so its small rest
@@ -544,6 +585,7 @@ int main(void)
     la_ensure_init();
     test_brk_trim();
     test_trim_at_free();
+    test_trim_slack_adapts();
     test_top_out_of_tree(); // early: the tree holds only what it made
     test_purged_spans_reused();
     test_heap_resident_now();

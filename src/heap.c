@@ -49,6 +49,7 @@ static void heap_setup(la_heap_t *h, unsigned index, bool is_brk)
     // The decay counts from now: a new heap has nothing old to give back
     // (from 0, its first clock check purged at once).
     h->purged_ms = os_now_ms();
+    h->trim_slack = BRK_INCREMENT;
 }
 
 void la_init_slow(void)
@@ -1099,13 +1100,12 @@ static size_t trim_brk(la_heap_t *h);
 // its top to the decay: trimmed at every free beyond the adapted
 // threshold, as glibc trims it, its system time went 0.45 -> 0.73 s (glibc
 // 0.63) and its run became slower than glibc's.
-// And past h's trim slack, which grows where trims are followed by
-// growth (LA_TRIM_ADAPT_MAX).
+// Beyond it by h's trim slack: BRK_INCREMENT, more where trims are
+// followed by growth (LA_TRIM_ADAPT_MAX).
 LA_INLINE bool trim_due(const la_heap_t *h, size_t top_bytes)
 {
     return la_load_relaxed(&la.dyn_trim_threshold) == 0 &&
-           top_bytes > la_load_relaxed(&la.trim_threshold) +
-                           LA_MAX((size_t)BRK_INCREMENT, h->trim_slack); // THP's bigger step: trim_brk
+           top_bytes > la_load_relaxed(&la.trim_threshold) + h->trim_slack; // THP's bigger step: trim_brk
 }
 
 // The free's trim, noted for grow_brk (adapt_trim_slack).

@@ -372,8 +372,8 @@ typedef struct la_heap {
     uint32_t ops;                         // heap operations, to pace decay checks
     uint64_t purged_ms;                   // when this heap was last purged
     // The free-time trim (heap.c, trim_due): the top may grow this far
-    // past the trim threshold before a free trims it; what the last such
-    // trim gave back, and when (LA_TRIM_ADAPT_MAX).
+    // past the trim threshold before a free trims it (BRK_INCREMENT, or
+    // more: LA_TRIM_ADAPT_MAX); what the last such trim gave back, and when.
     size_t trim_slack, trim_last_bytes;
     uint64_t trim_last_ms;
     // What its last purge walked (slabs and free blocks: heap_purge), and

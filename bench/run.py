@@ -225,6 +225,9 @@ WORKLOADS = [
     Workload("aligned-1mib", "1 thread: the same with posix_memalign(4096, 1 MiB) (page-aligned "
              "I/O buffers); 10k times",
              "synthetic", "w_bigbuf", 1, "aligned", group="memory"),
+    Workload("turns-64k", "1 thread: two buffers grown by doubling to 64 KiB in turn, then freed; "
+             "20k times",
+             "synthetic", "w_bigbuf", 1, "turns", group="memory"),
     Workload("bufpool", "1 thread: ~20 live buffers of 5-25 MB freed and allocated again in random "
              "order, each zero-filled; 1000 times",
              "synthetic", "w_bufpool", group="memory"),

@@ -8,8 +8,12 @@
  * unmaps or purges such a block on every free pays 256 page faults each
  * time.  "aligned" is "loop" with posix_memalign(4096, 1 MiB): page-aligned
  * I/O buffers (O_DIRECT), whose alignment must not cost a mapping each.
+ * "turns" grows two buffers by doubling to 64 KiB, one step each in turn
+ * (each move lands past the other), then frees both, over and over: a
+ * few hundred KiB through the heap's top a round, which an allocator that
+ * trims the top at every free asks the kernel for, and faults in, again.
  * Wall time is the figure.
- * Usage: w_bigbuf [scale] [threads=1] [grow|loop|aligned]
+ * Usage: w_bigbuf [scale] [threads=1] [grow|loop|aligned|turns]
  */
 #include "wl.h"
 
@@ -19,6 +23,8 @@
 #define LOOP_ROUNDS 50000 // at scale 1
 // glibc maps every aligned buffer (19 s for 50,000): fewer keep the report short.
 #define ALIGNED_ROUNDS 10000
+#define TURNS_MAX_BYTES ((size_t)64 * 1024)
+#define TURNS_ROUNDS 20000 // at scale 1
 
 static uint64_t grow(uint64_t rounds)
 {
@@ -65,9 +71,29 @@ static uint64_t loop(uint64_t rounds, size_t align)
     return sum;
 }
 
+static uint64_t turns(uint64_t rounds)
+{
+    uint64_t sum = 0;
+    for (uint64_t r = 0; r < rounds; r++) {
+        unsigned char *a = NULL, *b = NULL;
+        for (size_t cap = 16; cap <= TURNS_MAX_BYTES; cap *= 2) {
+            a = wl_realloc(a, cap);
+            a[cap - 1] = (unsigned char)r;
+            b = wl_realloc(b, cap + 8);
+            b[cap + 7] = (unsigned char)cap;
+            if (cap > 16) // the step before wrote these: realloc kept them
+                sum += a[cap / 2 - 1] + b[cap / 2 + 7];
+        }
+        sum += a[TURNS_MAX_BYTES - 1] + b[TURNS_MAX_BYTES + 7];
+        free(a);
+        free(b);
+    }
+    return sum;
+}
+
 int main(int argc, char **argv)
 {
-    wl_args_t a = wl_parse(argc, argv, "[scale] [threads=1] [grow|loop|aligned]", 1, "grow");
+    wl_args_t a = wl_parse(argc, argv, "[scale] [threads=1] [grow|loop|aligned|turns]", 1, "grow");
     uint64_t sum;
     if (strcmp(a.mode, "grow") == 0) {
         sum = grow(wl_scaled(GROW_ROUNDS, a.scale));
@@ -75,8 +101,10 @@ int main(int argc, char **argv)
         sum = loop(wl_scaled(LOOP_ROUNDS, a.scale), 0);
     } else if (strcmp(a.mode, "aligned") == 0) {
         sum = loop(wl_scaled(ALIGNED_ROUNDS, a.scale), WL_PAGE_BYTES);
+    } else if (strcmp(a.mode, "turns") == 0) {
+        sum = turns(wl_scaled(TURNS_ROUNDS, a.scale));
     } else {
-        fprintf(stderr, "%s: mode must be grow, loop or aligned\n", argv[0]);
+        fprintf(stderr, "%s: mode must be grow, loop, aligned or turns\n", argv[0]);
         return 2;
     }
     wl_print_checksum(sum);

@@ -175,6 +175,12 @@ WORKLOADS = [
              "synthetic", "w_larson", 8),
     Workload("larson-32t", "larson with 32 threads on the same work",
              "synthetic", "w_larson", 32),
+    Workload("medium-1t", "medium churn, 1 thread (scaling baseline of medium-2t)",
+             "synthetic", "w_medium", 1, baseline=True),
+    Workload("medium-2t", "2 threads each keep 64 blocks of 2..64 KiB, replacing a random one "
+             "per step", "synthetic", "w_medium", 2, scaling_of="medium-1t"),
+    Workload("medium-8t", "medium churn with 8 threads on the same work",
+             "synthetic", "w_medium", 8),
     Workload("xmalloc", "1 producer allocates 16..512 B blocks, 1 consumer frees them, one at a time "
              "through a lock-free ring",
              "synthetic", "w_xmalloc", 2),

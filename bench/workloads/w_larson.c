@@ -10,7 +10,6 @@
  * block held when freed, which does not depend on who freed it.
  * Usage: w_larson [scale] [threads]
  */
-#include <pthread.h>
 
 #include "wl.h"
 
@@ -19,19 +18,13 @@
 #define MIN_BYTES 8
 #define MAX_BYTES 1000
 
-typedef struct {
-    _Alignas(64) int id;
-    uint64_t steps;
-    uint64_t sum;
-} worker_t;
-
 static void *slot[NSLOTS];
 
 // The length travels in the block itself (its first 4 bytes), so a slot
 // holds just the pointer and one exchange hands over both.
 static void *worker(void *arg)
 {
-    worker_t *w = arg;
+    wl_worker_t *w = arg;
     wl_rng_t rng = wl_rng(100 + (uint64_t)w->id);
     uint64_t sum = 0;
     for (uint64_t k = 0; k < w->steps; k++) {
@@ -58,24 +51,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     wl_args_t a = wl_parse(argc, argv, "[scale] [threads]", 2, NULL);
-    uint64_t total = wl_scaled(TOTAL_STEPS, a.scale);
-    worker_t *w = calloc((size_t)a.threads, sizeof *w);
-    pthread_t *tid = calloc((size_t)a.threads, sizeof *tid);
-    if (w == NULL || tid == NULL)
-        abort();
-    double t0 = wl_now_s();
-    for (int t = 0; t < a.threads; t++) {
-        w[t].id = t;
-        w[t].steps = total / (uint64_t)a.threads;
-        if (pthread_create(&tid[t], NULL, worker, &w[t]) != 0)
-            abort();
-    }
-    uint64_t sum = 0;
-    for (int t = 0; t < a.threads; t++) {
-        pthread_join(tid[t], NULL);
-        sum += w[t].sum;
-    }
-    wl_print_elapsed(wl_now_s() - t0);
+    uint64_t sum = wl_run_workers(a.threads, wl_scaled(TOTAL_STEPS, a.scale), worker);
     for (size_t i = 0; i < NSLOTS; i++) {
         unsigned char *old = slot[i];
         if (old != NULL) {
@@ -85,8 +61,6 @@ int main(int argc, char **argv)
             free(old);
         }
     }
-    free(w);
-    free(tid);
     wl_print_checksum(sum);
     return 0;
 }

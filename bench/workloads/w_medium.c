@@ -10,8 +10,6 @@
  * its thread cache cannot serve.
  * Usage: w_medium [scale] [threads]
  */
-#include <pthread.h>
-
 #include "wl.h"
 
 #define LIVE 64 // blocks per thread
@@ -19,15 +17,9 @@
 #define MAX_BYTES (64 * 1024)
 #define TOTAL_STEPS 4000000
 
-typedef struct {
-    _Alignas(64) int id;
-    uint64_t steps;
-    uint64_t sum;
-} worker_t;
-
 static void *worker(void *arg)
 {
-    worker_t *w = arg;
+    wl_worker_t *w = arg;
     wl_rng_t rng = wl_rng(200 + (uint64_t)w->id);
     unsigned char *live[LIVE] = {0};
     size_t len[LIVE] = {0};
@@ -56,26 +48,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     wl_args_t a = wl_parse(argc, argv, "[scale] [threads]", 1, NULL);
-    uint64_t total = wl_scaled(TOTAL_STEPS, a.scale);
-    worker_t *w = calloc((size_t)a.threads, sizeof *w);
-    pthread_t *tid = calloc((size_t)a.threads, sizeof *tid);
-    if (w == NULL || tid == NULL)
-        abort();
-    double t0 = wl_now_s();
-    for (int t = 0; t < a.threads; t++) {
-        w[t].id = t;
-        w[t].steps = total / (uint64_t)a.threads;
-        if (pthread_create(&tid[t], NULL, worker, &w[t]) != 0)
-            abort();
-    }
-    uint64_t sum = 0;
-    for (int t = 0; t < a.threads; t++) {
-        pthread_join(tid[t], NULL);
-        sum += w[t].sum;
-    }
-    wl_print_elapsed(wl_now_s() - t0);
-    free(w);
-    free(tid);
+    uint64_t sum = wl_run_workers(a.threads, wl_scaled(TOTAL_STEPS, a.scale), worker);
     wl_print_checksum(sum);
     return 0;
 }

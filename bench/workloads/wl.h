@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +117,40 @@ static inline double wl_now_s(void)
 static inline void wl_print_elapsed(double seconds)
 {
     printf("elapsed_s %.6f\n", seconds);
+}
+
+/* ---- worker threads ----------------------------------------------------- */
+
+// A worker of wl_run_workers: its index, its share of the steps and the
+// sum it leaves for the checksum, on cache lines of its own.
+typedef struct {
+    _Alignas(64) int id;
+    uint64_t steps;
+    uint64_t sum;
+} wl_worker_t;
+
+// Runs fn on `threads` threads (at most 256, as wl_parse allows), each
+// handed its wl_worker_t with total / threads steps; waits for them,
+// prints the parallel phase's time (the scaling ratio's figure) and
+// returns the sum of their sums.  Static tables: no malloc of its own.
+static inline uint64_t wl_run_workers(int threads, uint64_t total, void *(*fn)(void *))
+{
+    static wl_worker_t w[256];
+    static pthread_t tid[256];
+    double t0 = wl_now_s();
+    for (int t = 0; t < threads; t++) {
+        w[t].id = t;
+        w[t].steps = total / (uint64_t)threads;
+        if (pthread_create(&tid[t], NULL, fn, &w[t]) != 0)
+            abort();
+    }
+    uint64_t sum = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tid[t], NULL);
+        sum += w[t].sum;
+    }
+    wl_print_elapsed(wl_now_s() - t0);
+    return sum;
 }
 
 // For the workloads that wait out an allocator's decay period; restarts

@@ -288,11 +288,68 @@ static bool frees_for_others(la_tcache_t *tc, la_tbin_t *bin)
 static bool cache_alone(void) { return la_load_relaxed(&la.tc_created) <= 1; }
 
 // What a cache's medium bins may hold, for a bin of `block`-byte blocks.
-static size_t medium_budget(size_t block)
+static size_t medium_budget(la_tcache_t *tc, size_t block)
 {
-    if (cache_alone())
+    if (cache_alone() || tc->medium_hot)
         return LA_TC_MEDIUM_SOLO_BYTES;
     return block <= LA_TC_MEDIUM_SHARED_MAX_BYTES ? LA_TC_MEDIUM_TOTAL_BYTES : 0;
+}
+
+// Every allocation the thread's cache served or sent on: its slab bins'
+// pops and its medium blocks.
+static uint64_t thread_allocs(la_tcache_t *tc)
+{
+    uint64_t n = tc->nalloc;
+    for (size_t i = 0; i < LA_TC_SMALL_BINS; i++)
+        n += tc->bins[i].pops;
+    return n;
+}
+
+// A medium request that the bins could not serve went to the heap
+// (count_miss), or a block of the thread's heap that they could not take
+// (count_trip).  In a threaded process, where each cache's medium bins
+// hold LA_TC_MEDIUM_TOTAL_BYTES of blocks up to
+// LA_TC_MEDIUM_SHARED_MAX_BYTES, a thread that churns medium blocks gets
+// the budget of a thread alone (issue 13: each such trip a best fit, a
+// split or a coalesce under the heap's lock, some 500 instructions;
+// w_medium's threads took one on half their requests).  Churns: over the
+// last LA_TC_HOT_TRIPS of its frees that went to the heap, in
+// LA_TC_HOT_MS at most, a quarter as many of its requests went there too,
+// and they made at least one in LA_TC_HOT_SHARE of all its allocations.
+// A thread that frees what another allocated misses on no request (w_churn's
+// consumers, whose blocks may be of their own heap when threads share
+// one); one whose medium trips are few among many small blocks (w_churn's
+// I/O buffers, 2% of its requests) would save little.
+static void count_miss(la_tcache_t *tc) { tc->medium_misses++; }
+
+static void count_trip(la_tcache_t *tc)
+{
+    if (++tc->medium_trips % LA_TC_HOT_TRIPS != 0 || tc->medium_hot || cache_alone())
+        return;
+    uint64_t now = os_now_ms(), allocs = thread_allocs(tc);
+    uint64_t misses = tc->medium_misses - tc->medium_misses_seen;
+    if (now - tc->medium_trips_ms < LA_TC_HOT_MS && misses >= LA_TC_HOT_TRIPS / 4 &&
+        misses * LA_TC_HOT_SHARE >= allocs - tc->medium_allocs_seen)
+        tc->medium_hot = 1;
+    tc->medium_trips_ms = now;
+    tc->medium_misses_seen = tc->medium_misses;
+    tc->medium_allocs_seen = allocs;
+}
+
+// Memory is being given back and the cache was emptied: a hot cache's
+// medium bins start again from nothing (capacity 0, as at creation) within
+// the shared budget, until the thread proves hot again.
+static void cool_down(la_tcache_t *tc)
+{
+    if (!tc->medium_hot)
+        return;
+    tc->medium_hot = 0;
+    for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++) {
+        la_store_relaxed(&tc->bins[i].cap, (uint16_t)0);
+        la_store_relaxed(&tc->bins[i].room, (int32_t)0);
+        tc->ran_dry[i] = 0;
+    }
+    tc->medium_cap_bytes = 0;
 }
 
 // A full bin: double its capacity if it ran dry since it last overflowed
@@ -322,7 +379,7 @@ static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
     size_t grown = LA_MIN(LA_MAX(cap * 2, (size_t)1), bin_count_for(tc, bin, most));
     bool medium = bin_is_medium(tc, bin);
     size_t *used = medium ? &tc->medium_cap_bytes : &tc->cap_bytes;
-    size_t budget = medium ? medium_budget(block) : LA_TC_TOTAL_BYTES;
+    size_t budget = medium ? medium_budget(tc, block) : LA_TC_TOTAL_BYTES;
     if (!la.options.tcache || grown <= cap || *used + (grown - cap) * block > budget)
         return false;
     la_store_relaxed(&bin->cap, (uint16_t)grown);
@@ -818,6 +875,7 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
         return;
     la_heap_t *h = tc->heap;
     la_block_t *got[LA_TC_BATCH_MAX];
+    count_miss(tc);
     lock_acquire(&h->lock);
     size_t n = heap_alloc_batch(h, block, want, got);
     // Pushed last to first, so that the first carved is used first.
@@ -847,6 +905,7 @@ static LA_NOINLINE la_tcache_t *current_cache_slow(la_tcache_t *tc, unsigned epo
     if (tc->kind == LA_TC_LIVE && tc->epoch != epoch) {
         tc->epoch = epoch;
         flush_all(tc);
+        cool_down(tc);
         // The decay purge of empty slabs: those the flush emptied went
         // back to the heap already; the one kept per class goes too.
         lock_acquire(&tc->heap->lock);
@@ -933,8 +992,10 @@ LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
     // to size, it would go one class down to a bin that never ran dry,
     // and such requests would never be cached.)
     size_t usable = req;
-    if (bin_is_medium(tc, bin))
+    if (bin_is_medium(tc, bin)) {
         usable = bin_block_bytes(tc, bin) - LA_HEADER_BYTES;
+        count_miss(tc);
+    }
     return la_alloc_direct(tc->heap, req, usable, false);
 }
 
@@ -967,8 +1028,10 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
     // A bin that may never hold a block (no budget for its class: above
     // what the caches of a threaded process cache): the heap at once, as
     // tcache_malloc_slow sends what is above every bin.
-    if (bin->cap == 0 && medium_budget(bin_block_bytes(tc, bin)) == 0)
+    if (bin->cap == 0 && medium_budget(tc, bin_block_bytes(tc, bin)) == 0) {
+        count_miss(tc);
         return la_malloc_big(tc->heap, req);
+    }
     return malloc_from(tc, bin, req);
 }
 
@@ -1166,8 +1229,11 @@ static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool 
         push(tc, b, bin);
     else if (bin != NULL && la.options.tcache && !local)
         push_remote_block(tc, b);
-    else
+    else {
+        if (bin != NULL)
+            count_trip(tc);
         la_free_block(b);
+    }
     background_poke();
 }
 

@@ -88,6 +88,9 @@ typedef struct la_tcache {
     // cache is made), 0 in the placeholders: the medium bins' hit paths
     // (tcache.c) test this one byte where they tested kind and la.debug.
     uint8_t medium_hits;
+    // 1 while the thread churns medium blocks (tcache.c, count_trip):
+    // its medium bins grow within LA_TC_MEDIUM_SOLO_BYTES.
+    uint8_t medium_hot;
     // Counters, written only by the owning thread: medium blocks and
     // resizes (slots count in their bins).  nalloc counts medium blocks
     // handed out; a resize counts in nresize (one free and one allocation:
@@ -97,6 +100,11 @@ typedef struct la_tcache {
     size_t refilled, flushed;    // blocks that entered / left the bins in batches
     size_t cap_bytes;            // what the slab bins grew: sum of (cap - starting cap) * block size
     size_t medium_cap_bytes;     // the same for the medium bins (which start at 0)
+    // Medium frees and requests that went to the heap (tcache.c,
+    // count_trip); the clock, those requests and all allocations at the
+    // last multiple of LA_TC_HOT_TRIPS such frees.
+    uint64_t medium_trips, medium_misses;
+    uint64_t medium_trips_ms, medium_misses_seen, medium_allocs_seen;
     uint8_t ran_dry[LA_TC_BINS]; // the bin was refilled since it last overflowed
     uint64_t pops_seen[LA_TC_SMALL_BINS]; // a slab bin's pops when it last overflowed
     // Cold fields: the slow path's.

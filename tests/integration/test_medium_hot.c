@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The hot medium budget (tcache.c count_trip, issue 13).  In a process
+ * with threads, a cache's medium bins hold LA_TC_MEDIUM_TOTAL_BYTES of
+ * blocks up to LA_TC_MEDIUM_SHARED_MAX_BYTES; a thread that churns medium
+ * blocks (its own requests and frees keep going to the heap) gets the
+ * budget of a thread alone, blocks to LA_TC_MEDIUM_MAX_BYTES, until memory
+ * is next given back.  Checked here:
+ *  - a thread that keeps 64 blocks of 2..64 KiB and replaces a random one
+ *    per step turns hot, and then caches blocks above the shared bound
+ *    (a bin of such a class has capacity), which no cold cache of a
+ *    threaded process does;
+ *  - after mem_trim(), its next call empties the cache and cools it: no
+ *    medium bin has capacity left, and the budget is the shared one again;
+ *  - a producer that allocates medium blocks and a consumer that frees
+ *    them, both of the one heap (ALLOCATOR_HEAPS=1, set by ctest), stay
+ *    cold: the consumer's frees go to the heap as a churner's do, but it
+ *    requests nothing, and the producer frees nothing.
+ * Run with the mem_*_ts functions (the exported family's path).
+ */
+#include <pthread.h>
+
+#include "allocator.h"
+#include "internal.h"
+#include "tcache.h"
+#include "../testhelper.h"
+
+#define LIVE 64
+#define MIN_BYTES 2048
+#define MAX_BYTES (64 * 1024)
+#define MAX_STEPS 4000000 // a cap: the churner turns hot within a few thousand
+
+static size_t pick(uint64_t r)
+{
+    return MIN_BYTES + (size_t)(r % (MAX_BYTES - MIN_BYTES + 1));
+}
+
+// Whether any medium bin of a class above the shared bound has capacity:
+// the last doubling's bins, whose classes are above half of
+// LA_TC_MEDIUM_MAX_BYTES.
+_Static_assert(LA_TC_MEDIUM_SHARED_MAX_BYTES == LA_TC_MEDIUM_MAX_BYTES / 2,
+               "the last doubling's classes are those above the shared bound");
+static bool caches_above_shared(la_tcache_t *tc)
+{
+    for (size_t i = LA_TC_BINS - LA_TC_MEDIUM_PER_DOUBLING; i < LA_TC_BINS; i++)
+        if (tc->bins[i].cap > 0)
+            return true;
+    return false;
+}
+
+typedef struct {
+    bool hot, above_shared, cooled, above_shared_after;
+    size_t cap_bytes_after;
+} churn_result_t;
+
+static void *churner(void *arg)
+{
+    churn_result_t *r = arg;
+    static char *live[LIVE];
+    uint64_t s = 88172645463325252ull;
+    la_tcache_t *tc = NULL;
+    for (uint64_t k = 0; k < MAX_STEPS; k++) {
+        uint64_t x = rng_next(&s);
+        size_t i = (size_t)(x % LIVE);
+        mem_free_ts(live[i]);
+        live[i] = mem_malloc_ts(pick(x >> 8));
+        REQUIRE(live[i] != NULL);
+        live[i][0] = (char)k;
+        tc = la_tc;
+        if (tc->medium_hot && k % 4096 == 0)
+            break;
+    }
+    r->hot = tc->medium_hot;
+    r->above_shared = caches_above_shared(tc);
+    for (size_t i = 0; i < LIVE; i++) {
+        mem_free_ts(live[i]);
+        live[i] = NULL;
+    }
+    // Memory given back: the next call empties the cache and cools it.
+    mem_trim(0);
+    void *q = mem_malloc_ts(3000);
+    r->cooled = !la_tc->medium_hot;
+    r->cap_bytes_after = la_tc->medium_cap_bytes;
+    r->above_shared_after = caches_above_shared(la_tc);
+    mem_free_ts(q);
+    return NULL;
+}
+
+/* ---- a producer and a consumer of medium blocks -------------------------- */
+
+#define HANDOFFS 400000
+#define RING 256
+
+static char *ring[RING];
+static unsigned ring_head, ring_tail; // written by the producer / the consumer
+static bool producer_hot, consumer_hot;
+
+static void *producer(void *arg)
+{
+    (void)arg;
+    uint64_t s = 2463534242ull;
+    for (unsigned n = 0; n < HANDOFFS; n++) {
+        char *p = mem_malloc_ts(pick(rng_next(&s)));
+        REQUIRE(p != NULL);
+        p[0] = 1;
+        while (n - __atomic_load_n(&ring_tail, __ATOMIC_ACQUIRE) >= RING)
+            ; // full: the consumer frees
+        ring[n % RING] = p;
+        __atomic_store_n(&ring_head, n + 1, __ATOMIC_RELEASE);
+    }
+    producer_hot = la_tc->medium_hot;
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    (void)arg;
+    mem_free_ts(mem_malloc_ts(1)); // its cache, before the first free
+    for (unsigned n = 0; n < HANDOFFS; n++) {
+        while (__atomic_load_n(&ring_head, __ATOMIC_ACQUIRE) == n)
+            ; // empty: the producer allocates
+        char *p = ring[n % RING];
+        CHECK_EQ(p[0], 1);
+        mem_free_ts(p);
+        __atomic_store_n(&ring_tail, n + 1, __ATOMIC_RELEASE);
+    }
+    consumer_hot = la_tc->medium_hot;
+    return NULL;
+}
+
+int main(void)
+{
+    mem_free_ts(mem_malloc_ts(1)); // the main thread's cache: a threaded process
+    churn_result_t r = {0};
+    pthread_t t, u;
+    REQUIRE(pthread_create(&t, NULL, churner, &r) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
+    CHECK(r.hot);
+    CHECK(r.above_shared);
+    CHECK(r.cooled);
+    CHECK_EQ(r.cap_bytes_after, 0);
+    CHECK(!r.above_shared_after);
+
+    REQUIRE(pthread_create(&t, NULL, producer, NULL) == 0);
+    REQUIRE(pthread_create(&u, NULL, consumer, NULL) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
+    REQUIRE(pthread_join(u, NULL) == 0);
+    CHECK(!producer_hot);
+    CHECK(!consumer_hot);
+    CHECK_EQ(mem_check_heap(), 0);
+    return test_report("test_medium_hot");
+}

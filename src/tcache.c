@@ -290,7 +290,9 @@ static bool cache_alone(void) { return la_load_relaxed(&la.tc_created) <= 1; }
 // What a cache's medium bins may hold, for a bin of `block`-byte blocks.
 static size_t medium_budget(la_tcache_t *tc, size_t block)
 {
-    if (cache_alone() || tc->medium_hot)
+    if (tc->medium_hot)
+        return LA_TC_MEDIUM_HOT_BYTES;
+    if (cache_alone())
         return LA_TC_MEDIUM_SOLO_BYTES;
     return block <= LA_TC_MEDIUM_SHARED_MAX_BYTES ? LA_TC_MEDIUM_TOTAL_BYTES : 0;
 }
@@ -310,7 +312,7 @@ static uint64_t thread_allocs(la_tcache_t *tc)
 // (count_trip).  In a threaded process, where each cache's medium bins
 // hold LA_TC_MEDIUM_TOTAL_BYTES of blocks up to
 // LA_TC_MEDIUM_SHARED_MAX_BYTES, a thread that churns medium blocks gets
-// the budget of a thread alone (issue 13: each such trip a best fit, a
+// LA_TC_MEDIUM_HOT_BYTES, every class (issue 13: each such trip a best fit, a
 // split or a coalesce under the heap's lock, some 500 instructions;
 // w_medium's threads took one on half their requests).  Churns: over the
 // last LA_TC_HOT_TRIPS of its frees that went to the heap, in

@@ -3,8 +3,8 @@
  * The hot medium budget (tcache.c count_trip, issue 13).  In a process
  * with threads, a cache's medium bins hold LA_TC_MEDIUM_TOTAL_BYTES of
  * blocks up to LA_TC_MEDIUM_SHARED_MAX_BYTES; a thread that churns medium
- * blocks (its own requests and frees keep going to the heap) gets the
- * budget of a thread alone, blocks to LA_TC_MEDIUM_MAX_BYTES, until memory
+ * blocks (its own requests and frees keep going to the heap) gets
+ * LA_TC_MEDIUM_HOT_BYTES, blocks to LA_TC_MEDIUM_MAX_BYTES, until memory
  * is next given back.  Checked here:
  *  - a thread that keeps 64 blocks of 2..64 KiB and replaces a random one
  *    per step turns hot, and then caches blocks above the shared bound

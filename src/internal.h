@@ -543,7 +543,9 @@ typedef struct {
     size_t num_purges;               // madvise, trim and unmap calls (atomic)
     size_t released_bytes;           // bytes given back to the kernel (atomic)
 
-    uint32_t num_heaps;              // heaps[0 .. num_heaps) are set up
+    // A line away from the purge counters above (atomic adds at every
+    // madvise): the medium free hit path reads num_heaps.
+    _Alignas(64) uint32_t num_heaps; // heaps[0 .. num_heaps) are set up
     uint32_t heap_target;            // heaps that threads are spread over
     la_lock_t heaps_lock;            // creating heaps
 
@@ -583,9 +585,12 @@ typedef struct {
     // layer knows no slab function by name.
     size_t (*purge_above)(struct la_heap *h, bool all);
 
-    int64_t usage;                   // live requested bytes, as published (atomic)
+    // Written by every thread's publish (atomic adds), so on a cache line
+    // of their own: beside slot_key, which every cache's pop and push
+    // loads, each publish made the other threads' next link a miss.
+    _Alignas(64) int64_t usage;      // live requested bytes, as published (atomic)
     size_t peak;                     // highest usage seen (atomic)
-    la_lock_t stats_lock;            // reset_base
+    _Alignas(64) la_lock_t stats_lock; // reset_base
     mem_stats_t reset_base;          // counters at the last mem_reset
 
     // The heap profiler (prof.c).  prof_on: it is on (statistics, dumps);

@@ -44,6 +44,11 @@ ALIGNMENT = 16
 MIN_BLOCK_SIZE = 32
 LA_TC_MAX_BYTES = 2048  # LA_SLAB_MAX_BYTES
 LA_TC_MEDIUM_PER_DOUBLING = 16
+# What a cache's medium bins may hold (src/tcache.c medium_budget): a
+# threaded process's cache, its only thread's, a hot thread's.
+LA_TC_MEDIUM_TOTAL_BYTES = 524288  # 512 KiB
+LA_TC_MEDIUM_SOLO_BYTES = 2097152  # 2 MiB
+LA_TC_MEDIUM_HOT_BYTES = 4194304  # 4 MiB
 # src/config.h: slabs (SLAB_SIZES mirrors src/sizeclass_table.inc).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48
@@ -1316,6 +1321,23 @@ def heap_resident_bytes(st, i):
     return total
 
 
+def medium_budget_label(st, v):
+    """What the cache's medium bins may hold (medium_budget() of
+    src/tcache.c): 'hot' for a thread that churns medium blocks."""
+    try:
+        hot = int(v["medium_hot"]) != 0
+    except gdb.error:  # a library from before the hot budget
+        hot = False
+    if hot:
+        budget = LA_TC_MEDIUM_HOT_BYTES
+    elif int(st.la["tc_created"]) <= 1:
+        budget = LA_TC_MEDIUM_SOLO_BYTES
+    else:
+        budget = LA_TC_MEDIUM_TOTAL_BYTES
+    return "medium bins %d of %d KiB%s" % (int(v["medium_cap_bytes"]) // 1024, budget // 1024,
+                                         ", hot" if hot else "")
+
+
 def bins_report(st):
     lay = st.layout
     out = []
@@ -1354,7 +1376,8 @@ def bins_report(st):
         v = tc.dereference()
         who = owners.get(int(tc), "thread unknown")
         heap = (int(v["heap"]) - int(st.la["heaps"][0].address)) // st.la["heaps"][0].type.sizeof
-        out.append("thread cache %#x (%s, heap %d)" % (int(tc), who, heap))
+        out.append("thread cache %#x (%s, heap %d, %s)" % (int(tc), who, heap,
+                                                          medium_budget_label(st, v)))
         empty = True
         for n in range(lay.tc_bins):
             head, room, cap = st.tc_bin(int(tc), n)

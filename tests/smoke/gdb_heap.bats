@@ -145,10 +145,11 @@ GDB
     [ "$(value errors)" = 0 ] || fail_with "\$heap_check_errors is not 0"
 
     # heap bins: the freed 80000-byte block in the last class's tree; the
-    # 40-byte block freed into the thread cache's bin of 48-byte slots.
+    # 40-byte block freed into the thread cache's bin of 48-byte slots;
+    # the medium bins' budget of a program's only thread (2 MiB), not hot.
     expect_line bins '^heap 0: '
     expect_line bins '^  class +[0-9]+ +>[0-9]+ +tree +[1-9][0-9]* blocks +[0-9]+ bytes$'
-    expect_line bins '^thread cache 0x[0-9a-f]+ \(thread 1 '
+    expect_line bins '^thread cache 0x[0-9a-f]+ \(thread 1 \(LWP [0-9]+\), heap 0, medium bins [0-9]+ of 2048 KiB\)$'
     expect_line bins '^  bin +2 slot=48 +cached +[1-9][0-9]* of +[0-9]+ +list [1-9]'
 
     # heap block: a live block, its payload start and 100 bytes in.

@@ -126,6 +126,9 @@ int main(int argc, char **argv)
     check_value("MIN_BLOCK_SIZE", MIN_BLOCK_SIZE);
     check_value("LA_TC_MAX_BYTES", LA_TC_MAX_BYTES);
     check_value("LA_TC_MEDIUM_PER_DOUBLING", LA_TC_MEDIUM_PER_DOUBLING);
+    check_value("LA_TC_MEDIUM_TOTAL_BYTES", LA_TC_MEDIUM_TOTAL_BYTES);
+    check_value("LA_TC_MEDIUM_SOLO_BYTES", LA_TC_MEDIUM_SOLO_BYTES);
+    check_value("LA_TC_MEDIUM_HOT_BYTES", LA_TC_MEDIUM_HOT_BYTES);
     check_value("LA_SLAB_SHIFT", LA_SLAB_SHIFT);
     check_value("LA_SLAB_ADDR_BITS", LA_SLAB_ADDR_BITS);
     check_value("LA_TC_LIVE", LA_TC_LIVE);

@@ -303,15 +303,16 @@
 // peaked at 107.0 MB (glibc x 1.05 = 106.5).  Bytes.
 #define LA_TC_MEDIUM_SOLO_BYTES (2048 * 1024)
 // A thread of a threaded process that churns medium blocks earns a
-// budget of LA_TC_MEDIUM_HOT_BYTES (tcache.c, count_trip): once
-// LA_TC_HOT_TRIPS of its medium
-// requests and frees in a row went to the heap, each a best fit, a split
-// and a coalesce under the heap's lock, within LA_TC_HOT_MS.  Its bins
-// shrink back to the shared budget when memory is next given back (the
-// epoch: a purge or a trim).  And only if such requests made at least one
-// in LA_TC_HOT_SHARE of its allocations: w_churn's threads allocate and
-// free 8-16 KiB buffers among many small blocks (2% of their requests),
-// and a bigger budget bought them 0-5% of time for 30-50% more peak RSS.
+// budget of LA_TC_MEDIUM_HOT_BYTES, every class (tcache.c, count_trip):
+// once LA_TC_HOT_TRIPS of its medium frees went to the heap within
+// LA_TC_HOT_MS (each a coalesce under the heap's lock, as each request
+// its bins miss is a best fit and a split), a quarter as many of its
+// requests went there too, and those requests were at least one in
+// LA_TC_HOT_SHARE of all its allocations.  Its bins shrink back to the
+// shared budget when memory is next given back (the epoch: a purge or a
+// trim).  The share keeps w_churn's threads out: they allocate and free
+// 8-16 KiB buffers among many small blocks (2% of their requests), and
+// a bigger budget bought them 0-5% of time for 30-50% more peak RSS.
 // w_medium 1 T (medians of 5, interleaved, AMD EPYC; wall s / peak RSS):
 //   threads   not hot             hot, 2 MiB          hot, 4 MiB          tcmalloc
 //   1         0.74 s / 5.8 MB     0.22 / 6.6          0.11 / 7.6          0.04 / 10.4
@@ -319,12 +320,12 @@
 //   8         0.49 / 26.4         0.19 / 33.6         0.10 / 37.4         0.05 / 27.6
 // (glibc 1.01 s / 4.1 MB, 0.91 s / 22.9 MB at 8; mimalloc 0.18 / 9.9 and
 // 0.15 / 56.1; at 4 MiB a hot thread misses on 0.6% of its requests.)
-// A process's one thread keeps LA_TC_MEDIUM_SOLO_BYTES: w_pinned's peak
-// has no room for more.
 // w_churn 1 2|4 remote, 1 2 local, w_pipeline, w_larson, w_xmalloc,
 // w_falseshare: time and peak RSS as before within their noise; the
 // programs of the suite (python, sqlite, sort, redis) and the return rows
-// the same.  Trips; milliseconds; a ratio.
+// the same.  A process's one thread keeps LA_TC_MEDIUM_SOLO_BYTES: let it
+// turn hot too, and w_pinned 1 peaked at 107.8 MB rather than 105.8
+// (glibc 101.4, x 1.05 = 106.5).  Bytes; trips; milliseconds; a ratio.
 #define LA_TC_MEDIUM_HOT_BYTES (4096 * 1024)
 #define LA_TC_HOT_TRIPS 1024
 #define LA_TC_HOT_MS 100

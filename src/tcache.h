@@ -89,7 +89,7 @@ typedef struct la_tcache {
     // (tcache.c) test this one byte where they tested kind and la.debug.
     uint8_t medium_hits;
     // 1 while the thread churns medium blocks (tcache.c, count_trip):
-    // its medium bins grow within LA_TC_MEDIUM_SOLO_BYTES.
+    // its medium bins grow within LA_TC_MEDIUM_HOT_BYTES.
     uint8_t medium_hot;
     // Counters, written only by the owning thread: medium blocks and
     // resizes (slots count in their bins).  nalloc counts medium blocks

@@ -320,16 +320,33 @@
 //   8         0.49 / 26.4         0.19 / 33.6         0.10 / 37.4         0.05 / 27.6
 // (glibc 1.01 s / 4.1 MB, 0.91 s / 22.9 MB at 8; mimalloc 0.18 / 9.9 and
 // 0.15 / 56.1; at 4 MiB a hot thread misses on 0.6% of its requests.)
+// At 4 MiB, with bins of four 64 KiB blocks at most (LA_TC_BIN_BYTES_MAX),
+// a hot bin was full on a third of its frees and dry on a quarter of its
+// mallocs: each a mispredicted branch of the hit paths, 1.1 a step
+// (cachegrind --branch-sim=yes, w_medium 0.1 1: 443,710), more of the
+// time than the instructions.  At 8 MiB, with bins to
+// LA_TC_HOT_BIN_BYTES_MAX, 220,446 (cmp of 7 and 5, wall s / peak RSS):
+//   threads   4 MiB, 256 KiB    8 MiB, 1 MiB     tcmalloc
+//   1         0.146 / 7.6 MB    0.085 / 6.1      0.058 / 10.4
+//   2         0.065 / 13.5      0.043 / 9.9      0.022 / 13.2
+//   8         0.077 / 37.2      0.055 / 32.5     0.034 / 27.0
+// The peak falls with the bigger cache: fewer of the blocks go back to
+// the heap, to be coalesced and split again into new holes.  The twelve
+// other rows of w_churn, w_larson, w_xmalloc, w_pipeline, w_falseshare,
+// w_fragment, w_largefree, w_pinned and w_ruby did not move.
 // w_churn 1 2|4 remote, 1 2 local, w_pipeline, w_larson, w_xmalloc,
 // w_falseshare: time and peak RSS as before within their noise; the
 // programs of the suite (python, sqlite, sort, redis) and the return rows
 // the same.  A process's one thread keeps LA_TC_MEDIUM_SOLO_BYTES: let it
 // turn hot too, and w_pinned 1 peaked at 107.8 MB rather than 105.8
 // (glibc 101.4, x 1.05 = 106.5).  Bytes; trips; milliseconds; a ratio.
-#define LA_TC_MEDIUM_HOT_BYTES (4096 * 1024)
+#define LA_TC_MEDIUM_HOT_BYTES (8192 * 1024)
 #define LA_TC_HOT_TRIPS 1024
 #define LA_TC_HOT_MS 100
 #define LA_TC_HOT_SHARE 16
+// A hot cache's medium bin doubles up to this many bytes of blocks, not
+// LA_TC_BIN_BYTES_MAX (4 blocks of 64 KiB).  Bytes.
+#define LA_TC_HOT_BIN_BYTES_MAX (1024 * 1024)
 // A slab bin whose thread frees other heaps' slots and does not allocate
 // its class (a consumer's) grows to this at most, not LA_TC_BIN_BYTES_MAX:
 // what it holds, its slots' owner cannot reuse and carves again (issue

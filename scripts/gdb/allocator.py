@@ -48,7 +48,7 @@ LA_TC_MEDIUM_PER_DOUBLING = 16
 # threaded process's cache, its only thread's, a hot thread's.
 LA_TC_MEDIUM_TOTAL_BYTES = 524288  # 512 KiB
 LA_TC_MEDIUM_SOLO_BYTES = 2097152  # 2 MiB
-LA_TC_MEDIUM_HOT_BYTES = 4194304  # 4 MiB
+LA_TC_MEDIUM_HOT_BYTES = 8388608  # 8 MiB
 # src/config.h: slabs (SLAB_SIZES mirrors src/sizeclass_table.inc).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48

@@ -9,7 +9,8 @@
  *  - a thread that keeps 64 blocks of 2..64 KiB and replaces a random one
  *    per step turns hot, and then caches blocks above the shared bound
  *    (a bin of such a class has capacity), which no cold cache of a
- *    threaded process does;
+ *    threaded process does, and some such bin grows past the most
+ *    LA_TC_BIN_BYTES_MAX lets a cold one hold (LA_TC_HOT_BIN_BYTES_MAX);
  *  - after mem_trim(), its next call empties the cache and cools it: no
  *    medium bin has capacity left, and the budget is the shared one again;
  *  - a producer that allocates medium blocks and a consumer that frees
@@ -32,7 +33,7 @@
 #define MIN_BYTES 2048
 #define MAX_BYTES (64 * 1024)
 #define MAX_STEPS 4000000 // a cap: the churner turns hot within a few thousand
-#define HOT_STEPS 20000   // steps it churns once hot
+#define HOT_STEPS 200000 // steps it churns once hot: its top bins double to 16 within them
 
 static size_t pick(uint64_t r)
 {
@@ -52,8 +53,22 @@ static bool caches_above_shared(la_tcache_t *tc)
     return false;
 }
 
+// Whether a bin of the last doubling (classes above half of
+// LA_TC_MEDIUM_MAX_BYTES) may hold more blocks than LA_TC_BIN_BYTES_MAX
+// lets any cold bin of its class: only a hot cache's bins grow past that.
+#define COLD_MOST_ABOVE_SHARED (LA_TC_BIN_BYTES_MAX / LA_TC_MEDIUM_SHARED_MAX_BYTES)
+_Static_assert(LA_TC_HOT_BIN_BYTES_MAX / LA_TC_MEDIUM_MAX_BYTES > COLD_MOST_ABOVE_SHARED,
+               "a hot bin of the last doubling may grow past a cold one's bound");
+static bool grew_past_cold(la_tcache_t *tc)
+{
+    for (size_t i = LA_TC_BINS - LA_TC_MEDIUM_PER_DOUBLING; i < LA_TC_BINS; i++)
+        if (tc->bins[i].cap > COLD_MOST_ABOVE_SHARED)
+            return true;
+    return false;
+}
+
 typedef struct {
-    bool hot, above_shared, cooled, above_shared_after;
+    bool hot, above_shared, grew, cooled, above_shared_after;
     size_t cap_bytes_after;
     double steps_per_ms; // how fast this machine churned
 } churn_result_t;
@@ -90,6 +105,7 @@ static void *churner(void *arg)
     r->steps_per_ms = (double)k / (now_ms() - start + 1e-3);
     r->hot = tc->medium_hot;
     r->above_shared = caches_above_shared(tc);
+    r->grew = grew_past_cold(tc);
     for (size_t i = 0; i < LIVE; i++) {
         mem_free_ts(live[i]);
         live[i] = NULL;
@@ -163,6 +179,7 @@ int main(void)
     } else {
         CHECK(r.hot);
         CHECK(r.above_shared);
+        CHECK(r.grew);
         CHECK(r.cooled);
         CHECK_EQ(r.cap_bytes_after, 0);
         CHECK(!r.above_shared_after);

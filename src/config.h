@@ -320,6 +320,12 @@
 //   8         0.49 / 26.4         0.19 / 33.6         0.10 / 37.4         0.05 / 27.6
 // (glibc 1.01 s / 4.1 MB, 0.91 s / 22.9 MB at 8; mimalloc 0.18 / 9.9 and
 // 0.15 / 56.1; at 4 MiB a hot thread misses on 0.6% of its requests.)
+// w_churn 1 2|4 remote, 1 2 local, w_pipeline, w_larson, w_xmalloc,
+// w_falseshare: time and peak RSS as before within their noise; the
+// programs of the suite (python, sqlite, sort, redis) and the return rows
+// the same.  A process's one thread keeps LA_TC_MEDIUM_SOLO_BYTES: let it
+// turn hot too, and w_pinned 1 peaked at 107.8 MB rather than 105.8
+// (glibc 101.4, x 1.05 = 106.5).
 // At 4 MiB, with bins of four 64 KiB blocks at most (LA_TC_BIN_BYTES_MAX),
 // a hot bin was full on a third of its frees and dry on a quarter of its
 // mallocs: each a mispredicted branch of the hit paths, 1.1 a step
@@ -334,12 +340,7 @@
 // the heap, to be coalesced and split again into new holes.  The twelve
 // other rows of w_churn, w_larson, w_xmalloc, w_pipeline, w_falseshare,
 // w_fragment, w_largefree, w_pinned and w_ruby did not move.
-// w_churn 1 2|4 remote, 1 2 local, w_pipeline, w_larson, w_xmalloc,
-// w_falseshare: time and peak RSS as before within their noise; the
-// programs of the suite (python, sqlite, sort, redis) and the return rows
-// the same.  A process's one thread keeps LA_TC_MEDIUM_SOLO_BYTES: let it
-// turn hot too, and w_pinned 1 peaked at 107.8 MB rather than 105.8
-// (glibc 101.4, x 1.05 = 106.5).  Bytes; trips; milliseconds; a ratio.
+// Bytes; trips; milliseconds; a ratio.
 #define LA_TC_MEDIUM_HOT_BYTES (8192 * 1024)
 #define LA_TC_HOT_TRIPS 1024
 #define LA_TC_HOT_MS 100

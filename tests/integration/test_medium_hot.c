@@ -40,29 +40,21 @@ static size_t pick(uint64_t r)
     return MIN_BYTES + (size_t)(r % (MAX_BYTES - MIN_BYTES + 1));
 }
 
-// Whether any medium bin of a class above the shared bound has capacity:
-// the last doubling's bins, whose classes are above half of
-// LA_TC_MEDIUM_MAX_BYTES.
+// Whether a bin of the last doubling (classes above half of
+// LA_TC_MEDIUM_MAX_BYTES, the shared bound) may hold more than `most`
+// blocks: with 0, whether the cache caches blocks above the shared bound
+// at all, which no cold cache of a threaded process does; with
+// COLD_MOST_ABOVE_SHARED, more than LA_TC_BIN_BYTES_MAX lets any cold bin
+// of those classes hold, which only a hot cache's bins grow past.
 _Static_assert(LA_TC_MEDIUM_SHARED_MAX_BYTES == LA_TC_MEDIUM_MAX_BYTES / 2,
                "the last doubling's classes are those above the shared bound");
-static bool caches_above_shared(la_tcache_t *tc)
-{
-    for (size_t i = LA_TC_BINS - LA_TC_MEDIUM_PER_DOUBLING; i < LA_TC_BINS; i++)
-        if (tc->bins[i].cap > 0)
-            return true;
-    return false;
-}
-
-// Whether a bin of the last doubling (classes above half of
-// LA_TC_MEDIUM_MAX_BYTES) may hold more blocks than LA_TC_BIN_BYTES_MAX
-// lets any cold bin of its class: only a hot cache's bins grow past that.
 #define COLD_MOST_ABOVE_SHARED (LA_TC_BIN_BYTES_MAX / LA_TC_MEDIUM_SHARED_MAX_BYTES)
 _Static_assert(LA_TC_HOT_BIN_BYTES_MAX / LA_TC_MEDIUM_MAX_BYTES > COLD_MOST_ABOVE_SHARED,
                "a hot bin of the last doubling may grow past a cold one's bound");
-static bool grew_past_cold(la_tcache_t *tc)
+static bool top_bin_holds_over(la_tcache_t *tc, size_t most)
 {
     for (size_t i = LA_TC_BINS - LA_TC_MEDIUM_PER_DOUBLING; i < LA_TC_BINS; i++)
-        if (tc->bins[i].cap > COLD_MOST_ABOVE_SHARED)
+        if (tc->bins[i].cap > most)
             return true;
     return false;
 }
@@ -104,8 +96,8 @@ static void *churner(void *arg)
     }
     r->steps_per_ms = (double)k / (now_ms() - start + 1e-3);
     r->hot = tc->medium_hot;
-    r->above_shared = caches_above_shared(tc);
-    r->grew = grew_past_cold(tc);
+    r->above_shared = top_bin_holds_over(tc, 0);
+    r->grew = top_bin_holds_over(tc, COLD_MOST_ABOVE_SHARED);
     for (size_t i = 0; i < LIVE; i++) {
         mem_free_ts(live[i]);
         live[i] = NULL;
@@ -115,7 +107,7 @@ static void *churner(void *arg)
     void *q = mem_malloc_ts(3000);
     r->cooled = !la_tc->medium_hot;
     r->cap_bytes_after = la_tc->medium_cap_bytes;
-    r->above_shared_after = caches_above_shared(la_tc);
+    r->above_shared_after = top_bin_holds_over(la_tc, 0);
     mem_free_ts(q);
     return NULL;
 }

@@ -93,7 +93,10 @@
 // glibc's largest mmap threshold, whose mappings glibc always unmaps: at
 // 64 MiB, w_realloc's freed 32 MiB array stayed resident under its next
 // round's strings (issue 13: peak RSS 49.2 -> 37.6 MB with heap.c's trim
-// after free, glibc 36.1; the memory group's peaks unchanged).  Bytes.
+// after free, glibc 36.1; the memory group's peaks unchanged).  Once the
+// mmap threshold has followed w_bufpool's frees (la_adapt_thresholds), its
+// buffers are heap blocks and the divisor does not bind there: 4, 8 and
+// 16 give the same peak, 450.7-450.8 MB.  Bytes.
 #define LA_LARGE_CACHE_SLOTS 16
 #define LA_LARGE_CACHE_BYTES (32 * 1024 * 1024)
 #define LA_LARGE_CACHE_LIVE_DIVISOR 4
@@ -448,7 +451,13 @@
 // of every class partly used where heap blocks would have merged, and
 // jemalloc, tcmalloc and mimalloc, all slabs to 16 KiB or more, peak at
 // 124-152 MiB there.  Above 2 KiB that cost passed the 5% over glibc the
-// memory group allows.  Bytes.
+// memory group allows.  Nor are slabs faster for medium blocks by
+// themselves: at 32 KiB (LA_SLAB_SPAN_MAX and MMAP_THRESHOLD 256 KiB, so
+// that the last class has 7 slots), w_medium 0.1 1 ran 67.2 M instructions
+// against 77.2 M, but w_medium 1 1 took 0.093 s against 0.084 (2 threads:
+// 0.051 against 0.040; medians of 7, interleaved): its 2-32 KiB blocks
+// left the medium bins and their hot budget for slab bins, which refill
+// and flush through the bitmaps.  Bytes.
 #define LA_SLAB_MAX_BYTES 2048
 // realloc of a heap block in the exported family: it stays in place while
 // it has less than 1/n of its size to spare, and one that grows gets 1/n of

@@ -93,10 +93,11 @@
 // glibc's largest mmap threshold, whose mappings glibc always unmaps: at
 // 64 MiB, w_realloc's freed 32 MiB array stayed resident under its next
 // round's strings (issue 13: peak RSS 49.2 -> 37.6 MB with heap.c's trim
-// after free, glibc 36.1; the memory group's peaks unchanged).  Once the
-// mmap threshold has followed w_bufpool's frees (la_adapt_thresholds), its
-// buffers are heap blocks and the divisor does not bind there: 4, 8 and
-// 16 give the same peak, 450.7-450.8 MB.  Bytes.
+// after free, glibc 36.1; the memory group's peaks unchanged).  In
+// w_bufpool only the first buffers are mappings: once the mmap threshold
+// has followed its frees (la_adapt_thresholds) they are heap blocks, and
+// the divisor no longer binds there: 4, 8 and 16 give the same peak,
+// 450.7-450.8 MB.  Bytes.
 #define LA_LARGE_CACHE_SLOTS 16
 #define LA_LARGE_CACHE_BYTES (32 * 1024 * 1024)
 #define LA_LARGE_CACHE_LIVE_DIVISOR 4

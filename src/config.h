@@ -417,6 +417,22 @@
 // is left of that row's gap is path length (193 instructions a step,
 // tcmalloc's 140) with these mispredicts (callgrind and cachegrind
 // --cache-sim=yes give ours fewer D1 and L2-sized misses than tcmalloc's).
+// The bins stay small because a spill hides that a bin is full, so it
+// never grows (grow_bin_as grows a bin that overflows after running dry).
+// Sending a bin that ran dry to the growth instead of the spill (one test
+// in the free hit path) took w_medium's mispredicts to 291 K and its time
+// down by a tenth (w_medium 1 1, 15 interleaved: 0.072 -> 0.064 s), but the
+// grown bins hold more where the program does not swing so evenly (7
+// interleaved, peak RSS): w_pinned 1 105.8 -> 106.3 MB (glibc x 1.05 =
+// 106.5), w_ruby 1 10.1 -> 10.5 MB.  Not merged.  Starting every medium
+// bin at 8 blocks, charged to no budget, made w_medium both faster and
+// leaner (1 1: 0.065 s, 4.0 MB; 1 8: 0.045 s, 18.3 MB against 32.5), its
+// blocks recycled whole with no heap trip, but w_pinned peaked at 116.2
+// MB, w_churn 1 4 remote at 27.5 (16.3) and w_pipeline at 7.3-8.2 (its
+// peak spreads over 4.2-6.3 MB from run to run); charging what the medium
+// bins hold (bytes) rather than their capacities gave that gain back
+// (w_medium's untouched block interiors cost no RSS, so bytes held are
+// not pages resident) and still raised w_pinned to 106.5 MB.
 // Classes.
 #define LA_TC_MEDIUM_BORROW 3
 #define LA_TC_MEDIUM_SPILL 3

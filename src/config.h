@@ -421,10 +421,14 @@
 // never grows (grow_bin_as grows a bin that overflows after running dry).
 // Sending a bin that ran dry to the growth instead of the spill (one test
 // in the free hit path) took w_medium's mispredicts to 291 K and its time
-// down by a tenth (w_medium 1 1, 15 interleaved: 0.072 -> 0.064 s), but the
-// grown bins hold more where the program does not swing so evenly (7
-// interleaved, peak RSS): w_pinned 1 105.8 -> 106.3 MB (glibc x 1.05 =
-// 106.5), w_ruby 1 10.1 -> 10.5 MB.  Not merged.  Starting every medium
+// down by a tenth (w_medium 1 1, 15 interleaved: 0.072 -> 0.064 s), but in
+// every cache the grown bins hold more where the program does not swing
+// so evenly (7 interleaved, peak RSS): w_pinned 1 105.8 -> 106.3 MB (glibc
+// x 1.05 = 106.5), w_ruby 1 10.1 -> 10.5 MB.  So only a hot cache's bins
+// do it (tcache_free_unslabbed): w_medium 1 2 0.042 -> 0.038 s, 9.9 -> 9.8
+// MB; 1 8 0.057 -> 0.050 s, 32.0 -> 30.3 MB; w_pinned and w_ruby as before
+// (medians of 9, interleaved); single-threaded programs never turn hot,
+// nor do w_churn's, w_pipeline's and w_larson's threads.  Starting every medium
 // bin at 8 blocks, charged to no budget, made w_medium both faster and
 // leaner (1 1: 0.065 s, 4.0 MB; 1 8: 0.045 s, 18.3 MB against 32.5), its
 // blocks recycled whole with no heap trip, but w_pinned peaked at 116.2

@@ -1329,14 +1329,16 @@ void tcache_free_unslabbed(void *p, size_t delete_size)
                 // there paid for the cache's epoch, a second hash, and
                 // publishing); else free_medium_full grows or flushes.
                 // MEDIUM_NO_BIN's blocks, below the first class, go there
-                // straight: no bin's blocks may be smaller than its class.
-                // So does the block of a hot cache's bin that ran dry since
-                // it last overflowed, to grow there (grow_bin_as): spilled,
-                // it hid that the bin swings, which then never grew
-                // (config.h, LA_TC_MEDIUM_BORROW).
+                // straight (past_bins: always full, no ran_dry entry): no
+                // bin's blocks may be smaller than its class.  So does the
+                // block of a hot cache's bin that ran dry since it last
+                // overflowed, to grow there (grow_bin_as): spilled, it hid
+                // that the bin swings, which then never grew (config.h,
+                // LA_TC_MEDIUM_BORROW).
                 if (LA_UNLIKELY(bin->room <= 0)) {
-                    bool grow = tc->medium_hot & tc->ran_dry[bin - tc->bins];
-                    la_tbin_t *down = bin == tc->past_bins || grow ? NULL : spill_bin(tc, bin);
+                    la_tbin_t *down = NULL;
+                    if (bin != tc->past_bins && !(tc->medium_hot & tc->ran_dry[bin - tc->bins]))
+                        down = spill_bin(tc, bin);
                     if (down == NULL)
                         return free_medium_full(tc, b, bin);
                     bin = down;

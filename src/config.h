@@ -439,13 +439,15 @@
 // do it (tcache_free_unslabbed): w_medium 1 2 0.042 -> 0.038 s, 9.9 -> 9.8
 // MB; 1 8 0.057 -> 0.050 s, 32.0 -> 30.3 MB; w_pinned and w_ruby as before
 // (medians of 9, interleaved); single-threaded programs never turn hot,
-// nor do w_churn's, w_pipeline's and w_larson's threads.  Starting every medium
-// bin at 8 blocks, charged to no budget, made w_medium both faster and
-// leaner (1 1: 0.065 s, 4.0 MB; 1 8: 0.045 s, 18.3 MB against 32.5), its
-// blocks recycled whole with no heap trip, but w_pinned peaked at 116.2
-// MB, w_churn 1 4 remote at 27.5 (16.3) and w_pipeline at 7.3-8.2 (its
-// peak spreads over 4.2-6.3 MB from run to run); charging what the medium
-// bins hold (bytes) rather than their capacities gave that gain back
+// nor do w_churn's, w_pipeline's and w_larson's threads.  (Such a bin
+// that may not grow, at LA_TC_HOT_BIN_BYTES_MAX or the budget, sends the
+// block to the heap, not to a class below.)  Starting every medium bin at
+// 8 blocks, charged to no budget, made w_medium both faster and leaner
+// (1 1: 0.065 s, 4.0 MB; 1 8: 0.045 s, 18.3 MB against 32.5), its blocks
+// recycled whole with no heap trip, but w_pinned peaked at 116.2 MB,
+// w_churn 1 4 remote at 27.5 (16.3) and w_pipeline at 7.3-8.2 (its peak
+// spreads over 4.2-6.3 MB from run to run); charging what the medium bins
+// hold (bytes) rather than their capacities gave that gain back
 // (w_medium's untouched block interiors cost no RSS, so bytes held are
 // not pages resident) and still raised w_pinned to 106.5 MB.
 // Classes.

@@ -879,7 +879,10 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
         return;
     // Half the bin: its capacity grows only when the bin proves it swings
     // between empty and full, so a bin used now and then prefetches little.
+    // A hot cache's bins all swing: they take a block at a time (config.h).
     size_t want = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
+    if (tc->medium_hot)
+        want = LA_MIN(want, (size_t)LA_TC_HOT_REFILL);
     want = LA_MIN(want, (size_t)bin->room);
     if (want == 0)
         return;

@@ -11,6 +11,10 @@
  *    (a bin of such a class has capacity), which no cold cache of a
  *    threaded process does, and some such bin grows past the most
  *    LA_TC_BIN_BYTES_MAX lets a cold one hold (LA_TC_HOT_BIN_BYTES_MAX);
+ *  - while hot, an empty bin takes one block from the heap at a time
+ *    (LA_TC_HOT_REFILL), where a cold one takes half its capacity: the
+ *    requests that empty the biggest bin of the last doubling, and the
+ *    bins above it that it borrows from, see refills of one block only;
  *  - after mem_trim(), its next call empties the cache and cools it: no
  *    medium bin has capacity left, and the budget is the shared one again;
  *  - a producer that allocates medium blocks and a consumer that frees
@@ -62,6 +66,8 @@ static bool top_bin_holds_over(la_tcache_t *tc, size_t most)
 typedef struct {
     bool hot, above_shared, grew, cooled, above_shared_after;
     size_t cap_bytes_after;
+    size_t top_cap;              // the capacity of the bin the refills were seen in
+    size_t refills, refill_most; // refills while hot, and the most blocks one brought
     double steps_per_ms; // how fast this machine churned
 } churn_result_t;
 
@@ -70,6 +76,38 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+// Requests of the class of the last doubling's biggest bin, enough to
+// empty it and the bins above it that an empty bin borrows from (their
+// capacities are at most LA_TC_HOT_BIN_BYTES_MAX / the class), each
+// refill's size read from the cache's count of refilled blocks.
+#define TAKE ((LA_TC_MEDIUM_BORROW + 2) * (LA_TC_HOT_BIN_BYTES_MAX / LA_TC_MEDIUM_SHARED_MAX_BYTES))
+static void refill_one_at_a_time(la_tcache_t *tc, churn_result_t *r)
+{
+    size_t top = LA_TC_BINS - LA_TC_MEDIUM_PER_DOUBLING;
+    for (size_t i = top; i < LA_TC_BINS; i++)
+        if (tc->bins[i].cap > tc->bins[top].cap)
+            top = i;
+    r->top_cap = tc->bins[top].cap;
+    // Its class's bytes, as tcache.c's medium_class_bytes counts them.
+    size_t m = top - LA_TC_SMALL_BINS;
+    size_t base = (size_t)LA_TC_MAX_BYTES << (m / LA_TC_MEDIUM_PER_DOUBLING);
+    size_t bytes = base + base / LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1);
+    static char *taken[TAKE];
+    for (size_t n = 0; n < TAKE; n++) {
+        size_t before = tc->refilled;
+        taken[n] = mem_malloc_ts(bytes);
+        REQUIRE(taken[n] != NULL);
+        size_t got = tc->refilled - before;
+        // A purge meanwhile (the decay) would cool the cache: not counted.
+        if (got > 0 && tc->medium_hot) {
+            r->refills++;
+            r->refill_most = LA_MAX(r->refill_most, got);
+        }
+    }
+    for (size_t n = 0; n < TAKE; n++)
+        mem_free_ts(taken[n]);
 }
 
 static void *churner(void *arg)
@@ -98,6 +136,8 @@ static void *churner(void *arg)
     r->hot = tc->medium_hot;
     r->above_shared = top_bin_holds_over(tc, 0);
     r->grew = top_bin_holds_over(tc, COLD_MOST_ABOVE_SHARED);
+    if (r->hot)
+        refill_one_at_a_time(tc, r);
     for (size_t i = 0; i < LIVE; i++) {
         mem_free_ts(live[i]);
         live[i] = NULL;
@@ -172,6 +212,10 @@ int main(void)
         CHECK(r.hot);
         CHECK(r.above_shared);
         CHECK(r.grew);
+        // A cold bin of that capacity would take two blocks or more.
+        CHECK(r.top_cap >= 4);
+        CHECK(r.refills > 0);
+        CHECK_EQ(r.refill_most, LA_TC_HOT_REFILL);
         CHECK(r.cooled);
         CHECK_EQ(r.cap_bytes_after, 0);
         CHECK(!r.above_shared_after);

@@ -111,14 +111,6 @@ _Static_assert(LA_IS_POW2(LA_TC_MEDIUM_PER_DOUBLING) && LA_TC_MEDIUM_PER_DOUBLIN
                "medium steps are powers of two");
 #define LOG2_PER_DOUBLING ((size_t)__builtin_ctz(LA_TC_MEDIUM_PER_DOUBLING))
 
-// Bytes served by medium class i: 1088, 1152, ... 2048, 2176, ... (with
-// 16 classes per doubling).
-static size_t medium_class_bytes(size_t i)
-{
-    size_t base = (size_t)LA_TC_MAX_BYTES << (i / LA_TC_MEDIUM_PER_DOUBLING);
-    return base + base / LA_TC_MEDIUM_PER_DOUBLING * (i % LA_TC_MEDIUM_PER_DOUBLING + 1);
-}
-
 // The medium bin for a request of (LA_TC_MAX_BYTES, LA_TC_MEDIUM_MAX_BYTES]:
 // the smallest class that holds it.
 static la_tbin_t *medium_bin_up(la_tcache_t *tc, size_t req)
@@ -141,7 +133,7 @@ LA_INLINE la_tbin_t *bin_for_block(la_tcache_t *tc, la_block_t *b)
     if (b->req <= LA_TC_MAX_BYTES)
         return NULL;
     size_t usable = blk_usable(b);
-    size_t last = medium_class_bytes(LA_TC_MEDIUM_BINS - 1);
+    size_t last = tcache_medium_class_bytes(LA_TC_MEDIUM_BINS - 1);
     if (blk_is_mmapped(b) || usable > last + last / LA_TC_MEDIUM_PER_DOUBLING)
         return NULL;
     size_t log2 = 63 - (size_t)__builtin_clzl(usable);
@@ -203,12 +195,12 @@ static bool medium_tables_ready; // under la.tc_lock
 static void medium_tables_fill(la_tcache_t *tc)
 {
     size_t up = 0, down = 0;
-    size_t first = medium_class_bytes(0) >> MEDIUM_GRAIN_LOG2;
+    size_t first = tcache_medium_class_bytes(0) >> MEDIUM_GRAIN_LOG2;
     while (down < first && down < MEDIUM_DOWN_LEN)
         medium_down[down++] = MEDIUM_NO_BIN;
     for (size_t i = 0; i < LA_TC_MEDIUM_BINS; i++) {
-        size_t grains = medium_class_bytes(i) >> MEDIUM_GRAIN_LOG2;
-        size_t next = i + 1 < LA_TC_MEDIUM_BINS ? medium_class_bytes(i + 1) >> MEDIUM_GRAIN_LOG2
+        size_t grains = tcache_medium_class_bytes(i) >> MEDIUM_GRAIN_LOG2;
+        size_t next = i + 1 < LA_TC_MEDIUM_BINS ? tcache_medium_class_bytes(i + 1) >> MEDIUM_GRAIN_LOG2
                                                 : MEDIUM_DOWN_LEN;
         // Requests of up to `grains` grains fit class i (the smallest
         // that does, as the classes grow); blocks of `grains` up to the
@@ -245,7 +237,7 @@ static size_t bin_block_bytes(la_tcache_t *tc, la_tbin_t *bin)
     size_t i = (size_t)(bin - tc->bins);
     if (i < LA_TC_SMALL_BINS)
         return la_sizeclasses[i].size; // a slot
-    return blk_size_for(medium_class_bytes(i - LA_TC_SMALL_BINS));
+    return blk_size_for(tcache_medium_class_bytes(i - LA_TC_SMALL_BINS));
 }
 
 // A bin's capacity for `bytes` of its blocks, in blocks.

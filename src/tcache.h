@@ -49,6 +49,14 @@ _Static_assert(LA_TC_MAX_BYTES == LA_SLAB_MAX_BYTES, "the fast paths serve the s
      (__builtin_ctz(LA_TC_MEDIUM_MAX_BYTES) - __builtin_ctz(LA_TC_MAX_BYTES)))
 #define LA_TC_BINS (LA_TC_SMALL_BINS + LA_TC_MEDIUM_BINS)
 
+// Bytes served by medium class i: 1088, 1152, ... 2048, 2176, ... (with
+// 16 classes per doubling).
+LA_INLINE size_t tcache_medium_class_bytes(size_t i)
+{
+    size_t base = (size_t)LA_TC_MAX_BYTES << (i / LA_TC_MEDIUM_PER_DOUBLING);
+    return base + base / LA_TC_MEDIUM_PER_DOUBLING * (i % LA_TC_MEDIUM_PER_DOUBLING + 1);
+}
+
 // One bin: 32 bytes, so that a class's bin is one shift from the cache.  A
 // slab bin counts its own allocations (pops: one increment on the fast
 // path, where the bytes follow from the class) and the slots it moved in

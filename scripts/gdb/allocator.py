@@ -111,7 +111,7 @@ def bins_class(size, num_classes):
 
 def tc_bin_label(i, small_bins):
     """What thread-cache bin i serves: a slab class, or a medium class
-    (src/tcache.c medium_class_bytes)."""
+    (src/tcache.h tcache_medium_class_bytes)."""
     if i < small_bins:
         return "slot=%d" % SLAB_SIZES[i]
     m = i - small_bins
@@ -598,7 +598,7 @@ def compute_stats(st):
 
 
 def medium_block_bytes(m):
-    """blk_size_for(medium_class_bytes(m)) of src/tcache.c: the block size
+    """blk_size_for(tcache_medium_class_bytes(m)) of src/tcache.h: the block size
     of medium bin m (thread-cache bin small_bins + m)."""
     base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
     usable = base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)

@@ -90,10 +90,7 @@ static void refill_one_at_a_time(la_tcache_t *tc, churn_result_t *r)
         if (tc->bins[i].cap > tc->bins[top].cap)
             top = i;
     r->top_cap = tc->bins[top].cap;
-    // Its class's bytes, as tcache.c's medium_class_bytes counts them.
-    size_t m = top - LA_TC_SMALL_BINS;
-    size_t base = (size_t)LA_TC_MAX_BYTES << (m / LA_TC_MEDIUM_PER_DOUBLING);
-    size_t bytes = base + base / LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1);
+    size_t bytes = tcache_medium_class_bytes(top - LA_TC_SMALL_BINS);
     static char *taken[TAKE];
     for (size_t n = 0; n < TAKE; n++) {
         size_t before = tc->refilled;

@@ -246,6 +246,25 @@
 #define LA_TC_BIN_BYTES (4096)
 #define LA_TC_BIN_BYTES_MAX (256 * 1024)
 #define LA_TC_TOTAL_BYTES (512 * 1024)
+// A medium bin of a cache that is not hot (LA_TC_MEDIUM_HOT_BYTES) holds
+// this many blocks at most.  Each class's count in the bins is a random
+// walk, and a bin that ever swung kept the capacity of the walk's highest
+// point: halfway through w_ruby 4 (gdb `heap bins`), its bins of 2-4 KiB
+// held 500 blocks, 1.5 MB, three times the program's live blocks of those
+// sizes.  At 8 (blocks; unbounded but by LA_TC_BIN_BYTES_MAX before),
+// peak RSS and instructions (/usr/bin/time -f %M, medians of 7-11,
+// interleaved; cachegrind Ir):
+//   w_ruby 1        10,140 -> 9,372 KiB (glibc 8,468, mimalloc 10,040);
+//                   Ir at 0.1 469.12 -> 469.30 M, time the same
+//   w_fragment 0.5  Ir 193.03 -> 193.28 M, peak the same (its 32-64 KiB
+//                   bins never held more than 8 blocks)
+//   python, sqlite  Ir +0.29 % and the same; time within noise
+//   w_largefree     10-15 % slower (request_ns 102 -> 117 at K = 10,000:
+//                   its batches of 256 blocks of 8-17 KiB miss more)
+// w_pinned, w_rrgrow, w_realloc, w_churn, w_pipeline, w_xmalloc and
+// w_medium within their noise; 16 saved half as much (9,756 KiB), 4 little
+// more (9,244).  Blocks.
+#define LA_TC_MEDIUM_COLD_COUNT_MAX 8
 // The medium bins grow within a budget of their own (issue 13): charged to
 // LA_TC_TOTAL_BYTES with the slab bins, they stayed at 1-4 blocks once the
 // slab bins had used it up, and churned through the heap lock; the slab

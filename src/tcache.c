@@ -380,6 +380,8 @@ static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
     size_t most = swung ? (medium && tc->medium_hot ? LA_TC_HOT_BIN_BYTES_MAX : LA_TC_BIN_BYTES_MAX)
                         : LA_MIN((size_t)LA_TC_FOREIGN_BIN_BYTES, LA_TC_FOREIGN_BIN_SLOTS * block);
     size_t grown = LA_MIN(LA_MAX(cap * 2, (size_t)1), bin_count_for(tc, bin, most));
+    if (medium && !tc->medium_hot)
+        grown = LA_MIN(grown, (size_t)LA_TC_MEDIUM_COLD_COUNT_MAX);
     size_t *used = medium ? &tc->medium_cap_bytes : &tc->cap_bytes;
     size_t budget = medium ? medium_budget(tc, block) : LA_TC_TOTAL_BYTES;
     if (!la.options.tcache || grown <= cap || *used + (grown - cap) * block > budget)

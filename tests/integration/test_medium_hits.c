@@ -15,6 +15,9 @@
  * bins keeps mem_get_stats() exact (allocations, frees and their bytes),
  * with one size or spread over the classes (full bins spill into lower ones),
  * and blocks no medium bin takes leave the cache's past_bins untouched.
+ * Last, a random churn of blocks of 2-4 KiB (ruby's buffers) grows the
+ * bins of this cold cache to LA_TC_MEDIUM_COLD_COUNT_MAX blocks and no
+ * further.
  */
 #include <signal.h>
 
@@ -183,6 +186,33 @@ static void no_bin_blocks(void)
     }
 }
 
+// A table of live blocks of 2-4 KiB, a random one replaced at each step:
+// each class's count in the bins is a random walk, and without the bound a
+// bin that swung kept the capacity of the walk's highest point (tens of
+// blocks each).  The process has one thread, so its cache is cold.
+static void cold_bins_capped(void)
+{
+    enum { LIVE = 64, STEPS = 200000 };
+    static char *live[LIVE];
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    for (int k = 0; k < STEPS; k++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        size_t i = (size_t)(rng >> 33) % LIVE;
+        mem_free_ts(live[i]);
+        live[i] = mem_malloc_ts(2048 + (size_t)(rng >> 45) % 2048);
+        REQUIRE(live[i] != NULL);
+        live[i][0] = (char)k;
+    }
+    for (size_t i = 0; i < LIVE; i++)
+        mem_free_ts(live[i]);
+    la_tcache_t *tc = la_tc;
+    REQUIRE(!tc->medium_hot);
+    size_t most = 0;
+    for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++)
+        most = LA_MAX(most, (size_t)tc->bins[i].cap);
+    CHECK_EQ(most, LA_TC_MEDIUM_COLD_COUNT_MAX);
+}
+
 int main(void)
 {
     mem_free_ts(mem_malloc_ts(1)); // the main thread's cache
@@ -193,6 +223,7 @@ int main(void)
     counts_are_exact();
     counts_are_exact_spread();
     no_bin_blocks();
+    cold_bins_capped();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_medium_hits");
 }

@@ -200,8 +200,9 @@ static void medium_tables_fill(la_tcache_t *tc)
         medium_down[down++] = MEDIUM_NO_BIN;
     for (size_t i = 0; i < LA_TC_MEDIUM_BINS; i++) {
         size_t grains = tcache_medium_class_bytes(i) >> MEDIUM_GRAIN_LOG2;
-        size_t next = i + 1 < LA_TC_MEDIUM_BINS ? tcache_medium_class_bytes(i + 1) >> MEDIUM_GRAIN_LOG2
-                                                : MEDIUM_DOWN_LEN;
+        size_t next = i + 1 < LA_TC_MEDIUM_BINS
+                          ? tcache_medium_class_bytes(i + 1) >> MEDIUM_GRAIN_LOG2
+                          : MEDIUM_DOWN_LEN;
         // Requests of up to `grains` grains fit class i (the smallest
         // that does, as the classes grow); blocks of `grains` up to the
         // next class's cover it and no bigger one.

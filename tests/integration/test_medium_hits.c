@@ -194,12 +194,12 @@ static void cold_bins_capped(void)
 {
     enum { LIVE = 64, STEPS = 200000 };
     static char *live[LIVE];
-    uint64_t rng = 0x2545f4914f6cdd1dull;
+    uint64_t s = 88172645463325252ull;
     for (int k = 0; k < STEPS; k++) {
-        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-        size_t i = (size_t)(rng >> 33) % LIVE;
+        uint64_t x = rng_next(&s);
+        size_t i = (size_t)(x % LIVE);
         mem_free_ts(live[i]);
-        live[i] = mem_malloc_ts(2048 + (size_t)(rng >> 45) % 2048);
+        live[i] = mem_malloc_ts(2048 + (size_t)(x >> 32) % 2048);
         REQUIRE(live[i] != NULL);
         live[i][0] = (char)k;
     }

@@ -109,15 +109,17 @@ def bins_class(size, num_classes):
     return min((size - 1).bit_length() - 5, num_classes - 1)
 
 
+def medium_class_bytes(m):
+    """Bytes served by medium class m: src/tcache.h tcache_medium_class_bytes."""
+    base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
+    return base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)
+
+
 def tc_bin_label(i, small_bins):
-    """What thread-cache bin i serves: a slab class, or a medium class
-    (src/tcache.h tcache_medium_class_bytes)."""
+    """What thread-cache bin i serves: a slab class, or a medium class."""
     if i < small_bins:
         return "slot=%d" % SLAB_SIZES[i]
-    m = i - small_bins
-    base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
-    top = base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)
-    return "usable>=%d" % top
+    return "usable>=%d" % medium_class_bytes(i - small_bins)
 
 
 # ---- memory -----------------------------------------------------------------
@@ -600,8 +602,7 @@ def compute_stats(st):
 def medium_block_bytes(m):
     """blk_size_for(tcache_medium_class_bytes(m)) of src/tcache.h: the block size
     of medium bin m (thread-cache bin small_bins + m)."""
-    base = LA_TC_MAX_BYTES << (m // LA_TC_MEDIUM_PER_DOUBLING)
-    usable = base + base // LA_TC_MEDIUM_PER_DOUBLING * (m % LA_TC_MEDIUM_PER_DOUBLING + 1)
+    usable = medium_class_bytes(m)
     return max((usable + 16 + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT, MIN_BLOCK_SIZE)
 
 

@@ -448,6 +448,18 @@ static bool drain_remote(la_heap_t *h)
     return chain != NULL;
 }
 
+// Every allocation from the heap takes back first what other threads
+// freed into it: a request then reuses those blocks, resident and warm,
+// rather than cutting the top or free space whose pages a purge gave
+// back.  Taken back only when nothing else fitted, or at the decay's
+// tick, they waited while a producer's heap cut fresh top for every
+// message its consumer had freed: w_pipeline's peak held 1.2 MiB of them.
+LA_INLINE void take_back_remote(la_heap_t *h)
+{
+    if (LA_UNLIKELY(__atomic_load_n(&h->remote, __ATOMIC_RELAXED) != NULL))
+        drain_remote(h);
+}
+
 /* ---- allocation --------------------------------------------------------- */
 
 // Payload bytes of b, counted from its start, that may not be zero.
@@ -637,6 +649,7 @@ LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_by
 
 la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
+    take_back_remote(h);
     la_block_t *b = carve_in_place(h, need, dirty_bytes, NULL);
     if (b != NULL) {
         raise_heap_block_max(need);
@@ -688,6 +701,7 @@ LA_INLINE char *resident_end_of(la_block_t *b, char *hi, bool whole)
 
 la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes, char **resident_end)
 {
+    take_back_remote(h);
     char *lo, *hi;
     la_block_t *b = carve_in_place(h, need, dirty_bytes, &hi);
     if (b != NULL) {
@@ -825,6 +839,7 @@ static LA_NOINLINE la_block_t *alloc_big_tree(la_heap_t *h, size_t need, size_t 
 
 la_block_t *heap_alloc_big(la_heap_t *h, size_t need, size_t req)
 {
+    take_back_remote(h);
     la_assert(bins_in_tree(need));
     if (h->tree != NULL)
         return alloc_big_tree(h, need, req);
@@ -837,6 +852,7 @@ la_block_t *heap_alloc_big(la_heap_t *h, size_t need, size_t req)
 
 size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **out)
 {
+    take_back_remote(h);
     size_t n = 0;
     while (n < want) {
         // The last (often the only) block of the tree's class: its best
@@ -896,6 +912,7 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
 la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align, size_t skew,
                                char **resident_end)
 {
+    take_back_remote(h);
     // Room to move the start to an aligned payload (less skew) with a
     // leading free block of at least MIN_BLOCK_SIZE before it.
     size_t want = need + align + MIN_BLOCK_SIZE;

@@ -394,7 +394,8 @@ typedef struct la_heap {
     // Blocks other threads freed, handed back without the lock: payloads
     // linked through their first word, pushed with a CAS, taken all at once
     // with an exchange.  They are live (check: their bare hash) until a
-    // thread bound to this heap takes them into its cache or frees them.
+    // thread bound to this heap takes them into its cache or frees them
+    // (heap.c frees them at the start of every allocation from the heap).
     void *remote;
 } __attribute__((aligned(64))) la_heap_t;
 

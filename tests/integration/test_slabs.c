@@ -3,7 +3,8 @@
  * test_slabs: what the slab layer promises through the _ts family (the
  * exported malloc family's code): the class sizes as usable sizes, realloc
  * within a slot never moving, an empty slab going back to the heap and
- * out by mem_trim, frees from another thread taken back by the owner,
+ * out by mem_trim, frees from another thread taken back by the owner
+ * (slots, and medium blocks before the top is cut again),
  * aligned requests from slots of classes whose slots are aligned,
  * slots outliving the thread that allocated them, a thread's first free of
  * a slot its creator gave it, a consumer's bin of other heaps' slots kept
@@ -246,6 +247,78 @@ static void test_remote(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+#define RELAYED 32
+#define RELAYED_BYTES (12 * 1024) // medium: heap blocks, not slots
+static void *relayed[RELAYED + 1];  // NULL-terminated for free_array
+static la_heap_t *relayed_heap;     // the heap the blocks were made in
+
+// Frees relayed[] if this thread's cache is bound to another heap than
+// the blocks', and leaves relayed[0] NULL otherwise.
+static void *free_relayed_elsewhere(void *arg)
+{
+    (void)arg;
+    mem_free_ts(mem_malloc_ts(16)); // this thread's cache, bound to a heap
+    if (tcache_heap() != relayed_heap)
+        free_array(relayed);
+    else
+        relayed[0] = NULL;
+    return NULL;
+}
+
+// Medium blocks a thread of another heap freed wait on their heap's
+// remote list; the owner's next requests take them back before anything
+// else, so that they come from the span the freed blocks held, not from
+// the top: each on the list was resident, the top's pages maybe not
+// (w_pipeline's peak held 1.2 MiB of freed messages while its producer
+// cut fresh top).
+static void test_remote_blocks_reused(void)
+{
+    if (la.debug) {
+        printf("test_slabs: remote blocks skipped: checking mode frees every block directly\n");
+        return;
+    }
+    mem_free_ts(mem_malloc_ts(16)); // this thread's cache
+    relayed_heap = tcache_heap();
+    bool relayed_away = false;
+    for (int tries = 0; tries < 4 && !relayed_away; tries++) {
+        for (int i = 0; i < RELAYED; i++)
+            relayed[i] = mem_malloc_ts(RELAYED_BYTES);
+        void *first = relayed[0];
+        run_thread(free_relayed_elsewhere, NULL);
+        relayed_away = relayed[0] != NULL;
+        if (!relayed_away) { // bound to this heap: free them here
+            mem_free_ts(first);
+            free_array(relayed + 1);
+        }
+    }
+    if (!relayed_away) {
+        printf("test_slabs: remote blocks skipped: no thread of 4 bound to another heap\n");
+        return;
+    }
+    // The premise: the blocks wait on the list, and the top could serve.
+    REQUIRE(__atomic_load_n(&relayed_heap->remote, __ATOMIC_RELAXED) != NULL);
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < RELAYED; i++) {
+        lo = LA_MIN(lo, (uintptr_t)relayed[i]);
+        hi = LA_MAX(hi, (uintptr_t)relayed[i] + RELAYED_BYTES);
+    }
+    lock_acquire(&relayed_heap->lock);
+    la_block_t *top = relayed_heap->top;
+    bool top_serves = top != NULL && blk_size(top) > 2 * RELAYED_BYTES;
+    lock_release(&relayed_heap->lock);
+    REQUIRE(top_serves);
+    int inside = 0;
+    for (int i = 0; i < RELAYED; i++) {
+        relayed[i] = mem_malloc_ts(RELAYED_BYTES);
+        inside += (uintptr_t)relayed[i] >= lo && (uintptr_t)relayed[i] < hi;
+    }
+    CHECK_EQ(inside, RELAYED);
+    CHECK(__atomic_load_n(&relayed_heap->remote, __ATOMIC_RELAXED) == NULL);
+    for (int i = 0; i < RELAYED; i++)
+        mem_free_ts(relayed[i]);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 // Slots of 48 bytes in use (live, in a cache or on a remote list).
 static size_t used_slots_48(void)
 {
@@ -457,6 +530,7 @@ int main(void)
     test_realloc();
     test_empty_slabs_return();
     test_remote();
+    test_remote_blocks_reused();
     test_adopt_then_exit();
     test_handoff();
     test_fork();

@@ -91,7 +91,7 @@ static inline __attribute__((always_inline)) void *zeroed(size_t nmemb, size_t s
 // into it: no instruction of its own (issue 16; callgrind: 60
 // instructions per malloc+free pair, as before the hook, where the
 // separate compare and branch cost 62).
-LA_EXPORT void *malloc(size_t size)
+LA_HOT_TEXT LA_EXPORT void *malloc(size_t size)
 {
     // A plain load, which the compare takes as its operand (a relaxed
     // atomic one is a separate mov): the bound is written once, by prof.c's
@@ -100,13 +100,16 @@ LA_EXPORT void *malloc(size_t size)
     return tcache_malloc_below(size, la.fast_bound, prof_malloc_past, NULL, tcache_malloc_slow);
 }
 
-LA_EXPORT void free(void *ptr) { tcache_free(ptr); }
+LA_HOT_TEXT LA_EXPORT void free(void *ptr) { tcache_free(ptr); }
 
-LA_EXPORT void *calloc(size_t nmemb, size_t size) { return zeroed(nmemb, size, LA_CALLER); }
+LA_HOT_TEXT LA_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+    return zeroed(nmemb, size, LA_CALLER);
+}
 
-LA_EXPORT void *realloc(void *ptr, size_t size) { return resize(ptr, size, LA_CALLER); }
+LA_HOT_TEXT LA_EXPORT void *realloc(void *ptr, size_t size) { return resize(ptr, size, LA_CALLER); }
 
-LA_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
+LA_HOT_TEXT LA_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
 {
     size_t bytes;
     if (__builtin_mul_overflow(nmemb, size, &bytes)) {
@@ -121,7 +124,7 @@ LA_EXPORT void cfree(void *ptr) { la_free(ptr); }
 
 /* ---- aligned allocation ------------------------------------------------- */
 
-LA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
+LA_HOT_TEXT LA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
 {
     // POSIX: the alignment is a power of two multiple of sizeof(void *);
     // failures are returned, *memptr and errno are left alone.
@@ -139,7 +142,7 @@ LA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size)
 }
 
 // C11 (DR 460) and glibc 2.38+: a non-power-of-two alignment is EINVAL.
-LA_EXPORT void *aligned_alloc(size_t alignment, size_t size)
+LA_HOT_TEXT LA_EXPORT void *aligned_alloc(size_t alignment, size_t size)
 {
     return aligned(alignment, size, LA_CALLER);
 }
@@ -458,8 +461,8 @@ static void *libc_next(void **cache, const char *name)
 // the allocator itself) has the allocator's handlers registered first, so
 // that their prepare half runs after every other prepare handler: those
 // may allocate, or join threads that allocate (issue 12).
-LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
-                                void *dso_handle)
+LA_HOT_TEXT LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void),
+                                            void (*child)(void), void *dso_handle)
 {
     static void *libc_register;
     la_register_atfork_fn fn =
@@ -477,8 +480,8 @@ LA_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
 // this one.
 typedef int (*la_pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
                                     void *);
-LA_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
-                             void *(*start)(void *), void *arg)
+LA_HOT_TEXT LA_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                                         void *(*start)(void *), void *arg)
 {
     static void *libc_create;
     la_pthread_create_fn fn = (la_pthread_create_fn)libc_next(&libc_create, "pthread_create");

@@ -147,7 +147,7 @@ static LA_COLD void *realloc_slot_checked(la_slab_t *s, void *p, size_t req)
 // LA_REALLOC_HEAP_FROM_BYTES on, to a heap block with slack (issue 13: a
 // string grown through every class left a partly used slab of each
 // behind).  Counted as one free and one allocation like any resize.
-static void *realloc_slot(la_slab_t *s, void *p, size_t req)
+LA_HOT_TEXT static void *realloc_slot(la_slab_t *s, void *p, size_t req)
 {
     if (LA_UNLIKELY(la.debug))
         return realloc_slot_checked(s, p, req);
@@ -184,7 +184,7 @@ static void *realloc_slot(la_slab_t *s, void *p, size_t req)
 }
 
 // realloc of p, whose header b passed validation: a heap or a large block.
-static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool ts)
+LA_HOT_TEXT static LA_NOINLINE void *realloc_block(void *p, la_block_t *b, size_t req, bool ts)
 {
     if (req == 0) { // glibc: free and return NULL
         la_free_direct(b, ts, "realloc");
@@ -257,7 +257,7 @@ static void *aligned_slot(size_t align, size_t req)
 
 /* ---- entry points ------------------------------------------------------- */
 void *la_malloc(size_t req) { return tcache_malloc(req); }
-void la_free(void *p) { tcache_free(p); }
+LA_HOT_TEXT void la_free(void *p) { tcache_free(p); }
 // The exported realloc.  Its common case past the slabs is inlined: a
 // heap block whose header passes every test of la_validate and whose size
 // holds req with at most a third to spare (resize_in_place's rule) stays
@@ -265,7 +265,7 @@ void la_free(void *p) { tcache_free(p); }
 // header test computed; its owner may write them without the heap lock.
 // Issue 13: w_rrgrow's 460k such calls cost 177 instructions each through
 // realloc_impl, la_validate and the count's call.
-void *la_realloc(void *p, size_t req)
+LA_HOT_TEXT void *la_realloc(void *p, size_t req)
 {
     if (LA_UNLIKELY(p == NULL))
         return la_malloc(req);
@@ -291,7 +291,7 @@ void *la_realloc(void *p, size_t req)
 }
 // The exported family's aligned allocation (mem_aligned_alloc is the same
 // code): there is no un-suffixed mem_* one.
-void *la_aligned(size_t align, size_t req)
+LA_HOT_TEXT void *la_aligned(size_t align, size_t req)
 {
     la_ensure_init();
     if (!LA_IS_POW2(align)) {
@@ -309,7 +309,7 @@ void *la_aligned(size_t align, size_t req)
     return la_alloc_aligned_direct(tcache_heap(), align, req);
 }
 
-void *la_calloc(size_t nmemb, size_t size)
+LA_HOT_TEXT void *la_calloc(size_t nmemb, size_t size)
 {
     size_t req;
     if (__builtin_mul_overflow(nmemb, size, &req))

@@ -57,7 +57,7 @@ LA_INLINE void insert_listed(la_heap_t *h, la_block_t *b, size_t size)
     h->bitmap |= 1u << c;
 }
 
-bool bins_insert(la_heap_t *h, la_block_t *b)
+LA_HOT_TEXT bool bins_insert(la_heap_t *h, la_block_t *b)
 {
     size_t size = blk_size(b);
     // Only a block of the tree's class can be the top: a small one is
@@ -71,7 +71,7 @@ bool bins_insert(la_heap_t *h, la_block_t *b)
     return false;
 }
 
-void bins_retire_top(la_heap_t *h)
+LA_HOT_TEXT void bins_retire_top(la_heap_t *h)
 {
     la_block_t *top = h->top;
     if (top != NULL) {
@@ -98,7 +98,7 @@ static void check_links(la_heap_t *h, la_free_t *f, unsigned c, const char *func
                  (void *)blk_payload((la_block_t *)f));
 }
 
-void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
+LA_HOT_TEXT void bins_remove(la_heap_t *h, la_block_t *b, const char *func)
 {
     unsigned c = bins_class(blk_size(b));
     if (c == LAST_CLASS) {
@@ -149,13 +149,13 @@ static la_block_t *take_tree_or_top(la_heap_t *h, la_block_t *t, size_t block_by
     return t;
 }
 
-la_block_t *bins_take_best(la_heap_t *h, la_tnode_t *t, size_t block_bytes)
+LA_HOT_TEXT la_block_t *bins_take_best(la_heap_t *h, la_tnode_t *t, size_t block_bytes)
 {
     la_assert(bins_in_tree(block_bytes));
     return take_tree_or_top(h, (la_block_t *)t, block_bytes);
 }
 
-la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
+LA_HOT_TEXT la_block_t *bins_find(la_heap_t *h, size_t block_bytes)
 {
     unsigned c = bins_class(block_bytes);
     if (c == LAST_CLASS) // best fit

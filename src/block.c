@@ -20,7 +20,7 @@
  */
 #include "internal.h"
 
-void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index)
+LA_HOT_TEXT void blk_set_live(la_block_t *b, size_t size, size_t keep_flags, unsigned heap_index)
 {
     blk_store_head(b, blk_head(size, keep_flags & LA_PREV_FREE, heap_index));
     blk_set_req(b, 0);
@@ -43,12 +43,12 @@ static void tell_next(la_heap_t *h, la_block_t *next, bool prev_free)
         set_prev_free(next, prev_free);
 }
 
-void blk_mark_used(la_heap_t *h, la_block_t *b)
+LA_HOT_TEXT void blk_mark_used(la_heap_t *h, la_block_t *b)
 {
     tell_next(h, blk_next(b), false);
 }
 
-void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
+LA_HOT_TEXT void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
 {
     // The left neighbour is never free here (it would have been merged).
     blk_store_head(b, blk_head(size, LA_FREE, h->index));
@@ -59,7 +59,7 @@ void blk_make_free(la_heap_t *h, la_block_t *b, size_t size)
     tell_next(h, blk_next(b), true);
 }
 
-void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
+LA_HOT_TEXT void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
 {
     size_t size = blk_size(b);
     la_assert(size >= keep_bytes + MIN_BLOCK_SIZE);
@@ -81,7 +81,7 @@ void blk_split(la_heap_t *h, la_block_t *b, size_t keep_bytes)
     blk_make_free(h, rest, rest_bytes);
 }
 
-la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b)
+LA_HOT_TEXT la_block_t *blk_coalesce(la_heap_t *h, la_block_t *b)
 {
     size_t size = blk_size(b);
     la_block_t *next = blk_next(b);

@@ -69,7 +69,7 @@ static bool tool_tracks_blocks(void)
     return false;
 }
 
-void debug_init(void)
+LA_HOT_TEXT void debug_init(void)
 {
     la.check_every = la.options.check_every;
     la.check_next = la.check_every;
@@ -86,7 +86,7 @@ void debug_quiet_begin_slow(void) { VALGRIND_DISABLE_ERROR_REPORTING; }
 
 void debug_quiet_end_slow(void) { VALGRIND_ENABLE_ERROR_REPORTING; }
 
-void debug_new_region(void *start, size_t bytes)
+LA_HOT_TEXT void debug_new_region(void *start, size_t bytes)
 {
     // Nothing in a heap region is the program's until a block says so.
     if (la.valgrind)

@@ -82,7 +82,7 @@ LA_INLINE la_block_t *validate_quiet(const void *p, const char *func, bool *samp
 
 // Every free and realloc passes here: a block the profiler sampled loses
 // its sample and its mark before it is freed or resized.
-la_block_t *la_validate_slow(const void *p, const char *func)
+LA_HOT_TEXT la_block_t *la_validate_slow(const void *p, const char *func)
 {
     bool sampled = false;
     la_block_t *b = validate_quiet(p, func, &sampled);
@@ -91,7 +91,7 @@ la_block_t *la_validate_slow(const void *p, const char *func)
     return b;
 }
 
-la_block_t *la_validate(const void *p, const char *func)
+LA_HOT_TEXT la_block_t *la_validate(const void *p, const char *func)
 {
     size_t size;
     uint32_t hash;
@@ -232,7 +232,7 @@ static la_block_t *heap_fit(la_heap_t *h, size_t req, bool zero)
     return b;
 }
 
-void *la_alloc_direct(la_heap_t *h, size_t req, size_t usable, bool zero)
+LA_HOT_TEXT void *la_alloc_direct(la_heap_t *h, size_t req, size_t usable, bool zero)
 {
     bool ts = h != NULL; // the exported family's thresholds (la_mmap_threshold)
     la_ensure_init();
@@ -279,7 +279,7 @@ static LA_NOINLINE void *malloc_big_locked(la_heap_t *h, size_t req)
     return blk_payload(b);
 }
 
-void *la_malloc_big(la_heap_t *h, size_t req)
+LA_HOT_TEXT void *la_malloc_big(la_heap_t *h, size_t req)
 {
     // The mmap threshold decides, and the slow paths keep checking mode,
     // Valgrind and the periodic walks.
@@ -295,7 +295,7 @@ void *la_malloc_big(la_heap_t *h, size_t req)
     return blk_payload(b);
 }
 
-void *la_alloc_aligned_direct(la_heap_t *h, size_t align, size_t req)
+LA_HOT_TEXT void *la_alloc_aligned_direct(la_heap_t *h, size_t align, size_t req)
 {
     if (LA_UNLIKELY(req > LA_MAX_REQUEST || align > LA_MAX_ALIGNMENT))
         return la_nomem();
@@ -387,7 +387,7 @@ static LA_COLD bool quarantine_block(la_block_t *b, bool ts)
     return true;
 }
 
-void la_free_direct(la_block_t *b, bool ts, const char *func)
+LA_HOT_TEXT void la_free_direct(la_block_t *b, bool ts, const char *func)
 {
     debug_quiet_begin();
     size_t req = la_block_req(b);
@@ -407,7 +407,10 @@ void la_free_direct(la_block_t *b, bool ts, const char *func)
 }
 
 // la_free_block() of a large block, or on a path that checks.
-static LA_NOINLINE void free_block_checked(la_block_t *b) { la_free_direct(b, true, "free"); }
+LA_HOT_TEXT static LA_NOINLINE void free_block_checked(la_block_t *b)
+{
+    la_free_direct(b, true, "free");
+}
 
 // la_free_block() of a heap block in a process with threads: under the
 // heap's lock, the usage with one atomic add.
@@ -422,7 +425,7 @@ static LA_NOINLINE void free_block_locked(la_heap_t *h, la_block_t *b)
     __atomic_sub_fetch(&la.usage, (int64_t)req, __ATOMIC_RELAXED);
 }
 
-void la_free_block(la_block_t *b)
+LA_HOT_TEXT void la_free_block(la_block_t *b)
 {
     // A heap block outside checking mode, Valgrind and the periodic walks:
     // release_block() and the count, inlined, and in a single-threaded

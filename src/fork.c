@@ -85,7 +85,7 @@ extern void *__dso_handle;
 
 static int fork_registered;
 
-void fork_register_handlers(la_register_atfork_fn register_fn)
+LA_HOT_TEXT void fork_register_handlers(la_register_atfork_fn register_fn)
 {
     if (__atomic_exchange_n(&fork_registered, 1, __ATOMIC_ACQ_REL))
         return;
@@ -111,7 +111,7 @@ void fork_register_handlers(la_register_atfork_fn register_fn)
 // (tcache.c), before its first lock.  The case left unhandled: such a
 // thread forks before any thread allocated since it started, while
 // another holds an allocator lock.
-void fork_handlers_install(void)
+LA_HOT_TEXT void fork_handlers_install(void)
 {
     if (!__atomic_load_n(&fork_registered, __ATOMIC_ACQUIRE))
         fork_register_handlers(__register_atfork);

@@ -52,7 +52,7 @@ static void heap_setup(la_heap_t *h, unsigned index, bool is_brk)
     h->trim_slack = BRK_INCREMENT;
 }
 
-void la_init_slow(void)
+LA_HOT_TEXT void la_init_slow(void)
 {
     lock_acquire(&la.init_lock);
     if (!la.ready) {
@@ -132,7 +132,7 @@ void la_set_mmap_allowed(bool allowed)
     }
 }
 
-bool la_adapt_thresholds(size_t freed_bytes)
+LA_HOT_TEXT bool la_adapt_thresholds(size_t freed_bytes)
 {
     if (!la_load_relaxed(&la.thresholds_dynamic) || freed_bytes > LA_MMAP_THRESHOLD_MAX ||
         freed_bytes <= la_load_relaxed(&la.dyn_mmap_threshold))
@@ -152,7 +152,7 @@ void heap_cap_target(size_t most)
     __atomic_store_n(&la.heap_target, target, __ATOMIC_RELAXED);
 }
 
-la_heap_t *heap_ensure(unsigned index)
+LA_HOT_TEXT la_heap_t *heap_ensure(unsigned index)
 {
     if (index >= __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE)) {
         lock_acquire(&la.heaps_lock);
@@ -176,7 +176,7 @@ la_heap_t *heap_get(unsigned index)
 // The fence's check word is no live block's: when the region grows in
 // place the old fence becomes the inside of a free block, and a free() of
 // the old break must be refused, not cached (issue 12).
-void heap_write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
+LA_HOT_TEXT void heap_write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
 {
     la_block_t *fence = region_fence(r);
     blk_store_head(fence, blk_head(0, prev_free, h->index));
@@ -184,7 +184,7 @@ void heap_write_fence(la_heap_t *h, la_region_t *r, size_t prev_free)
     blk_stamp(fence, LA_CHECK_FENCE);
 }
 
-void heap_note_written(la_heap_t *h, char *upto)
+LA_HOT_TEXT void heap_note_written(la_heap_t *h, char *upto)
 {
     la_region_t *r = h->regions;
     if (r != NULL && upto > r->fresh && upto <= r->end && upto > (char *)r)
@@ -192,7 +192,7 @@ void heap_note_written(la_heap_t *h, char *upto)
 }
 
 // Turns `bytes` at `start` into a region whose blocks are one free block.
-static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t kind)
+LA_HOT_TEXT static void region_add(la_heap_t *h, void *start, size_t bytes, la_region_kind_t kind)
 {
     la_region_t *r = start;
     debug_new_region(start, bytes);
@@ -290,7 +290,7 @@ static void adapt_trim_slack(la_heap_t *h)
         h->trim_slack = LA_MIN(LA_MAX(h->trim_slack, 2 * last), (size_t)LA_TRIM_ADAPT_MAX);
 }
 
-static grow_t grow_brk(la_heap_t *h, size_t need)
+LA_HOT_TEXT static grow_t grow_brk(la_heap_t *h, size_t need)
 {
     la_region_t *r = h->brk_region;
     size_t step = brk_step();
@@ -392,7 +392,7 @@ static grow_t heap_grow(la_heap_t *h, size_t need)
 // lacks room, the brk heap's top grows in place first, while the break is
 // still at its end: its start does not move, and the block cut there is
 // the same.  True if it grew.
-static LA_NOINLINE bool grow_short_top(la_heap_t *h, size_t need)
+LA_HOT_TEXT static LA_NOINLINE bool grow_short_top(la_heap_t *h, size_t need)
 {
     la_region_t *r = h->brk_region;
     if (!h->is_brk || h->brk_failed || r == NULL || r != h->regions ||
@@ -419,14 +419,14 @@ void heap_push_remote(la_heap_t *h, void *first, void *last)
                                         __ATOMIC_RELAXED));
 }
 
-void *heap_take_remote(la_heap_t *h)
+LA_HOT_TEXT void *heap_take_remote(la_heap_t *h)
 {
     if (__atomic_load_n(&h->remote, __ATOMIC_RELAXED) == NULL)
         return NULL; // the common case costs no locked instruction
     return __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
 }
 
-void heap_free_chain(la_heap_t *h, void *chain)
+LA_HOT_TEXT void heap_free_chain(la_heap_t *h, void *chain)
 {
     while (chain != NULL) {
         void *next = la_link_next(chain, "free");
@@ -515,8 +515,8 @@ LA_INLINE void note_dirty(la_block_t *b, char *lo, char *hi)
 
 // [*lo, *hi) is set to what may be resident of b, for the caller's
 // remainders.
-static void take_block_span(la_heap_t *h, la_block_t *b, size_t need, char **span_lo,
-                            char **span_hi)
+LA_HOT_TEXT static void take_block_span(la_heap_t *h, la_block_t *b, size_t need, char **span_lo,
+                                        char **span_hi)
 {
     size_t size = blk_size(b);
     char *lo, *hi;
@@ -672,7 +672,7 @@ la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
 // A free block of at least `need` bytes: from the lists and the tree,
 // else after taking back what other threads freed into the heap, else
 // after growing it; NULL when the heap cannot grow.
-static la_block_t *find_or_grow(la_heap_t *h, size_t need)
+LA_HOT_TEXT static la_block_t *find_or_grow(la_heap_t *h, size_t need)
 {
     la_block_t *b = bins_find(h, need);
     if (LA_UNLIKELY(b == NULL) && drain_remote(h))
@@ -699,7 +699,8 @@ LA_INLINE char *resident_end_of(la_block_t *b, char *hi, bool whole)
     return LA_MIN(LA_MAX(hi, (char *)b), end);
 }
 
-la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes, char **resident_end)
+LA_HOT_TEXT la_block_t *heap_alloc(la_heap_t *h, size_t need, size_t *dirty_bytes,
+                                   char **resident_end)
 {
     take_back_remote(h);
     char *lo, *hi;
@@ -837,7 +838,7 @@ static LA_NOINLINE la_block_t *alloc_big_tree(la_heap_t *h, size_t need, size_t 
     return alloc_big_slow(h, t, need, req);
 }
 
-la_block_t *heap_alloc_big(la_heap_t *h, size_t need, size_t req)
+LA_HOT_TEXT la_block_t *heap_alloc_big(la_heap_t *h, size_t need, size_t req)
 {
     take_back_remote(h);
     la_assert(bins_in_tree(need));
@@ -909,8 +910,8 @@ size_t heap_alloc_batch(la_heap_t *h, size_t block, size_t want, la_block_t **ou
     return n;
 }
 
-la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align, size_t skew,
-                               char **resident_end)
+LA_HOT_TEXT la_block_t *heap_alloc_aligned(la_heap_t *h, size_t need, size_t align, size_t skew,
+                                           char **resident_end)
 {
     take_back_remote(h);
     // Room to move the start to an aligned payload (less skew) with a
@@ -1046,8 +1047,8 @@ LA_INLINE void resident_add(char **lo, char **hi, la_apart_t *apart, char *a, ch
 
 // heap_free() but into the top: list or tree work, merges, purge spans.
 // Of b's pages, only its first and those of [lo, hi) may be resident.
-static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next, char *lo,
-                                  char *hi)
+LA_HOT_TEXT static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_block_t *next,
+                                              char *lo, char *hi)
 {
     // Purged neighbours that b merges with add only what their purge left.
     // One interval holds the merged block's resident part: when a
@@ -1135,7 +1136,7 @@ LA_INLINE bool trim_due(const la_heap_t *h, size_t top_bytes)
 }
 
 // The free's trim, noted for grow_brk (adapt_trim_slack).
-static LA_NOINLINE void trim_at_free(la_heap_t *h)
+LA_HOT_TEXT static LA_NOINLINE void trim_at_free(la_heap_t *h)
 {
     size_t released = trim_brk(h);
     if (released != 0) {
@@ -1144,13 +1145,13 @@ static LA_NOINLINE void trim_at_free(la_heap_t *h)
     }
 }
 
-static LA_NOINLINE void trim_after_free(la_heap_t *h)
+LA_HOT_TEXT static LA_NOINLINE void trim_after_free(la_heap_t *h)
 {
     if (h->top != NULL && trim_due(h, blk_size(h->top)))
         trim_at_free(h);
 }
 
-void heap_free(la_heap_t *h, la_block_t *b)
+LA_HOT_TEXT void heap_free(la_heap_t *h, la_block_t *b)
 {
     // blk_load_head(), spelled out so that a breakpoint here stops in
     // heap.c (docs/DEBUGGING.md shows one).
@@ -1173,7 +1174,7 @@ void heap_free_purged(la_heap_t *h, la_block_t *b, char *lo, char *hi)
 
 /* ---- giving memory back ------------------------------------------------- */
 
-void la_count_release(size_t bytes)
+LA_HOT_TEXT void la_count_release(size_t bytes)
 {
     __atomic_fetch_add(&la.num_purges, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&la.released_bytes, bytes, __ATOMIC_RELAXED);
@@ -1321,7 +1322,7 @@ static size_t tick_locked(la_heap_t *h, uint64_t now, bool paced)
 // nobody would give back (issue 14).  `held` is a heap whose lock the
 // caller holds (or NULL); the others are only tried when `wait` is false,
 // so a heap operation never waits for a second heap.
-static size_t purge_pass(la_heap_t *held, uint64_t now, bool wait)
+LA_HOT_TEXT static size_t purge_pass(la_heap_t *held, uint64_t now, bool wait)
 {
     size_t released = 0;
     unsigned n = __atomic_load_n(&la.num_heaps, __ATOMIC_ACQUIRE);
@@ -1356,7 +1357,7 @@ static bool pass_due(uint64_t now)
                                        __ATOMIC_RELAXED);
 }
 
-void heap_tick_clock(la_heap_t *h)
+LA_HOT_TEXT void heap_tick_clock(la_heap_t *h)
 {
     uint64_t now = os_now_ms();
     if (pass_due(now))
@@ -1420,7 +1421,7 @@ static char *resident_end_with(la_heap_t *h, la_block_t *next, char *end)
     return nhi > nlo ? LA_MAX(end, nhi) : end;
 }
 
-bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
+LA_HOT_TEXT bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
 {
     size_t size = blk_size(b);
     if (need <= size) {
@@ -1468,7 +1469,7 @@ bool heap_resize_in_place(la_heap_t *h, la_block_t *b, size_t need, size_t want)
 // right neighbour, which must move next, cannot use, and strings grown
 // round-robin (w_rrgrow) spread over holes until the arena was 3.5 MiB
 // bigger than glibc's; a slide costs the copy a move costs.
-la_block_t *heap_slide_down(la_heap_t *h, la_block_t *b, size_t need, size_t want)
+LA_HOT_TEXT la_block_t *heap_slide_down(la_heap_t *h, la_block_t *b, size_t need, size_t want)
 {
     if (!blk_prev_is_free(b))
         return NULL;
@@ -1556,7 +1557,7 @@ static LA_COLD LA_NORETURN void report_bad_cached(const void *p, const char *fun
                    "overwritten)", p);
 }
 
-unsigned heap_validate_cached(const void *p, const char *func)
+LA_HOT_TEXT unsigned heap_validate_cached(const void *p, const char *func)
 {
     la_block_t *b = blk_from_payload(p);
     size_t head = la_load_relaxed(&b->head);

@@ -43,7 +43,7 @@ static size_t guard_page_bytes(void)
     return la.options.check && !la.valgrind ? la.page_bytes : 0;
 }
 
-bool large_guarded(void) { return guard_page_bytes() != 0; }
+LA_HOT_TEXT bool large_guarded(void) { return guard_page_bytes() != 0; }
 
 // The large-block list, its byte count and the counters change under
 // la.large_lock; stats.c reads the counters with relaxed loads.
@@ -122,7 +122,7 @@ static void unmap_keeping_tombstone(const la_map_t *m)
 }
 
 // Unmaps what the caller took out of the cache, outside the lock.
-static size_t unmap_all(const la_map_t *maps, unsigned n)
+LA_HOT_TEXT static size_t unmap_all(const la_map_t *maps, unsigned n)
 {
     size_t bytes = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -283,7 +283,7 @@ static unsigned cache_put_locked(char *map, size_t bytes, char *block, uint64_t 
 
 /* ---- large blocks ------------------------------------------------------- */
 
-void *large_map_or_purge(size_t bytes)
+LA_HOT_TEXT void *large_map_or_purge(size_t bytes)
 {
     void *map = os_map(bytes);
     // Out of address space (RLIMIT_AS, overcommit) while freed mappings
@@ -316,7 +316,7 @@ static char *payload_in(char *map, char *end, size_t req, size_t align)
     return (char *)LA_ALIGN_UP((uintptr_t)map + LA_LARGE_PREFIX, align);
 }
 
-la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
+LA_HOT_TEXT la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
 {
     size_t page = la.page_bytes, gp = guard_page_bytes();
     if (align < ALIGNMENT)
@@ -372,9 +372,9 @@ la_block_t *large_alloc(size_t req, size_t align, bool *zeroed)
     return b;
 }
 
-size_t large_req(la_block_t *b) { return large_of(b)->req_bytes; }
+LA_HOT_TEXT size_t large_req(la_block_t *b) { return large_of(b)->req_bytes; }
 
-void large_free(la_block_t *b, bool cache)
+LA_HOT_TEXT void large_free(la_block_t *b, bool cache)
 {
     size_t map_bytes = large_of(b)->map_bytes;
     char *start = large_map_start(b);
@@ -399,7 +399,7 @@ void large_free(la_block_t *b, bool cache)
         unmap_all(evicted, n);
 }
 
-void large_cache_drop_below(size_t bytes)
+LA_HOT_TEXT void large_cache_drop_below(size_t bytes)
 {
     la_map_t out[LA_LARGE_CACHE_SLOTS];
     unsigned n = 0;
@@ -416,7 +416,7 @@ void large_cache_drop_below(size_t bytes)
     unmap_all(out, n);
 }
 
-size_t large_cache_purge(uint64_t older_than_ms)
+LA_HOT_TEXT size_t large_cache_purge(uint64_t older_than_ms)
 {
     la_map_t old[LA_LARGE_CACHE_SLOTS];
     lock_acquire(&la.large_lock);

@@ -188,7 +188,7 @@ static void read_path(la_options_t *opts, const opt_t *o, const char *v)
 
 // Reads one option (its default when `secure`); returns where its value
 // came from.
-static source_t read_one(la_options_t *opts, const opt_t *o, bool secure)
+LA_HOT_TEXT static source_t read_one(la_options_t *opts, const opt_t *o, bool secure)
 {
     const char *v = secure ? NULL : os_getenv(o->name);
     if (o->kind == OPT_PATH) {
@@ -505,7 +505,7 @@ static void print_options(const la_options_t *opts, const source_t *from)
     os_write_stderr(buf, LA_MIN(len, sizeof buf - 1));
 }
 
-void options_read(la_options_t *opts)
+LA_HOT_TEXT void options_read(la_options_t *opts)
 {
     // A set-user-ID or set-group-ID program ignores the environment, as
     // glibc ignores its tunables there: no option may make a privileged

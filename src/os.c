@@ -74,14 +74,14 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
 // mmap's result: a failure is -errno, i.e. in the last page of addresses.
 static inline void *mapped(long ret) { return (unsigned long)ret > -4096UL ? NULL : (void *)ret; }
 
-size_t os_page_bytes(void)
+LA_HOT_TEXT size_t os_page_bytes(void)
 {
     // getauxval neither allocates nor needs libc to be initialised.
     size_t page = (size_t)getauxval(AT_PAGESZ);
     return page ? page : 4096;
 }
 
-uint64_t os_random64(void)
+LA_HOT_TEXT uint64_t os_random64(void)
 {
     uint64_t value = 0;
     // GRND_NONBLOCK: early in boot the pool may not be ready; then fall back
@@ -94,7 +94,7 @@ uint64_t os_random64(void)
     return value ^ (uint64_t)(uintptr_t)&value;
 }
 
-void *os_sbrk(size_t bytes)
+LA_HOT_TEXT void *os_sbrk(size_t bytes)
 {
     int saved = errno; // a failed sbrk sets errno; the caller falls back to mmap
     void *old = sbrk((intptr_t)bytes);
@@ -102,9 +102,9 @@ void *os_sbrk(size_t bytes)
     return old == (void *)-1 ? NULL : old;
 }
 
-void *os_brk_current(void) { return sbrk(0); }
+LA_HOT_TEXT void *os_brk_current(void) { return sbrk(0); }
 
-void os_sbrk_release(size_t bytes)
+LA_HOT_TEXT void os_sbrk_release(size_t bytes)
 {
     int saved = errno;
     sbrk(-(intptr_t)bytes);
@@ -133,7 +133,7 @@ static long sys_mmap(size_t bytes, int prot, int flags)
 #endif
 }
 
-void *os_map(size_t bytes)
+LA_HOT_TEXT void *os_map(size_t bytes)
 {
     return mapped(sys_mmap(bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS));
 }
@@ -150,7 +150,7 @@ bool os_protect(void *addr, size_t bytes, bool accessible)
     return sys(SYS_mprotect, addr, bytes, accessible ? PROT_READ | PROT_WRITE : PROT_NONE, 0, 0, 0) == 0;
 }
 
-void os_unmap(void *addr, size_t bytes)
+LA_HOT_TEXT void os_unmap(void *addr, size_t bytes)
 {
 #ifdef LA_TSAN
     int saved = errno;
@@ -220,7 +220,7 @@ static bool report_fd_ok(void)
            st.st_ino == report_ino;
 }
 
-void os_advise_free(void *addr, size_t bytes)
+LA_HOT_TEXT void os_advise_free(void *addr, size_t bytes)
 {
     // DONTNEED, not FREE: the pages leave RSS now, which is what a user
     // watching memory return expects; reading them later gives zeros.
@@ -311,7 +311,7 @@ static clock_fn vdso_clock(void) { return NULL; }
 
 static clock_fn clock_now; // found once (racing finders store the same value)
 
-uint64_t os_now_ms(void)
+LA_HOT_TEXT uint64_t os_now_ms(void)
 {
     struct timespec ts;
     clock_fn fn = __atomic_load_n(&clock_now, __ATOMIC_RELAXED);
@@ -373,7 +373,7 @@ void os_write_stderr(const char *buf, size_t len)
     errno = saved;
 }
 
-const char *os_getenv(const char *name)
+LA_HOT_TEXT const char *os_getenv(const char *name)
 {
     // Scan environ directly: getenv is safe too, but this documents that no
     // lock or allocation is involved, which matters during bootstrap.
@@ -388,9 +388,9 @@ const char *os_getenv(const char *name)
     return NULL;
 }
 
-const char *const *os_environ(void) { return (const char *const *)environ; }
+LA_HOT_TEXT const char *const *os_environ(void) { return (const char *const *)environ; }
 
-bool os_secure(void) { return getauxval(AT_SECURE) != 0; }
+LA_HOT_TEXT bool os_secure(void) { return getauxval(AT_SECURE) != 0; }
 
 void os_abort(void) { abort(); }
 
@@ -415,15 +415,18 @@ void os_sleep_ms(uint64_t ms)
         ;
 }
 
-unsigned os_cpu_count(void)
+LA_HOT_TEXT unsigned os_cpu_count(void)
 {
     // The raw call returns how many bytes of the mask it wrote; the bits
-    // are counted here (CPU_COUNT is a libc function, __sched_cpucount).
+    // are counted here (CPU_COUNT is a libc function, __sched_cpucount),
+    // one at a time: __builtin_popcountl without -mpopcnt is a call into
+    // libgcc's __popcountdi2, linked far out of the hot text (layout.ld).
     unsigned long set[1024 / (8 * sizeof(unsigned long))];
     long bytes = sys(SYS_sched_getaffinity, 0, sizeof set, set, 0, 0, 0);
     unsigned n = 0;
     for (long i = 0; i < bytes / (long)sizeof set[0]; i++)
-        n += (unsigned)__builtin_popcountl(set[i]);
+        for (unsigned long bits = set[i]; bits != 0; bits &= bits - 1)
+            n++;
     return n > 0 ? n : 1;
 }
 
@@ -532,7 +535,7 @@ void os_program_name(char *buf, size_t cap)
 }
 
 // glibc 2.32 and later (internal.h: la_single_threaded).
-bool os_single_threaded(void) { return la_single_threaded(); }
+LA_HOT_TEXT bool os_single_threaded(void) { return la_single_threaded(); }
 
 // Exported by glibc since 2.2.5 (libio); the lock is recursive, so taking
 // it before fork does not stop fork from taking it again.

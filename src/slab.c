@@ -155,7 +155,7 @@ static uint64_t word_bits(uint32_t w, uint32_t from, uint32_t to)
 
 /* ---- making and releasing slabs ----------------------------------------- */
 
-static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
+LA_HOT_TEXT static la_slab_t *slab_create(la_heap_t *h, unsigned cls)
 {
     la_slab_t *s = meta_alloc(cls);
     if (s == NULL)
@@ -511,7 +511,8 @@ size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
     return alloc_slots(h, cls, want, out, NULL, NULL);
 }
 
-size_t slab_alloc_chain(la_heap_t *h, unsigned cls, size_t want, void *tail, void **head)
+LA_HOT_TEXT size_t slab_alloc_chain(la_heap_t *h, unsigned cls, size_t want, void *tail,
+                                    void **head)
 {
     return alloc_slots(h, cls, want, NULL, tail, head);
 }
@@ -566,7 +567,7 @@ static inline __attribute__((always_inline)) void slab_settle(la_heap_t *h, la_s
         slab_release(h, s);
 }
 
-void slab_free(la_heap_t *h, void *p, const char *func)
+LA_HOT_TEXT void slab_free(la_heap_t *h, void *p, const char *func)
 {
     la_slab_t *s = slab_of(p);
     la_assert(s != NULL && s->heap == h);
@@ -585,7 +586,7 @@ void slab_free_chain(la_heap_t *h, void *chain)
     la_assert(chain == NULL);
 }
 
-void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
+LA_HOT_TEXT void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
 {
     // One walk that checks each link and puts its slot back at once: a
     // walk that noted the slots and their slabs in arrays, then a second
@@ -645,7 +646,7 @@ void slab_push_remote(la_heap_t *h, unsigned cls, void *first, void *last, uint3
                                           __ATOMIC_RELAXED));
 }
 
-void *slab_take_remote(la_heap_t *h, unsigned cls, uint32_t *count)
+LA_HOT_TEXT void *slab_take_remote(la_heap_t *h, unsigned cls, uint32_t *count)
 {
     uintptr_t *list = &h->slab_remote[cls];
     uintptr_t word = 0;

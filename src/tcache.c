@@ -63,7 +63,7 @@ void tcache_publish_resizes(la_tcache_t *tc) { publish(tc); }
 // The add is on a cache line every thread writes; made on every refill and
 // flush it had two threads churning their own caches contend for it (7% of
 // perf's samples of w_churn 1 2 local, against 0.8% with one thread).
-static void publish_lazily(la_tcache_t *tc)
+LA_HOT_TEXT static void publish_lazily(la_tcache_t *tc)
 {
     if (tcache_publish_due(tc))
         publish(tc);
@@ -368,7 +368,7 @@ static void cool_down(la_tcache_t *tc)
 // slabs hands out each slab's slots in address order.
 // `others` is frees_for_others(tc, bin) when the caller knows it, else -1
 // (then found only if needed: a slab lookup).
-static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
+LA_HOT_TEXT static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
 {
     size_t i = (size_t)(bin - tc->bins);
     bool swung = tc->ran_dry[i];
@@ -449,7 +449,7 @@ static la_tcache_t *tcache_create(void)
 // (flush_bin was 21% of w_pipeline's profile when it walked twice, looked
 // every slot up and relinked it).
 _Static_assert(LA_MAX_HEAPS <= 64, "a flush notes the heaps it met in one word");
-static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
+LA_HOT_TEXT static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
 {
     unsigned cls = (unsigned)(bin - tc->bins);
     void *rest = bin->head, *last = NULL, *p = rest;
@@ -532,7 +532,7 @@ static uint32_t flush_slots(la_tcache_t *tc, la_tbin_t *bin, uint32_t n)
     return released;
 }
 
-static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
+LA_HOT_TEXT static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep)
 {
     publish_lazily(tc);
     if (!bin_is_medium(tc, bin)) {
@@ -652,7 +652,7 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
     return true;
 }
 
-static void flush_all(la_tcache_t *tc)
+LA_HOT_TEXT static void flush_all(la_tcache_t *tc)
 {
     for (size_t i = 0; i < LA_TC_BINS; i++)
         if (tc->bins[i].head != NULL)
@@ -663,7 +663,7 @@ static void flush_all(la_tcache_t *tc)
 // free, and left it by an allocation or a flush, so the frees are what is
 // cached now, plus what left, minus what refills brought.  Relaxed loads:
 // the owner may be running; the result is then a few operations old.
-static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
+LA_HOT_TEXT static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
 {
     // Slab bins: frees = held now + pops + moved (flushed - refilled).
     for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
@@ -716,7 +716,7 @@ static void retire_locked(la_tcache_t *tc)
 }
 
 // pthread key destructor: the thread is exiting.
-static void tcache_thread_exit(void *arg)
+LA_HOT_TEXT static void tcache_thread_exit(void *arg)
 {
     la_tcache_t *tc = arg;
     // From here on this thread's frees and mallocs (other keys' destructors
@@ -864,7 +864,7 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
 // Fills an empty bin: from what other threads handed back to this thread's
 // heap if that brings blocks of its size, else with a batch carved from the
 // heap.  Leaves the bin empty only if the heap is out of memory.
-static void refill(la_tcache_t *tc, la_tbin_t *bin)
+LA_HOT_TEXT static void refill(la_tcache_t *tc, la_tbin_t *bin)
 {
     size_t block = bin_block_bytes(tc, bin);
     tc->ran_dry[bin - tc->bins] = 1; // even if it may hold nothing yet
@@ -904,7 +904,7 @@ static void refill(la_tcache_t *tc, la_tbin_t *bin)
 
 // current_cache()'s rare work: the first slow path of a thread makes its
 // cache; a bumped epoch flushes it.
-static LA_NOINLINE la_tcache_t *current_cache_slow(la_tcache_t *tc, unsigned epoch)
+LA_HOT_TEXT static LA_NOINLINE la_tcache_t *current_cache_slow(la_tcache_t *tc, unsigned epoch)
 {
     if (tc->kind == LA_TC_EMPTY)
         tc = tcache_create();
@@ -959,7 +959,7 @@ LA_INLINE la_tbin_t *borrow_bin(la_tbin_t *bin)
     return NULL;
 }
 
-static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
+LA_HOT_TEXT static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req)
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
     la_tbin_t *up;
@@ -1007,7 +1007,7 @@ LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
     return la_alloc_direct(tc->heap, req, usable, false);
 }
 
-void *tcache_malloc_slow(size_t req)
+LA_HOT_TEXT void *tcache_malloc_slow(size_t req)
 {
     la_ensure_init();
     background_poke();
@@ -1028,7 +1028,7 @@ void *tcache_malloc_slow(size_t req)
 // next few up are empty (tc is live).  The slow path's per-call work, then
 // the refill and the pop, without finding the bin and looking for one to
 // borrow from again (w_largefree's medium requests mostly miss).
-static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, size_t req)
+LA_HOT_TEXT static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, size_t req)
 {
     background_poke();
     if (current_cache() != tc) // not while tc is live: the epoch only flushes it
@@ -1060,7 +1060,7 @@ static LA_NOINLINE void *malloc_medium_miss(la_tcache_t *tc, la_tbin_t *bin, siz
 // from the cached one, the block's bare hash (blk_stamp_cached): a
 // header the program overwrote while the block waited in the bin keeps
 // failing at its free, where rehashing it here vouched for it.
-void *tcache_malloc_above(size_t req)
+LA_HOT_TEXT void *tcache_malloc_above(size_t req)
 {
     la_tcache_t *tc = la_tc;
     // A moved epoch takes the slow path, which empties the cache: see
@@ -1186,7 +1186,7 @@ static void checked_slot_free(la_slab_t *s, void *p, size_t delete_size)
 // time, whose free never reuses another thread's slot).  So a new cache
 // does not start with another heap's slot; it goes back to its slab.  The
 // test is on this path only: the fast path costs nothing more.
-void tcache_free_full(void *p, size_t delete_size)
+LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size)
 {
     la_slab_t *s = slab_of(p);
     if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
@@ -1217,7 +1217,7 @@ LA_INLINE la_tbin_t *spill_bin(la_tcache_t *tc, la_tbin_t *bin)
 // (bin_for_block's, NULL if none takes it): into that bin, else to its
 // heap.  tc is the calling thread's cache (current_cache()).  spill: a
 // full bin's block may go to a class below (false: the caller looked).
-static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool spill)
+LA_HOT_TEXT static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool spill)
 {
     la_tbin_t *down;
     if (spill && bin != NULL && bin->room <= 0 && (down = spill_bin(tc, bin)) != NULL)
@@ -1245,7 +1245,7 @@ static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool 
     background_poke();
 }
 
-static LA_NOINLINE void free_medium(la_block_t *b)
+LA_HOT_TEXT static LA_NOINLINE void free_medium(la_block_t *b)
 {
     la_tcache_t *tc = current_cache();
     free_medium_to(tc, b, tc->kind == LA_TC_LIVE ? bin_for_block(tc, b) : NULL, true);
@@ -1256,7 +1256,7 @@ static LA_NOINLINE void free_medium(la_block_t *b)
 // had no room either: the slow path's growth or flush, without a second
 // header check, bin lookup and spill (w_largefree's medium frees mostly
 // overflow).
-static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
+LA_HOT_TEXT static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
     // No bin takes it (MEDIUM_NO_BIN), or (not while tc is live: the
     // epoch only flushes it) the thread's cache changed.
@@ -1267,7 +1267,7 @@ static LA_NOINLINE void free_medium_full(la_tcache_t *tc, la_block_t *b, la_tbin
 
 // tcache_free_unslabbed() past its medium hit: a guarded block, any other
 // heap block, a large one, a misuse (named by la_validate).
-static LA_NOINLINE void free_unslabbed_slow(void *p, size_t delete_size)
+LA_HOT_TEXT static LA_NOINLINE void free_unslabbed_slow(void *p, size_t delete_size)
 {
     if (LA_UNLIKELY(delete_size != 0 && la.debug))
         check_delete_size(p, delete_size);
@@ -1299,7 +1299,7 @@ static LA_NOINLINE void free_unslabbed_slow(void *p, size_t delete_size)
 // else, a misuse included, takes free_unslabbed_slow, which validates and
 // names it; a full bin free_medium_full.  The guard test comes first: a guarded block may
 // start its page, whose header would be on the guard page before it.
-void tcache_free_unslabbed(void *p, size_t delete_size)
+LA_HOT_TEXT void tcache_free_unslabbed(void *p, size_t delete_size)
 {
     if (p == NULL)
         return;

@@ -84,7 +84,7 @@ static void rotate_right(la_tnode_t **root, la_tnode_t *x)
     x->parent = y;
 }
 
-void tree_insert(la_tnode_t **root, la_tnode_t *z, const char *func)
+LA_HOT_TEXT void tree_insert(la_tnode_t **root, la_tnode_t *z, const char *func)
 {
     la_tnode_t *parent = NULL, **link = root;
     while (*link != NULL) {
@@ -144,7 +144,7 @@ static la_tnode_t *leftmost(la_tnode_t *n)
     return n;
 }
 
-void tree_remove(la_tnode_t **root, la_tnode_t *z, const char *func)
+LA_HOT_TEXT void tree_remove(la_tnode_t **root, la_tnode_t *z, const char *func)
 {
     check_node(root, z, func);
     // x takes the place of the node that leaves its position; it may be
@@ -310,8 +310,8 @@ bool tree_can_rekey(la_tnode_t **root, la_tnode_t *n, size_t size, const void *a
 void tree_move(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to) { move(root, from, to); }
 
 // Both in one call, for the heap's big-block paths.
-bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size,
-                const char *func)
+LA_HOT_TEXT bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size,
+                            const char *func)
 {
     if (!can_rekey(root, from, size, to, func))
         return false;
@@ -319,7 +319,7 @@ bool tree_rekey(la_tnode_t **root, la_tnode_t *from, la_tnode_t *to, size_t size
     return true;
 }
 
-la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func)
+LA_HOT_TEXT la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func)
 {
     // The smallest node whose size is at least `bytes` (lowest address
     // among equals, since any of them would do and it keeps the heap low).
@@ -338,7 +338,10 @@ la_tnode_t *tree_lower_bound(la_tnode_t *root, size_t bytes, const char *func)
     return best;
 }
 
-la_tnode_t *tree_first(la_tnode_t *root) { return root == NULL ? NULL : leftmost(root); }
+LA_HOT_TEXT la_tnode_t *tree_first(la_tnode_t *root)
+{
+    return root == NULL ? NULL : leftmost(root);
+}
 
 la_tnode_t *tree_next(la_tnode_t *n)
 {

@@ -41,7 +41,7 @@ _Static_assert(LA_SLAB_REMOTE_MANY > LA_TC_COUNT_MAX,
 // Sets the map entry of the slab at base (s, or NULL to clear it).  A
 // second level is L2_ENTRIES slab pointers followed by a byte per entry,
 // the slab's cls4 (slab_of_cls4), written before the pointer.
-static bool map_set(uintptr_t base, la_slab_t *s)
+LA_HOT_TEXT static bool map_set(uintptr_t base, la_slab_t *s)
 {
     size_t i1 = base >> 32;
     if (i1 >= ((size_t)1 << LA_SLAB_MAP_L1_BITS))

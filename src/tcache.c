@@ -48,7 +48,7 @@ static size_t balance(la_tcache_t *tc)
 }
 
 // Makes the cache's live-byte balance visible to the peak (one atomic add).
-static void publish(la_tcache_t *tc)
+LA_HOT_TEXT static void publish(la_tcache_t *tc)
 {
     size_t now = balance(tc);
     stats_usage_publish((int64_t)(now - tc->published));
@@ -270,7 +270,7 @@ static void set_capacities(la_tcache_t *tc)
 // what others allocated, and each overflow sends a chain to their remote
 // lists; a bigger bin makes fewer, longer chains (a consumer's bins of
 // 1 KiB flushed 2 slots of 512 bytes per CAS).
-static bool frees_for_others(la_tcache_t *tc, la_tbin_t *bin)
+LA_HOT_TEXT static bool frees_for_others(la_tcache_t *tc, la_tbin_t *bin)
 {
     return !bin_is_medium(tc, bin) && bin->head != NULL && slab_of(bin->head)->heap != tc->heap;
 }

@@ -440,7 +440,7 @@ LA_HOT_TEXT void heap_free_chain(la_heap_t *h, void *chain)
     }
 }
 
-// Before growing: free what other threads handed back.  True if any.
+// Frees what other threads handed back into h.  True if there was any.
 static bool drain_remote(la_heap_t *h)
 {
     void *chain = heap_take_remote(h);

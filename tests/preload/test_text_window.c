@@ -9,8 +9,8 @@
  * of RSS (104 KiB of text resident against 64).  Read from
  * /proc/self/pagemap: the pages of the library's text that are mapped.
  * The windows line up with the link-time layout only when the library is
- * mapped at a 64 KiB boundary (kernels since 6.7 map big file mappings
- * aligned), and are 64 KiB only with the default fault_around_bytes: the
+ * mapped at a 64 KiB boundary (the kernel of this VM, 6.18, maps it at a
+ * 2 MiB one), and are 64 KiB only with the default fault_around_bytes: the
  * test says so and checks nothing else when either does not hold.  ld.so
  * calls .fini at exit, after any check here could run: that it lies in the
  * window is checked from the section headers (.init and .fini share it).

@@ -816,10 +816,10 @@ static void leak_report(const char *path)
 // After the program's atexit handlers, like the statistics (stats.c).  A
 // process that took no sample (a shell the environment passed through)
 // writes nothing.
-__attribute__((destructor)) static void prof_at_exit(void)
+// The profile and the leak report, out of line: the destructor that every
+// run calls stays a test in the first text window (src/layout.ld).
+static LA_NOINLINE void write_at_exit(void)
 {
-    if (!__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE) || la_load_relaxed(&prof.sampled) == 0)
-        return;
     char path[512];
     profile_path(path, sizeof path);
     int fd = os_open_write(path);
@@ -831,6 +831,12 @@ __attribute__((destructor)) static void prof_at_exit(void)
     lock_release(&la.prof_lock);
     if (fd >= 0)
         os_close(fd);
+}
+
+LA_HOT_TEXT __attribute__((destructor)) static void prof_at_exit(void)
+{
+    if (__atomic_load_n(&la.prof_on, __ATOMIC_ACQUIRE) && la_load_relaxed(&prof.sampled) != 0)
+        write_at_exit();
 }
 
 /* ---- the entry points --------------------------------------------------- */

@@ -647,7 +647,7 @@ LA_INLINE la_block_t *carve_in_place(la_heap_t *h, size_t need, size_t *dirty_by
     return carve_found(h, tree_lower_bound(h->tree, need, "malloc"), need, dirty_bytes, span_hi);
 }
 
-la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
+LA_HOT_TEXT la_block_t *heap_alloc_fit(la_heap_t *h, size_t need, size_t *dirty_bytes)
 {
     take_back_remote(h);
     la_block_t *b = carve_in_place(h, need, dirty_bytes, NULL);
@@ -749,8 +749,8 @@ LA_INLINE size_t clip_purged(const la_tnode_t *from, la_tnode_t *to, size_t cut,
 // blocks mostly leave a rest below the tree's class, which carve_found
 // declines, and 15,079 of 15,845 such allocations walked the tree twice.
 // A block whose rest would be small is taken whole (LA_BIG_WHOLE_*).
-static LA_NOINLINE la_block_t *alloc_big_slow(la_heap_t *h, la_tnode_t *t, size_t need,
-                                              size_t req)
+LA_HOT_TEXT static LA_NOINLINE la_block_t *alloc_big_slow(la_heap_t *h, la_tnode_t *t, size_t need,
+                                                          size_t req)
 {
     la_block_t *b = carve_found(h, t, need, NULL, NULL);
     if (b == NULL) {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# Smoke: a test suite nobody here wrote, run on liballocator: Python's own
+# regression tests of threads, fork, subprocesses, the garbage collector,
+# weak references and mmap, with PYTHONMALLOC=malloc so that every object
+# of the interpreter (and of each child it forks or spawns) comes from the
+# allocator.  Every module must pass, or fail on glibc's malloc too (then
+# the machine is why, and the module is named in the TAP output);
+# helper.bash's statistics check proves the library was in use.
+
+load helper
+
+setup() { smoke_setup; }
+
+# The modules: what exercises fork (with threads running), exec, signals
+# to children, thread exit and the collector, in about a minute.  Left
+# out: test_signal (47 s, mostly sleeps), anything that needs a network or
+# reads the environment (test_socket, test_cmd_line).
+PY_SUITE=(test_threading test_thread test_threading_local test_fork1 test_wait4
+          test_subprocess test_os test_gc test_weakref test_queue test_mmap)
+
+# run_module MODULE OUT [ENV...]: python3 -m test MODULE with the
+# environment given, in the foreground; prints the interpreter's pid.
+# SIGINT gets Python's own handler first: a shell that runs the suite as
+# a background job starts it with SIGINT ignored, and test_threading's
+# interrupt_main tests then fail on any malloc.  -w runs a failed module
+# again, verbosely, so that a test that failed on timing alone (on a
+# loaded machine) does not fail this.  The shell notes its pid and execs
+# the interpreter, which keeps it.
+run_module() {
+    local module=$1 out=$2
+    shift 2
+    env "$@" sh -c 'echo $$ >"$0.pid" && exec "$@"' "$out" /usr/bin/python3 -c '
+import runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+runpy.run_module("test", run_name="__main__", alter_sys=True)' -w "$module" >"$out" 2>&1
+}
+
+@test "python3's own tests of threads, fork and subprocesses, every object on the allocator" {
+    skip_unless_installed /usr/bin/python3
+    /usr/bin/python3 -c 'import test.libregrtest' 2>/dev/null ||
+        skip "python3's test suite is not installed (Debian package libpython3.11-testsuite)"
+    # The report goes to a file that every process appends to: on stderr
+    # it would fail the tests that check what a child printed there.
+    local stats="$BATS_TEST_TMPDIR/stats" module shared=() ours=()
+    for module in "${PY_SUITE[@]}"; do
+        if run_module "$module" "$module.alloc" LD_PRELOAD="$LIBALLOCATOR" PYTHONMALLOC=malloc \
+            ALLOCATOR_STATS_FILE="$stats"; then
+            smoke_check_stats "$stats" "$(cat "$module.alloc.pid")"
+        elif run_module "$module" "$module.glibc" -u LD_PRELOAD PYTHONMALLOC=malloc; then
+            ours+=("$module")
+        else
+            shared+=("$module")
+        fi
+    done
+    if ((${#shared[@]})); then
+        echo "# failed on glibc's malloc too (this machine): ${shared[*]}" >&3
+    fi
+    if ((${#ours[@]})); then
+        local m
+        for m in "${ours[@]}"; do
+            echo "python3 -m test $m failed on liballocator and passed on glibc; its output ends:" >&2
+            tail -n 30 "$m.alloc" >&2
+        done
+        return 1
+    fi
+    # Not a pass by default: at least one module ran on the allocator.
+    [ ${#shared[@]} -lt ${#PY_SUITE[@]} ]
+}

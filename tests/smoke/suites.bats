@@ -20,7 +20,8 @@ PY_SUITE=(test_threading test_thread test_threading_local test_fork1 test_wait4
           test_subprocess test_os test_gc test_weakref test_queue test_mmap)
 
 # run_module MODULE OUT [ENV...]: python3 -m test MODULE with the
-# environment given, in the foreground; prints the interpreter's pid.
+# environment given (env(1)'s arguments), in the foreground, its output in
+# OUT and the interpreter's pid in OUT.pid.
 # SIGINT gets Python's own handler first: a shell that runs the suite as
 # a background job starts it with SIGINT ignored, and test_threading's
 # interrupt_main tests then fail on any malloc.  -w runs a failed module
@@ -34,6 +35,15 @@ run_module() {
 import runpy, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 runpy.run_module("test", run_name="__main__", alter_sys=True)' -w "$module" >"$out" 2>&1
+}
+
+# on_allocator MODULE STATS [ENV...]: run_module on the allocator, every
+# object through it, its report appended to STATS.
+on_allocator() {
+    local module=$1 stats=$2
+    shift 2
+    run_module "$module" "$module.alloc" LD_PRELOAD="$LIBALLOCATOR" PYTHONMALLOC=malloc \
+        ALLOCATOR_STATS_FILE="$stats" "$@"
 }
 
 # suite_on_allocator [ENV...] -- MODULE...: each module on the allocator
@@ -52,24 +62,21 @@ suite_on_allocator() {
     shift
     local stats="$BATS_TEST_TMPDIR/stats" module shared=() ours=() ran=0
     for module in "$@"; do
-        if run_module "$module" "$module.alloc" LD_PRELOAD="$LIBALLOCATOR" PYTHONMALLOC=malloc \
-            ALLOCATOR_STATS_FILE="$stats" "${envs[@]}"; then
-            smoke_check_stats "$stats" "$(cat "$module.alloc.pid")"
-            ran=$((ran + 1))
-        elif run_module "$module" "$module.glibc" -u LD_PRELOAD PYTHONMALLOC=malloc; then
-            # Once more before the allocator is blamed: the suite's timing
-            # tests can fail twice in a row beside valgrind's tests.
-            if run_module "$module" "$module.alloc" LD_PRELOAD="$LIBALLOCATOR" \
-                PYTHONMALLOC=malloc ALLOCATOR_STATS_FILE="$stats" "${envs[@]}"; then
-                smoke_check_stats "$stats" "$(cat "$module.alloc.pid")"
-                ran=$((ran + 1))
-                echo "# $module passed on the allocator at the second run" >&3
-            else
-                ours+=("$module")
-            fi
-        else
+        if on_allocator "$module" "$stats" "${envs[@]}"; then
+            :
+        elif ! run_module "$module" "$module.glibc" -u LD_PRELOAD PYTHONMALLOC=malloc; then
             shared+=("$module")
+            continue
+        # Once more before the allocator is blamed: the suite's timing
+        # tests can fail twice in a row beside valgrind's tests.
+        elif on_allocator "$module" "$stats" "${envs[@]}"; then
+            echo "# $module passed on the allocator at the second run" >&3
+        else
+            ours+=("$module")
+            continue
         fi
+        smoke_check_stats "$stats" "$(cat "$module.alloc.pid")"
+        ran=$((ran + 1))
     done
     if ((${#shared[@]})); then
         echo "# failed on glibc's malloc too (this machine): ${shared[*]}" >&3

@@ -12,12 +12,14 @@ load helper
 
 setup() { smoke_setup; }
 
-# The modules: what exercises fork (with threads running), exec, signals
-# to children, thread exit and the collector, in about a minute.  Left
-# out: test_signal (47 s, mostly sleeps), anything that needs a network or
-# reads the environment (test_socket, test_cmd_line).
+# The modules: what exercises fork (with threads running: multiprocessing's
+# pools fork from a parent whose helper threads allocate), exec, signals to
+# children, thread exit and the collector, in about two minutes.  Left out:
+# test_signal (47 s, mostly sleeps), anything that needs a network or reads
+# the environment (test_socket, test_cmd_line).
 PY_SUITE=(test_threading test_thread test_threading_local test_fork1 test_wait4
-          test_subprocess test_os test_gc test_weakref test_queue test_mmap)
+          test_subprocess test_os test_gc test_weakref test_queue test_mmap
+          test_multiprocessing_fork)
 
 # run_module MODULE OUT [ENV...]: python3 -m test MODULE with the
 # environment given (env(1)'s arguments), in the foreground, its output in

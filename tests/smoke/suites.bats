@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # Smoke: a test suite nobody here wrote, run on liballocator: Python's own
-# regression tests of threads, fork, subprocesses, the garbage collector,
+# regression tests of threads, fork, multiprocessing, subprocesses, the collector,
 # weak references and mmap, with PYTHONMALLOC=malloc so that every object
 # of the interpreter (and of each child it forks or spawns) comes from the
 # allocator.  Every module must pass, or fail on glibc's malloc too (then
@@ -34,7 +34,7 @@ run_module() {
     local module=$1 out=$2
     shift 2
     env "$@" sh -c 'echo $$ >"$0.pid" && exec "$@"' "$out" /usr/bin/python3 -c '
-import runpy, signal, sys
+import runpy, signal
 signal.signal(signal.SIGINT, signal.default_int_handler)
 runpy.run_module("test", run_name="__main__", alter_sys=True)' -w "$module" >"$out" 2>&1
 }

@@ -152,7 +152,7 @@ LA_HOT_TEXT LA_EXPORT void *aligned_alloc(size_t alignment, size_t size)
 static inline __attribute__((always_inline)) void *memalign_from(size_t alignment, size_t size,
                                                                  void *caller)
 {
-    if (alignment <= ALIGNMENT) // 24-byte slots are 8-aligned: ask for 16 above 8
+    if (alignment <= ALIGNMENT) // 8-byte slots are 8-aligned: ask for 16 above 8
         return aligned(alignment > 8 ? ALIGNMENT : 8, size, caller);
     if (!LA_IS_POW2(alignment)) {
         if (alignment > LA_MAX_ALIGNMENT) {

@@ -4,7 +4,8 @@
 
 Usage: scripts/sizeclass.py   (from anywhere; rewrites the file in place)
 
-Classes: every 16 bytes from 16 to 128 (no 24: slots stay 16-aligned), then four per doubling to
+Classes: 8, then every 16 bytes from 16 to 128 (no 24: slots of 16 bytes and more stay
+16-aligned), then four per doubling to
 LA_SLAB_MAX_BYTES, 288 (256 + 1/8) below 320, 1008 (1 KiB less a header) below 1024, and
 1040 and 1088 (1 KiB + 16, 1 KiB + 1/16) when the bound is above 1 KiB.  For each class:
   inv, shift  size = odd << shift, inv = odd's inverse mod 2^32
@@ -68,14 +69,18 @@ SPAN_OF = {1008: 2}
 # whose slots fill the slab; 384 takes set 3 (three of its four spare
 # lines), which leaves set 2 to 288.  (The 24 class, gone since, had
 # line 2.)
+# The 8-byte class takes set 2, the one with fewest classes.
 # A class not listed takes all the lines its slots leave over.
-COLOR_LINES = {16: 1, 32: 2, 48: 1, 64: 2, 80: 1, 96: 2, 112: 0, 128: 1, 160: 0,
+COLOR_LINES = {8: 2, 16: 1, 32: 2, 48: 1, 64: 2, 80: 1, 96: 2, 112: 0, 128: 1, 160: 0,
                192: 3, 224: 0, 256: 1, 288: 2, 320: 2, 384: 3, 448: 0, 512: 5, 640: 3, 768: 3,
                896: 1, 1008: 0, 1024: 8, 1040: 0, 1088: 3, 1280: 3, 1536: 12, 1792: 15, 2048: 24}
 
 
 def sizes(top):
-    out = [16, 32, 48, 64, 80, 96, 112, 128]
+    # 8: the one class whose slots are 8-aligned, as jemalloc's, tcmalloc's
+    # and mimalloc's smallest; no store of 16 bytes touches an object of 8
+    # (a 24-byte class did crash: see src/sizeclass.h).
+    out = [8, 16, 32, 48, 64, 80, 96, 112, 128]
     b = 128
     while b < top:
         out += [b + b // 4 * i for i in (1, 2, 3, 4)]

@@ -298,8 +298,10 @@ LA_HOT_TEXT void *la_aligned(size_t align, size_t req)
         errno = EINVAL;
         return NULL;
     }
-    if (align <= ALIGNMENT) // every slot and block is 16-aligned
-        return la_malloc(req);
+    // Every slot and block is 16-aligned but the 8-byte class's, which a
+    // request of at least the alignment never takes.
+    if (align <= ALIGNMENT)
+        return la_malloc(LA_MAX(req, align));
     // Checking mode's slots start past a front canary: aligned only to 16.
     if (req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug) {
         void *p = aligned_slot(align, req);

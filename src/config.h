@@ -508,6 +508,12 @@
 // A refill fetches half the bin's capacity, at most this many blocks (the
 // refill of medium blocks collects them in an array on the stack).
 #define LA_TC_BATCH_MAX 64
+// What a thread cache holds of the 8-byte class, whose slots are too small
+// to be linked into a bin: a stack of this many pointers (1 KiB of the
+// cache; the slab bins start at 4 KiB, LA_TC_BIN_BYTES, but hold blocks,
+// here 8 bytes each).  Refilled with half of it, and half of it given back
+// when it overflows.  Slots.
+#define LA_TC_WORD_SLOTS 128
 // A full slab bin gives back half its capacity, and at most this many
 // slots when they are its own heap's (tcache.c make_room): the newest,
 // still in the L1 cache.  Callgrind Ir and CPU ms of w_shuffle (Ir at
@@ -591,14 +597,14 @@
 #define LA_REALLOC_SLACK_SMALL_BYTES 16384
 #define LA_REALLOC_SLACK_SMALL_DIVISOR 8
 // Number of size classes up to LA_SLAB_MAX_BYTES (sizeclass.c's table):
-// 22 to 1 KiB, every one a multiple of 16 (1008 among them: 1000-byte
+// 23 to 1 KiB, 8 and then multiples of 16 (1008 among them: 1000-byte
 // blocks, and 288: redis's 260-byte strings; scripts/sizeclass.py says
 // why), then four per doubling, and 1040 and 1088 above 1 KiB: sqlite3
 // allocates 1032 bytes (a 1 KiB buffer and its 8-byte size prefix) 58,549
 // times in bench/run.py's script: its peak RSS was 83,656 KiB with them in
 // the 1280 class, 77,456 with 1088 (glibc 73,752; 1 KiB slabs 77,540;
 // /usr/bin/time -f %M, medians of 3), 75,556 with 1040 (glibc 73,620).
-#define LA_SLAB_CLASSES (22 + 4 * (__builtin_ctz(LA_SLAB_MAX_BYTES) - 10) + 2 * (LA_SLAB_MAX_BYTES > 1024))
+#define LA_SLAB_CLASSES (23 + 4 * (__builtin_ctz(LA_SLAB_MAX_BYTES) - 10) + 2 * (LA_SLAB_MAX_BYTES > 1024))
 // Slabs are aligned to this many bytes, and an address finds its slab
 // through one page-map entry per such chunk.  A slab is one heap block of
 // a chunk (64 KiB: up to 1 KiB it holds at least 63 slots, and costs one

@@ -414,7 +414,7 @@ LA_HOT_TEXT static LA_NOINLINE void free_block_checked(la_block_t *b)
 
 // la_free_block() of a heap block in a process with threads: under the
 // heap's lock, the usage with one atomic add.
-static LA_NOINLINE void free_block_locked(la_heap_t *h, la_block_t *b)
+LA_HOT_TEXT static LA_NOINLINE void free_block_locked(la_heap_t *h, la_block_t *b)
 {
     size_t req = blk_req(b);
     lock_acquire(&h->lock);

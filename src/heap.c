@@ -78,6 +78,7 @@ LA_HOT_TEXT void la_init_slow(void)
         // a trailer (debug.c).
         la.slabs_on = la.options.slab;
         la.slot_key = os_random64() | 1;
+        la.word_key = os_random64();
         heap_setup(&la.heaps[0], 0, true);
         la.num_heaps = 1;
         unsigned target = la.options.heaps ? la.options.heaps : os_cpu_count();

@@ -584,6 +584,7 @@ typedef struct {
     char *slab_meta;
     size_t slab_meta_left;
     uintptr_t slot_key;              // keys free-list links (la_link_*); random and odd
+    uintptr_t word_key;              // keys free one-word slots (la_word_*); random
     bool slabs_on;                   // ALLOCATOR_SLAB and not in checking mode
     // slab_purge_pages, set by the first slab made (atomic): heap_purge
     // gives back the free pages inside a heap's slabs too, and the heap
@@ -776,6 +777,24 @@ LA_INLINE void *la_link_next(const void *p, const char *func)
         la_link_corrupt(p, func);
     return (void *)((const uintptr_t *)p)[1];
 }
+
+/* ---- one-word slots ------------------------------------------------------ */
+
+// A slot of the 8-byte class (slab.h, slab_one_word) has no room for two
+// link words, so it is never linked: while it is free, in its slab or in a
+// thread cache's word stack (tcache.h), its one word holds its mark,
+//   p[0] = la.word_key ^ p,
+// and a slot handed out has its word cleared.  The mark is what malloc
+// checks before it hands such a slot out again (a write after free breaks
+// it but with probability 2^-64 without knowing the key), and what tells a
+// second free of the slot from a first.  The key is not slot_key: the
+// free fast path reads two words (la_link_maybe) of any slot, and those of
+// a live 8-byte slot are its own and its neighbour's, which may be a mark;
+// under one key, a live slot holding 8 (the distance to that neighbour)
+// would have passed for linked.
+LA_INLINE uintptr_t la_word_tag(const void *p) { return la.word_key ^ (uintptr_t)p; }
+LA_INLINE void la_word_mark(void *p) { *(uintptr_t *)p = la_word_tag(p); }
+LA_INLINE bool la_word_marked(const void *p) { return *(const uintptr_t *)p == la_word_tag(p); }
 
 /* ---- os.c: the only file that talks to the kernel ----------------------- */
 

@@ -279,6 +279,16 @@ static void slab_release(la_heap_t *h, la_slab_t *s)
 
 /* ---- purged pages ------------------------------------------------------- */
 
+// What a slot free in its slab holds: link words (to nothing), or a
+// one-word slot's mark.
+static void slot_mark_free(const la_slab_t *s, void *p)
+{
+    if (slab_one_word(s))
+        la_word_mark(p);
+    else
+        la_link_store(p, NULL);
+}
+
 // Slot i of s.
 static uintptr_t *slot_at(const la_slab_t *s, uint32_t i)
 {
@@ -297,12 +307,13 @@ static bool bits_all_set(const la_slab_t *s, uint32_t i, uint32_t j)
 }
 
 // Whether free slot p of s holds what a purge left: its page was purged
-// and both link words read zero.  Slots are 16-aligned (every class is a
-// multiple of 16), so the two words share a page.
+// and its link words (or a one-word slot's word) read zero.  Slots of 16
+// bytes and more are 16-aligned (those classes are multiples of 16), so
+// the two words share a page.
 static bool purge_left(const la_slab_t *s, const uintptr_t *p)
 {
     size_t k = ((uintptr_t)p - slab_start(s)) / la.page_bytes;
-    return k < 64 && ((s->purged >> k) & 1) && p[0] == 0 && p[1] == 0;
+    return k < 64 && ((s->purged >> k) & 1) && p[0] == 0 && (slab_one_word(s) || p[1] == 0);
 }
 
 // The free slots whose link words lie on s's purged pages get them back
@@ -319,7 +330,7 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
         // The slots from the first whose link words end past the page's
         // start to the last that starts inside it (offsets from the first
         // slot; the colour is less than a page).
-        size_t color = slab_color(s), words = 2 * sizeof(uintptr_t);
+        size_t color = slab_color(s), words = LA_MIN(s->size, 2 * sizeof(uintptr_t));
         size_t lo = k * page, hi = lo + page - color;
         uint32_t i = lo < color + words ? 0 : (uint32_t)((lo - color - words) / s->size + 1);
         uint32_t stop = (uint32_t)LA_MIN((hi + s->size - 1) / s->size, (size_t)s->carved);
@@ -327,9 +338,9 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
             if (!bit_get(s, i))
                 continue;
             uintptr_t *p = slot_at(s, i);
-            if (LA_UNLIKELY(!la_link_ok(p) && !purge_left(s, p)))
+            if (LA_UNLIKELY(!slab_slot_marked_free(s, p) && !purge_left(s, p)))
                 la_link_corrupt(p, "malloc");
-            la_link_store(p, NULL);
+            slot_mark_free(s, p);
         }
     }
     s->purged = 0;
@@ -428,6 +439,9 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
         // all the compiler knows, and it reloaded them for every slot.
         uintptr_t base = s->base, size = s->size;
         size_t first = n;
+        // A one-word slot is checked by its mark (and is never chained).
+        bool one_word = slab_one_word(s);
+        la_assert(out != NULL || !one_word);
         // Slots handed out before and given back: the bitmap's, below
         // `carved` (bits from `carved` up are all set: never carved).
         uint32_t below = (carved + 63) / 64;
@@ -446,10 +460,10 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
                 uintptr_t *p = (uintptr_t *)(base + (uintptr_t)i * size);
                 uintptr_t tag = key ^ (uintptr_t)p;
                 // A slot handed out before came back through slab_free
-                // or a chain, linked: a write after its free broke that,
-                // and would have let a second free of it pass the fast
-                // path while the slab hands it out again.
-                if (LA_UNLIKELY((p[0] ^ p[1]) != tag))
+                // or a chain, linked (or marked): a write after its free
+                // broke that, and would have let a second free of it pass
+                // the fast path while the slab hands it out again.
+                if (LA_UNLIKELY(one_word ? !la_word_marked(p) : (p[0] ^ p[1]) != tag))
                     la_link_corrupt(p, "malloc");
                 if (out != NULL) {
                     out[n] = p;
@@ -478,6 +492,13 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
             if (out != NULL) {
                 for (; p < stop; p += size)
                     out[n++] = (void *)p;
+                // The free fast path reads a second word past every slot
+                // (la_link_maybe), which for a one-word slot is the next
+                // one's: the first never carved gets a defined word, for
+                // memcheck, which holds a brk heap's fresh bytes undefined
+                // (one store, on the page the last slot ends on or the next).
+                if (one_word && end < s->nslots)
+                    *(uintptr_t *)stop = 0;
             } else {
                 // Each slot links the one before to itself: a store pair.
                 uintptr_t q = (uintptr_t)prev;
@@ -506,7 +527,7 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
     return n;
 }
 
-size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
+LA_HOT_TEXT size_t slab_alloc_batch(la_heap_t *h, unsigned cls, size_t want, void **out)
 {
     return alloc_slots(h, cls, want, out, NULL, NULL);
 }
@@ -572,7 +593,7 @@ LA_HOT_TEXT void slab_free(la_heap_t *h, void *p, const char *func)
     la_slab_t *s = slab_of(p);
     la_assert(s != NULL && s->heap == h);
     slot_put_back(s, p, func);
-    la_link_store(p, NULL); // free: a second free of it fails the fast path
+    slot_mark_free(s, p); // free: a second free of it fails the fast path
     slab_settle(h, s);
 }
 
@@ -620,6 +641,32 @@ LA_HOT_TEXT void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t 
         slab_settle(h, run);
     *count = done;
     return chain;
+}
+
+LA_HOT_TEXT size_t slab_free_words(la_heap_t *h, void *const *slots, size_t n)
+{
+    // slab_free_run's walk over an array: a slab looked up and settled
+    // once per run of its slots (a stack refilled from one slab gives
+    // its slots back in runs).
+    la_slab_t *run = NULL;
+    uintptr_t base = 0; // the run's first chunk: none yet
+    size_t done = 0;
+    for (; done < n; done++) {
+        void *p = slots[done];
+        if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
+            la_slab_t *s = slab_of_slot(p);
+            if (s->heap != h)
+                break;
+            if (run != NULL && s != run)
+                slab_settle(h, run);
+            run = s;
+            base = slab_start(s);
+        }
+        slot_put_back(run, p, "free");
+    }
+    if (run != NULL)
+        slab_settle(h, run);
+    return done;
 }
 
 // A remote list's word: its head below LA_SLAB_ADDR_BITS, its length above.
@@ -700,7 +747,7 @@ void slab_check(la_slab_t *s, const void *p, const char *func)
     }
     if (LA_UNLIKELY(bit_get(s, i)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
-    if (LA_UNLIKELY(la_link_ok(p)))
+    if (LA_UNLIKELY(slab_slot_marked_free(s, p)))
         la_fatal(func, "double free of %p (slot of %u bytes, already free, in a thread cache)", p,
                  s->size);
 }
@@ -759,7 +806,7 @@ const char *slab_check_heap(la_heap_t *h, const void **where)
         for (uint32_t i = 0; i < s->carved; i++) {
             uintptr_t *p = slot_at(s, i);
             *where = p;
-            if (bit_get(s, i) && !la_link_ok(p) && !purge_left(s, p))
+            if (bit_get(s, i) && !slab_slot_marked_free(s, p) && !purge_left(s, p))
                 return "a free slot's link words were overwritten (use after free?)";
             if (i / 64 < s->first_word && bit_get(s, i))
                 return "a free slot below the slab's first free word";

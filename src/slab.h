@@ -161,6 +161,21 @@ LA_INLINE la_slab_t *slab_of_slot(const void *p)
     return la_load_relaxed(&l2[(uint32_t)a >> LA_SLAB_SHIFT]);
 }
 
+// Whether s's slots are too small for two link words (the 8-byte class):
+// free, they hold a one-word mark instead (internal.h, la_word_*), and
+// are never linked on a chain, a bin or a remote list.  A thread cache
+// keeps them in a stack of pointers (tcache.h).
+#define LA_SLAB_WORD_CLASS 0 // the 8-byte class (tests/unit/test_slab.c checks it)
+#define LA_SLAB_WORD_BYTES 8 // its size: requests up to this take it
+LA_INLINE bool slab_one_word(const la_slab_t *s) { return s->size < 2 * sizeof(uintptr_t); }
+
+// Whether slot p of s holds what a free slot holds: link words, or the
+// mark of a one-word slot.
+LA_INLINE bool slab_slot_marked_free(const la_slab_t *s, const void *p)
+{
+    return slab_one_word(s) ? la_word_marked(p) : la_link_ok(p);
+}
+
 // The slot index of p in s, or a value >= s->carved when p is not the
 // start of a slot handed out at least once (interior, or never carved).
 LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
@@ -176,7 +191,8 @@ LA_INLINE uint32_t slab_slot_index(const la_slab_t *s, const void *p)
 LA_INLINE bool slab_is_live(const la_slab_t *s, const void *p)
 {
     uint32_t i = slab_slot_index(s, p);
-    return LA_LIKELY(i < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) && !la_link_maybe(p) &&
+    return LA_LIKELY(i < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) &&
+                     !(slab_one_word(s) ? la_word_marked(p) : la_link_maybe(p)) &&
                      !((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1));
 }
 
@@ -215,6 +231,10 @@ LA_HIDDEN void slab_free_chain(la_heap_t *h, void *chain);
 // of the chain (links intact) is returned.  The slots are put back
 // newest first (the chain's order), in one walk.
 LA_HIDDEN void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count);
+// The same for one-word slots (slab_one_word), marked already, from an
+// array (a thread cache's word stack): slots[0..n) back to their slabs
+// in one pass, up to the first slot of another heap; returns how many went.
+LA_HIDDEN size_t slab_free_words(la_heap_t *h, void *const *slots, size_t n);
 // Slots of class cls of h freed by threads bound to other heaps: pushed
 // as one chain (first..last, n slots, all of class cls) with one CAS,
 // taken all at once by h's threads (one list per class, so that a refill

@@ -34,16 +34,24 @@ __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache
 
 /* ---- usage publishing --------------------------------------------------- */
 
+// The blocks bin i of tc holds: cap - room, and for the 8-byte class (whose
+// bin is always empty) its word stack.  Relaxed loads: other threads read
+// a live cache's counts (statistics).
+static int64_t bin_held(const la_tcache_t *tc, size_t i)
+{
+    int64_t held = (int32_t)la_load_relaxed(&tc->bins[i].cap) - la_load_relaxed(&tc->bins[i].room);
+    if (i == LA_SLAB_WORD_CLASS)
+        held += la_load_relaxed(&tc->words_held);
+    return held;
+}
+
 // Live bytes the cache's thread allocated minus those it freed.  A slab
 // bin's slots: pops - frees = -(held + moved), times the slot size.
 static size_t balance(la_tcache_t *tc)
 {
     size_t now = tc->alloc_bytes - tc->free_bytes;
-    for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
-        la_tbin_t *bin = &tc->bins[c];
-        int64_t held = (int32_t)bin->cap - bin->room;
-        now -= (size_t)(held + bin->moved) * la_sizeclasses[c].size;
-    }
+    for (size_t c = 0; c < LA_TC_SMALL_BINS; c++)
+        now -= (size_t)(bin_held(tc, c) + tc->bins[c].moved) * la_sizeclasses[c].size;
     return now;
 }
 
@@ -258,7 +266,9 @@ static void set_capacities(la_tcache_t *tc)
         // threads to heaps.  Starting capacities are not charged to
         // cap_bytes: most bins are never used, and charging them
         // (120 KiB) would leave too little budget for the bins that are.
-        size_t cap = la.options.tcache && la.slabs_on && !bin_is_medium(tc, bin)
+        // The 8-byte class's bin too: its slots go to the word stack.
+        size_t cap = la.options.tcache && la.slabs_on && !bin_is_medium(tc, bin) &&
+                             i != LA_SLAB_WORD_CLASS
                          ? bin_count_for(tc, bin, LA_TC_BIN_BYTES)
                          : 0;
         bin->cap = (uint16_t)cap;
@@ -418,6 +428,7 @@ static la_tcache_t *tcache_create(void)
     set_capacities(tc);
     tc->kind = LA_TC_LIVE;
     tc->medium_hits = !la.debug;
+    tc->words_hits = !la.debug && la.options.tcache && la.slabs_on;
     tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     // Atomic although under tc_lock: cache_alone() reads it without.
@@ -652,11 +663,96 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
     return true;
 }
 
+/* ---- the word stack (the 8-byte class) ---------------------------------- */
+
+// Whether the cache keeps 8-byte slots: as it keeps the other classes'.
+static bool words_on(const la_tcache_t *tc) { return tc->words_hits; }
+
+// Gives the newest of the stack's slots back to their slabs until `keep`
+// are left, a run of slots of one heap at a time under its lock (each
+// slot's bitmap bit says exactly whether it was free already).  No remote
+// lists: they link their slots.
+LA_HOT_TEXT static void flush_words(la_tcache_t *tc, int32_t keep)
+{
+    int32_t held = tc->words_held, released = held - keep;
+    for (int32_t i = keep; i < held;) {
+        la_heap_t *h = slab_of_slot(tc->words[i])->heap;
+        lock_acquire(&h->lock);
+        i += (int32_t)slab_free_words(h, tc->words + i, (size_t)(held - i));
+        lock_release(&h->lock);
+    }
+    la_add_owned(&tc->words_held, -released);
+    la_tbin_t *bin = &tc->bins[LA_SLAB_WORD_CLASS];
+    la_add_owned(&bin->moved, (int64_t)released);
+    la_add_owned(&tc->slot_moved_bytes,
+                 (int64_t)released * (int64_t)la_sizeclasses[LA_SLAB_WORD_CLASS].size);
+    publish_lazily(tc);
+}
+
+// An empty stack filled with half its room of this thread's heap's slots,
+// marked (a slot never handed out holds whatever the heap left there), the
+// first the slab found on top: used first, as a bin's chain is.
+LA_HOT_TEXT static void refill_words(la_tcache_t *tc)
+{
+    la_heap_t *h = tc->heap;
+    void *got[LA_TC_WORD_SLOTS / 2];
+    lock_acquire(&h->lock);
+    size_t n = slab_alloc_batch(h, LA_SLAB_WORD_CLASS, LA_TC_WORD_SLOTS / 2, got);
+    lock_release(&h->lock);
+    void **top = tc->words + tc->words_held + n - 1;
+    for (size_t i = 0; i < n; i++) {
+        la_word_mark(got[i]);
+        top[-(ptrdiff_t)i] = got[i];
+    }
+    la_add_owned(&tc->words_held, (int32_t)n);
+    la_tbin_t *bin = &tc->bins[LA_SLAB_WORD_CLASS];
+    la_add_owned(&bin->moved, -(int64_t)n);
+    la_add_owned(&tc->slot_moved_bytes,
+                 -(int64_t)n * (int64_t)la_sizeclasses[LA_SLAB_WORD_CLASS].size);
+}
+
+// malloc of the 8-byte class (tc's words_on): the newest slot of the
+// stack, refilled first if it is empty; NULL if the heap has no memory.
+LA_HOT_TEXT static void *malloc_word(la_tcache_t *tc)
+{
+    if (tc->words_held == 0) {
+        refill_words(tc);
+        if (tc->words_held == 0)
+            return NULL;
+    }
+    uintptr_t *p = tc->words[tc->words_held - 1];
+    // Its mark is checked before the slot is handed out (issue 15).
+    if (LA_UNLIKELY(!la_word_marked(p)))
+        la_link_corrupt(p, "malloc");
+    la_add_owned(&tc->words_held, -1);
+    // Live: no longer marked, and not zero, as a linked slot's words are
+    // not, so that a read of it before any write does not pass for
+    // calloc's (test_misuse_table's uninit-read).
+    p[0] = 1;
+    la_add_owned(&tc->bins[LA_SLAB_WORD_CLASS].pops, 1);
+    publish_lazily(tc);
+    return p;
+}
+
+// free of p, a live slot of the 8-byte class (tcache_free_full checked its
+// mark), onto the stack of tc (words_on).
+LA_HOT_TEXT static void free_word(la_tcache_t *tc, void *p)
+{
+    if (tc->words_held == LA_TC_WORD_SLOTS)
+        flush_words(tc, LA_TC_WORD_SLOTS / 2);
+    la_word_mark(p);
+    tc->words[tc->words_held] = p;
+    la_add_owned(&tc->words_held, 1);
+    publish_lazily(tc);
+}
+
 LA_HOT_TEXT static void flush_all(la_tcache_t *tc)
 {
     for (size_t i = 0; i < LA_TC_BINS; i++)
         if (tc->bins[i].head != NULL)
             flush_bin(tc, &tc->bins[i], 0);
+    if (tc->words_held > 0)
+        flush_words(tc, 0);
 }
 
 // A cache's counters.  Every block in a bin entered it by a refill or by a
@@ -668,7 +764,7 @@ LA_HOT_TEXT static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
     // Slab bins: frees = held now + pops + moved (flushed - refilled).
     for (size_t c = 0; c < LA_TC_SMALL_BINS; c++) {
         la_tbin_t *bin = &tc->bins[c];
-        int64_t held = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
+        int64_t held = bin_held(tc, c);
         uint64_t pops = la_load_relaxed(&bin->pops);
         uint64_t frees = (uint64_t)(held + (int64_t)pops + la_load_relaxed(&bin->moved));
         sum->nalloc += pops;
@@ -963,6 +1059,12 @@ LA_HOT_TEXT static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
     la_tbin_t *up;
+    if (bin == &tc->bins[LA_SLAB_WORD_CLASS] && words_on(tc)) {
+        void *p = malloc_word(tc);
+        if (p != NULL)
+            return p;
+        return la_alloc_direct(tc->heap, req, req, false); // no slab: a heap block, if any
+    }
     if (bin->head == NULL && bin_is_medium(tc, bin) && (up = borrow_bin(bin)) != NULL) {
         tc->ran_dry[bin - tc->bins] = 1;
         bin = up;
@@ -1007,7 +1109,8 @@ LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
     return la_alloc_direct(tc->heap, req, usable, false);
 }
 
-LA_HOT_TEXT void *tcache_malloc_slow(size_t req)
+// tcache_malloc_slow() past the 8-byte class's hit path.
+LA_HOT_TEXT static LA_NOINLINE void *malloc_slow(size_t req)
 {
     la_ensure_init();
     background_poke();
@@ -1022,6 +1125,29 @@ LA_HOT_TEXT void *tcache_malloc_slow(size_t req)
     if (req <= LA_TC_MEDIUM_MAX_BYTES && tc->kind == LA_TC_LIVE)
         return malloc_from_bin(tc, req);
     return la_alloc_direct(tc->heap, req, req, false); // no bin serves it
+}
+
+LA_HOT_TEXT void *tcache_malloc_slow(size_t req)
+{
+    // The 8-byte class's hit path: its bin is always empty, so the fast
+    // path sends every such request here.  A slot off the stack of a live
+    // cache whose epoch holds (words_held is 0 in the placeholders and in
+    // checking mode), its mark checked before it is handed out; the
+    // per-call work below is left to the misses, as the fast path leaves it.
+    if (req <= LA_SLAB_WORD_BYTES) {
+        la_tcache_t *tc = la_tc;
+        int32_t held = tc->words_held;
+        if (LA_LIKELY(held > 0 && tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
+            uintptr_t *p = tc->words[held - 1];
+            if (LA_UNLIKELY(!la_word_marked(p)))
+                return tcache_malloc_corrupt(p);
+            la_add_owned(&tc->words_held, -1);
+            p[0] = 1; // live: see malloc_word
+            la_add_owned(&tc->bins[LA_SLAB_WORD_CLASS].pops, 1);
+            return p;
+        }
+    }
+    return malloc_slow(req);
 }
 
 // tcache_malloc_above()'s medium miss: the bin of the request and the
@@ -1175,6 +1301,28 @@ static void checked_slot_free(la_slab_t *s, void *p, size_t delete_size)
     debug_slot_free(s, p, free_name(delete_size));
 }
 
+// tcache_free_full() past the 8-byte class's hit path.
+LA_HOT_TEXT static LA_NOINLINE void free_full_slot(void *p, size_t delete_size, la_slab_t *s)
+{
+    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
+        return checked_slot_free(s, p, delete_size);
+    // The fast path's look at the words of a slot of the 8-byte class
+    // (la_link_maybe) says nothing of it: a marked one is free already, and
+    // slab_check names where before anything is written.
+    if (LA_UNLIKELY(s->cls == LA_SLAB_WORD_CLASS && la_word_marked(p)))
+        slab_check(s, p, free_name(delete_size));
+    bool first = la_tc->kind == LA_TC_EMPTY;
+    la_tcache_t *tc = current_cache();
+    la_tbin_t *bin = &tc->bins[s->cls];
+    bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
+    if (s->cls == LA_SLAB_WORD_CLASS && words_on(tc) && !foreign_first)
+        return free_word(tc, p);
+    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
+        push_slot(tc, bin, p);
+    else
+        slot_free_direct(s, p);
+}
+
 // A slot the fast path found sound, whose bin is full or whose thread has
 // no live cache (a placeholder: nothing of it is written).
 //
@@ -1186,19 +1334,25 @@ static void checked_slot_free(la_slab_t *s, void *p, size_t delete_size)
 // time, whose free never reuses another thread's slot).  So a new cache
 // does not start with another heap's slot; it goes back to its slab.  The
 // test is on this path only: the fast path costs nothing more.
-LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size)
+LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size, la_slab_t *s)
 {
-    la_slab_t *s = slab_of(p);
-    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
-        return checked_slot_free(s, p, delete_size);
-    bool first = la_tc->kind == LA_TC_EMPTY;
-    la_tcache_t *tc = current_cache();
-    la_tbin_t *bin = &tc->bins[s->cls];
-    bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
-    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
-        push_slot(tc, bin, p);
-    else
-        slot_free_direct(s, p);
+    // The 8-byte class's hit path, before the frame the rest needs: a live
+    // cache whose stack has room and whose epoch holds, and a slot whose
+    // word is not the mark (a second free: named below).  As cheap as a
+    // push onto a bin, it made a malloc(8) + free pair 100 instructions
+    // where the way through the rest and free_word took 211 (callgrind).
+    if (s->cls == LA_SLAB_WORD_CLASS) {
+        la_tcache_t *tc = la_tc;
+        int32_t held = tc->words_held;
+        if (LA_LIKELY(tc->words_hits && held < LA_TC_WORD_SLOTS && !la_word_marked(p) &&
+                      tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
+            la_word_mark(p);
+            tc->words[held] = p;
+            la_add_owned(&tc->words_held, 1);
+            return;
+        }
+    }
+    return free_full_slot(p, delete_size, s);
 }
 
 // A full medium bin's spill: a block serves every smaller class too, so
@@ -1361,7 +1515,7 @@ void tcache_free_slow(void *p, size_t delete_size)
     if (LA_UNLIKELY(la.debug)) // checking mode: a payload inside its slot
         return checked_slot_free(s, p, delete_size);
     slab_check(s, p, free_name(delete_size)); // names the misuse and aborts
-    return tcache_free_full(p, delete_size);
+    return tcache_free_full(p, delete_size, s);
 }
 
 /* ---- services for the rest of the allocator ----------------------------- */
@@ -1399,8 +1553,7 @@ static void for_each_held_bin(void (*visit)(la_tcache_t *, size_t, size_t, void 
     lock_acquire(&la.tc_lock);
     for (la_tcache_t *tc = la.tc_list; tc != NULL; tc = tc->next)
         for (size_t i = 0; i < LA_TC_BINS; i++) {
-            la_tbin_t *bin = &tc->bins[i];
-            int32_t n = (int32_t)la_load_relaxed(&bin->cap) - la_load_relaxed(&bin->room);
+            int64_t n = bin_held(tc, i);
             if (n > 0)
                 visit(tc, i, (size_t)n, arg);
         }

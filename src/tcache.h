@@ -99,6 +99,10 @@ typedef struct la_tcache {
     // 1 while the thread churns medium blocks (tcache.c, count_trip):
     // its medium bins grow within LA_TC_MEDIUM_HOT_BYTES.
     uint8_t medium_hot;
+    // 1 in a live cache that keeps the 8-byte class's slots (out of
+    // checking mode, with caches and slabs on), 0 in the placeholders: the
+    // word stack's hit paths (tcache.c) test this one byte.
+    uint8_t words_hits;
     // Counters, written only by the owning thread: medium blocks and
     // resizes (slots count in their bins).  nalloc counts medium blocks
     // handed out; a resize counts in nresize (one free and one allocation:
@@ -125,6 +129,13 @@ typedef struct la_tcache {
     size_t published_cheap;
     unsigned epoch;              // la.tc_epoch when the cache last emptied
     struct la_tcache *next, *prev; // every live cache, under la.tc_lock
+    // The 8-byte class's free slots (slab.h, slab_one_word), marked
+    // (la_word_mark), the newest last.  That class's bin stays empty and
+    // full (cap 0), so that both fast paths send it here; its pops and
+    // moved count as a bin's, and words_held is what it holds (written by
+    // the owner only: la_add_owned).
+    int32_t words_held;
+    void *words[LA_TC_WORD_SLOTS];
 } la_tcache_t;
 
 typedef enum {
@@ -152,8 +163,9 @@ LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p, size_t delete_size);
 // The same for a pointer in no slab: NULL, a heap or large block, a
 // guarded block, a foreign pointer (the fast path looked up its slab).
 LA_HIDDEN LA_NOINLINE void tcache_free_unslabbed(void *p, size_t delete_size);
-// A slot whose bin is full (or whose thread has no cache yet).
-LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p, size_t delete_size);
+// A slot of slab s whose bin is full (or whose thread has no cache yet;
+// or of the 8-byte class, whose bin is always full).
+LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p, size_t delete_size, la_slab_t *s);
 
 _Static_assert(sizeof(la_tbin_t) == 32, "bin i is at byte offset 32 * i");
 
@@ -232,7 +244,7 @@ LA_INLINE void tcache_free_sized(void *ptr, size_t size)
         return tcache_free_slow(ptr, size);
     la_tbin_t *bin = tcache_bin_at(la_tc, cls4);
     if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)
-        return tcache_free_full(ptr, size);
+        return tcache_free_full(ptr, size, s);
     la_add_owned(&bin->room, -1); // one subtract from memory
     uintptr_t head = (uintptr_t)bin->head;
     p[0] = head ^ tag; // la_link_store, with the tag computed above
@@ -250,7 +262,8 @@ LA_INLINE void tcache_free(void *ptr) { tcache_free_sized(ptr, 0); }
 LA_INLINE size_t tcache_usable_size(const void *p, const char *func)
 {
     la_slab_t *s = slab_of(p);
-    if (LA_LIKELY(s != NULL && slab_looks_live(s, p) && !la.debug))
+    // The 8-byte class's mark is the slow path's to read (slab_is_live).
+    if (LA_LIKELY(s != NULL && slab_looks_live(s, p) && !la.debug && s->cls != LA_SLAB_WORD_CLASS))
         return s->size;
     return la_usable_size_slow(p, func);
 }

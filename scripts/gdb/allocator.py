@@ -52,8 +52,12 @@ LA_TC_MEDIUM_HOT_BYTES = 8388608  # 8 MiB
 # src/config.h: slabs (SLAB_SIZES mirrors src/sizeclass_table.inc).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48
-SLAB_SIZES = (16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 288, 320, 384, 448,
+SLAB_SIZES = (8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 288, 320, 384, 448,
               512, 640, 768, 896, 1008, 1024, 1040, 1088, 1280, 1536, 1792, 2048)
+# src/slab.h: the one-word class (8-byte slots, too small for two link
+# words): its free slots hold a mark (one_word below), never links, and a
+# thread cache keeps them in its word stack, not in its bin (always empty).
+LA_SLAB_WORD_CLASS = 0
 # src/tcache.h: la_tcache_kind_t
 LA_TC_LIVE = 2
 # src/internal.h: la_region_kind_t
@@ -88,6 +92,12 @@ def remote_head(word):
     """The first slot of a heap's slab remote list (src/slab.c): the list's
     word keeps its length above LA_SLAB_ADDR_BITS."""
     return int(word) & ((1 << LA_SLAB_ADDR_BITS) - 1)
+
+
+def one_word(size):
+    """slab_one_word() of src/slab.h: slots too small for two 8-byte link
+    words (the 8-byte class).  Free, they hold a one-word mark instead."""
+    return size < 2 * 8
 
 
 def flag_text(head):
@@ -245,6 +255,11 @@ class Layout:
         tbin_t = tc_t["bins"].type.strip_typedefs().target()
         self.tbin_bytes = tbin_t.strip_typedefs().sizeof
         self.tbin = offsets(tbin_t)
+        # The one-word class's word stack (src/tcache.h): words_held, then
+        # words[LA_TC_WORD_SLOTS].
+        self.tc_words_held_offset = tc_t["words_held"].bitpos // 8
+        self.tc_words_offset = tc_t["words"].bitpos // 8
+        self.tc_word_slots = array_len(tc_t["words"].type)
         try:
             block_t = gdb.lookup_type("la_block_t").strip_typedefs()
             self.header_bytes = block_t.sizeof
@@ -310,6 +325,7 @@ class State:
         self.key = int(self.la["key"])
         if not int(self.la["ready"]):
             raise HeapError("liballocator is not initialised yet (no allocation so far)")
+        self.word_key = int(self.la["word_key"])
         self.num_heaps = int(self.la["num_heaps"])
         if self.num_heaps > self.layout.max_heaps:
             raise HeapError("la.num_heaps is %d, beyond the %d heaps there are"
@@ -367,6 +383,25 @@ class State:
         return (self.mem.u64(at + t["head"]), self.mem.i32(at + t["room"]),
                 self.mem.u16(at + t["cap"]))
 
+    def tc_words(self, tc_addr):
+        """(words_held, its slots) of the word stack of the cache at tc_addr:
+        words[0 .. words_held - 1], as many of them as the stack has."""
+        lay = self.layout
+        held = self.mem.i32(tc_addr + lay.tc_words_held_offset)
+        n = max(0, min(held, lay.tc_word_slots))
+        data = self.mem.read(tc_addr + lay.tc_words_offset, 8 * n) if n else b""
+        return held, list(struct.unpack("<%dQ" % n, data))
+
+    def tc_bin_held(self, tc_addr, i):
+        """bin_held() of src/tcache.c: the blocks bin i of the cache at
+        tc_addr holds, cap - room, and for the one-word class (whose bin
+        stays empty) its word stack's words_held."""
+        _, room, cap = self.tc_bin(tc_addr, i)
+        held = cap - room
+        if i == LA_SLAB_WORD_CLASS:
+            held += self.mem.i32(tc_addr + self.layout.tc_words_held_offset)
+        return held
+
     def slab_of(self, addr):
         """The la_slab_t address of the slab holding addr, or 0 (la.slab_map)."""
         if addr >> LA_SLAB_ADDR_BITS:
@@ -412,6 +447,16 @@ class State:
         """True while p's two link words agree (src/internal.h, la_link_*):
         word 0 is the next element ^ slot_key ^ p, word 1 the next one."""
         return (self.mem.u64(p) ^ self.mem.u64(p + 8)) == self.slot_tag(p)
+
+    def word_marked(self, p):
+        """la_word_marked() of src/internal.h: a free one-word slot's word
+        is word_key ^ p."""
+        return self.mem.u64(p) == (self.word_key ^ p) & MASK64
+
+    def slot_marked_free(self, size, p):
+        """slab_slot_marked_free() of src/slab.h: slot p (of `size` bytes)
+        holds what a free slot holds: link words, or a one-word slot's mark."""
+        return self.word_marked(p) if one_word(size) else self.linked(p)
 
     def chain(self, first, limit):
         """Payloads linked through their link words (thread-cache bins and
@@ -531,11 +576,12 @@ def tcache_counters(st, tc):
     flushed - refilled."""
     v = tc.dereference()
     out = {"nalloc": 0, "nfree": 0, "alloc_bytes": 0, "free_bytes": 0}
-    # Slab bins count their own pops and batch moves: frees = held + pops + moved.
+    # Slab bins count their own pops and batch moves: frees = held + pops +
+    # moved, where the one-word class holds its word stack (bin_held).
     for i in range(st.layout.tc_small_bins):
         b = v["bins"][i]
         pops, moved = int(b["pops"]), int(b["moved"])
-        frees = int(b["cap"]) - int(b["room"]) + pops + moved
+        frees = st.tc_bin_held(int(tc), i) + pops + moved
         out["nalloc"] += pops
         out["nfree"] += frees
         out["alloc_bytes"] += pops * SLAB_SIZES[i]
@@ -641,13 +687,13 @@ def where_bytes_read(st):
             w["block_free_bytes"] += st.mem.u64(top) & LA_SIZE_MASK
     for tc in st.caches():
         for b in range(lay.tc_bins):
-            _, room, cap = st.tc_bin(int(tc), b)
-            if cap - room <= 0:
+            held = st.tc_bin_held(int(tc), b)  # the word stack's too (bin 0)
+            if held <= 0:
                 continue
             if b < lay.tc_small_bins:
-                cached[b] += cap - room
+                cached[b] += held
             else:
-                w["block_cached_bytes"] += (cap - room) * medium_block_bytes(b - lay.tc_small_bins)
+                w["block_cached_bytes"] += held * medium_block_bytes(b - lay.tc_small_bins)
     for c in range(n):
         size = SLAB_SIZES[c]
         on_lists = min(remote[c], used[c])
@@ -918,8 +964,10 @@ class Checker:
 
     def check_caches(self):
         """Every block marked cached sits in exactly one thread-cache bin or
-        remote list, and every bin holds cap - room blocks.  (A program
-        stopped inside malloc or free may be between two of these steps.)"""
+        remote list, and every bin holds cap - room blocks; the one-word
+        class's free slots sit in word stacks only, its bins and slab remote
+        lists stay empty.  (A program stopped inside malloc or free may be
+        between two of these steps.)"""
         st = self.st
         found = set()
 
@@ -939,6 +987,10 @@ class Checker:
                 raise Problem("%s: not a live cache" % where, int(tc))
             for n in range(self.lay.tc_bins):
                 head, room, cap = st.tc_bin(int(tc), n)
+                if n == LA_SLAB_WORD_CLASS and (head != 0 or room != 0 or cap != 0):
+                    raise Problem("%s: bin %d of one-word slots is not empty (cap %d, room %d: "
+                                  "they go to the word stack)" % (where, n, cap, room),
+                                  head or int(tc))
                 entries, ended = st.chain(head, cap + 1)
                 if not ended or len(entries) > cap:
                     raise Problem("%s: bin %d holds more than its capacity %d" % (where, n, cap),
@@ -951,6 +1003,7 @@ class Checker:
                         self.take_slot(p, "%s bin %d" % (where, n), n)
                     else:
                         take(p, "%s bin %d" % (where, n))
+            self.check_words(tc, where)
         for i in range(st.num_heaps):
             where = "heap %d remote list" % i
             entries, ended = st.chain(int(st.heap(i)["remote"]), len(self.cached) + 1)
@@ -963,7 +1016,11 @@ class Checker:
         for i in range(st.num_heaps):
             for c in range(st.layout.tc_small_bins):
                 where = "heap %d slab remote list of class %d" % (i, c)
-                head = remote_head(st.heap(i)["slab_remote"][c])
+                word = st.heap(i)["slab_remote"][c]
+                if c == LA_SLAB_WORD_CLASS and int(word) != 0:
+                    raise Problem("%s: not empty, but one-word slots are never linked" % where,
+                                  remote_head(word), i)
+                head = remote_head(word)
                 entries, ended = st.chain(head, WALK_LIMIT)
                 if not ended:
                     raise Problem("%s: does not end" % where, head)
@@ -975,10 +1032,22 @@ class Checker:
             raise Problem("block marked cached but in no thread cache or remote list",
                           min(stray), self.cached[min(stray)])
 
+    def check_words(self, tc, where):
+        """The word stack of the cache tc: words_held within the stack, and
+        each of its entries a free slot of the one-word class (take_slot)."""
+        held, entries = self.st.tc_words(int(tc))
+        if not 0 <= held <= self.lay.tc_word_slots:
+            raise Problem("%s: word stack holds %d slots, beyond 0..%d"
+                          % (where, held, self.lay.tc_word_slots),
+                          int(tc) + self.lay.tc_words_held_offset)
+        for k, p in enumerate(entries):
+            self.take_slot(p, "%s word stack entry %d" % (where, k), LA_SLAB_WORD_CLASS)
 
     def take_slot(self, p, where, cls):
-        """A free slot in a cache bin or a remote list: the start of a
-        handed-out slot of its bin's class, tagged free, seen once."""
+        """A free slot in a cache bin, a word stack or a remote list: the
+        start of a handed-out slot of its bin's class, tagged free (linked,
+        or marked: one-word slots), seen once.  Not free in its slab's
+        bitmap either: check_slabs looks for it there."""
         st = self.st
         s = st.slab_of(p)
         if s == 0:
@@ -989,8 +1058,9 @@ class Checker:
             raise Problem("%s: entry is not the start of a handed-out slot" % where, p)
         if cls is not None and f["cls"] != cls:
             raise Problem("%s: slot of %d bytes in the wrong bin" % (where, f["size"]), p)
-        if not st.linked(p):
-            raise Problem("%s: free slot's link words overwritten (use after free?)" % where, p)
+        if not st.slot_marked_free(f["size"], p):
+            raise Problem("%s: free slot's %s overwritten (use after free?)"
+                          % (where, "mark" if one_word(f["size"]) else "link words"), p)
         if p in self.slots_seen:
             raise Problem("%s: slot cached twice" % where, p)
         self.slots_seen.add(p)
@@ -1019,7 +1089,7 @@ class Checker:
                     p = f["base"] + k * f["size"]
                     if k >= f["carved"]:
                         continue
-                    if not st.linked(p) and not purge_left(st, f, p):
+                    if not st.slot_marked_free(f["size"], p) and not purge_left(st, f, p):
                         raise Problem("a free slot's link words were overwritten (use after free?)",
                                       p, i)
                     if p in self.slots_seen:
@@ -1031,9 +1101,10 @@ class Checker:
 
 def purge_left(st, f, p):
     """True if free slot p holds what a purge of its slab's pages left: its
-    link words on purged pages read zero (purge_left() of src/slab.c)."""
+    link words (a one-word slot's word) on purged pages read zero
+    (purge_left() of src/slab.c)."""
     page, seen = int(st.la["page_bytes"]), False
-    for w in (0, 8):
+    for w in (0,) if one_word(f["size"]) else (0, 8):
         k = (p + w - f["start"]) // page
         if k < 64 and (f["purged"] >> k) & 1:
             if st.mem.u64(p + w) != 0:
@@ -1056,7 +1127,8 @@ def slab_bits(f):
 
 def slot_states(st, f):
     """One character per slot: '.' never handed out, 'f' free in the slab,
-    'c' free elsewhere (a thread cache or a remote list: tagged), 'L' live."""
+    'c' free elsewhere (a thread cache's bin or word stack, or a remote
+    list: linked, or marked for one-word slots), 'L' live."""
     bits = slab_bits(f)
     out = []
     for k in range(f["nslots"]):
@@ -1065,7 +1137,7 @@ def slot_states(st, f):
             out.append(".")
         elif k in bits:
             out.append("f")
-        elif st.linked(p):
+        elif st.slot_marked_free(f["size"], p):
             out.append("c")
         else:
             out.append("L")
@@ -1073,16 +1145,20 @@ def slot_states(st, f):
 
 
 def describe_cached_slot(st, p):
-    """Which thread-cache bin or remote list holds the free slot p."""
+    """Which thread-cache bin (or word stack) or remote list holds the free
+    slot p."""
     owners = st.cache_threads()
     for tc in st.caches():
+        who = owners.get(int(tc))
+        cache = "in a thread cache (in thread cache %#x%s" % (int(tc), " of " + who if who else "")
         for n in range(st.layout.tc_small_bins):
             head, room, cap = st.tc_bin(int(tc), n)
             if head and p in st.chain(head, cap + 1)[0]:
-                who = owners.get(int(tc))
-                return "in a thread cache (in thread cache %#x%s, bin %d (%s))" % (
-                    int(tc), " of " + who if who else "", n,
-                    tc_bin_label(n, st.layout.tc_small_bins))
+                return "%s, bin %d (%s))" % (cache, n, tc_bin_label(n, st.layout.tc_small_bins))
+        if p in st.tc_words(int(tc))[1]:
+            n = LA_SLAB_WORD_CLASS
+            return "%s, bin %d (%s), its word stack)" % (
+                cache, n, tc_bin_label(n, st.layout.tc_small_bins))
     for i in range(st.num_heaps):
         for c in range(st.layout.tc_small_bins):
             if p in st.chain(remote_head(st.heap(i)["slab_remote"][c]), WALK_LIMIT)[0]:
@@ -1382,11 +1458,19 @@ def bins_report(st):
         empty = True
         for n in range(lay.tc_bins):
             head, room, cap = st.tc_bin(int(tc), n)
-            if cap - room == 0 and head == 0:
+            held = st.tc_bin_held(int(tc), n)
+            if held == 0 and head == 0:
                 continue
             empty = False
             entries, ended = st.chain(head, cap + 1)
             length = "%d" % len(entries) if ended else ">%d" % cap
+            if n == LA_SLAB_WORD_CLASS:
+                # Its slots are in the word stack; its bin stays empty
+                # (a list shows only if it is not: `heap check` says why).
+                out.append("  bin %3d %-14s cached %4d of %4d  word stack %d%s" % (
+                    n, tc_bin_label(n, lay.tc_small_bins), held, cap + lay.tc_word_slots,
+                    held - (cap - room), "" if head == 0 and cap == 0 else "  list " + length))
+                continue
             out.append("  bin %3d %-14s cached %4d of %4d  list %s" % (
                 n, tc_bin_label(n, lay.tc_small_bins), cap - room, cap, length))
         if empty:
@@ -1582,7 +1666,8 @@ def svg_escape(text):
 
 
 def slab_hue(size):
-    """A colour per slot size, from blue (16 B) round to red (1 KiB)."""
+    """A colour per slot size, from blue (the smallest class) round to red
+    (the largest)."""
     k = SLAB_SIZES.index(size) if size in SLAB_SIZES else 0
     return "hsl(%d,70%%,40%%)" % (220 - 220 * k // max(len(SLAB_SIZES) - 1, 1))
 
@@ -1621,9 +1706,11 @@ def map_svg(data, title):
         text(x + 16, yy + 10, "%s: %s" % (label, bytes_for_people(totals.get(key, 0))),
              "legend-text")
     y += ((len(shown) + 2) // 3) * 16 + 4
-    body.append('<rect x="10" y="%d" width="24" height="3" fill="%s"/>' % (y + 4, slab_hue(16)))
-    body.append('<rect x="34" y="%d" width="24" height="3" fill="%s"/>' % (y + 4, slab_hue(1024)))
-    text(64, y + 9, "stripe over a slab: its slot size, blue (16 B) to red (1 KiB)", "legend-text")
+    lo, hi = SLAB_SIZES[0], SLAB_SIZES[-1]
+    body.append('<rect x="10" y="%d" width="24" height="3" fill="%s"/>' % (y + 4, slab_hue(lo)))
+    body.append('<rect x="34" y="%d" width="24" height="3" fill="%s"/>' % (y + 4, slab_hue(hi)))
+    text(64, y + 9, "stripe over a slab: its slot size, blue (%s) to red (%s)"
+         % (bytes_for_people(lo), bytes_for_people(hi)), "legend-text")
     y += 22
 
     def rows_of(segs, lo, hi, bpp_, row_bytes_, label_rows=True):
@@ -1880,7 +1967,8 @@ For each heap: each non-empty class (index, block sizes <=32, <=64, ...
 >8192; the last class is a red-black tree), its blocks and bytes, and the
 remote list.  For each live thread cache (la.tc_list): each non-empty bin,
 its cached count (cap - room) of its capacity, and its list length walked
-through the payload links."""
+through the payload links; bin 0, of 8-byte slots, too small to be
+linked, shows the cache's word stack instead (words_held of its slots)."""
 
     def __init__(self):
         super().__init__("heap bins", gdb.COMMAND_DATA)
@@ -1920,8 +2008,9 @@ class HeapSlabsCommand(gdb.Command):
 
 Without ADDR: for each heap, each slab's base, slot size, slots, how many
 were ever handed out (carved), and how many are live, in a thread cache or
-remote list (tagged free), or free in the slab.  With ADDR: which slot of
-which slab holds it, its state, and the state of the slab's first 64 slots."""
+remote list (tagged free: linked, or an 8-byte slot's mark), or free in the
+slab.  With ADDR: which slot of which slab holds it, its state, and the
+state of the slab's first 64 slots."""
 
     def __init__(self):
         super().__init__("heap slabs", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)

@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <malloc.h>
 
+#define TINY 8             // an 8-byte slot, of the one-word class (no links)
 #define SMALL 100          // a 112-byte slot in the default mode
 #define MEDIUM 6000        // a headed heap block (above the slabs: a medium bin)
 #define LARGE (256 * 1024) // its own mapping
@@ -51,7 +52,7 @@ static void *launder(void *p)
 
 static size_t case_size(char s)
 {
-    return s == 's' ? SMALL : s == 'm' ? MEDIUM : LARGE;
+    return s == 't' ? TINY : s == 's' ? SMALL : s == 'm' ? MEDIUM : LARGE;
 }
 
 // Frees and allocates enough to cycle a freed block out of a quarantine,
@@ -272,6 +273,19 @@ static const la_case_t cases[] = {
     SIZED("stale-write", stale_write, "write after free|use after free", 0, 0, 0),
     {"free-stack", free_stack, 0, NULL, "invalid pointer", 1},
     {"free-static", free_static, 0, NULL, "invalid pointer", 1},
+    // The 8-byte class, whose free slots hold a one-word mark where the
+    // others hold link words: a write after free into it breaks the mark
+    // (the next malloc of the class finds it), and a fresh slot's word is
+    // not zero either.
+    {"write-after-free-tiny", write_after_free, 0, NULL, "write after free|use after free", 1},
+    {"free-reused-tiny", free_reused, 0, NULL, "double free", 1},
+    {"double-free-tiny", double_free, 0, NULL, "double free", 1},
+    {"double-free-between-tiny", double_free_between, 0, NULL, "double free", 1},
+    {"free-unaligned-tiny", free_unaligned, 0, NULL, "invalid pointer", 1},
+    {"realloc-freed-tiny", realloc_freed, 0, NULL, "freed|double free", 1},
+    {"usable-size-freed-tiny", usable_freed, 0, NULL, "freed|double free", 1},
+    {"uninit-read-tiny", uninit, 0, NULL, "", 1},
+    {"stale-write-tiny", stale_write, 0, NULL, "write after free|use after free", 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -281,7 +295,10 @@ static int run_case(const char *name)
         const la_case_t *c = &cases[i];
         if (strcmp(c->name, name) != 0)
             continue;
-        size_t n = case_size(strstr(name, "-medium") ? 'm' : strstr(name, "-large") ? 'l' : 's');
+        size_t n = case_size(strstr(name, "-tiny")     ? 't'
+                             : strstr(name, "-medium") ? 'm'
+                             : strstr(name, "-large")  ? 'l'
+                                                       : 's');
         if (c->fn_by != NULL)
             c->fn_by(n, c->by);
         else

@@ -94,7 +94,7 @@ int main(int argc, char **argv)
                     CHECK((uintptr_t)s->p % align == 0);
             }
             REQUIRE(s->p != NULL);
-            CHECK((uintptr_t)s->p % 16 == 0);
+            CHECK((uintptr_t)s->p % (s->n <= 8 ? 8 : 16) == 0); // 8 for the 8-byte class
             CHECK(mem_usable_size(s->p) >= s->n);
             fill(s);
             s->counted = counted_bytes(s->p, s->n);

@@ -30,6 +30,10 @@ void *volatile gdb_freed;       // 5000 bytes, freed (into its heap, as caches a
 void *volatile gdb_freed_big;   // 80000 bytes, freed into its heap's last class
 void *volatile gdb_cached;      // 40 bytes, freed into the thread cache
 void *volatile gdb_spare;       // 80000 bytes, live; release_spare() frees it
+// The 8-byte class, whose free slots are too small to be linked: a thread
+// cache keeps them in its word stack (src/tcache.h), marked, not in a bin.
+void *volatile gdb_tiny;        // 8 bytes, live
+void *volatile gdb_tiny_freed;  // 8 bytes, freed into the word stack
 volatile unsigned gdb_nmalloc;  // mallocs this program made before the stop
 
 static void *take(size_t bytes)
@@ -75,9 +79,17 @@ int main(int argc, char **argv)
     void *guard2 = take(3000);
     gdb_cached = take(40);
     gdb_spare = take(80000);
+    // Two live and two freed: the stack keeps the freed ones with the rest
+    // of its refill, which the slab carved at the first malloc of the class.
+    gdb_tiny = take(8);
+    void *tiny_live = take(8);
+    gdb_tiny_freed = take(8);
+    void *tiny_freed = take(8);
     free(gdb_freed);
     free(gdb_freed_big);
     free(gdb_cached);
+    free(gdb_tiny_freed);
+    free(tiny_freed);
     if (strcmp(mode, "corrupt") == 0) {
         // The check word is the header's last 32 bits, just before the
         // payload (src/internal.h); volatile so the store is not dropped.
@@ -95,5 +107,6 @@ int main(int argc, char **argv)
     printf("gdb_heap_prog: %s done\n", mode);
     (void)guard1;
     (void)guard2;
+    (void)tiny_live;
     return 0;
 }

@@ -116,6 +116,7 @@ int main(int argc, char **argv)
     check_value("LA_MMAPPED", LA_MMAPPED);
     check_value("LA_PURGED", LA_PURGED);
     check_value("LA_FLAG_MASK", LA_FLAG_MASK);
+    check_value("LA_SLAB_WORD_CLASS", LA_SLAB_WORD_CLASS);
     check_value("LA_HEAD_HEAP_SHIFT", LA_HEAD_HEAP_SHIFT);
     check_value("LA_HEAP_NONE", LA_HEAP_NONE);
     check_value("LA_REQ_LARGE", LA_REQ_LARGE);

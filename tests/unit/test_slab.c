@@ -67,10 +67,16 @@ static void test_table(void)
         CHECK_EQ(la_class4_of[req], 4 * c);
     }
     // The bytes-per-block figures.
-    // No 24-byte class: every slot is 16-aligned (clang's operator new
-    // stores 16 bytes with movaps, so an 8-aligned 24-byte slot crashed).
+    // One 8-byte class, class 0, the one-word class (slab.h): its slots
+    // are 8-aligned, and hold what nothing needs more alignment for.
+    CHECK_EQ(la_sizeclasses[LA_SLAB_WORD_CLASS].size, 8);
+    CHECK_EQ(sizeclass_of(0), LA_SLAB_WORD_CLASS);
+    CHECK_EQ(sizeclass_of(8), LA_SLAB_WORD_CLASS);
+    CHECK_EQ(la_sizeclasses[sizeclass_of(9)].size, 16);
+    // No 24-byte class: every other slot is 16-aligned (clang's operator
+    // new stores 16 bytes with movaps, so an 8-aligned 24-byte slot crashed).
     CHECK_EQ(la_sizeclasses[sizeclass_of(24)].size, 32);
-    for (unsigned c = 0; c < LA_SLAB_CLASSES; c++)
+    for (unsigned c = LA_SLAB_WORD_CLASS + 1; c < LA_SLAB_CLASSES; c++)
         CHECK(la_sizeclasses[c].size % ALIGNMENT == 0);
     CHECK_EQ(la_sizeclasses[sizeclass_of(100)].size, 112);
     CHECK_EQ(la_sizeclasses[sizeclass_of(1000)].size, 1008);
@@ -109,7 +115,7 @@ static void test_table(void)
 static void test_every_class(void)
 {
     la_heap_t *h = heap0();
-    static void *slot[2 * LA_SLAB_BYTES / 16];
+    static void *slot[2 * LA_SLAB_BYTES / 8];
     for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
         const la_sizeclass_t *k = &la_sizeclasses[c];
         size_t want = 2 * (size_t)k->nslots, n = 0;
@@ -125,9 +131,9 @@ static void test_every_class(void)
             la_slab_t *s = slab_of(slot[i]);
             REQUIRE(s != NULL);
             CHECK_EQ(s->cls, c);
-            CHECK((uintptr_t)slot[i] % 16 == 0);
+            CHECK((uintptr_t)slot[i] % LA_MIN(k->size, 16u) == 0);
             CHECK_EQ(slab_slot_index(s, slot[i]), ((uintptr_t)slot[i] - s->base) / k->size);
-            CHECK(slab_slot_index(s, (char *)slot[i] + 8) >= s->nslots);
+            CHECK(slab_slot_index(s, (char *)slot[i] + k->size / 2) >= s->nslots);
             // Every chunk of a slab of several maps to it.
             CHECK(slab_of((char *)slot[i] + k->size - 1) == s);
             memset(slot[i], (int)i, k->size); // the whole slot is the program's
@@ -304,7 +310,7 @@ static void test_empty_return(void)
 // purges give back (the colour may take the slot's end onto the third page).
 typedef struct {
     la_slab_t *s;
-    void *p[2 * (LA_SLAB_SPAN_MAX / 16)];
+    void *p[2 * (LA_SLAB_SPAN_MAX / 8)];
     size_t n, mid;
     char *lo;
 } victim_t;
@@ -339,15 +345,21 @@ static la_slab_t *purge_victim(unsigned cls)
     REQUIRE(p[0] == (void *)s->base && n > v.mid + 2);
     memset(p[0], 0x11, s->size);
     // Back as a bin's flush puts them back: linked, so that each keeps a
-    // link to the next (slab_free would leave NULL, whose second word is 0).
+    // link to the next (slab_free would leave NULL, whose second word is 0);
+    // one-word slots, which no chain links, as a word stack's flush does.
     void *chain = NULL;
+    lock_acquire(&h->lock);
     for (size_t i = n - 2; i >= 1; i--)
         if (i != v.mid) {
+            if (slab_one_word(s)) {
+                slab_free(h, p[i], "free");
+                continue;
+            }
             la_link_store(p[i], chain);
             chain = p[i];
         }
-    lock_acquire(&h->lock);
-    slab_free_chain(h, chain);
+    if (chain != NULL)
+        slab_free_chain(h, chain);
     lock_release(&h->lock);
     return s;
 }
@@ -405,7 +417,7 @@ static void test_purged_pages(unsigned cls)
     CHECK(q == p[1]);
     CHECK(s->purged == 0 && s->free_limit == s->carved);
     for (size_t i = 2; i + 1 < n; i++)
-        CHECK(i == mid || la_link_ok(p[i]));
+        CHECK(i == mid || slab_slot_marked_free(s, p[i]));
     CHECK_EQ(((unsigned char *)p[0])[s->size - 1], 0x11);
     CHECK_EQ(mem_check_heap(), 0);
     lock_acquire(&h->lock);

@@ -146,6 +146,8 @@ WORKLOADS = [
              "synthetic", "w_pairs"),
     Workload("batch", "1 thread: 1M blocks of 16..256 B allocated, then all freed (FIFO, then LIFO)",
              "synthetic", "w_batch"),
+    Workload("tiny", "1 thread: blocks of 1..8 B, malloc+free pairs, then rounds of 100k allocated and freed",
+             "synthetic", "w_tiny"),
     Workload("fragment", "1 thread: random replace in a slot array, mixed lifetimes, sizes to 64 KiB",
              "synthetic", "w_fragment"),
     Workload("realloc", "1 thread: 2000 strings growing in small interleaved steps, one array doubling",

@@ -4,21 +4,24 @@
  * them.  Pure functions over constant tables: no state, no locks, no calls
  * into the rest of the allocator (the lowest layer after config.h).
  *
- * Classes: every 16 bytes from 16 to 128, then four per doubling
+ * Classes: 8, then every 16 bytes from 16 to 128, then four per doubling
  * to LA_SLAB_MAX_BYTES (160, 192, 224, 256, then 288 for 256 bytes and a
  * small header, 320, ... 896, 1008 for a decimal KiB, 1024, then 1040 and
  * 1088 for a KiB and a small header, 1280, 1536, 1792, 2048).  A request
  * is rounded up by at most 25% from 64 bytes on (jemalloc's spacing).
- * Every class is a multiple of 16, so that every slot is 16-aligned, as
- * glibc documents and the x86-64 ABI's max_align_t asks: a 24-byte class
- * (8-aligned slots at odd indexes) crashed a clang-built C++ program,
- * whose operator new of a 24-byte object zeroes it with a movaps.
- * There is no 8-byte class: a free slot keeps two link words (the encoded
- * link and the plain one), which is how malloc tells a link the program
+ * Every class but the first is a multiple of 16, so that its slots are
+ * 16-aligned, as glibc documents and the x86-64 ABI's max_align_t asks: a
+ * 24-byte class (8-aligned slots at odd indexes) crashed a clang-built C++
+ * program, whose operator new of a 24-byte object zeroes it with a movaps.
+ * The 8-byte class (class 0, LA_SLAB_WORD_CLASS) is the exception no store
+ * of 16 bytes can touch, as jemalloc's, tcmalloc's and mimalloc's: its
+ * free slots have no room for the two link words the others keep (the
+ * encoded link and the plain one, how malloc tells a link the program
  * overwrote from a sound one, and how the free fast path tells a second
- * free from a first one without any shared state (see slab.h).  Slots
- * are 16-aligned (slabs start 64 KiB-aligned, their first slot a class's
- * colour after that, both multiples of 16), and
+ * free from a first), so they hold a one-word mark and are never linked
+ * (slab.h, slab_one_word; a thread cache keeps them in a stack).  Slots
+ * of 16 bytes and more are 16-aligned (slabs start 64 KiB-aligned, their
+ * first slot a class's colour after that, both multiples of 16), and
  * aligned further where the size and the colour allow it (the 64-byte
  * class's slots sit on 64-byte boundaries: la_class_aligned_up below).  A
  * class's slabs span one LA_SLAB_BYTES chunk or a few (`span`, see

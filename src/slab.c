@@ -607,22 +607,32 @@ void slab_free_chain(la_heap_t *h, void *chain)
     la_assert(chain == NULL);
 }
 
-LA_HOT_TEXT void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
+// Up to n slots of h back to their slabs, one walk that puts each back at
+// once and settles its slab once per run of its slots, to the first slot
+// of another heap: from *chain, each link checked as it is followed (and
+// *chain left at the rest), or from slots[] when that is not NULL (one-word
+// slots, never linked).  Inlined into its two callers with the source
+// fixed.  A walk that noted the slots and their slabs in arrays, then a
+// second loop over the arrays, cost 78 instructions a slot on w_shuffle
+// (whose slabs change from one slot to the next), and every slot flushed
+// was one of them.
+static inline __attribute__((always_inline)) uint32_t free_walk(la_heap_t *h, void **chain,
+                                                               void *const *slots, uint32_t n)
 {
-    // One walk that checks each link and puts its slot back at once: a
-    // walk that noted the slots and their slabs in arrays, then a second
-    // loop over the arrays, cost 78 instructions a slot on w_shuffle
-    // (whose slabs change from one slot to the next), and every slot
-    // flushed was one of them.
     la_slab_t *run = NULL;
     uintptr_t base = 0; // the run's first chunk: none yet
+    void *p = slots != NULL ? NULL : *chain;
     uint32_t done = 0;
-    while (done < n && chain != NULL) {
-        // Slabs start LA_SLAB_BYTES-aligned: chain is in the run's first
+    while (done < n) {
+        if (slots != NULL)
+            p = slots[done];
+        else if (p == NULL)
+            break;
+        // Slabs start LA_SLAB_BYTES-aligned: p is in the run's first
         // chunk iff it is less than that above the slab's start (a slot
         // in a later chunk of a two-chunk slab finds the same slab again).
-        if ((uintptr_t)chain - base >= LA_SLAB_BYTES) {
-            la_slab_t *s = slab_of_slot(chain);
+        if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
+            la_slab_t *s = slab_of_slot(p);
             if (s->heap != h)
                 break;
             // A slab released here held none of the slots still to come
@@ -632,41 +642,27 @@ LA_HOT_TEXT void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t 
             run = s;
             base = slab_start(s);
         }
-        void *next = la_link_next(chain, "free");
-        slot_put_back(run, chain, "free");
+        void *next = slots != NULL ? NULL : la_link_next(p, "free");
+        slot_put_back(run, p, "free");
         done++;
-        chain = next;
+        p = next;
     }
     if (run != NULL)
         slab_settle(h, run);
-    *count = done;
+    if (slots == NULL)
+        *chain = p;
+    return done;
+}
+
+LA_HOT_TEXT void *slab_free_run(la_heap_t *h, void *chain, uint32_t n, uint32_t *count)
+{
+    *count = free_walk(h, &chain, NULL, n);
     return chain;
 }
 
 LA_HOT_TEXT size_t slab_free_words(la_heap_t *h, void *const *slots, size_t n)
 {
-    // slab_free_run's walk over an array: a slab looked up and settled
-    // once per run of its slots (a stack refilled from one slab gives
-    // its slots back in runs).
-    la_slab_t *run = NULL;
-    uintptr_t base = 0; // the run's first chunk: none yet
-    size_t done = 0;
-    for (; done < n; done++) {
-        void *p = slots[done];
-        if ((uintptr_t)p - base >= LA_SLAB_BYTES) {
-            la_slab_t *s = slab_of_slot(p);
-            if (s->heap != h)
-                break;
-            if (run != NULL && s != run)
-                slab_settle(h, run);
-            run = s;
-            base = slab_start(s);
-        }
-        slot_put_back(run, p, "free");
-    }
-    if (run != NULL)
-        slab_settle(h, run);
-    return done;
+    return free_walk(h, NULL, slots, (uint32_t)LA_MIN(n, (size_t)UINT32_MAX));
 }
 
 // A remote list's word: its head below LA_SLAB_ADDR_BITS, its length above.

@@ -784,14 +784,13 @@ LA_INLINE void *la_link_next(const void *p, const char *func)
 // link words, so it is never linked: while it is free, in its slab or in a
 // thread cache's word stack (tcache.h), its one word holds its mark,
 //   p[0] = la.word_key ^ p,
-// and a slot handed out has its word cleared.  The mark is what malloc
-// checks before it hands such a slot out again (a write after free breaks
-// it but with probability 2^-64 without knowing the key), and what tells a
-// second free of the slot from a first.  The key is not slot_key: the
-// free fast path reads two words (la_link_maybe) of any slot, and those of
-// a live 8-byte slot are its own and its neighbour's, which may be a mark;
-// under one key, a live slot holding 8 (the distance to that neighbour)
-// would have passed for linked.
+// and a slot handed out has its word set to 1 (not a mark, not zero).
+// The mark is what malloc checks before it hands such a slot out again (a
+// write after free breaks it but with probability 2^-64 without knowing
+// the key), and what tells a second free of the slot from a first.  The
+// two-word relation (la_link_*) is never applied to these slots: its
+// first test reads 8 bytes past the slot, another block (slab.h,
+// slab_free_limit).  A key of its own, so that no mark is a link tag.
 LA_INLINE uintptr_t la_word_tag(const void *p) { return la.word_key ^ (uintptr_t)p; }
 LA_INLINE void la_word_mark(void *p) { *(uintptr_t *)p = la_word_tag(p); }
 LA_INLINE bool la_word_marked(const void *p) { return *(const uintptr_t *)p == la_word_tag(p); }

@@ -344,7 +344,7 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
         }
     }
     s->purged = 0;
-    __atomic_store_n(&s->free_limit, s->carved, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->free_limit, slab_free_limit(s, s->carved), __ATOMIC_RELAXED);
 }
 
 size_t slab_purge_pages(la_heap_t *h, bool all)
@@ -492,13 +492,6 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
             if (out != NULL) {
                 for (; p < stop; p += size)
                     out[n++] = (void *)p;
-                // The free fast path reads a second word past every slot
-                // (la_link_maybe), which for a one-word slot is the next
-                // one's: the first never carved gets a defined word, for
-                // memcheck, which holds a brk heap's fresh bytes undefined
-                // (one store, on the page the last slot ends on or the next).
-                if (one_word && end < s->nslots)
-                    *(uintptr_t *)stop = 0;
             } else {
                 // Each slot links the one before to itself: a store pair.
                 uintptr_t q = (uintptr_t)prev;
@@ -514,7 +507,8 @@ static inline __attribute__((always_inline)) size_t alloc_slots(la_heap_t *h, un
             s->first_word = (end == s->nslots ? end - 1 : end) / 64;
             // Published before the slots are: a free of one checks them.
             __atomic_store_n(&s->carved, end, __ATOMIC_RELAXED);
-            __atomic_store_n(&s->free_limit, end, __ATOMIC_RELAXED); // no page purged: above
+            // No page purged: above.
+            __atomic_store_n(&s->free_limit, slab_free_limit(s, end), __ATOMIC_RELAXED);
         }
         s->nfree -= (uint32_t)(n - first);
         if (s->nfree == 0)
@@ -729,7 +723,7 @@ size_t slab_purge(la_heap_t *h)
 
 /* ---- checks ------------------------------------------------------------- */
 
-void slab_check(la_slab_t *s, const void *p, const char *func)
+LA_HOT_TEXT void slab_check(la_slab_t *s, const void *p, const char *func)
 {
     uint32_t i = slab_slot_index(s, p);
     if (LA_UNLIKELY(i >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED))) {

@@ -169,6 +169,18 @@ LA_INLINE la_slab_t *slab_of_slot(const void *p)
 #define LA_SLAB_WORD_BYTES 8 // its size: requests up to this take it
 LA_INLINE bool slab_one_word(const la_slab_t *s) { return s->size < 2 * sizeof(uintptr_t); }
 
+// The free fast path's bound (free_limit) for a slab whose slots from
+// `carved` up were never handed out and which has no page purged: carved,
+// or 0 for one-word slots, whose every free takes the slow path, exact by
+// the bitmap.  The fast path's test of a slot's words (la_link_maybe)
+// reads the 8 bytes past it, which for an 8-byte slot are its neighbour's,
+// maybe another thread's live block: ThreadSanitizer (CI's tsan build of
+// test_threads) named that read a race with the neighbour's malloc.
+LA_INLINE uint32_t slab_free_limit(const la_slab_t *s, uint32_t carved)
+{
+    return slab_one_word(s) ? 0 : carved;
+}
+
 // Whether slot p of s holds what a free slot holds: link words, or the
 // mark of a one-word slot.
 LA_INLINE bool slab_slot_marked_free(const la_slab_t *s, const void *p)

@@ -1301,30 +1301,9 @@ static void checked_slot_free(la_slab_t *s, void *p, size_t delete_size)
     debug_slot_free(s, p, free_name(delete_size));
 }
 
-// tcache_free_full() past the 8-byte class's hit path.
-LA_HOT_TEXT static LA_NOINLINE void free_full_slot(void *p, size_t delete_size, la_slab_t *s)
-{
-    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
-        return checked_slot_free(s, p, delete_size);
-    // The fast path's look at the words of a slot of the 8-byte class
-    // (la_link_maybe) says nothing of it: a marked one is free already, and
-    // slab_check names where before anything is written.
-    if (LA_UNLIKELY(s->cls == LA_SLAB_WORD_CLASS && la_word_marked(p)))
-        slab_check(s, p, free_name(delete_size));
-    bool first = la_tc->kind == LA_TC_EMPTY;
-    la_tcache_t *tc = current_cache();
-    la_tbin_t *bin = &tc->bins[s->cls];
-    bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
-    if (s->cls == LA_SLAB_WORD_CLASS && words_on(tc) && !foreign_first)
-        return free_word(tc, p);
-    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
-        push_slot(tc, bin, p);
-    else
-        slot_free_direct(s, p);
-}
-
 // A slot the fast path found sound, whose bin is full or whose thread has
-// no live cache (a placeholder: nothing of it is written).
+// no live cache (a placeholder: nothing of it is written); or an 8-byte
+// slot past its hit path (tcache_free_slow), which slab_check found sound.
 //
 // A thread's first free comes here, before it has a cache, and is often of
 // a block its creator handed it at start.  Cached, that slot would be the
@@ -1336,23 +1315,18 @@ LA_HOT_TEXT static LA_NOINLINE void free_full_slot(void *p, size_t delete_size, 
 // test is on this path only: the fast path costs nothing more.
 LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size, la_slab_t *s)
 {
-    // The 8-byte class's hit path, before the frame the rest needs: a live
-    // cache whose stack has room and whose epoch holds, and a slot whose
-    // word is not the mark (a second free: named below).  As cheap as a
-    // push onto a bin, it made a malloc(8) + free pair 100 instructions
-    // where the way through the rest and free_word took 211 (callgrind).
-    if (s->cls == LA_SLAB_WORD_CLASS) {
-        la_tcache_t *tc = la_tc;
-        int32_t held = tc->words_held;
-        if (LA_LIKELY(tc->words_hits && held < LA_TC_WORD_SLOTS && !la_word_marked(p) &&
-                      tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
-            la_word_mark(p);
-            tc->words[held] = p;
-            la_add_owned(&tc->words_held, 1);
-            return;
-        }
-    }
-    return free_full_slot(p, delete_size, s);
+    if (LA_UNLIKELY(la.debug)) // checking mode: checked, poisoned, held
+        return checked_slot_free(s, p, delete_size);
+    bool first = la_tc->kind == LA_TC_EMPTY;
+    la_tcache_t *tc = current_cache();
+    la_tbin_t *bin = &tc->bins[s->cls];
+    bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
+    if (s->cls == LA_SLAB_WORD_CLASS && words_on(tc) && !foreign_first)
+        return free_word(tc, p);
+    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
+        push_slot(tc, bin, p);
+    else
+        slot_free_direct(s, p);
 }
 
 // A full medium bin's spill: a block serves every smaller class too, so
@@ -1507,15 +1481,39 @@ LA_HOT_TEXT void tcache_free_unslabbed(void *p, size_t delete_size)
     return free_unslabbed_slow(p, delete_size);
 }
 
-void tcache_free_slow(void *p, size_t delete_size)
+// tcache_free_slow() past the 8-byte class's hit path.
+LA_HOT_TEXT static LA_NOINLINE void free_slow_slot(void *p, size_t delete_size, la_slab_t *s)
 {
-    la_slab_t *s = slab_of(p);
-    if (s == NULL)
-        return tcache_free_unslabbed(p, delete_size);
     if (LA_UNLIKELY(la.debug)) // checking mode: a payload inside its slot
         return checked_slot_free(s, p, delete_size);
     slab_check(s, p, free_name(delete_size)); // names the misuse and aborts
     return tcache_free_full(p, delete_size, s);
+}
+
+// Every free of the 8-byte class comes here (slab_free_limit), to its hit
+// path, before the frame the rest needs: a slot handed out, in a slab with
+// no page purged (where a free slot reads zero, not its mark: the rest
+// asks the bitmap), not marked (a second free: named by slab_check), onto
+// the stack of a live cache that has room and whose epoch holds.  As cheap
+// as a push onto a bin, it made a malloc(8) + free pair 104 instructions
+// where the way through slab_check and tcache_free_full took 143, and
+// through those and free_word 211 (callgrind).
+LA_HOT_TEXT void tcache_free_slow(void *p, size_t delete_size, la_slab_t *s)
+{
+    if (s->cls == LA_SLAB_WORD_CLASS) {
+        la_tcache_t *tc = la_tc;
+        int32_t held = tc->words_held;
+        if (LA_LIKELY(slab_slot_index(s, p) < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) &&
+                      s->purged == 0 && tc->words_hits && held < LA_TC_WORD_SLOTS &&
+                      !la_word_marked(p) &&
+                      tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
+            la_word_mark(p);
+            tc->words[held] = p;
+            la_add_owned(&tc->words_held, 1);
+            return;
+        }
+    }
+    return free_slow_slot(p, delete_size, s);
 }
 
 /* ---- services for the rest of the allocator ----------------------------- */

@@ -158,13 +158,14 @@ LA_HIDDEN LA_NOINLINE LA_COLD void *tcache_malloc_corrupt(void *p);
 // The free paths past the fast path's.  `delete_size` is what a sized
 // operator delete was given, or 0 (free, and an unsized delete): checking
 // mode, where every free comes here, compares it with the block's
-// request, and a misuse is reported under operator delete's name.
-LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p, size_t delete_size);
+// request, and a misuse is reported under operator delete's name.  This
+// one: slot p of slab s, which the fast path doubts (slab_looks_live).
+LA_HIDDEN LA_NOINLINE void tcache_free_slow(void *p, size_t delete_size, la_slab_t *s);
 // The same for a pointer in no slab: NULL, a heap or large block, a
 // guarded block, a foreign pointer (the fast path looked up its slab).
 LA_HIDDEN LA_NOINLINE void tcache_free_unslabbed(void *p, size_t delete_size);
-// A slot of slab s whose bin is full (or whose thread has no cache yet;
-// or of the 8-byte class, whose bin is always full).
+// A sound slot of slab s whose bin is full (or whose thread has no cache
+// yet; or of the 8-byte class, from tcache_free_slow).
 LA_HIDDEN LA_NOINLINE void tcache_free_full(void *p, size_t delete_size, la_slab_t *s);
 
 _Static_assert(sizeof(la_tbin_t) == 32, "bin i is at byte offset 32 * i");
@@ -241,7 +242,7 @@ LA_INLINE void tcache_free_sized(void *ptr, size_t size)
     // purged pages, whose free slots have no link: slab.h): named by the
     // slow path before anything is written.
     if (LA_UNLIKELY(!slab_looks_live(s, p)))
-        return tcache_free_slow(ptr, size);
+        return tcache_free_slow(ptr, size, s);
     la_tbin_t *bin = tcache_bin_at(la_tc, cls4);
     if (LA_UNLIKELY(la_owned_le_zero(&bin->room))) // full, or a placeholder (never written)
         return tcache_free_full(ptr, size, s);

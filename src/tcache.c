@@ -665,8 +665,29 @@ static bool make_room(la_tcache_t *tc, la_tbin_t *bin)
 
 /* ---- the word stack (the 8-byte class) ---------------------------------- */
 
-// Whether the cache keeps 8-byte slots: as it keeps the other classes'.
-static bool words_on(const la_tcache_t *tc) { return tc->words_hits; }
+// The newest of the `held` slots of tc's stack, its mark checked before
+// it is handed out (issue 15), counted as its bin's pop.  Its word is then
+// 1: not a mark, and not zero, as a linked slot's words are not, so that a
+// read of it before any write does not pass for calloc's
+// (test_misuse_table's uninit-read).
+LA_INLINE void *word_pop(la_tcache_t *tc, int32_t held)
+{
+    uintptr_t *p = tc->words[held - 1];
+    if (LA_UNLIKELY(!la_word_marked(p)))
+        return tcache_malloc_corrupt(p);
+    la_add_owned(&tc->words_held, -1);
+    p[0] = 1;
+    la_add_owned(&tc->bins[LA_SLAB_WORD_CLASS].pops, 1);
+    return p;
+}
+
+// Live slot p, marked, onto tc's stack, which holds `held` (< its room).
+LA_INLINE void word_push(la_tcache_t *tc, int32_t held, void *p)
+{
+    la_word_mark(p);
+    tc->words[held] = p;
+    la_add_owned(&tc->words_held, 1);
+}
 
 // Gives the newest of the stack's slots back to their slabs until `keep`
 // are left, a run of slots of one heap at a time under its lock (each
@@ -711,8 +732,9 @@ LA_HOT_TEXT static void refill_words(la_tcache_t *tc)
                  -(int64_t)n * (int64_t)la_sizeclasses[LA_SLAB_WORD_CLASS].size);
 }
 
-// malloc of the 8-byte class (tc's words_on): the newest slot of the
-// stack, refilled first if it is empty; NULL if the heap has no memory.
+// malloc of the 8-byte class past its hit path (tc's words_hits): the
+// newest slot of the stack, refilled first if it is empty; NULL if the
+// heap has no memory.
 LA_HOT_TEXT static void *malloc_word(la_tcache_t *tc)
 {
     if (tc->words_held == 0) {
@@ -720,29 +742,18 @@ LA_HOT_TEXT static void *malloc_word(la_tcache_t *tc)
         if (tc->words_held == 0)
             return NULL;
     }
-    uintptr_t *p = tc->words[tc->words_held - 1];
-    // Its mark is checked before the slot is handed out (issue 15).
-    if (LA_UNLIKELY(!la_word_marked(p)))
-        la_link_corrupt(p, "malloc");
-    la_add_owned(&tc->words_held, -1);
-    // Live: no longer marked, and not zero, as a linked slot's words are
-    // not, so that a read of it before any write does not pass for
-    // calloc's (test_misuse_table's uninit-read).
-    p[0] = 1;
-    la_add_owned(&tc->bins[LA_SLAB_WORD_CLASS].pops, 1);
+    void *p = word_pop(tc, tc->words_held);
     publish_lazily(tc);
     return p;
 }
 
-// free of p, a live slot of the 8-byte class (tcache_free_full checked its
-// mark), onto the stack of tc (words_on).
+// free of p, a sound slot of the 8-byte class past its hit path, onto the
+// stack of tc (words_hits), which gives half back if it is full.
 LA_HOT_TEXT static void free_word(la_tcache_t *tc, void *p)
 {
     if (tc->words_held == LA_TC_WORD_SLOTS)
         flush_words(tc, LA_TC_WORD_SLOTS / 2);
-    la_word_mark(p);
-    tc->words[tc->words_held] = p;
-    la_add_owned(&tc->words_held, 1);
+    word_push(tc, tc->words_held, p);
     publish_lazily(tc);
 }
 
@@ -1059,7 +1070,7 @@ LA_HOT_TEXT static LA_NOINLINE void *malloc_from_bin(la_tcache_t *tc, size_t req
 {
     la_tbin_t *bin = req <= LA_TC_MAX_BYTES ? tcache_bin_of(tc, req) : medium_bin_up(tc, req);
     la_tbin_t *up;
-    if (bin == &tc->bins[LA_SLAB_WORD_CLASS] && words_on(tc)) {
+    if (bin == &tc->bins[LA_SLAB_WORD_CLASS] && tc->words_hits) {
         void *p = malloc_word(tc);
         if (p != NULL)
             return p;
@@ -1137,15 +1148,8 @@ LA_HOT_TEXT void *tcache_malloc_slow(size_t req)
     if (req <= LA_SLAB_WORD_BYTES) {
         la_tcache_t *tc = la_tc;
         int32_t held = tc->words_held;
-        if (LA_LIKELY(held > 0 && tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
-            uintptr_t *p = tc->words[held - 1];
-            if (LA_UNLIKELY(!la_word_marked(p)))
-                return tcache_malloc_corrupt(p);
-            la_add_owned(&tc->words_held, -1);
-            p[0] = 1; // live: see malloc_word
-            la_add_owned(&tc->bins[LA_SLAB_WORD_CLASS].pops, 1);
-            return p;
-        }
+        if (LA_LIKELY(held > 0 && tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED)))
+            return word_pop(tc, held);
     }
     return malloc_slow(req);
 }
@@ -1321,7 +1325,7 @@ LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size, la_slab_t *s)
     la_tcache_t *tc = current_cache();
     la_tbin_t *bin = &tc->bins[s->cls];
     bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
-    if (s->cls == LA_SLAB_WORD_CLASS && words_on(tc) && !foreign_first)
+    if (s->cls == LA_SLAB_WORD_CLASS && tc->words_hits && !foreign_first)
         return free_word(tc, p);
     if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
         push_slot(tc, bin, p);
@@ -1506,12 +1510,8 @@ LA_HOT_TEXT void tcache_free_slow(void *p, size_t delete_size, la_slab_t *s)
         if (LA_LIKELY(slab_slot_index(s, p) < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) &&
                       s->purged == 0 && tc->words_hits && held < LA_TC_WORD_SLOTS &&
                       !la_word_marked(p) &&
-                      tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED))) {
-            la_word_mark(p);
-            tc->words[held] = p;
-            la_add_owned(&tc->words_held, 1);
-            return;
-        }
+                      tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED)))
+            return word_push(tc, held, p);
     }
     return free_slow_slot(p, delete_size, s);
 }

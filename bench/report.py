@@ -925,7 +925,8 @@ def instructions_table(res):
     for key, what in (("new_net", "C++'s `operator new` + `delete`: the allocator's own where "
                        "it exports them, else libstdc++'s, which call its malloc and free."),
                       ("aligned_net", "`aligned_alloc(64, n)` + `free` (C++17's `new` of an "
-                       "`alignas(64)` type comes here through libstdc++).")):
+                       "`alignas(64)` type comes here through libstdc++)."),
+                      ("tiny_net", "`malloc(1..8)` + `free`: the blocks an 8-byte class serves.")):
         extra = net_rows(key)
         if extra:
             out += ["", "The same for " + what, ""]

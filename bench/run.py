@@ -99,9 +99,9 @@ PERBLOCK_BYTES = (8, 16, 24, 100, 1000)
 OURS = "liballocator"  # the allocator the "ours / best" lines are about
 
 INS_SIZES = "16,32,48,64,100,128,256,512,1024"  # documentation; ins_loop.c holds them
-# ins_loop's probes: malloc, operator new, aligned_alloc(64), and the no-op
-# loops subtracted from them.
-INS_IMPLS = ("libc", "new", "aligned", "noop", "noop_aligned")
+# ins_loop's probes: malloc, operator new, aligned_alloc(64), malloc of
+# 1..8 bytes, and the no-op loops subtracted from them.
+INS_IMPLS = ("libc", "new", "aligned", "tiny", "noop", "noop_aligned", "noop_tiny")
 
 
 def log(msg):
@@ -1172,11 +1172,13 @@ def instruction_mode(args, allocs, env, tmpdir, out):
             # library's or (glibc, and any that does not export them)
             # libstdc++'s over its malloc and free.  aligned_net:
             # aligned_alloc(64, n) and free, less a loop that calls a
-            # two-argument no-op.
+            # two-argument no-op.  tiny_net: malloc of 1..8 bytes and free,
+            # less a no-op loop over the same sizes.
             table[name][pattern] = {"gross": per["libc"], "loop": per["noop"],
                                     "net": per["libc"] - per["noop"],
                                     "new_net": per["new"] - per["noop"],
-                                    "aligned_net": per["aligned"] - per["noop_aligned"]}
+                                    "aligned_net": per["aligned"] - per["noop_aligned"],
+                                    "tiny_net": per["tiny"] - per["noop_tiny"]}
     g = table.get("glibc")
 
     def rows(key, loop):
@@ -1204,6 +1206,10 @@ def instruction_mode(args, allocs, env, tmpdir, out):
     out("   through libstdc++)")
     out("%-14s %8s %8s %8s %8s" % ("allocator", "pair", "/glibc", "batch", "/glibc"))
     rows("aligned_net", False)
+    out()
+    out("== the same for malloc(1..8) + free (blocks an 8-byte class serves)")
+    out("%-14s %8s %8s %8s %8s" % ("allocator", "pair", "/glibc", "batch", "/glibc"))
+    rows("tiny_net", False)
     for p in problems:
         out("warning: " + p)
     return {"iterations": n, "sizes_bytes": INS_SIZES, "table": table, "problems": problems}

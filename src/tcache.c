@@ -715,15 +715,20 @@ LA_HOT_TEXT static void flush_words(la_tcache_t *tc, int32_t keep)
 // first the slab found on top: used first, as a bin's chain is.
 LA_HOT_TEXT static void refill_words(la_tcache_t *tc)
 {
+    // Straight into the stack, then turned over in place: a copy on the
+    // C stack would take 2 KiB of it, and malloc runs on small signal
+    // stacks too.
     la_heap_t *h = tc->heap;
-    void *got[LA_TC_WORD_SLOTS / 2];
+    void **got = tc->words + tc->words_held;
     lock_acquire(&h->lock);
     size_t n = slab_alloc_batch(h, LA_SLAB_WORD_CLASS, LA_TC_WORD_SLOTS / 2, got);
     lock_release(&h->lock);
-    void **top = tc->words + tc->words_held + n - 1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         la_word_mark(got[i]);
-        top[-(ptrdiff_t)i] = got[i];
+    for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+        void *t = got[i];
+        got[i] = got[j - 1];
+        got[j - 1] = t;
     }
     la_add_owned(&tc->words_held, (int32_t)n);
     la_tbin_t *bin = &tc->bins[LA_SLAB_WORD_CLASS];

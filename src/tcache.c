@@ -77,6 +77,15 @@ LA_HOT_TEXT static void publish_lazily(la_tcache_t *tc)
         publish(tc);
 }
 
+// n slots of slab bin `bin` that left the cache in a batch (a flush), or
+// -n that entered it (a refill, a remote list adopted): the bin's moved
+// count and the cache's slot_moved_bytes, which tcache_cheap_balance reads.
+static void count_moved(la_tcache_t *tc, la_tbin_t *bin, int64_t n)
+{
+    la_add_owned(&bin->moved, n);
+    la_add_owned(&tc->slot_moved_bytes, n * (int64_t)la_sizeclasses[bin - tc->bins].size);
+}
+
 /* ---- creation and teardown ---------------------------------------------- */
 
 static la_heap_t *heap_for_cache(size_t nth_cache)
@@ -563,9 +572,7 @@ LA_HOT_TEXT static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep
                 break;
             n -= LA_MIN(n, released);
             la_add_owned(&bin->room, (int32_t)released);
-            la_add_owned(&bin->moved, (int64_t)released);
-            la_add_owned(&tc->slot_moved_bytes,
-                         (int64_t)released * (int64_t)la_sizeclasses[bin - tc->bins].size);
+            count_moved(tc, bin, (int64_t)released);
         }
         return;
     }
@@ -703,10 +710,7 @@ LA_HOT_TEXT static void flush_words(la_tcache_t *tc, int32_t keep)
         lock_release(&h->lock);
     }
     la_add_owned(&tc->words_held, -released);
-    la_tbin_t *bin = &tc->bins[LA_SLAB_WORD_CLASS];
-    la_add_owned(&bin->moved, (int64_t)released);
-    la_add_owned(&tc->slot_moved_bytes,
-                 (int64_t)released * (int64_t)la_sizeclasses[LA_SLAB_WORD_CLASS].size);
+    count_moved(tc, &tc->bins[LA_SLAB_WORD_CLASS], (int64_t)released);
     publish_lazily(tc);
 }
 
@@ -731,10 +735,7 @@ LA_HOT_TEXT static void refill_words(la_tcache_t *tc)
         got[j - 1] = t;
     }
     la_add_owned(&tc->words_held, (int32_t)n);
-    la_tbin_t *bin = &tc->bins[LA_SLAB_WORD_CLASS];
-    la_add_owned(&bin->moved, -(int64_t)n);
-    la_add_owned(&tc->slot_moved_bytes,
-                 -(int64_t)n * (int64_t)la_sizeclasses[LA_SLAB_WORD_CLASS].size);
+    count_moved(tc, &tc->bins[LA_SLAB_WORD_CLASS], -(int64_t)n);
 }
 
 // malloc of the 8-byte class past its hit path (tc's words_hits): the
@@ -937,8 +938,7 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
     }
     // Its free was counted by whoever freed it.
     la_add_owned(&bin->room, -n);
-    la_add_owned(&bin->moved, (int64_t)-n);
-    la_add_owned(&tc->slot_moved_bytes, -(int64_t)n * (int64_t)la_sizeclasses[cls].size);
+    count_moved(tc, bin, -(int64_t)n);
     // The rest back onto the list as it is when nothing was pushed since
     // (one CAS, no walk); else into their slabs.
     uint32_t rest = count == LA_SLAB_REMOTE_MANY ? count : count - (uint32_t)n;
@@ -969,8 +969,7 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
     if (n > 0)
         bin->head = head;
     la_add_owned(&bin->room, -(int32_t)n);
-    la_add_owned(&bin->moved, -(int64_t)n);
-    la_add_owned(&tc->slot_moved_bytes, -(int64_t)n * (int64_t)la_sizeclasses[bin - tc->bins].size);
+    count_moved(tc, bin, -(int64_t)n);
 }
 
 // Fills an empty bin: from what other threads handed back to this thread's

@@ -101,14 +101,17 @@ static void underflow(size_t n, int by)
     free(launder((void *)p));
 }
 
-// A block of n bytes freed, then written in its middle.
+// A block of n bytes freed, then written in its middle.  The byte is
+// flipped, not set: a fixed value equals the byte of a keyed word already
+// there (the 8-byte class's mark, a link's tag) once in 256 runs, and the
+// default column then says missed (seen in CI).
 static void freed_then_written(size_t n)
 {
     unsigned char *p = launder(malloc(n));
     memset(p, 0, n);
     free(p);
-    p = launder(p);
-    p[n / 2] = 'w';
+    volatile unsigned char *q = launder(p);
+    q[n / 2] = (unsigned char)~q[n / 2];
 }
 
 static void write_after_free(size_t n)

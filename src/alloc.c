@@ -236,23 +236,42 @@ static void *realloc_impl(void *p, size_t req, bool ts)
 // la_aligned() of a request a slot can hold: a slot of the first class
 // at or above req whose slots all sit on `align` boundaries
 // (sizeclass_aligned_up: 32-byte alignment from the 32-byte class up, 64
-// from the 64-byte one, and so on as the classes' colours allow), through
-// the thread cache's fast path, where a heap block with room to align it
-// took the heap lock, a split of the padding and its own header.  NULL
-// where that class is more than LA_ALIGNED_SLOT_MAX_RATIO times what the
-// request and its alignment need (the heap's padding costs less), or
-// where the cache handed out something else (a heap block: no slab could
-// be made; it goes back).
-static void *aligned_slot(size_t align, size_t req)
+// from the 64-byte one, and so on as the classes' colours allow), where
+// a heap block with room to align it took the heap lock, a split of the
+// padding and its own header.  That class, or -1 where there is none or
+// it is more than LA_ALIGNED_SLOT_MAX_RATIO times what the request and
+// its alignment need (the heap's padding costs less).
+LA_INLINE int aligned_class(size_t align, size_t req)
 {
     int c = sizeclass_aligned_up(sizeclass_of(req), align);
     if (c < 0 || la_sizeclasses[c].size > LA_ALIGNED_SLOT_MAX_RATIO * LA_MAX(req, align))
+        return -1;
+    return c;
+}
+
+// la_aligned() past its hit path (a slot off the bin of aligned_class):
+// the bin was empty (a refill, through the slow path), the request needs
+// no slot or no slot serves it, checking mode, or the first call.
+static LA_NOINLINE void *aligned_slow(size_t align, size_t req)
+{
+    la_ensure_init();
+    if (!LA_IS_POW2(align)) {
+        errno = EINVAL;
         return NULL;
-    void *p = la_malloc(la_sizeclasses[c].size); // exactly class c's size: a slot of c
-    if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)
-        return p;
-    la_free(p);
-    return NULL;
+    }
+    // Every slot and block is 16-aligned but the 8-byte class's, which a
+    // request of at least the alignment never takes.
+    if (align <= ALIGNMENT)
+        return la_malloc(LA_MAX(req, align));
+    // Checking mode's slots start past a front canary: aligned only to 16.
+    int c = req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug ? aligned_class(align, req) : -1;
+    if (c >= 0) {
+        void *p = la_malloc(la_sizeclasses[c].size); // exactly class c's size: a slot of c
+        if (p == NULL || ((uintptr_t)p & (align - 1)) == 0)
+            return p;
+        la_free(p); // a heap block: no slab could be made
+    }
+    return la_alloc_aligned_direct(tcache_heap(), align, req);
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -290,25 +309,24 @@ LA_HOT_TEXT void *la_realloc(void *p, size_t req)
     return realloc_block(p, b, req, true);
 }
 // The exported family's aligned allocation (mem_aligned_alloc is the same
-// code): there is no un-suffixed mem_* one.
+// code): there is no un-suffixed mem_* one.  Its hit path is malloc's, for
+// the class aligned_class() finds: a slot off the thread cache's bin of a
+// class whose slots are all aligned (C++17's new of an alignas(64) type
+// comes here), without a frame; the rest is aligned_slow's.  la.slabs_on
+// is false until the first call has initialised the allocator.
 LA_HOT_TEXT void *la_aligned(size_t align, size_t req)
 {
-    la_ensure_init();
-    if (!LA_IS_POW2(align)) {
-        errno = EINVAL;
-        return NULL;
+    if (LA_LIKELY(req <= LA_SLAB_MAX_BYTES && align > ALIGNMENT && LA_IS_POW2(align) &&
+                  la.slabs_on && !la.debug)) {
+        int c = aligned_class(align, req);
+        if (LA_LIKELY(c >= 0)) {
+            la_tbin_t *bin = &la_tc->bins[c];
+            uintptr_t *p = bin->head;
+            if (LA_LIKELY(p != NULL))
+                return tcache_pop(bin, p); // a slot of class c: aligned
+        }
     }
-    // Every slot and block is 16-aligned but the 8-byte class's, which a
-    // request of at least the alignment never takes.
-    if (align <= ALIGNMENT)
-        return la_malloc(LA_MAX(req, align));
-    // Checking mode's slots start past a front canary: aligned only to 16.
-    if (req <= LA_SLAB_MAX_BYTES && la.slabs_on && !la.debug) {
-        void *p = aligned_slot(align, req);
-        if (p != NULL)
-            return p;
-    }
-    return la_alloc_aligned_direct(tcache_heap(), align, req);
+    return aligned_slow(align, req);
 }
 
 LA_HOT_TEXT void *la_calloc(size_t nmemb, size_t size)

@@ -1241,7 +1241,7 @@ void *prof_aligned(size_t align, size_t req, void *caller)
     if (!LA_IS_POW2(align))
         return la_aligned(align, req); // EINVAL, as it says
     // A sample needs a header for its mark: la_aligned hands out slots for
-    // alignments above ALIGNMENT too (alloc.c, aligned_slot), so the
+    // alignments above ALIGNMENT too (alloc.c, aligned_class), so the
     // direct path makes the block; at or below it, a direct block is
     // aligned enough.
     prof_trace_t tr;

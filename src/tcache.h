@@ -185,6 +185,21 @@ LA_INLINE la_tbin_t *tcache_bin_at(la_tcache_t *tc, size_t cls4)
     return (la_tbin_t *)((char *)tc + cls4 * 8);
 }
 
+// The slot p at the head of a slab bin, handed out: its link words are
+// checked before the link is followed, then cleared.  The fast paths'
+// pop (tcache_malloc_below's, la_aligned's).
+LA_INLINE void *tcache_pop(la_tbin_t *bin, uintptr_t *p)
+{
+    uintptr_t next = p[1];
+    if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
+        return tcache_malloc_corrupt(p); // a jump: no frame here
+    bin->head = (void *)next;
+    la_add_owned(&bin->room, 1);
+    la_link_clear(p); // no longer linked: the relation fails
+    la_add_owned(&bin->pops, 1);
+    return p;
+}
+
 // The malloc fast path for requests below `bound`: a slot from the bin of
 // the request's class, if it has one.  A request at or above the bound
 // goes to past(req, arg) (tcache_malloc_past: tcache_malloc_above), a bin
@@ -202,17 +217,8 @@ LA_INLINE void *tcache_malloc_below(size_t req, size_t bound, void *(*past)(size
         return past(req, arg);
     la_tbin_t *bin = tcache_bin_at(la_tc, la_class4_of[req]);
     uintptr_t *p = bin->head;
-    if (LA_LIKELY(p != NULL)) {
-        // Its link words are checked before the link is followed.
-        uintptr_t next = p[1];
-        if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
-            return tcache_malloc_corrupt(p); // a jump: no frame here
-        bin->head = (void *)next;
-        la_add_owned(&bin->room, 1);
-        la_link_clear(p); // no longer linked: the relation fails
-        la_add_owned(&bin->pops, 1);
-        return p;
-    }
+    if (LA_LIKELY(p != NULL))
+        return tcache_pop(bin, p);
     return miss(req);
 }
 

@@ -69,7 +69,7 @@ static void test_sizes(void)
 // The first class at or above n whose slots all sit on `align` boundaries,
 // if it is at most LA_ALIGNED_SLOT_MAX_RATIO times what the request and
 // its alignment need
-// (alloc.c's aligned_slot), or -1.
+// (alloc.c's aligned_class), or -1.
 static int aligned_class(size_t align, size_t n)
 {
     for (unsigned c = sizeclass_of(n); c < LA_SLAB_CLASSES; c++) {

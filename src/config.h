@@ -509,13 +509,24 @@
 // refill of medium blocks collects them in an array on the stack).
 #define LA_TC_BATCH_MAX 64
 // What a thread cache holds of the 8-byte class, whose slots are too small
-// to be linked into a bin: a stack of this many pointers, 4 KiB of slots as
-// a slab bin starts with (LA_TC_BIN_BYTES), 4 KiB of the cache.  Refilled
-// with half of it, and half of it given back when it overflows.  At 128,
-// a batch of 1000 malloc(1..8) and their frees cost 147 instructions a
-// pair, 119 at 512 (ins_loop batch tiny, callgrind); w_tiny 1 0.20-0.22 ->
-// 0.19 s (cmp 9), its peak the same; the pairs 87 either way.  Slots.
+// to be linked into a bin: a stack of this many pointers at first, 4 KiB
+// of slots as a slab bin starts with (LA_TC_BIN_BYTES).  Refilled with
+// half of its room, and half of it given back when it overflows; when it
+// overflows after it ran dry it doubles instead, as a slab bin does, up
+// to LA_TC_WORD_SLOTS_MAX.  At 128, a batch of 1000 malloc(1..8) and
+// their frees cost 147 instructions a pair, 119 at 512 (ins_loop batch
+// tiny, callgrind); w_tiny 1 0.20-0.22 -> 0.19 s (cmp 9), its peak the
+// same; the pairs 87 either way.  A fixed stack of 2048 made that batch
+// 87 (no refill or flush once it holds the batch) but every thread's
+// first refill 1024 slots: w_falseshare 1 2 active peaked at 1812 KiB
+// against 1660.  Growing from 512, the batch is 87 with a top of 1024,
+// 2048 or 4096; w_tiny peaked at 2916, 3240 and 2936 KiB (512: 2916;
+// with 2048 its slabs left another trail in the heap, which grew by six
+// slabs more), w_falseshare at 1656 with 1024 or 4096.  The stack is the
+// cache's tail (tcache.h): 32 KiB of address space a thread, touched as
+// far as the stack grows.  Slots.
 #define LA_TC_WORD_SLOTS (LA_TC_BIN_BYTES / 8)
+#define LA_TC_WORD_SLOTS_MAX 4096
 // A full slab bin gives back half its capacity, and at most this many
 // slots when they are its own heap's (tcache.c make_room): the newest,
 // still in the L1 cache.  Callgrind Ir and CPU ms of w_shuffle (Ir at

@@ -101,7 +101,9 @@ static la_tcache_t *struct_alloc(void)
         la.tc_free = tc->next;
         return tc;
     }
-    if (la.tc_meta_left < sizeof(la_tcache_t)) {
+    // The word stack's array is the struct's tail (tcache.h).
+    size_t bytes = sizeof(la_tcache_t) + LA_TC_WORD_SLOTS_MAX * sizeof(void *);
+    if (la.tc_meta_left < bytes) {
         char *chunk = os_map(LA_META_CHUNK_BYTES);
         if (chunk == NULL)
             return NULL;
@@ -109,7 +111,7 @@ static la_tcache_t *struct_alloc(void)
         la.tc_meta_left = LA_META_CHUNK_BYTES;
     }
     tc = (la_tcache_t *)la.tc_meta;
-    size_t step = LA_ALIGN_UP(sizeof(la_tcache_t), 64); // own cache lines
+    size_t step = LA_ALIGN_UP(bytes, 64); // own cache lines
     la.tc_meta += step;
     la.tc_meta_left = la.tc_meta_left > step ? la.tc_meta_left - step : 0;
     return tc;
@@ -438,6 +440,7 @@ static la_tcache_t *tcache_create(void)
     tc->kind = LA_TC_LIVE;
     tc->medium_hits = !la.debug;
     tc->words_hits = !la.debug && la.options.tcache && la.slabs_on;
+    tc->words_cap = LA_TC_WORD_SLOTS;
     tc->key = la.key;
     tc->epoch = __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED);
     // Atomic although under tc_lock: cache_alone() reads it without.
@@ -725,7 +728,7 @@ LA_HOT_TEXT static void refill_words(la_tcache_t *tc)
     la_heap_t *h = tc->heap;
     void **got = tc->words + tc->words_held;
     lock_acquire(&h->lock);
-    size_t n = slab_alloc_batch(h, LA_SLAB_WORD_CLASS, LA_TC_WORD_SLOTS / 2, got);
+    size_t n = slab_alloc_batch(h, LA_SLAB_WORD_CLASS, (size_t)tc->words_cap / 2, got);
     lock_release(&h->lock);
     for (size_t i = 0; i < n; i++)
         la_word_mark(got[i]);
@@ -744,6 +747,7 @@ LA_HOT_TEXT static void refill_words(la_tcache_t *tc)
 LA_HOT_TEXT static void *malloc_word(la_tcache_t *tc)
 {
     if (tc->words_held == 0) {
+        tc->words_ran_dry = 1;
         refill_words(tc);
         if (tc->words_held == 0)
             return NULL;
@@ -753,12 +757,30 @@ LA_HOT_TEXT static void *malloc_word(la_tcache_t *tc)
     return p;
 }
 
+// A full word stack that ran dry since it last overflowed: doubled, as
+// grow_bin_as doubles a slab bin, within LA_TC_WORD_SLOTS_MAX and the
+// budget the slab bins grow in (cap_bytes, LA_TC_TOTAL_BYTES).  True if
+// it grew.  A stack that only fills (a burst of frees) gives back instead.
+static bool grow_words(la_tcache_t *tc)
+{
+    bool swung = tc->words_ran_dry;
+    tc->words_ran_dry = 0;
+    size_t cap = (size_t)tc->words_cap;
+    size_t grown = LA_MIN(2 * cap, (size_t)LA_TC_WORD_SLOTS_MAX);
+    size_t bytes = (grown - cap) * LA_SLAB_WORD_BYTES;
+    if (!swung || grown <= cap || tc->cap_bytes + bytes > LA_TC_TOTAL_BYTES)
+        return false;
+    tc->words_cap = (int32_t)grown;
+    tc->cap_bytes += bytes;
+    return true;
+}
+
 // free of p, a sound slot of the 8-byte class past its hit path, onto the
-// stack of tc (words_hits), which gives half back if it is full.
+// stack of tc (words_hits), which grows or gives half back if it is full.
 LA_HOT_TEXT static void free_word(la_tcache_t *tc, void *p)
 {
-    if (tc->words_held == LA_TC_WORD_SLOTS)
-        flush_words(tc, LA_TC_WORD_SLOTS / 2);
+    if (tc->words_held >= tc->words_cap && !grow_words(tc))
+        flush_words(tc, tc->words_cap / 2);
     word_push(tc, tc->words_held, p);
     publish_lazily(tc);
 }
@@ -1513,7 +1535,7 @@ LA_HOT_TEXT void tcache_free_slow(void *p, size_t delete_size, la_slab_t *s)
         la_tcache_t *tc = la_tc;
         int32_t held = tc->words_held;
         if (LA_LIKELY(slab_slot_index(s, p) < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) &&
-                      s->purged == 0 && tc->words_hits && held < LA_TC_WORD_SLOTS &&
+                      s->purged == 0 && tc->words_hits && held < tc->words_cap &&
                       !la_word_marked(p) &&
                       tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED)))
             return word_push(tc, held, p);

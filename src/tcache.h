@@ -103,6 +103,9 @@ typedef struct la_tcache {
     // checking mode, with caches and slabs on), 0 in the placeholders: the
     // word stack's hit paths (tcache.c) test this one byte.
     uint8_t words_hits;
+    // 1 once the word stack was refilled since it last overflowed (as
+    // ran_dry[] for a bin): its next overflow doubles it (free_word).
+    uint8_t words_ran_dry;
     // Counters, written only by the owning thread: medium blocks and
     // resizes (slots count in their bins).  nalloc counts medium blocks
     // handed out; a resize counts in nresize (one free and one allocation:
@@ -133,9 +136,16 @@ typedef struct la_tcache {
     // (la_word_mark), the newest last.  That class's bin stays empty and
     // full (cap 0), so that both fast paths send it here; its pops and
     // moved count as a bin's, and words_held is what it holds (written by
-    // the owner only: la_add_owned).
+    // the owner only: la_add_owned).  words_cap is the stack's room: it
+    // starts at LA_TC_WORD_SLOTS and doubles up to LA_TC_WORD_SLOTS_MAX as
+    // a bin's capacity does (tcache.c, free_word); 0 in the placeholders.
+    // The array is the struct's tail, LA_TC_WORD_SLOTS_MAX entries in a
+    // live cache (struct_alloc) and none in the placeholders, which never
+    // hold a slot: their 4 KiB of it were .data pages every program
+    // mapped.
     int32_t words_held;
-    void *words[LA_TC_WORD_SLOTS];
+    int32_t words_cap;
+    void *words[];
 } la_tcache_t;
 
 typedef enum {

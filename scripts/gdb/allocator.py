@@ -49,6 +49,8 @@ LA_TC_MEDIUM_PER_DOUBLING = 16
 LA_TC_MEDIUM_TOTAL_BYTES = 524288  # 512 KiB
 LA_TC_MEDIUM_SOLO_BYTES = 2097152  # 2 MiB
 LA_TC_MEDIUM_HOT_BYTES = 8388608  # 8 MiB
+# The most slots a cache's word stack may hold (its words_cap grows to it).
+LA_TC_WORD_SLOTS_MAX = 4096
 # src/config.h: slabs (SLAB_SIZES mirrors src/sizeclass_table.inc).
 LA_SLAB_SHIFT = 16
 LA_SLAB_ADDR_BITS = 48
@@ -255,11 +257,12 @@ class Layout:
         tbin_t = tc_t["bins"].type.strip_typedefs().target()
         self.tbin_bytes = tbin_t.strip_typedefs().sizeof
         self.tbin = offsets(tbin_t)
-        # The one-word class's word stack (src/tcache.h): words_held, then
-        # words[LA_TC_WORD_SLOTS].
+        # The one-word class's word stack (src/tcache.h): words_held and
+        # words_cap, then words[], the struct's tail (a flexible array:
+        # LA_TC_WORD_SLOTS_MAX entries in a live cache).
         self.tc_words_held_offset = tc_t["words_held"].bitpos // 8
+        self.tc_words_cap_offset = tc_t["words_cap"].bitpos // 8
         self.tc_words_offset = tc_t["words"].bitpos // 8
-        self.tc_word_slots = array_len(tc_t["words"].type)
         try:
             block_t = gdb.lookup_type("la_block_t").strip_typedefs()
             self.header_bytes = block_t.sizeof
@@ -383,12 +386,16 @@ class State:
         return (self.mem.u64(at + t["head"]), self.mem.i32(at + t["room"]),
                 self.mem.u16(at + t["cap"]))
 
+    def tc_words_cap(self, tc_addr):
+        """The room of the word stack of the cache at tc_addr (words_cap)."""
+        return self.mem.i32(tc_addr + self.layout.tc_words_cap_offset)
+
     def tc_words(self, tc_addr):
         """(words_held, its slots) of the word stack of the cache at tc_addr:
         words[0 .. words_held - 1], as many of them as the stack has."""
         lay = self.layout
         held = self.mem.i32(tc_addr + lay.tc_words_held_offset)
-        n = max(0, min(held, lay.tc_word_slots))
+        n = max(0, min(held, LA_TC_WORD_SLOTS_MAX))
         data = self.mem.read(tc_addr + lay.tc_words_offset, 8 * n) if n else b""
         return held, list(struct.unpack("<%dQ" % n, data))
 
@@ -1036,9 +1043,14 @@ class Checker:
         """The word stack of the cache tc: words_held within the stack, and
         each of its entries a free slot of the one-word class (take_slot)."""
         held, entries = self.st.tc_words(int(tc))
-        if not 0 <= held <= self.lay.tc_word_slots:
+        room = self.st.tc_words_cap(int(tc))
+        if not 0 <= room <= LA_TC_WORD_SLOTS_MAX:
+            raise Problem("%s: word stack's room %d beyond 0..%d"
+                          % (where, room, LA_TC_WORD_SLOTS_MAX),
+                          int(tc) + self.lay.tc_words_cap_offset)
+        if not 0 <= held <= room:
             raise Problem("%s: word stack holds %d slots, beyond 0..%d"
-                          % (where, held, self.lay.tc_word_slots),
+                          % (where, held, room),
                           int(tc) + self.lay.tc_words_held_offset)
         for k, p in enumerate(entries):
             self.take_slot(p, "%s word stack entry %d" % (where, k), LA_SLAB_WORD_CLASS)
@@ -1468,7 +1480,7 @@ def bins_report(st):
                 # Its slots are in the word stack; its bin stays empty
                 # (a list shows only if it is not: `heap check` says why).
                 out.append("  bin %3d %-14s cached %4d of %4d  word stack %d%s" % (
-                    n, tc_bin_label(n, lay.tc_small_bins), held, cap + lay.tc_word_slots,
+                    n, tc_bin_label(n, lay.tc_small_bins), held, cap + st.tc_words_cap(int(tc)),
                     held - (cap - room), "" if head == 0 and cap == 0 else "  list " + length))
                 continue
             out.append("  bin %3d %-14s cached %4d of %4d  list %s" % (

@@ -581,7 +581,7 @@ static void test_word_class(void)
     for (size_t i = 0; i < WORDS; i += 2)
         mem_free_ts(words[i]);
     size_t cached = word_slots_cached();
-    CHECK(cached > 0 && cached <= LA_TC_WORD_SLOTS);
+    CHECK(cached > 0 && cached <= LA_TC_WORD_SLOTS_MAX);
     CHECK_EQ(mem_check_heap(), 0);
     // Taken again: the freed ones come back, the live ones keep their values.
     for (size_t i = 0; i < WORDS; i += 2) {
@@ -597,8 +597,65 @@ static void test_word_class(void)
     words[WORDS] = NULL;
     run_thread(free_array, words);
     CHECK_EQ(mem_check_heap(), 0);
-    CHECK(word_slots_in_use() + WORDS <= live + LA_TC_WORD_SLOTS);
+    CHECK(word_slots_in_use() + WORDS <= live + LA_TC_WORD_SLOTS_MAX);
     // What the main thread's stack still holds goes back by mem_trim's flush.
+    mem_trim(0);
+    CHECK_EQ(word_slots_cached(), 0);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
+// The word stack grows as a bin does: a burst of 8-byte blocks that runs
+// it dry and then overflows it doubles it, up to LA_TC_WORD_SLOTS_MAX, and
+// once it holds the burst, the burst's frees and allocations stay in the
+// cache (nothing moves to or from the slabs).  A burst that only frees
+// does not grow it.
+#define BURST 3000
+static int32_t freer_cap; // the room of free_burst's thread's stack at its end
+
+static void *free_burst(void *arg)
+{
+    uint64_t **v = arg;
+    for (size_t i = 0; i < BURST; i++)
+        mem_free_ts(v[i]);
+    freer_cap = la_tc->words_cap;
+    return NULL;
+}
+
+static void test_word_stack_grows(void)
+{
+    if (la.debug) {
+        printf("test_slabs: word stack skipped: checking mode keeps no slots\n");
+        return;
+    }
+    _Static_assert(BURST > LA_TC_WORD_SLOTS && BURST < LA_TC_WORD_SLOTS_MAX, "grows to hold it");
+    static uint64_t *b[BURST];
+    la_tcache_t *tc = la_tc;
+    int64_t moved = 0;
+    for (int round = 0; round < 8; round++) {
+        moved = tc->bins[LA_SLAB_WORD_CLASS].moved;
+        for (size_t i = 0; i < BURST; i++) {
+            b[i] = mem_malloc_ts(1 + i % 8);
+            REQUIRE(b[i] != NULL);
+            *(uint8_t *)b[i] = (uint8_t)(i + round);
+        }
+        for (size_t i = 0; i < BURST; i++)
+            CHECK_EQ(*(uint8_t *)b[i], (uint8_t)(i + round));
+        for (size_t i = 0; i < BURST; i++)
+            mem_free_ts(b[i]);
+        CHECK(tc->words_cap >= LA_TC_WORD_SLOTS && tc->words_cap <= LA_TC_WORD_SLOTS_MAX);
+        CHECK(tc->words_held <= tc->words_cap);
+    }
+    CHECK(tc->words_cap >= BURST);
+    CHECK(word_slots_cached() >= BURST);
+    CHECK_EQ(tc->bins[LA_SLAB_WORD_CLASS].moved, moved); // the last round: no slab trip
+    CHECK_EQ(mem_check_heap(), 0);
+    // Frees alone (another thread's blocks) do not grow a stack.
+    for (size_t i = 0; i < BURST; i++) {
+        b[i] = mem_malloc_ts(8);
+        REQUIRE(b[i] != NULL);
+    }
+    run_thread(free_burst, b);
+    CHECK_EQ(freer_cap, LA_TC_WORD_SLOTS);
     mem_trim(0);
     CHECK_EQ(word_slots_cached(), 0);
     CHECK_EQ(mem_check_heap(), 0);
@@ -618,6 +675,7 @@ int main(void)
     test_fork();
     test_fresh_slot_writes();
     test_word_class();
+    test_word_stack_grows();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_slabs");
 }

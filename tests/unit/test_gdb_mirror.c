@@ -130,6 +130,7 @@ int main(int argc, char **argv)
     check_value("LA_TC_MEDIUM_TOTAL_BYTES", LA_TC_MEDIUM_TOTAL_BYTES);
     check_value("LA_TC_MEDIUM_SOLO_BYTES", LA_TC_MEDIUM_SOLO_BYTES);
     check_value("LA_TC_MEDIUM_HOT_BYTES", LA_TC_MEDIUM_HOT_BYTES);
+    check_value("LA_TC_WORD_SLOTS_MAX", LA_TC_WORD_SLOTS_MAX);
     check_value("LA_SLAB_SHIFT", LA_SLAB_SHIFT);
     check_value("LA_SLAB_ADDR_BITS", LA_SLAB_ADDR_BITS);
     check_value("LA_TC_LIVE", LA_TC_LIVE);

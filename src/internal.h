@@ -625,11 +625,16 @@ typedef struct {
     size_t guard_pool_bytes;
     la_lock_t guard_lock;
 
+    // Checking mode's quarantines, heaps[i]'s under its lock: LA_MAX_HEAPS
+    // of them (2 MiB), mapped by debug_init when la.debug is set, NULL
+    // otherwise.  In .bss they were 2 MiB of every process's address space
+    // (ulimit -v: /bin/true needed 5.5 MiB against glibc's 2.5).
+    la_quarantine_t *quarantines;
+
     // Last, after every scalar above: heaps[0] shares their pages, and the
-    // other heaps and the quarantines (2 MiB, checking mode only) are .bss
-    // pages a plain run never touches (issue 14, fixed footprint).
+    // other heaps are .bss pages a plain run never touches (issue 14,
+    // fixed footprint).
     la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
-    la_quarantine_t quarantines[LA_MAX_HEAPS]; // heaps[i]'s, under its lock
 } la_state_t;
 
 LA_HIDDEN extern la_state_t la;

@@ -79,10 +79,6 @@ LA_HOT_TEXT void debug_init(void)
     if (la.debug) {
         la.guard_bytes = LA_GUARD_BYTES;
         la.options.tcache = 0; // every block through the checked paths
-        size_t bytes = LA_MAX_HEAPS * sizeof(la_quarantine_t);
-        la.quarantines = os_map(bytes);
-        if (la.quarantines == NULL)
-            la_fatal("malloc", "checking mode: no memory for its quarantines (%zu bytes)", bytes);
     }
 }
 

@@ -625,16 +625,19 @@ typedef struct {
     size_t guard_pool_bytes;
     la_lock_t guard_lock;
 
-    // Checking mode's quarantines, heaps[i]'s under its lock: LA_MAX_HEAPS
-    // of them (2 MiB), mapped by debug_init when la.debug is set, NULL
-    // otherwise.  In .bss they were 2 MiB of every process's address space
-    // (ulimit -v: /bin/true needed 5.5 MiB against glibc's 2.5).
-    la_quarantine_t *quarantines;
-
     // Last, after every scalar above: heaps[0] shares their pages, and the
-    // other heaps are .bss pages a plain run never touches (issue 14,
-    // fixed footprint).
+    // other heaps and the quarantines (2 MiB, checking mode only) are .bss
+    // pages a plain run never touches (issue 14, fixed footprint).  They
+    // keep the library's mapping above 2 MiB, which the kernel (6.18 here)
+    // then places on a 2 MiB boundary: src/layout.ld's 64 KiB text windows
+    // and libc's, mapped right below it, rely on that.  Mapped on demand
+    // instead (2 MiB less address space), the library landed at any page
+    // and w_pairs peaked at 1688 KiB against 1532, w_falseshare at
+    // 1644-2004 against 1656-1720; linked with max-page-size 64 KiB (ld.so
+    // then aligns it to 64 KiB), w_pairs came back to 1528 but
+    // w_falseshare still peaked at 1952 in two runs of seven.
     la_heap_t heaps[LA_MAX_HEAPS];   // heaps[0] is the brk heap
+    la_quarantine_t quarantines[LA_MAX_HEAPS]; // heaps[i]'s, under its lock
 } la_state_t;
 
 LA_HIDDEN extern la_state_t la;

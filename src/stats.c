@@ -79,8 +79,7 @@ static mem_stats_t raw_snapshot(bool resident_wanted)
         lock_acquire(&h->lock);
         la_counters_add(&sum, &h->counters);
         // Checking mode: frees of blocks still in its quarantine.
-        if (la.quarantines != NULL)
-            la_counters_add(&sum, &la.quarantines[i].counters);
+        la_counters_add(&sum, &la.quarantines[i].counters);
         heap_bytes += h->region_bytes;
         if (resident_wanted)
             resident += heap_resident_bytes(h);

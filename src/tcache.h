@@ -113,7 +113,7 @@ typedef struct la_tcache {
     size_t nalloc, alloc_bytes, free_bytes;
     size_t nresize;              // resizes in place
     size_t refilled, flushed;    // blocks that entered / left the bins in batches
-    size_t cap_bytes;            // what the slab bins grew: sum of (cap - starting cap) * block size
+    size_t cap_bytes;            // what the slab bins and the word stack grew: (cap - starting cap) * slot size
     size_t medium_cap_bytes;     // the same for the medium bins (which start at 0)
     // Medium frees and requests that went to the heap (tcache.c,
     // count_trip); the clock, those requests and all allocations at the

@@ -1118,10 +1118,7 @@ LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
         refill(tc, bin);
     void *p = bin->head;
     if (p != NULL && !bin_is_medium(tc, bin)) {
-        bin->head = la_link_next(p, "malloc");
-        la_add_owned(&bin->room, 1);
-        la_link_clear(p); // no longer linked: the relation fails
-        la_add_owned(&bin->pops, 1);
+        p = tcache_pop(bin, p); // the fast path's pop, check and count
         publish_lazily(tc);
         return p;
     }

@@ -114,6 +114,15 @@ LA_INLINE void la_add_owned_i32(int32_t *p, int32_t v)
     la_store_relaxed(p, *p + v);
 #endif
 }
+// The same for an unsigned 32-bit count that wraps (a bin's full_at).
+LA_INLINE void la_add_owned_u32(uint32_t *p, uint32_t v)
+{
+#if LA_OWNED_ASM
+    __asm__("addl %1, %0" : "+m"(*p) : "ir"(v));
+#else
+    la_store_relaxed(p, *p + v);
+#endif
+}
 // The same 64-bit add: two's complement makes signed and unsigned agree.
 LA_INLINE void la_add_owned_i64(int64_t *p, int64_t v)
 {
@@ -121,7 +130,7 @@ LA_INLINE void la_add_owned_i64(int64_t *p, int64_t v)
 }
 #define la_add_owned(p, v)                                                     \
     _Generic((p), size_t *: la_add_owned_size, int64_t *: la_add_owned_i64,   \
-             int32_t *: la_add_owned_i32)((p), (v))
+             int32_t *: la_add_owned_i32, uint32_t *: la_add_owned_u32)((p), (v))
 // Subtracts 1 from an owned int32; true if that took it below zero.
 LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
 {

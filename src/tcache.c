@@ -39,7 +39,7 @@ __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache
 // a live cache's counts (statistics).
 static int64_t bin_held(const la_tcache_t *tc, size_t i)
 {
-    int64_t held = (int32_t)la_load_relaxed(&tc->bins[i].cap) - la_load_relaxed(&tc->bins[i].room);
+    int64_t held = (int32_t)la_load_relaxed(&tc->bins[i].cap) - bin_room(&tc->bins[i]);
     if (i == LA_SLAB_WORD_CLASS)
         held += la_load_relaxed(&tc->words_held);
     return held;
@@ -283,7 +283,7 @@ static void set_capacities(la_tcache_t *tc)
                          ? bin_count_for(tc, bin, LA_TC_BIN_BYTES)
                          : 0;
         bin->cap = (uint16_t)cap;
-        la_store_relaxed(&bin->room, (int32_t)cap);
+        bin_set_room(bin, (int32_t)cap);
     }
 }
 
@@ -315,7 +315,7 @@ static size_t medium_budget(la_tcache_t *tc, size_t block)
 // pops and its medium blocks.
 static uint64_t thread_allocs(la_tcache_t *tc)
 {
-    uint64_t n = tc->nalloc;
+    uint64_t n = tc->nalloc + tc->words_pops;
     for (size_t i = 0; i < LA_TC_SMALL_BINS; i++)
         n += tc->bins[i].pops;
     return n;
@@ -362,7 +362,7 @@ static void cool_down(la_tcache_t *tc)
     tc->medium_hot = 0;
     for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++) {
         la_store_relaxed(&tc->bins[i].cap, (uint16_t)0);
-        la_store_relaxed(&tc->bins[i].room, (int32_t)0);
+        bin_set_room(&tc->bins[i], 0);
         tc->ran_dry[i] = 0;
     }
     tc->medium_cap_bytes = 0;
@@ -409,7 +409,7 @@ LA_HOT_TEXT static bool grow_bin_as(la_tcache_t *tc, la_tbin_t *bin, int others)
     if (!la.options.tcache || grown <= cap || *used + (grown - cap) * block > budget)
         return false;
     la_store_relaxed(&bin->cap, (uint16_t)grown);
-    la_add_owned(&bin->room, (int32_t)(grown - cap));
+    bin_add_room(bin, (int32_t)(grown - cap));
     *used += (grown - cap) * block;
     return true;
 }
@@ -567,14 +567,14 @@ LA_HOT_TEXT static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep
         // A bin that adopted a remote list may hold more than
         // LA_TC_COUNT_MAX, one flush's most: flushed in turns, so that
         // emptying it (thread exit, the epoch) leaves nothing behind.
-        uint32_t held = (uint32_t)((int32_t)bin->cap - bin->room);
+        uint32_t held = (uint32_t)((int32_t)bin->cap - bin_room(bin));
         uint32_t n = held > keep ? held - keep : 0;
         while (n > 0) {
             uint32_t released = flush_slots(tc, bin, n);
             if (released == 0)
                 break;
             n -= LA_MIN(n, released);
-            la_add_owned(&bin->room, (int32_t)released);
+            bin_add_room(bin, (int32_t)released);
             count_moved(tc, bin, (int64_t)released);
         }
         return;
@@ -625,7 +625,7 @@ LA_HOT_TEXT static void flush_bin(la_tcache_t *tc, la_tbin_t *bin, unsigned keep
         unsigned i = (unsigned)__builtin_ctzll(seen);
         heap_push_remote(&la.heaps[i], first[i], last[i]);
     }
-    la_add_owned(&bin->room, (int32_t)released);
+    bin_add_room(bin, (int32_t)released);
     la_add_owned(&tc->flushed, released);
 }
 
@@ -687,7 +687,7 @@ LA_INLINE void *word_pop(la_tcache_t *tc, int32_t held)
         return tcache_malloc_corrupt(p);
     la_add_owned(&tc->words_held, -1);
     p[0] = 1;
-    la_add_owned(&tc->bins[LA_SLAB_WORD_CLASS].pops, 1);
+    la_add_owned(&tc->words_pops, 1);
     return p;
 }
 
@@ -805,6 +805,8 @@ LA_HOT_TEXT static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
         la_tbin_t *bin = &tc->bins[c];
         int64_t held = bin_held(tc, c);
         uint64_t pops = la_load_relaxed(&bin->pops);
+        if (c == LA_SLAB_WORD_CLASS)
+            pops += la_load_relaxed(&tc->words_pops);
         uint64_t frees = (uint64_t)(held + (int64_t)pops + la_load_relaxed(&bin->moved));
         sum->nalloc += pops;
         sum->nfree += frees;
@@ -815,7 +817,7 @@ LA_HOT_TEXT static void tcache_counters(la_tcache_t *tc, la_counters_t *sum)
     size_t cached = 0;
     for (size_t i = LA_TC_SMALL_BINS; i < LA_TC_BINS; i++)
         cached += (size_t)((int32_t)la_load_relaxed(&tc->bins[i].cap) -
-                           la_load_relaxed(&tc->bins[i].room));
+                           bin_room(&tc->bins[i]));
     size_t pops = la_load_relaxed(&tc->nalloc), nresize = la_load_relaxed(&tc->nresize);
     size_t pushes = cached + pops + la_load_relaxed(&tc->flushed) - la_load_relaxed(&tc->refilled);
     sum->nalloc += pops + nresize;
@@ -889,14 +891,14 @@ static bool take_remote(la_tcache_t *tc, la_tbin_t *bin)
                              "list)", chain, blk_heap_index(blk_from_payload(chain)),
                      tc->heap->index);
         la_tbin_t *to = bin_for_block(tc, blk_from_payload(chain));
-        if (to != NULL && (to->room > 0 || grow_bin(tc, to))) {
+        if (to != NULL && (bin_room(to) > 0 || grow_bin(tc, to))) {
             // Its free was counted by whoever freed it.  Stamped cached
             // again: heap_validate_cached accepts a live check word too, and
             // malloc's hit makes the live word from the cached one.
             blk_stamp_cached(blk_from_payload(chain));
             la_link_store(chain, to->head);
             to->head = chain;
-            la_add_owned(&to->room, -1);
+            bin_add_room(to, -1);
             la_add_owned(&tc->refilled, 1);
         } else {
             la_link_store(chain, leftover);
@@ -935,19 +937,19 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
     int32_t n = 0;
     void *p = chain;
     if (bin->head == NULL && count <= LA_TC_ADOPT_MAX) {
-        if ((int32_t)count > bin->room)
+        if ((int32_t)count > bin_room(bin))
             grow_bin(tc, bin); // it ran dry: it may grow towards what comes
         bin->head = chain; // the list ends with NULL, as the bin did
         n = (int32_t)count;
         p = NULL;
     } else {
-        int32_t room = bin->room;
+        int32_t room = bin_room(bin);
         void *last = NULL;
         while (p != NULL) {
             if (n >= room) {
                 if (!grow_bin(tc, bin))
                     break;
-                room = bin->room;
+                room = bin_room(bin);
             }
             last = p;
             p = la_link_next(p, "malloc");
@@ -959,7 +961,7 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
         }
     }
     // Its free was counted by whoever freed it.
-    la_add_owned(&bin->room, -n);
+    bin_add_room(bin, -n);
     count_moved(tc, bin, -(int64_t)n);
     // The rest back onto the list as it is when nothing was pushed since
     // (one CAS, no walk); else into their slabs.
@@ -976,10 +978,10 @@ static bool take_remote_slots(la_tcache_t *tc, la_tbin_t *bin)
 // threads gave back, else a batch from its slabs.
 static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
 {
-    if (bin->room <= 0 || take_remote_slots(tc, bin))
+    if (bin_room(bin) <= 0 || take_remote_slots(tc, bin))
         return;
     size_t want = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
-    want = LA_MIN(want, (size_t)bin->room);
+    want = LA_MIN(want, (size_t)bin_room(bin));
     if (want == 0)
         return;
     la_heap_t *h = tc->heap;
@@ -990,7 +992,7 @@ static void refill_slots(la_tcache_t *tc, la_tbin_t *bin)
     lock_release(&h->lock);
     if (n > 0)
         bin->head = head;
-    la_add_owned(&bin->room, -(int32_t)n);
+    bin_add_room(bin, -(int32_t)n);
     count_moved(tc, bin, -(int64_t)n);
 }
 
@@ -1003,7 +1005,7 @@ LA_HOT_TEXT static void refill(la_tcache_t *tc, la_tbin_t *bin)
     tc->ran_dry[bin - tc->bins] = 1; // even if it may hold nothing yet
     if (!bin_is_medium(tc, bin))
         return refill_slots(tc, bin);
-    if (bin->room <= 0 || take_remote(tc, bin))
+    if (bin_room(bin) <= 0 || take_remote(tc, bin))
         return;
     // Half the bin: its capacity grows only when the bin proves it swings
     // between empty and full, so a bin used now and then prefetches little.
@@ -1011,7 +1013,7 @@ LA_HOT_TEXT static void refill(la_tcache_t *tc, la_tbin_t *bin)
     size_t want = LA_MIN(LA_MAX((size_t)bin->cap / 2, (size_t)1), (size_t)LA_TC_BATCH_MAX);
     if (tc->medium_hot)
         want = LA_MIN(want, (size_t)LA_TC_HOT_REFILL);
-    want = LA_MIN(want, (size_t)bin->room);
+    want = LA_MIN(want, (size_t)bin_room(bin));
     if (want == 0)
         return;
     la_heap_t *h = tc->heap;
@@ -1028,7 +1030,7 @@ LA_HOT_TEXT static void refill(la_tcache_t *tc, la_tbin_t *bin)
         la_link_store(p, bin->head);
         bin->head = p;
     }
-    la_add_owned(&bin->room, -(int32_t)n);
+    bin_add_room(bin, -(int32_t)n);
     la_add_owned(&tc->refilled, n);
     lock_release(&h->lock);
 }
@@ -1124,7 +1126,7 @@ LA_INLINE void *malloc_from(la_tcache_t *tc, la_tbin_t *bin, size_t req)
     }
     if (p != NULL) {
         bin->head = la_link_next(p, "malloc");
-        la_add_owned(&bin->room, 1);
+        bin_add_room(bin, 1);
         blk_set_req(blk_from_payload(p), req); // and a live check word
         la_add_owned(&tc->nalloc, 1);
         la_add_owned(&tc->alloc_bytes, req);
@@ -1236,7 +1238,7 @@ LA_HOT_TEXT void *tcache_malloc_above(size_t req)
         if (LA_UNLIKELY((p[0] ^ next ^ la.slot_key) != (uintptr_t)p))
             return tcache_malloc_corrupt(p);
         bin->head = (void *)next;
-        la_add_owned(&bin->room, 1);
+        bin_add_room(bin, 1);
         la_block_t *b = blk_from_payload(p);
         b->req = (uint32_t)req;
         // la_check_word(hash, req), req being above LA_TC_MAX_BYTES.
@@ -1252,7 +1254,7 @@ LA_HOT_TEXT void *tcache_malloc_above(size_t req)
 static void push(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin)
 {
     void *p = blk_payload(b);
-    la_add_owned(&bin->room, -1);
+    bin_add_room(bin, -1);
     la_link_store(p, bin->head);
     bin->head = p;
     blk_stamp_cached(b);
@@ -1291,7 +1293,7 @@ static void slot_free_direct(la_slab_t *s, void *p)
 
 static void push_slot(la_tcache_t *tc, la_tbin_t *bin, void *p)
 {
-    la_add_owned(&bin->room, -1);
+    bin_add_room(bin, -1);
     la_link_store(p, bin->head);
     bin->head = p;
     publish_lazily(tc);
@@ -1350,7 +1352,7 @@ LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size, la_slab_t *s)
     bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
     if (s->cls == LA_SLAB_WORD_CLASS && tc->words_hits && !foreign_first)
         return free_word(tc, p);
-    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin->room > 0 || make_room(tc, bin)))
+    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin_room(bin) > 0 || make_room(tc, bin)))
         push_slot(tc, bin, p);
     else
         slot_free_direct(s, p);
@@ -1363,7 +1365,7 @@ LA_INLINE la_tbin_t *spill_bin(la_tcache_t *tc, la_tbin_t *bin)
 {
     la_tbin_t *low = &tc->bins[LA_TC_SMALL_BINS];
     for (la_tbin_t *down = bin - 1; down >= low && down >= bin - LA_TC_MEDIUM_SPILL; down--)
-        if (down->room > 0)
+        if (bin_room(down) > 0)
             return down;
     return NULL;
 }
@@ -1375,7 +1377,7 @@ LA_INLINE la_tbin_t *spill_bin(la_tcache_t *tc, la_tbin_t *bin)
 LA_HOT_TEXT static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t *bin, bool spill)
 {
     la_tbin_t *down;
-    if (spill && bin != NULL && bin->room <= 0 && (down = spill_bin(tc, bin)) != NULL)
+    if (spill && bin != NULL && bin_room(bin) <= 0 && (down = spill_bin(tc, bin)) != NULL)
         bin = down;
     // A full bin that may not grow keeps what it holds, and a block of
     // this thread's heap goes to the heap itself, now: flushing the bin's
@@ -1388,7 +1390,7 @@ LA_HOT_TEXT static void free_medium_to(la_tcache_t *tc, la_block_t *b, la_tbin_t
     // 0.25 1 1000 74.1 -> 63.7 M.  Other heaps' blocks still make room,
     // which sends them back in chains, one CAS per heap.
     bool local = blk_heap_index(b) == tc->heap->index;
-    if (bin != NULL && (bin->room > 0 || (local ? grow_bin(tc, bin) : make_room(tc, bin))))
+    if (bin != NULL && (bin_room(bin) > 0 || (local ? grow_bin(tc, bin) : make_room(tc, bin))))
         push(tc, b, bin);
     else if (bin != NULL && la.options.tcache && !local)
         push_remote_block(tc, b);
@@ -1488,7 +1490,7 @@ LA_HOT_TEXT void tcache_free_unslabbed(void *p, size_t delete_size)
                 // overflowed, to grow there (grow_bin_as): spilled, it hid
                 // that the bin swings, which then never grew (config.h,
                 // LA_TC_MEDIUM_BORROW).
-                if (LA_UNLIKELY(bin->room <= 0)) {
+                if (LA_UNLIKELY(bin_room(bin) <= 0)) {
                     la_tbin_t *down = NULL;
                     if (bin != tc->past_bins && !(tc->medium_hot & tc->ran_dry[bin - tc->bins]))
                         down = spill_bin(tc, bin);
@@ -1496,7 +1498,7 @@ LA_HOT_TEXT void tcache_free_unslabbed(void *p, size_t delete_size)
                         return free_medium_full(tc, b, bin);
                     bin = down;
                 }
-                la_add_owned(&bin->room, -1);
+                bin_add_room(bin, -1);
                 la_link_store(p, bin->head);
                 bin->head = p;
                 b->check = hash; // blk_stamp_cached

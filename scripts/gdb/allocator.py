@@ -380,11 +380,14 @@ class State:
         return out
 
     def tc_bin(self, tc_addr, i):
-        """(head, room, cap) of bin i of the cache at tc_addr."""
+        """(head, room, cap) of bin i of the cache at tc_addr: the room is
+        bin_room() of src/tcache.h, pops - full_at modulo 2^32, signed."""
         at = tc_addr + self.layout.tc_bins_offset + i * self.layout.tbin_bytes
         t = self.layout.tbin
-        return (self.mem.u64(at + t["head"]), self.mem.i32(at + t["room"]),
-                self.mem.u16(at + t["cap"]))
+        room = (self.mem.u64(at + t["pops"]) - self.mem.u32(at + t["full_at"])) & 0xFFFFFFFF
+        if room >= 1 << 31:
+            room -= 1 << 32
+        return (self.mem.u64(at + t["head"]), room, self.mem.u16(at + t["cap"]))
 
     def tc_words_cap(self, tc_addr):
         """The room of the word stack of the cache at tc_addr (words_cap)."""
@@ -588,6 +591,8 @@ def tcache_counters(st, tc):
     for i in range(st.layout.tc_small_bins):
         b = v["bins"][i]
         pops, moved = int(b["pops"]), int(b["moved"])
+        if i == LA_SLAB_WORD_CLASS:  # the word stack counts its own
+            pops += int(v["words_pops"])
         frees = st.tc_bin_held(int(tc), i) + pops + moved
         out["nalloc"] += pops
         out["nfree"] += frees

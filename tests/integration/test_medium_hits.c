@@ -181,7 +181,7 @@ static void no_bin_blocks(void)
     la_tcache_t *tc = la_tc;
     for (int i = 0; i < LA_TC_MEDIUM_BORROW; i++) {
         CHECK(tc->past_bins[i].head == NULL);
-        CHECK_EQ(tc->past_bins[i].room, 0);
+        CHECK_EQ(bin_room(&tc->past_bins[i]), 0);
         CHECK_EQ(tc->past_bins[i].cap, 0);
     }
 }

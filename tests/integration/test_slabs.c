@@ -413,7 +413,7 @@ static void consume_class(size_t bytes)
     int32_t most = 0;
     for (int i = 0; i < CONSUMED; i++) {
         mem_free_ts(consumed[i]);
-        most = LA_MAX(most, (int32_t)bin->cap - bin->room);
+        most = LA_MAX(most, (int32_t)bin->cap - bin_room(bin));
     }
     CHECK(most > 0);
     CHECK((size_t)most <= LA_MAX(start, bound));
@@ -661,6 +661,59 @@ static void test_word_stack_grows(void)
     CHECK_EQ(mem_check_heap(), 0);
 }
 
+// A bin's room is pops - full_at modulo 2^32 (tcache.h, bin_room): as its
+// pops pass a multiple of 2^32, the bin still takes what it has room for
+// and no more, and its pops still count every allocation.  The pops are
+// moved to 3 short of the wrap (the room kept), then taken back.
+static size_t bin_length(const la_tbin_t *bin)
+{
+    size_t n = 0;
+    for (const uintptr_t *p = bin->head; p != NULL && n <= UINT16_MAX; p = (const uintptr_t *)p[1])
+        n++;
+    return n;
+}
+
+static void test_room_wraps(void)
+{
+    if (la.debug) {
+        printf("test_slabs: room wrap skipped: checking mode keeps no slots\n");
+        return;
+    }
+    enum { BYTES = 64, ROUNDS = 6 };
+    static void *b[2 * UINT16_MAX];
+    mem_free_ts(mem_malloc_ts(BYTES)); // this thread's cache, the bin's first refill
+    la_tbin_t *bin = tcache_bin_of(la_tc, BYTES);
+    uint64_t delta = (uint32_t)(0xFFFFFFFDu - (uint32_t)bin->pops);
+    int32_t room = bin_room(bin);
+    bin->pops += delta;
+    bin_set_room(bin, room);
+    uint64_t pops = bin->pops;
+    size_t allocs = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        size_t n = (size_t)bin->cap + 5 + (size_t)round; // past what the bin holds
+        for (size_t i = 0; i < n; i++) {
+            b[i] = mem_malloc_ts(BYTES);
+            REQUIRE(b[i] != NULL);
+            allocs++;
+            int32_t held = (int32_t)bin->cap - bin_room(bin);
+            CHECK(held >= 0 && held <= bin->cap);
+        }
+        for (size_t i = 0; i < n; i++) {
+            mem_free_ts(b[i]);
+            int32_t held = (int32_t)bin->cap - bin_room(bin);
+            CHECK(held >= 0 && held <= bin->cap);
+        }
+        CHECK(bin_room(bin) < bin->cap); // the frees filled it ...
+        CHECK_EQ(bin_length(bin), (size_t)((int32_t)bin->cap - bin_room(bin))); // ... as it says
+    }
+    CHECK((uint32_t)bin->pops < 0x80000000u); // past the wrap
+    CHECK_EQ(bin->pops - pops, allocs);
+    room = bin_room(bin);
+    bin->pops -= delta;
+    bin_set_room(bin, room);
+    CHECK_EQ(mem_check_heap(), 0);
+}
+
 int main(void)
 {
     test_consumer_bin(); // first: its thread never allocated 128 or 512 bytes
@@ -676,6 +729,7 @@ int main(void)
     test_fresh_slot_writes();
     test_word_class();
     test_word_stack_grows();
+    test_room_wraps();
     CHECK_EQ(mem_check_heap(), 0);
     return test_report("test_slabs");
 }

@@ -37,7 +37,7 @@ __thread la_tcache_t *la_tc __attribute__((tls_model("initial-exec"))) = &tcache
 // The blocks bin i of tc holds: cap - room, and for the 8-byte class (whose
 // bin is always empty) its word stack.  Relaxed loads: other threads read
 // a live cache's counts (statistics).
-static int64_t bin_held(const la_tcache_t *tc, size_t i)
+LA_INLINE int64_t bin_held(const la_tcache_t *tc, size_t i)
 {
     int64_t held = (int32_t)la_load_relaxed(&tc->bins[i].cap) - bin_room(&tc->bins[i]);
     if (i == LA_SLAB_WORD_CLASS)

@@ -175,10 +175,15 @@ LA_INLINE bool slab_one_word(const la_slab_t *s) { return s->size < 2 * sizeof(u
 // the bitmap.  The fast path's test of a slot's words (la_link_maybe)
 // reads the 8 bytes past it, which for an 8-byte slot are its neighbour's,
 // maybe another thread's live block: ThreadSanitizer (CI's tsan build of
-// test_threads) named that read a race with the neighbour's malloc.
+// test_threads) named that read a race with the neighbour's malloc.  0 in
+// checking mode too (la.debug, set before any slab is made), whose
+// payloads sit past a front canary and whose every free and
+// malloc_usable_size is the slow path's: the fast paths' test of the
+// slot (slab_looks_live) then says so, and malloc_usable_size's needs no
+// test of its own for either (tcache_usable_size).
 LA_INLINE uint32_t slab_free_limit(const la_slab_t *s, uint32_t carved)
 {
-    return slab_one_word(s) ? 0 : carved;
+    return slab_one_word(s) || la.debug ? 0 : carved;
 }
 
 // Whether slot p of s holds what a free slot holds: link words, or the

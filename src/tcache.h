@@ -318,8 +318,10 @@ LA_INLINE void tcache_free(void *ptr) { tcache_free_sized(ptr, 0); }
 LA_INLINE size_t tcache_usable_size(const void *p, const char *func)
 {
     la_slab_t *s = slab_of(p);
-    // The 8-byte class's mark is the slow path's to read (slab_is_live).
-    if (LA_LIKELY(s != NULL && slab_looks_live(s, p) && !la.debug && s->cls != LA_SLAB_WORD_CLASS))
+    // The 8-byte class's mark is the slow path's to read (slab_is_live),
+    // and so is checking mode's slot: slab_looks_live fails for both
+    // (slab_free_limit).
+    if (LA_LIKELY(s != NULL && slab_looks_live(s, p)))
         return s->size;
     return la_usable_size_slow(p, func);
 }

@@ -25,6 +25,11 @@ LA_SLAB_MAX_BYTES.
 aligned_up[a][c] = the first class at or above c whose slots all sit on
 2^(a + ALIGNED_MIN_LOG) boundaries (its size and its first slot's offset,
 the colour or else the header, are multiples of it), or 255 for none.
+aligned_hit[a][c] = aligned_up[a][c] where it is at most
+LA_ALIGNED_SLOT_MAX_RATIO times max(req, alignment) for every request req
+of class c (the smallest one decides), else 255: the aligned hit path's
+class (src/alloc.c, la_aligned), with no test of its own; rows padded
+with 255 to ROW entries, so that a row is one shift.
 tests/unit/test_slab.c checks every entry.
 """
 import os
@@ -34,6 +39,8 @@ import re
 PAGE = 4096
 # The alignments aligned_up covers: 32 (above malloc's 16) to 2048 bytes.
 ALIGNED_MIN_LOG, ALIGNED_MAX_LOG = 5, 11
+# aligned_hit's row: a power of two at least the number of classes.
+ROW = 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -41,7 +48,8 @@ def config():
     text = open(os.path.join(ROOT, "src", "config.h")).read()
     vals = {}
     for name in ("LA_SLAB_MAX_BYTES", "LA_SLAB_BYTES", "LA_HEADER_BYTES", "LA_SLAB_SPAN_MAX",
-                 "LA_SLAB_SPAN_MIN_SLOTS", "LA_SLAB_SPAN_WASTE_DIVISOR", "LA_SLAB_COLOR_UNIT"):
+                 "LA_SLAB_SPAN_MIN_SLOTS", "LA_SLAB_SPAN_WASTE_DIVISOR", "LA_SLAB_COLOR_UNIT",
+                 "LA_ALIGNED_SLOT_MAX_RATIO"):
         m = re.search(r"^#define %s (.+?)(//.*)?$" % name, text, re.M)
         vals[name] = int(eval(m.group(1).strip().replace("u", "")))
     return vals
@@ -147,7 +155,8 @@ def main():
            "    X(LA_SLAB_SPAN_MAX, %d) X(LA_SLAB_SPAN_MIN_SLOTS, %d) "
            "X(LA_SLAB_SPAN_WASTE_DIVISOR, %d) \\" % (
                c["LA_SLAB_SPAN_MAX"], c["LA_SLAB_SPAN_MIN_SLOTS"], c["LA_SLAB_SPAN_WASTE_DIVISOR"]),
-           "    X(LA_SLAB_COLOR_UNIT, %d)" % c["LA_SLAB_COLOR_UNIT"],
+           "    X(LA_SLAB_COLOR_UNIT, %d) X(LA_ALIGNED_SLOT_MAX_RATIO, %d)" % (
+               c["LA_SLAB_COLOR_UNIT"], c["LA_ALIGNED_SLOT_MAX_RATIO"]),
            "",
            "// size, nslots, inv, shift, span, color",
            "#define LA_SIZECLASS_ROWS \\"]
@@ -162,12 +171,27 @@ def main():
     out.append("")
     out.append("#define LA_SIZECLASS_GEN_ALIGNED_MIN_LOG %d" % ALIGNED_MIN_LOG)
     out.append("#define LA_SIZECLASS_GEN_ALIGNED_LOGS %d" % (ALIGNED_MAX_LOG - ALIGNED_MIN_LOG + 1))
+    ups = []
     out.append("#define LA_SIZECLASS_ALIGNED_UP \\")
     for a in range(ALIGNED_MIN_LOG, ALIGNED_MAX_LOG + 1):
         m = (1 << a) - 1
         ok = [((r[0] | (r[5] or c["LA_HEADER_BYTES"])) & m) == 0 for r in rows]
         up = [next((j for j in range(i, len(rows)) if ok[j]), 255) for i in range(len(rows))]
+        ups.append(up)
         out.append("    {" + ", ".join("%d" % v for v in up) + "}, \\")
+    out.append("    /* end */")
+    out.append("")
+    assert len(rows) <= ROW
+    out.append("#define LA_SIZECLASS_GEN_ROW %d" % ROW)
+    out.append("#define LA_SIZECLASS_ALIGNED_HIT \\")
+    ratio = c["LA_ALIGNED_SLOT_MAX_RATIO"]
+    for a, up in zip(range(ALIGNED_MIN_LOG, ALIGNED_MAX_LOG + 1), ups):
+        hit = []
+        for i, u in enumerate(up):
+            smallest = rows[i - 1][0] + 1 if i > 0 else 1
+            hit.append(u if u != 255 and rows[u][0] <= ratio * max(smallest, 1 << a) else 255)
+        hit += [255] * (ROW - len(hit))
+        out.append("    {" + ", ".join("%d" % v for v in hit) + "}, \\")
     out.append("    /* end */")
     out.append("")
     with open(os.path.join(ROOT, "src", "sizeclass_table.inc"), "w") as f:

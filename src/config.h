@@ -700,7 +700,8 @@
 // where a heap block costs its 32 bytes and up to 128 of padding, which
 // the heap may use again.  Within 2, the alignments C++ types ask for (32
 // and 64) take slots for every size (aligned_alloc(64, 64): 65.4 bytes of
-// RSS per live block, 128.8 from the heap).
+// RSS per live block, 128.8 from the heap).  Changing it means running
+// scripts/sizeclass.py: the aligned hit path's table applies it.
 #define LA_ALIGNED_SLOT_MAX_RATIO 2
 
 /* ---- checking mode and Valgrind (debug.c) -------------------------------- */

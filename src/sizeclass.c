@@ -39,3 +39,6 @@ _Static_assert(LA_SIZECLASS_GEN_ALIGNED_MIN_LOG == LA_SIZECLASS_ALIGNED_MIN_LOG 
                "la_class_aligned_up covers the alignments sizeclass.h says");
 const uint8_t la_class_aligned_up[LA_SIZECLASS_ALIGNED_LOGS][LA_SLAB_CLASSES] = {
     LA_SIZECLASS_ALIGNED_UP};
+_Static_assert(LA_SIZECLASS_GEN_ROW == LA_SIZECLASS_ROW, "la_class_aligned_hit's rows (run scripts/sizeclass.py)");
+const uint8_t la_class_aligned_hit[LA_SIZECLASS_ALIGNED_LOGS][LA_SIZECLASS_ROW] = {
+    LA_SIZECLASS_ALIGNED_HIT};

@@ -92,6 +92,27 @@ static inline __attribute__((always_inline)) int sizeclass_aligned_up(unsigned c
     return up == UINT8_MAX ? -1 : up;
 }
 
+// The same, where the class is at most LA_ALIGNED_SLOT_MAX_RATIO times
+// max(req, alignment) for every request of class c (config.h), else 255:
+// aligned_alloc's hit path takes it with no test of its own (alloc.c,
+// la_aligned), and leaves the requests it has no class for to the slow
+// path, which tests the request itself.  Rows of LA_SIZECLASS_ROW, so
+// that a row is one shift away.
+#define LA_SIZECLASS_ROW 32
+_Static_assert(LA_SLAB_CLASSES <= LA_SIZECLASS_ROW, "a row holds every class");
+extern const uint8_t la_class_aligned_hit[][LA_SIZECLASS_ROW] __attribute__((visibility("hidden")));
+
+// la_class_aligned_hit's class for class c and `align` (a power of two
+// above 16), or -1.
+static inline __attribute__((always_inline)) int sizeclass_aligned_hit(unsigned c, size_t align)
+{
+    unsigned a = (unsigned)__builtin_ctzll(align) - LA_SIZECLASS_ALIGNED_MIN_LOG;
+    if (a >= LA_SIZECLASS_ALIGNED_LOGS)
+        return -1;
+    uint8_t up = la_class_aligned_hit[a][c];
+    return up == UINT8_MAX ? -1 : up;
+}
+
 static inline __attribute__((always_inline)) uint32_t sizeclass_ror32(uint32_t x, uint32_t k)
 {
     return (x >> k) | (x << ((32 - k) & 31));

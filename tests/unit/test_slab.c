@@ -108,6 +108,27 @@ static void test_table(void)
         }
     CHECK_EQ(sizeclass_aligned_up(sizeclass_of(64), 64), (int)sizeclass_of(64));
     CHECK_EQ(sizeclass_aligned_up(sizeclass_of(33), 32), (int)sizeclass_of(64));
+    // la_class_aligned_hit, request by request: where it names a class, the
+    // slow path's choice (aligned_up and the ratio test, alloc.c) is that
+    // class for every request of the row's class; where it names none,
+    // that choice is none for at least one of them.  Past the classes, a
+    // row holds none.
+    for (size_t align = 32; align <= 4096; align *= 2) {
+        for (unsigned c = 0; c < LA_SLAB_CLASSES; c++) {
+            int hit = sizeclass_aligned_hit(c, align), up = sizeclass_aligned_up(c, align);
+            bool all = true;
+            for (size_t req = c == 0 ? 1 : la_sizeclasses[c - 1].size + 1;
+                 req <= la_sizeclasses[c].size; req++)
+                all = all && up >= 0 &&
+                      la_sizeclasses[up].size <= LA_ALIGNED_SLOT_MAX_RATIO * LA_MAX(req, align);
+            CHECK_EQ(hit, all ? up : -1);
+        }
+        if (align <= 2048)
+            for (unsigned c = LA_SLAB_CLASSES; c < LA_SIZECLASS_ROW; c++)
+                CHECK_EQ(la_class_aligned_hit[__builtin_ctzll(align) - LA_SIZECLASS_ALIGNED_MIN_LOG][c],
+                         UINT8_MAX);
+    }
+    CHECK_EQ(sizeclass_aligned_hit(sizeclass_of(64), 64), (int)sizeclass_of(64));
 }
 
 // Carves every slot of two slabs of each class, checks them, frees them

@@ -106,15 +106,7 @@ LA_INLINE void la_add_owned_size(size_t *p, size_t v)
     la_store_relaxed(p, *p + v);
 #endif
 }
-LA_INLINE void la_add_owned_i32(int32_t *p, int32_t v)
-{
-#if LA_OWNED_ASM
-    __asm__("addl %1, %0" : "+m"(*p) : "ir"(v));
-#else
-    la_store_relaxed(p, *p + v);
-#endif
-}
-// The same for an unsigned 32-bit count that wraps (a bin's full_at).
+// The same 32-bit add, which wraps (a bin's full_at counts modulo 2^32).
 LA_INLINE void la_add_owned_u32(uint32_t *p, uint32_t v)
 {
 #if LA_OWNED_ASM
@@ -122,6 +114,11 @@ LA_INLINE void la_add_owned_u32(uint32_t *p, uint32_t v)
 #else
     la_store_relaxed(p, *p + v);
 #endif
+}
+// A signed 32-bit count: the same add (signed and unsigned types alias).
+LA_INLINE void la_add_owned_i32(int32_t *p, int32_t v)
+{
+    la_add_owned_u32((uint32_t *)p, (uint32_t)v);
 }
 // The same 64-bit add: two's complement makes signed and unsigned agree.
 LA_INLINE void la_add_owned_i64(int64_t *p, int64_t v)

@@ -81,15 +81,25 @@ static inline __attribute__((always_inline)) unsigned sizeclass_of(size_t req)
 // for none.  What aligned_alloc and its kin take from a slot (alloc.c).
 extern const uint8_t la_class_aligned_up[][LA_SLAB_CLASSES] __attribute__((visibility("hidden")));
 
-// The first class at or above class c whose slots are all aligned to
-// `align` (a power of two above 16), or -1 for none.
-static inline __attribute__((always_inline)) int sizeclass_aligned_up(unsigned c, size_t align)
+// Class c's entry for `align` (a power of two above 16) in an aligned
+// table (rows of `row` classes, one per alignment from 32), or -1 where it
+// holds 255 or has no row for the alignment.
+static inline __attribute__((always_inline)) int sizeclass_aligned_in(const uint8_t *table,
+                                                                      size_t row, unsigned c,
+                                                                      size_t align)
 {
     unsigned a = (unsigned)__builtin_ctzll(align) - LA_SIZECLASS_ALIGNED_MIN_LOG;
     if (a >= LA_SIZECLASS_ALIGNED_LOGS)
         return -1;
-    uint8_t up = la_class_aligned_up[a][c];
+    uint8_t up = table[a * row + c];
     return up == UINT8_MAX ? -1 : up;
+}
+
+// The first class at or above class c whose slots are all aligned to
+// `align` (a power of two above 16), or -1 for none.
+static inline __attribute__((always_inline)) int sizeclass_aligned_up(unsigned c, size_t align)
+{
+    return sizeclass_aligned_in((const uint8_t *)la_class_aligned_up, LA_SLAB_CLASSES, c, align);
 }
 
 // The same, where the class is at most LA_ALIGNED_SLOT_MAX_RATIO times
@@ -106,11 +116,7 @@ extern const uint8_t la_class_aligned_hit[][LA_SIZECLASS_ROW] __attribute__((vis
 // above 16), or -1.
 static inline __attribute__((always_inline)) int sizeclass_aligned_hit(unsigned c, size_t align)
 {
-    unsigned a = (unsigned)__builtin_ctzll(align) - LA_SIZECLASS_ALIGNED_MIN_LOG;
-    if (a >= LA_SIZECLASS_ALIGNED_LOGS)
-        return -1;
-    uint8_t up = la_class_aligned_hit[a][c];
-    return up == UINT8_MAX ? -1 : up;
+    return sizeclass_aligned_in((const uint8_t *)la_class_aligned_hit, LA_SIZECLASS_ROW, c, align);
 }
 
 static inline __attribute__((always_inline)) uint32_t sizeclass_ror32(uint32_t x, uint32_t k)

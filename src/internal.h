@@ -128,33 +128,6 @@ LA_INLINE void la_add_owned_i64(int64_t *p, int64_t v)
 #define la_add_owned(p, v)                                                     \
     _Generic((p), size_t *: la_add_owned_size, int64_t *: la_add_owned_i64,   \
              int32_t *: la_add_owned_i32, uint32_t *: la_add_owned_u32)((p), (v))
-// Subtracts 1 from an owned int32; true if that took it below zero.
-LA_INLINE bool la_dec_owned_below_zero(int32_t *p)
-{
-#if LA_OWNED_ASM
-    bool negative;
-    __asm__("subl $1, %0" : "+m"(*p), "=@ccs"(negative));
-    return negative;
-#else
-    int32_t v = *p - 1;
-    la_store_relaxed(p, v);
-    return v < 0;
-#endif
-}
-
-// True if an owned int32 is zero or less: one compare with memory, where a
-// plain `*p <= 0` compiles to a load and a test (the free fast path's
-// full-bin test).
-LA_INLINE bool la_owned_le_zero(const int32_t *p)
-{
-#if LA_OWNED_ASM
-    bool le;
-    __asm__("cmpl $0, %1" : "=@ccle"(le) : "m"(*p));
-    return le;
-#else
-    return *p <= 0;
-#endif
-}
 
 // Internal asserts (LA_DEBUG >= 2).  The failure path allocates nothing and
 // takes no lock.

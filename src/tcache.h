@@ -66,9 +66,9 @@ LA_INLINE size_t tcache_medium_class_bytes(size_t i)
 // How many more blocks the bin may take, its room, is pops - full_at in
 // 32-bit wrapping arithmetic (bin_room): the malloc fast path's count of
 // its pop is also the bin's gain of room, one add to memory a pop where
-// room and pops took one each (w_pairs, 11 runs interleaved: 0.164 ->
-// 0.152 s; tcmalloc 0.144), and the free fast path's test is a load, a
-// subtract and the sign.  Everything else changes the room through
+// room and pops took one each (w_pairs, 11 runs interleaved: 0.168 ->
+// 0.155 s; tcmalloc 0.144), and the free fast path's test is a load, a
+// compare with memory and the sign.  Everything else changes the room through
 // full_at (bin_add_room, bin_set_room).  A bin of zeros, as the
 // placeholders' and past_bins are, has no room.  A medium bin's pops stay
 // 0 (its pops count in the cache's nalloc), and so do the 8-byte class's

@@ -343,7 +343,7 @@ static LA_NOINLINE void slab_unpurge(la_slab_t *s)
             slot_mark_free(s, p);
         }
     }
-    s->purged = 0;
+    la_store_relaxed(&s->purged, (uint64_t)0); // the word free path reads it unlocked
     __atomic_store_n(&s->free_limit, slab_free_limit(s, s->carved), __ATOMIC_RELAXED);
 }
 
@@ -389,7 +389,7 @@ size_t slab_purge_pages(la_heap_t *h, bool all)
             if (take) {
                 if (s->purged == 0) // before the first page goes: see slab.h
                     __atomic_store_n(&s->free_limit, 0, __ATOMIC_RELAXED);
-                s->purged |= (uint64_t)1 << k;
+                la_store_relaxed(&s->purged, s->purged | (uint64_t)1 << k);
                 continue;
             }
             if (k > run) {

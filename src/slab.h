@@ -75,7 +75,10 @@ typedef struct la_slab {
     uint32_t resident_bytes;
     struct la_slab *next_avail, *prev_avail; // slabs of the class with free slots
     struct la_slab *next_all, *prev_all;     // every slab of the heap
-    uint64_t purged;         // bit k: page k given back, its free slots' words zero
+    // Bit k: page k given back, its free slots' words zero.  Stored with
+    // relaxed atomics under the heap lock: the 8-byte class's free path
+    // reads it unlocked (tcache_free_slow; a ThreadSanitizer report).
+    uint64_t purged;
     // Bit i: slot i free in the slab (or never handed out); a word per 64
     // slots of the class (1 or 2 from 512 B up, 64 for 16 B): a 512-byte
     // bitmap for every class cost 8 bytes per 1024-byte slot.

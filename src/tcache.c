@@ -1534,7 +1534,8 @@ LA_HOT_TEXT void tcache_free_slow(void *p, size_t delete_size, la_slab_t *s)
         la_tcache_t *tc = la_tc;
         int32_t held = tc->words_held;
         if (LA_LIKELY(slab_slot_index(s, p) < __atomic_load_n(&s->carved, __ATOMIC_RELAXED) &&
-                      s->purged == 0 && tc->words_hits && held < tc->words_cap &&
+                      la_load_relaxed(&s->purged) == 0 && tc->words_hits &&
+                      held < tc->words_cap &&
                       !la_word_marked(p) &&
                       tc->epoch == __atomic_load_n(&la.tc_epoch, __ATOMIC_RELAXED)))
             return word_push(tc, held, p);

@@ -1114,7 +1114,7 @@ LA_HOT_TEXT static LA_NOINLINE void free_slow(la_heap_t *h, la_block_t *b, la_bl
     heap_tick(h);
 }
 
-static size_t trim_brk(la_heap_t *h);
+static size_t trim_brk(la_heap_t *h, bool keep_threshold);
 
 // Whether a free that left the top at top_bytes gives it back now: beyond
 // the trim threshold, as glibc's free does (issue 13: w_realloc's 32 MiB
@@ -1136,7 +1136,7 @@ LA_INLINE bool trim_due(const la_heap_t *h, size_t top_bytes)
 // The free's trim, noted for grow_brk (adapt_trim_slack).
 LA_HOT_TEXT static LA_NOINLINE void trim_at_free(la_heap_t *h)
 {
-    size_t released = trim_brk(h);
+    size_t released = trim_brk(h, false);
     if (released != 0) {
         h->trim_last_bytes = released;
         h->trim_last_ms = os_now_ms();
@@ -1209,9 +1209,10 @@ static size_t purge_block(la_block_t *b)
 }
 
 // Gives back the brk heap's free top beyond the trim threshold, keeping
-// one growth step (brk_step) so that the next growth is not immediate; with
-// ALLOCATOR_THP the break stays on a huge page boundary.
-static size_t trim_brk(la_heap_t *h)
+// one growth step (brk_step) so that the next growth is not immediate, and
+// with keep_threshold the threshold's bytes too; with ALLOCATOR_THP the
+// break stays on a huge page boundary.
+static size_t trim_brk(la_heap_t *h, bool keep_threshold)
 {
     la_region_t *r = h->brk_region;
     if (!h->is_brk || h->brk_failed || r == NULL)
@@ -1231,7 +1232,10 @@ static size_t trim_brk(la_heap_t *h)
     // library took from sbrk would give that memory away.
     if ((char *)os_brk_current() != r->end)
         return 0;
-    size_t release = (size - step) & ~((la.thp_bytes ? step : la.page_bytes) - 1);
+    size_t keep = step + (keep_threshold ? threshold : 0);
+    size_t release = (size - keep) & ~((la.thp_bytes ? step : la.page_bytes) - 1);
+    if (release == 0)
+        return 0;
     char *lo, *hi;
     dirty_span(last, &lo, &hi); // the part kept keeps what its purge did
     bins_remove(h, last, "free");
@@ -1273,7 +1277,14 @@ static size_t take_empty_regions(la_heap_t *h, la_map_t *unmap, unsigned *n, uns
 size_t heap_purge(la_heap_t *h, la_map_t *unmap, unsigned *n, unsigned cap)
 {
     h->purge_walked = 0; // the slabs' purge adds the slabs it walks
-    size_t released = trim_brk(h);
+    // The decay's pass keeps the trim threshold's worth of the top, whose
+    // pages it purges below: what a big request finds in the heap then
+    // depends little on when the pass ran.  Cut back to one step, the top
+    // sent big requests that it held in other runs to new mappings beside
+    // the heap's free blocks (issue 14: w_bufpool's peak RSS 460 MB in
+    // some runs, 450.6 in the rest; glibc 450.5, whose top free trims).
+    // malloc_trim (unmap) gives back all but the step.
+    size_t released = trim_brk(h, unmap == NULL);
     // The free pages inside its live blocks: slabs (la.purge_above).
     size_t (*above)(la_heap_t *, bool) = __atomic_load_n(&la.purge_above, __ATOMIC_RELAXED);
     if (above != NULL)

@@ -5,7 +5,9 @@
  * heap: an idle process, or one whose busy threads only hit their caches,
  * kept its peak (issue 14).  It starts lazily, once the heaps span
  * LA_BG_START_BYTES, from an allocator entry point that holds no lock
- * (pthread_create allocates), so small programs never get a second thread.
+ * (pthread_create allocates), so small programs never get a second thread,
+ * and once the program has freed LA_BG_START_FREED_BYTES since its peak,
+ * so that one that only allocates never gets one either.
  * It blocks every signal, is detached, wakes every half decay period and
  * runs heap_purge_all_due() and heap_purge_slabs_idle(); exit ends it
  * with the process.  A fork child

@@ -154,6 +154,13 @@
 // heaps of the process span this much, so that small programs (ls, grep)
 // never get a second thread.  Bytes.
 #define LA_BG_START_BYTES (16 * 1024 * 1024)
+// ... and once the program has freed this much since its peak (la.peak
+// less la.usage): until then there is little to give back (the issue's
+// target: within 8 MiB of the live data), and a program that only
+// allocates (w_perblock's 32 MiB of blocks) never pays for the thread, its
+// stack and the pages of libc's thread code (~100 KiB: 2.9 bytes a block
+// of w_perblock 1000).  Bytes.
+#define LA_BG_START_FREED_BYTES (8 * 1024 * 1024)
 // It wakes this often at most, and at least once per half decay period:
 // memory then goes back within 1.5 decay periods of being freed.  ms.
 #define LA_BG_MIN_SLEEP_MS 10

@@ -1215,12 +1215,17 @@ LA_HIDDEN void debug_tick(void);
 typedef enum { LA_BG_OFF = 0, LA_BG_STARTING, LA_BG_RUNNING, LA_BG_FAILED } la_bg_state_t;
 
 LA_HIDDEN void background_start_slow(void);
-// Starts the background thread if it is wanted and not running.  Called
-// where the caller holds no allocator lock (pthread_create allocates).
+// Starts the background thread if it is wanted, not running, and the
+// program has freed LA_BG_START_FREED_BYTES since its peak (la.usage may
+// dip below zero, as thread caches publish late: the difference is a
+// hint, not a count).  Called where the caller holds no allocator lock
+// (pthread_create allocates).
 LA_INLINE void background_poke(void)
 {
     if (LA_UNLIKELY(la_load_relaxed(&la.bg_wanted)) &&
-        la_load_relaxed(&la.bg_state) == LA_BG_OFF)
+        la_load_relaxed(&la.bg_state) == LA_BG_OFF &&
+        (int64_t)la_load_relaxed(&la.peak) - la_load_relaxed(&la.usage) >=
+            (int64_t)LA_BG_START_FREED_BYTES)
         background_start_slow();
 }
 // Wants the thread once the heaps span LA_BG_START_BYTES (under a heap lock).

@@ -1351,11 +1351,16 @@ LA_HOT_TEXT void tcache_free_full(void *p, size_t delete_size, la_slab_t *s)
     la_tbin_t *bin = &tc->bins[s->cls];
     bool foreign_first = LA_UNLIKELY(first) && s->heap != tc->heap;
     if (s->cls == LA_SLAB_WORD_CLASS && tc->words_hits && !foreign_first)
-        return free_word(tc, p);
-    if (tc->kind == LA_TC_LIVE && !foreign_first && (bin_room(bin) > 0 || make_room(tc, bin)))
+        free_word(tc, p);
+    else if (tc->kind == LA_TC_LIVE && !foreign_first &&
+             (bin_room(bin) > 0 || make_room(tc, bin)))
         push_slot(tc, bin, p);
     else
         slot_free_direct(s, p);
+    // A flush (and its publishing) may be what makes the background thread
+    // due (LA_BG_START_FREED_BYTES): a program that frees its small blocks
+    // and goes idle makes no other call that would start it.
+    background_poke();
 }
 
 // A full medium bin's spill: a block serves every smaller class too, so
@@ -1431,12 +1436,16 @@ LA_HOT_TEXT static LA_NOINLINE void free_unslabbed_slow(void *p, size_t delete_s
     if (LA_UNLIKELY(guard_owns(p))) // a guarded block has no header (guard.c)
         return guard_free(p, __builtin_return_address(0), free_name(delete_size));
     la_block_t *b = la_validate(p, free_name(delete_size));
-    // Above the bins, or large: no cache, and no frame here (issue 14).
-    // Nor the background thread's start, which the next malloc's slow
-    // path makes: here it came before the free, and the new thread's
-    // first blocks went beside the block being freed, not into it.
-    if (b->req > LA_TC_MEDIUM_MAX_BYTES)
-        return la_free_block(b);
+    // Above the bins, or large: no cache.  The background thread's start
+    // comes after the free (before it, the new thread's first blocks went
+    // beside the block being freed, not into it: issue 14), here as the
+    // free may be what makes it due (LA_BG_START_FREED_BYTES) and the
+    // program's last call before it goes idle.
+    if (b->req > LA_TC_MEDIUM_MAX_BYTES) {
+        la_free_block(b);
+        background_poke();
+        return;
+    }
     return free_medium(b);
 }
 

@@ -1168,7 +1168,8 @@ static LA_NOINLINE void *resize_slow(void *p, size_t req, void *caller, size_t c
         // drops p's sample if it had one), unless the profiler's is due too.
         void *q = guarded(due, req, ALIGNMENT, caller);
         if (q != NULL) {
-            memcpy(q, p, LA_MIN(tcache_usable_size(p, "realloc"), req));
+            // The full check, which names a freed p as realloc's misuse.
+            memcpy(q, p, LA_MIN(la_usable_size_slow(p, "realloc"), req));
             la_free(p);
             return q;
         }

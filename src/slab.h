@@ -181,9 +181,8 @@ LA_INLINE bool slab_one_word(const la_slab_t *s) { return s->size < 2 * sizeof(u
 // test_threads) named that read a race with the neighbour's malloc.  0 in
 // checking mode too (la.debug, set before any slab is made), whose
 // payloads sit past a front canary and whose every free and
-// malloc_usable_size is the slow path's: the fast paths' test of the
-// slot (slab_looks_live) then says so, and malloc_usable_size's needs no
-// test of its own for either (tcache_usable_size).
+// malloc_usable_size is the slow path's: the fast paths' tests of the
+// slot (slab_looks_live, tcache_usable_size's) then say so.
 LA_INLINE uint32_t slab_free_limit(const la_slab_t *s, uint32_t carved)
 {
     return slab_one_word(s) || la.debug ? 0 : carved;
@@ -222,10 +221,8 @@ LA_INLINE bool slab_is_live(const la_slab_t *s, const void *p)
 // words until a write after free breaks them (reported when the slab hands
 // the slot out again), so "live" needs no look at the bitmap, whose line
 // is one more cache miss; where this says no, slab_is_live and slab_check
-// give the exact verdict.  malloc_usable_size answers from it: ruby's GC
-// sizes every block before it frees it, and the bitmap's line was 9.5 % of
-// w_ruby's D1 misses (cachegrind, w_ruby 0.1: Ir 496.5M -> 472.9M, D1
-// misses 12.63M -> 11.44M; tcmalloc 480.3M and 11.48M).
+// give the exact verdict.  (malloc_usable_size answered from it until it
+// stopped reading the slot: tcache_usable_size.)
 LA_INLINE bool slab_looks_live(const la_slab_t *s, const void *p)
 {
     return slab_slot_index(s, p) < la_load_relaxed(&s->free_limit) && !la_link_maybe(p);

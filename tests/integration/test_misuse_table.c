@@ -266,7 +266,9 @@ static const la_case_t cases[] = {
     SIZED("free-interior", free_interior, "invalid pointer", 1, 1, 1),
     SIZED("free-unaligned", free_unaligned, "invalid pointer", 1, 1, 1),
     SIZED("realloc-freed", realloc_freed, "freed|double free", 1, 1, 1),
-    SIZED("usable-size-freed", usable_freed, "freed|double free", 1, 1, 1),
+    // A slot's size is answered without reading the slot (tcache.h,
+    // tcache_usable_size), as glibc, jemalloc, tcmalloc and mimalloc do.
+    SIZED("usable-size-freed", usable_freed, "freed|double free", 0, 1, 1),
     // A reused slot or medium block keeps its free-list link words: it
     // does not read as all zeros, by accident.  The 256 KiB block is cut
     // from the heap's top: zeros when that memory is fresh from the

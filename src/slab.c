@@ -551,10 +551,11 @@ static bool keep_empty(la_heap_t *h, la_slab_t *self)
 
 // Slot p of s back in its slab, checked first (a second free of a slot
 // already back in its slab, or a pointer that is not a slot's start, is
-// reported by `func`): marked in the bitmap and counted.  The caller then
-// settles the slab (slab_settle), once per run of slots in one slab.
-static inline __attribute__((always_inline)) void slot_put_back(la_slab_t *s, void *p,
-                                                               const char *func)
+// reported by `func`): marked in the bitmap; returns its index.  The
+// caller then counts it (slots_counted_back) and settles the slab
+// (slab_settle), once per run of slots in one slab.
+static inline __attribute__((always_inline)) uint32_t slot_mark_back(la_slab_t *s, void *p,
+                                                                    const char *func)
 {
     uint32_t i = slab_slot_index(s, p);
     if (LA_UNLIKELY(i >= s->carved))
@@ -566,9 +567,25 @@ static inline __attribute__((always_inline)) void slot_put_back(la_slab_t *s, vo
     if (LA_UNLIKELY((bits >> (i % 64)) & 1))
         la_fatal(func, "double free of %p (slot of %u bytes, already free)", p, s->size);
     la_store_relaxed(word, bits | (uint64_t)1 << (i % 64));
-    s->nfree++;
-    if (i / 64 < s->first_word)
-        s->first_word = i / 64;
+    return i;
+}
+
+// n slots of s marked back, the lowest at index `low`: counted, and the
+// first word with a free slot moved down to low's.  Once per run in a
+// flush rather than per slot: w_batch 0.278 -> 0.271 s, w_shuffle 0.183
+// -> 0.178 (cmp 9; mimalloc 0.250 and 0.126).
+static inline __attribute__((always_inline)) void slots_counted_back(la_slab_t *s, uint32_t n,
+                                                                    uint32_t low)
+{
+    s->nfree += n;
+    if (low / 64 < s->first_word)
+        s->first_word = low / 64;
+}
+
+static inline __attribute__((always_inline)) void slot_put_back(la_slab_t *s, void *p,
+                                                               const char *func)
+{
+    slots_counted_back(s, 1, slot_mark_back(s, p, func));
 }
 
 // A slab that got slots back: onto its class list, and back to the heap if
@@ -601,8 +618,8 @@ void slab_free_chain(la_heap_t *h, void *chain)
     la_assert(chain == NULL);
 }
 
-// Up to n slots of h back to their slabs, one walk that puts each back at
-// once and settles its slab once per run of its slots, to the first slot
+// Up to n slots of h back to their slabs, one walk that marks each back at
+// once and counts and settles its slab once per run of its slots, to the first slot
 // of another heap: from *chain, each link checked as it is followed (and
 // *chain left at the rest), or from slots[] when that is not NULL (one-word
 // slots, never linked).  Inlined into its two callers with the source
@@ -614,6 +631,7 @@ static inline __attribute__((always_inline)) uint32_t free_walk(la_heap_t *h, vo
                                                                void *const *slots, uint32_t n)
 {
     la_slab_t *run = NULL;
+    uint32_t run_n = 0, run_low = UINT32_MAX;
     uintptr_t base = 0; // the run's first chunk: none yet
     void *p = slots != NULL ? NULL : *chain;
     uint32_t done = 0;
@@ -631,18 +649,26 @@ static inline __attribute__((always_inline)) uint32_t free_walk(la_heap_t *h, vo
                 break;
             // A slab released here held none of the slots still to come
             // (each of them kept it from being empty).
-            if (run != NULL && s != run)
+            if (run != NULL && s != run) {
+                slots_counted_back(run, run_n, run_low);
                 slab_settle(h, run);
+                run_n = 0;
+                run_low = UINT32_MAX;
+            }
             run = s;
             base = slab_start(s);
         }
         void *next = slots != NULL ? NULL : la_link_next(p, "free");
-        slot_put_back(run, p, "free");
+        uint32_t i = slot_mark_back(run, p, "free");
+        run_n++;
+        run_low = LA_MIN(run_low, i);
         done++;
         p = next;
     }
-    if (run != NULL)
+    if (run != NULL) {
+        slots_counted_back(run, run_n, run_low);
         slab_settle(h, run);
+    }
     if (slots == NULL)
         *chain = p;
     return done;

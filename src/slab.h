@@ -215,17 +215,24 @@ LA_INLINE bool slab_is_live(const la_slab_t *s, const void *p)
                      !((la_load_relaxed(&s->freemap[i / 64]) >> (i % 64)) & 1));
 }
 
+// Whether p, a pointer into slab s, is the start of a slot handed out, in
+// a slab whose fast paths may answer for it (free_limit: not 0 for the
+// 8-byte class, in checking mode, or with pages purged).  Reads only s.
+LA_INLINE bool slab_slot_in_limit(const la_slab_t *s, const void *p)
+{
+    return slab_slot_index(s, p) < la_load_relaxed(&s->free_limit);
+}
+
 // The free fast path's test (tcache_free): whether p, a pointer into slab
 // s, is the start of a slot handed out, in a slab with no page purged
 // (free_limit), whose words are not a link.  A slot free in its slab keeps its link
 // words until a write after free breaks them (reported when the slab hands
 // the slot out again), so "live" needs no look at the bitmap, whose line
 // is one more cache miss; where this says no, slab_is_live and slab_check
-// give the exact verdict.  (malloc_usable_size answered from it until it
-// stopped reading the slot: tcache_usable_size.)
+// give the exact verdict.
 LA_INLINE bool slab_looks_live(const la_slab_t *s, const void *p)
 {
-    return slab_slot_index(s, p) < la_load_relaxed(&s->free_limit) && !la_link_maybe(p);
+    return slab_slot_in_limit(s, p) && !la_link_maybe(p);
 }
 
 // Up to `want` slots of class cls taken from h's slabs (made as needed)

@@ -328,7 +328,7 @@ LA_INLINE size_t tcache_usable_size(const void *p, const char *func)
     // The 8-byte class's mark is the slow path's to read (slab_is_live),
     // and so is checking mode's slot: their free limit is 0, as is that
     // of a slab with pages purged (slab_free_limit).
-    if (LA_LIKELY(s != NULL && slab_slot_index(s, p) < la_load_relaxed(&s->free_limit)))
+    if (LA_LIKELY(s != NULL && slab_slot_in_limit(s, p)))
         return s->size;
     return la_usable_size_slow(p, func);
 }

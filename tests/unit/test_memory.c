@@ -473,11 +473,10 @@ static void test_trim_at_free(void)
         CHECK(brk_grown >= brk_start + N * 4000 / 2); // the break grew (the old free top served some)
         for (int i = 0; i < N; i++)
             mem_free(p[i]);
-        if (!adapted)
+        if (!adapted) {
             CHECK((char *)sbrk(0) <= brk_start + 2 * BRK_INCREMENT); // by the last free
-        else
+        } else {
             CHECK((char *)sbrk(0) == brk_grown); // beyond the adapted 2 MiB, left to the decay
-        if (adapted) {
             // The decay's pass (heap_purge without an unmap list) keeps
             // the adapted threshold's worth of the top, its pages purged,
             // and gives back the rest (issue 14: cut back to one step, the
